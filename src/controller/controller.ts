@@ -1,0 +1,437 @@
+import { Readable, Writable } from 'node:stream';
+import { CallContext, type Handler } from '../handlers/context.js';
+import { ExitRequested } from '../handlers/pypy/process.js';
+import { pypyHandlers } from '../handlers/pypy/table.js';
+import { FileTable } from '../kernel/files.js';
+import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, type OutputSink } from '../kernel/io.js';
+import { Clock, type Identity, type Session } from '../kernel/session.js';
+import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
+import { Policy, type Decision } from '../policy/policy.js';
+import type { DecodedCall } from '../protocol/decoder.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { ResultKind } from '../protocol/signature.js';
+import { TraceWriter, type CallRecord } from '../trace/trace.js';
+import { GuestChannel } from './channel.js';
+import { spawnGuest, type GuestProcess } from './spawn.js';
+import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
+import { SandboxError, type DeniedCall, type LimitHit, type RunResult, type SandboxErrorKind } from './result.js';
+import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
+
+const MAX_DENIED_KEPT = 100;
+const GUEST_STDERR_KEPT = 64 * 1024;
+
+const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
+
+function failValue(kind: ResultKind): number | bigint | undefined {
+  return kind === 'p' ? 0n : kind === 'v' ? undefined : -1;
+}
+
+function signalDescription(sig: string | null): string | null {
+  if (!sig) return null;
+  const descriptions: Record<string, string> = {
+    SIGSEGV: 'Segmentation fault', SIGABRT: 'Aborted', SIGKILL: 'Killed', SIGBUS: 'Bus error', SIGILL: 'Illegal instruction',
+    SIGFPE: 'Floating point exception', SIGTERM: 'Terminated', SIGSYS: 'Bad system call', SIGXCPU: 'CPU time limit exceeded',
+    SIGPIPE: 'Broken pipe', SIGINT: 'Interrupt', SIGHUP: 'Hangup', SIGTRAP: 'Trace/breakpoint trap',
+  };
+  return descriptions[sig] ?? sig;
+}
+
+/** A limit-checking output sink: past the cap the run ends with limit 'output'. */
+class LimitedSink implements OutputSink {
+  constructor(
+    private readonly inner: OutputSink,
+    private readonly counter: { bytes: number },
+    private readonly cap: number,
+    private readonly onExceeded: () => void,
+  ) {}
+  write(data: Buffer): void {
+    if (this.cap > 0 && this.counter.bytes + data.length > this.cap) {
+      const room = this.cap - this.counter.bytes;
+      if (room > 0) this.inner.write(data.subarray(0, room));
+      this.counter.bytes = this.cap;
+      this.onExceeded();
+      return;
+    }
+    this.counter.bytes += data.length;
+    this.inner.write(data);
+  }
+}
+
+class LimitedInput implements InputSource {
+  private used = 0;
+  constructor(
+    private readonly inner: InputSource,
+    private readonly cap: number,
+    private readonly onExceeded: () => void,
+  ) {}
+  read(max: number): Promise<Buffer> | Buffer {
+    if (this.cap > 0 && this.used >= this.cap) {
+      this.onExceeded();
+      return Buffer.alloc(0);
+    }
+    const n = this.cap > 0 ? Math.min(max, this.cap - this.used) : max;
+    const r = this.inner.read(n);
+    const count = (b: Buffer) => ((this.used += b.length), b);
+    return r instanceof Promise ? r.then(count) : count(r);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+/**
+ * Runs one guest: launches it, answers its calls from the handler tables, the VFS and the policy,
+ * enforces the limits, and reports what happened. One Controller may run several times; each run
+ * gets a fresh session (descriptors, environment) and, unless a VFS was given, a fresh filesystem.
+ */
+export class Controller {
+  readonly options: ReturnType<typeof normalizeOptions>;
+  private readonly handlers: Record<string, Handler>;
+
+  constructor(options: ControllerOptions) {
+    this.options = normalizeOptions(options);
+    this.handlers = { ...pypyHandlers, ...this.options.handlers };
+  }
+
+  /** The signatures this controller answers (for capability checks). */
+  supportedSignatures(): string[] {
+    return Object.keys(this.handlers).sort();
+  }
+
+  async run(): Promise<RunResult> {
+    return new Run(this.options, this.handlers).start();
+  }
+}
+
+class Run {
+  private readonly limits: Limits;
+  private readonly policy: Policy;
+  private readonly session: Session;
+  private readonly started = process.hrtime.bigint();
+  private readonly abort = new AbortController();
+  private readonly stdoutCapture: CaptureSink | undefined;
+  private readonly stderrCapture: CaptureSink | undefined;
+  private readonly trace: TraceWriter | undefined;
+  private readonly recording: boolean;
+  private child!: GuestProcess;
+  private channel!: GuestChannel;
+  private ctx!: CallContext;
+  private guestStderr = '';
+  private calls = 0;
+  private denials = 0;
+  private readonly denied: DeniedCall[] = [];
+  private readonly unknown: Record<string, number> = {};
+  private limitHit: LimitHit | null = null;
+  private timedOut = false;
+  private ending: { kind: SandboxErrorKind; error: Error } | undefined;
+  private killedByUs = false;
+  private timer: NodeJS.Timeout | undefined;
+  private currentSig = '';
+
+  constructor(
+    private readonly o: ReturnType<typeof normalizeOptions>,
+    private readonly handlers: Record<string, Handler>,
+  ) {
+    this.limits = o.limits;
+    this.policy = o.policy ?? new Policy();
+    const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy);
+    const platform = o.platform ?? hostPlatform();
+    const identity: Identity = { ...DEFAULT_IDENTITY, ...o.identity };
+    if (o.identity?.uid !== undefined && o.identity.euid === undefined) identity.euid = o.identity.uid;
+    if (o.identity?.gid !== undefined && o.identity.egid === undefined) identity.egid = o.identity.gid;
+    const files = new FileTable(vfs, this.policy, platform.open, { maxOpenFiles: this.limits.openFiles, maxOpenDirs: this.limits.openDirs }, o.cwd ?? '/tmp', (d) => this.onDecision(d));
+    const outCount = { bytes: 0 };
+    const onOutput = () => this.hitLimit({ name: 'output', value: this.limits.outputBytes });
+    const sink = (opt: OutputOption | undefined, inherit: Writable): [OutputSink, CaptureSink | undefined] => {
+      if (opt === undefined || opt === 'capture') {
+        const c = new CaptureSink();
+        return [c, c];
+      }
+      if (opt === 'inherit') return [new StreamSink(inherit), undefined];
+      if (opt === 'ignore') return [{ write: () => undefined }, undefined];
+      if (typeof opt === 'function') return [{ write: opt }, undefined];
+      return [new StreamSink(opt), undefined];
+    };
+    const [out, outCap] = sink(o.stdout, process.stdout);
+    const [err, errCap] = sink(o.stderr, process.stderr);
+    this.stdoutCapture = outCap;
+    this.stderrCapture = errCap;
+    const tty = this.ttyFlags(o);
+    this.session = {
+      files,
+      env: new Map(Object.entries(o.env ?? {})),
+      identity,
+      clock: new Clock(o.clock),
+      platform,
+      limits: { maxIoBytes: this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
+      stdin: new LimitedInput(this.stdinSource(o.stdin), this.limits.stdinBytes, () => this.hitLimit({ name: 'stdin', value: this.limits.stdinBytes })),
+      stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
+      stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
+      isatty: tty,
+      home: o.argv0 ?? DEFAULT_ARGV0,
+      guestStrings: new Map(),
+      environPtr: undefined,
+      requestedExit: undefined,
+      signal: this.abort.signal,
+    };
+    this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
+    this.recording = this.trace !== undefined || o.onCall !== undefined;
+  }
+
+  private ttyFlags(o: ControllerOptions): Session['isatty'] {
+    const inherited = {
+      stdin: o.stdin === 'inherit' && Boolean(process.stdin.isTTY),
+      stdout: o.stdout === 'inherit' && Boolean(process.stdout.isTTY),
+      stderr: o.stderr === 'inherit' && Boolean(process.stderr.isTTY),
+    };
+    if (o.tty === undefined) return inherited;
+    if (typeof o.tty === 'boolean') return { stdin: o.tty, stdout: o.tty, stderr: o.tty };
+    return { stdin: o.tty.stdin ?? inherited.stdin, stdout: o.tty.stdout ?? inherited.stdout, stderr: o.tty.stderr ?? inherited.stderr };
+  }
+
+  private stdinSource(opt: StdinOption | undefined): InputSource {
+    if (opt === undefined || opt === 'ignore') return new BufferInput(Buffer.alloc(0));
+    if (opt === 'inherit') return new StreamInput(process.stdin);
+    if (typeof opt === 'string') return new BufferInput(Buffer.from(opt));
+    if (Buffer.isBuffer(opt)) return new BufferInput(opt);
+    if (opt instanceof Readable) return new StreamInput(opt);
+    throw new TypeError('option stdin: expected a Buffer, string, Readable, "inherit" or "ignore"');
+  }
+
+  private onDecision(d: Decision): void {
+    if (this.ctx) this.ctx.decision = d;
+    if (d.allow) return;
+    this.denials++;
+    if (this.denied.length < MAX_DENIED_KEPT) this.denied.push({ sig: this.currentSig, op: d.op, path: d.vpath, errno: d.errno, reason: d.reason });
+  }
+
+  async start(): Promise<RunResult> {
+    const o = this.o;
+    const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
+    this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: o.executable, argv: [o.argv0 ?? DEFAULT_ARGV0, ...heap, ...(o.args ?? [])], guest: 'sandboxed-pypy' });
+    if (o.signal?.aborted) return this.finishEarly('aborted', new Error('aborted before start'));
+    try {
+      this.child = spawnGuest(o.executable, [...heap, ...(o.args ?? [])], o.argv0 ?? DEFAULT_ARGV0);
+    } catch (err) {
+      return this.finishEarly('spawn', err as Error);
+    }
+    const child = this.child;
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err));
+    this.ctx = new CallContext(this.session, this.channel);
+    child.stderr.on('data', (b: Buffer) => {
+      if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
+    });
+    if (this.limits.timeoutMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        this.kill();
+      }, this.limits.timeoutMs);
+    }
+    const onAbort = () => this.fatal('aborted', new Error('run aborted by its AbortSignal'));
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = await child;
+    o.signal?.removeEventListener('abort', onAbort);
+    return this.finish(done);
+  }
+
+  private hitLimit(limit: LimitHit): void {
+    if (!this.limitHit) this.limitHit = limit;
+    this.kill();
+  }
+
+  private kill(): void {
+    this.killedByUs = true;
+    this.channel?.close();
+    this.child?.kill('SIGKILL');
+  }
+
+  private fatal(kind: SandboxErrorKind, error: Error): void {
+    if (!this.ending) this.ending = { kind, error };
+    this.kill();
+  }
+
+  // ---- the per-call path ----
+
+  private dispatch(call: DecodedCall): void {
+    this.calls++;
+    const ctx = this.ctx;
+    ctx.reset();
+    const sig = call.sig.text;
+    this.currentSig = sig;
+    const t0 = this.recording ? process.hrtime.bigint() : 0n;
+    const handler = this.handlers[sig];
+    if (handler === undefined) {
+      this.unknown[sig] = (this.unknown[sig] ?? 0) + 1;
+      if (this.o.unknownCalls === 'fail') {
+        this.fatal('unsupported-call', new Error(`guest called ${sig}, which this controller does not implement (unknownCalls: 'fail')`));
+        return;
+      }
+      this.answerError(call, new GuestErrno(Errno.ENOSYS, `no handler for ${sig}`), t0);
+      return;
+    }
+    let r;
+    try {
+      r = handler(ctx, call.args);
+    } catch (err) {
+      this.answerError(call, err, t0);
+      return;
+    }
+    if (r instanceof Promise) {
+      r.then(
+        (v) => this.answer(call, v, t0),
+        (err) => this.answerError(call, err, t0),
+      );
+    } else {
+      this.answer(call, r, t0);
+    }
+  }
+
+  private answer(call: DecodedCall, value: number | bigint | void, t0: bigint): void {
+    if (this.killedByUs) return;
+    const kind = call.sig.result;
+    try {
+      this.ctx.enc.result(kind, kind === 'v' ? undefined : (value ?? 0));
+    } catch (err) {
+      this.fatal('internal', new Error(`handler for ${call.sig.text} returned ${String(value)}, not a ${kind} result`, { cause: err }));
+      return;
+    }
+    if (this.recording) this.record(call, kind === 'v' ? undefined : (value ?? 0), 0, undefined, t0);
+    this.channel.finish(this.ctx.enc.flush());
+  }
+
+  private answerError(call: DecodedCall, err: unknown, t0: bigint): void {
+    if (this.killedByUs) return;
+    if (err instanceof GuestErrno) {
+      const kind = call.sig.result;
+      this.ctx.enc.flush(); // what the handler queued before failing is dropped
+      this.ctx.enc.errno(err.errno).result(kind, failValue(kind));
+      if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0);
+      this.channel.finish(this.ctx.enc.flush());
+      return;
+    }
+    if (err instanceof ExitRequested) {
+      if (this.recording) this.record(call, undefined, 0, `exit status ${err.status}`, t0);
+      this.kill();
+      return;
+    }
+    if (err instanceof ProtocolError) {
+      this.fatal('protocol', err);
+      return;
+    }
+    this.fatal('internal', new Error(`handler for ${call.sig.text} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+  }
+
+  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint): void {
+    const ctx = this.ctx;
+    const now = process.hrtime.bigint();
+    const d = ctx.decision;
+    const rec: CallRecord = {
+      type: 'call',
+      seq: this.calls,
+      t: Number((t0 - this.started) / 1000n),
+      sig: call.sig.text,
+      args: call.args,
+      result,
+      toGuest: ctx.bytesToGuest,
+      fromGuest: ctx.bytesFromGuest,
+      us: Number((now - t0) / 1000n),
+    };
+    if (ctx.path !== undefined) rec.path = ctx.path;
+    if (ctx.path2 !== undefined) rec.path2 = ctx.path2;
+    if (ctx.note !== undefined) rec.note = ctx.note;
+    if (errno) rec.errno = errno;
+    if (d) {
+      rec.allowed = d.allow;
+      rec.reason = d.reason;
+    } else if (reason) rec.reason = reason;
+    this.trace?.write(rec);
+    this.o.onCall?.(rec);
+  }
+
+  // ---- the end ----
+
+  private baseResult(): RunResult {
+    return {
+      outcome: 'killed',
+      exitCode: null,
+      signal: null,
+      signalDescription: null,
+      timedOut: this.timedOut,
+      limit: this.limitHit,
+      stdout: this.stdoutCapture?.take() ?? Buffer.alloc(0),
+      stderr: this.stderrCapture?.take() ?? Buffer.alloc(0),
+      guestStderr: this.guestStderr,
+      calls: this.calls,
+      denials: this.denials,
+      denied: this.denied,
+      unknownCalls: this.unknown,
+      durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
+      walls: [],
+      vfs: this.session.files.vfs,
+    };
+  }
+
+  private cleanup(): void {
+    clearTimeout(this.timer);
+    this.abort.abort();
+    this.session.files.closeAll();
+    this.session.stdin.close();
+  }
+
+  private finishEarly(kind: SandboxErrorKind, error: Error): never {
+    this.cleanup();
+    const result = this.baseResult();
+    this.trace?.write({ type: 'footer', outcome: 'killed', exitCode: null, signal: null, calls: 0, denials: 0, durationMs: result.durationMs, error: error.message });
+    this.trace?.close();
+    const what = kind === 'spawn' ? `cannot start ${this.o.executable}: ${error.message}` : error.message;
+    throw new SandboxError(kind, what, result, { cause: error });
+  }
+
+  private finish(done: { exitCode?: number; signal?: string; failed?: boolean; message?: string; originalMessage?: string }): RunResult {
+    this.channel.close();
+    this.cleanup();
+    const r = this.baseResult();
+    const signal = (done.signal ?? null) as NodeJS.Signals | null;
+    if (this.session.requestedExit !== undefined) {
+      r.outcome = 'exited';
+      r.exitCode = this.session.requestedExit;
+    } else if (this.timedOut) {
+      r.outcome = 'timeout';
+      r.signal = signal;
+      r.limit = { name: 'timeout', value: this.limits.timeoutMs };
+    } else if (this.limitHit) {
+      r.outcome = 'limit';
+      r.signal = signal;
+    } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
+      r.outcome = 'signaled';
+      r.signal = signal;
+    } else if (done.exitCode !== undefined && !this.killedByUs) {
+      r.outcome = 'exited';
+      r.exitCode = done.exitCode;
+    } else {
+      r.signal = signal;
+    }
+    r.signalDescription = signalDescription(r.signal);
+    if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
+      this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
+    }
+    const error = this.ending ? this.describe(this.ending) : undefined;
+    this.trace?.write({ type: 'footer', outcome: r.outcome, exitCode: r.exitCode, signal: r.signal, calls: r.calls, denials: r.denials, durationMs: r.durationMs, error: error?.message });
+    this.trace?.close();
+    if (error) throw error;
+    return r;
+  }
+
+  private describe(e: { kind: SandboxErrorKind; error: Error }): SandboxError {
+    const r = this.baseResult();
+    const head =
+      e.kind === 'protocol' ? 'guest broke the sandbox protocol'
+      : e.kind === 'unsupported-call' ? 'guest made a call the controller refuses to guess at'
+      : e.kind === 'aborted' ? 'run aborted'
+      : e.kind === 'spawn' ? `cannot start ${this.o.executable}`
+      : 'controller error';
+    let msg = `${head}: ${e.error.message}`;
+    if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
+    return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
+  }
+}

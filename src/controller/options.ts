@@ -1,0 +1,130 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Handler } from '../handlers/context.js';
+import type { ClockSpec, Identity } from '../kernel/session.js';
+import type { Platform } from '../platform/index.js';
+import type { Policy } from '../policy/policy.js';
+import type { CallRecord } from '../trace/trace.js';
+import type { HostMountFilter } from '../vfs/host-mount.js';
+import type { VirtualFS } from '../vfs/vfs.js';
+
+export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';
+export type OutputOption = 'capture' | 'inherit' | 'ignore' | Writable | ((data: Buffer) => void);
+
+export interface Limits {
+  /** Wall-clock time, ms (0 = none). */
+  timeoutMs: number;
+  /** Guest stdout+stderr bytes before it is stopped (0 = unlimited). */
+  outputBytes: number;
+  /** Bytes of stdin the guest may read (0 = unlimited). */
+  stdinBytes: number;
+  /** Open descriptors, stdio included. */
+  openFiles: number;
+  /** Open directory streams. */
+  openDirs: number;
+  /** Bytes the guest may store in /tmp. */
+  tmpBytes: number;
+  /** Longest path, NUL included. */
+  pathLength: number;
+  /** Most bytes one call moves (a larger read or write is served in part). */
+  ioChunkBytes: number;
+  /** Heap cap in bytes passed to a sandboxed PyPy as `--heapsize` (0 = none). */
+  heapBytes: number;
+}
+
+export const LIBRARY_LIMITS: Limits = {
+  timeoutMs: 0,
+  outputBytes: 1024 * 1024,
+  stdinBytes: 0,
+  openFiles: 256,
+  openDirs: 64,
+  tmpBytes: 64 * 1024 * 1024,
+  pathLength: 4096,
+  ioChunkBytes: 1024 * 1024,
+  heapBytes: 0,
+};
+
+export interface ControllerOptions {
+  /** Host path of the guest binary (a PyPy translated with --sandbox, or the C test guest). */
+  executable: string;
+  /** Arguments after argv[0], passed untouched. */
+  args?: string[];
+  /** The guest's argv[0], a virtual path (default `/lib/pypy`). */
+  argv0?: string;
+  /** The guest's virtual environment (default: empty). */
+  env?: Record<string, string>;
+  /** Virtual working directory (default `/tmp`). */
+  cwd?: string;
+  identity?: Partial<Identity>;
+  clock?: ClockSpec;
+  stdin?: StdinOption;
+  stdout?: OutputOption;
+  stderr?: OutputOption;
+  /** Tell the guest its standard streams are terminals (default: whether the host's are, when inherited). */
+  tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
+  /** The guest's filesystem; built from the options below when absent. */
+  vfs?: VirtualFS;
+  policy?: Policy;
+  /** Host directory holding `lib-python/` and `lib_pypy/`, shown at `/lib` (where `_pypy_init_home` points). */
+  libPath?: string;
+  /** Host directory shown read-only as `/tmp`, with writes going to memory. */
+  tmpDir?: string;
+  tmpFilter?: HostMountFilter;
+  /** Extra read-only virtual files: `{ '/etc/motd': 'hi' }`. */
+  files?: Record<string, string | Buffer>;
+  limits?: Partial<Limits>;
+  /** Milliseconds of wall-clock time (shorthand for limits.timeoutMs). */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Extra or replacing handlers, keyed by signature (`'getpid()i'`). */
+  handlers?: Record<string, Handler>;
+  /** A call no handler knows: answer ENOSYS (default) or end the run with an error. */
+  unknownCalls?: 'enosys' | 'fail';
+  /** Called after every call (verbose output, custom auditing). */
+  onCall?: (rec: CallRecord) => void;
+  /** Write a msgpack trace of every call to this file. */
+  traceFile?: string;
+  platform?: Platform;
+}
+
+export class OptionError extends TypeError {
+  override readonly name = 'OptionError';
+  constructor(
+    readonly option: string,
+    problem: string,
+  ) {
+    super(`option ${option}: ${problem}`);
+  }
+}
+
+function nonNegInt(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
+  return v;
+}
+
+/** Validates options once, up front; every message names the option. */
+export function normalizeOptions(o: ControllerOptions): ControllerOptions & { limits: Limits } {
+  if (!o || typeof o !== 'object') throw new OptionError('options', 'expected an object');
+  if (typeof o.executable !== 'string' || o.executable === '') throw new OptionError('executable', 'expected the host path of the guest binary');
+  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) throw new OptionError('args', 'expected an array of strings');
+  if (o.argv0 !== undefined && (typeof o.argv0 !== 'string' || o.argv0 === '')) throw new OptionError('argv0', 'expected a non-empty string');
+  if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/'))) throw new OptionError('cwd', 'expected an absolute virtual path');
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (k === '' || k.includes('=') || k.includes('\0')) throw new OptionError(`env.${k}`, 'invalid variable name');
+    if (typeof v !== 'string' || v.includes('\0')) throw new OptionError(`env.${k}`, 'expected a string without NUL');
+  }
+  if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
+  if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
+  const limits: Limits = { ...LIBRARY_LIMITS };
+  for (const [k, v] of Object.entries(o.limits ?? {})) {
+    if (!(k in LIBRARY_LIMITS)) throw new OptionError(`limits.${k}`, `unknown limit (expected one of ${Object.keys(LIBRARY_LIMITS).join(', ')})`);
+    (limits as unknown as Record<string, number>)[k] = nonNegInt(v, `limits.${k}`);
+  }
+  if (o.timeout !== undefined) limits.timeoutMs = nonNegInt(o.timeout, 'timeout');
+  if (limits.openFiles < 3) throw new OptionError('limits.openFiles', 'must be at least 3 (the standard streams)');
+  if (limits.pathLength < 2) throw new OptionError('limits.pathLength', 'must be at least 2');
+  if (limits.ioChunkBytes < 1) throw new OptionError('limits.ioChunkBytes', 'must be at least 1');
+  for (const [sig, h] of Object.entries(o.handlers ?? {})) {
+    if (typeof h !== 'function') throw new OptionError(`handlers['${sig}']`, 'expected a function');
+  }
+  return { ...o, limits };
+}

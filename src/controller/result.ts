@@ -1,0 +1,71 @@
+import type { Decision } from '../policy/policy.js';
+import type { VirtualFS } from '../vfs/vfs.js';
+
+export type LimitName = 'timeout' | 'cpu' | 'heap' | 'output' | 'stdin' | 'open-files' | 'open-dirs' | 'tmp-quota' | 'path-length' | 'io-chunk';
+
+export interface LimitHit {
+  name: LimitName;
+  value: number;
+}
+
+export type Outcome =
+  /** The guest exited by itself (or asked to with `_exit`). */
+  | 'exited'
+  /** The guest died of a signal it was not sent by the controller (a crash, an abort). */
+  | 'signaled'
+  /** The wall-clock timeout ended it. */
+  | 'timeout'
+  /** Another limit ended it (see `limit`). */
+  | 'limit'
+  /** The controller ended it: protocol violation, refused call, abort, internal error (see the error). */
+  | 'killed';
+
+export interface DeniedCall {
+  sig: string;
+  op: Decision['op'];
+  path: string;
+  errno: number;
+  reason: string;
+}
+
+/** Everything that happened in one run. */
+export interface RunResult {
+  outcome: Outcome;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** What the signal means, e.g. "Segmentation fault". */
+  signalDescription: string | null;
+  timedOut: boolean;
+  limit: LimitHit | null;
+  /** Captured guest output (empty when streamed elsewhere). */
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Text the guest wrote to its real stderr (fatal sandbox errors, crash messages). */
+  guestStderr: string;
+  calls: number;
+  denials: number;
+  /** The first denials, with the policy's reasons. */
+  denied: DeniedCall[];
+  /** Signatures no handler knew, with how often each came. */
+  unknownCalls: Record<string, number>;
+  durationMs: number;
+  /** Walls around the guest process that were in force. */
+  walls: string[];
+  /** The guest's filesystem, to read back what it wrote (`vfs.snapshot('/tmp')`). */
+  vfs: VirtualFS;
+}
+
+export type SandboxErrorKind = 'protocol' | 'unsupported-call' | 'spawn' | 'aborted' | 'internal';
+
+/** A run the controller had to end on its own account; carries the whole result so far. */
+export class SandboxError extends Error {
+  override readonly name = 'SandboxError';
+  constructor(
+    readonly kind: SandboxErrorKind,
+    message: string,
+    readonly result: RunResult,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Policy } from '../policy/policy.js';
+import { VirtualFS } from '../vfs/vfs.js';
+import { OptionError, type ControllerOptions, type Limits } from './options.js';
+
+export const DEFAULT_ARGV0 = '/lib/pypy';
+
+/**
+ * The filesystem a guest gets when the caller did not build one: `/tmp` (writable, in memory,
+ * optionally over a host directory), `/dev`, the PyPy stdlib at `/lib` when a lib path is given,
+ * every policy read grant at its place, and a virtual executable at argv[0] for PyPy to find.
+ */
+export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy): VirtualFS {
+  const userGrants = policy.grants.slice();
+  const vfs = new VirtualFS({ uid: o.identity?.uid, gid: o.identity?.gid, maxPathLength: limits.pathLength });
+  vfs.mountDevices('/dev');
+  if (o.tmpDir !== undefined) {
+    if (!isDir(o.tmpDir)) throw new OptionError('tmpDir', `${o.tmpDir} is not a directory`);
+    policy.allowRead(o.tmpDir, { reason: `read grant for ${o.tmpDir} (--tmp)` });
+  }
+  vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
+  const argv0 = o.argv0 ?? DEFAULT_ARGV0;
+  if (o.libPath !== undefined) {
+    const lib = path.resolve(o.libPath);
+    const dirs = ['lib-python', 'lib_pypy'];
+    for (const d of dirs) {
+      if (!isDir(path.join(lib, d))) throw new OptionError('libPath', `${lib} has no ${d}/ directory (expected a PyPy source or install tree)`);
+    }
+    const home = path.posix.dirname(argv0);
+    for (const d of dirs) {
+      const host = path.join(lib, d);
+      policy.allowRead(host, { reason: `read grant for ${host} (--lib-path)` });
+      vfs.mountHost(path.posix.join(home, d), host, { exclude: ['**/__pycache__', '**/*.pyc'] });
+    }
+  }
+  for (const g of userGrants) {
+    if (!fs.existsSync(g.hostPath)) throw new OptionError('policy', `read grant for ${g.hostPath}: no such file or directory`);
+    vfs.mountHost(g.at, g.hostPath, { include: g.include, exclude: g.exclude, dotfiles: g.dotfiles });
+  }
+  for (const [vpath, data] of Object.entries(o.files ?? {})) vfs.addFile(vpath, data);
+  if (!exists(vfs, argv0)) vfs.addFile(argv0, '', 0o755);
+  return vfs;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function exists(vfs: VirtualFS, vpath: string): boolean {
+  try {
+    return vfs.resolve(vpath, [], false).node !== null;
+  } catch {
+    return false;
+  }
+}

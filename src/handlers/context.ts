@@ -1,0 +1,102 @@
+import { Errno, GuestErrno } from '../platform/index.js';
+import type { Decision } from '../policy/policy.js';
+import type { GuestChannel } from '../controller/channel.js';
+import type { Session } from '../kernel/session.js';
+import type { ArgValue } from '../protocol/decoder.js';
+import { AnswerEncoder } from '../protocol/encoder.js';
+import { decodePath } from '../vfs/path.js';
+
+/** What a handler returns: the call's result value (ignored for `v` results). */
+export type Answer = number | bigint | void;
+export type Handler = (ctx: CallContext, args: ArgValue[]) => Answer | Promise<Answer>;
+
+/**
+ * What one handler may do while answering one call: ask for guest memory (R, Z), write it (W),
+ * allocate and free guest memory (M, F). Also collects what the trace records about the call.
+ */
+export class CallContext {
+  readonly enc = new AnswerEncoder();
+  /** Filled by handlers for the trace: the path the call named, the policy's reason. */
+  path: string | undefined;
+  path2: string | undefined;
+  decision: Decision | undefined;
+  note: string | undefined;
+  bytesToGuest = 0;
+  bytesFromGuest = 0;
+
+  constructor(
+    readonly session: Session,
+    private readonly channel: GuestChannel,
+  ) {}
+
+  reset(): void {
+    this.path = this.path2 = this.note = undefined;
+    this.decision = undefined;
+    this.bytesToGuest = this.bytesFromGuest = 0;
+  }
+
+  /** R: `size` bytes of guest memory at `ptr` (size already bounded by the caller). */
+  async readMemory(ptr: bigint, size: number): Promise<Buffer> {
+    if (size === 0) return Buffer.alloc(0);
+    this.enc.read(ptr, size);
+    const data = await this.channel.request(this.enc.flush(), size);
+    this.bytesFromGuest += data.length;
+    return data;
+  }
+
+  /** Z: the NUL-terminated string at `ptr`, at most `max` bytes (longer ones are cut at `max`). */
+  async readCString(ptr: bigint, max: number): Promise<Buffer> {
+    if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL string pointer');
+    this.enc.readString(ptr, max);
+    const data = await this.channel.requestString(this.enc.flush(), max);
+    this.bytesFromGuest += data.length;
+    return data;
+  }
+
+  /** A path argument, bounded by the path limit: ENAMETOOLONG past it, never a longer read. */
+  async readPath(ptr: bigint, which: 1 | 2 = 1): Promise<string> {
+    const max = this.session.limits.maxPathLength;
+    const raw = await this.readCString(ptr, max);
+    const shown = raw.toString('utf8', 0, Math.min(raw.length, 512));
+    if (which === 1) this.path = shown;
+    else this.path2 = shown;
+    return decodePath(raw, max);
+  }
+
+  /** W: queued, sent with the answer. */
+  writeMemory(ptr: bigint, data: Uint8Array): void {
+    if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL buffer pointer');
+    this.enc.write(ptr, data);
+    this.bytesToGuest += data.length;
+  }
+
+  /** M: guest memory holding `data`; resolves to its pointer. */
+  async malloc(data: Uint8Array): Promise<bigint> {
+    this.enc.malloc(data);
+    this.bytesToGuest += data.length;
+    const reply = await this.channel.request(this.enc.flush(), 8);
+    return reply.readBigUInt64LE(0);
+  }
+
+  /** F: queued, sent with the answer. */
+  free(ptr: bigint): void {
+    this.enc.free(ptr);
+  }
+
+  /** Sets errno without failing the call (e.g. isatty answering 0 with ENOTTY). */
+  setErrno(e: number): void {
+    this.enc.errno(e);
+  }
+}
+
+/** A handler that always fails with `errno`, for the explicit entries of the table. */
+export function refuse(errno: number, reason: string): Handler {
+  return () => {
+    throw new GuestErrno(errno, reason);
+  };
+}
+
+/** A handler that answers a constant. */
+export function constant(value: number): Handler {
+  return () => value;
+}

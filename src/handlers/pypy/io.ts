@@ -1,0 +1,148 @@
+import { Errno, GuestErrno, S_IFCHR, S_IFIFO, type StatInfo } from '../../platform/index.js';
+import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
+import type { CallContext, Handler } from '../context.js';
+
+/** Descriptor-level calls: data in and out, positions, descriptor flags. */
+
+function stdioStat(ctx: CallContext, tty: boolean): StatInfo {
+  const id = ctx.session.identity;
+  return {
+    dev: 5, ino: 3, nlink: 1, mode: tty ? S_IFCHR | 0o620 : S_IFIFO | 0o600, uid: id.uid, gid: id.gid,
+    rdev: tty ? 0x8800 : 0, size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+  };
+}
+
+export const read: Handler = async (ctx, [fdv, bufv, countv]) => {
+  const fd = fdArg(fdv!);
+  const buf = ptrArg(bufv!);
+  const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  const files = ctx.session.files;
+  const d = files.get(fd);
+  let data: Buffer;
+  if (d.kind === 'stdio') {
+    if (d.stream !== 'stdin') throw new GuestErrno(Errno.EBADF, `fd ${fd} is not readable`);
+    data = count === 0 ? Buffer.alloc(0) : await ctx.session.stdin.read(count);
+  } else {
+    data = files.read(fd, count);
+  }
+  if (data.length) ctx.writeMemory(buf, data);
+  return data.length;
+};
+
+export const write: Handler = async (ctx, [fdv, bufv, countv]) => {
+  const fd = fdArg(fdv!);
+  const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  const files = ctx.session.files;
+  const d = files.get(fd);
+  if (d.kind === 'stdio') {
+    if (d.stream === 'stdin') throw new GuestErrno(Errno.EBADF, 'fd 0 is not writable');
+    const data = await ctx.readMemory(ptrArg(bufv!), count);
+    (d.stream === 'stdout' ? ctx.session.stdout : ctx.session.stderr).write(data);
+    return data.length;
+  }
+  files.file(fd); // EBADF/ESPIPE before reading guest memory
+  const data = await ctx.readMemory(ptrArg(bufv!), count);
+  return files.write(fd, data);
+};
+
+export const pread: Handler = (ctx, [fdv, bufv, countv, offv]) => {
+  const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  const off = offsetArg(offv!);
+  if (off < 0) throw new GuestErrno(Errno.EINVAL, 'negative offset');
+  const data = ctx.session.files.read(fdArg(fdv!), count, off);
+  if (data.length) ctx.writeMemory(ptrArg(bufv!), data);
+  return data.length;
+};
+
+export const pwrite: Handler = async (ctx, [fdv, bufv, countv, offv]) => {
+  const fd = fdArg(fdv!);
+  const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  const off = offsetArg(offv!);
+  if (off < 0) throw new GuestErrno(Errno.EINVAL, 'negative offset');
+  ctx.session.files.file(fd);
+  const data = await ctx.readMemory(ptrArg(bufv!), count);
+  return ctx.session.files.write(fd, data, off);
+};
+
+export const lseek: Handler = (ctx, [fdv, offv, whencev]) =>
+  ctx.session.files.lseek(fdArg(fdv!), offsetArg(offv!), intArg(whencev!, 'whence'));
+
+export const close: Handler = (ctx, [fdv]) => {
+  ctx.session.files.close(fdArg(fdv!));
+  return 0;
+};
+
+export const dup: Handler = (ctx, [fdv]) => ctx.session.files.dup(fdArg(fdv!));
+export const dup2: Handler = (ctx, [fdv, targetv]) => ctx.session.files.dup2(fdArg(fdv!), fdArg(targetv!));
+
+export const isatty: Handler = (ctx, [fdv]) => {
+  const d = ctx.session.files.get(fdArg(fdv!));
+  if (d.kind === 'stdio' && ctx.session.isatty[d.stream]) return 1;
+  ctx.setErrno(Errno.ENOTTY);
+  return 0;
+};
+
+export const fstat: Handler = (ctx, [fdv, statv]) => {
+  const fd = fdArg(fdv!);
+  const st = ctx.session.files.fstat(fd);
+  const info = typeof st === 'string' ? stdioStat(ctx, ctx.session.isatty[st]) : st;
+  ctx.writeMemory(ptrArg(statv!), ctx.session.platform.encodeStat(info));
+  return 0;
+};
+
+export const ftruncate: Handler = (ctx, [fdv, lenv]) => {
+  ctx.session.files.ftruncate(fdArg(fdv!), offsetArg(lenv!));
+  return 0;
+};
+
+/** fsync/fdatasync: memory is always "on disk"; only the descriptor is checked. */
+export const fsync: Handler = (ctx, [fdv]) => {
+  ctx.session.files.get(fdArg(fdv!));
+  return 0;
+};
+
+/** Access-mode bits of a descriptor, as F_GETFL reports them. */
+function statusFlags(ctx: CallContext, fd: number): number {
+  const d = ctx.session.files.get(fd);
+  const F = ctx.session.platform.open;
+  if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
+  const acc = d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY;
+  return acc | (d.append ? F.O_APPEND : 0);
+}
+
+const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+
+export const fcntl: Handler = (ctx, [fdv, cmdv, argv]) => {
+  const fd = fdArg(fdv!);
+  const cmd = intArg(cmdv!, 'fcntl command');
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      return ctx.session.files.dup(fd, fdArg(argv!));
+    case F_GETFD:
+      ctx.session.files.get(fd);
+      return 1; // FD_CLOEXEC: nothing is ever inherited, there is no exec
+    case F_SETFD:
+    case F_SETFL:
+      ctx.session.files.get(fd);
+      return 0;
+    case F_GETFL:
+      return statusFlags(ctx, fd);
+    default:
+      throw new GuestErrno(Errno.EINVAL, `fcntl command ${cmd} is not supported`);
+  }
+};
+
+export const getStatusFlags: Handler = (ctx, [fdv]) => statusFlags(ctx, fdArg(fdv!));
+
+/** Descriptor-flag setters: accepted for valid descriptors, nothing to change. */
+export const acceptOnValidFd: Handler = (ctx, [fdv]) => {
+  ctx.session.files.get(fdArg(fdv!));
+  return 0;
+};
+
+/** rpy_get_inheritable: nothing is ever inherited in the sandbox. */
+export const getInheritable: Handler = (ctx, [fdv]) => {
+  ctx.session.files.get(fdArg(fdv!));
+  return 0;
+};

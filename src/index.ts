@@ -1,0 +1,13 @@
+/** pypy-box: run untrusted Python in a sandbox driven by this controller. */
+export { Controller } from './controller/controller.js';
+export { LIBRARY_LIMITS, OptionError, type ControllerOptions, type Limits, type StdinOption, type OutputOption } from './controller/options.js';
+export { SandboxError, type RunResult, type Outcome, type LimitHit, type LimitName, type DeniedCall, type SandboxErrorKind } from './controller/result.js';
+export { CallContext, refuse, constant, type Handler, type Answer } from './handlers/context.js';
+export { pypyHandlers } from './handlers/pypy/table.js';
+export { VirtualFS, DEFAULT_TMP_QUOTA, type VfsOptions, type TmpOptions } from './vfs/vfs.js';
+export type { HostMountFilter } from './vfs/host-mount.js';
+export * from './policy/index.js';
+export * from './protocol/index.js';
+export { Errno, errnoName, GuestErrno, hostPlatform, linuxX8664, linuxAarch64, type Platform, type StatInfo } from './platform/index.js';
+export { readTrace, formatTrace, formatCall, type CallRecord, type TraceEntry } from './trace/index.js';
+export { Clock, type ClockSpec, type Identity } from './kernel/session.js';

@@ -1,0 +1,340 @@
+import { Errno, GuestErrno, S_IFDIR, S_IFLNK, S_IFMT, type OpenFlags, type StatInfo } from '../platform/index.js';
+import type { Decision, Operation, Policy } from '../policy/policy.js';
+import { joinPath } from '../vfs/path.js';
+import type { DirEntry, FileHandle } from '../vfs/types.js';
+import type { Resolved, VirtualFS } from '../vfs/vfs.js';
+import { DT_DIR } from '../platform/index.js';
+
+export type Stdio = 'stdin' | 'stdout' | 'stderr';
+
+/** An open file description: shared by descriptors made with dup(). */
+export interface OpenFile {
+  kind: 'file';
+  handle: FileHandle;
+  vpath: string;
+  position: number;
+  readable: boolean;
+  writable: boolean;
+  append: boolean;
+  refs: number;
+}
+
+export interface StdioFile {
+  kind: 'stdio';
+  stream: Stdio;
+  refs: number;
+}
+
+export type Descriptor = OpenFile | StdioFile;
+
+export interface DirHandle {
+  vpath: string;
+  entries: DirEntry[];
+  next: number;
+}
+
+export interface FileLimits {
+  /** Descriptors the guest may hold open at once, stdio included (EMFILE past it). */
+  maxOpenFiles: number;
+  /** Directory streams open at once. */
+  maxOpenDirs: number;
+}
+
+export const MAX_FILE_OFFSET = 2 ** 53 - 1;
+
+/**
+ * The guest's view of files: cwd, descriptors and directory streams over the VFS, with every
+ * access decided by the policy. Handlers call this and only encode/decode around it.
+ */
+export class FileTable {
+  private readonly fds = new Map<number, Descriptor>();
+  private readonly dirs = new Map<bigint, DirHandle>();
+  cwd: string[];
+
+  constructor(
+    readonly vfs: VirtualFS,
+    readonly policy: Policy,
+    readonly flags: OpenFlags,
+    readonly limits: FileLimits,
+    cwd: string,
+    /** Told of every policy decision (trace, verbose output, denial counts). */
+    private readonly onDecision: (d: Decision) => void,
+  ) {
+    this.cwd = vfs.split(cwd);
+    const stdio: Stdio[] = ['stdin', 'stdout', 'stderr'];
+    stdio.forEach((stream, fd) => this.fds.set(fd, { kind: 'stdio', stream, refs: 1 }));
+  }
+
+  get openCount(): number {
+    return this.fds.size;
+  }
+
+  get dirCount(): number {
+    return this.dirs.size;
+  }
+
+  // ---- policy ----
+
+  private check(op: Operation, r: Resolved): void {
+    const d = this.policy.decide(op, {
+      vpath: r.vpath,
+      source: r.mount.source,
+      hostPath: r.node || op === 'create' ? r.mount.hostPath(r.rel) : undefined,
+      writable: r.mount.writable(r.rel),
+    });
+    this.onDecision(d);
+    if (!d.allow) throw new GuestErrno(d.errno, d.reason);
+  }
+
+  resolve(path: string, follow = true): Resolved {
+    return this.vfs.resolve(path, this.cwd, follow);
+  }
+
+  private existing(path: string, follow: boolean, op: Operation): Resolved & { node: NonNullable<Resolved['node']> } {
+    const r = this.resolve(path, follow);
+    if (!r.node) throw new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
+    this.check(op, r);
+    return r as Resolved & { node: NonNullable<Resolved['node']> };
+  }
+
+  // ---- names ----
+
+  stat(path: string, follow: boolean): StatInfo {
+    return this.existing(path, follow, 'stat').node.stat;
+  }
+
+  /** access(2): F_OK=0, X_OK=1, W_OK=2, R_OK=4. */
+  access(path: string, mode: number): void {
+    if (mode & ~7) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
+    const r = this.existing(path, true, mode & 4 ? 'read' : 'stat');
+    if (mode & 2) this.check('write', r);
+    if (mode & 1 && (r.node.stat.mode & 0o111) === 0) throw new GuestErrno(Errno.EACCES, 'not executable');
+  }
+
+  readlink(path: string): string {
+    const r = this.existing(path, false, 'stat');
+    if ((r.node.stat.mode & S_IFMT) !== S_IFLNK) throw new GuestErrno(Errno.EINVAL, 'not a symbolic link');
+    const target = r.node.linkTarget ?? '';
+    // A host link's text may name host paths; only links that stay in the mount are shown.
+    if (r.mount.source === 'host') this.resolve(r.vpath, true);
+    return target;
+  }
+
+  chdir(path: string): void {
+    const r = this.existing(path, true, 'stat');
+    if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
+    this.cwd = r.parts;
+  }
+
+  getcwd(): string {
+    return joinPath(this.cwd);
+  }
+
+  mkdir(path: string, mode: number): void {
+    const r = this.resolve(path, false);
+    if (r.node) throw new GuestErrno(Errno.EEXIST, `${r.vpath} exists`);
+    this.check('create', r);
+    if (!r.mount.mkdir) throw new GuestErrno(Errno.EROFS, 'read-only');
+    r.mount.mkdir(r.rel, mode);
+  }
+
+  rmdir(path: string): void {
+    const r = this.existing(path, false, 'delete');
+    if (r.rel.length === 0) throw new GuestErrno(Errno.EBUSY, `${r.vpath} is a mount point`);
+    if (!r.mount.rmdir) throw new GuestErrno(Errno.EROFS, 'read-only');
+    r.mount.rmdir(r.rel);
+  }
+
+  unlink(path: string): void {
+    const r = this.existing(path, false, 'delete');
+    if ((r.node.stat.mode & S_IFMT) === S_IFDIR) throw new GuestErrno(Errno.EISDIR, `${r.vpath} is a directory`);
+    if (!r.mount.unlink) throw new GuestErrno(Errno.EROFS, 'read-only');
+    r.mount.unlink(r.rel);
+  }
+
+  rename(from: string, to: string): void {
+    const a = this.existing(from, false, 'delete');
+    const b = this.resolve(to, false);
+    this.check('create', b);
+    if (a.mount !== b.mount) throw new GuestErrno(Errno.EXDEV, 'rename across mounts');
+    if (a.rel.length === 0 || b.rel.length === 0) throw new GuestErrno(Errno.EBUSY, 'mount point');
+    if (!a.mount.rename) throw new GuestErrno(Errno.EROFS, 'read-only');
+    a.mount.rename(a.rel, b.rel);
+  }
+
+  symlink(target: string, path: string): void {
+    const r = this.resolve(path, false);
+    if (r.node) throw new GuestErrno(Errno.EEXIST, `${r.vpath} exists`);
+    this.check('create', r);
+    if (!r.mount.symlink) throw new GuestErrno(Errno.EROFS, 'read-only');
+    r.mount.symlink(r.rel, target);
+  }
+
+  // ---- descriptors ----
+
+  private lowestFree(min = 0): number {
+    if (this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`);
+    let fd = min;
+    while (this.fds.has(fd)) fd++;
+    return fd;
+  }
+
+  open(path: string, flags: number, mode: number): number {
+    const F = this.flags;
+    const acc = flags & F.O_ACCMODE;
+    if (acc === 3) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
+    const req = {
+      read: acc === F.O_RDONLY || acc === F.O_RDWR,
+      write: acc === F.O_WRONLY || acc === F.O_RDWR,
+      create: (flags & F.O_CREAT) !== 0,
+      exclusive: (flags & F.O_CREAT) !== 0 && (flags & F.O_EXCL) !== 0,
+      truncate: (flags & F.O_TRUNC) !== 0 && acc !== F.O_RDONLY,
+      mode,
+    };
+    this.lowestFree(); // fail with EMFILE before touching anything
+    const r = this.resolve(path, !req.exclusive && (flags & F.O_NOFOLLOW) === 0);
+    if (r.node) {
+      if (req.exclusive) throw new GuestErrno(Errno.EEXIST, `${r.vpath} exists`);
+      const type = r.node.stat.mode & S_IFMT;
+      if (type === S_IFLNK) throw new GuestErrno(Errno.ELOOP, `${r.vpath} is a symbolic link`);
+      if (type === S_IFDIR && (req.write || req.create)) throw new GuestErrno(Errno.EISDIR, `${r.vpath} is a directory`);
+      if (flags & F.O_DIRECTORY && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
+      this.check(req.write ? 'write' : 'read', r);
+    } else {
+      if (!req.create) throw new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
+      this.check('create', r);
+    }
+    const handle = r.mount.open(r.rel, req, r.node);
+    const fd = this.lowestFree();
+    this.fds.set(fd, { kind: 'file', handle, vpath: r.vpath, position: 0, readable: req.read, writable: req.write, append: (flags & F.O_APPEND) !== 0, refs: 1 });
+    return fd;
+  }
+
+  get(fd: number): Descriptor {
+    const d = this.fds.get(fd);
+    if (!d) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open`);
+    return d;
+  }
+
+  file(fd: number): OpenFile {
+    const d = this.get(fd);
+    if (d.kind !== 'file') throw new GuestErrno(Errno.ESPIPE, `descriptor ${fd} is a stream`);
+    return d;
+  }
+
+  /** Reads up to `length` bytes at the file position (or at `at` for pread). */
+  read(fd: number, length: number, at?: number): Buffer {
+    const f = this.file(fd);
+    if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
+    const pos = at ?? f.position;
+    const buf = Buffer.allocUnsafe(length);
+    const n = length === 0 ? 0 : f.handle.read(buf, 0, length, pos);
+    if (at === undefined) f.position += n;
+    return buf.subarray(0, n);
+  }
+
+  write(fd: number, data: Buffer, at?: number): number {
+    const f = this.file(fd);
+    if (!f.writable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for writing`);
+    const pos = at ?? (f.append ? f.handle.stat().size : f.position);
+    if (pos + data.length > MAX_FILE_OFFSET) throw new GuestErrno(Errno.EFBIG, 'file too large');
+    const n = f.handle.write(data, pos);
+    if (at === undefined) f.position = pos + n;
+    return n;
+  }
+
+  /** whence: SEEK_SET 0, SEEK_CUR 1, SEEK_END 2. */
+  lseek(fd: number, offset: number, whence: number): number {
+    const f = this.file(fd);
+    const base = whence === 0 ? 0 : whence === 1 ? f.position : whence === 2 ? f.handle.stat().size : NaN;
+    if (Number.isNaN(base)) throw new GuestErrno(Errno.EINVAL, `bad whence ${whence}`);
+    const pos = base + offset;
+    if (pos < 0 || !Number.isSafeInteger(pos)) throw new GuestErrno(Errno.EINVAL, 'resulting offset is out of range');
+    f.position = pos;
+    return pos;
+  }
+
+  fstat(fd: number): StatInfo | Stdio {
+    const d = this.get(fd);
+    return d.kind === 'stdio' ? d.stream : d.handle.stat();
+  }
+
+  ftruncate(fd: number, length: number): void {
+    const f = this.file(fd);
+    if (!f.writable) throw new GuestErrno(Errno.EINVAL, `descriptor ${fd} is not open for writing`);
+    if (length < 0 || length > MAX_FILE_OFFSET) throw new GuestErrno(Errno.EINVAL, 'bad length');
+    f.handle.truncate(length);
+  }
+
+  close(fd: number): void {
+    const d = this.get(fd);
+    this.fds.delete(fd);
+    if (--d.refs === 0 && d.kind === 'file') d.handle.close();
+  }
+
+  dup(fd: number, min = 0): number {
+    const d = this.get(fd);
+    const nfd = this.lowestFree(min);
+    d.refs++;
+    this.fds.set(nfd, d);
+    return nfd;
+  }
+
+  dup2(fd: number, target: number): number {
+    const d = this.get(fd);
+    if (target < 0 || target >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EBADF, 'target descriptor out of range');
+    if (fd === target) return target;
+    if (this.fds.has(target)) this.close(target);
+    d.refs++;
+    this.fds.set(target, d);
+    return target;
+  }
+
+  // ---- directory streams ----
+
+  opendir(path: string, key: bigint): void {
+    if (this.dirs.size >= this.limits.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.limits.maxOpenDirs} reached`);
+    const r = this.existing(path, true, 'list');
+    if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
+    const entries = r.mount.list(r.rel);
+    const self = { name: '.', ino: r.node.stat.ino, type: DT_DIR };
+    const parent = { name: '..', ino: r.node.stat.ino, type: DT_DIR };
+    this.dirs.set(key, { vpath: r.vpath, entries: [self, parent, ...entries], next: 0 });
+  }
+
+  hasDir(key: bigint): boolean {
+    return this.dirs.has(key);
+  }
+
+  readdir(key: bigint): { entry: DirEntry; offset: number } | null {
+    const d = this.dirs.get(key);
+    if (!d) throw new GuestErrno(Errno.EBADF, 'not an open directory stream');
+    if (d.next >= d.entries.length) return null;
+    const entry = d.entries[d.next++]!;
+    return { entry, offset: d.next };
+  }
+
+  rewinddir(key: bigint): void {
+    const d = this.dirs.get(key);
+    if (d) d.next = 0;
+  }
+
+  closedir(key: bigint): void {
+    if (!this.dirs.delete(key)) throw new GuestErrno(Errno.EBADF, 'not an open directory stream');
+  }
+
+  /** Closes everything (end of run): no host descriptor outlives the guest. */
+  closeAll(): void {
+    for (const [fd, d] of this.fds) {
+      this.fds.delete(fd);
+      if (--d.refs === 0 && d.kind === 'file') {
+        try {
+          d.handle.close();
+        } catch {
+          /* closing is best effort at the end */
+        }
+      }
+    }
+    this.dirs.clear();
+  }
+}

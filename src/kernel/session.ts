@@ -1,0 +1,70 @@
+import type { Platform } from '../platform/index.js';
+import type { FileTable } from './files.js';
+import type { InputSource, OutputSink } from './io.js';
+
+export interface Identity {
+  uid: number;
+  gid: number;
+  euid: number;
+  egid: number;
+  pid: number;
+  ppid: number;
+  hostname: string;
+}
+
+export type ClockSpec = 'real' | { fixed: number | Date | string };
+
+/** Virtual clock: the host's real time, or a fixed instant that advances with real elapsed time. */
+export class Clock {
+  private readonly offsetNs: bigint;
+  private readonly startNs = process.hrtime.bigint();
+
+  constructor(spec: ClockSpec = 'real') {
+    if (spec === 'real') this.offsetNs = 0n;
+    else {
+      const ms = new Date(spec.fixed).getTime();
+      if (Number.isNaN(ms)) throw new TypeError(`clock.fixed: not a date: ${String(spec.fixed)}`);
+      this.offsetNs = BigInt(ms) * 1_000_000n - BigInt(Date.now()) * 1_000_000n;
+    }
+  }
+
+  /** Wall-clock time in nanoseconds since the epoch. */
+  realtimeNs(): bigint {
+    return BigInt(Date.now()) * 1_000_000n + this.offsetNs;
+  }
+
+  /** Monotonic time since the run started. */
+  monotonicNs(): bigint {
+    return process.hrtime.bigint() - this.startNs;
+  }
+}
+
+export interface SessionLimits {
+  /** Most bytes one call moves between controller and guest (reads are served in chunks of this). */
+  maxIoBytes: number;
+  /** Longest path accepted, NUL included. */
+  maxPathLength: number;
+}
+
+/** Everything one run of one guest owns: what the handlers act on. */
+export interface Session {
+  readonly files: FileTable;
+  readonly env: ReadonlyMap<string, string>;
+  readonly identity: Identity;
+  readonly clock: Clock;
+  readonly platform: Platform;
+  readonly limits: SessionLimits;
+  readonly stdin: InputSource;
+  readonly stdout: OutputSink;
+  readonly stderr: OutputSink;
+  readonly isatty: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** Virtual path `_pypy_init_home` answers with. */
+  readonly home: string;
+  /** Guest pointers the controller allocated and keeps for reuse (getenv answers, environ). */
+  readonly guestStrings: Map<string, bigint>;
+  environPtr: bigint | undefined;
+  /** Aborted when the run ends: long waits inside handlers stop with it. */
+  readonly signal: AbortSignal;
+  /** Exit status the guest asked for with `_exit`. */
+  requestedExit: number | undefined;
+}

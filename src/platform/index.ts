@@ -1,0 +1,14 @@
+import { linuxAarch64 } from './linux-aarch64.js';
+import { linuxX8664 } from './linux-x86_64.js';
+import type { Platform } from './types.js';
+
+export * from './types.js';
+export { Errno, errnoName, GuestErrno, errnoFromNode, type ErrnoName } from './errno.js';
+export { linuxX8664, linuxAarch64 };
+
+/** The layout table for the machine the controller runs on (guests run on the same machine). */
+export function hostPlatform(arch: string = process.arch): Platform {
+  if (arch === 'x64') return linuxX8664;
+  if (arch === 'arm64') return linuxAarch64;
+  throw new Error(`no struct layout table for architecture ${arch}`);
+}

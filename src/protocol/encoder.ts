@@ -1,0 +1,135 @@
+import { writeInt, writePtr, type Int, type Ptr } from './int64.js';
+import type { ResultKind } from './signature.js';
+
+/** Command bytes the controller sends (sandbox-2). */
+export const Cmd = {
+  Read: 0x52, // 'R' ptr size -> guest writes size bytes
+  Str: 0x5a, // 'Z' ptr maxlen -> guest writes len(8) + bytes
+  Write: 0x57, // 'W' ptr size bytes
+  Malloc: 0x4d, // 'M' size bytes -> guest writes ptr(8)
+  Free: 0x46, // 'F' ptr
+  Errno: 0x45, // 'E' int32
+} as const;
+
+/** Payloads at least this large are queued as their own buffer instead of being copied. */
+const ZERO_COPY = 16 * 1024;
+
+/**
+ * Builds the controller's answer to one call: memory commands, then one result. Everything between
+ * two flushes goes to the guest in one write, so a typical answer (W + E + result) costs one syscall.
+ */
+export class AnswerEncoder {
+  private scratch = Buffer.allocUnsafe(4096);
+  private used = 0;
+  private parts: Buffer[] = [];
+
+  get empty(): boolean {
+    return this.used === 0 && this.parts.length === 0;
+  }
+
+  read(ptr: Ptr, size: Int): this {
+    this.ensure(17);
+    this.scratch[this.used] = Cmd.Read;
+    writePtr(this.scratch, this.used + 1, ptr);
+    writeInt(this.scratch, this.used + 9, size);
+    this.used += 17;
+    return this;
+  }
+
+  readString(ptr: Ptr, maxLen: bigint | number): this {
+    this.ensure(17);
+    this.scratch[this.used] = Cmd.Str;
+    writePtr(this.scratch, this.used + 1, ptr);
+    this.scratch.writeBigUInt64LE(BigInt(maxLen), this.used + 9);
+    this.used += 17;
+    return this;
+  }
+
+  write(ptr: Ptr, data: Uint8Array): this {
+    this.ensure(17);
+    this.scratch[this.used] = Cmd.Write;
+    writePtr(this.scratch, this.used + 1, ptr);
+    writeInt(this.scratch, this.used + 9, data.length);
+    this.used += 17;
+    this.bytes(data);
+    return this;
+  }
+
+  malloc(data: Uint8Array): this {
+    this.ensure(9);
+    this.scratch[this.used] = Cmd.Malloc;
+    writeInt(this.scratch, this.used + 1, data.length);
+    this.used += 9;
+    this.bytes(data);
+    return this;
+  }
+
+  free(ptr: Ptr): this {
+    this.ensure(9);
+    this.scratch[this.used] = Cmd.Free;
+    writePtr(this.scratch, this.used + 1, ptr);
+    this.used += 9;
+    return this;
+  }
+
+  errno(e: number): this {
+    this.ensure(5);
+    this.scratch[this.used] = Cmd.Errno;
+    this.scratch.writeInt32LE(e, this.used + 1);
+    this.used += 5;
+    return this;
+  }
+
+  /** The one result that ends an answer; its kind must be the call's result kind. */
+  result(kind: ResultKind, value?: Int | Ptr): this {
+    this.ensure(9);
+    this.scratch[this.used++] = kind.charCodeAt(0);
+    if (kind === 'v') return this;
+    if (kind === 'f') this.scratch.writeDoubleLE(Number(value ?? 0), this.used);
+    else if (kind === 'p') writePtr(this.scratch, this.used, BigInt(value ?? 0n));
+    else writeInt(this.scratch, this.used, value ?? 0);
+    this.used += 8;
+    return this;
+  }
+
+  /** Takes everything queued since the last flush, as buffers to write in order. */
+  flush(): Buffer[] {
+    this.cut();
+    const out = this.parts;
+    this.parts = [];
+    return out;
+  }
+
+  /** Same as flush, concatenated (tests and synchronous writers). */
+  flushOne(): Buffer {
+    const parts = this.flush();
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private bytes(data: Uint8Array): void {
+    if (data.length >= ZERO_COPY) {
+      this.cut();
+      this.parts.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+      return;
+    }
+    this.ensure(data.length);
+    this.scratch.set(data, this.used);
+    this.used += data.length;
+  }
+
+  private cut(): void {
+    if (this.used === 0) return;
+    this.parts.push(Buffer.from(this.scratch.subarray(0, this.used)));
+    this.used = 0;
+  }
+
+  private ensure(n: number): void {
+    if (this.used + n <= this.scratch.length) return;
+    if (n > this.scratch.length) {
+      this.cut();
+      this.scratch = Buffer.allocUnsafe(Math.max(n, this.scratch.length * 2));
+      return;
+    }
+    this.cut();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * 64-bit words without loss. A signed integer that fits in a JS number (|v| <= 2^53 - 1) is a
+ * number, anything wider a bigint; pointers are always bigint so they never pass through a double.
+ */
+export type Int = number | bigint;
+export type Ptr = bigint;
+
+const TWO32 = 0x1_0000_0000;
+
+export function readInt(buf: Buffer, off: number): Int {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readInt32LE(off + 4);
+  // hi in [-2^21, 2^21) keeps the value inside the safe-integer range.
+  if (hi >= -0x200000 && hi < 0x200000) return hi * TWO32 + lo;
+  return buf.readBigInt64LE(off);
+}
+
+export function readPtr(buf: Buffer, off: number): Ptr {
+  return buf.readBigUInt64LE(off);
+}
+
+export function writeInt(buf: Buffer, off: number, v: Int): void {
+  if (typeof v === 'bigint') {
+    buf.writeBigUInt64LE(BigInt.asUintN(64, v), off);
+  } else if (Number.isSafeInteger(v)) {
+    const lo = v >>> 0; // low 32 bits of the two's complement
+    const hi = Math.floor(v / TWO32);
+    buf.writeUInt32LE(lo, off);
+    buf.writeInt32LE(hi | 0, off + 4);
+  } else {
+    throw new RangeError(`not an exact 64-bit integer: ${v}`);
+  }
+}
+
+export function writePtr(buf: Buffer, off: number, p: Ptr): void {
+  buf.writeBigUInt64LE(BigInt.asUintN(64, p), off);
+}
+
+/** Reduces an Int to a JS number when it is one, else undefined (for fds, flags, small counts). */
+export function smallInt(v: Int): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}

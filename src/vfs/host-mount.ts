@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { direntType, Errno, GuestErrno, errnoFromNode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/index.js';
+import { fromNodeStats } from './stat.js';
+import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
+
+export interface HostMountFilter {
+  /** Globs (relative to the mount) a file must match to be visible; directories are always traversable. */
+  include?: string[];
+  /** Globs hiding files and directories. */
+  exclude?: string[];
+  /** Show names starting with a dot (hidden by default). */
+  dotfiles?: boolean;
+}
+
+export interface HostMountOptions extends HostMountFilter {
+  dev: number;
+  owner: { uid: number; gid: number };
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | (fs.constants as Record<string, number>).O_CLOEXEC!;
+
+/**
+ * A real host directory (or file), read-only. Names the filter hides do not exist for the guest.
+ * Symlinks are reported to the VFS walker, which decides whether to follow them; the host never
+ * follows one on the guest's behalf (every open uses O_NOFOLLOW and is checked after the fact).
+ */
+export class HostMount implements Mount {
+  readonly source = 'host' as const;
+  readonly root: string;
+  private readonly realRoot: string;
+  private readonly includes: ((p: string) => boolean) | null;
+  private readonly excludes: ((p: string) => boolean) | null;
+
+  constructor(
+    hostRoot: string,
+    private readonly opts: HostMountOptions,
+  ) {
+    this.root = path.resolve(hostRoot);
+    this.realRoot = fs.realpathSync(this.root);
+    const glob = (list?: string[]) => (list && list.length ? picomatch(list, { dot: true }) : null);
+    this.includes = glob(opts.include);
+    this.excludes = glob(opts.exclude);
+  }
+
+  /** Visibility by name alone: dotfiles and excludes apply to every component. */
+  private nameVisible(rel: readonly string[]): boolean {
+    for (let k = 0; k < rel.length; k++) {
+      if (!this.opts.dotfiles && rel[k]!.startsWith('.')) return false;
+      if (this.excludes && this.excludes(rel.slice(0, k + 1).join('/'))) return false;
+    }
+    return true;
+  }
+
+  hostPath(rel: readonly string[]): string {
+    return rel.length ? path.join(this.realRoot, ...rel) : this.realRoot;
+  }
+
+  lookup(rel: readonly string[]): NodeInfo | null {
+    if (!this.nameVisible(rel)) return null;
+    const host = this.hostPath(rel);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(host);
+    } catch {
+      return null;
+    }
+    const type = st.mode & S_IFMT;
+    // FIFOs, sockets and devices are never shown: opening one could block or reach the host.
+    if (type !== S_IFREG && type !== S_IFDIR && type !== S_IFLNK) return null;
+    if (type !== S_IFDIR && rel.length > 0 && this.includes && !this.includes(rel.join('/'))) return null;
+    const info: NodeInfo = { stat: this.stat(st) };
+    if (type === S_IFLNK) info.linkTarget = fs.readlinkSync(host, 'utf8');
+    return info;
+  }
+
+  private stat(st: fs.Stats): StatInfo {
+    return fromNodeStats(st, this.opts.dev, this.opts.owner, true);
+  }
+
+  list(rel: readonly string[]): DirEntry[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.hostPath(rel));
+    } catch (err) {
+      throw new GuestErrno(errnoFromNode(err), 'list of a host directory failed');
+    }
+    const out: DirEntry[] = [];
+    for (const name of names) {
+      const node = this.lookup([...rel, name]);
+      if (node) out.push({ name, ino: node.stat.ino, type: direntType(node.stat.mode) });
+    }
+    return out;
+  }
+
+  open(rel: readonly string[], req: OpenRequest): FileHandle {
+    if (req.write || req.create || req.truncate) throw new GuestErrno(Errno.EROFS, 'host mounts are read-only');
+    const host = this.hostPath(rel);
+    let fd: number;
+    try {
+      fd = fs.openSync(host, OPEN_FLAGS);
+    } catch (err) {
+      throw new GuestErrno(errnoFromNode(err), 'open of a host file failed');
+    }
+    try {
+      // The name may have been swapped on the host since the walk: check what was really opened.
+      const real = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (real !== this.realRoot && !real.startsWith(this.realRoot + '/')) {
+        throw new GuestErrno(Errno.EACCES, 'host file changed to point outside its mount');
+      }
+      const st = fs.fstatSync(fd);
+      const type = st.mode & S_IFMT;
+      if (type !== S_IFREG && type !== S_IFDIR) throw new GuestErrno(Errno.EACCES, 'not a regular file');
+      return new HostFile(fd, type === S_IFDIR, (s) => this.stat(s));
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  writable(): boolean {
+    return false;
+  }
+
+  hostTargetToRel(target: string): string[] | null {
+    const norm = path.resolve(target);
+    for (const base of [this.realRoot, this.root]) {
+      if (norm === base) return [];
+      if (norm.startsWith(base + '/')) return norm.slice(base.length + 1).split('/');
+    }
+    return null;
+  }
+}
+
+class HostFile implements FileHandle {
+  private closed = false;
+  constructor(
+    private readonly fd: number,
+    private readonly isDir: boolean,
+    private readonly toStat: (s: fs.Stats) => StatInfo,
+  ) {}
+
+  read(buf: Buffer, offset: number, length: number, position: number): number {
+    if (this.isDir) throw new GuestErrno(Errno.EISDIR, 'read of a directory');
+    return fs.readSync(this.fd, buf, offset, length, position);
+  }
+
+  write(): number {
+    throw new GuestErrno(Errno.EBADF, 'host files are read-only');
+  }
+
+  truncate(): void {
+    throw new GuestErrno(Errno.EINVAL, 'host files are read-only');
+  }
+
+  stat(): StatInfo {
+    return this.toStat(fs.fstatSync(this.fd));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}

@@ -1,0 +1,213 @@
+import type { Volume } from 'memfs';
+import { DT_UNKNOWN, direntType, Errno, GuestErrno, errnoFromNode, type StatInfo } from '../platform/index.js';
+import { INODE_COST, type Quota } from './quota.js';
+import { fromNodeStats } from './stat.js';
+import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
+
+export interface MemoryMountOptions {
+  dev: number;
+  owner: { uid: number; gid: number };
+  /** The guest may create, change and remove names here. */
+  writable: boolean;
+  quota?: Quota;
+}
+
+function rethrow(err: unknown, what: string): never {
+  if (err instanceof GuestErrno) throw err;
+  throw new GuestErrno(errnoFromNode(err), `${what}: ${(err as Error).message}`);
+}
+
+/** A subtree of a memfs volume: the controller's own virtual files, or the upper layer of a writable tree. */
+export class MemoryMount implements Mount {
+  readonly source = 'memory' as const;
+  constructor(
+    readonly vol: InstanceType<typeof Volume>,
+    private readonly base: string,
+    private readonly opts: MemoryMountOptions,
+  ) {}
+
+  private p(rel: readonly string[]): string {
+    return rel.length ? `${this.base === '/' ? '' : this.base}/${rel.join('/')}` : this.base;
+  }
+
+  private statOf(path: string): StatInfo {
+    const st = this.vol.lstatSync(path);
+    return fromNodeStats(st as never, this.opts.dev, this.opts.owner, !this.opts.writable);
+  }
+
+  lookup(rel: readonly string[]): NodeInfo | null {
+    const path = this.p(rel);
+    let stat: StatInfo;
+    try {
+      stat = this.statOf(path);
+    } catch {
+      return null;
+    }
+    const info: NodeInfo = { stat };
+    if ((stat.mode & 0o170000) === 0o120000) info.linkTarget = String(this.vol.readlinkSync(path));
+    return info;
+  }
+
+  list(rel: readonly string[]): DirEntry[] {
+    const path = this.p(rel);
+    try {
+      const names = this.vol.readdirSync(path) as string[];
+      return names.map((name) => {
+        try {
+          const st = this.vol.lstatSync(`${path === '/' ? '' : path}/${name}`);
+          return { name, ino: Number(st.ino), type: direntType(Number(st.mode)) };
+        } catch {
+          return { name, ino: 0, type: DT_UNKNOWN };
+        }
+      });
+    } catch (err) {
+      rethrow(err, 'list');
+    }
+  }
+
+  open(rel: readonly string[], req: OpenRequest, existing: NodeInfo | null): FileHandle {
+    const path = this.p(rel);
+    if ((req.write || req.create) && !this.opts.writable) throw new GuestErrno(Errno.EROFS, 'read-only in-memory tree');
+    try {
+      if (!existing) {
+        this.opts.quota?.charge(INODE_COST, 'creating a file');
+        const fd = this.vol.openSync(path, 'wx+', req.mode & 0o7777);
+        return new MemoryFile(this.vol, fd, this.opts);
+      }
+      const fd = this.vol.openSync(path, this.opts.writable ? 'r+' : 'r');
+      const file = new MemoryFile(this.vol, fd, this.opts);
+      if (req.truncate && req.write) file.truncate(0);
+      return file;
+    } catch (err) {
+      rethrow(err, 'open');
+    }
+  }
+
+  hostPath(): undefined {
+    return undefined;
+  }
+
+  writable(): boolean {
+    return this.opts.writable;
+  }
+
+  private mutate<T>(what: string, fn: () => T): T {
+    if (!this.opts.writable) throw new GuestErrno(Errno.EROFS, 'read-only in-memory tree');
+    try {
+      return fn();
+    } catch (err) {
+      rethrow(err, what);
+    }
+  }
+
+  mkdir(rel: readonly string[], mode: number): void {
+    this.mutate('mkdir', () => {
+      this.opts.quota?.charge(INODE_COST, 'creating a directory');
+      try {
+        this.vol.mkdirSync(this.p(rel), mode & 0o7777);
+      } catch (err) {
+        this.opts.quota?.release(INODE_COST);
+        throw err;
+      }
+    });
+  }
+
+  rmdir(rel: readonly string[]): void {
+    this.mutate('rmdir', () => {
+      this.vol.rmdirSync(this.p(rel));
+      this.opts.quota?.release(INODE_COST);
+    });
+  }
+
+  unlink(rel: readonly string[]): void {
+    this.mutate('unlink', () => {
+      const path = this.p(rel);
+      const st = this.vol.lstatSync(path);
+      if (st.isDirectory()) throw new GuestErrno(Errno.EISDIR, 'unlink of a directory');
+      this.vol.unlinkSync(path);
+      this.opts.quota?.release(Number(st.size) + INODE_COST);
+    });
+  }
+
+  rename(from: readonly string[], to: readonly string[]): void {
+    this.mutate('rename', () => {
+      const dst = this.p(to);
+      let replaced = 0;
+      try {
+        const st = this.vol.lstatSync(dst);
+        replaced = (st.isDirectory() ? 0 : Number(st.size)) + INODE_COST;
+      } catch {
+        /* no target */
+      }
+      this.vol.renameSync(this.p(from), dst);
+      this.opts.quota?.release(replaced);
+    });
+  }
+
+  symlink(rel: readonly string[], target: string): void {
+    this.mutate('symlink', () => {
+      this.opts.quota?.charge(INODE_COST + Buffer.byteLength(target), 'creating a symlink');
+      this.vol.symlinkSync(target, this.p(rel));
+    });
+  }
+
+  /** Writes a file on behalf of the controller (not the guest): quota-free, used to build trees. */
+  put(rel: readonly string[], data: Buffer | string, mode = 0o644): void {
+    const path = this.p(rel);
+    const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+    this.vol.mkdirSync(dir, { recursive: true });
+    this.vol.writeFileSync(path, data, { mode });
+  }
+}
+
+/** An open memfs file; growth is charged to the tree's quota before memfs allocates anything. */
+class MemoryFile implements FileHandle {
+  constructor(
+    private readonly vol: InstanceType<typeof Volume>,
+    private readonly fd: number,
+    private readonly opts: MemoryMountOptions,
+  ) {}
+
+  private size(): number {
+    return Number(this.vol.fstatSync(this.fd).size);
+  }
+
+  read(buf: Buffer, offset: number, length: number, position: number): number {
+    if (this.vol.fstatSync(this.fd).isDirectory()) throw new GuestErrno(Errno.EISDIR, 'read of a directory');
+    return this.vol.readSync(this.fd, buf, offset, length, position);
+  }
+
+  write(data: Buffer, position: number): number {
+    if (!this.opts.writable) throw new GuestErrno(Errno.EBADF, 'file is read-only');
+    const size = this.size();
+    let length = data.length;
+    const quota = this.opts.quota;
+    if (quota && position + length > size) {
+      const room = size + quota.remaining - position;
+      if (room <= 0) throw new GuestErrno(Errno.ENOSPC, `write past the ${quota.limit}-byte quota`);
+      length = Math.min(length, room);
+      quota.charge(Math.max(0, position + length - size), 'write');
+    }
+    return this.vol.writeSync(this.fd, data, 0, length, position);
+  }
+
+  truncate(length: number): void {
+    if (!this.opts.writable) throw new GuestErrno(Errno.EINVAL, 'file is read-only');
+    const size = this.size();
+    if (length > size) this.opts.quota?.charge(length - size, 'truncate');
+    this.vol.ftruncateSync(this.fd, length);
+    if (length < size) this.opts.quota?.release(size - length);
+  }
+
+  stat(): StatInfo {
+    return fromNodeStats(this.vol.fstatSync(this.fd) as never, this.opts.dev, this.opts.owner, !this.opts.writable);
+  }
+
+  close(): void {
+    try {
+      this.vol.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { Stats } from 'node:fs';
+import { S_IFCHR, type StatInfo } from '../platform/index.js';
+
+const MS_TO_NS = 1_000_000n;
+
+/** Converts host or memfs stats to StatInfo, presenting the guest's own identity as owner. */
+export function fromNodeStats(st: Pick<Stats, 'ino' | 'mode' | 'nlink' | 'size' | 'mtimeMs' | 'atimeMs' | 'ctimeMs'>, dev: number, owner: { uid: number; gid: number }, stripWrite: boolean): StatInfo {
+  const mode = stripWrite ? st.mode & ~0o222 : st.mode;
+  const size = Number(st.size);
+  return {
+    dev,
+    ino: Number(st.ino),
+    nlink: Number(st.nlink) || 1,
+    mode,
+    uid: owner.uid,
+    gid: owner.gid,
+    rdev: 0,
+    size,
+    blksize: 4096,
+    blocks: Math.ceil(size / 512),
+    atimeNs: BigInt(Math.trunc(st.atimeMs)) * MS_TO_NS,
+    mtimeNs: BigInt(Math.trunc(st.mtimeMs)) * MS_TO_NS,
+    ctimeNs: BigInt(Math.trunc(st.ctimeMs)) * MS_TO_NS,
+  };
+}
+
+export function charDeviceStat(ino: number, rdev: number, owner: { uid: number; gid: number }): StatInfo {
+  return {
+    dev: 5, ino, nlink: 1, mode: S_IFCHR | 0o666, uid: owner.uid, gid: owner.gid, rdev,
+    size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+  };
+}

@@ -1,0 +1,63 @@
+import type { StatInfo } from '../platform/index.js';
+
+/** What a mount reports about one name, without following it if it is a symlink. */
+export interface NodeInfo {
+  stat: StatInfo;
+  /** Set for symlinks: the link text, to be resolved by the VFS walker (never by the host). */
+  linkTarget?: string;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  /** `d_type` value (DT_DIR, DT_REG, ...). */
+  type: number;
+}
+
+/** An open file's storage. Positions are kept by the descriptor table, so every access is positional. */
+export interface FileHandle {
+  read(buf: Buffer, offset: number, length: number, position: number): number;
+  write(data: Buffer, position: number): number;
+  truncate(length: number): void;
+  stat(): StatInfo;
+  close(): void;
+}
+
+export interface OpenRequest {
+  read: boolean;
+  write: boolean;
+  create: boolean;
+  exclusive: boolean;
+  truncate: boolean;
+  mode: number;
+}
+
+/** Where a resolved name lives; the policy decides on this, the mount acts on it. */
+export type SourceKind = 'memory' | 'host' | 'overlay' | 'device';
+
+/**
+ * A subtree of the virtual filesystem. `rel` is the path below the mount point as components, with
+ * `.`/`..` already resolved and every earlier component known to be a directory.
+ */
+export interface Mount {
+  readonly source: SourceKind;
+  lookup(rel: readonly string[]): NodeInfo | null;
+  list(rel: readonly string[]): DirEntry[];
+  open(rel: readonly string[], req: OpenRequest, existing: NodeInfo | null): FileHandle;
+  /** The host file behind `rel`, for policy decisions on host sources. */
+  hostPath(rel: readonly string[]): string | undefined;
+  /** Whether the guest may change `rel` here at all (the policy still decides). */
+  writable(rel: readonly string[]): boolean;
+  /** For host mounts: maps a symlink's absolute host target to components below the mount, or null if outside. */
+  hostTargetToRel?(target: string): string[] | null;
+  mkdir?(rel: readonly string[], mode: number): void;
+  rmdir?(rel: readonly string[]): void;
+  unlink?(rel: readonly string[]): void;
+  rename?(from: readonly string[], to: readonly string[]): void;
+  symlink?(rel: readonly string[], target: string): void;
+}
+
+export interface IdentityForStat {
+  uid: number;
+  gid: number;
+}

@@ -1,0 +1,242 @@
+import { Volume } from 'memfs';
+import { Errno, GuestErrno, S_IFDIR, S_IFLNK, S_IFMT } from '../platform/index.js';
+import { DevicesMount, type DeviceOptions } from './devices.js';
+import { HostMount, type HostMountFilter } from './host-mount.js';
+import { MemoryMount } from './memory-mount.js';
+import { OverlayMount } from './overlay-mount.js';
+import { DEFAULT_MAX_PATH, hasPrefix, joinPath, splitPath } from './path.js';
+import { Quota } from './quota.js';
+import type { Mount, NodeInfo } from './types.js';
+
+export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
+const MAX_SYMLINKS = 40;
+
+export interface VfsOptions {
+  /** Owner shown for every file (the guest's virtual identity). */
+  uid?: number;
+  gid?: number;
+  /** Longest path accepted, NUL included (PATH_MAX). */
+  maxPathLength?: number;
+  random?: DeviceOptions['random'];
+}
+
+export interface TmpOptions {
+  /** Byte quota of everything the guest writes there (default 64 MiB). */
+  quotaBytes?: number;
+  /** A host directory shown read-only underneath; changes go to memory. */
+  lowerDir?: string;
+  lowerFilter?: HostMountFilter;
+}
+
+/** A name resolved to the mount that holds it. `node` is null when the last component does not exist. */
+export interface Resolved {
+  parts: string[];
+  vpath: string;
+  mount: Mount;
+  mountPoint: string[];
+  rel: string[];
+  node: NodeInfo | null;
+}
+
+interface MountEntry {
+  at: string[];
+  mount: Mount;
+}
+
+/**
+ * The guest's whole filesystem: a mount table over in-memory trees (memfs), read-only host
+ * directories and writable in-memory overlays. Path walking lives here and only here.
+ */
+export class VirtualFS {
+  readonly maxPathLength: number;
+  readonly owner: { uid: number; gid: number };
+  private readonly vol = new Volume();
+  private readonly root: MemoryMount;
+  private mounts: MountEntry[] = [];
+  private nextDev = 10;
+
+  constructor(readonly options: VfsOptions = {}) {
+    this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
+    this.owner = { uid: options.uid ?? 1000, gid: options.gid ?? 1000 };
+    this.root = new MemoryMount(this.vol, '/', { dev: 1, owner: this.owner, writable: false });
+    this.mounts.push({ at: [], mount: this.root });
+  }
+
+  // ---- building the tree (trusted, host side) ----
+
+  /** Adds a read-only virtual file. */
+  addFile(vpath: string, data: Buffer | string, mode = 0o644): this {
+    const parts = splitPath(vpath);
+    this.ownerOf(parts, 'addFile').put(parts, data, mode);
+    return this;
+  }
+
+  addDir(vpath: string): this {
+    this.vol.mkdirSync(joinPath(splitPath(vpath)), { recursive: true });
+    return this;
+  }
+
+  /** Adds every file of a `{ path: content }` map under `base`. */
+  addTree(base: string, files: Record<string, Buffer | string>): this {
+    for (const [name, data] of Object.entries(files)) this.addFile(`${base.replace(/\/$/, '')}/${name}`, data);
+    return this;
+  }
+
+  addSymlink(vpath: string, target: string): this {
+    const parts = splitPath(vpath);
+    this.addDir(joinPath(parts.slice(0, -1)));
+    this.vol.symlinkSync(target, joinPath(parts));
+    return this;
+  }
+
+  /** Shows a host directory (or file) read-only at `vpath`. Reading it still needs a policy grant. */
+  mountHost(vpath: string, hostPath: string, filter: HostMountFilter = {}): HostMount {
+    const mount = new HostMount(hostPath, { ...filter, dev: this.nextDev++, owner: this.owner });
+    this.attach(vpath, mount, mount.lookup([])?.stat.mode);
+    return mount;
+  }
+
+  /** A writable in-memory tree (default `/tmp`), optionally over a read-only host directory. */
+  mountTmp(vpath = '/tmp', opts: TmpOptions = {}): OverlayMount {
+    const quota = new Quota(opts.quotaBytes ?? DEFAULT_TMP_QUOTA);
+    const dev = this.nextDev++;
+    const upperVol = new Volume();
+    upperVol.mkdirSync('/upper', { recursive: true });
+    const upper = new MemoryMount(upperVol, '/upper', { dev, owner: this.owner, writable: true, quota });
+    const lower = opts.lowerDir ? new HostMount(opts.lowerDir, { ...opts.lowerFilter, dev, owner: this.owner }) : null;
+    const mount = new OverlayMount(upper, lower, quota);
+    this.attach(vpath, mount, S_IFDIR);
+    return mount;
+  }
+
+  mountDevices(vpath = '/dev'): DevicesMount {
+    const mount = new DevicesMount({ owner: this.owner, random: this.options.random });
+    this.attach(vpath, mount, S_IFDIR);
+    return mount;
+  }
+
+  private attach(vpath: string, mount: Mount, mode: number | undefined): void {
+    const at = splitPath(vpath);
+    if (at.length === 0) throw new Error('cannot mount over the virtual root');
+    if (this.mounts.some((m) => m.at.join('/') === at.join('/'))) throw new Error(`${vpath} is already mounted`);
+    // A placeholder in the parent tree makes the mount point show up in listings.
+    const owner = this.ownerOf(at, 'mount');
+    if (owner === this.root) {
+      const path = joinPath(at);
+      if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
+      else this.vol.mkdirSync(path, { recursive: true });
+    }
+    this.mounts.push({ at, mount });
+    this.mounts.sort((a, b) => b.at.length - a.at.length);
+  }
+
+  private ownerOf(parts: string[], what: string): MemoryMount {
+    const entry = this.mountFor(parts);
+    if (entry.mount !== this.root) throw new Error(`${what}: ${joinPath(parts)} lies inside another mount`);
+    return this.root;
+  }
+
+  private mountFor(parts: readonly string[]): MountEntry {
+    for (const m of this.mounts) if (hasPrefix(parts, m.at)) return m;
+    return this.mounts[this.mounts.length - 1]!;
+  }
+
+  // ---- resolution ----
+
+  /** Lexical normalisation of a guest path against a virtual cwd (components). */
+  split(path: string, cwd: readonly string[] = []): string[] {
+    return splitPath(path, cwd, this.maxPathLength);
+  }
+
+  /**
+   * Walks `path` one component at a time. Symlinks are followed by the walker (never by the host):
+   * inside a host mount only to targets that stay inside that mount; in memory anywhere virtual.
+   */
+  resolve(path: string, cwd: readonly string[], follow: boolean): Resolved {
+    let parts = this.split(path, cwd);
+    let hops = 0;
+    restart: for (;;) {
+      for (let k = 1; k <= parts.length; k++) {
+        const prefix = parts.slice(0, k);
+        const { at, mount } = this.mountFor(prefix);
+        const rel = prefix.slice(at.length);
+        const node = mount.lookup(rel);
+        const last = k === parts.length;
+        if (!node) {
+          if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
+          throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
+        }
+        const type = node.stat.mode & S_IFMT;
+        if (type === S_IFLNK && (!last || follow)) {
+          if (++hops > MAX_SYMLINKS) throw new GuestErrno(Errno.ELOOP, 'too many levels of symbolic links');
+          const target = this.linkDestination(node.linkTarget ?? '', prefix, at, mount);
+          parts = [...target, ...parts.slice(k)];
+          continue restart;
+        }
+        if (!last && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${joinPath(prefix)} is not a directory`);
+        if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node };
+      }
+      const { at, mount } = this.mountFor([]);
+      return { parts: [], vpath: '/', mount, mountPoint: at, rel: [], node: mount.lookup([]) };
+    }
+  }
+
+  private linkDestination(target: string, linkParts: string[], at: string[], mount: Mount): string[] {
+    if (target === '') throw new GuestErrno(Errno.ENOENT, 'empty symlink');
+    if (mount.source === 'memory' || mount.source === 'overlay') {
+      if (mount.source === 'overlay' || !target.startsWith('/')) {
+        // Relative links resolve against the link's directory; in a writable tree absolute
+        // links are virtual too.
+        return this.split(target, linkParts.slice(0, -1));
+      }
+      return this.split(target);
+    }
+    if (target.startsWith('/')) {
+      const rel = mount.hostTargetToRel?.(target) ?? null;
+      if (!rel) throw new GuestErrno(Errno.EACCES, `symlink ${joinPath(linkParts)} points outside its mount`);
+      return [...at, ...rel];
+    }
+    const dest = this.split(target, linkParts.slice(0, -1));
+    if (!hasPrefix(dest, at)) throw new GuestErrno(Errno.EACCES, `symlink ${joinPath(linkParts)} points outside its mount`);
+    return dest;
+  }
+
+  // ---- host-side reading of what the guest left ----
+
+  /** Every regular file under `vpath` (default `/tmp`), as `{ relative path: bytes }`. */
+  snapshot(vpath = '/tmp'): Record<string, Buffer> {
+    const out: Record<string, Buffer> = {};
+    const walk = (parts: string[], prefix: string) => {
+      const r = this.resolve(joinPath(parts), [], false);
+      if (!r.node) return;
+      const type = r.node.stat.mode & S_IFMT;
+      if (type === S_IFDIR) {
+        for (const e of r.mount.list(r.rel)) walk([...parts, e.name], prefix ? `${prefix}/${e.name}` : e.name);
+      } else if (type !== S_IFLNK) {
+        out[prefix] = this.readFile(joinPath(parts));
+      }
+    };
+    walk(this.split(vpath), '');
+    return out;
+  }
+
+  /** Reads a whole virtual file (host side, no policy: the host may read what it built or the guest wrote). */
+  readFile(vpath: string): Buffer {
+    const r = this.resolve(vpath, [], true);
+    if (!r.node) throw new GuestErrno(Errno.ENOENT, `${vpath} does not exist`);
+    const file = r.mount.open(r.rel, { read: true, write: false, create: false, exclusive: false, truncate: false, mode: 0 }, r.node);
+    try {
+      const chunks: Buffer[] = [];
+      for (let pos = 0; ; ) {
+        const buf = Buffer.allocUnsafe(1 << 16);
+        const n = file.read(buf, 0, buf.length, pos);
+        if (n === 0) break;
+        chunks.push(buf.subarray(0, n));
+        pos += n;
+      }
+      return Buffer.concat(chunks);
+    } finally {
+      file.close();
+    }
+  }
+}
