@@ -1,0 +1,281 @@
+import { constants as osConstants } from 'node:os';
+import yargs from 'yargs';
+import { Controller } from '../controller/controller.js';
+import type { ControllerOptions, Limits } from '../controller/options.js';
+import { OptionError } from '../controller/options.js';
+import { SandboxError, type RunResult } from '../controller/result.js';
+import { Policy } from '../policy/policy.js';
+import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../policy/spec.js';
+import { formatCall } from '../trace/format.js';
+import { formatTrace, readTrace } from '../trace/index.js';
+import { compareCapabilities, dumpCapabilities, PROTOCOL_VERSION } from './capabilities.js';
+import { ExitCode } from './exit-codes.js';
+import { guestWriter, styler } from './output.js';
+
+class UsageError extends Error {}
+
+const EPILOG = `Exit codes: the guest's own exit code when it exits by itself; ${ExitCode.usage} usage error; ${ExitCode.timeout} timeout; ${ExitCode.limit} another limit (output, stdin, heap, ...); ${ExitCode.sandboxError} sandbox error (protocol violation, refused call); ${ExitCode.cannotStart} guest cannot be started; 128+N guest died of signal N.`;
+
+function sizeOption(v: unknown, name: string): number {
+  try {
+    return parseSize(v, name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function interactParser(args: string[]) {
+  return yargs(args)
+    .scriptName('pypy-box interact')
+    .usage('Usage: pypy-box interact [options] <executable> [guest args...]\n\nRuns <executable> (a PyPy translated with --sandbox) with every system call answered by the controller.\nEverything after <executable> goes to the guest untouched, even when it looks like an option.')
+    .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true, 'populate--': false })
+    .option('tmp', { type: 'string', describe: 'host directory shown read-only as the virtual cwd /tmp; guest writes go to memory', requiresArg: true })
+    .option('lib-path', { type: 'string', describe: 'host directory holding lib-python/ and lib_pypy/ (a PyPy tree), shown at /lib', requiresArg: true })
+    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (passed to PyPy as --heapsize)', requiresArg: true })
+    .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
+    .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
+    .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
+    .option('nocolor', { type: 'boolean', describe: 'no colors in controller output' })
+    .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped)" })
+    .option('allow-read', { type: 'string', array: true, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
+    .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
+    .option('env', { type: 'string', array: true, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
+    .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })
+    .option('argv0', { type: 'string', describe: "the guest's virtual argv[0] (default /lib/pypy)", requiresArg: true })
+    .option('output-limit', { type: 'string', describe: 'stop the guest after this much stdout+stderr (default unlimited)', requiresArg: true })
+    .option('stdin-limit', { type: 'string', describe: 'most bytes of stdin the guest may read (default unlimited)', requiresArg: true })
+    .option('tmp-quota', { type: 'string', describe: 'bytes the guest may store in /tmp (default 64m)', requiresArg: true })
+    .option('max-open-files', { type: 'number', describe: 'descriptors open at once, stdio included (default 256)', requiresArg: true })
+    .option('max-open-dirs', { type: 'number', describe: 'directory streams open at once (default 64)', requiresArg: true })
+    .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
+    .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
+    .option('unknown-calls', { choices: ['enosys', 'fail'] as const, describe: 'a call no handler knows: answer ENOSYS (default) or stop the guest' })
+    .help()
+    .alias('h', 'help')
+    .epilog(EPILOG)
+    .version(false)
+    .strictOptions()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+}
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export async function interact(args: string[], io: Io): Promise<number> {
+  const parser = interactParser(args);
+  const opts = await parser.parse();
+  if (opts.help) return 0;
+  const rest = opts._.map(String);
+  if (rest.length === 0) throw new UsageError('missing <executable> (a PyPy binary translated with --sandbox)');
+  const [executable, ...guestArgs] = rest as [string, ...string[]];
+  const color = !opts.nocolor && !process.env.NO_COLOR && Boolean(io.stderr.isTTY);
+  const st = styler(color);
+  const say = (s: string) => io.stderr.write(`${st.cyan('[pypy-box]')} ${s}\n`);
+
+  const policy = new Policy();
+  let env: Record<string, string> = {};
+  let tmpQuota: number | undefined;
+  let tmpDir = opts.tmp;
+  if (opts.policy) {
+    const spec = loadPolicyFile(opts.policy);
+    policyFromSpec(spec, policy);
+    env = { ...spec.env };
+    if (spec.tmp?.quota !== undefined) tmpQuota = Number(spec.tmp.quota);
+    if (spec.tmp?.from && !tmpDir) tmpDir = spec.tmp.from;
+  }
+  for (const p of opts['allow-read'] ?? []) policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
+  for (const kv of opts.env ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got ${JSON.stringify(kv)}`);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const limits: Partial<Limits> = { outputBytes: 0 };
+  if (opts.heapsize !== undefined) limits.heapBytes = sizeOption(opts.heapsize, '--heapsize');
+  if (opts.timeout !== undefined) {
+    if (!(opts.timeout > 0)) throw new UsageError('--timeout expects a positive number of seconds');
+    limits.timeoutMs = Math.ceil(opts.timeout * 1000);
+  }
+  if (opts['output-limit'] !== undefined) limits.outputBytes = sizeOption(opts['output-limit'], '--output-limit');
+  if (opts['stdin-limit'] !== undefined) limits.stdinBytes = sizeOption(opts['stdin-limit'], '--stdin-limit');
+  if (opts['tmp-quota'] !== undefined) tmpQuota = sizeOption(opts['tmp-quota'], '--tmp-quota');
+  if (tmpQuota !== undefined) limits.tmpBytes = tmpQuota;
+  if (opts['io-chunk'] !== undefined) limits.ioChunkBytes = sizeOption(opts['io-chunk'], '--io-chunk');
+  if (opts['max-open-files'] !== undefined) limits.openFiles = opts['max-open-files'];
+  if (opts['max-open-dirs'] !== undefined) limits.openDirs = opts['max-open-dirs'];
+
+  const controllerOpts: ControllerOptions = {
+    executable,
+    args: guestArgs,
+    argv0: opts.argv0,
+    env,
+    cwd: opts.cwd,
+    policy,
+    libPath: opts['lib-path'],
+    tmpDir,
+    limits,
+    clock: opts.clock && opts.clock !== 'real' ? { fixed: opts.clock } : 'real',
+    stdin: 'inherit',
+    stdout: guestWriter(io.stdout, Boolean(opts['raw-stdout']) || !io.stdout.isTTY, null),
+    stderr: guestWriter(io.stderr, Boolean(opts['raw-stdout']) || !io.stderr.isTTY, color ? st.yellow : null),
+    tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
+    traceFile: opts.log,
+    unknownCalls: opts['unknown-calls'],
+  };
+  if (opts.verbose) controllerOpts.onCall = (rec) => io.stderr.write(`${st.dim('[sandbox]')} ${formatCall(rec)}\n`);
+  const controllerAbort = new AbortController();
+  controllerOpts.signal = controllerAbort.signal;
+  const controller = new Controller(controllerOpts);
+
+  if (opts.debug) {
+    const report = compareCapabilities(await dumpCapabilities(executable), controller.supportedSignatures());
+    if (report.version !== PROTOCOL_VERSION) say(`warning: protocol version ${report.version}, this controller speaks ${PROTOCOL_VERSION}`);
+    if (report.unsupported.length) {
+      say(`refusing ${executable}: it declares ${report.unsupported.length} call(s) this controller does not implement: ${report.unsupported.join(' ')}`);
+      return ExitCode.unsupported;
+    }
+    say(`capability check passed: ${report.funcs.length} calls declared, all implemented`);
+  }
+
+  const stop = () => controllerAbort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const result = await controller.run();
+    return report(result, Boolean(opts.verbose), say);
+  } catch (err) {
+    if (err instanceof SandboxError) {
+      say(st.red(err.message));
+      if (opts.verbose) summary(err.result, say);
+      return err.kind === 'spawn' ? ExitCode.cannotStart : err.kind === 'aborted' ? ExitCode.signalBase + osConstants.signals.SIGINT : ExitCode.sandboxError;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function summary(r: RunResult, say: (s: string) => void): void {
+  say(`${r.calls} calls, ${r.denials} denied, ${r.durationMs.toFixed(0)} ms`);
+  const unknown = Object.entries(r.unknownCalls);
+  if (unknown.length) say(`unimplemented calls answered ENOSYS: ${unknown.map(([s, n]) => `${s} x${n}`).join(', ')}`);
+}
+
+function report(r: RunResult, verbose: boolean, say: (s: string) => void): number {
+  if (verbose) summary(r, say);
+  if (r.guestStderr.trim() && (verbose || r.outcome !== 'exited')) say(`guest's own stderr: ${r.guestStderr.trim()}`);
+  if (r.outcome === 'timeout') {
+    say(`timeout: guest stopped after ${r.limit?.value} ms`);
+    return ExitCode.timeout;
+  }
+  if (r.outcome === 'limit') {
+    say(`limit: guest stopped by the ${r.limit?.name} limit (${r.limit?.value})`);
+    return ExitCode.limit;
+  }
+  if (r.outcome === 'signaled') {
+    say(`guest died of ${r.signal} (${r.signalDescription})${r.guestStderr.trim() ? `: ${r.guestStderr.trim()}` : ''}`);
+    const num = r.signal ? osConstants.signals[r.signal] : undefined;
+    return ExitCode.signalBase + (num ?? 0);
+  }
+  if (r.outcome === 'killed') return ExitCode.sandboxError;
+  return r.exitCode ?? 0;
+}
+
+export async function check(args: string[], io: Io): Promise<number> {
+  const opts = await yargs(args)
+    .scriptName('pypy-box check')
+    .usage('Usage: pypy-box check <executable>\n\nRuns the binary\'s capability dump (RPY_SANDBOX_DUMP) and compares the calls it declares with the ones this controller implements.')
+    .option('json', { type: 'boolean', describe: 'print the report as JSON' })
+    .demandCommand(1, 1, 'missing <executable>', 'check takes one <executable>')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .strict()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    })
+    .parse();
+  if (opts.help) return 0;
+  const executable = String(opts._[0]);
+  const implemented = new Controller({ executable }).supportedSignatures();
+  const report = compareCapabilities(await dumpCapabilities(executable), implemented);
+  if (opts.json) {
+    io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    io.stdout.write(`${executable}: protocol version ${report.version}${report.version === PROTOCOL_VERSION ? '' : ` (this controller speaks ${PROTOCOL_VERSION})`}, platform ${report.platform}\n`);
+    io.stdout.write(`${report.funcs.length} calls declared, ${report.supported.length} implemented, ${report.unsupported.length} not implemented\n`);
+    for (const f of report.unsupported) io.stdout.write(`  not implemented: ${f}\n`);
+    io.stdout.write(report.unsupported.length ? 'result: unsupported (interact --debug would refuse this binary)\n' : 'result: ok\n');
+  }
+  return report.unsupported.length || report.version !== PROTOCOL_VERSION ? ExitCode.unsupported : 0;
+}
+
+export async function trace(args: string[], io: Io): Promise<number> {
+  const opts = await yargs(args)
+    .scriptName('pypy-box trace')
+    .usage('Usage: pypy-box trace <file>\n\nLists the calls of a trace written by "interact --log FILE" and summarises them per signature.')
+    .option('summary', { type: 'boolean', describe: 'print only the per-signature summary' })
+    .demandCommand(1, 1, 'missing <file>', 'trace takes one <file>')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .strict()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    })
+    .parse();
+  if (opts.help) return 0;
+  let text = formatTrace(readTrace(String(opts._[0])));
+  if (opts.summary) text = text.slice(text.indexOf('Summary by signature:'));
+  io.stdout.write(text);
+  return 0;
+}
+
+const TOP_HELP = `Usage: pypy-box <command> [options]
+
+Commands:
+  pypy-box interact [options] <executable> [args...]   run a sandboxed PyPy under the controller
+  pypy-box check <executable>                          compare a binary's declared calls with the controller's
+  pypy-box trace <file>                                list a trace written by interact --log
+
+Run "pypy-box <command> --help" for the options of a command.
+
+${EPILOG}
+`;
+
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'interact':
+        return await interact(rest, io);
+      case 'check':
+        return await check(rest, io);
+      case 'trace':
+        return await trace(rest, io);
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        io.stdout.write(TOP_HELP);
+        return cmd === undefined ? ExitCode.usage : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof PolicySpecError || err instanceof OptionError) {
+      io.stderr.write(`pypy-box: ${err.message}\n(see pypy-box ${cmd && ['interact', 'check', 'trace'].includes(cmd) ? `${cmd} ` : ''}--help)\n`);
+      return ExitCode.usage;
+    }
+    io.stderr.write(`pypy-box: ${(err as Error).message ?? String(err)}\n`);
+    return cmd === 'check' || cmd === 'interact' ? ExitCode.cannotStart : 1;
+  }
+}

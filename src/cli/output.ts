@@ -1,0 +1,36 @@
+import type { Writable } from 'node:stream';
+
+/** Terminal styling for the CLI; off with --nocolor, NO_COLOR, or when the stream is not a terminal. */
+export function styler(enabled: boolean) {
+  const wrap = (code: string) => (s: string) => (enabled ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return { dim: wrap('2'), red: wrap('31'), yellow: wrap('33'), cyan: wrap('36'), bold: wrap('1') };
+}
+
+/**
+ * Guest bytes shown on a terminal: control characters other than newline, tab, carriage return
+ * and backspace are escaped, so a guest cannot drive the terminal with escape sequences.
+ */
+export function escapeControls(data: Buffer): Buffer {
+  let clean = true;
+  for (const b of data) {
+    if ((b < 0x20 && b !== 0x0a && b !== 0x09 && b !== 0x0d && b !== 0x08) || b === 0x7f) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return data;
+  const out: number[] = [];
+  for (const b of data) {
+    if ((b < 0x20 && b !== 0x0a && b !== 0x09 && b !== 0x0d && b !== 0x08) || b === 0x7f) {
+      for (const c of `\\x${b.toString(16).padStart(2, '0')}`) out.push(c.charCodeAt(0));
+    } else out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+export function guestWriter(stream: Writable, raw: boolean, color: ((s: string) => string) | null): (data: Buffer) => void {
+  return (data) => {
+    const shown = raw ? data : escapeControls(data);
+    stream.write(color ? color(shown.toString('utf8')) : shown);
+  };
+}

@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Controller, type ControllerOptions, type RunResult } from '../src/index.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const GUEST = path.join(ROOT, 'build/test/guest');
+export const GUEST_EXTRA = path.join(ROOT, 'build/test/guest-extra');
+export const FIXTURES = path.join(ROOT, 'vfs-fixtures');
+export const CLI = path.join(ROOT, 'dist/controller/pypy-box.js');
+
+/** Runs the C test guest with a script; returns the result and the guest's per-call report lines. */
+export async function runGuest(script: string[], opts: Partial<ControllerOptions> = {}): Promise<RunResult & { lines: string[] }> {
+  const r = await new Controller({ executable: GUEST, args: script, ...opts }).run();
+  return { ...r, lines: r.guestStderr.split('\n').filter(Boolean) };
+}
+
+/** The "= RESULT errno=E" lines of a guest report, parsed. */
+export function results(lines: string[]): { value: bigint; errno: number }[] {
+  return lines
+    .filter((l) => l.startsWith('= '))
+    .map((l) => {
+      const m = /^= (-?\d+) errno=(-?\d+)$/.exec(l)!;
+      return { value: BigInt(m[1]!), errno: Number(m[2]) };
+    });
+}
+
+export function openFds(): string[] {
+  return fs.readdirSync('/proc/self/fd').sort();
+}
+
+/** Child processes of this process, from /proc. */
+export function childPids(): number[] {
+  const me = process.pid;
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === me) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}

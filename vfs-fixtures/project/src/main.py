@@ -1,0 +1,2 @@
+import pkg.util
+print(pkg.util.answer())
