@@ -14,7 +14,17 @@ import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
 
-const EPILOG = `Exit codes: the guest's own exit code when it exits by itself; ${ExitCode.usage} usage error; ${ExitCode.timeout} timeout; ${ExitCode.limit} another limit (output, stdin, heap, ...); ${ExitCode.sandboxError} sandbox error (protocol violation, refused call); ${ExitCode.cannotStart} guest cannot be started; 128+N guest died of signal N.`;
+const EPILOG = [
+  'Exit codes:',
+  "  0-255  the guest's own exit code, when it exits by itself",
+  `  ${ExitCode.usage}      usage error (bad option, bad policy file)`,
+  `  ${ExitCode.unsupported}      the binary declares calls the controller lacks (check, --debug)`,
+  `  ${ExitCode.timeout}    timeout`,
+  `  ${ExitCode.limit}    another limit (output, stdin, heap, CPU, ...)`,
+  `  ${ExitCode.sandboxError}    sandbox error (protocol violation, refused call)`,
+  `  ${ExitCode.cannotStart}    the guest cannot be started`,
+  '  128+N  the guest died of signal N',
+].join('\n');
 
 function sizeOption(v: unknown, name: string): number {
   try {
@@ -38,9 +48,9 @@ function interactParser(args: string[]) {
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
     .option('nocolor', { type: 'boolean', describe: 'no colors in controller output' })
     .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped)" })
-    .option('allow-read', { type: 'string', array: true, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
+    .option('allow-read', { type: 'string', array: true, nargs: 1, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
-    .option('env', { type: 'string', array: true, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
+    .option('env', { type: 'string', array: true, nargs: 1, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
     .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })
     .option('argv0', { type: 'string', describe: "the guest's virtual argv[0] (default /lib/pypy)", requiresArg: true })
     .option('output-limit', { type: 'string', describe: 'stop the guest after this much stdout+stderr (default unlimited)', requiresArg: true })
@@ -54,6 +64,7 @@ function interactParser(args: string[]) {
     .help()
     .alias('h', 'help')
     .epilog(EPILOG)
+    .wrap(null)
     .version(false)
     .strictOptions()
     .exitProcess(false)
@@ -73,6 +84,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts.help) return 0;
   const rest = opts._.map(String);
   if (rest.length === 0) throw new UsageError('missing <executable> (a PyPy binary translated with --sandbox)');
+  if (rest[0]!.startsWith('--')) throw new UsageError(`unknown option ${rest[0]}`);
   const [executable, ...guestArgs] = rest as [string, ...string[]];
   const color = !opts.nocolor && !process.env.NO_COLOR && Boolean(io.stderr.isTTY);
   const st = styler(color);
@@ -125,6 +137,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     stderr: guestWriter(io.stderr, Boolean(opts['raw-stdout']) || !io.stderr.isTTY, color ? st.yellow : null),
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
+    guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };
   if (opts.verbose) controllerOpts.onCall = (rec) => io.stderr.write(`${st.dim('[sandbox]')} ${formatCall(rec)}\n`);
@@ -169,7 +182,6 @@ function summary(r: RunResult, say: (s: string) => void): void {
 
 function report(r: RunResult, verbose: boolean, say: (s: string) => void): number {
   if (verbose) summary(r, say);
-  if (r.guestStderr.trim() && (verbose || r.outcome !== 'exited')) say(`guest's own stderr: ${r.guestStderr.trim()}`);
   if (r.outcome === 'timeout') {
     say(`timeout: guest stopped after ${r.limit?.value} ms`);
     return ExitCode.timeout;
@@ -179,7 +191,7 @@ function report(r: RunResult, verbose: boolean, say: (s: string) => void): numbe
     return ExitCode.limit;
   }
   if (r.outcome === 'signaled') {
-    say(`guest died of ${r.signal} (${r.signalDescription})${r.guestStderr.trim() ? `: ${r.guestStderr.trim()}` : ''}`);
+    say(`guest died of ${r.signal} (${r.signalDescription})`);
     const num = r.signal ? osConstants.signals[r.signal] : undefined;
     return ExitCode.signalBase + (num ?? 0);
   }

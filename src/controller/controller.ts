@@ -219,6 +219,7 @@ class Run {
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err));
     this.ctx = new CallContext(this.session, this.channel);
     child.stderr.on('data', (b: Buffer) => {
+      o.guestStderr?.write(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
     });
     if (this.limits.timeoutMs > 0) {

@@ -59,6 +59,8 @@ export interface ControllerOptions {
   stdin?: StdinOption;
   stdout?: OutputOption;
   stderr?: OutputOption;
+  /** Also copy the guest's real stderr (its fatal messages) here as it comes; it is kept in the result either way. */
+  guestStderr?: Writable;
   /** Tell the guest its standard streams are terminals (default: whether the host's are, when inherited). */
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   /** The guest's filesystem; built from the options below when absent. */
