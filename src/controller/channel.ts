@@ -1,17 +1,32 @@
 import type { Readable, Writable } from 'node:stream';
+import { Errno, GuestErrno } from '../platform/index.js';
 import { CallDecoder, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 
+/** What a reply looks like, step by step. */
+const enum Step {
+  /** One status byte ('+' ok, '!' the guest's pointer was bad): supervisor guests only. */
+  Status,
+  /** A fixed number of bytes. */
+  Fixed,
+  /** An 8-byte length, then that many bytes (Z replies). */
+  Length,
+}
+
 interface Waiter {
-  /** Bytes still wanted; for a Z reply first the 8-byte length, then the string. */
+  steps: Step[];
   need: number;
+  /** Size of the Fixed step (from the request, or from a Length step). */
+  fixedSize: number;
   got: Buffer[];
   have: number;
-  lengthPrefixed: boolean;
   maxLen: number;
   resolve: (b: Buffer) => void;
   reject: (e: Error) => void;
 }
+
+const STATUS_OK = 0x2b; // '+'
+const STATUS_FAULT = 0x21; // '!'
 
 /**
  * The guest's two pipes as one ordered conversation. Bytes from the guest are either a call (when
@@ -31,6 +46,8 @@ export class GuestChannel {
     private readonly toGuest: Writable,
     private readonly onCall: (call: DecodedCall) => void,
     private readonly onFatal: (err: Error) => void,
+    /** Replies carry a status byte first (the supervisor's extension for bad guest pointers). */
+    private readonly statusPrefixed = false,
   ) {
     fromGuest.on('data', (chunk: Buffer) => this.receive(chunk));
     // A guest that dies leaves EPIPE on its stdin: the exit is reported, not the write error.
@@ -78,46 +95,61 @@ export class GuestChannel {
     pos += take;
     if (w.have < w.need) return pos;
     const bytes = w.got.length === 1 ? w.got[0]! : Buffer.concat(w.got, w.have);
-    if (w.lengthPrefixed) {
+    const step = w.steps.shift()!;
+    w.got = [];
+    w.have = 0;
+    if (step === Step.Status) {
+      if (bytes[0] === STATUS_FAULT) {
+        this.waiter = undefined;
+        w.reject(new GuestErrno(Errno.EFAULT, 'bad address in guest memory'));
+        return pos;
+      }
+      if (bytes[0] !== STATUS_OK) throw new ProtocolError('bad-status', `reply status byte 0x${bytes[0]!.toString(16)}`, bytes);
+    } else if (step === Step.Length) {
       const len = bytes.readBigUInt64LE(0);
       if (len > BigInt(w.maxLen)) {
         throw new ProtocolError('bad-string-length', `guest answered Z with length ${len}, more than the ${w.maxLen} asked for`, bytes);
       }
-      w.lengthPrefixed = false;
-      w.need = Number(len);
-      w.got = [];
-      w.have = 0;
-      if (w.need > 0) return pos;
+      w.steps.unshift(Step.Fixed);
+      w.fixedSize = Number(len);
+    } else {
       this.waiter = undefined;
-      w.resolve(Buffer.alloc(0));
+      w.resolve(Buffer.from(bytes));
       return pos;
     }
-    this.waiter = undefined;
-    w.resolve(Buffer.from(bytes));
+    this.advance(w);
     return pos;
   }
 
-  /** Sends queued commands and waits for `size` reply bytes (R and M replies). */
+  /** Sets up the next step; zero-length fixed steps complete at once. */
+  private advance(w: Waiter): void {
+    const next = w.steps[0];
+    w.need = next === Step.Status ? 1 : next === Step.Length ? 8 : w.fixedSize;
+    if (next === Step.Fixed && w.need === 0) {
+      this.waiter = undefined;
+      w.resolve(Buffer.alloc(0));
+    }
+  }
+
+  /** Sends queued commands and waits for `size` reply bytes (R, M, and the supervisor's O/V replies). */
   request(parts: Buffer[], size: number): Promise<Buffer> {
-    return this.expect(parts, size, false, 0);
+    const steps = this.statusPrefixed ? [Step.Status, Step.Fixed] : [Step.Fixed];
+    return this.expect(parts, steps, size, 0);
   }
 
   /** Sends a Z command and waits for its length-prefixed reply. */
   requestString(parts: Buffer[], maxLen: number): Promise<Buffer> {
-    return this.expect(parts, 8, true, maxLen);
+    const steps = this.statusPrefixed ? [Step.Status, Step.Length] : [Step.Length];
+    return this.expect(parts, steps, 0, maxLen);
   }
 
-  private expect(parts: Buffer[], need: number, lengthPrefixed: boolean, maxLen: number): Promise<Buffer> {
+  private expect(parts: Buffer[], steps: Step[], size: number, maxLen: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('guest channel closed'));
     const p = new Promise<Buffer>((resolve, reject) => {
-      this.waiter = { need, got: [], have: 0, lengthPrefixed, maxLen, resolve, reject };
+      this.waiter = { steps, need: 0, fixedSize: size, got: [], have: 0, maxLen, resolve, reject };
     });
+    this.advance(this.waiter!);
     this.send(parts);
-    if (need === 0) {
-      const w = this.waiter!;
-      this.waiter = undefined;
-      w.resolve(Buffer.alloc(0));
-    }
     return p;
   }
 

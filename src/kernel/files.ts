@@ -1,7 +1,7 @@
 import { Errno, GuestErrno, S_IFDIR, S_IFLNK, S_IFMT, type OpenFlags, type StatInfo } from '../platform/index.js';
 import type { Decision, Operation, Policy } from '../policy/policy.js';
 import { joinPath } from '../vfs/path.js';
-import type { DirEntry, FileHandle } from '../vfs/types.js';
+import type { DirEntry, FileHandle, OpenRequest } from '../vfs/types.js';
 import type { Resolved, VirtualFS } from '../vfs/vfs.js';
 import { DT_DIR } from '../platform/index.js';
 
@@ -25,7 +25,24 @@ export interface StdioFile {
   refs: number;
 }
 
-export type Descriptor = OpenFile | StdioFile;
+/** A real host file the supervisor opened and injected into a stock guest; its data never passes through here. */
+export interface NativeFile {
+  kind: 'native';
+  hostPath: string;
+  vpath: string;
+  refs: number;
+}
+
+export type Descriptor = OpenFile | StdioFile | NativeFile;
+
+/** An open request that passed every check, not yet acted on. */
+export interface PreparedOpen {
+  r: Resolved;
+  req: OpenRequest;
+  append: boolean;
+  /** The existing node is a regular file (not a directory, device, ...). */
+  regular: boolean;
+}
 
 export interface DirHandle {
   vpath: string;
@@ -180,6 +197,15 @@ export class FileTable {
   }
 
   open(path: string, flags: number, mode: number): number {
+    const p = this.prepareOpen(path, flags, mode);
+    const file = this.openPrepared(p);
+    const fd = this.lowestFree();
+    this.fds.set(fd, file);
+    return fd;
+  }
+
+  /** Every check of open(2) (flags, existence, type, policy), without opening anything. */
+  prepareOpen(path: string, flags: number, mode: number): PreparedOpen {
     const F = this.flags;
     const acc = flags & F.O_ACCMODE;
     if (acc === 3) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
@@ -204,10 +230,44 @@ export class FileTable {
       if (!req.create) throw new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
       this.check('create', r);
     }
-    const handle = r.mount.open(r.rel, req, r.node);
-    const fd = this.lowestFree();
-    this.fds.set(fd, { kind: 'file', handle, vpath: r.vpath, position: 0, readable: req.read, writable: req.write, append: (flags & F.O_APPEND) !== 0, refs: 1 });
-    return fd;
+    const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === 0o100000;
+    return { r, req, append: (flags & F.O_APPEND) !== 0, regular };
+  }
+
+  openPrepared(p: PreparedOpen): OpenFile {
+    const handle = p.r.mount.open(p.r.rel, p.req, p.r.node);
+    return { kind: 'file', handle, vpath: p.r.vpath, position: 0, readable: p.req.read, writable: p.req.write, append: p.append, refs: 1 };
+  }
+
+  /** Puts a descriptor at a number the kernel chose (stock guests), replacing what was there. */
+  install(fd: number, d: Descriptor): void {
+    if (!this.fds.has(fd) && this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`);
+    this.drop(fd);
+    this.fds.set(fd, d);
+  }
+
+  /** Forgets a descriptor if it is known; never fails. */
+  drop(fd: number): void {
+    const d = this.fds.get(fd);
+    if (!d) return;
+    this.fds.delete(fd);
+    if (--d.refs === 0 && d.kind === 'file') {
+      try {
+        d.handle.close();
+      } catch {
+        /* best effort */
+      }
+    }
+  }
+
+  /** The descriptor at `fd`, or undefined (no EBADF): stock guests have descriptors of their own. */
+  peek(fd: number): Descriptor | undefined {
+    return this.fds.get(fd);
+  }
+
+  /** Throws unless the full open-file count leaves room for one more. */
+  checkRoom(): void {
+    this.lowestFree();
   }
 
   get(fd: number): Descriptor {
@@ -218,7 +278,8 @@ export class FileTable {
 
   file(fd: number): OpenFile {
     const d = this.get(fd);
-    if (d.kind !== 'file') throw new GuestErrno(Errno.ESPIPE, `descriptor ${fd} is a stream`);
+    if (d.kind === 'stdio') throw new GuestErrno(Errno.ESPIPE, `descriptor ${fd} is a stream`);
+    if (d.kind === 'native') throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is served natively`);
     return d;
   }
 
@@ -256,7 +317,9 @@ export class FileTable {
 
   fstat(fd: number): StatInfo | Stdio {
     const d = this.get(fd);
-    return d.kind === 'stdio' ? d.stream : d.handle.stat();
+    if (d.kind === 'stdio') return d.stream;
+    if (d.kind === 'native') return this.stat(d.vpath, true);
+    return d.handle.stat();
   }
 
   ftruncate(fd: number, length: number): void {

@@ -1,0 +1,613 @@
+/*
+ * pypy-box supervisor: runs a stock interpreter under a seccomp filter and hands every system
+ * call that reaches the outside world to the controller, in the sandbox-2 wire protocol, over
+ * this process's own stdin (controller -> supervisor) and stdout (supervisor -> controller).
+ *
+ * Usage: pypy-box-supervisor [--as BYTES] [--cpu SECONDS] [--nofile N] [--fsize BYTES]
+ *                            -- PROGRAM ARGV0 [ARGS...]
+ * The guest gets this process's environment. Its fds 0, 1 and 2 are virtual (placeholders):
+ * reads and writes on them are forwarded like any other virtual descriptor.
+ *
+ * Protocol extensions (see docs/protocol.md of the project): every reply to R and Z starts with a
+ * status byte ('+' ok, '!' fault: the guest's pointer was bad, nothing follows); commands 'O'
+ * (open a host file the controller chose and inject it), 'V' (inject a virtual placeholder) and
+ * the result 'C' (let the call run natively, for descriptor calls only).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if !defined(__x86_64__)
+#error "the pypy-box supervisor supports x86-64 Linux only for now"
+#endif
+
+#include "syscalls.h"
+
+#define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
+#define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
+#define VIRTUAL_NAME "pypy-box-virtual"
+
+static int listener = -1;
+static pid_t child = -1;
+static int placeholder = -1;
+static int exec_done = 0;
+static char *iobuf;
+
+static void fatal(const char *what) {
+  fprintf(stderr, "pypy-box-supervisor: %s: %s\n", what, strerror(errno));
+  if (child > 0) kill(child, SIGKILL);
+  _exit(126);
+}
+
+static void protocol_fatal(const char *what) {
+  fprintf(stderr, "pypy-box-supervisor: protocol error: %s\n", what);
+  if (child > 0) kill(child, SIGKILL);
+  _exit(126);
+}
+
+/* ---- the controller's pipes ---- */
+
+static void out_all(const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t k = write(1, c, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      fatal("write to controller");
+    }
+    c += k;
+    n -= (size_t)k;
+  }
+}
+
+static void in_all(void *p, size_t n) {
+  char *c = p;
+  while (n) {
+    ssize_t k = read(0, c, n);
+    if (k == 0) {
+      /* The controller is gone: so is the guest. */
+      if (child > 0) kill(child, SIGKILL);
+      _exit(125);
+    }
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      fatal("read from controller");
+    }
+    c += k;
+    n -= (size_t)k;
+  }
+}
+
+static uint64_t in64(void) {
+  uint64_t v;
+  in_all(&v, 8);
+  return v;
+}
+
+/* ---- guest memory ---- */
+
+static int guest_read(pid_t pid, uint64_t addr, void *buf, size_t n) {
+  while (n) {
+    struct iovec local = {buf, n}, remote = {(void *)(uintptr_t)addr, n};
+    ssize_t k = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (k <= 0) return -1;
+    buf = (char *)buf + k;
+    addr += (uint64_t)k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+static int guest_write(pid_t pid, uint64_t addr, const void *buf, size_t n) {
+  while (n) {
+    struct iovec local = {(void *)buf, n}, remote = {(void *)(uintptr_t)addr, n};
+    ssize_t k = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (k <= 0) return -1;
+    buf = (const char *)buf + k;
+    addr += (uint64_t)k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* ---- seccomp ---- */
+
+static int notif_id_valid(uint64_t id) {
+  return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+static void respond(uint64_t id, int64_t val, int error, int cont) {
+  struct seccomp_notif_resp resp;
+  memset(&resp, 0, sizeof resp);
+  resp.id = id;
+  if (cont) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  else if (error) resp.error = -error;
+  else resp.val = val;
+  /* ENOENT: the guest thread died or was interrupted meanwhile; nothing to answer. */
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT) fatal("SECCOMP_IOCTL_NOTIF_SEND");
+}
+
+static int inject(uint64_t id, int srcfd, int target, int cloexec) {
+  struct seccomp_notif_addfd add;
+  memset(&add, 0, sizeof add);
+  add.id = id;
+  add.srcfd = (uint32_t)srcfd;
+  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  if (target >= 0) {
+    add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+    add.newfd = (uint32_t)target;
+  }
+  int fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  return fd < 0 ? -errno : fd;
+}
+
+/* A descriptor of the guest is virtual when it refers to the supervisor's placeholder. */
+static int fd_is_virtual(pid_t pid, int64_t fd) {
+  if (fd < 0 || fd > INT_MAX) return 1; /* let the controller answer EBADF */
+  char path[64], link[256];
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n < 0) return 1; /* not open: the controller answers EBADF */
+  link[n] = 0;
+  return strncmp(link, "/memfd:" VIRTUAL_NAME, strlen("/memfd:" VIRTUAL_NAME)) == 0;
+}
+
+static const struct syscall_fate *fate_of(int nr) {
+  for (size_t k = 0; k < N_FATES; k++)
+    if (FATES[k].nr == nr) return &FATES[k];
+  return NULL;
+}
+
+/* ---- the filter ---- */
+
+#define MAX_INSNS 2048
+static struct sock_filter prog[MAX_INSNS];
+static unsigned n_insns;
+
+#define emit(...) emit_insn((struct sock_filter)__VA_ARGS__)
+static void emit_insn(struct sock_filter f) {
+  if (n_insns >= MAX_INSNS) {
+    fprintf(stderr, "pypy-box-supervisor: filter too large\n");
+    _exit(126);
+  }
+  prog[n_insns++] = f;
+}
+
+#define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+#define LD_ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
+#define LD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+
+/* Builds the filter: arch check, then one block per listed call, ENOSYS for the rest. */
+static void build_filter(pid_t self) {
+  emit(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+  emit(RET(SECCOMP_RET_KILL_PROCESS));
+  emit(LD_NR);
+  emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1)); /* x32 ABI numbers */
+  emit(RET(SECCOMP_RET_KILL_PROCESS));
+  /* The socket that hands the listener to the supervisor, before exec. */
+  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendmsg, 0, 3));
+  emit(LD_ARG_LO(0));
+  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_FD, 0, 1));
+  emit(RET(SECCOMP_RET_ALLOW));
+  for (size_t k = 0; k < N_FATES; k++) {
+    const struct syscall_fate *f = &FATES[k];
+    emit(LD_NR);
+    switch (f->fate) {
+    case ALLOW:
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
+      emit(RET(SECCOMP_RET_ALLOW));
+      break;
+    case ERR:
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
+      emit(RET(SECCOMP_RET_ERRNO | (f->err & SECCOMP_RET_DATA)));
+      break;
+    case FWD:
+    case FD:
+    case EXEC:
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
+      emit(RET(SECCOMP_RET_USER_NOTIF));
+      break;
+    case MMAP: /* MAP_ANONYMOUS (0x20) in flags: native; otherwise ask */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 4));
+      emit(LD_ARG_LO(3));
+      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1));
+      emit(RET(SECCOMP_RET_ALLOW));
+      emit(RET(SECCOMP_RET_USER_NOTIF));
+      break;
+    case CLONE: /* CLONE_THREAD: a thread; anything else would be a new process */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 4));
+      emit(LD_ARG_LO(0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1));
+      emit(RET(SECCOMP_RET_ALLOW));
+      emit(RET(SECCOMP_RET_ERRNO | EPERM));
+      break;
+    case SELF: /* first argument is the guest itself (or 0 = self, for prlimit64) */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
+      emit(LD_ARG_HI(0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4));
+      emit(LD_ARG_LO(0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)self, 2, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, f->nr == SYS_prlimit64 ? 0 : (unsigned)self, 1, 0));
+      emit(RET(SECCOMP_RET_ERRNO | EPERM));
+      emit(RET(SECCOMP_RET_ALLOW));
+      break;
+    case PRCTL: /* PR_SET_NAME 15, PR_GET_NAME 16, PR_SET_VMA 0x53564d41, PR_GET_DUMPABLE 3 */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
+      emit(LD_ARG_LO(0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 15, 4, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 16, 3, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x53564d41, 2, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0));
+      emit(RET(SECCOMP_RET_ERRNO | EPERM));
+      emit(RET(SECCOMP_RET_ALLOW));
+      break;
+    }
+  }
+  emit(RET(SECCOMP_RET_ERRNO | ENOSYS));
+}
+
+/* ---- the child: limits, filter, exec ---- */
+
+struct limits {
+  rlim_t as, cpu, nofile, fsize;
+};
+
+static void set_limit(int res, rlim_t v) {
+  if (!v) return;
+  struct rlimit rl = {v, v};
+  if (setrlimit(res, &rl) < 0) {
+    fprintf(stderr, "pypy-box-supervisor: setrlimit %d: %s\n", res, strerror(errno));
+    _exit(127);
+  }
+}
+
+static void child_main(int sock, const struct limits *lim, char **argv) {
+  pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
+  set_limit(RLIMIT_AS, lim->as);
+  set_limit(RLIMIT_CPU, lim->cpu);
+  set_limit(RLIMIT_NOFILE, lim->nofile);
+  set_limit(RLIMIT_FSIZE, lim->fsize);
+  set_limit(RLIMIT_CORE, 1); /* 0 means "unset" in set_limit; 1 byte is no core file either */
+  if (dup2(sock, SOCK_FD) < 0) _exit(127);
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(placeholder, fd) < 0) _exit(127);
+  syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
+  syscall(SYS_close_range, SOCK_FD + 1, ~0U, 0);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(127);
+  build_filter(getpid());
+  struct sock_fprog fprog = {(unsigned short)n_insns, prog};
+  int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+  if (lfd < 0) _exit(127);
+  char dummy = 'L';
+  struct iovec iov = {&dummy, 1};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &lfd, sizeof(int));
+  if (sendmsg(SOCK_FD, &msg, 0) < 0) _exit(127);
+  /* From here on every call is seen by the supervisor, which lets these through. */
+  close(lfd);
+  close(SOCK_FD);
+  execve(argv[0], argv + 1, environ);
+  _exit(127);
+}
+
+static int receive_listener(int sock) {
+  char dummy;
+  struct iovec iov = {&dummy, 1};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  if (n <= 0) return -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return fd;
+}
+
+/* ---- forwarding one call ---- */
+
+static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
+  const char *sig = f->sig;
+  size_t len = strlen(sig);
+  const char *paren = strchr(sig, '(');
+  size_t nargs = (size_t)(strchr(sig, ')') - paren - 1);
+  unsigned char msg[1 + 255 + 6 * 8];
+  msg[0] = (unsigned char)len;
+  memcpy(msg + 1, sig, len);
+  for (size_t k = 0; k < nargs; k++) memcpy(msg + 1 + len + 8 * k, &req->data.args[k], 8);
+  out_all(msg, 1 + len + 8 * nargs);
+
+  pid_t pid = (pid_t)req->pid;
+  int err = 0, fault = 0;
+  for (;;) {
+    unsigned char cmd;
+    in_all(&cmd, 1);
+    switch (cmd) {
+    case 'R': {
+      uint64_t ptr = in64(), size = in64();
+      if (size > MAX_CHUNK) protocol_fatal("R larger than the supervisor's chunk");
+      if (guest_read(pid, ptr, iobuf + 1, size) < 0 || !notif_id_valid(req->id)) {
+        out_all("!", 1);
+        fault = 1;
+      } else {
+        iobuf[0] = '+';
+        out_all(iobuf, size + 1);
+      }
+      break;
+    }
+    case 'Z': {
+      uint64_t ptr = in64(), maxlen = in64();
+      if (maxlen > MAX_CHUNK) maxlen = MAX_CHUNK;
+      uint64_t n = 0;
+      int bad = 0;
+      /* Read page by page so a string that ends just before unmapped memory still works. */
+      while (n < maxlen) {
+        uint64_t addr = ptr + n;
+        uint64_t room = 4096 - (addr & 4095);
+        if (room > maxlen - n) room = maxlen - n;
+        if (guest_read(pid, addr, iobuf + 9 + n, room) < 0) {
+          bad = 1;
+          break;
+        }
+        void *nul = memchr(iobuf + 9 + n, 0, room);
+        if (nul) {
+          n = (uint64_t)((char *)nul - (iobuf + 9));
+          break;
+        }
+        n += room;
+      }
+      if (bad || !notif_id_valid(req->id)) {
+        out_all("!", 1);
+        fault = 1;
+      } else {
+        iobuf[0] = '+';
+        memcpy(iobuf + 1, &n, 8);
+        out_all(iobuf, 9 + n);
+      }
+      break;
+    }
+    case 'W': {
+      uint64_t ptr = in64(), size = in64();
+      if (size > MAX_CHUNK) protocol_fatal("W larger than the supervisor's chunk");
+      in_all(iobuf, size);
+      if (guest_write(pid, ptr, iobuf, size) < 0) fault = 1;
+      break;
+    }
+    case 'E': {
+      int32_t e;
+      in_all(&e, 4);
+      err = e;
+      break;
+    }
+    case 'O': { /* open a host file chosen by the controller, inject it into the guest */
+      uint64_t flags = in64(), plen = in64();
+      if (plen == 0 || plen >= PATH_MAX) protocol_fatal("bad path length in O");
+      in_all(iobuf, plen);
+      iobuf[plen] = 0;
+      int64_t res;
+      int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+      if (hfd < 0) res = -errno;
+      else {
+        res = inject(req->id, hfd, -1, (flags & O_CLOEXEC) != 0);
+        close(hfd);
+      }
+      out_all("+", 1);
+      out_all(&res, 8);
+      break;
+    }
+    case 'V': { /* a virtual descriptor: the placeholder, at a chosen number or the lowest free */
+      int64_t target = (int64_t)in64();
+      uint64_t flags = in64();
+      int64_t res = inject(req->id, placeholder, target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
+      out_all("+", 1);
+      out_all(&res, 8);
+      break;
+    }
+    case 'C':
+      if (f->fate != FD) protocol_fatal("C (continue) answered to a call that may not run natively");
+      respond(req->id, 0, fault ? EFAULT : 0, !fault);
+      return;
+    case 'i': {
+      int64_t v = (int64_t)in64();
+      if (fault) respond(req->id, 0, EFAULT, 0);
+      else if (err && v == -1) respond(req->id, 0, err, 0);
+      else respond(req->id, v, 0, 0);
+      return;
+    }
+    default: {
+      char what[64];
+      snprintf(what, sizeof what, "unexpected command byte 0x%02x", cmd);
+      protocol_fatal(what);
+    }
+    }
+  }
+}
+
+static void handle(const struct seccomp_notif *req) {
+  int nr = req->data.nr;
+  if (!exec_done) {
+    /* Our own child between installing the filter and starting the interpreter. */
+    if (nr == SYS_execve) exec_done = 1;
+    respond(req->id, 0, 0, 1);
+    return;
+  }
+  const struct syscall_fate *f = fate_of(nr);
+  if (!f) {
+    respond(req->id, 0, ENOSYS, 0);
+    return;
+  }
+  switch (f->fate) {
+  case EXEC:
+    respond(req->id, 0, EPERM, 0);
+    return;
+  case MMAP:
+    if (fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[4])) respond(req->id, 0, ENODEV, 0);
+    else respond(req->id, 0, 0, 1);
+    return;
+  case FD:
+    if (!fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[0])) {
+      /* dup2/dup3 onto a virtual number must tell the controller; everything else runs natively */
+      int onto_virtual = (nr == SYS_dup2 || nr == SYS_dup3) && fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[1]) &&
+                         (int64_t)req->data.args[1] >= 0;
+      if (!onto_virtual) {
+        respond(req->id, 0, 0, 1);
+        return;
+      }
+    }
+    forward(req, f);
+    return;
+  case FWD:
+    forward(req, f);
+    return;
+  default: /* ALLOW/ERR/... never notify */
+    respond(req->id, 0, ENOSYS, 0);
+  }
+}
+
+static void pass_on_status(int status) {
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t all;
+    sigemptyset(&all);
+    sigaddset(&all, sig);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    kill(getpid(), sig);
+  }
+  _exit(126);
+}
+
+int main(int argc, char **argv) {
+  struct limits lim = {0, 0, 0, 0};
+  int k = 1;
+  for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
+    if (k + 1 >= argc) break;
+    unsigned long long v = strtoull(argv[k + 1], NULL, 10);
+    if (strcmp(argv[k], "--as") == 0) lim.as = v;
+    else if (strcmp(argv[k], "--cpu") == 0) lim.cpu = v;
+    else if (strcmp(argv[k], "--nofile") == 0) lim.nofile = v;
+    else if (strcmp(argv[k], "--fsize") == 0) lim.fsize = v;
+    else {
+      fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
+      return 2;
+    }
+    k++;
+  }
+  if (k >= argc || argc - k < 3) {
+    fprintf(stderr, "usage: pypy-box-supervisor [--as N] [--cpu N] [--nofile N] [--fsize N] -- PROGRAM ARGV0 [ARGS...]\n");
+    return 2;
+  }
+  char **guest_argv = argv + k + 1;
+
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+  if (getppid() == 1) _exit(125);
+  iobuf = malloc(MAX_CHUNK + 16);
+  if (!iobuf) fatal("malloc");
+  placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
+  if (placeholder < 0) fatal("memfd_create");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
+  signal(SIGPIPE, SIG_IGN);
+
+  child = fork();
+  if (child < 0) fatal("fork");
+  if (child == 0) {
+    close(sv[0]);
+    child_main(sv[1], &lim, guest_argv);
+  }
+  close(sv[1]);
+  listener = receive_listener(sv[0]);
+  close(sv[0]);
+  if (listener < 0) {
+    int status;
+    waitpid(child, &status, 0);
+    fprintf(stderr, "pypy-box-supervisor: the guest could not be started under seccomp (is seccomp user notification available?)\n");
+    _exit(127);
+  }
+  int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+  if (pidfd < 0) fatal("pidfd_open");
+
+  struct seccomp_notif_sizes sizes;
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) fatal("SECCOMP_GET_NOTIF_SIZES");
+  struct seccomp_notif *req = calloc(1, sizes.seccomp_notif > sizeof *req ? sizes.seccomp_notif : sizeof *req);
+  if (!req) fatal("calloc");
+
+  for (;;) {
+    struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(pfd, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      fatal("poll");
+    }
+    if (pfd[0].revents & POLLIN) {
+      memset(req, 0, sizes.seccomp_notif);
+      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+        if (errno == EINTR || errno == ENOENT) continue;
+        if (errno == ENOTCONN) pfd[1].revents |= POLLIN; /* no guest task left */
+        else fatal("SECCOMP_IOCTL_NOTIF_RECV");
+      } else {
+        handle(req);
+        continue;
+      }
+    }
+    if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      /* Between calls the controller sends nothing: input now means it is gone or broken. */
+      char c;
+      if (read(0, &c, 1) <= 0) {
+        kill(child, SIGKILL);
+        _exit(125);
+      }
+      protocol_fatal("controller sent bytes while no call was in flight");
+    }
+    if (pfd[1].revents & POLLIN) {
+      int status;
+      if (waitpid(child, &status, 0) == child) pass_on_status(status);
+      fatal("waitpid");
+    }
+  }
+}

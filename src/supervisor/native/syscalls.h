@@ -1,0 +1,119 @@
+/*
+ * The fate of every system call a stock interpreter may make under the supervisor. One table:
+ * a call that is not listed here is refused with ENOSYS by the filter.
+ *
+ *   ALLOW   runs natively: it only touches the guest's own memory, threads, signals or timers
+ *   FWD     forwarded to the controller as a protocol call NAME(KINDS)i; never runs natively
+ *   FD      first argument is a descriptor: on a descriptor the supervisor injected from a real
+ *           file it runs natively; on a virtual descriptor it is forwarded like FWD
+ *   MMAP    anonymous mappings run natively; file mappings only of injected real files
+ *   CLONE   new threads only (CLONE_THREAD); a new process is refused with EPERM
+ *   SELF    signals and limits only for the guest itself (first argument = its pid, or 0 for limits)
+ *   PRCTL   harmless options only (thread names, VMA names)
+ *   EXEC    the one execve that starts the interpreter; every later one is refused with EPERM
+ *   ERR     refused with the errno given
+ */
+#ifndef PYPY_BOX_SYSCALLS_H
+#define PYPY_BOX_SYSCALLS_H
+#include <errno.h>
+#include <sys/syscall.h>
+
+enum fate { ALLOW, FWD, FD, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
+
+struct syscall_fate {
+  int nr;
+  const char *sig; /* protocol signature for FWD/FD; name for the others */
+  enum fate fate;
+  int err;
+};
+
+#define A(name) {SYS_##name, #name, ALLOW, 0}
+#define F(name, kinds) {SYS_##name, #name "(" kinds ")i", FWD, 0}
+#define D(name, kinds) {SYS_##name, #name "(" kinds ")i", FD, 0}
+#define E(name, e) {SYS_##name, #name, ERR, e}
+#define X(name, f) {SYS_##name, #name, f, 0}
+
+static const struct syscall_fate FATES[] = {
+  /* ---- memory, threads, signals, time: the guest's own business ---- */
+  A(brk), X(mmap, MMAP), A(munmap), A(mprotect), A(mremap), A(madvise), A(msync), A(mincore),
+  A(mlock), A(munlock), A(membarrier), A(futex), A(set_robust_list), A(get_robust_list),
+  A(set_tid_address), A(rseq), A(arch_prctl), A(sched_yield), A(sched_getaffinity),
+  A(sched_getparam), A(sched_getscheduler), A(sched_get_priority_max), A(sched_get_priority_min),
+  A(getpriority), A(rt_sigaction), A(rt_sigprocmask), A(rt_sigreturn), A(rt_sigpending),
+  A(rt_sigtimedwait), A(rt_sigsuspend), A(sigaltstack), A(restart_syscall), A(pause),
+  A(exit), A(exit_group), A(getpid), A(getppid), A(gettid), A(getpgrp), A(getpgid), A(getsid),
+  A(getrusage), A(times), A(clock_gettime), A(clock_getres), A(gettimeofday), A(time),
+  A(nanosleep), A(clock_nanosleep), A(getitimer), A(setitimer), A(alarm), A(timer_create),
+  A(timer_settime), A(timer_gettime), A(timer_getoverrun), A(timer_delete), A(getcpu),
+  A(poll), A(ppoll), A(select), A(pselect6), A(epoll_create), A(epoll_create1), A(epoll_ctl),
+  A(epoll_wait), A(epoll_pwait), A(eventfd), A(eventfd2), A(pipe), A(pipe2), A(timerfd_create),
+  A(timerfd_settime), A(timerfd_gettime), A(signalfd4), A(memfd_create), A(getrlimit),
+  A(wait4), A(waitid), A(umask), A(capget),
+  X(clone, CLONE), X(kill, SELF), X(tgkill, SELF), X(rt_sigqueueinfo, SELF), X(prlimit64, SELF),
+  X(prctl, PRCTL),
+
+  /* ---- descriptors ---- */
+  D(read, "ipi"), D(write, "ipi"), D(pread64, "ipii"), D(pwrite64, "ipii"), D(readv, "ipi"),
+  D(writev, "ipi"), D(preadv, "ipiii"), D(pwritev, "ipiii"), D(preadv2, "ipiiii"),
+  D(pwritev2, "ipiiii"), D(lseek, "iii"), D(fstat, "ip"), D(close, "i"), D(fcntl, "iii"),
+  D(ioctl, "iip"), D(dup, "i"), D(dup2, "ii"), D(dup3, "iii"), D(fsync, "i"), D(fdatasync, "i"),
+  D(ftruncate, "ii"), D(fadvise64, "iiii"), D(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
+  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), D(fallocate, "iiii"),
+  D(fgetxattr, "ippi"), D(flistxattr, "ipi"),
+
+  /* ---- names, identity, randomness: decided by the controller ---- */
+  F(open, "pii"), F(openat, "ipii"), F(creat, "pi"), F(stat, "pp"), F(lstat, "pp"),
+  F(newfstatat, "ippi"), F(access, "pi"), F(faccessat, "ipi"), F(faccessat2, "ipii"),
+  F(readlink, "ppi"), F(readlinkat, "ippi"), F(mkdir, "pi"), F(mkdirat, "ipi"), F(rmdir, "p"),
+  F(unlink, "p"), F(unlinkat, "ipi"), F(rename, "pp"), F(renameat, "ipip"),
+  F(renameat2, "ipipi"), F(symlink, "pp"), F(symlinkat, "pip"), F(chdir, "p"), F(getcwd, "pi"),
+  F(truncate, "pi"), F(utime, "pp"), F(utimes, "pp"), F(utimensat, "ippi"), F(futimesat, "ipp"),
+  F(chmod, "pi"), F(fchmodat, "ipi"), F(chown, "pii"), F(lchown, "pii"), F(fchownat, "ipiii"),
+  F(statfs, "pp"), F(getxattr, "pppi"), F(lgetxattr, "pppi"), F(listxattr, "ppi"),
+  F(llistxattr, "ppi"), F(uname, "p"), F(getuid, ""), F(geteuid, ""), F(getgid, ""),
+  F(getegid, ""), F(getresuid, "ppp"), F(getresgid, "ppp"), F(getgroups, "ip"),
+  F(getrandom, "pii"), F(sysinfo, "p"),
+  X(execve, EXEC),
+
+  /* ---- refused ---- */
+  E(execveat, EPERM), E(fork, EPERM), E(vfork, EPERM), E(clone3, ENOSYS),
+  E(socket, EACCES), E(socketpair, EACCES), E(connect, EACCES), E(accept, EACCES),
+  E(accept4, EACCES), E(bind, EACCES), E(listen, EACCES), E(sendto, EACCES),
+  E(recvfrom, EACCES), E(sendmsg, EACCES), E(recvmsg, EACCES), E(sendmmsg, EACCES),
+  E(recvmmsg, EACCES), E(shutdown, EACCES), E(getsockname, EACCES), E(getpeername, EACCES),
+  E(setsockopt, EACCES), E(getsockopt, EACCES),
+  E(link, EPERM), E(linkat, EPERM), E(mknod, EPERM), E(mknodat, EPERM),
+  E(ptrace, EPERM), E(process_vm_readv, EPERM), E(process_vm_writev, EPERM), E(kcmp, EPERM),
+  E(pidfd_open, EPERM), E(pidfd_getfd, EPERM), E(pidfd_send_signal, EPERM), E(tkill, EPERM),
+  E(mount, EPERM), E(umount2, EPERM), E(pivot_root, EPERM), E(chroot, EPERM),
+  E(swapon, EPERM), E(swapoff, EPERM), E(reboot, EPERM), E(sethostname, EPERM),
+  E(setdomainname, EPERM), E(init_module, EPERM), E(finit_module, EPERM),
+  E(delete_module, EPERM), E(kexec_load, EPERM), E(kexec_file_load, EPERM), E(bpf, EPERM),
+  E(perf_event_open, EPERM), E(keyctl, EPERM), E(add_key, EPERM), E(request_key, EPERM),
+  E(unshare, EPERM), E(setns, EPERM), E(userfaultfd, EPERM), E(io_uring_setup, ENOSYS),
+  E(io_uring_enter, ENOSYS), E(io_uring_register, ENOSYS), E(io_setup, ENOSYS),
+  E(fanotify_init, EPERM), E(inotify_init, ENOSYS), E(inotify_init1, ENOSYS),
+  E(name_to_handle_at, EPERM), E(open_by_handle_at, EPERM), E(quotactl, EPERM), E(acct, EPERM),
+  E(syslog, EPERM), E(setuid, EPERM), E(setgid, EPERM), E(setreuid, EPERM), E(setregid, EPERM),
+  E(setresuid, EPERM), E(setresgid, EPERM), E(setfsuid, EPERM), E(setfsgid, EPERM),
+  E(setgroups, EPERM), E(setpgid, EPERM), E(setsid, EPERM), E(setpriority, EPERM),
+  E(capset, EPERM), E(ioperm, EPERM), E(iopl, EPERM), E(modify_ldt, EPERM),
+  E(personality, EPERM), E(seccomp, EPERM), E(settimeofday, EPERM), E(clock_settime, EPERM),
+  E(adjtimex, EPERM), E(clock_adjtime, EPERM), E(sched_setaffinity, EPERM),
+  E(sched_setscheduler, EPERM), E(sched_setparam, EPERM), E(migrate_pages, EPERM),
+  E(move_pages, EPERM), E(mbind, EPERM), E(set_mempolicy, EPERM), E(vhangup, EPERM),
+  E(msgget, EPERM), E(semget, EPERM), E(shmget, EPERM), E(mq_open, ENOSYS),
+  E(close_range, ENOSYS), E(openat2, ENOSYS), E(statx, ENOSYS), E(copy_file_range, EXDEV),
+  E(sendfile, ENOSYS), E(splice, EINVAL), E(tee, EINVAL), E(vmsplice, EINVAL),
+  E(fsetxattr, ENOTSUP), E(setxattr, ENOTSUP), E(lsetxattr, ENOTSUP), E(removexattr, ENOTSUP),
+  E(lremovexattr, ENOTSUP), E(fremovexattr, ENOTSUP), E(sync, 0), E(syncfs, 0),
+};
+
+#undef A
+#undef F
+#undef D
+#undef E
+#undef X
+
+#define N_FATES (sizeof FATES / sizeof FATES[0])
+#endif
