@@ -1,5 +1,5 @@
 import { Readable, Writable } from 'node:stream';
-import { CallContext, type Handler } from '../handlers/context.js';
+import { CallContext, CONTINUE, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
 import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
@@ -16,6 +16,10 @@ import { spawnGuest, type GuestProcess } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type DeniedCall, type LimitHit, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
+import { linuxHandlers } from '../handlers/linux/table.js';
+import { supervisorPath } from '../supervisor/locate.js';
+import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
+import { VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
 const GUEST_STDERR_KEPT = 64 * 1024;
@@ -86,11 +90,20 @@ class LimitedInput implements InputSource {
  */
 export class Controller {
   readonly options: ReturnType<typeof normalizeOptions>;
+  /** A PyPy translated with --sandbox speaks the protocol itself; a stock interpreter runs under the supervisor. */
+  readonly guestKind: 'sandboxed-pypy' | 'stock';
   private readonly handlers: Record<string, Handler>;
 
   constructor(options: ControllerOptions) {
     this.options = normalizeOptions(options);
-    this.handlers = { ...pypyHandlers, ...this.options.handlers };
+    this.guestKind = this.options.executable !== undefined ? 'sandboxed-pypy' : 'stock';
+    this.handlers = { ...(this.guestKind === 'stock' ? linuxHandlers : pypyHandlers), ...this.options.handlers };
+  }
+
+  /** The interpreter a stock guest runs (resolved from `python`, or the system default). */
+  interpreter(): string | undefined {
+    if (this.guestKind !== 'stock') return undefined;
+    return this.options.python ?? defaultInterpreter();
   }
 
   /** The signatures this controller answers (for capability checks). */
@@ -99,7 +112,15 @@ export class Controller {
   }
 
   async run(): Promise<RunResult> {
-    return new Run(this.options, this.handlers).start();
+    let stock: StockProfile | undefined;
+    if (this.guestKind === 'stock') {
+      try {
+        stock = await stockProfile(this.interpreter()!);
+      } catch (err) {
+        throw new SandboxError('spawn', `cannot prepare the stock interpreter: ${(err as Error).message}`, emptyResult(), { cause: err });
+      }
+    }
+    return new Run(this.options, this.handlers, stock).start();
   }
 }
 
@@ -131,10 +152,11 @@ class Run {
   constructor(
     private readonly o: ReturnType<typeof normalizeOptions>,
     private readonly handlers: Record<string, Handler>,
+    private readonly stock?: StockProfile,
   ) {
     this.limits = o.limits;
     this.policy = o.policy ?? new Policy();
-    const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy);
+    const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
     const platform = o.platform ?? hostPlatform();
     const identity: Identity = { ...DEFAULT_IDENTITY, ...o.identity };
     if (o.identity?.uid !== undefined && o.identity.euid === undefined) identity.euid = o.identity.uid;
@@ -168,7 +190,7 @@ class Run {
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
       isatty: tty,
-      home: o.argv0 ?? DEFAULT_ARGV0,
+      home: stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0),
       guestStrings: new Map(),
       environPtr: undefined,
       requestedExit: undefined,
@@ -205,18 +227,42 @@ class Run {
     if (this.denied.length < MAX_DENIED_KEPT) this.denied.push({ sig: this.currentSig, op: d.op, path: d.vpath, errno: d.errno, reason: d.reason });
   }
 
+  private argv0(): string {
+    return this.stock ? this.stock.argv0 : (this.o.argv0 ?? DEFAULT_ARGV0);
+  }
+
+  /** What is executed: the sandboxed binary itself, or the supervisor with the interpreter. */
+  private command(): { file: string; args: string[]; env: Record<string, string> } {
+    const o = this.o;
+    const args = o.args ?? [];
+    if (!this.stock) {
+      const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
+      return { file: o.executable!, args: [...heap, ...args], env: {} };
+    }
+    const walls: string[] = [];
+    if (this.limits.heapBytes > 0) walls.push('--as', String(this.limits.heapBytes));
+    if (this.limits.cpuSeconds > 0) walls.push('--cpu', String(this.limits.cpuSeconds));
+    walls.push('--nofile', String(Math.max(this.limits.openFiles, 16)));
+    return { file: supervisorPath(), args: [...walls, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
+  }
+
   async start(): Promise<RunResult> {
     const o = this.o;
-    const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
-    this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: o.executable, argv: [o.argv0 ?? DEFAULT_ARGV0, ...heap, ...(o.args ?? [])], guest: 'sandboxed-pypy' });
     if (o.signal?.aborted) return this.finishEarly('aborted', new Error('aborted before start'));
+    let cmd: ReturnType<Run['command']>;
     try {
-      this.child = spawnGuest(o.executable, [...heap, ...(o.args ?? [])], o.argv0 ?? DEFAULT_ARGV0);
+      cmd = this.command();
+    } catch (err) {
+      return this.finishEarly('spawn', err as Error);
+    }
+    this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: this.stock?.binary ?? o.executable!, argv: [this.argv0(), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
+    try {
+      this.child = spawnGuest(cmd.file, cmd.args, this.stock ? undefined : this.argv0(), cmd.env);
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
-    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err));
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined);
     this.ctx = new CallContext(this.session, this.channel);
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
@@ -287,9 +333,14 @@ class Run {
     }
   }
 
-  private answer(call: DecodedCall, value: number | bigint | void, t0: bigint): void {
+  private answer(call: DecodedCall, value: Answer, t0: bigint): void {
     if (this.killedByUs) return;
     const kind = call.sig.result;
+    if (value === CONTINUE) {
+      if (this.recording) this.record(call, undefined, 0, 'runs natively', t0);
+      this.channel.finish(this.ctx.enc.continueNative().flush());
+      return;
+    }
     try {
       this.ctx.enc.result(kind, kind === 'v' ? undefined : (value ?? 0));
     } catch (err) {
@@ -367,7 +418,7 @@ class Run {
       denied: this.denied,
       unknownCalls: this.unknown,
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: [],
+      walls: this.stock ? ['seccomp-user-notify', 'no-new-privs', 'rlimits', 'parent-death-signal'] : [],
       vfs: this.session.files.vfs,
     };
   }
@@ -435,4 +486,13 @@ class Run {
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
     return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
   }
+}
+
+/** A result for runs that never started. */
+function emptyResult(): RunResult {
+  return {
+    outcome: 'killed', exitCode: null, signal: null, signalDescription: null, timedOut: false, limit: null,
+    stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), guestStderr: '', calls: 0, denials: 0, denied: [],
+    unknownCalls: {}, durationMs: 0, walls: [], vfs: new VirtualFS(),
+  };
 }

@@ -27,8 +27,10 @@ export interface Limits {
   pathLength: number;
   /** Most bytes one call moves (a larger read or write is served in part). */
   ioChunkBytes: number;
-  /** Heap cap in bytes passed to a sandboxed PyPy as `--heapsize` (0 = none). */
+  /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory caps for a stock guest (0 = none). */
   heapBytes: number;
+  /** CPU seconds of a stock guest (RLIMIT_CPU; 0 = none). */
+  cpuSeconds: number;
 }
 
 export const LIBRARY_LIMITS: Limits = {
@@ -41,11 +43,17 @@ export const LIBRARY_LIMITS: Limits = {
   pathLength: 4096,
   ioChunkBytes: 1024 * 1024,
   heapBytes: 0,
+  cpuSeconds: 0,
 };
 
 export interface ControllerOptions {
-  /** Host path of the guest binary (a PyPy translated with --sandbox, or the C test guest). */
-  executable: string;
+  /** Host path of a guest binary speaking the protocol itself (a PyPy translated with --sandbox). */
+  executable?: string;
+  /**
+   * A stock interpreter to run under the native supervisor instead: `'pypy3'`, `'python3'` or a
+   * path. Without `executable` and `python`, the system pypy3 (else python3) is used.
+   */
+  python?: string;
   /** Arguments after argv[0], passed untouched. */
   args?: string[];
   /** The guest's argv[0], a virtual path (default `/lib/pypy`). */
@@ -106,7 +114,9 @@ function nonNegInt(v: unknown, name: string): number {
 /** Validates options once, up front; every message names the option. */
 export function normalizeOptions(o: ControllerOptions): ControllerOptions & { limits: Limits } {
   if (!o || typeof o !== 'object') throw new OptionError('options', 'expected an object');
-  if (typeof o.executable !== 'string' || o.executable === '') throw new OptionError('executable', 'expected the host path of the guest binary');
+  if (o.executable !== undefined && (typeof o.executable !== 'string' || o.executable === '')) throw new OptionError('executable', 'expected the host path of the guest binary');
+  if (o.python !== undefined && (typeof o.python !== 'string' || o.python === '')) throw new OptionError('python', "expected 'pypy3', 'python3' or the path of an interpreter");
+  if (o.executable !== undefined && o.python !== undefined) throw new OptionError('python', 'give either executable (a sandboxed PyPy) or python (a stock interpreter), not both');
   if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) throw new OptionError('args', 'expected an array of strings');
   if (o.argv0 !== undefined && (typeof o.argv0 !== 'string' || o.argv0 === '')) throw new OptionError('argv0', 'expected a non-empty string');
   if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/'))) throw new OptionError('cwd', 'expected an absolute virtual path');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Policy } from '../policy/policy.js';
+import type { StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
 
@@ -11,7 +12,7 @@ export const DEFAULT_ARGV0 = '/lib/pypy';
  * optionally over a host directory), `/dev`, the PyPy stdlib at `/lib` when a lib path is given,
  * every policy read grant at its place, and a virtual executable at argv[0] for PyPy to find.
  */
-export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy): VirtualFS {
+export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, stock?: StockProfile): VirtualFS {
   const userGrants = policy.grants.slice();
   const vfs = new VirtualFS({ uid: o.identity?.uid, gid: o.identity?.gid, maxPathLength: limits.pathLength });
   vfs.mountDevices('/dev');
@@ -20,7 +21,18 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy): 
     policy.allowRead(o.tmpDir, { reason: `read grant for ${o.tmpDir} (--tmp)` });
   }
   vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
-  const argv0 = o.argv0 ?? DEFAULT_ARGV0;
+  const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
+  if (stock) {
+    // What interpreters read about the machine, made up: one CPU, 1 GiB.
+    vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
+    vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
+    // The interpreter's own installation, read-only, at its real paths, with the host's symlinks.
+    for (const [link, target] of stock.symlinks) if (!exists(vfs, link)) vfs.addSymlink(link, target);
+    for (const g of stock.grants) {
+      policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
+      vfs.mountHost(g, g);
+    }
+  }
   if (o.libPath !== undefined) {
     const lib = path.resolve(o.libPath);
     const dirs = ['lib-python', 'lib_pypy'];

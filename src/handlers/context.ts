@@ -6,8 +6,11 @@ import type { ArgValue } from '../protocol/decoder.js';
 import { AnswerEncoder } from '../protocol/encoder.js';
 import { decodePath } from '../vfs/path.js';
 
-/** What a handler returns: the call's result value (ignored for `v` results). */
-export type Answer = number | bigint | void;
+/** Answer of a supervisor call that may run natively now that the controller has seen it. */
+export const CONTINUE: unique symbol = Symbol('continue');
+
+/** What a handler returns: the call's result value (ignored for `v` results), or CONTINUE. */
+export type Answer = number | bigint | void | typeof CONTINUE;
 export type Handler = (ctx: CallContext, args: ArgValue[]) => Answer | Promise<Answer>;
 
 /**
@@ -81,6 +84,37 @@ export class CallContext {
   /** F: queued, sent with the answer. */
   free(ptr: bigint): void {
     this.enc.free(ptr);
+  }
+
+  /**
+   * Supervisor guests: the supervisor opens `hostPath` read-only itself and puts it in the guest
+   * (at `target`, or the lowest free number); resolves to the guest's descriptor number.
+   */
+  async injectHostFile(hostPath: string, cloexec: boolean, target = -1): Promise<number> {
+    const path = Buffer.from(hostPath);
+    const head = Buffer.alloc(25);
+    head[0] = 0x4f; // 'O'
+    head.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 1);
+    head.writeBigInt64LE(BigInt(target), 9);
+    head.writeBigUInt64LE(BigInt(path.length), 17);
+    return this.extension([head, path]);
+  }
+
+  /** Supervisor guests: a virtual descriptor (placeholder) in the guest; resolves to its number. */
+  async injectVirtual(cloexec: boolean, target = -1): Promise<number> {
+    const cmd = Buffer.alloc(17);
+    cmd[0] = 0x56; // 'V'
+    cmd.writeBigInt64LE(BigInt(target), 1);
+    cmd.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 9);
+    return this.extension([cmd]);
+  }
+
+  private async extension(parts: Buffer[]): Promise<number> {
+    const queued = this.enc.flush();
+    const reply = await this.channel.request([...queued, ...parts], 8);
+    const v = Number(reply.readBigInt64LE(0));
+    if (v < 0) throw new GuestErrno(-v, 'the supervisor could not place the descriptor');
+    return v;
   }
 
   /** Sets errno without failing the call (e.g. isatty answering 0 with ENOTTY). */

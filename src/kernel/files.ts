@@ -12,7 +12,10 @@ export interface OpenFile {
   kind: 'file';
   handle: FileHandle;
   vpath: string;
+  /** Byte offset; for a directory read with getdents64, the index of the next entry. */
   position: number;
+  /** A directory's entries, listed when first read and again after a rewind. */
+  entries?: DirEntry[];
   readable: boolean;
   writable: boolean;
   append: boolean;
@@ -351,6 +354,17 @@ export class FileTable {
     d.refs++;
     this.fds.set(target, d);
     return target;
+  }
+
+  /** The entries of a directory descriptor (getdents64), listed at position 0 and kept until rewound. */
+  directoryEntries(fd: number): { entries: DirEntry[]; file: OpenFile } {
+    const f = this.file(fd);
+    if (f.position === 0 || !f.entries) {
+      const r = this.existing(f.vpath, true, 'list');
+      if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${f.vpath} is not a directory`);
+      f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...r.mount.list(r.rel)];
+    }
+    return { entries: f.entries, file: f };
   }
 
   // ---- directory streams ----

@@ -92,6 +92,13 @@ export class AnswerEncoder {
     return this;
   }
 
+  /** Supervisor extension: instead of a result, let the call run natively. */
+  continueNative(): this {
+    this.ensure(1);
+    this.scratch[this.used++] = 0x43; // 'C'
+    return this;
+  }
+
   /** Takes everything queued since the last flush, as buffers to write in order. */
   flush(): Buffer[] {
     this.cut();

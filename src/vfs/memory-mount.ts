@@ -74,7 +74,7 @@ export class MemoryMount implements Mount {
         const fd = this.vol.openSync(path, 'wx+', req.mode & 0o7777);
         return new MemoryFile(this.vol, fd, this.opts);
       }
-      const fd = this.vol.openSync(path, this.opts.writable ? 'r+' : 'r');
+      const fd = this.vol.openSync(path, this.opts.writable && req.write ? 'r+' : 'r');
       const file = new MemoryFile(this.vol, fd, this.opts);
       if (req.truncate && req.write) file.truncate(0);
       return file;
@@ -156,7 +156,9 @@ export class MemoryMount implements Mount {
     const path = this.p(rel);
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     this.vol.mkdirSync(dir, { recursive: true });
-    this.vol.writeFileSync(path, data, { mode });
+    // memfs checks permissions like a kernel would: write first, then set the final mode.
+    this.vol.writeFileSync(path, data, { mode: 0o600 });
+    this.vol.chmodSync(path, mode);
   }
 }
 

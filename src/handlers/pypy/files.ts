@@ -2,6 +2,7 @@ import { Errno, GuestErrno } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
+import { statOfFd } from './io.js';
 
 /** Name-level calls: open, stat, access, directories of names, cwd. */
 
@@ -47,9 +48,7 @@ export const fstatat: Handler = async (ctx, [dirfdv, pathv, bufv, flagsv]) => {
     throw e;
   });
   if (raw === '' && flags & AT_EMPTY_PATH) {
-    const st = ctx.session.files.fstat(fdArg(dirfdv!));
-    if (typeof st === 'string') throw new GuestErrno(Errno.ENOTSUP, 'stat of a standard stream by name');
-    ctx.writeMemory(ptrArg(bufv!), ctx.session.platform.encodeStat(st));
+    ctx.writeMemory(ptrArg(bufv!), ctx.session.platform.encodeStat(statOfFd(ctx, fdArg(dirfdv!))));
     return 0;
   }
   const path = raw.startsWith('/') || dirfdv === AT_FDCWD ? raw : await atPathFrom(ctx, dirfdv!, raw);

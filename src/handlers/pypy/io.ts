@@ -82,11 +82,14 @@ export const isatty: Handler = (ctx, [fdv]) => {
   return 0;
 };
 
-export const fstat: Handler = (ctx, [fdv, statv]) => {
-  const fd = fdArg(fdv!);
+/** What fstat reports for a descriptor; standard streams look like a terminal or a pipe. */
+export function statOfFd(ctx: CallContext, fd: number): StatInfo {
   const st = ctx.session.files.fstat(fd);
-  const info = typeof st === 'string' ? stdioStat(ctx, ctx.session.isatty[st]) : st;
-  ctx.writeMemory(ptrArg(statv!), ctx.session.platform.encodeStat(info));
+  return typeof st === 'string' ? stdioStat(ctx, ctx.session.isatty[st]) : st;
+}
+
+export const fstat: Handler = (ctx, [fdv, statv]) => {
+  ctx.writeMemory(ptrArg(statv!), ctx.session.platform.encodeStat(statOfFd(ctx, fdArg(fdv!))));
   return 0;
 };
 

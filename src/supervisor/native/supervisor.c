@@ -226,6 +226,7 @@ static void build_filter(pid_t self) {
       break;
     case FWD:
     case FD:
+    case FDX:
     case EXEC:
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
       emit(RET(SECCOMP_RET_USER_NOTIF));
@@ -287,16 +288,17 @@ static void set_limit(int res, rlim_t v) {
 static void child_main(int sock, const struct limits *lim, char **argv) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-  set_limit(RLIMIT_AS, lim->as);
-  set_limit(RLIMIT_CPU, lim->cpu);
-  set_limit(RLIMIT_NOFILE, lim->nofile);
-  set_limit(RLIMIT_FSIZE, lim->fsize);
-  set_limit(RLIMIT_CORE, 1); /* 0 means "unset" in set_limit; 1 byte is no core file either */
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
   for (int fd = 0; fd < 3; fd++)
     if (dup2(placeholder, fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
   syscall(SYS_close_range, SOCK_FD + 1, ~0U, 0);
+  /* Limits after the descriptors are in place (SOCK_FD may lie above the descriptor limit). */
+  set_limit(RLIMIT_AS, lim->as);
+  set_limit(RLIMIT_CPU, lim->cpu);
+  set_limit(RLIMIT_NOFILE, lim->nofile);
+  set_limit(RLIMIT_FSIZE, lim->fsize);
+  set_limit(RLIMIT_CORE, 1); /* 0 means "unset" in set_limit; 1 byte is no core file either */
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(127);
   build_filter(getpid());
   struct sock_fprog fprog = {(unsigned short)n_insns, prog};
@@ -423,7 +425,9 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'O': { /* open a host file chosen by the controller, inject it into the guest */
-      uint64_t flags = in64(), plen = in64();
+      uint64_t flags = in64();
+      int64_t target = (int64_t)in64();
+      uint64_t plen = in64();
       if (plen == 0 || plen >= PATH_MAX) protocol_fatal("bad path length in O");
       in_all(iobuf, plen);
       iobuf[plen] = 0;
@@ -431,7 +435,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
       if (hfd < 0) res = -errno;
       else {
-        res = inject(req->id, hfd, -1, (flags & O_CLOEXEC) != 0);
+        res = inject(req->id, hfd, target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
         close(hfd);
       }
       out_all("+", 1);
@@ -447,7 +451,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'C':
-      if (f->fate != FD) protocol_fatal("C (continue) answered to a call that may not run natively");
+      if (f->fate != FD && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
       return;
     case 'i': {
@@ -488,17 +492,18 @@ static void handle(const struct seccomp_notif *req) {
     else respond(req->id, 0, 0, 1);
     return;
   case FD:
+    /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
+    if (nr == SYS_fcntl && (req->data.args[1] == F_DUPFD || req->data.args[1] == F_DUPFD_CLOEXEC)) {
+      forward(req, f);
+      return;
+    }
     if (!fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[0])) {
-      /* dup2/dup3 onto a virtual number must tell the controller; everything else runs natively */
-      int onto_virtual = (nr == SYS_dup2 || nr == SYS_dup3) && fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[1]) &&
-                         (int64_t)req->data.args[1] >= 0;
-      if (!onto_virtual) {
-        respond(req->id, 0, 0, 1);
-        return;
-      }
+      respond(req->id, 0, 0, 1);
+      return;
     }
     forward(req, f);
     return;
+  case FDX:
   case FWD:
     forward(req, f);
     return;

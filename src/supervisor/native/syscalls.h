@@ -6,6 +6,8 @@
  *   FWD     forwarded to the controller as a protocol call NAME(KINDS)i; never runs natively
  *   FD      first argument is a descriptor: on a descriptor the supervisor injected from a real
  *           file it runs natively; on a virtual descriptor it is forwarded like FWD
+ *   FDX     descriptor bookkeeping (close, dup*): always forwarded, so the controller's table
+ *           stays right; the controller may let it run natively afterwards ('C')
  *   MMAP    anonymous mappings run natively; file mappings only of injected real files
  *   CLONE   new threads only (CLONE_THREAD); a new process is refused with EPERM
  *   SELF    signals and limits only for the guest itself (first argument = its pid, or 0 for limits)
@@ -18,7 +20,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-enum fate { ALLOW, FWD, FD, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
+enum fate { ALLOW, FWD, FD, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
 
 struct syscall_fate {
   int nr;
@@ -30,6 +32,7 @@ struct syscall_fate {
 #define A(name) {SYS_##name, #name, ALLOW, 0}
 #define F(name, kinds) {SYS_##name, #name "(" kinds ")i", FWD, 0}
 #define D(name, kinds) {SYS_##name, #name "(" kinds ")i", FD, 0}
+#define DX(name, kinds) {SYS_##name, #name "(" kinds ")i", FDX, 0}
 #define E(name, e) {SYS_##name, #name, ERR, e}
 #define X(name, f) {SYS_##name, #name, f, 0}
 
@@ -55,8 +58,8 @@ static const struct syscall_fate FATES[] = {
   /* ---- descriptors ---- */
   D(read, "ipi"), D(write, "ipi"), D(pread64, "ipii"), D(pwrite64, "ipii"), D(readv, "ipi"),
   D(writev, "ipi"), D(preadv, "ipiii"), D(pwritev, "ipiii"), D(preadv2, "ipiiii"),
-  D(pwritev2, "ipiiii"), D(lseek, "iii"), D(fstat, "ip"), D(close, "i"), D(fcntl, "iii"),
-  D(ioctl, "iip"), D(dup, "i"), D(dup2, "ii"), D(dup3, "iii"), D(fsync, "i"), D(fdatasync, "i"),
+  D(pwritev2, "ipiiii"), D(lseek, "iii"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iii"),
+  D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), D(fsync, "i"), D(fdatasync, "i"),
   D(ftruncate, "ii"), D(fadvise64, "iiii"), D(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
   D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), D(fallocate, "iiii"),
   D(fgetxattr, "ippi"), D(flistxattr, "ipi"),
@@ -112,6 +115,7 @@ static const struct syscall_fate FATES[] = {
 #undef A
 #undef F
 #undef D
+#undef DX
 #undef E
 #undef X
 

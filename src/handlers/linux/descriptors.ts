@@ -1,0 +1,263 @@
+import { randomFillSync } from 'node:crypto';
+import { Errno, GuestErrno } from '../../platform/index.js';
+import type { ArgValue } from '../../protocol/decoder.js';
+import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
+import { CONTINUE, type CallContext, type Handler } from '../context.js';
+
+/**
+ * Descriptor calls of a stock guest under the supervisor. The kernel chooses descriptor numbers:
+ * virtual files get a placeholder descriptor injected by the supervisor, granted host files a real
+ * one (their reads never come here). The controller's table follows every open, dup and close.
+ */
+
+const O_CLOEXEC = 0o2000000;
+
+/** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
+export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number> {
+  const files = ctx.session.files;
+  files.checkRoom();
+  const prepared = files.prepareOpen(path, flags, mode);
+  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const { r, req } = prepared;
+  const hostPath = r.node ? r.mount.hostPath(r.rel) : undefined;
+  if (hostPath !== undefined && prepared.regular && !req.write && !req.create && !req.truncate) {
+    const fd = await ctx.injectHostFile(hostPath, cloexec);
+    files.install(fd, { kind: 'native', hostPath, vpath: r.vpath, refs: 1 });
+    ctx.note = 'real descriptor';
+    return fd;
+  }
+  const file = files.openPrepared(prepared);
+  let fd: number;
+  try {
+    fd = await ctx.injectVirtual(cloexec);
+  } catch (err) {
+    file.handle.close();
+    throw err;
+  }
+  files.install(fd, file);
+  return fd;
+}
+
+export const close: Handler = (ctx, [fdv]) => {
+  const fd = typeof fdv === 'number' ? fdv : -1;
+  ctx.session.files.drop(fd);
+  return CONTINUE; // the kernel closes the guest's own descriptor (placeholder or real)
+};
+
+/** A copy of descriptor `fd` at `target` (or the lowest free number). */
+async function duplicate(ctx: CallContext, fd: number, target: number, cloexec: boolean): Promise<number | typeof CONTINUE> {
+  const files = ctx.session.files;
+  const d = files.peek(fd);
+  if (!d) {
+    if (target >= 0) files.drop(target);
+    return CONTINUE; // one of the guest's own kernel objects (a pipe, an eventfd): not ours to track
+  }
+  if (target < 0) files.checkRoom();
+  if (d.kind === 'native') {
+    const nfd = await ctx.injectHostFile(d.hostPath, cloexec, target);
+    files.install(nfd, { ...d, refs: 1 });
+    return nfd;
+  }
+  const nfd = await ctx.injectVirtual(cloexec, target);
+  d.refs++;
+  files.install(nfd, d);
+  return nfd;
+}
+
+export const dup: Handler = (ctx, [fdv]) => duplicate(ctx, fdArg(fdv!), -1, false);
+
+export const dup2: Handler = (ctx, [fdv, newv]) => {
+  const fd = fdArg(fdv!);
+  const target = fdArg(newv!);
+  if (fd === target) return CONTINUE;
+  return duplicate(ctx, fd, target, false);
+};
+
+export const dup3: Handler = (ctx, [fdv, newv, flagsv]) => {
+  const fd = fdArg(fdv!);
+  const target = fdArg(newv!);
+  const flags = intArg(flagsv!, 'flags');
+  if (fd === target || flags & ~O_CLOEXEC) throw new GuestErrno(Errno.EINVAL, 'bad dup3 arguments');
+  return duplicate(ctx, fd, target, (flags & O_CLOEXEC) !== 0);
+};
+
+const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+
+export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
+  const fd = fdArg(fdv!);
+  const cmd = intArg(cmdv!, 'fcntl command');
+  const files = ctx.session.files;
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      return duplicate(ctx, fd, -1, cmd === F_DUPFD_CLOEXEC);
+    case F_GETFD:
+    case F_SETFD:
+      return CONTINUE; // descriptor flags live on the guest's own descriptor
+    case F_GETFL: {
+      const d = files.get(fd);
+      const F = ctx.session.platform.open;
+      if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
+      if (d.kind === 'native') return F.O_RDONLY;
+      return (d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY) | (d.append ? F.O_APPEND : 0);
+    }
+    case F_SETFL:
+      files.get(fd);
+      return 0;
+    default:
+      throw new GuestErrno(Errno.EINVAL, `fcntl command ${cmd} is not supported on virtual files`);
+  }
+};
+
+const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404, TIOCGWINSZ = 0x5413;
+const TIOCSWINSZ = 0x5414, FIONREAD = 0x541b, FIONCLEX = 0x5450, FIOCLEX = 0x5451, TIOCGPGRP = 0x540f;
+
+/** A sane cooked terminal (kernel `struct termios`, 36 bytes) for guests told they have one. */
+function defaultTermios(): Buffer {
+  const b = Buffer.alloc(36);
+  b.writeUInt32LE(0o2400, 0); // ICRNL | IXON
+  b.writeUInt32LE(0o5, 4); // OPOST | ONLCR
+  b.writeUInt32LE(0o277, 8); // B38400 | CS8 | CREAD
+  b.writeUInt32LE(0o105073, 12); // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
+  const cc = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22];
+  cc.forEach((v, k) => (b[17 + k] = v));
+  return b;
+}
+
+export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
+  const fd = fdArg(fdv!);
+  const req = typeof reqv === 'number' ? reqv >>> 0 : -1;
+  const d = ctx.session.files.get(fd);
+  if (req === FIOCLEX || req === FIONCLEX) return CONTINUE;
+  const tty = d.kind === 'stdio' && ctx.session.isatty[d.stream];
+  if (req === FIONREAD && d.kind === 'file') {
+    const left = Math.max(0, d.handle.stat().size - d.position);
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(Math.min(left, 0x7fffffff));
+    ctx.writeMemory(ptrArg(argv!), b);
+    return 0;
+  }
+  if (!tty) throw new GuestErrno(Errno.ENOTTY, 'not a terminal');
+  switch (req) {
+    case TCGETS:
+      ctx.writeMemory(ptrArg(argv!), defaultTermios());
+      return 0;
+    case TCSETS:
+    case TCSETSW:
+    case TCSETSF:
+    case TIOCSWINSZ:
+      return 0; // the host's terminal stays as it is
+    case TIOCGWINSZ: {
+      const b = Buffer.alloc(8);
+      b.writeUInt16LE(process.stdout.rows || 24, 0);
+      b.writeUInt16LE(process.stdout.columns || 80, 2);
+      ctx.writeMemory(ptrArg(argv!), b);
+      return 0;
+    }
+    case TIOCGPGRP: {
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(ctx.session.identity.pid);
+      ctx.writeMemory(ptrArg(argv!), b);
+      return 0;
+    }
+    default:
+      throw new GuestErrno(Errno.ENOTTY, `terminal ioctl 0x${req.toString(16)} is not supported`);
+  }
+};
+
+const IOV_MAX = 1024;
+
+/** The guest's iovec array: [base, len] pairs, bounded in count and total length. */
+async function iovecs(ctx: CallContext, iovv: ArgValue, cntv: ArgValue): Promise<{ base: bigint; len: number }[]> {
+  const cnt = intArg(cntv, 'iovcnt');
+  if (cnt < 0 || cnt > IOV_MAX) throw new GuestErrno(Errno.EINVAL, `iovcnt ${cnt}`);
+  if (cnt === 0) return [];
+  const raw = await ctx.readMemory(ptrArg(iovv), cnt * 16);
+  let room = ctx.session.limits.maxIoBytes;
+  const out: { base: bigint; len: number }[] = [];
+  for (let k = 0; k < cnt && room > 0; k++) {
+    const len = raw.readBigInt64LE(16 * k + 8);
+    if (len < 0n) throw new GuestErrno(Errno.EINVAL, 'negative iov_len');
+    const take = Number(len > BigInt(room) ? BigInt(room) : len);
+    out.push({ base: raw.readBigUInt64LE(16 * k), len: take });
+    room -= take;
+  }
+  return out;
+}
+
+async function gatherWrite(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
+  const parts: Buffer[] = [];
+  for (const v of iov) if (v.len) parts.push(await ctx.readMemory(v.base, v.len));
+  const data = Buffer.concat(parts);
+  const files = ctx.session.files;
+  const d = files.get(fd);
+  if (d.kind === 'stdio') {
+    if (d.stream === 'stdin') throw new GuestErrno(Errno.EBADF, 'fd 0 is not writable');
+    (d.stream === 'stdout' ? ctx.session.stdout : ctx.session.stderr).write(data);
+    return data.length;
+  }
+  return files.write(fd, data, at);
+}
+
+async function scatterRead(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
+  const total = iov.reduce((n, v) => n + v.len, 0);
+  const files = ctx.session.files;
+  const d = files.get(fd);
+  let data: Buffer;
+  if (d.kind === 'stdio') {
+    if (d.stream !== 'stdin') throw new GuestErrno(Errno.EBADF, `fd ${fd} is not readable`);
+    data = total ? await ctx.session.stdin.read(total) : Buffer.alloc(0);
+  } else data = files.read(fd, total, at);
+  let off = 0;
+  for (const v of iov) {
+    if (off >= data.length) break;
+    const piece = data.subarray(off, off + v.len);
+    ctx.writeMemory(v.base, piece);
+    off += piece.length;
+  }
+  return data.length;
+}
+
+export const readv: Handler = async (ctx, [fdv, iovv, cntv]) => scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
+export const writev: Handler = async (ctx, [fdv, iovv, cntv]) => gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
+export const preadv: Handler = async (ctx, [fdv, iovv, cntv, offv]) => scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
+export const pwritev: Handler = async (ctx, [fdv, iovv, cntv, offv]) => gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
+
+/** getdents64: `struct linux_dirent64` records from the position (an entry index for directories). */
+export const getdents64: Handler = (ctx, [fdv, bufv, countv]) => {
+  const fd = fdArg(fdv!);
+  const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  const files = ctx.session.files;
+  const { entries, file } = files.directoryEntries(fd);
+  const out = Buffer.alloc(count);
+  let used = 0;
+  let k = file.position;
+  for (; k < entries.length; k++) {
+    const e = entries[k]!;
+    const name = Buffer.from(e.name);
+    const reclen = (19 + name.length + 1 + 7) & ~7;
+    if (used + reclen > count) {
+      if (used === 0) throw new GuestErrno(Errno.EINVAL, 'buffer too small for one entry');
+      break;
+    }
+    out.writeBigUInt64LE(BigInt(e.ino), used);
+    out.writeBigInt64LE(BigInt(k + 1), used + 8);
+    out.writeUInt16LE(reclen, used + 16);
+    out[used + 18] = e.type;
+    name.copy(out, used + 19);
+    used += reclen;
+  }
+  file.position = k;
+  if (used) ctx.writeMemory(ptrArg(bufv!), out.subarray(0, used));
+  return used;
+};
+
+export const getrandom: Handler = (ctx, [bufv, lenv, flagsv]) => {
+  const len = countArg(lenv!, ctx.session.limits.maxIoBytes);
+  intArg(flagsv!, 'flags');
+  if (len === 0) return 0;
+  const b = Buffer.alloc(len);
+  randomFillSync(b);
+  ctx.writeMemory(ptrArg(bufv!), b);
+  return len;
+};

@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root, from dist/src/supervisor or src/supervisor. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let k = 0; k < 5; k++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('pypy-box: cannot find the package root');
+}
+
+/** Path of the compiled supervisor; a clear error when it was never built. */
+export function supervisorPath(): string {
+  const override = process.env.PYPY_BOX_SUPERVISOR;
+  const p = override ?? path.join(packageRoot(), 'build/native/pypy-box-supervisor');
+  if (!fs.existsSync(p)) {
+    throw new Error(
+      `the native supervisor is not built (${p} is missing). Stock-interpreter guests need it: install a C compiler (apt-get install gcc) and run "npm run build:native" in the pypy-box package.`,
+    );
+  }
+  return p;
+}

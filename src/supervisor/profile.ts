@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * What a stock interpreter needs from the host, read-only: its binary, its standard library, the
+ * shared libraries it and its extension modules load, and the loader's cache. Computed once per
+ * interpreter (cached on disk by binary identity), by asking the trusted host interpreter and ldd.
+ */
+export interface StockProfile {
+  /** Real path of the interpreter binary (what the supervisor executes). */
+  binary: string;
+  /** The path as named (e.g. /usr/bin/pypy3): the guest's argv[0]. */
+  argv0: string;
+  family: 'pypy' | 'cpython';
+  /** Host paths (files and directories) granted read-only, shown at the same virtual paths. */
+  grants: string[];
+  /** Host symlinks on the way to the grants, replicated in the virtual tree: [path, link text]. */
+  symlinks: [string, string][];
+}
+
+const PROFILE_VERSION = 3;
+const memory = new Map<string, Promise<StockProfile>>();
+
+function isElf(p: string): boolean {
+  try {
+    const fd = fs.openSync(p, 'r');
+    try {
+      const b = Buffer.alloc(4);
+      fs.readSync(fd, b, 0, 4, 0);
+      return b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Finds an interpreter by name or path; wrapper scripts (pyenv shims) are skipped for real binaries. */
+export function findInterpreter(name: string): string | undefined {
+  if (name.includes('/')) return fs.existsSync(name) && isElf(fs.realpathSync(name)) ? path.resolve(name) : undefined;
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/local/bin', '/bin'];
+  for (const d of dirs) {
+    const p = path.join(d, name);
+    try {
+      if (isElf(fs.realpathSync(p))) return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** The default stock guest: the system pypy3, else python3. */
+export function defaultInterpreter(): string {
+  const p = findInterpreter('pypy3') ?? findInterpreter('python3');
+  if (!p) throw new Error('no pypy3 or python3 found (install one: apt-get install pypy3)');
+  return p;
+}
+
+function cacheFile(binary: string): string | undefined {
+  try {
+    const st = fs.statSync(binary);
+    const key = createHash('sha256').update(`${PROFILE_VERSION}:${binary}:${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex').slice(0, 24);
+    const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+    return path.join(base, 'pypy-box', `profile-${key}.json`);
+  } catch {
+    return undefined;
+  }
+}
+
+function listSharedObjects(dir: string, out: string[], depth = 0): void {
+  if (depth > 6) return;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'test' && e.name !== 'tests' && e.name !== '__pycache__') listSharedObjects(p, out, depth + 1);
+    } else if (e.isFile() && /\.so(\.|$)/.test(e.name)) out.push(p);
+  }
+}
+
+/** Libraries ldd says the given objects load (absolute paths as the loader names them). */
+async function sharedLibraries(objects: string[]): Promise<string[]> {
+  const libs = new Set<string>();
+  for (let k = 0; k < objects.length; k += 64) {
+    const batch = objects.slice(k, k + 64);
+    let text = '';
+    try {
+      text = (await run('ldd', batch, { maxBuffer: 16 * 1024 * 1024 })).stdout;
+    } catch (err) {
+      text = String((err as { stdout?: string }).stdout ?? '');
+    }
+    for (const line of text.split('\n')) {
+      const m = /=>\s+(\/\S+)\s+\(/.exec(line) ?? /^\s+(\/\S+)\s+\(0x/.exec(line);
+      if (m) libs.add(m[1]!);
+    }
+  }
+  return [...libs];
+}
+
+/** Replicates the symlinks met on the way to `p`; returns its real path. */
+function walkLinks(p: string, links: Map<string, string>): string {
+  const parts = path.resolve(p).split('/').filter(Boolean);
+  let cur = '/';
+  for (let k = 0; k < parts.length; k++) {
+    const next = path.join(cur, parts[k]!);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(next);
+    } catch {
+      return path.join(next, ...parts.slice(k + 1));
+    }
+    if (st.isSymbolicLink()) {
+      const text = fs.readlinkSync(next);
+      links.set(next, text);
+      cur = fs.realpathSync(next);
+    } else cur = next;
+  }
+  return cur;
+}
+
+async function compute(argv0: string): Promise<StockProfile> {
+  const binary = fs.realpathSync(argv0);
+  const query = 'import sys, json; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path]))';
+  const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
+  const [impl, prefix, execPrefix, sysPath] = JSON.parse(stdout) as [string, string, string, string[]];
+  const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
+  const objects = [binary];
+  for (const d of stdlib) listSharedObjects(d, objects);
+  const libs = await sharedLibraries(objects);
+  const links = new Map<string, string>();
+  const grants = new Set<string>();
+  for (const p of [argv0, ...stdlib, ...libs, '/etc/ld.so.cache']) {
+    if (!fs.existsSync(p)) continue;
+    grants.add(walkLinks(p, links));
+  }
+  void prefix;
+  void execPrefix;
+  // A grant inside a granted directory is already covered.
+  const sorted = [...grants].sort();
+  const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
+  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()] };
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The profile of an interpreter (name or path), from memory, the disk cache, or computed. */
+export function stockProfile(interpreter: string): Promise<StockProfile> {
+  const argv0 = findInterpreter(interpreter);
+  if (!argv0) return Promise.reject(new Error(`interpreter ${interpreter} not found (or not an ELF binary)`));
+  let p = memory.get(argv0);
+  if (!p) {
+    p = (async () => {
+      const file = cacheFile(fs.realpathSync(argv0));
+      if (file) {
+        try {
+          const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as StockProfile;
+          if (cached.argv0 === path.resolve(argv0)) return cached;
+        } catch {
+          /* not cached yet */
+        }
+      }
+      const profile = await compute(argv0);
+      if (file) {
+        try {
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          fs.writeFileSync(file, JSON.stringify(profile));
+        } catch {
+          /* a read-only home only costs the recomputation */
+        }
+      }
+      return profile;
+    })();
+    memory.set(argv0, p);
+    p.catch(() => memory.delete(argv0));
+  }
+  return p;
+}
