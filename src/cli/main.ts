@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import yargs from 'yargs';
 import { Controller } from '../controller/controller.js';
@@ -13,6 +14,22 @@ import { ExitCode } from './exit-codes.js';
 import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
+
+/** A host file that is an ELF executable: the sandboxed-PyPy form of interact. */
+function isElfExecutable(p: string): boolean {
+  try {
+    const fd = fs.openSync(p, 'r');
+    try {
+      const b = Buffer.alloc(4);
+      fs.readSync(fd, b, 0, 4, 0);
+      return b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) && (fs.fstatSync(fd).mode & 0o111) !== 0;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
 
 const EPILOG = [
   'Exit codes:',
@@ -37,11 +54,24 @@ function sizeOption(v: unknown, name: string): number {
 function interactParser(args: string[]) {
   return yargs(args)
     .scriptName('pypy-box interact')
-    .usage('Usage: pypy-box interact [options] <executable> [guest args...]\n\nRuns <executable> (a PyPy translated with --sandbox) with every system call answered by the controller.\nEverything after <executable> goes to the guest untouched, even when it looks like an option.')
+    .usage(
+      [
+        'Usage: pypy-box interact [options] <executable> [guest args...]   a PyPy translated with --sandbox',
+        '       pypy-box interact [options] [python args...]               a stock interpreter (pypy3, else python3)',
+        '',
+        'Runs Python with every operation that reaches the outside world decided by the controller.',
+        'Everything after <executable> (or from the first argument that is not a pypy-box option) goes to',
+        'the guest untouched, even when it looks like an option: pypy-box interact -c "print(6*7)".',
+        'A first argument that is an ELF executable on the host is a sandboxed PyPy binary; anything else',
+        '(-c, -m, a script path such as /tmp/script.py) is given to the stock interpreter.',
+      ].join('\n'),
+    )
+    .option('python', { type: 'string', describe: 'stock interpreter to run under the supervisor: pypy3, python3 or a path (default: pypy3, else python3)', requiresArg: true })
     .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true, 'populate--': false })
     .option('tmp', { type: 'string', describe: 'host directory shown read-only as the virtual cwd /tmp; guest writes go to memory', requiresArg: true })
     .option('lib-path', { type: 'string', describe: 'host directory holding lib-python/ and lib_pypy/ (a PyPy tree), shown at /lib', requiresArg: true })
-    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (passed to PyPy as --heapsize)', requiresArg: true })
+    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; resident-memory cap for a stock interpreter)', requiresArg: true })
+    .option('cpu-limit', { type: 'number', describe: 'CPU seconds for a stock interpreter (RLIMIT_CPU)', requiresArg: true })
     .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
     .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
@@ -83,9 +113,10 @@ export async function interact(args: string[], io: Io): Promise<number> {
   const opts = await parser.parse();
   if (opts.help) return 0;
   const rest = opts._.map(String);
-  if (rest.length === 0) throw new UsageError('missing <executable> (a PyPy binary translated with --sandbox)');
-  if (rest[0]!.startsWith('--')) throw new UsageError(`unknown option ${rest[0]}`);
-  const [executable, ...guestArgs] = rest as [string, ...string[]];
+  if (rest[0]?.startsWith('--') && !opts.python) throw new UsageError(`unknown option ${rest[0]}`);
+  const sandboxed = opts.python === undefined && rest.length > 0 && isElfExecutable(rest[0]!);
+  const executable = sandboxed ? rest[0] : undefined;
+  const guestArgs = sandboxed ? rest.slice(1) : rest;
   const color = !opts.nocolor && !process.env.NO_COLOR && Boolean(io.stderr.isTTY);
   const st = styler(color);
   const say = (s: string) => io.stderr.write(`${st.cyan('[pypy-box]')} ${s}\n`);
@@ -120,9 +151,11 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts['io-chunk'] !== undefined) limits.ioChunkBytes = sizeOption(opts['io-chunk'], '--io-chunk');
   if (opts['max-open-files'] !== undefined) limits.openFiles = opts['max-open-files'];
   if (opts['max-open-dirs'] !== undefined) limits.openDirs = opts['max-open-dirs'];
+  if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(opts['cpu-limit']);
 
   const controllerOpts: ControllerOptions = {
     executable,
+    python: sandboxed ? undefined : opts.python,
     args: guestArgs,
     argv0: opts.argv0,
     env,
@@ -144,8 +177,11 @@ export async function interact(args: string[], io: Io): Promise<number> {
   const controllerAbort = new AbortController();
   controllerOpts.signal = controllerAbort.signal;
   const controller = new Controller(controllerOpts);
+  if (opts.verbose) {
+    say(executable ? `guest: sandboxed PyPy ${executable}` : `guest: stock interpreter ${controller.interpreter()}${opts.python ? '' : ' (default: the system pypy3, else python3)'} under the native supervisor`);
+  }
 
-  if (opts.debug) {
+  if (opts.debug && executable) {
     const report = compareCapabilities(await dumpCapabilities(executable), controller.supportedSignatures());
     if (report.version !== PROTOCOL_VERSION) say(`warning: protocol version ${report.version}, this controller speaks ${PROTOCOL_VERSION}`);
     if (report.unsupported.length) {
@@ -255,6 +291,7 @@ const TOP_HELP = `Usage: pypy-box <command> [options]
 
 Commands:
   pypy-box interact [options] <executable> [args...]   run a sandboxed PyPy under the controller
+  pypy-box interact [options] [python args...]         run a stock pypy3/python3 under the supervisor
   pypy-box check <executable>                          compare a binary's declared calls with the controller's
   pypy-box trace <file>                                list a trace written by interact --log
 

@@ -14,7 +14,7 @@ import { TraceWriter, type CallRecord } from '../trace/trace.js';
 import { GuestChannel } from './channel.js';
 import { spawnGuest, type GuestProcess } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
-import { SandboxError, type DeniedCall, type LimitHit, type RunResult, type SandboxErrorKind } from './result.js';
+import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath } from '../supervisor/locate.js';
@@ -22,6 +22,8 @@ import { defaultInterpreter, stockProfile, type StockProfile } from '../supervis
 import { VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
+/** What the supervisor prints when it ends a guest for a limit. */
+const SUPERVISOR_LIMIT = /^pypy-box-supervisor: limit (heap|cpu) (\d+)$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -240,7 +242,11 @@ class Run {
       return { file: o.executable!, args: [...heap, ...args], env: {} };
     }
     const walls: string[] = [];
-    if (this.limits.heapBytes > 0) walls.push('--as', String(this.limits.heapBytes));
+    if (this.limits.heapBytes > 0) {
+      // Resident memory is the limit; the address-space cap behind it leaves room for what
+      // interpreters reserve without touching.
+      walls.push('--heap', String(this.limits.heapBytes), '--as', String(this.limits.heapBytes * 2 + 512 * 1024 * 1024));
+    }
     if (this.limits.cpuSeconds > 0) walls.push('--cpu', String(this.limits.cpuSeconds));
     walls.push('--nofile', String(Math.max(this.limits.openFiles, 16)));
     return { file: supervisorPath(), args: [...walls, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
@@ -454,6 +460,10 @@ class Run {
     } else if (this.limitHit) {
       r.outcome = 'limit';
       r.signal = signal;
+    } else if (this.stock && SUPERVISOR_LIMIT.test(this.guestStderr)) {
+      const [, name, value] = SUPERVISOR_LIMIT.exec(this.guestStderr)!;
+      r.outcome = 'limit';
+      r.limit = { name: name as LimitName, value: name === 'cpu' ? this.limits.cpuSeconds : Number(value) };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
       r.outcome = 'signaled';
       r.signal = signal;

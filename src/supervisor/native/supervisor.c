@@ -3,7 +3,7 @@
  * call that reaches the outside world to the controller, in the sandbox-2 wire protocol, over
  * this process's own stdin (controller -> supervisor) and stdout (supervisor -> controller).
  *
- * Usage: pypy-box-supervisor [--as BYTES] [--cpu SECONDS] [--nofile N] [--fsize BYTES]
+ * Usage: pypy-box-supervisor [--heap BYTES] [--as BYTES] [--cpu SECONDS] [--nofile N] [--fsize BYTES]
  *                            -- PROGRAM ARGV0 [ARGS...]
  * The guest gets this process's environment. Its fds 0, 1 and 2 are virtual (placeholders):
  * reads and writes on them are forwarded like any other virtual descriptor.
@@ -49,6 +49,7 @@
 #define VIRTUAL_NAME "pypy-box-virtual"
 
 static int listener = -1;
+static uint64_t heap_limit; /* resident bytes the guest may use (0 = no limit) */
 static pid_t child = -1;
 static int placeholder = -1;
 static int exec_done = 0;
@@ -173,6 +174,34 @@ static int fd_is_virtual(pid_t pid, int64_t fd) {
   return strncmp(link, "/memfd:" VIRTUAL_NAME, strlen("/memfd:" VIRTUAL_NAME)) == 0;
 }
 
+/* Resident bytes of the guest (all its threads). */
+static uint64_t guest_rss(void) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/%d/statm", (int)child);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long long size = 0, resident = 0;
+  if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+  return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Ends the guest for exceeding a limit; the controller reads this line to say which. */
+static void limit_hit(const char *name, uint64_t value) {
+  kill(child, SIGKILL);
+  fprintf(stderr, "pypy-box-supervisor: limit %s %llu\n", name, (unsigned long long)value);
+  int status;
+  waitpid(child, &status, 0);
+  _exit(125);
+}
+
+static void check_heap(uint64_t more) {
+  if (heap_limit && guest_rss() + more > heap_limit) limit_hit("heap", heap_limit);
+}
+
 static const struct syscall_fate *fate_of(int nr) {
   for (size_t k = 0; k < N_FATES; k++)
     if (FATES[k].nr == nr) return &FATES[k];
@@ -231,10 +260,14 @@ static void build_filter(pid_t self) {
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
       emit(RET(SECCOMP_RET_USER_NOTIF));
       break;
-    case MMAP: /* MAP_ANONYMOUS (0x20) in flags: native; otherwise ask */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 4));
+    case MMAP: /* anonymous and under 1 MiB: native; large ones are checked against the heap limit */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 8));
       emit(LD_ARG_LO(3));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 1));
+      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 5));
+      emit(LD_ARG_HI(1));
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
+      emit(LD_ARG_LO(1));
+      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 1u << 20, 1, 0));
       emit(RET(SECCOMP_RET_ALLOW));
       emit(RET(SECCOMP_RET_USER_NOTIF));
       break;
@@ -354,12 +387,19 @@ static int receive_listener(int sock) {
 static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
   const char *sig = f->sig;
   size_t len = strlen(sig);
-  const char *paren = strchr(sig, '(');
-  size_t nargs = (size_t)(strchr(sig, ')') - paren - 1);
+  const char *kinds = strchr(sig, '(') + 1;
+  size_t nargs = (size_t)(strchr(sig, ')') - kinds);
   unsigned char msg[1 + 255 + 6 * 8];
   msg[0] = (unsigned char)len;
   memcpy(msg + 1, sig, len);
-  for (size_t k = 0; k < nargs; k++) memcpy(msg + 1 + len + 8 * k, &req->data.args[k], 8);
+  size_t kinds_at = (size_t)(kinds - sig);
+  for (size_t k = 0; k < nargs; k++)
+    if (kinds[k] == 'l') msg[1 + kinds_at + k] = 'i'; /* the wire knows one integer kind */
+  for (size_t k = 0; k < nargs; k++) {
+    uint64_t v = req->data.args[k];
+    if (kinds[k] == 'i') v = (uint64_t)(int64_t)(int32_t)(uint32_t)v;
+    memcpy(msg + 1 + len + 8 * k, &v, 8);
+  }
   out_all(msg, 1 + len + 8 * nargs);
 
   pid_t pid = (pid_t)req->pid;
@@ -488,7 +528,10 @@ static void handle(const struct seccomp_notif *req) {
     respond(req->id, 0, EPERM, 0);
     return;
   case MMAP:
-    if (fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[4])) respond(req->id, 0, ENODEV, 0);
+    if (req->data.args[3] & MAP_ANONYMOUS) {
+      check_heap(req->data.args[1]);
+      respond(req->id, 0, 0, 1);
+    } else if (fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[4])) respond(req->id, 0, ENODEV, 0);
     else respond(req->id, 0, 0, 1);
     return;
   case FD:
@@ -516,6 +559,7 @@ static void pass_on_status(int status) {
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
+    if (sig == SIGXCPU) fprintf(stderr, "pypy-box-supervisor: limit cpu 0\n");
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
     signal(sig, SIG_DFL);
@@ -535,6 +579,7 @@ int main(int argc, char **argv) {
     if (k + 1 >= argc) break;
     unsigned long long v = strtoull(argv[k + 1], NULL, 10);
     if (strcmp(argv[k], "--as") == 0) lim.as = v;
+    else if (strcmp(argv[k], "--heap") == 0) heap_limit = v;
     else if (strcmp(argv[k], "--cpu") == 0) lim.cpu = v;
     else if (strcmp(argv[k], "--nofile") == 0) lim.nofile = v;
     else if (strcmp(argv[k], "--fsize") == 0) lim.fsize = v;
@@ -545,7 +590,7 @@ int main(int argc, char **argv) {
     k++;
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--as N] [--cpu N] [--nofile N] [--fsize N] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
@@ -585,10 +630,11 @@ int main(int argc, char **argv) {
 
   for (;;) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
-    if (poll(pfd, 3, -1) < 0) {
+    if (poll(pfd, 3, heap_limit ? 50 : -1) < 0) {
       if (errno == EINTR) continue;
       fatal("poll");
     }
+    check_heap(0);
     if (pfd[0].revents & POLLIN) {
       memset(req, 0, sizes.seccomp_notif);
       if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {

@@ -22,9 +22,14 @@
 
 enum fate { ALLOW, FWD, FD, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
 
+/*
+ * Argument kinds in this table: p pointer, l 64-bit integer (sizes, offsets), i C int (sent
+ * sign-extended from 32 bits: the kernel leaves the upper half of an int argument undefined).
+ * On the wire both l and i are the protocol's 'i'.
+ */
 struct syscall_fate {
   int nr;
-  const char *sig; /* protocol signature for FWD/FD; name for the others */
+  const char *sig; /* NAME(KINDS)i for FWD/FD/FDX; the name for the others */
   enum fate fate;
   int err;
 };
@@ -56,26 +61,26 @@ static const struct syscall_fate FATES[] = {
   X(prctl, PRCTL),
 
   /* ---- descriptors ---- */
-  D(read, "ipi"), D(write, "ipi"), D(pread64, "ipii"), D(pwrite64, "ipii"), D(readv, "ipi"),
-  D(writev, "ipi"), D(preadv, "ipiii"), D(pwritev, "ipiii"), D(preadv2, "ipiiii"),
-  D(pwritev2, "ipiiii"), D(lseek, "iii"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iii"),
+  D(read, "ipl"), D(write, "ipl"), D(pread64, "ipll"), D(pwrite64, "ipll"), D(readv, "ipi"),
+  D(writev, "ipi"), D(preadv, "ipill"), D(pwritev, "ipill"), D(preadv2, "ipilli"),
+  D(pwritev2, "ipilli"), D(lseek, "ili"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
   D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), D(fsync, "i"), D(fdatasync, "i"),
-  D(ftruncate, "ii"), D(fadvise64, "iiii"), D(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
-  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), D(fallocate, "iiii"),
-  D(fgetxattr, "ippi"), D(flistxattr, "ipi"),
+  D(ftruncate, "il"), D(fadvise64, "illi"), D(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
+  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), D(fallocate, "iill"),
+  D(fgetxattr, "ippl"), D(flistxattr, "ipl"),
 
   /* ---- names, identity, randomness: decided by the controller ---- */
   F(open, "pii"), F(openat, "ipii"), F(creat, "pi"), F(stat, "pp"), F(lstat, "pp"),
   F(newfstatat, "ippi"), F(access, "pi"), F(faccessat, "ipi"), F(faccessat2, "ipii"),
   F(readlink, "ppi"), F(readlinkat, "ippi"), F(mkdir, "pi"), F(mkdirat, "ipi"), F(rmdir, "p"),
   F(unlink, "p"), F(unlinkat, "ipi"), F(rename, "pp"), F(renameat, "ipip"),
-  F(renameat2, "ipipi"), F(symlink, "pp"), F(symlinkat, "pip"), F(chdir, "p"), F(getcwd, "pi"),
-  F(truncate, "pi"), F(utime, "pp"), F(utimes, "pp"), F(utimensat, "ippi"), F(futimesat, "ipp"),
+  F(renameat2, "ipipi"), F(symlink, "pp"), F(symlinkat, "pip"), F(chdir, "p"), F(getcwd, "pl"),
+  F(truncate, "pl"), F(utime, "pp"), F(utimes, "pp"), F(utimensat, "ippi"), F(futimesat, "ipp"),
   F(chmod, "pi"), F(fchmodat, "ipi"), F(chown, "pii"), F(lchown, "pii"), F(fchownat, "ipiii"),
-  F(statfs, "pp"), F(getxattr, "pppi"), F(lgetxattr, "pppi"), F(listxattr, "ppi"),
-  F(llistxattr, "ppi"), F(uname, "p"), F(getuid, ""), F(geteuid, ""), F(getgid, ""),
+  F(statfs, "pp"), F(getxattr, "pppl"), F(lgetxattr, "pppl"), F(listxattr, "ppl"),
+  F(llistxattr, "ppl"), F(uname, "p"), F(getuid, ""), F(geteuid, ""), F(getgid, ""),
   F(getegid, ""), F(getresuid, "ppp"), F(getresgid, "ppp"), F(getgroups, "ip"),
-  F(getrandom, "pii"), F(sysinfo, "p"),
+  F(getrandom, "pli"), F(sysinfo, "p"),
   X(execve, EXEC),
 
   /* ---- refused ---- */
