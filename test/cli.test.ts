@@ -118,7 +118,7 @@ describe('pypy-box CLI', () => {
   });
 
   it('usage errors give exit code 2 and --help documents every option and the exit codes', async () => {
-    expect((await cli(['interact'])).exitCode).toBe(2);
+    expect((await cli(['interact', '--python'])).exitCode).toBe(2);
     expect((await cli(['interact', '--bogus-flag', GUEST])).exitCode).toBe(2);
     expect((await cli(['frobnicate'])).exitCode).toBe(2);
     const h = await cli(['interact', '--help']);

@@ -15,6 +15,12 @@ import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
 
+/** yargs' own complaints are usage errors; anything else thrown while parsing is passed on. */
+function failure(msg: string | null, err: Error | undefined): never {
+  if (err && err.name !== 'YError') throw err;
+  throw new UsageError(msg ?? err?.message ?? 'bad command line');
+}
+
 /** A host file that is an ELF executable: the sandboxed-PyPy form of interact. */
 function isElfExecutable(p: string): boolean {
   try {
@@ -98,9 +104,7 @@ function interactParser(args: string[]) {
     .version(false)
     .strictOptions()
     .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
-    });
+    .fail(failure);
 }
 
 interface Io {
@@ -246,9 +250,7 @@ export async function check(args: string[], io: Io): Promise<number> {
     .version(false)
     .strict()
     .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
-    })
+    .fail(failure)
     .parse();
   if (opts.help) return 0;
   const executable = String(opts._[0]);
@@ -276,9 +278,7 @@ export async function trace(args: string[], io: Io): Promise<number> {
     .version(false)
     .strict()
     .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
-    })
+    .fail(failure)
     .parse();
   if (opts.help) return 0;
   let text = formatTrace(readTrace(String(opts._[0])));

@@ -119,9 +119,9 @@ export class VirtualFS {
     const at = splitPath(vpath);
     if (at.length === 0) throw new Error('cannot mount over the virtual root');
     if (this.mounts.some((m) => m.at.join('/') === at.join('/'))) throw new Error(`${vpath} is already mounted`);
-    // A placeholder in the parent tree makes the mount point show up in listings.
-    const owner = this.ownerOf(at, 'mount');
-    if (owner === this.root) {
+    // A placeholder in the parent tree makes the mount point show up in listings (only when the
+    // parent is the controller's own tree; a mount inside another mount resolves but is not listed).
+    if (this.mountFor(at).mount === this.root) {
       const path = joinPath(at);
       if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
       else this.vol.mkdirSync(path, { recursive: true });
