@@ -83,7 +83,7 @@ function interactParser(args: string[]) {
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
     .option('nocolor', { type: 'boolean', describe: 'no colors in controller output' })
-    .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped)" })
+    .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped, except at an interactive prompt)" })
     .option('allow-read', { type: 'string', array: true, nargs: 1, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
     .option('env', { type: 'string', array: true, nargs: 1, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
@@ -157,6 +157,16 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts['max-open-dirs'] !== undefined) limits.openDirs = opts['max-open-dirs'];
   if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(opts['cpu-limit']);
 
+  // A prompt typed at by the user (no script, a terminal): its line editor needs escape sequences.
+  const interactivePrompt = process.stdin.isTTY === true && (sandboxed ? guestArgs.length === 0 : guestArgs.length === 0);
+  const raw = Boolean(opts['raw-stdout']) || interactivePrompt;
+  if (!sandboxed && interactivePrompt) {
+    // An interactive prompt: the terminal description lets the line editor work.
+    if (env.TERM === undefined && process.env.TERM) env.TERM = process.env.TERM;
+    for (const dir of ['/usr/share/terminfo', '/lib/terminfo', '/etc/terminfo']) {
+      if (fs.existsSync(dir)) policy.allowRead(dir, { reason: `terminal descriptions (${dir}) for the interactive prompt` });
+    }
+  }
   const controllerOpts: ControllerOptions = {
     executable,
     python: sandboxed ? undefined : opts.python,
@@ -170,8 +180,8 @@ export async function interact(args: string[], io: Io): Promise<number> {
     limits,
     clock: opts.clock && opts.clock !== 'real' ? { fixed: opts.clock } : 'real',
     stdin: 'inherit',
-    stdout: guestWriter(io.stdout, Boolean(opts['raw-stdout']) || !io.stdout.isTTY, null),
-    stderr: guestWriter(io.stderr, Boolean(opts['raw-stdout']) || !io.stderr.isTTY, color ? st.yellow : null),
+    stdout: guestWriter(io.stdout, raw || !io.stdout.isTTY, null),
+    stderr: guestWriter(io.stderr, raw || !io.stderr.isTTY, color && !interactivePrompt ? st.yellow : null),
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
     guestStderr: io.stderr,

@@ -192,6 +192,7 @@ class Run {
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
       isatty: tty,
+      terminal: { termios: undefined, setRaw: tty.stdin && o.stdin === 'inherit' && process.stdin.isTTY ? (raw) => this.setRaw(raw) : undefined },
       home: stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0),
       guestStrings: new Map(),
       environPtr: undefined,
@@ -429,7 +430,17 @@ class Run {
     };
   }
 
+  private rawMode = false;
+
+  /** Mirrors the guest's raw/cooked terminal mode on the host terminal (restored at the end). */
+  private setRaw(raw: boolean): void {
+    if (raw === this.rawMode || !process.stdin.isTTY) return;
+    process.stdin.setRawMode(raw);
+    this.rawMode = raw;
+  }
+
   private cleanup(): void {
+    this.setRaw(false);
     clearTimeout(this.timer);
     this.abort.abort();
     this.session.files.closeAll();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Policy } from '../policy/policy.js';
-import type { StockProfile } from '../supervisor/profile.js';
+import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
 
@@ -48,11 +48,40 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   }
   for (const g of userGrants) {
     if (!fs.existsSync(g.hostPath)) throw new OptionError('policy', `read grant for ${g.hostPath}: no such file or directory`);
-    vfs.mountHost(g.at, g.hostPath, { include: g.include, exclude: g.exclude, dotfiles: g.dotfiles });
+    const filter = { include: g.include, exclude: g.exclude, dotfiles: g.dotfiles };
+    if (g.at === g.hostPath || !sameFile(g.at, g.hostPath)) {
+      vfs.mountHost(g.at, g.hostPath, filter);
+      continue;
+    }
+    // Shown at its own host path, which goes through host symlinks (/lib -> usr/lib): the same
+    // symlinks are made in the virtual tree, unless that tree already has those names.
+    const links = new Map<string, string>();
+    walkLinks(g.at, links);
+    const fits = [...links].every(([link, target]) => !exists(vfs, link) || linkText(vfs, link) === target);
+    if (fits) {
+      for (const [link, target] of links) if (!exists(vfs, link)) vfs.addSymlink(link, target);
+      vfs.mountHost(g.hostPath, g.hostPath, filter);
+    } else vfs.mountHost(g.at, g.hostPath, filter);
   }
   for (const [vpath, data] of Object.entries(o.files ?? {})) vfs.addFile(vpath, data);
   if (!exists(vfs, argv0)) vfs.addFile(argv0, '', 0o755);
   return vfs;
+}
+
+function linkText(vfs: VirtualFS, vpath: string): string | undefined {
+  try {
+    return vfs.resolve(vpath, [], false).node?.linkTarget;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
 }
 
 function isDir(p: string): boolean {

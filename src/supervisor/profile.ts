@@ -110,8 +110,8 @@ async function sharedLibraries(objects: string[]): Promise<string[]> {
   return [...libs];
 }
 
-/** Replicates the symlinks met on the way to `p`; returns its real path. */
-function walkLinks(p: string, links: Map<string, string>): string {
+/** Records the host symlinks met on the way to `p` (path -> link text); returns its real path. */
+export function walkLinks(p: string, links: Map<string, string>): string {
   const parts = path.resolve(p).split('/').filter(Boolean);
   let cur = '/';
   for (let k = 0; k < parts.length; k++) {

@@ -124,6 +124,17 @@ function defaultTermios(): Buffer {
   return b;
 }
 
+const ICANON = 0o2;
+
+/** The guest's terminal settings are kept; raw mode (no ICANON) is mirrored on the host terminal. */
+async function setTermios(ctx: CallContext, ptr: bigint): Promise<number> {
+  const t = await ctx.readMemory(ptr, 36);
+  const term = ctx.session.terminal;
+  term.termios = Buffer.from(t);
+  term.setRaw?.((t.readUInt32LE(12) & ICANON) === 0);
+  return 0;
+}
+
 export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
   const fd = fdArg(fdv!);
   const req = typeof reqv === 'number' ? reqv >>> 0 : -1;
@@ -140,13 +151,14 @@ export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
   if (!tty) throw new GuestErrno(Errno.ENOTTY, 'not a terminal');
   switch (req) {
     case TCGETS:
-      ctx.writeMemory(ptrArg(argv!), defaultTermios());
+      ctx.writeMemory(ptrArg(argv!), ctx.session.terminal.termios ?? defaultTermios());
       return 0;
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
+      return setTermios(ctx, ptrArg(argv!));
     case TIOCSWINSZ:
-      return 0; // the host's terminal stays as it is
+      return 0; // the host's terminal size stays as it is
     case TIOCGWINSZ: {
       const b = Buffer.alloc(8);
       b.writeUInt16LE(process.stdout.rows || 24, 0);
