@@ -7,9 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const src = path.join(root, 'src/supervisor/native/supervisor.c');
+const native = path.join(root, 'src/supervisor/native');
 const outDir = path.join(root, 'build/native');
 const out = path.join(outDir, 'pypy-box-supervisor');
+const wall = path.join(outDir, 'libpypybox-wall.so');
 const cc = process.env.CC || 'cc';
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
@@ -18,8 +19,9 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
 }
 fs.mkdirSync(outDir, { recursive: true });
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });
-  console.log(`pypy-box: built ${path.relative(root, out)}`);
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, path.join(native, 'supervisor.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-o', wall, path.join(native, 'wall.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  console.log(`pypy-box: built ${path.relative(root, out)} and ${path.relative(root, wall)}`);
 } catch (err) {
   console.warn(
     `pypy-box: could not compile the native supervisor with "${cc}" (${err.code === 'ENOENT' ? 'no C compiler found' : err.message}).\n` +

@@ -12,18 +12,19 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
 import { GuestChannel } from './channel.js';
-import { spawnGuest, type GuestProcess } from './spawn.js';
+import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { supervisorPath } from '../supervisor/locate.js';
+import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
 /** What the supervisor prints when it ends a guest for a limit. */
-const SUPERVISOR_LIMIT = /^pypy-box-supervisor: limit (heap|cpu) (\d+)$/m;
+const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
+const SUPERVISOR_WALLS = /^walls (.*)$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -136,10 +137,12 @@ class Run {
   private readonly stderrCapture: CaptureSink | undefined;
   private readonly trace: TraceWriter | undefined;
   private readonly recording: boolean;
-  private child!: GuestProcess;
+  private child!: GuestTransport;
   private channel!: GuestChannel;
   private ctx!: CallContext;
   private guestStderr = '';
+  /** Lines from the supervisor's notes descriptor: walls in force, limits hit. */
+  private notes = '';
   private calls = 0;
   private denials = 0;
   private readonly denied: DeniedCall[] = [];
@@ -234,23 +237,41 @@ class Run {
     return this.stock ? this.stock.argv0 : (this.o.argv0 ?? DEFAULT_ARGV0);
   }
 
-  /** What is executed: the sandboxed binary itself, or the supervisor with the interpreter. */
-  private command(): { file: string; args: string[]; env: Record<string, string> } {
+  /** Walls as supervisor options. */
+  private wallArgs(): string[] {
+    const w = this.o.walls;
+    const args: string[] = [];
+    if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
+    if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
+    if (this.limits.cpuSeconds > 0) args.push('--cpu', String(this.limits.cpuSeconds));
+    if (this.limits.heapBytes > 0) {
+      // Resident memory is the limit for stock guests; the address-space cap behind it leaves room
+      // for what interpreters reserve without touching.
+      if (this.stock) args.push('--heap', String(this.limits.heapBytes));
+      args.push('--as', String(this.limits.heapBytes * 2 + 512 * 1024 * 1024));
+    }
+    args.push('--nofile', String(Math.max(this.limits.openFiles, 16)));
+    return args;
+  }
+
+  /** What is executed: the supervisor with the interpreter, or the sandboxed binary behind its walls. */
+  private command(): { file: string; args: string[]; env: Record<string, string>; argv0?: string } {
     const o = this.o;
     const args = o.args ?? [];
-    if (!this.stock) {
-      const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
-      return { file: o.executable!, args: [...heap, ...args], env: {} };
+    if (this.stock) {
+      return { file: supervisorPath(), args: [...this.wallArgs(), '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
     }
-    const walls: string[] = [];
-    if (this.limits.heapBytes > 0) {
-      // Resident memory is the limit; the address-space cap behind it leaves room for what
-      // interpreters reserve without touching.
-      walls.push('--heap', String(this.limits.heapBytes), '--as', String(this.limits.heapBytes * 2 + 512 * 1024 * 1024));
+    const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
+    if (o.walls === false || !supervisorAvailable()) {
+      return { file: o.executable!, args: [...heap, ...args], env: {}, argv0: this.argv0() };
     }
-    if (this.limits.cpuSeconds > 0) walls.push('--cpu', String(this.limits.cpuSeconds));
-    walls.push('--nofile', String(Math.max(this.limits.openFiles, 16)));
-    return { file: supervisorPath(), args: [...walls, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
+    const seccomp = !(typeof o.walls === 'object' && o.walls.seccomp === false);
+    const wall = seccomp ? wallLibraryPath() : undefined;
+    return {
+      file: supervisorPath(),
+      args: ['--protocol-guest', ...(wall ? ['--wall', wall] : []), ...this.wallArgs(), '--', o.executable!, this.argv0(), ...heap, ...args],
+      env: {},
+    };
   }
 
   async start(): Promise<RunResult> {
@@ -258,19 +279,22 @@ class Run {
     if (o.signal?.aborted) return this.finishEarly('aborted', new Error('aborted before start'));
     let cmd: ReturnType<Run['command']>;
     try {
-      cmd = this.command();
+      cmd = o.transport ? { file: '(transport)', args: [], env: {} } : this.command();
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
     this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: this.stock?.binary ?? o.executable!, argv: [this.argv0(), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
     try {
-      this.child = spawnGuest(cmd.file, cmd.args, this.stock ? undefined : this.argv0(), cmd.env);
+      this.child = o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env);
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined);
     this.ctx = new CallContext(this.session, this.channel);
+    child.notes?.on('data', (b: Buffer) => {
+      if (this.notes.length < 4096) this.notes += b.toString();
+    });
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
@@ -283,7 +307,7 @@ class Run {
     }
     const onAbort = () => this.fatal('aborted', new Error('run aborted by its AbortSignal'));
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = await child;
+    const done = await child.done;
     o.signal?.removeEventListener('abort', onAbort);
     return this.finish(done);
   }
@@ -296,7 +320,7 @@ class Run {
   private kill(): void {
     this.killedByUs = true;
     this.channel?.close();
-    this.child?.kill('SIGKILL');
+    this.child?.kill();
   }
 
   private fatal(kind: SandboxErrorKind, error: Error): void {
@@ -425,7 +449,7 @@ class Run {
       denied: this.denied,
       unknownCalls: this.unknown,
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: this.stock ? ['seccomp-user-notify', 'no-new-privs', 'rlimits', 'parent-death-signal'] : [],
+      walls: SUPERVISOR_WALLS.exec(this.notes)?.[1]?.split(',').filter(Boolean) ?? [],
       vfs: this.session.files.vfs,
     };
   }
@@ -471,8 +495,8 @@ class Run {
     } else if (this.limitHit) {
       r.outcome = 'limit';
       r.signal = signal;
-    } else if (this.stock && SUPERVISOR_LIMIT.test(this.guestStderr)) {
-      const [, name, value] = SUPERVISOR_LIMIT.exec(this.guestStderr)!;
+    } else if (SUPERVISOR_LIMIT.test(this.notes)) {
+      const [, name, value] = SUPERVISOR_LIMIT.exec(this.notes)!;
       r.outcome = 'limit';
       r.limit = { name: name as LimitName, value: name === 'cpu' ? this.limits.cpuSeconds : Number(value) };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
@@ -485,6 +509,12 @@ class Run {
       r.signal = signal;
     }
     r.signalDescription = signalDescription(r.signal);
+    const partial = this.channel.partialCall();
+    if (!this.ending && !this.killedByUs && partial.length > 0) {
+      this.ending = { kind: 'protocol', error: new ProtocolError('truncated', 'guest ended in the middle of a call', partial) };
+    }
+    const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
+    if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
       this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
     }

@@ -6,6 +6,7 @@ import type { Policy } from '../policy/policy.js';
 import type { CallRecord } from '../trace/trace.js';
 import type { HostMountFilter } from '../vfs/host-mount.js';
 import type { VirtualFS } from '../vfs/vfs.js';
+import type { GuestTransport } from './spawn.js';
 
 export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';
 export type OutputOption = 'capture' | 'inherit' | 'ignore' | Writable | ((data: Buffer) => void);
@@ -69,6 +70,13 @@ export interface ControllerOptions {
   stderr?: OutputOption;
   /** Also copy the guest's real stderr (its fatal messages) here as it comes; it is kept in the result either way. */
   guestStderr?: Writable;
+  /**
+   * Walls around the guest process (default: all that the machine allows). A sandboxed PyPy gets a
+   * strict seccomp filter (only its protocol streams), rlimits, no new privileges, new namespaces
+   * and an unprivileged uid when run as root; a stock interpreter gets the same besides the
+   * supervisor's filter. `false` switches them off (debugging); parts can be switched off alone.
+   */
+  walls?: boolean | { seccomp?: boolean; namespaces?: boolean; dropRoot?: boolean };
   /** Tell the guest its standard streams are terminals (default: whether the host's are, when inherited). */
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   /** The guest's filesystem; built from the options below when absent. */
@@ -94,6 +102,11 @@ export interface ControllerOptions {
   /** Write a msgpack trace of every call to this file. */
   traceFile?: string;
   platform?: Platform;
+  /**
+   * Runs the protocol over these streams instead of starting a process (embedding in another
+   * process manager; tests). The controller still kills through it and waits for `done`.
+   */
+  transport?: () => GuestTransport;
 }
 
 export class OptionError extends TypeError {
@@ -125,6 +138,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
     if (typeof v !== 'string' || v.includes('\0')) throw new OptionError(`env.${k}`, 'expected a string without NUL');
   }
   if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
+  if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
   if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {

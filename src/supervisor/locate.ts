@@ -23,3 +23,19 @@ export function supervisorPath(): string {
   }
   return p;
 }
+
+/** The preloaded wall library for guests that speak the protocol themselves, if built. */
+export function wallLibraryPath(): string | undefined {
+  const p = path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so');
+  return fs.existsSync(p) ? p : undefined;
+}
+
+/** Whether the supervisor is built (walls are optional for sandboxed PyPy binaries). */
+export function supervisorAvailable(): boolean {
+  try {
+    supervisorPath();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -14,6 +14,7 @@
  *   raw HEX KIND         send raw bytes, then answer commands until result KIND ('-': don't wait)
  *   exit N               exit(N)                  crash segv|abort      die of a signal
  *   sleep MS             real sleep, no protocol
+ *   sys NR [ARG...]      a raw system call outside the protocol (what a guest escaping would try)
  * TEXT escapes: \s space, \n newline, \\ backslash, \xNN byte.
  */
 #define _GNU_SOURCE
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef EXTRA_FUNCS
@@ -298,6 +300,11 @@ static void run(char **lines, int count) {
     else if (strcmp(op, "crash") == 0 && n == 2) {
       if (strcmp(words[1], "segv") == 0) raise(SIGSEGV);
       abort();
+    } else if (strcmp(op, "sys") == 0 && n >= 2) {
+      long a[6] = {0};
+      for (int j = 2; j < n && j < 8; j++) a[j - 2] = (long)parse_arg(words[j]);
+      long r = syscall(strtol(words[1], NULL, 0), a[0], a[1], a[2], a[3], a[4], a[5]);
+      fprintf(stderr, "SYS %ld errno=%d\n", r, r < 0 ? errno : 0);
     } else if (strcmp(op, "sleep") == 0 && n == 2) {
       struct timespec ts = {atol(words[1]) / 1000, (atol(words[1]) % 1000) * 1000000L};
       nanosleep(&ts, NULL);

@@ -43,10 +43,12 @@
 #endif
 
 #include "syscalls.h"
+#include "walls.h"
 
 #define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
 #define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
 #define VIRTUAL_NAME "pypy-box-virtual"
+#define NOTE_FD 3           /* optional: notes for the controller (walls in force, limits hit) */
 
 static int listener = -1;
 static uint64_t heap_limit; /* resident bytes the guest may use (0 = no limit) */
@@ -54,6 +56,16 @@ static pid_t child = -1;
 static int placeholder = -1;
 static int exec_done = 0;
 static char *iobuf;
+
+static int note_fd = -1;
+
+/* A line for the controller on the notes descriptor (when it gave one). */
+static void note(const char *fmt, const char *a, unsigned long long b) {
+  if (note_fd < 0) return;
+  char line[512];
+  int n = snprintf(line, sizeof line, fmt, a, b);
+  if (n > 0) (void)!write(note_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
 
 static void fatal(const char *what) {
   fprintf(stderr, "pypy-box-supervisor: %s: %s\n", what, strerror(errno));
@@ -192,7 +204,7 @@ static uint64_t guest_rss(void) {
 /* Ends the guest for exceeding a limit; the controller reads this line to say which. */
 static void limit_hit(const char *name, uint64_t value) {
   kill(child, SIGKILL);
-  fprintf(stderr, "pypy-box-supervisor: limit %s %llu\n", name, (unsigned long long)value);
+  note("limit %s %llu\n", name, (unsigned long long)value);
   int status;
   waitpid(child, &status, 0);
   _exit(125);
@@ -303,36 +315,20 @@ static void build_filter(pid_t self) {
   emit(RET(SECCOMP_RET_ERRNO | ENOSYS));
 }
 
-/* ---- the child: limits, filter, exec ---- */
+static void pass_on_status(int status);
 
-struct limits {
-  rlim_t as, cpu, nofile, fsize;
-};
+/* ---- the child: walls, filter, exec ---- */
 
-static void set_limit(int res, rlim_t v) {
-  if (!v) return;
-  struct rlimit rl = {v, v};
-  if (setrlimit(res, &rl) < 0) {
-    fprintf(stderr, "pypy-box-supervisor: setrlimit %d: %s\n", res, strerror(errno));
-    _exit(127);
-  }
-}
-
-static void child_main(int sock, const struct limits *lim, char **argv) {
+static void child_main(int sock, struct walls *w, char **argv) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
+  if (apply_walls(w) < 0) _exit(127);
+  note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   for (int fd = 0; fd < 3; fd++)
     if (dup2(placeholder, fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
   syscall(SYS_close_range, SOCK_FD + 1, ~0U, 0);
-  /* Limits after the descriptors are in place (SOCK_FD may lie above the descriptor limit). */
-  set_limit(RLIMIT_AS, lim->as);
-  set_limit(RLIMIT_CPU, lim->cpu);
-  set_limit(RLIMIT_NOFILE, lim->nofile);
-  set_limit(RLIMIT_FSIZE, lim->fsize);
-  set_limit(RLIMIT_CORE, 1); /* 0 means "unset" in set_limit; 1 byte is no core file either */
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(127);
   build_filter(getpid());
   struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
@@ -359,6 +355,62 @@ static void child_main(int sock, const struct limits *lim, char **argv) {
   close(SOCK_FD);
   execve(argv[0], argv + 1, environ);
   _exit(127);
+}
+
+/* Whether an ELF executable is dynamically linked (has PT_INTERP), so a preload can wall it. */
+static int is_dynamic(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  unsigned char eh[64];
+  int dyn = 0;
+  if (read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh, "\x7f" "ELF", 4) == 0 && eh[4] == 2) {
+    uint64_t phoff;
+    uint16_t phentsize, phnum;
+    memcpy(&phoff, eh + 32, 8);
+    memcpy(&phentsize, eh + 54, 2);
+    memcpy(&phnum, eh + 56, 2);
+    for (uint16_t k = 0; k < phnum && k < 128; k++) {
+      uint32_t type = 0;
+      if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)k * phentsize)) != 4) break;
+      if (type == 3 /* PT_INTERP */) dyn = 1;
+    }
+  }
+  close(fd);
+  return dyn;
+}
+
+/*
+ * Launcher mode, for a guest that speaks the protocol itself: its standard streams go straight to
+ * the controller. The walls go up, then the strict filter of the preloaded wall library.
+ */
+static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **argv) {
+  child = fork();
+  if (child < 0) fatal("fork");
+  if (child == 0) {
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
+    if (apply_walls(w) < 0) _exit(127);
+    char preload[PATH_MAX + 16];
+    char *envp[3] = {NULL, NULL, NULL};
+    const char *strict = "";
+    if (wall_lib && is_dynamic(argv[0])) {
+      snprintf(preload, sizeof preload, "LD_PRELOAD=%s", wall_lib);
+      envp[0] = preload;
+      envp[1] = "PYPY_BOX_WALL=1";
+      strict = "seccomp-strict,";
+    }
+    char line[400];
+    snprintf(line, sizeof line, "%sparent-death-signal,%s", strict, w->active);
+    note("walls %s%.0llu\n", line, 0);
+    execve(argv[0], argv + 1, envp); /* the notes descriptor is close-on-exec */
+    note("exec-failed %s %llu\n", strerror(errno), (unsigned long long)errno);
+    _exit(127);
+  }
+  for (;;) {
+    int status;
+    if (waitpid(child, &status, 0) == child) pass_on_status(status);
+    if (errno != EINTR) fatal("waitpid");
+  }
 }
 
 static int receive_listener(int sock) {
@@ -559,7 +611,7 @@ static void pass_on_status(int status) {
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    if (sig == SIGXCPU) fprintf(stderr, "pypy-box-supervisor: limit cpu 0\n");
+    if (sig == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
     signal(sig, SIG_DFL);
@@ -573,27 +625,49 @@ static void pass_on_status(int status) {
 }
 
 int main(int argc, char **argv) {
-  struct limits lim = {0, 0, 0, 0};
+  struct walls w;
+  memset(&w, 0, sizeof w);
+  w.namespaces = 1;
+  w.drop_root = 1;
+  int protocol_guest = 0;
+  const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
-    if (k + 1 >= argc) break;
-    unsigned long long v = strtoull(argv[k + 1], NULL, 10);
-    if (strcmp(argv[k], "--as") == 0) lim.as = v;
-    else if (strcmp(argv[k], "--heap") == 0) heap_limit = v;
-    else if (strcmp(argv[k], "--cpu") == 0) lim.cpu = v;
-    else if (strcmp(argv[k], "--nofile") == 0) lim.nofile = v;
-    else if (strcmp(argv[k], "--fsize") == 0) lim.fsize = v;
-    else {
+    if (strcmp(argv[k], "--protocol-guest") == 0) protocol_guest = 1;
+    else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = 0;
+    else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
+    else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
+    else if (k + 1 < argc) {
+      unsigned long long v = strtoull(argv[k + 1], NULL, 10);
+      if (strcmp(argv[k], "--as") == 0) w.as = v;
+      else if (strcmp(argv[k], "--heap") == 0) heap_limit = v;
+      else if (strcmp(argv[k], "--cpu") == 0) w.cpu = v;
+      else if (strcmp(argv[k], "--nofile") == 0) w.nofile = v;
+      else if (strcmp(argv[k], "--fsize") == 0) w.fsize = v;
+      else {
+        fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
+        return 2;
+      }
+      k++;
+    } else {
       fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
       return 2;
     }
-    k++;
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
+  if (fcntl(NOTE_FD, F_GETFD) >= 0) {
+    note_fd = fcntl(NOTE_FD, F_DUPFD_CLOEXEC, 10);
+    close(NOTE_FD);
+  }
+  if (protocol_guest) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+    if (getppid() == 1) _exit(125);
+    launch_protocol_guest(&w, wall_lib, guest_argv);
+  }
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
   if (getppid() == 1) _exit(125);
@@ -609,7 +683,7 @@ int main(int argc, char **argv) {
   if (child < 0) fatal("fork");
   if (child == 0) {
     close(sv[0]);
-    child_main(sv[1], &lim, guest_argv);
+    child_main(sv[1], &w, guest_argv);
   }
   close(sv[1]);
   listener = receive_listener(sv[0]);

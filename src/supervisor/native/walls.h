@@ -1,0 +1,84 @@
+/*
+ * Walls around a guest process, applied in the child between fork and exec: resource limits,
+ * no new privileges, an unprivileged uid when started as root, and new user, network, IPC, UTS and
+ * mount namespaces where the kernel allows them. Each wall can be switched off for debugging.
+ */
+#ifndef PYPY_BOX_WALLS_H
+#define PYPY_BOX_WALLS_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct walls {
+  rlim_t as, cpu, nofile, fsize;
+  int namespaces; /* try new user/net/ipc/uts/mount namespaces */
+  int drop_root;  /* run as nobody when started as root */
+  char active[256];
+};
+
+static void wall_note(struct walls *w, const char *name) {
+  size_t n = strlen(w->active);
+  snprintf(w->active + n, sizeof w->active - n, "%s%s", n ? "," : "", name);
+}
+
+static int wall_limit(int res, rlim_t v) {
+  if (!v) return 0;
+  struct rlimit rl = {v, res == RLIMIT_CPU ? v + 1 : v};
+  return setrlimit(res, &rl);
+}
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Returns 0, or -1 with a message on stderr when a wall that must hold could not be built. */
+static int apply_walls(struct walls *w) {
+  if (wall_limit(RLIMIT_AS, w->as) || wall_limit(RLIMIT_CPU, w->cpu) || wall_limit(RLIMIT_NOFILE, w->nofile) ||
+      wall_limit(RLIMIT_FSIZE, w->fsize) || wall_limit(RLIMIT_CORE, 1)) {
+    fprintf(stderr, "pypy-box-supervisor: setrlimit: %s\n", strerror(errno));
+    return -1;
+  }
+  wall_note(w, "rlimits");
+  if (w->drop_root && geteuid() == 0) {
+    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
+      fprintf(stderr, "pypy-box-supervisor: cannot drop to nobody: %s\n", strerror(errno));
+      return -1;
+    }
+    wall_note(w, "uid-nobody");
+  }
+  if (w->namespaces) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) == 0) {
+      char map[64];
+      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+      write_file("/proc/self/setgroups", "deny\n");
+      write_file("/proc/self/uid_map", map);
+      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+      write_file("/proc/self/gid_map", map);
+      wall_note(w, "user-ns,net-ns,ipc-ns,uts-ns,mount-ns");
+    }
+    /* else: the kernel does not allow it here; the walls reported say so */
+  }
+  /* Changing credentials cleared the parent-death signal: set it again. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return -1;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    fprintf(stderr, "pypy-box-supervisor: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+    return -1;
+  }
+  wall_note(w, "no-new-privs");
+  return 0;
+}
+#endif
