@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerEncoder, CallDecoder, parseSignature, ProtocolError, readInt, writeInt, type DecodedCall } from '../src/index.js';
+import { AnswerEncoder, CallDecoder, parseSignature, ProtocolError, readInt, SignatureCache, writeInt, type DecodedCall } from '../src/index.js';
 
 function encodeCall(sig: string, words: (bigint | number)[]): Buffer {
   const name = Buffer.from(sig, 'latin1');
@@ -183,3 +183,34 @@ function i32(v: number): Buffer {
   b.writeInt32LE(v);
   return b;
 }
+
+describe('strings sent along with a call (supervisor extension)', () => {
+  it('decodes them byte by byte, keyed by pointer, and names the kind p', () => {
+    const name = Buffer.from('openat(isii)i');
+    const args = Buffer.alloc(32);
+    args.writeBigInt64LE(-100n, 0);
+    args.writeBigUInt64LE(0x5000n, 8);
+    const path = Buffer.from('/tmp/x');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(path.length));
+    const bytes = Buffer.concat([Buffer.of(name.length), name, args, Buffer.from('+'), len, path, Buffer.of(9), Buffer.from('getpid()i')]);
+    const dec = new CallDecoder(new SignatureCache(16, true));
+    const calls: DecodedCall[] = [];
+    for (let k = 0; k < bytes.length; k++) {
+      dec.feed(bytes.subarray(k, k + 1));
+      const c = dec.take();
+      if (c) calls.push(c);
+    }
+    expect(calls.map((c) => c.sig.text)).toEqual(['openat(ipii)i', 'getpid()i']);
+    expect(calls[0]!.strings?.get(0x5000n)?.toString()).toBe('/tmp/x');
+  });
+
+  it('records a bad pointer and refuses the kind without the extension', () => {
+    const name = Buffer.from('unlink(s)i');
+    const bytes = Buffer.concat([Buffer.of(name.length), name, Buffer.alloc(8), Buffer.from('!')]);
+    const dec = new CallDecoder(new SignatureCache(16, true));
+    dec.feed(bytes);
+    expect(dec.take()!.strings?.get(0n)).toBeNull();
+    expect(() => new CallDecoder().feed(bytes)).toThrow(/unknown argument kind 's'/);
+  });
+});

@@ -90,9 +90,19 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(out(r)).toBe('open -1 2\nopenat -1 2\nclone -1 1\nptrace -1 1\n');
   });
 
-  it('stops an endless loop at the timeout', async () => {
-    const r = await run('while True: pass', { timeout: 1500 });
+  it('stops an endless loop at the timeout, and the interpreter is gone', async () => {
+    const token = `endless-${process.pid}-${python}`;
+    const r = await run(`while True: pass  # ${token}`, { timeout: 1500 });
     expect(r).toMatchObject({ outcome: 'timeout', timedOut: true, limit: { name: 'timeout', value: 1500 } });
+    await new Promise((res) => setTimeout(res, 200));
+    const survivors = fs.readdirSync('/proc').filter((p) => {
+      try {
+        return /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(token);
+      } catch {
+        return false;
+      }
+    });
+    expect(survivors).toEqual([]);
   });
 
   it('stops a memory bomb at the heap limit and says so', async () => {

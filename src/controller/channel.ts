@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Errno, GuestErrno } from '../platform/index.js';
 import { CallDecoder, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { SignatureCache } from '../protocol/signature.js';
 
 /** What a reply looks like, step by step. */
 const enum Step {
@@ -34,7 +35,7 @@ const STATUS_FAULT = 0x21; // '!'
  * protocol violation. Answers are written in batches, one write per flush.
  */
 export class GuestChannel {
-  private readonly decoder = new CallDecoder();
+  private readonly decoder: CallDecoder;
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
@@ -49,6 +50,8 @@ export class GuestChannel {
     /** Replies carry a status byte first (the supervisor's extension for bad guest pointers). */
     private readonly statusPrefixed = false,
   ) {
+    // The supervisor also sends path strings along with its calls (kind 's').
+    this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed));
     fromGuest.on('data', (chunk: Buffer) => this.receive(chunk));
     // A guest that dies leaves EPIPE on its stdin: the exit is reported, not the write error.
     toGuest.on('error', () => undefined);

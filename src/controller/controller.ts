@@ -250,7 +250,8 @@ class Run {
       if (this.stock) args.push('--heap', String(this.limits.heapBytes));
       args.push('--as', String(this.limits.heapBytes * 2 + 512 * 1024 * 1024));
     }
-    args.push('--nofile', String(Math.max(this.limits.openFiles, 16)));
+    // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
+    args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
     return args;
   }
 
@@ -334,6 +335,7 @@ class Run {
     this.calls++;
     const ctx = this.ctx;
     ctx.reset();
+    ctx.strings = call.strings;
     const sig = call.sig.text;
     this.currentSig = sig;
     const t0 = this.recording ? process.hrtime.bigint() : 0n;

@@ -26,6 +26,8 @@ export class CallContext {
   note: string | undefined;
   bytesToGuest = 0;
   bytesFromGuest = 0;
+  /** Strings the supervisor sent along with this call, by pointer (null: bad pointer). */
+  strings: Map<bigint, Buffer | null> | undefined;
 
   constructor(
     readonly session: Session,
@@ -36,6 +38,7 @@ export class CallContext {
     this.path = this.path2 = this.note = undefined;
     this.decision = undefined;
     this.bytesToGuest = this.bytesFromGuest = 0;
+    this.strings = undefined;
   }
 
   /** R: `size` bytes of guest memory at `ptr` (size already bounded by the caller). */
@@ -50,6 +53,12 @@ export class CallContext {
   /** Z: the NUL-terminated string at `ptr`, at most `max` bytes (longer ones are cut at `max`). */
   async readCString(ptr: bigint, max: number): Promise<Buffer> {
     if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL string pointer');
+    const sent = this.strings?.get(ptr);
+    if (sent !== undefined) {
+      if (sent === null) throw new GuestErrno(Errno.EFAULT, 'bad address in guest memory');
+      this.bytesFromGuest += Math.min(sent.length, max);
+      return sent.length > max ? sent.subarray(0, max) : sent;
+    }
     this.enc.readString(ptr, max);
     const data = await this.channel.requestString(this.enc.flush(), max);
     this.bytesFromGuest += data.length;

@@ -273,6 +273,11 @@ export class FileTable {
     this.lowestFree();
   }
 
+  /** The lowest number at or above `min` that this table does not use (EMFILE at the limit). */
+  lowestFreeFrom(min: number): number {
+    return this.lowestFree(min);
+  }
+
   get(fd: number): Descriptor {
     const d = this.fds.get(fd);
     if (!d) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open`);

@@ -8,12 +8,20 @@ export interface DecodedCall {
   readonly sig: Signature;
   /** `i`: number or bigint (exact), `p`: bigint, `f`: number. */
   readonly args: ArgValue[];
+  /** Strings sent along (supervisor extension), by pointer; null when the guest's pointer was bad. */
+  readonly strings?: Map<bigint, Buffer | null>;
 }
+
+/** Longest string the supervisor may send along with a call. */
+export const MAX_SENT_STRING = 65536;
 
 const enum State {
   Length,
   Name,
   Args,
+  StrStatus,
+  StrLength,
+  StrBytes,
 }
 
 /**
@@ -29,6 +37,11 @@ export class CallDecoder {
   private filled = 0;
   private sig: Signature | undefined;
   private done: DecodedCall | undefined;
+
+  private strings: Map<bigint, Buffer | null> | undefined;
+  private strIndex = 0;
+  private strBuf: Buffer = Buffer.alloc(0);
+  private args: ArgValue[] = [];
 
   constructor(private readonly cache = new SignatureCache()) {}
 
@@ -81,7 +94,51 @@ export class CallDecoder {
           chunk.copy(this.argBuf, this.filled, pos, pos + take);
           pos += take;
           this.filled += take;
-          if (this.filled === sig.argBytes) return this.complete(pos);
+          if (this.filled === sig.argBytes) {
+            if (sig.strings.length === 0) return this.complete(pos);
+            this.decodeArgs();
+            this.strings = new Map();
+            this.strIndex = 0;
+            this.state = State.StrStatus;
+          }
+          break;
+        }
+        case State.StrStatus: {
+          const st = chunk[pos++]!;
+          const ptr = this.args[this.sig!.strings[this.strIndex]!] as bigint;
+          if (st === 0x21) {
+            this.strings!.set(ptr, null);
+            if (++this.strIndex === this.sig!.strings.length) return this.finish(pos);
+          } else if (st === 0x2b) {
+            this.state = State.StrLength;
+            this.filled = 0;
+          } else throw new ProtocolError('bad-status', `status byte 0x${st.toString(16)} before a string`, chunk.subarray(pos - 1, pos + 16));
+          break;
+        }
+        case State.StrLength: {
+          const take = Math.min(8 - this.filled, end - pos);
+          chunk.copy(this.nameBuf, this.filled, pos, pos + take);
+          pos += take;
+          this.filled += take;
+          if (this.filled < 8) break;
+          const len = this.nameBuf.readBigUInt64LE(0);
+          if (len > BigInt(MAX_SENT_STRING)) throw new ProtocolError('bad-string-length', `string of ${len} bytes sent with a call`, this.nameBuf.subarray(0, 8));
+          this.strBuf = Buffer.allocUnsafe(Number(len));
+          this.filled = 0;
+          this.state = State.StrBytes;
+          if (len === 0n) pos = this.stringDone(pos);
+          if (this.done) return pos;
+          break;
+        }
+        case State.StrBytes: {
+          const take = Math.min(this.strBuf.length - this.filled, end - pos);
+          chunk.copy(this.strBuf, this.filled, pos, pos + take);
+          pos += take;
+          this.filled += take;
+          if (this.filled === this.strBuf.length) {
+            pos = this.stringDone(pos);
+            if (this.done) return pos;
+          }
           break;
         }
       }
@@ -92,14 +149,15 @@ export class CallDecoder {
   /** Bytes of a partly received call, for error reports (e.g. a guest that died mid-message). */
   pending(): Buffer {
     if (this.state === State.Name) return Buffer.concat([Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
-    if (this.state === State.Args) {
+    if (this.state !== State.Length) {
       const name = Buffer.from(this.sig!.text, 'latin1');
-      return Buffer.concat([Buffer.of(name.length), name, this.argBuf.subarray(0, this.filled)]);
+      const args = this.state === State.Args ? this.argBuf.subarray(0, this.filled) : this.argBuf.subarray(0, this.sig!.argBytes);
+      return Buffer.concat([Buffer.of(name.length), name, args]);
     }
     return Buffer.alloc(0);
   }
 
-  private complete(pos: number): number {
+  private decodeArgs(): void {
     const sig = this.sig!;
     const args: ArgValue[] = new Array(sig.args.length);
     for (let k = 0; k < sig.args.length; k++) {
@@ -107,7 +165,25 @@ export class CallDecoder {
       const off = k * 8;
       args[k] = kind === 'p' ? readPtr(this.argBuf, off) : kind === 'i' ? readInt(this.argBuf, off) : this.argBuf.readDoubleLE(off);
     }
-    this.done = { sig, args };
+    this.args = args;
+  }
+
+  private stringDone(pos: number): number {
+    const ptr = this.args[this.sig!.strings[this.strIndex]!] as bigint;
+    this.strings!.set(ptr, this.strBuf);
+    if (++this.strIndex === this.sig!.strings.length) return this.finish(pos);
+    this.state = State.StrStatus;
+    return pos;
+  }
+
+  private complete(pos: number): number {
+    this.decodeArgs();
+    return this.finish(pos);
+  }
+
+  private finish(pos: number): number {
+    this.done = this.strings ? { sig: this.sig!, args: this.args, strings: this.strings } : { sig: this.sig!, args: this.args };
+    this.strings = undefined;
     this.state = State.Length;
     this.filled = 0;
     this.sig = undefined;

@@ -164,18 +164,21 @@ export class MemoryMount implements Mount {
 
 /** An open memfs file; growth is charged to the tree's quota before memfs allocates anything. */
 class MemoryFile implements FileHandle {
+  private readonly isDir: boolean;
   constructor(
     private readonly vol: InstanceType<typeof Volume>,
     private readonly fd: number,
     private readonly opts: MemoryMountOptions,
-  ) {}
+  ) {
+    this.isDir = vol.fstatSync(fd).isDirectory();
+  }
 
   private size(): number {
     return Number(this.vol.fstatSync(this.fd).size);
   }
 
   read(buf: Buffer, offset: number, length: number, position: number): number {
-    if (this.vol.fstatSync(this.fd).isDirectory()) throw new GuestErrno(Errno.EISDIR, 'read of a directory');
+    if (this.isDir) throw new GuestErrno(Errno.EISDIR, 'read of a directory');
     return this.vol.readSync(this.fd, buf, offset, length, position);
   }
 

@@ -11,6 +11,8 @@ import { CONTINUE, type CallContext, type Handler } from '../context.js';
  */
 
 const O_CLOEXEC = 0o2000000;
+/** Virtual descriptors live at this number and above (the supervisor's filter knows it too). */
+export const VIRTUAL_FD_BASE = 512;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
 export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number> {
@@ -21,15 +23,14 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   const { r, req } = prepared;
   const hostPath = r.node ? r.mount.hostPath(r.rel) : undefined;
   if (hostPath !== undefined && prepared.regular && !req.write && !req.create && !req.truncate) {
-    const fd = await ctx.injectHostFile(hostPath, cloexec);
-    files.install(fd, { kind: 'native', hostPath, vpath: r.vpath, refs: 1 });
+    // A real descriptor below VIRTUAL_FD_BASE: its reads, seeks and closes never come back here.
     ctx.note = 'real descriptor';
-    return fd;
+    return ctx.injectHostFile(hostPath, cloexec);
   }
   const file = files.openPrepared(prepared);
   let fd: number;
   try {
-    fd = await ctx.injectVirtual(cloexec);
+    fd = await ctx.injectVirtual(cloexec, files.lowestFreeFrom(VIRTUAL_FD_BASE));
   } catch (err) {
     file.handle.close();
     throw err;
@@ -52,13 +53,15 @@ async function duplicate(ctx: CallContext, fd: number, target: number, cloexec: 
     if (target >= 0) files.drop(target);
     return CONTINUE; // one of the guest's own kernel objects (a pipe, an eventfd): not ours to track
   }
-  if (target < 0) files.checkRoom();
+  if (target >= 3 && target < VIRTUAL_FD_BASE) {
+    throw new GuestErrno(Errno.EINVAL, `a virtual descriptor cannot be placed below ${VIRTUAL_FD_BASE}`);
+  }
   if (d.kind === 'native') {
     const nfd = await ctx.injectHostFile(d.hostPath, cloexec, target);
     files.install(nfd, { ...d, refs: 1 });
     return nfd;
   }
-  const nfd = await ctx.injectVirtual(cloexec, target);
+  const nfd = await ctx.injectVirtual(cloexec, target >= 0 ? target : files.lowestFreeFrom(VIRTUAL_FD_BASE));
   d.refs++;
   files.install(nfd, d);
   return nfd;

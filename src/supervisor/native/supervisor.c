@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -267,15 +268,34 @@ static void build_filter(pid_t self) {
       break;
     case FWD:
     case FD:
-    case FDX:
     case EXEC:
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
       emit(RET(SECCOMP_RET_USER_NOTIF));
       break;
-    case MMAP: /* anonymous and under 1 MiB: native; large ones are checked against the heap limit */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 8));
+    case FDN:
+    case FDX: {
+      /* Native when every descriptor argument is a real one: 3 <= fd < VIRTUAL_FD_BASE. */
+      int two = f->nr == SYS_dup2 || f->nr == SYS_dup3;
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, two ? 8 : 5));
+      emit(LD_ARG_LO(0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, two ? 5 : 2, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, two ? 4 : 1));
+      if (two) {
+        emit(LD_ARG_LO(1));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 2, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 1));
+      }
+      emit(RET(SECCOMP_RET_ALLOW));
+      emit(RET(SECCOMP_RET_USER_NOTIF));
+      break;
+    }
+    case MMAP: /* anonymous and under 1 MiB, or of a real descriptor: native; others are checked */
+      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 11));
       emit(LD_ARG_LO(3));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 5));
+      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 3, 0));
+      emit(LD_ARG_LO(4));
+      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 6, 0));
+      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 4, 5));
       emit(LD_ARG_HI(1));
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
       emit(LD_ARG_LO(1));
@@ -436,12 +456,35 @@ static int receive_listener(int sock) {
 
 /* ---- forwarding one call ---- */
 
+/* One message: signature, arguments and up to two paths. */
+static unsigned char callbuf[1 + 255 + 6 * 8 + 2 * (9 + PATH_MAX)];
+
+/* Reads a NUL-terminated string of at most `max` bytes from the guest, page by page. */
+static int read_string(pid_t pid, uint64_t ptr, uint64_t max, unsigned char *out, uint64_t *len) {
+  uint64_t n = 0;
+  if (ptr == 0) return -1;
+  while (n < max) {
+    uint64_t addr = ptr + n;
+    uint64_t room = 4096 - (addr & 4095);
+    if (room > max - n) room = max - n;
+    if (guest_read(pid, addr, out + n, room) < 0) return -1;
+    void *nul = memchr(out + n, 0, room);
+    if (nul) {
+      *len = (uint64_t)((unsigned char *)nul - out);
+      return 0;
+    }
+    n += room;
+  }
+  *len = n;
+  return 0;
+}
+
 static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
   const char *sig = f->sig;
   size_t len = strlen(sig);
   const char *kinds = strchr(sig, '(') + 1;
   size_t nargs = (size_t)(strchr(sig, ')') - kinds);
-  unsigned char msg[1 + 255 + 6 * 8];
+  unsigned char *msg = callbuf;
   msg[0] = (unsigned char)len;
   memcpy(msg + 1, sig, len);
   size_t kinds_at = (size_t)(kinds - sig);
@@ -452,7 +495,20 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     if (kinds[k] == 'i') v = (uint64_t)(int64_t)(int32_t)(uint32_t)v;
     memcpy(msg + 1 + len + 8 * k, &v, 8);
   }
-  out_all(msg, 1 + len + 8 * nargs);
+  size_t used = 1 + len + 8 * nargs;
+  /* Paths go along with the call: status byte, u64 length, bytes (read once, page by page). */
+  for (size_t k = 0; k < nargs; k++) {
+    if (kinds[k] != 's') continue;
+    uint64_t n;
+    if (used + 9 + PATH_MAX > sizeof callbuf || read_string((pid_t)req->pid, req->data.args[k], PATH_MAX, callbuf + used + 9, &n) < 0) {
+      callbuf[used++] = '!';
+      continue;
+    }
+    callbuf[used] = '+';
+    memcpy(callbuf + used + 1, &n, 8);
+    used += 9 + n;
+  }
+  out_all(callbuf, used);
 
   pid_t pid = (pid_t)req->pid;
   int err = 0, fault = 0;
@@ -543,7 +599,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'C':
-      if (f->fate != FD && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
+      if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
       return;
     case 'i': {
@@ -560,6 +616,38 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     }
     }
   }
+}
+
+/*
+ * newfstatat(fd, "", buf, AT_EMPTY_PATH) on a real descriptor is fstat: answered here, from the
+ * descriptor itself, without a round trip. The path is read once into our memory; only an empty
+ * one takes this path, so the kernel never resolves a name the guest could still change.
+ */
+static int stat_real_fd(const struct seccomp_notif *req) {
+  int64_t fd = (int64_t)(int32_t)(uint32_t)req->data.args[0];
+  if (!(req->data.args[3] & AT_EMPTY_PATH) || fd < 3 || fd >= VIRTUAL_FD_BASE) return 0;
+  char first;
+  if (guest_read((pid_t)req->pid, req->data.args[1], &first, 1) < 0 || first != 0) return 0;
+  static int pidfd = -1;
+  static pid_t pidfd_of = -1;
+  if (pidfd_of != child) {
+    if (pidfd >= 0) close(pidfd);
+    pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    pidfd_of = child;
+  }
+  int local = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+  if (local < 0) {
+    respond(req->id, 0, errno == EBADF ? EBADF : errno, 0);
+    return 1;
+  }
+  struct stat st;
+  int rc = fstat(local, &st);
+  int err = errno;
+  close(local);
+  if (rc < 0) respond(req->id, 0, err, 0);
+  else if (guest_write((pid_t)req->pid, req->data.args[2], &st, sizeof st) < 0 || !notif_id_valid(req->id)) respond(req->id, 0, EFAULT, 0);
+  else respond(req->id, 0, 0, 0);
+  return 1;
 }
 
 static void handle(const struct seccomp_notif *req) {
@@ -586,6 +674,7 @@ static void handle(const struct seccomp_notif *req) {
     } else if (fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[4])) respond(req->id, 0, ENODEV, 0);
     else respond(req->id, 0, 0, 1);
     return;
+  case FDN:
   case FD:
     /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
     if (nr == SYS_fcntl && (req->data.args[1] == F_DUPFD || req->data.args[1] == F_DUPFD_CLOEXEC)) {
@@ -598,8 +687,11 @@ static void handle(const struct seccomp_notif *req) {
     }
     forward(req, f);
     return;
-  case FDX:
   case FWD:
+    if (nr == SYS_newfstatat && stat_real_fd(req)) return;
+    forward(req, f);
+    return;
+  case FDX:
     forward(req, f);
     return;
   default: /* ALLOW/ERR/... never notify */
@@ -659,6 +751,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   char **guest_argv = argv + k + 1;
+  /* Larger pipes to the controller: a 64 KiB answer then fits in one write, without a wait. */
+  fcntl(0, F_SETPIPE_SZ, 1 << 20);
+  fcntl(1, F_SETPIPE_SZ, 1 << 20);
   if (fcntl(NOTE_FD, F_GETFD) >= 0) {
     note_fd = fcntl(NOTE_FD, F_DUPFD_CLOEXEC, 10);
     close(NOTE_FD);

@@ -6,8 +6,13 @@
  *   FWD     forwarded to the controller as a protocol call NAME(KINDS)i; never runs natively
  *   FD      first argument is a descriptor: on a descriptor the supervisor injected from a real
  *           file it runs natively; on a virtual descriptor it is forwarded like FWD
- *   FDX     descriptor bookkeeping (close, dup*): always forwarded, so the controller's table
- *           stays right; the controller may let it run natively afterwards ('C')
+ *   FDN     like FD, but decided in the filter: descriptors 3..VIRTUAL_FD_BASE-1 are the guest's
+ *           own or injected real files (virtual descriptors live at VIRTUAL_FD_BASE and above, and
+ *           0-2 are virtual), so the call runs natively without a round trip; only data calls
+ *           that cannot change a host file are FDN
+ *   FDX     descriptor bookkeeping (close, dup*): native between real descriptors (decided in the
+ *           filter like FDN, for every descriptor argument); otherwise forwarded so the
+ *           controller's table stays right, and it may let the call run natively afterwards ('C')
  *   MMAP    anonymous mappings run natively; file mappings only of injected real files
  *   CLONE   new threads only (CLONE_THREAD); a new process is refused with EPERM
  *   SELF    signals and limits only for the guest itself (first argument = its pid, or 0 for limits)
@@ -20,12 +25,16 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-enum fate { ALLOW, FWD, FD, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
+enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
+
+/* Virtual descriptors are placed at this number and above; real ones stay below it. */
+#define VIRTUAL_FD_BASE 512
 
 /*
- * Argument kinds in this table: p pointer, l 64-bit integer (sizes, offsets), i C int (sent
- * sign-extended from 32 bits: the kernel leaves the upper half of an int argument undefined).
- * On the wire both l and i are the protocol's 'i'.
+ * Argument kinds in this table: p pointer, s pointer to a path (its string is read at once and
+ * sent along after the arguments, saving the controller a Z round trip), l 64-bit integer (sizes,
+ * offsets), i C int (sent sign-extended from 32 bits: the kernel leaves the upper half of an int
+ * argument undefined). On the wire l and i are both 'i'; s stays 's'.
  */
 struct syscall_fate {
   int nr;
@@ -37,6 +46,7 @@ struct syscall_fate {
 #define A(name) {SYS_##name, #name, ALLOW, 0}
 #define F(name, kinds) {SYS_##name, #name "(" kinds ")i", FWD, 0}
 #define D(name, kinds) {SYS_##name, #name "(" kinds ")i", FD, 0}
+#define DN(name, kinds) {SYS_##name, #name "(" kinds ")i", FDN, 0}
 #define DX(name, kinds) {SYS_##name, #name "(" kinds ")i", FDX, 0}
 #define E(name, e) {SYS_##name, #name, ERR, e}
 #define X(name, f) {SYS_##name, #name, f, 0}
@@ -61,21 +71,21 @@ static const struct syscall_fate FATES[] = {
   X(prctl, PRCTL),
 
   /* ---- descriptors ---- */
-  D(read, "ipl"), D(write, "ipl"), D(pread64, "ipll"), D(pwrite64, "ipll"), D(readv, "ipi"),
-  D(writev, "ipi"), D(preadv, "ipill"), D(pwritev, "ipill"), D(preadv2, "ipilli"),
-  D(pwritev2, "ipilli"), D(lseek, "ili"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
-  D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), D(fsync, "i"), D(fdatasync, "i"),
-  D(ftruncate, "il"), D(fadvise64, "illi"), D(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
-  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), D(fallocate, "iill"),
+  DN(read, "ipl"), DN(write, "ipl"), DN(pread64, "ipll"), DN(pwrite64, "ipll"), DN(readv, "ipi"),
+  DN(writev, "ipi"), DN(preadv, "ipill"), DN(pwritev, "ipill"), DN(preadv2, "ipilli"),
+  DN(pwritev2, "ipilli"), DN(lseek, "ili"), DN(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
+  D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), DN(fsync, "i"), DN(fdatasync, "i"),
+  DN(ftruncate, "il"), DN(fadvise64, "illi"), DN(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
+  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), DN(fallocate, "iill"),
   D(fgetxattr, "ippl"), D(flistxattr, "ipl"),
 
   /* ---- names, identity, randomness: decided by the controller ---- */
-  F(open, "pii"), F(openat, "ipii"), F(creat, "pi"), F(stat, "pp"), F(lstat, "pp"),
-  F(newfstatat, "ippi"), F(access, "pi"), F(faccessat, "ipi"), F(faccessat2, "ipii"),
-  F(readlink, "ppi"), F(readlinkat, "ippi"), F(mkdir, "pi"), F(mkdirat, "ipi"), F(rmdir, "p"),
-  F(unlink, "p"), F(unlinkat, "ipi"), F(rename, "pp"), F(renameat, "ipip"),
-  F(renameat2, "ipipi"), F(symlink, "pp"), F(symlinkat, "pip"), F(chdir, "p"), F(getcwd, "pl"),
-  F(truncate, "pl"), F(utime, "pp"), F(utimes, "pp"), F(utimensat, "ippi"), F(futimesat, "ipp"),
+  F(open, "sii"), F(openat, "isii"), F(creat, "si"), F(stat, "sp"), F(lstat, "sp"),
+  F(newfstatat, "ispi"), F(access, "si"), F(faccessat, "isi"), F(faccessat2, "isii"),
+  F(readlink, "spi"), F(readlinkat, "ispi"), F(mkdir, "si"), F(mkdirat, "isi"), F(rmdir, "s"),
+  F(unlink, "s"), F(unlinkat, "isi"), F(rename, "ss"), F(renameat, "isis"),
+  F(renameat2, "isisi"), F(symlink, "ss"), F(symlinkat, "sis"), F(chdir, "s"), F(getcwd, "pl"),
+  F(truncate, "sl"), F(utime, "pp"), F(utimes, "pp"), F(utimensat, "ippi"), F(futimesat, "ipp"),
   F(chmod, "pi"), F(fchmodat, "ipi"), F(chown, "pii"), F(lchown, "pii"), F(fchownat, "ipiii"),
   F(statfs, "pp"), F(getxattr, "pppl"), F(lgetxattr, "pppl"), F(listxattr, "ppl"),
   F(llistxattr, "ppl"), F(uname, "p"), F(getuid, ""), F(geteuid, ""), F(getgid, ""),
@@ -121,6 +131,7 @@ static const struct syscall_fate FATES[] = {
 #undef F
 #undef D
 #undef DX
+#undef DN
 #undef E
 #undef X
 

@@ -1,0 +1,171 @@
+/**
+ * pypy-box benchmarks: every row measured side by side in one run, reported as a ratio.
+ * Run with `npm run bench`. Results also go to bench/results/<time>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { Controller, VirtualFS } from '../src/index.js';
+import { findInterpreter } from '../src/supervisor/profile.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const build = path.join(root, 'build/bench');
+fs.mkdirSync(build, { recursive: true });
+const cc = process.env.CC ?? 'cc';
+execFileSync(cc, ['-O2', '-o', path.join(build, 'pingpong'), path.join(root, 'bench/pingpong.c')]);
+execFileSync(cc, ['-O2', '-o', path.join(build, 'guest'), path.join(root, 'test/guest/guest.c')]);
+const PINGPONG = path.join(build, 'pingpong');
+const GUEST = path.join(build, 'guest');
+const quick = process.argv.includes('--quick');
+
+interface Row {
+  name: string;
+  pypyBox: number;
+  baseline: number;
+  unit: string;
+  /** pypyBox / baseline, or its inverse for throughputs (so that lower is better everywhere). */
+  ratio: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+const rows: Row[] = [];
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function guestRun(args: string[], extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await new Controller({ executable: GUEST, args, ...extra }).run();
+  if (r.outcome !== 'exited') throw new Error(`bench guest ended with ${r.outcome}: ${r.guestStderr}`);
+  return seconds(t0);
+}
+
+async function noopCall(): Promise<void> {
+  const n = quick ? 20_000 : 100_000;
+  const raw = Number(execFileSync(PINGPONG, ['calls', String(n)]).toString());
+  const empty = median([await guestRun(['quiet']), await guestRun(['quiet']), await guestRun(['quiet'])]);
+  const full = await guestRun(['quiet', `loop ${n}`, 'call getpid()i', 'end']);
+  const per = (full - empty) / n;
+  const rawAgain = Number(execFileSync(PINGPONG, ['calls', String(n)]).toString());
+  const base = (raw + rawAgain) / 2;
+  rows.push({ name: 'no-op call getpid()i (C guest) vs raw pipe ping-pong', pypyBox: per * 1e6, baseline: base * 1e6, unit: 'µs/call', ratio: per / base, target: '<= 2x', met: per / base <= 2 });
+}
+
+async function fileRead(): Promise<void> {
+  const size = 64 << 20;
+  const vfs = new VirtualFS();
+  vfs.mountTmp('/tmp');
+  vfs.addFile('/data/big', Buffer.alloc(size, 7));
+  for (const chunk of [8192, 65536, 1 << 20]) {
+    const raw = Number(execFileSync(PINGPONG, ['bandwidth', String(size), String(chunk)]).toString());
+    const t = await guestRun(['quiet', `buf b ${chunk}`, 'call open(pii)i s:/data/big 0 0', `loop ${size / chunk}`, `call read(ipi)i 3 b:b ${chunk}`, 'end'], { vfs });
+    const rate = size / t;
+    rows.push({
+      name: `read 64 MiB virtual file, ${chunk >= 1 << 20 ? `${chunk >> 20} MiB` : `${chunk >> 10} KiB`} per read(ipi)i vs raw pipe`,
+      pypyBox: rate / 1e6,
+      baseline: raw / 1e6,
+      unit: 'MB/s',
+      ratio: raw / rate,
+      target: '>= 50% of raw',
+      met: rate / raw >= 0.5,
+      note: `${((rate / raw) * 100).toFixed(1)}% of raw`,
+    });
+  }
+}
+
+async function pythonStartup(label: string, args: string[], runs: number): Promise<void> {
+  const interp = findInterpreter('pypy3');
+  if (!interp) {
+    rows.push({ name: `${label}: skipped (no pypy3)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+    return;
+  }
+  await new Controller({ python: 'pypy3', args }).run(); // warm the profile cache
+  const native: number[] = [];
+  const boxed: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    let t0 = process.hrtime.bigint();
+    await execa(interp, args, { env: {}, extendEnv: false });
+    native.push(seconds(t0));
+    t0 = process.hrtime.bigint();
+    const r = await new Controller({ python: 'pypy3', args }).run();
+    boxed.push(seconds(t0));
+    if (r.exitCode !== 0) throw new Error(`${label} under pypy-box failed: ${r.stderr}`);
+  }
+  const n = median(native);
+  const b = median(boxed);
+  rows.push({ name: `${label}: pypy3 native vs under pypy-box (median of ${runs})`, pypyBox: b * 1e3, baseline: n * 1e3, unit: 'ms', ratio: b / n, target: '<= 1.5x', met: b / n <= 1.5 });
+}
+
+async function forwardedSyscall(): Promise<void> {
+  const n = quick ? 2000 : 10000;
+  const code = (count: number) => `import os\nfor i in range(${count}): os.stat('/tmp')`;
+  const interp = findInterpreter('pypy3');
+  if (!interp) return;
+  const time = async (count: number, boxed: boolean) => {
+    const t0 = process.hrtime.bigint();
+    if (boxed) await new Controller({ python: 'pypy3', args: ['-c', code(count)] }).run();
+    else await execa(interp, ['-c', code(count)], { env: {}, extendEnv: false });
+    return seconds(t0);
+  };
+  const boxed = ((await time(n, true)) - (await time(0, true))) / n;
+  const native = ((await time(n, false)) - (await time(0, false))) / n;
+  rows.push({ name: 'one forwarded system call (os.stat in stock pypy3) vs native', pypyBox: boxed * 1e6, baseline: native * 1e6, unit: 'µs/call', ratio: boxed / native });
+}
+
+async function memoryAfterRuns(): Promise<void> {
+  const n = quick ? 200 : 1000;
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < n; k++) await guestRun(['call getpid()i']);
+  const seq = seconds(t0);
+  global.gc?.();
+  const after = process.memoryUsage().rss;
+  rows.push({ name: `controller resident memory before vs after ${n} sequential runs`, pypyBox: after / 2 ** 20, baseline: before / 2 ** 20, unit: 'MiB', ratio: after / before, note: `${(n / seq).toFixed(0)} runs/s sequential` });
+  const t1 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: 50 }, () => guestRun(['call getpid()i'])));
+  const conc = seconds(t1);
+  rows.push({ name: '50 concurrent runs vs 50 sequential (throughput)', pypyBox: 50 / conc, baseline: n / seq, unit: 'runs/s', ratio: n / seq / (50 / conc) });
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release(), node: process.version, platform: `${process.platform}-${process.arch}` };
+}
+
+function table(): string {
+  const head = ['benchmark', 'pypy-box', 'baseline', 'unit', 'ratio', 'target'];
+  const body = rows.map((r) => [r.name, fmt(r.pypyBox), fmt(r.baseline), r.unit, Number.isNaN(r.ratio) ? '-' : `${r.ratio.toFixed(2)}x${r.note ? ` (${r.note})` : ''}`, r.target ? `${r.target} ${r.met ? 'met' : 'NOT met'}` : '']);
+  const lines = [head, ...body].map((cols) => `| ${cols.join(' | ')} |`);
+  lines.splice(1, 0, `|${head.map(() => '---').join('|')}|`);
+  return lines.join('\n');
+}
+
+function fmt(x: number): string {
+  return Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(2);
+}
+
+await noopCall();
+await fileRead();
+await pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 15);
+await pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 9);
+await forwardedSyscall();
+await memoryAfterRuns();
+
+const out = table();
+console.log(out);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const file = path.join(root, 'bench/results', `${stamp}.json`);
+fs.mkdirSync(path.dirname(file), { recursive: true });
+fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: machine(), command: 'npm run bench', rows }, null, 2) + '\n');
+console.log(`\nmachine: ${JSON.stringify(machine())}\nwritten: ${path.relative(root, file)}`);
