@@ -1,5 +1,5 @@
 import { Readable, Writable } from 'node:stream';
-import { CallContext, CONTINUE, type Answer, type Handler } from '../handlers/context.js';
+import { CallContext, CONTINUE, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
 import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
@@ -372,6 +372,11 @@ class Run {
     if (value === CONTINUE) {
       if (this.recording) this.record(call, undefined, 0, 'runs natively', t0);
       this.channel.finish(this.ctx.enc.continueNative().flush());
+      return;
+    }
+    if (value instanceof InjectHostFile) {
+      if (this.recording) this.record(call, undefined, 0, undefined, t0);
+      this.channel.finish(this.ctx.enc.openAndReturn(value.hostPath, value.cloexec).flush());
       return;
     }
     try {

@@ -9,8 +9,19 @@ import { decodePath } from '../vfs/path.js';
 /** Answer of a supervisor call that may run natively now that the controller has seen it. */
 export const CONTINUE: unique symbol = Symbol('continue');
 
-/** What a handler returns: the call's result value (ignored for `v` results), or CONTINUE. */
-export type Answer = number | bigint | void | typeof CONTINUE;
+/**
+ * Answer of a supervisor call: the supervisor opens this host file, puts it in the guest and
+ * returns its descriptor number as the call's result (no extra round trip).
+ */
+export class InjectHostFile {
+  constructor(
+    readonly hostPath: string,
+    readonly cloexec: boolean,
+  ) {}
+}
+
+/** What a handler returns: the call's result value (ignored for `v` results), CONTINUE, or an injection. */
+export type Answer = number | bigint | void | typeof CONTINUE | InjectHostFile;
 export type Handler = (ctx: CallContext, args: ArgValue[]) => Answer | Promise<Answer>;
 
 /**

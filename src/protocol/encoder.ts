@@ -99,6 +99,18 @@ export class AnswerEncoder {
     return this;
   }
 
+  /** Supervisor extension: instead of a result, open a host file and return its descriptor. */
+  openAndReturn(hostPath: string, cloexec: boolean): this {
+    const path = Buffer.from(hostPath);
+    this.ensure(17);
+    this.scratch[this.used] = 0x6f; // 'o'
+    this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
+    this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
+    this.used += 17;
+    this.bytes(path);
+    return this;
+  }
+
   /** Takes everything queued since the last flush, as buffers to write in order. */
   flush(): Buffer[] {
     this.cut();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { direntType, Errno, GuestErrno, errnoFromNode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/index.js';
+import { DT_DIR, DT_LNK, DT_REG, Errno, GuestErrno, errnoFromNode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/index.js';
 import { fromNodeStats } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
 
@@ -80,16 +80,22 @@ export class HostMount implements Mount {
   }
 
   list(rel: readonly string[]): DirEntry[] {
-    let names: string[];
+    let entries: fs.Dirent[];
     try {
-      names = fs.readdirSync(this.hostPath(rel));
+      entries = fs.readdirSync(this.hostPath(rel), { withFileTypes: true });
     } catch (err) {
       throw new GuestErrno(errnoFromNode(err), 'list of a host directory failed');
     }
+    // Types come from the directory itself (d_type): no stat per entry. Inode numbers in listings
+    // are stable stand-ins; stat() reports the real ones.
     const out: DirEntry[] = [];
-    for (const name of names) {
-      const node = this.lookup([...rel, name]);
-      if (node) out.push({ name, ino: node.stat.ino, type: direntType(node.stat.mode) });
+    for (const e of entries) {
+      const child = [...rel, e.name];
+      if (!this.nameVisible(child)) continue;
+      const type = e.isDirectory() ? DT_DIR : e.isFile() ? DT_REG : e.isSymbolicLink() ? DT_LNK : -1;
+      if (type < 0) continue; // FIFOs, sockets, devices are never shown
+      if (type !== DT_DIR && this.includes && !this.includes(child.join('/'))) continue;
+      out.push({ name: e.name, ino: nameInode(child.join('/')), type });
     }
     return out;
   }
@@ -163,4 +169,14 @@ class HostFile implements FileHandle {
     this.closed = true;
     fs.closeSync(this.fd);
   }
+}
+
+/** A stable, non-zero stand-in inode number for a name (FNV-1a). */
+function nameInode(name: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < name.length; k++) {
+    h ^= name.charCodeAt(k);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h || 1;
 }

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { Errno, GuestErrno } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
-import { CONTINUE, type CallContext, type Handler } from '../context.js';
+import { CONTINUE, InjectHostFile, type CallContext, type Handler } from '../context.js';
 
 /**
  * Descriptor calls of a stock guest under the supervisor. The kernel chooses descriptor numbers:
@@ -15,7 +15,7 @@ const O_CLOEXEC = 0o2000000;
 export const VIRTUAL_FD_BASE = 512;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
-export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number> {
+export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile> {
   const files = ctx.session.files;
   files.checkRoom();
   const prepared = files.prepareOpen(path, flags, mode);
@@ -25,7 +25,7 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   if (hostPath !== undefined && prepared.regular && !req.write && !req.create && !req.truncate) {
     // A real descriptor below VIRTUAL_FD_BASE: its reads, seeks and closes never come back here.
     ctx.note = 'real descriptor';
-    return ctx.injectHostFile(hostPath, cloexec);
+    return new InjectHostFile(hostPath, cloexec);
   }
   const file = files.openPrepared(prepared);
   let fd: number;

@@ -598,6 +598,26 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       out_all(&res, 8);
       break;
     }
+    case 'o': { /* final answer: open a host file, inject it, and return its number to the guest */
+      uint64_t flags = in64(), plen = in64();
+      if (plen == 0 || plen >= PATH_MAX) protocol_fatal("bad path length in o");
+      in_all(iobuf, plen);
+      iobuf[plen] = 0;
+      int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+      if (hfd < 0) {
+        respond(req->id, 0, errno, 0);
+        return;
+      }
+      struct seccomp_notif_addfd add;
+      memset(&add, 0, sizeof add);
+      add.id = req->id;
+      add.flags = SECCOMP_ADDFD_FLAG_SEND; /* atomically: the call returns the new descriptor */
+      add.srcfd = (uint32_t)hfd;
+      add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) respond(req->id, 0, errno, 0);
+      close(hfd);
+      return;
+    }
     case 'C':
       if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
