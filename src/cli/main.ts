@@ -96,6 +96,9 @@ function interactParser(args: string[]) {
     .option('max-open-dirs', { type: 'number', describe: 'directory streams open at once (default 64)', requiresArg: true })
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
     .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
+    .option('walls', { type: 'boolean', default: true, describe: 'walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the nobody uid' })
+    .option('namespaces', { type: 'boolean', default: true, describe: 'new user/network/IPC/UTS/mount namespaces; --no-namespaces for debugging' })
+    .option('keep-uid', { type: 'boolean', describe: 'debugging: keep the uid when started as root (default: run the guest as nobody)' })
     .option('unknown-calls', { choices: ['enosys', 'fail'] as const, describe: 'a call no handler knows: answer ENOSYS (default) or stop the guest' })
     .help()
     .alias('h', 'help')
@@ -184,6 +187,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     stderr: guestWriter(io.stderr, raw || !io.stderr.isTTY, color && !interactivePrompt ? st.yellow : null),
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
+    walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'] },
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };
@@ -225,7 +229,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
 }
 
 function summary(r: RunResult, say: (s: string) => void): void {
-  say(`${r.calls} calls, ${r.denials} denied, ${r.durationMs.toFixed(0)} ms`);
+  say(`${r.calls} calls, ${r.denials} denied, ${r.durationMs.toFixed(0)} ms; walls: ${r.walls.length ? r.walls.join(', ') : 'none'}`);
   const unknown = Object.entries(r.unknownCalls);
   if (unknown.length) say(`unimplemented calls answered ENOSYS: ${unknown.map(([s, n]) => `${s} x${n}`).join(', ')}`);
 }
