@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Controller, type ControllerOptions, type RunResult } from '../src/index.js';
+import { Controller, GuestErrno, type ControllerOptions, type RunResult } from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const GUEST = path.join(ROOT, 'build/test/guest');
@@ -44,4 +44,15 @@ export function childPids(): number[] {
     }
   }
   return out;
+}
+
+/** The errno a VFS operation fails with (0 when it succeeds). */
+export function errnoOf(fn: () => unknown): number {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GuestErrno) return err.errno;
+    throw err;
+  }
+  return 0;
 }

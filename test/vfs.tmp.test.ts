@@ -2,22 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FileTable } from '../src/kernel/files.js';
-import { Errno, GuestErrno, linuxX8664, Policy, VirtualFS } from '../src/index.js';
-import { FIXTURES } from './helpers.js';
+import { Errno, linuxX8664, Policy, VirtualFS } from '../src/index.js';
+import { errnoOf, FIXTURES } from './helpers.js';
 
 const PROJECT = path.join(FIXTURES, 'project');
 const F = linuxX8664.open;
 const CREATE = F.O_WRONLY | F.O_CREAT | F.O_TRUNC;
 
-function errnoOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GuestErrno) return err.errno;
-    throw err;
-  }
-  return 0;
-}
 
 function hostTree(dir: string): string[] {
   const out: string[] = [];

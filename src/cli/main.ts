@@ -9,6 +9,7 @@ import { Policy } from '../policy/policy.js';
 import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../policy/spec.js';
 import { formatCall } from '../trace/format.js';
 import { formatTrace, readTrace } from '../trace/index.js';
+import { isElf } from '../supervisor/profile.js';
 import { compareCapabilities, dumpCapabilities, PROTOCOL_VERSION } from './capabilities.js';
 import { ExitCode } from './exit-codes.js';
 import { guestWriter, styler } from './output.js';
@@ -24,14 +25,7 @@ function failure(msg: string | null, err: Error | undefined): never {
 /** A host file that is an ELF executable: the sandboxed-PyPy form of interact. */
 function isElfExecutable(p: string): boolean {
   try {
-    const fd = fs.openSync(p, 'r');
-    try {
-      const b = Buffer.alloc(4);
-      fs.readSync(fd, b, 0, 4, 0);
-      return b.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) && (fs.fstatSync(fd).mode & 0o111) !== 0;
-    } finally {
-      fs.closeSync(fd);
-    }
+    return isElf(p) && (fs.statSync(p).mode & 0o111) !== 0;
   } catch {
     return false;
   }
@@ -253,12 +247,13 @@ function report(r: RunResult, verbose: boolean, say: (s: string) => void): numbe
   return r.exitCode ?? 0;
 }
 
-export async function check(args: string[], io: Io): Promise<number> {
-  const opts = await yargs(args)
-    .scriptName('pypy-box check')
-    .usage('Usage: pypy-box check <executable>\n\nRuns the binary\'s capability dump (RPY_SANDBOX_DUMP) and compares the calls it declares with the ones this controller implements.')
-    .option('json', { type: 'boolean', describe: 'print the report as JSON' })
-    .demandCommand(1, 1, 'missing <executable>', 'check takes one <executable>')
+/** A command with one positional argument and one boolean flag (check, trace). */
+function oneArgument(args: string[], command: string, arg: string, usage: string, flag: string, flagHelp: string) {
+  return yargs(args)
+    .scriptName(`pypy-box ${command}`)
+    .usage(`Usage: pypy-box ${command} <${arg}>\n\n${usage}`)
+    .option(flag, { type: 'boolean', describe: flagHelp })
+    .demandCommand(1, 1, `missing <${arg}>`, `${command} takes one <${arg}>`)
     .help()
     .alias('h', 'help')
     .version(false)
@@ -266,6 +261,10 @@ export async function check(args: string[], io: Io): Promise<number> {
     .exitProcess(false)
     .fail(failure)
     .parse();
+}
+
+export async function check(args: string[], io: Io): Promise<number> {
+  const opts = await oneArgument(args, 'check', 'executable', "Runs the binary's capability dump (RPY_SANDBOX_DUMP) and compares the calls it declares with the ones this controller implements.", 'json', 'print the report as JSON');
   if (opts.help) return 0;
   const executable = String(opts._[0]);
   const implemented = new Controller({ executable }).supportedSignatures();
@@ -282,18 +281,7 @@ export async function check(args: string[], io: Io): Promise<number> {
 }
 
 export async function trace(args: string[], io: Io): Promise<number> {
-  const opts = await yargs(args)
-    .scriptName('pypy-box trace')
-    .usage('Usage: pypy-box trace <file>\n\nLists the calls of a trace written by "interact --log FILE" and summarises them per signature.')
-    .option('summary', { type: 'boolean', describe: 'print only the per-signature summary' })
-    .demandCommand(1, 1, 'missing <file>', 'trace takes one <file>')
-    .help()
-    .alias('h', 'help')
-    .version(false)
-    .strict()
-    .exitProcess(false)
-    .fail(failure)
-    .parse();
+  const opts = await oneArgument(args, 'trace', 'file', 'Lists the calls of a trace written by "interact --log FILE" and summarises them per signature.', 'summary', 'print only the per-signature summary');
   if (opts.help) return 0;
   let text = formatTrace(readTrace(String(opts._[0])));
   if (opts.summary) text = text.slice(text.indexOf('Summary by signature:'));

@@ -27,7 +27,8 @@ export interface StockProfile {
 const PROFILE_VERSION = 3;
 const memory = new Map<string, Promise<StockProfile>>();
 
-function isElf(p: string): boolean {
+/** Whether a host file starts with the ELF magic. */
+export function isElf(p: string): boolean {
   try {
     const fd = fs.openSync(p, 'r');
     try {

@@ -337,6 +337,28 @@ static void build_filter(pid_t self) {
 
 static void pass_on_status(int status);
 
+/* A one-byte message able to carry one descriptor (the listener, from the child to us). */
+struct fd_message {
+  char byte;
+  struct iovec iov;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  struct msghdr msg;
+};
+
+static void fd_message_init(struct fd_message *m) {
+  memset(m, 0, sizeof *m);
+  m->byte = 'L';
+  m->iov.iov_base = &m->byte;
+  m->iov.iov_len = 1;
+  m->msg.msg_iov = &m->iov;
+  m->msg.msg_iovlen = 1;
+  m->msg.msg_control = m->u.buf;
+  m->msg.msg_controllen = sizeof m->u.buf;
+}
+
 /* ---- the child: walls, filter, exec ---- */
 
 static void child_main(int sock, struct walls *w, char **argv) {
@@ -353,23 +375,14 @@ static void child_main(int sock, struct walls *w, char **argv) {
   struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (lfd < 0) _exit(127);
-  char dummy = 'L';
-  struct iovec iov = {&dummy, 1};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } u;
-  struct msghdr msg = {0};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  struct fd_message m;
+  fd_message_init(&m);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &lfd, sizeof(int));
-  if (sendmsg(SOCK_FD, &msg, 0) < 0) _exit(127);
+  if (sendmsg(SOCK_FD, &m.msg, 0) < 0) _exit(127);
   /* From here on every call is seen by the supervisor, which lets these through. */
   close(lfd);
   close(SOCK_FD);
@@ -434,20 +447,11 @@ static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **
 }
 
 static int receive_listener(int sock) {
-  char dummy;
-  struct iovec iov = {&dummy, 1};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } u;
-  struct msghdr msg = {0};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  struct fd_message m;
+  fd_message_init(&m);
+  ssize_t n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
   if (n <= 0) return -1;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
   if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
   int fd;
   memcpy(&fd, CMSG_DATA(c), sizeof fd);
