@@ -65,7 +65,7 @@ describe('Controller with the C test guest', () => {
     expect(res[0]!.value).not.toBe(0n);
     expect(res[5]!.value).toBe(0n); // end of stream
     expect(res[6]!.value).toBe(0n); // closedir -> 0
-    expect(res[7]).toEqual({ value: 0n, errno: Errno.ENOENT });
+    expect(res[7]).toEqual({ value: 0n, errno: Errno.EACCES }); // outside the sandbox's filesystem
     // d_type of '.', '..', 'main.py' and 'pkg' (sorted by the host): DT_DIR 4, DT_REG 8.
     expect(r.lines.filter((l) => l.startsWith('u8 ')).sort()).toEqual(['u8 4', 'u8 4', 'u8 4', 'u8 8']);
   });
@@ -191,7 +191,8 @@ describe('Controller with the C test guest', () => {
     expect(calls[0]).toMatchObject({ sig: 'open(pii)i', path: '/tmp/t.txt', result: 3, allowed: true, reason: 'writable in-memory tree' });
     expect(typeof calls[0]!.args[0]).toBe('bigint');
     expect(calls[1]).toMatchObject({ sig: 'write(ipi)i', result: 3, fromGuest: 3 });
-    expect(calls[2]).toMatchObject({ path: '/etc/shadow', result: -1, errno: Errno.ENOENT });
+    expect(calls[2]).toMatchObject({ path: '/etc/shadow', result: -1, errno: Errno.EACCES, allowed: false });
+    expect(calls[2]!.reason).toMatch(/outside the sandbox's filesystem/);
     expect(entries.at(-1)).toMatchObject({ type: 'footer', outcome: 'exited', calls: 3 });
     expect(seen.map((c) => c.sig)).toEqual(calls.map((c) => c.sig));
   });

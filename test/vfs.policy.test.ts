@@ -97,7 +97,8 @@ describe('a host directory mounted read-only with filters', () => {
     expect(readAll(files, '/project/src/../../../project/./README.txt')).toContain('fixture');
     files.chdir('/project/src');
     expect(readAll(files, '../../../../README.txt'.replace('README.txt', 'project/README.txt'))).toContain('fixture');
-    expect(errnoOf(() => files.stat('/project/../../etc/passwd', true))).toBe(Errno.ENOENT);
+    expect(errnoOf(() => files.stat('/project/../../etc/passwd', true))).toBe(Errno.EACCES); // clamped to /etc: outside the tree
+    expect(errnoOf(() => files.stat('/project/src/../nothing', true))).toBe(Errno.ENOENT); // missing inside a mount
   });
 
   it('denies what no grant covers with EACCES and a reason, stat included', () => {

@@ -2,7 +2,7 @@ import { Errno, GuestErrno, S_IFDIR, S_IFLNK, S_IFMT, type OpenFlags, type StatI
 import type { Decision, Operation, Policy } from '../policy/policy.js';
 import { joinPath } from '../vfs/path.js';
 import type { DirEntry, FileHandle, OpenRequest } from '../vfs/types.js';
-import type { Resolved, VirtualFS } from '../vfs/vfs.js';
+import { outside, OutsideError, type Resolved, type VirtualFS } from '../vfs/vfs.js';
 import { DT_DIR } from '../platform/index.js';
 
 export type Stdio = 'stdin' | 'stdout' | 'stderr';
@@ -106,15 +106,30 @@ export class FileTable {
     if (!d.allow) throw new GuestErrno(d.errno, d.reason);
   }
 
-  resolve(path: string, follow = true): Resolved {
-    return this.vfs.resolve(path, this.cwd, follow);
+  resolve(path: string, follow = true, op: Operation = 'stat'): Resolved {
+    try {
+      return this.vfs.resolve(path, this.cwd, follow);
+    } catch (err) {
+      if (err instanceof OutsideError) this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
+      throw err;
+    }
   }
 
   private existing(path: string, follow: boolean, op: Operation): Resolved & { node: NonNullable<Resolved['node']> } {
-    const r = this.resolve(path, follow);
-    if (!r.node) throw new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
+    const r = this.resolve(path, follow, op);
+    if (!r.node) throw this.missing(r, op);
     this.check(op, r);
     return r as Resolved & { node: NonNullable<Resolved['node']> };
+  }
+
+  /** ENOENT for a missing name; EACCES (a denial) for one outside the sandbox's filesystem. */
+  private missing(r: Resolved, op: Operation): GuestErrno {
+    if (r.mount.source === 'memory' && r.mountPoint.length === 0 && this.vfs.isContainer(r.parts.slice(0, -1))) {
+      const err = outside(r.parts);
+      this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
+      return err;
+    }
+    return new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
   }
 
   // ---- names ----
@@ -221,7 +236,7 @@ export class FileTable {
       mode,
     };
     this.lowestFree(); // fail with EMFILE before touching anything
-    const r = this.resolve(path, !req.exclusive && (flags & F.O_NOFOLLOW) === 0);
+    const r = this.resolve(path, !req.exclusive && (flags & F.O_NOFOLLOW) === 0, req.write ? 'write' : 'read');
     if (r.node) {
       if (req.exclusive) throw new GuestErrno(Errno.EEXIST, `${r.vpath} exists`);
       const type = r.node.stat.mode & S_IFMT;
@@ -230,7 +245,7 @@ export class FileTable {
       if (flags & F.O_DIRECTORY && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
       this.check(req.write ? 'write' : 'read', r);
     } else {
-      if (!req.create) throw new GuestErrno(Errno.ENOENT, `${r.vpath} does not exist`);
+      if (!req.create) throw this.missing(r, req.write ? 'write' : 'read');
       this.check('create', r);
     }
     const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === 0o100000;

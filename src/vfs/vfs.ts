@@ -54,6 +54,12 @@ export class VirtualFS {
   private readonly root: MemoryMount;
   private mounts: MountEntry[] = [];
   private nextDev = 10;
+  /**
+   * Directories of the controller's own tree that only exist to lead to mount points (and the
+   * root): a name missing there is outside the sandbox's filesystem, refused with EACCES, rather
+   * than a file that does not exist (ENOENT). Directories given content by the host are ordinary.
+   */
+  private readonly containers = new Set<string>(['/']);
 
   constructor(readonly options: VfsOptions = {}) {
     this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
@@ -67,13 +73,26 @@ export class VirtualFS {
   /** Adds a read-only virtual file. */
   addFile(vpath: string, data: Buffer | string, mode = 0o644): this {
     const parts = splitPath(vpath);
+    this.ordinary(parts.slice(0, -1));
     this.ownerOf(parts, 'addFile').put(parts, data, mode);
     return this;
   }
 
   addDir(vpath: string): this {
-    this.vol.mkdirSync(joinPath(splitPath(vpath)), { recursive: true });
+    const parts = splitPath(vpath);
+    this.ordinary(parts);
+    this.vol.mkdirSync(joinPath(parts), { recursive: true });
     return this;
+  }
+
+  /** The directory and its parents hold content of their own: missing names there are ENOENT. */
+  private ordinary(parts: string[]): void {
+    for (let k = parts.length; k >= 1; k--) this.containers.delete(joinPath(parts.slice(0, k)));
+  }
+
+  /** Whether a missing name in this directory is outside the sandbox's filesystem (EACCES). */
+  isContainer(dir: readonly string[]): boolean {
+    return this.containers.has(joinPath(dir));
   }
 
   /** Adds every file of a `{ path: content }` map under `base`. */
@@ -84,6 +103,7 @@ export class VirtualFS {
 
   addSymlink(vpath: string, target: string): this {
     const parts = splitPath(vpath);
+    this.ordinary(parts.slice(0, -1));
     this.addDir(joinPath(parts.slice(0, -1)));
     this.vol.symlinkSync(target, joinPath(parts));
     return this;
@@ -125,9 +145,22 @@ export class VirtualFS {
       const path = joinPath(at);
       if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
       else this.vol.mkdirSync(path, { recursive: true });
+      this.markContainers(at);
     }
     this.mounts.push({ at, mount });
     this.mounts.sort((a, b) => b.at.length - a.at.length);
+  }
+
+  /** Parents of a new mount point that the host did not fill become containers. */
+  private markContainers(at: string[]): void {
+    for (let k = 1; k < at.length; k++) {
+      const dir = at.slice(0, k);
+      const entries = this.vol.readdirSync(joinPath(dir)) as string[];
+      // A directory whose every entry leads to a mount point (or is one) holds nothing of its own.
+      const onlyMounts = entries.every((name) => this.mounts.some((m) => hasPrefix(m.at, [...dir, name])) || hasPrefix(at, [...dir, name]));
+      if (onlyMounts) this.containers.add(joinPath(dir));
+      else this.containers.delete(joinPath(dir));
+    }
   }
 
   private ownerOf(parts: string[], what: string): MemoryMount {
@@ -164,6 +197,7 @@ export class VirtualFS {
         const last = k === parts.length;
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
+          if (mount === this.root && this.containers.has(joinPath(prefix.slice(0, -1)))) throw outside(prefix);
           throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
         }
         const type = node.stat.mode & S_IFMT;
@@ -239,4 +273,15 @@ export class VirtualFS {
       file.close();
     }
   }
+}
+
+/** A name outside the sandbox's filesystem: refused (a denial), not merely missing. */
+export class OutsideError extends GuestErrno {
+  constructor(readonly vpath: string) {
+    super(Errno.EACCES, `${vpath} is outside the sandbox's filesystem (not whitelisted)`);
+  }
+}
+
+export function outside(parts: readonly string[]): OutsideError {
+  return new OutsideError(joinPath(parts));
 }
