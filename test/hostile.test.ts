@@ -94,12 +94,14 @@ describe('hostile guests through the C test guest', () => {
     expect(res.slice(29, 40).every((x) => x.value === -1n && x.errno === Errno.EMFILE)).toBe(true);
     expect(res.slice(40, 48).every((x) => x.value !== 0n)).toBe(true);
     expect(res.slice(48).every((x) => x.value === 0n && x.errno === Errno.EMFILE)).toBe(true);
+    expect(r.limitsReached).toEqual(expect.arrayContaining([{ name: 'open-files', value: 32, calls: 11 }, { name: 'open-dirs', value: 8, calls: 12 }]));
     await healthy(before);
   });
 
   it('writes beyond the /tmp quota fail with ENOSPC', async () => {
     const r = await runGuest(['quiet', 'fill x A 65536', 'call open(pii)i s:/tmp/big 577 420', 'loop 40', 'call write(ipi)i 3 b:x 65536', 'end', 'loud', 'call write(ipi)i 3 b:x 65536'], { limits: { tmpBytes: 1 << 20 } });
     expect(results(r.lines).at(-1)).toEqual({ value: -1n, errno: Errno.ENOSPC });
+    expect(r.limitsReached).toContainEqual(expect.objectContaining({ name: 'tmp-quota', value: 1 << 20 }));
     expect(r.vfs.snapshot('/tmp').big!.length).toBeLessThanOrEqual(1 << 20);
   });
 

@@ -88,6 +88,7 @@ function interactParser(args: string[]) {
     .option('tmp-quota', { type: 'string', describe: 'bytes the guest may store in /tmp (default 64m)', requiresArg: true })
     .option('max-open-files', { type: 'number', describe: 'descriptors open at once, stdio included (default 256)', requiresArg: true })
     .option('max-open-dirs', { type: 'number', describe: 'directory streams open at once (default 64)', requiresArg: true })
+    .option('max-path', { type: 'number', describe: 'longest path the guest may use, NUL included (default 4096)', requiresArg: true })
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
     .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
     .option('walls', { type: 'boolean', default: true, describe: 'walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the nobody uid' })
@@ -152,6 +153,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts['io-chunk'] !== undefined) limits.ioChunkBytes = sizeOption(opts['io-chunk'], '--io-chunk');
   if (opts['max-open-files'] !== undefined) limits.openFiles = opts['max-open-files'];
   if (opts['max-open-dirs'] !== undefined) limits.openDirs = opts['max-open-dirs'];
+  if (opts['max-path'] !== undefined) limits.pathLength = opts['max-path'];
   if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(opts['cpu-limit']);
 
   // A prompt typed at by the user (no script, a terminal): its line editor needs escape sequences.
@@ -224,6 +226,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
 
 function summary(r: RunResult, say: (s: string) => void): void {
   say(`${r.calls} calls, ${r.denials} denied, ${r.durationMs.toFixed(0)} ms; walls: ${r.walls.length ? r.walls.join(', ') : 'none'}`);
+  for (const l of r.limitsReached) say(`limit ${l.name} (${l.value}) refused ${l.calls} call(s)`);
   const unknown = Object.entries(r.unknownCalls);
   if (unknown.length) say(`unimplemented calls answered ENOSYS: ${unknown.map(([s, n]) => `${s} x${n}`).join(', ')}`);
 }

@@ -313,6 +313,14 @@ class Run {
     return this.finish(done);
   }
 
+  private readonly reached = new Map<string, { name: LimitName; value: number; calls: number }>();
+
+  private noteLimit(limit: { name: string; value: number }): void {
+    const r = this.reached.get(limit.name) ?? { name: limit.name as LimitName, value: limit.value, calls: 0 };
+    r.calls++;
+    this.reached.set(limit.name, r);
+  }
+
   private hitLimit(limit: LimitHit): void {
     if (!this.limitHit) this.limitHit = limit;
     this.kill();
@@ -392,6 +400,7 @@ class Run {
   private answerError(call: DecodedCall, err: unknown, t0: bigint): void {
     if (this.killedByUs) return;
     if (err instanceof GuestErrno) {
+      if (err.limit) this.noteLimit(err.limit);
       const kind = call.sig.result;
       this.ctx.enc.flush(); // what the handler queued before failing is dropped
       this.ctx.enc.errno(err.errno).result(kind, failValue(kind));
@@ -455,6 +464,7 @@ class Run {
       denials: this.denials,
       denied: this.denied,
       unknownCalls: this.unknown,
+      limitsReached: [...this.reached.values()],
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
       walls: SUPERVISOR_WALLS.exec(this.notes)?.[1]?.split(',').filter(Boolean) ?? [],
       vfs: this.session.files.vfs,
@@ -551,6 +561,6 @@ function emptyResult(): RunResult {
   return {
     outcome: 'killed', exitCode: null, signal: null, signalDescription: null, timedOut: false, limit: null,
     stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), guestStderr: '', calls: 0, denials: 0, denied: [],
-    unknownCalls: {}, durationMs: 0, walls: [], vfs: new VirtualFS(),
+    unknownCalls: {}, limitsReached: [], durationMs: 0, walls: [], vfs: new VirtualFS(),
   };
 }

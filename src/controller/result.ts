@@ -46,6 +46,8 @@ export interface RunResult {
   denials: number;
   /** The first denials, with the policy's reasons. */
   denied: DeniedCall[];
+  /** Limits that refused calls without ending the run (EMFILE, ENOSPC, ENAMETOOLONG), with counts. */
+  limitsReached: { name: LimitName; value: number; calls: number }[];
   /** Signatures no handler knew, with how often each came. */
   unknownCalls: Record<string, number>;
   durationMs: number;

@@ -208,7 +208,7 @@ export class FileTable {
   // ---- descriptors ----
 
   private lowestFree(min = 0): number {
-    if (this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`);
+    if (this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`, { name: 'open-files', value: this.limits.maxOpenFiles });
     let fd = min;
     while (this.fds.has(fd)) fd++;
     return fd;
@@ -259,7 +259,7 @@ export class FileTable {
 
   /** Puts a descriptor at a number the kernel chose (stock guests), replacing what was there. */
   install(fd: number, d: Descriptor): void {
-    if (!this.fds.has(fd) && this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`);
+    if (!this.fds.has(fd) && this.fds.size >= this.limits.maxOpenFiles) throw new GuestErrno(Errno.EMFILE, `open-file limit of ${this.limits.maxOpenFiles} reached`, { name: 'open-files', value: this.limits.maxOpenFiles });
     this.drop(fd);
     this.fds.set(fd, d);
   }
@@ -390,7 +390,7 @@ export class FileTable {
   // ---- directory streams ----
 
   opendir(path: string, key: bigint): void {
-    if (this.dirs.size >= this.limits.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.limits.maxOpenDirs} reached`);
+    if (this.dirs.size >= this.limits.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.limits.maxOpenDirs} reached`, { name: 'open-dirs', value: this.limits.maxOpenDirs });
     const r = this.existing(path, true, 'list');
     if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
     const entries = r.mount.list(r.rel);

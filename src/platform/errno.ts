@@ -22,6 +22,8 @@ export class GuestErrno extends Error {
   constructor(
     readonly errno: number,
     readonly reason: string,
+    /** Set when a limit refused the call (reported in the run result). */
+    readonly limit?: { name: string; value: number },
   ) {
     super(`${errnoName(errno)}: ${reason}`);
   }

@@ -189,7 +189,7 @@ class MemoryFile implements FileHandle {
     const quota = this.opts.quota;
     if (quota && position + length > size) {
       const room = size + quota.remaining - position;
-      if (room <= 0) throw new GuestErrno(Errno.ENOSPC, `write past the ${quota.limit}-byte quota`);
+      if (room <= 0) throw new GuestErrno(Errno.ENOSPC, `write past the ${quota.limit}-byte quota`, { name: 'tmp-quota', value: quota.limit });
       length = Math.min(length, room);
       quota.charge(Math.max(0, position + length - size), 'write');
     }

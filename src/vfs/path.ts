@@ -8,7 +8,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes guest path bytes; invalid UTF-8 and embedded NULs are refused, not repaired. */
 export function decodePath(bytes: Uint8Array, maxLength = DEFAULT_MAX_PATH): string {
-  if (bytes.length >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path of ${bytes.length} bytes (limit ${maxLength - 1})`);
+  if (bytes.length >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path of ${bytes.length} bytes (limit ${maxLength - 1})`, { name: 'path-length', value: maxLength });
   if (bytes.includes(0)) throw new GuestErrno(Errno.EINVAL, 'path contains a NUL byte');
   try {
     return utf8.decode(bytes);
@@ -24,7 +24,7 @@ export function decodePath(bytes: Uint8Array, maxLength = DEFAULT_MAX_PATH): str
 export function splitPath(path: string, cwd: readonly string[] = [], maxLength = DEFAULT_MAX_PATH): string[] {
   if (path.length === 0) throw new GuestErrno(Errno.ENOENT, 'empty path');
   if (path.includes('\0')) throw new GuestErrno(Errno.EINVAL, 'path contains a NUL byte');
-  if (Buffer.byteLength(path) >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path longer than ${maxLength - 1} bytes`);
+  if (Buffer.byteLength(path) >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path longer than ${maxLength - 1} bytes`, { name: 'path-length', value: maxLength });
   const out = path.startsWith('/') ? [] : [...cwd];
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue;
