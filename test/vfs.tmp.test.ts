@@ -139,3 +139,17 @@ describe('the writable in-memory /tmp', () => {
     expect(files.read(rnd, 32).length).toBe(32);
   });
 });
+
+describe('a host directory granted below /tmp', () => {
+  it('is reachable and listed through the writable tree', () => {
+    const vfs = new VirtualFS();
+    vfs.mountTmp('/tmp');
+    vfs.mountHost('/tmp/deep/project', PROJECT);
+    const files = new FileTable(vfs, new Policy().allowRead(PROJECT), F, { maxOpenFiles: 16, maxOpenDirs: 4 }, '/tmp', () => undefined);
+    expect(names(files, '/tmp')).toEqual(['deep']);
+    expect(names(files, '/tmp/deep')).toEqual(['project']);
+    const fd = files.open('/tmp/deep/project/README.txt', F.O_RDONLY, 0);
+    expect(files.read(fd, 100).toString()).toBe('pypy-box fixture project\n');
+    expect(errnoOf(() => files.open('/tmp/deep/new', CREATE, 0o644))).toBe(Errno.ENOENT);
+  });
+});

@@ -253,7 +253,10 @@ export class FileTable {
   }
 
   openPrepared(p: PreparedOpen): OpenFile {
-    const handle = p.r.mount.open(p.r.rel, p.req, p.r.node);
+    const node = p.r.node;
+    const handle: FileHandle = node?.synthetic
+      ? { read: () => { throw new GuestErrno(Errno.EISDIR, 'is a directory'); }, write: () => { throw new GuestErrno(Errno.EBADF, 'directory'); }, truncate: () => undefined, stat: () => node.stat, close: () => undefined }
+      : p.r.mount.open(p.r.rel, p.req, node);
     return { kind: 'file', handle, vpath: p.r.vpath, position: 0, readable: p.req.read, writable: p.req.write, append: p.append, refs: 1 };
   }
 
@@ -382,9 +385,16 @@ export class FileTable {
     if (f.position === 0 || !f.entries) {
       const r = this.existing(f.vpath, true, 'list');
       if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${f.vpath} is not a directory`);
-      f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...r.mount.list(r.rel)];
+      f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...this.listing(r)];
     }
     return { entries: f.entries, file: f };
+  }
+
+  /** A directory's entries, with the mount points inside it that its own listing lacks. */
+  private listing(r: Resolved): DirEntry[] {
+    const entries = r.node?.synthetic ? [] : r.mount.list(r.rel);
+    const extra = this.vfs.mountNamesUnder(r.parts).filter((n) => !entries.some((e) => e.name === n));
+    return extra.length ? [...entries, ...extra.map((name) => ({ name, ino: 1, type: DT_DIR }))] : entries;
   }
 
   // ---- directory streams ----
@@ -393,7 +403,7 @@ export class FileTable {
     if (this.dirs.size >= this.limits.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.limits.maxOpenDirs} reached`, { name: 'open-dirs', value: this.limits.maxOpenDirs });
     const r = this.existing(path, true, 'list');
     if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
-    const entries = r.mount.list(r.rel);
+    const entries = this.listing(r);
     const self = { name: '.', ino: r.node.stat.ino, type: DT_DIR };
     const parent = { name: '..', ino: r.node.stat.ino, type: DT_DIR };
     this.dirs.set(key, { vpath: r.vpath, entries: [self, parent, ...entries], next: 0 });

@@ -5,6 +5,8 @@ export interface NodeInfo {
   stat: StatInfo;
   /** Set for symlinks: the link text, to be resolved by the VFS walker (never by the host). */
   linkTarget?: string;
+  /** A directory that only leads to a nested mount: nothing backs it. */
+  synthetic?: true;
 }
 
 export interface DirEntry {

@@ -193,8 +193,8 @@ export class VirtualFS {
         const prefix = parts.slice(0, k);
         const { at, mount } = this.mountFor(prefix);
         const rel = prefix.slice(at.length);
-        const node = mount.lookup(rel);
         const last = k === parts.length;
+        const node = mount.lookup(rel) ?? this.leadsToMount(prefix);
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
           if (mount === this.root && this.containers.has(joinPath(prefix.slice(0, -1)))) throw outside(prefix);
@@ -213,6 +213,28 @@ export class VirtualFS {
       const { at, mount } = this.mountFor([]);
       return { parts: [], vpath: '/', mount, mountPoint: at, rel: [], node: mount.lookup([]) };
     }
+  }
+
+  /** Names directly below `dir` that lead to mounts inside another mount (not in its own listing). */
+  mountNamesUnder(dir: readonly string[]): string[] {
+    const owner = this.mountFor(dir).mount;
+    if (owner === this.root) return [];
+    const names = new Set<string>();
+    for (const m of this.mounts) if (m.at.length > dir.length && hasPrefix(m.at, dir)) names.add(m.at[dir.length]!);
+    return [...names];
+  }
+
+  /**
+   * A directory that exists only because a mount lies below it inside another mount (a grant
+   * under /tmp, say): shown as an empty read-only directory so the walk can reach the mount.
+   */
+  private leadsToMount(prefix: readonly string[]): NodeInfo | null {
+    if (!this.mounts.some((m) => m.at.length > prefix.length && hasPrefix(m.at, prefix))) return null;
+    const owner = this.owner;
+    return {
+      synthetic: true,
+      stat: { dev: 1, ino: 1, nlink: 2, mode: S_IFDIR | 0o555, uid: owner.uid, gid: owner.gid, rdev: 0, size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n },
+    };
   }
 
   private linkDestination(target: string, linkParts: string[], at: string[], mount: Mount): string[] {
