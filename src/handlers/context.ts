@@ -106,20 +106,6 @@ export class CallContext {
     this.enc.free(ptr);
   }
 
-  /**
-   * Supervisor guests: the supervisor opens `hostPath` read-only itself and puts it in the guest
-   * (at `target`, or the lowest free number); resolves to the guest's descriptor number.
-   */
-  async injectHostFile(hostPath: string, cloexec: boolean, target = -1): Promise<number> {
-    const path = Buffer.from(hostPath);
-    const head = Buffer.alloc(25);
-    head[0] = 0x4f; // 'O'
-    head.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 1);
-    head.writeBigInt64LE(BigInt(target), 9);
-    head.writeBigUInt64LE(BigInt(path.length), 17);
-    return this.extension([head, path]);
-  }
-
   /** Supervisor guests: a virtual descriptor (placeholder) in the guest; resolves to its number. */
   async injectVirtual(cloexec: boolean, target = -1): Promise<number> {
     const cmd = Buffer.alloc(17);

@@ -28,15 +28,7 @@ export interface StdioFile {
   refs: number;
 }
 
-/** A real host file the supervisor opened and injected into a stock guest; its data never passes through here. */
-export interface NativeFile {
-  kind: 'native';
-  hostPath: string;
-  vpath: string;
-  refs: number;
-}
-
-export type Descriptor = OpenFile | StdioFile | NativeFile;
+export type Descriptor = OpenFile | StdioFile;
 
 /** An open request that passed every check, not yet acted on. */
 export interface PreparedOpen {
@@ -305,7 +297,6 @@ export class FileTable {
   file(fd: number): OpenFile {
     const d = this.get(fd);
     if (d.kind === 'stdio') throw new GuestErrno(Errno.ESPIPE, `descriptor ${fd} is a stream`);
-    if (d.kind === 'native') throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is served natively`);
     return d;
   }
 
@@ -344,7 +335,6 @@ export class FileTable {
   fstat(fd: number): StatInfo | Stdio {
     const d = this.get(fd);
     if (d.kind === 'stdio') return d.stream;
-    if (d.kind === 'native') return this.stat(d.vpath, true);
     return d.handle.stat();
   }
 

@@ -56,11 +56,6 @@ async function duplicate(ctx: CallContext, fd: number, target: number, cloexec: 
   if (target >= 3 && target < VIRTUAL_FD_BASE) {
     throw new GuestErrno(Errno.EINVAL, `a virtual descriptor cannot be placed below ${VIRTUAL_FD_BASE}`);
   }
-  if (d.kind === 'native') {
-    const nfd = await ctx.injectHostFile(d.hostPath, cloexec, target);
-    files.install(nfd, { ...d, refs: 1 });
-    return nfd;
-  }
   const nfd = await ctx.injectVirtual(cloexec, target >= 0 ? target : files.lowestFreeFrom(VIRTUAL_FD_BASE));
   d.refs++;
   files.install(nfd, d);
@@ -101,7 +96,6 @@ export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
       const d = files.get(fd);
       const F = ctx.session.platform.open;
       if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
-      if (d.kind === 'native') return F.O_RDONLY;
       return (d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY) | (d.append ? F.O_APPEND : 0);
     }
     case F_SETFL:

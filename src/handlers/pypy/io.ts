@@ -109,7 +109,6 @@ function statusFlags(ctx: CallContext, fd: number): number {
   const d = ctx.session.files.get(fd);
   const F = ctx.session.platform.open;
   if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
-  if (d.kind === 'native') return F.O_RDONLY;
   const acc = d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY;
   return acc | (d.append ? F.O_APPEND : 0);
 }

@@ -9,9 +9,10 @@
  * reads and writes on them are forwarded like any other virtual descriptor.
  *
  * Protocol extensions (see docs/protocol.md of the project): every reply to R and Z starts with a
- * status byte ('+' ok, '!' fault: the guest's pointer was bad, nothing follows); commands 'O'
- * (open a host file the controller chose and inject it), 'V' (inject a virtual placeholder) and
- * the result 'C' (let the call run natively, for descriptor calls only).
+ * status byte ('+' ok, '!' fault: the guest's pointer was bad, nothing follows); paths travel with
+ * the call (kind 's'); command 'V' (inject a virtual placeholder); and instead of a result, 'o'
+ * (open a host file the controller chose and return it as the call's descriptor) or 'C' (let the
+ * call run natively, for descriptor calls only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -574,24 +575,6 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       int32_t e;
       in_all(&e, 4);
       err = e;
-      break;
-    }
-    case 'O': { /* open a host file chosen by the controller, inject it into the guest */
-      uint64_t flags = in64();
-      int64_t target = (int64_t)in64();
-      uint64_t plen = in64();
-      if (plen == 0 || plen >= PATH_MAX) protocol_fatal("bad path length in O");
-      in_all(iobuf, plen);
-      iobuf[plen] = 0;
-      int64_t res;
-      int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-      if (hfd < 0) res = -errno;
-      else {
-        res = inject(req->id, hfd, target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
-        close(hfd);
-      }
-      out_all("+", 1);
-      out_all(&res, 8);
       break;
     }
     case 'V': { /* a virtual descriptor: the placeholder, at a chosen number or the lowest free */
