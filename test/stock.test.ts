@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Controller, type ControllerOptions, type RunResult } from '../src/index.js';
+import { Controller, Policy, type ControllerOptions, type RunResult } from '../src/index.js';
 import { childPids } from './helpers.js';
 
 /** Runs Python code in a stock interpreter under the supervisor. */
@@ -119,5 +119,76 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(fs.readdirSync(dir)).toEqual(['main.py']);
     expect(Object.keys(r.vfs.snapshot('/tmp')).sort()).toEqual(['made.txt', 'main.py']);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('escape attempts from a stock interpreter', () => {
+  it('cannot change, lock or flag a granted host file through its real descriptor, even keeping root', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'granted-'));
+    const file = path.join(dir, 'data.txt');
+    fs.writeFileSync(file, 'data\n');
+    fs.chmodSync(file, 0o644);
+    const code = [
+      'import os, fcntl',
+      `fd = os.open(${JSON.stringify(file)}, os.O_RDONLY)`,
+      'def attempt(name, f):',
+      '  try:',
+      '    f()',
+      '    print(name, "ok")',
+      '  except OSError as e:',
+      '    print(name, type(e).__name__, e.errno)',
+      'attempt("fchmod", lambda: os.fchmod(fd, 0o777))',
+      'attempt("fchown", lambda: os.fchown(fd, 1234, 1234))',
+      'attempt("lockf", lambda: fcntl.lockf(fd, fcntl.LOCK_SH))',
+      'attempt("setown", lambda: fcntl.fcntl(fd, fcntl.F_SETOWN, 1))',
+      'attempt("ioctl-setflags", lambda: fcntl.ioctl(fd, 0x40086602, b"\\0" * 8))',
+      'attempt("write", lambda: os.write(fd, b"x"))',
+      'attempt("flock", lambda: fcntl.flock(fd, fcntl.LOCK_EX))',
+      'print(os.read(fd, 10))',
+    ].join('\n');
+    const r = await new Controller({ python: 'python3', args: ['-c', code], policy: new Policy().allowRead(dir), walls: { dropRoot: false }, timeout: 30_000 }).run();
+    expect(r.stdout.toString()).toBe(
+      ['fchmod PermissionError 1', 'fchown PermissionError 1', 'lockf PermissionError 1', 'setown PermissionError 1', 'ioctl-setflags OSError 25', 'write OSError 9', 'flock ok', "b'data\\n'", ''].join('\n'),
+    );
+    expect(fs.statSync(file).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(file).uid).toBe(process.getuid!());
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('cannot reach the host through symlinks, /proc, signals or directory descriptors', async () => {
+    const code = [
+      'import os',
+      'def attempt(name, f):',
+      '  try:',
+      '    print(name, "RESULT", f())',
+      '  except OSError as e:',
+      '    print(name, type(e).__name__)',
+      'os.symlink("/etc/passwd", "/tmp/link")',
+      'attempt("symlink", lambda: open("/tmp/link").read())',
+      'os.symlink("../../../../etc", "/tmp/up")',
+      'attempt("relative-symlink", lambda: os.listdir("/tmp/up"))',
+      'attempt("proc-exe", lambda: os.readlink("/proc/self/exe"))',
+      'attempt("proc-root", lambda: os.listdir("/proc/1/root"))',
+      'attempt("kill-init", lambda: os.kill(1, 9))',
+      'attempt("kill-group", lambda: os.kill(0, 9))',
+      'd = os.open("/tmp", os.O_RDONLY | os.O_DIRECTORY)',
+      'attempt("dirfd-escape", lambda: os.open("../../etc/passwd", os.O_RDONLY, dir_fd=d))',
+      'attempt("chdir-escape", lambda: (os.chdir("/../../.."), os.listdir("."))[1])',
+    ].join('\n');
+    const r = await py(code, { python: 'python3' });
+    const lines = out(r).trim().split('\n');
+    expect(lines).toEqual([
+      'symlink PermissionError',
+      // The link resolves inside the virtual tree: its /etc holds only the loader's cache.
+      "relative-symlink RESULT ['ld.so.cache']",
+      // /proc is virtual: cpuinfo and meminfo, made up.
+      'proc-exe FileNotFoundError',
+      'proc-root FileNotFoundError',
+      'kill-init PermissionError',
+      'kill-group PermissionError',
+      'dirfd-escape PermissionError',
+      expect.stringMatching(/^chdir-escape RESULT \[.*'tmp'.*\]$/),
+    ]);
+    expect(lines.at(-1)).not.toMatch(/'home'|'root'|'var'/);
   });
 });

@@ -626,6 +626,33 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
 }
 
 /*
+ * fcntl and ioctl on a real descriptor (a host file, or the guest's own pipe) run natively only
+ * for what cannot reach beyond the guest: no locks on host files, no signal owners, no file flags.
+ * Returns the errno to refuse with, or 0 to let the call run.
+ */
+static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
+  if (nr == SYS_fcntl) {
+    switch ((int)cmd) {
+    case F_GETFD: case F_SETFD: case F_GETFL: case F_GETPIPE_SZ: case F_SETPIPE_SZ: case F_GET_SEALS: case F_ADD_SEALS:
+      return 0;
+    case F_SETFL:
+      return (arg & O_ASYNC) ? EPERM : 0;
+    default:
+      return EPERM; /* locks, leases, owners, signals, notifications */
+    }
+  }
+  if (nr == SYS_ioctl) {
+    switch ((unsigned)cmd) {
+    case FIONREAD: case FIOCLEX: case FIONCLEX: case FIONBIO:
+      return 0;
+    default:
+      return ENOTTY;
+    }
+  }
+  return 0;
+}
+
+/*
  * newfstatat(fd, "", buf, AT_EMPTY_PATH) on a real descriptor is fstat: answered here, from the
  * descriptor itself, without a round trip. The path is read once into our memory; only an empty
  * one takes this path, so the kernel never resolves a name the guest could still change.
@@ -689,7 +716,9 @@ static void handle(const struct seccomp_notif *req) {
       return;
     }
     if (!fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[0])) {
-      respond(req->id, 0, 0, 1);
+      int refuse = native_fd_refusal(nr, req->data.args[1], req->data.args[2]);
+      if (refuse) respond(req->id, 0, refuse, 0);
+      else respond(req->id, 0, 0, 1);
       return;
     }
     forward(req, f);

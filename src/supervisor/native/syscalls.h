@@ -75,9 +75,11 @@ static const struct syscall_fate FATES[] = {
   DN(writev, "ipi"), DN(preadv, "ipill"), DN(pwritev, "ipill"), DN(preadv2, "ipilli"),
   DN(pwritev2, "ipilli"), DN(lseek, "ili"), DN(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
   D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), DN(fsync, "i"), DN(fdatasync, "i"),
-  DN(ftruncate, "il"), DN(fadvise64, "illi"), DN(getdents64, "ipi"), D(fchdir, "i"), D(flock, "ii"),
-  D(fstatfs, "ip"), D(fchmod, "ii"), D(fchown, "iii"), DN(fallocate, "iill"),
-  D(fgetxattr, "ippl"), D(flistxattr, "ipl"),
+  DN(ftruncate, "il"), DN(fadvise64, "illi"), DN(getdents64, "ipi"), D(fchdir, "i"),
+  DN(fallocate, "iill"),
+  /* Never natively on a real descriptor: they would change or reveal the host file behind it. */
+  E(fchmod, EPERM), E(fchown, EPERM), E(fstatfs, ENOSYS), E(fgetxattr, ENOTSUP), E(flistxattr, ENOTSUP),
+  E(flock, 0), /* advisory locks: accepted, and nothing is locked on the host */
 
   /* ---- names, identity, randomness: decided by the controller ---- */
   F(open, "sii"), F(openat, "isii"), F(creat, "si"), F(stat, "sp"), F(lstat, "sp"),
