@@ -155,6 +155,11 @@ describe('escape attempts from a stock interpreter', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('a thread bomb stops at the thread limit', async () => {
+    const r = await py('import threading, time\nn = 0\ntry:\n  for i in range(5000):\n    threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1\nexcept RuntimeError:\n  print("stopped", n)', { python: 'python3' });
+    expect(out(r)).toMatch(/^stopped 25\d\n$/);
+  });
+
   it('cannot reach the host through symlinks, /proc, signals or directory descriptors', async () => {
     const code = [
       'import os',

@@ -190,7 +190,8 @@ class Run {
       identity,
       clock: new Clock(o.clock),
       platform,
-      limits: { maxIoBytes: this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
+      // The supervisor moves at most 1 MiB per command.
+      limits: { maxIoBytes: stock ? Math.min(this.limits.ioChunkBytes, 1 << 20) : this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
       stdin: new LimitedInput(this.stdinSource(o.stdin), this.limits.stdinBytes, () => this.hitLimit({ name: 'stdin', value: this.limits.stdinBytes })),
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
@@ -252,6 +253,8 @@ class Run {
     }
     // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
     args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
+    // Threads of a stock interpreter (counted per user namespace): enough for programs, not a bomb.
+    if (this.stock) args.push('--nproc', '256');
     return args;
   }
 

@@ -772,6 +772,7 @@ int main(int argc, char **argv) {
       else if (strcmp(argv[k], "--cpu") == 0) w.cpu = v;
       else if (strcmp(argv[k], "--nofile") == 0) w.nofile = v;
       else if (strcmp(argv[k], "--fsize") == 0) w.fsize = v;
+      else if (strcmp(argv[k], "--nproc") == 0) w.nproc = v;
       else {
         fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
         return 2;

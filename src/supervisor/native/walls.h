@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 struct walls {
-  rlim_t as, cpu, nofile, fsize;
+  rlim_t as, cpu, nofile, fsize, nproc;
   int namespaces; /* try new user/net/ipc/uts/mount namespaces */
   int drop_root;  /* run as nobody when started as root */
   char active[256];
@@ -46,7 +46,7 @@ static int write_file(const char *path, const char *text) {
 /* Returns 0, or -1 with a message on stderr when a wall that must hold could not be built. */
 static int apply_walls(struct walls *w) {
   if (wall_limit(RLIMIT_AS, w->as) || wall_limit(RLIMIT_CPU, w->cpu) || wall_limit(RLIMIT_NOFILE, w->nofile) ||
-      wall_limit(RLIMIT_FSIZE, w->fsize) || wall_limit(RLIMIT_CORE, 1)) {
+      wall_limit(RLIMIT_FSIZE, w->fsize) || wall_limit(RLIMIT_NPROC, w->nproc) || wall_limit(RLIMIT_CORE, 1)) {
     fprintf(stderr, "pypy-box-supervisor: setrlimit: %s\n", strerror(errno));
     return -1;
   }
