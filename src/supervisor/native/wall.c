@@ -3,8 +3,8 @@
  * with --sandbox). Its constructor runs after the dynamic loader has mapped every library and
  * before the program's main, and installs a seccomp filter that leaves the guest nothing but its
  * protocol streams: read on fd 0, write on fds 1 and 2, its own memory, its own signals, exit.
- * Anything else kills it (SIGSYS), except a few harmless probes of the standard streams that libc
- * makes, which fail with EPERM.
+ * Anything else kills it (SIGSYS), except a few harmless probes that libc makes (of the standard
+ * streams, of the machine's size and identity), which fail with EPERM.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,8 +62,10 @@ __attribute__((constructor)) static void pypy_box_wall(void) {
     ALLOW(SYS_sigaltstack), ALLOW(SYS_futex), ALLOW(SYS_nanosleep), ALLOW(SYS_clock_nanosleep), ALLOW(SYS_clock_gettime),
     ALLOW(SYS_gettimeofday), ALLOW(SYS_getpid), ALLOW(SYS_gettid), ALLOW(SYS_sched_yield), ALLOW(SYS_restart_syscall),
     ALLOW(SYS_getrandom), ALLOW(SYS_prlimit64),
-    /* probes libc makes of the standard streams: refused, harmlessly */
+    /* probes libc makes of the standard streams and of the machine: refused, harmlessly */
     DENY(SYS_newfstatat), DENY(SYS_fstat), DENY(SYS_ioctl), DENY(SYS_lseek), DENY(SYS_fcntl),
+    DENY(SYS_sysinfo), DENY(SYS_sched_getaffinity), DENY(SYS_uname), DENY(SYS_getrlimit),
+    DENY(SYS_getuid), DENY(SYS_geteuid), DENY(SYS_getgid), DENY(SYS_getegid),
     RET(SECCOMP_RET_KILL_PROCESS),
   };
   struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
