@@ -121,6 +121,12 @@ describe('hostile guests through the C test guest', () => {
     const off = await runGuest(['call getpid()i'], { walls: false });
     expect(off.walls).toEqual([]);
   });
+
+  it('runs in a PID namespace of its own where the kernel allows it', async () => {
+    const r = await runGuest(['sys 39']); // the real getpid(): allowed by the wall
+    if (!r.walls.includes('pid-ns')) return; // a kernel without user namespaces: nothing to check
+    expect(r.lines).toContain('SYS 2 errno=0');
+  });
 });
 
 describe('fuzzing the controller with 10,000 seeded streams', () => {

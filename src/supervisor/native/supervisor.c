@@ -424,6 +424,41 @@ static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **
     pid_t parent = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
     if (apply_walls(w) < 0) _exit(127);
+    /*
+     * A PID namespace of its own, where the kernel allows it: the guest sees no other process.
+     * A small init (pid 1) runs the guest as pid 2, since pid 1 would ignore its own abort(), and
+     * hands the guest's end back through a pipe; this process relays it.
+     */
+    if (w->namespaces && strstr(w->active, "user-ns") && unshare(CLONE_NEWPID) == 0) {
+      int status_pipe[2];
+      if (pipe2(status_pipe, O_CLOEXEC) < 0) _exit(127);
+      pid_t init = fork();
+      if (init < 0) _exit(127);
+      if (init > 0) {
+        close(status_pipe[1]);
+        int status;
+        ssize_t got = read(status_pipe[0], &status, sizeof status);
+        int init_status;
+        while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+        }
+        pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
+      }
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+      pid_t guest = fork();
+      if (guest < 0) _exit(127);
+      if (guest > 0) {
+        close(status_pipe[0]);
+        int status;
+        while (waitpid(guest, &status, 0) < 0)
+          if (errno != EINTR) _exit(126);
+        (void)!write(status_pipe[1], &status, sizeof status);
+        _exit(0);
+      }
+      close(status_pipe[0]);
+      close(status_pipe[1]);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+      wall_note(w, "pid-ns");
+    }
     char preload[PATH_MAX + 16];
     char *envp[3] = {NULL, NULL, NULL};
     const char *strict = "";
