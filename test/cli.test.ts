@@ -77,6 +77,24 @@ describe('pypy-box CLI', () => {
     expect(fs.existsSync(path.join(PROJECT, 'new.txt'))).toBe(false);
   });
 
+  it('--lib-path shows a PyPy tree at /lib, beside a virtual /lib/pypy, as PyPy looks for it', async () => {
+    const lib = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-tree-'));
+    fs.mkdirSync(path.join(lib, 'lib-python/3/__pycache__'), { recursive: true });
+    fs.mkdirSync(path.join(lib, 'lib_pypy'));
+    fs.writeFileSync(path.join(lib, 'lib-python/3/os.py'), '# os\n');
+    fs.writeFileSync(path.join(lib, 'lib-python/3/__pycache__/os.pypy36.pyc'), 'stale');
+    fs.writeFileSync(path.join(lib, 'lib_pypy/_structseq.py'), '# structseq\n');
+    const r = await cli([
+      'interact', '--lib-path', lib, GUEST,
+      'call access(pi)i s:/lib/pypy 1', 'buf st 144', 'call stat64(pp)i s:/lib/lib-python/3 b:st', 'call stat64(pp)i s:/lib/lib_pypy b:st',
+      'call open(pii)i s:/lib/lib-python/3/os.py 524288 438', 'call open(pii)i s:/lib/lib-python/3/__pycache__/os.pypy36.pyc 0 0',
+      'call mkdir(pi)i s:/lib/lib-python/3/__pycache__x 511', 'call _pypy_init_home()p', 'save h', 'str h',
+    ]);
+    expect(r.stderr).toContain(['= 0 errno=0', '= 0 errno=0', '= 0 errno=0', '= 3 errno=0', '= -1 errno=2', '= -1 errno=30'].join('\n'));
+    expect(r.stderr).toContain('STR /lib/pypy');
+    fs.rmSync(lib, { recursive: true });
+  });
+
   it('--policy reads a JSON policy and names a bad field', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policy-'));
     const good = path.join(dir, 'good.json');
