@@ -84,6 +84,22 @@ describe('the writable in-memory /tmp', () => {
     expect(hostTree(PROJECT)).toEqual(before);
   });
 
+  it('renames as Linux does: never a directory into itself, never across types', () => {
+    files.mkdir('/tmp/a', 0o755);
+    files.mkdir('/tmp/a/b', 0o755);
+    files.mkdir('/tmp/d', 0o755);
+    files.mkdir('/tmp/d/e', 0o755);
+    files.close(files.open('/tmp/f', CREATE, 0o644));
+    expect(errnoOf(() => files.rename('/tmp/a', '/tmp/a/b/c'))).toBe(Errno.EINVAL);
+    expect(errnoOf(() => files.rename('/tmp/a', '/tmp/f'))).toBe(Errno.ENOTDIR);
+    expect(errnoOf(() => files.rename('/tmp/f', '/tmp/a'))).toBe(Errno.EISDIR);
+    expect(errnoOf(() => files.rename('/tmp/a/b', '/tmp/d'))).toBe(Errno.ENOTEMPTY);
+    expect(errnoOf(() => files.rename('/tmp/a', '/tmp/a'))).toBe(0);
+    files.rename('/tmp/a/b', '/tmp/d/e');
+    expect(names(files, '/tmp/d')).toEqual(['e']);
+    expect(names(files, '/tmp/a')).toEqual([]);
+  });
+
   it('makes and removes directories, refusing non-empty ones', () => {
     files.mkdir('/tmp/a', 0o755);
     files.mkdir('/tmp/a/b', 0o755);

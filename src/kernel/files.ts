@@ -185,6 +185,15 @@ export class FileTable {
     this.check('create', b);
     if (a.mount !== b.mount) throw new GuestErrno(Errno.EXDEV, 'rename across mounts');
     if (a.rel.length === 0 || b.rel.length === 0) throw new GuestErrno(Errno.EBUSY, 'mount point');
+    if (a.vpath === b.vpath) return;
+    if (b.parts.length > a.parts.length && b.vpath.startsWith(a.vpath + '/')) throw new GuestErrno(Errno.EINVAL, 'cannot move a directory into itself');
+    const fromDir = (a.node.stat.mode & S_IFMT) === S_IFDIR;
+    if (b.node) {
+      const toDir = (b.node.stat.mode & S_IFMT) === S_IFDIR;
+      if (fromDir && !toDir) throw new GuestErrno(Errno.ENOTDIR, `${b.vpath} is not a directory`);
+      if (!fromDir && toDir) throw new GuestErrno(Errno.EISDIR, `${b.vpath} is a directory`);
+      if (toDir && b.mount.list(b.rel).length > 0) throw new GuestErrno(Errno.ENOTEMPTY, `${b.vpath} is not empty`);
+    }
     if (!a.mount.rename) throw new GuestErrno(Errno.EROFS, 'read-only');
     a.mount.rename(a.rel, b.rel);
   }

@@ -1,7 +1,10 @@
 import { Errno, GuestErrno } from '../platform/index.js';
 
-/** Bytes a name costs in a writable tree, so a flood of empty files also runs into the quota. */
-export const INODE_COST = 256;
+/**
+ * Bytes a name costs in a writable tree, so a flood of empty files or directories also runs into
+ * the quota (and the controller's memory for names stays within a small multiple of it).
+ */
+export const INODE_COST = 1024;
 
 /** Byte budget of a writable in-memory tree. */
 export class Quota {
