@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Controller, Errno, SandboxError, type RunResult } from '../src/index.js';
 import { fakeGuest, rng } from './fake-guest.js';
@@ -126,6 +127,36 @@ describe('hostile guests through the C test guest', () => {
     const r = await runGuest(['sys 39']); // the real getpid(): allowed by the wall
     if (!r.walls.includes('pid-ns')) return; // a kernel without user namespaces: nothing to check
     expect(r.lines).toContain('SYS 2 errno=0');
+  });
+});
+
+describe('a guest that sends calls and never reads the answers', () => {
+  it('is stopped before its answers pile up in the controller', async () => {
+    const call = Buffer.concat([Buffer.of(9), Buffer.from('getpid()i')]);
+    const batch = Buffer.concat(Array.from({ length: 100_000 }, () => call));
+    const stdout = new PassThrough();
+    const stdin = new PassThrough({ highWaterMark: 1 });
+    stdin.pause(); // never read
+    const stderr = new PassThrough();
+    let stop = false;
+    let settle!: (v: { signal?: string }) => void;
+    const done = new Promise<{ signal?: string }>((r) => (settle = r));
+    const pump = () => {
+      if (stop) return;
+      stdout.write(batch);
+      setImmediate(pump);
+    };
+    pump();
+    const kill = () => {
+      stop = true;
+      stdout.end();
+      stderr.end();
+      settle({ signal: 'SIGKILL' });
+    };
+    const err = await outcome(new Controller({ executable: '(flood)', transport: () => ({ stdin, stdout, stderr, kill, done }), timeout: 20_000 }).run());
+    expect(err).toBeInstanceOf(SandboxError);
+    expect((err as SandboxError).kind).toBe('protocol');
+    expect((err as SandboxError).message).toMatch(/answers unread/);
   });
 });
 

@@ -27,6 +27,7 @@ interface Waiter {
 }
 
 const STATUS_OK = 0x2b; // '+'
+
 const STATUS_FAULT = 0x21; // '!'
 
 /**
@@ -49,6 +50,11 @@ export class GuestChannel {
     private readonly onFatal: (err: Error) => void,
     /** Replies carry a status byte first (the supervisor's extension for bad guest pointers). */
     private readonly statusPrefixed = false,
+    /**
+     * Answer bytes the guest may leave unread. A guest reads each answer before its next call, so
+     * more than one answer's worth (the largest is about one I/O chunk) means it never will.
+     */
+    private readonly maxUnread = 4 * 1024 * 1024,
   ) {
     // The supervisor also sends path strings along with its calls (kind 's').
     this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed));
@@ -167,6 +173,10 @@ export class GuestChannel {
     for (const p of parts) {
       this.bytesOut += p.length;
       this.toGuest.write(p);
+    }
+    // A guest that sends calls without reading the answers would make them pile up here.
+    if (this.toGuest.writableLength > this.maxUnread) {
+      this.fail(new ProtocolError('not-reading', `guest left ${this.toGuest.writableLength} bytes of answers unread`));
     }
   }
 

@@ -294,7 +294,7 @@ class Run {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
-    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined);
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)));
     this.ctx = new CallContext(this.session, this.channel);
     child.notes?.on('data', (b: Buffer) => {
       if (this.notes.length < 4096) this.notes += b.toString();
