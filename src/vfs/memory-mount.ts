@@ -35,7 +35,21 @@ export class MemoryMount implements Mount {
     return fromNodeStats(st as never, this.opts.dev, this.opts.owner, !this.opts.writable);
   }
 
+  /** Lookups in a tree the guest cannot change, remembered (the host may still add to it: cleared then). */
+  private readonly cache = new Map<string, NodeInfo | null>();
+
   lookup(rel: readonly string[]): NodeInfo | null {
+    if (this.opts.writable) return this.lookupNow(rel);
+    const key = rel.join('/');
+    let hit = this.cache.get(key);
+    if (hit === undefined) {
+      hit = this.lookupNow(rel);
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+
+  private lookupNow(rel: readonly string[]): NodeInfo | null {
     const path = this.p(rel);
     let stat: StatInfo;
     try {
@@ -152,7 +166,13 @@ export class MemoryMount implements Mount {
   }
 
   /** Writes a file on behalf of the controller (not the guest): quota-free, used to build trees. */
+  /** Forgets remembered lookups (the host changed the tree). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
   put(rel: readonly string[], data: Buffer | string, mode = 0o644): void {
+    this.cache.clear();
     const path = this.p(rel);
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     this.vol.mkdirSync(dir, { recursive: true });

@@ -82,6 +82,7 @@ export class VirtualFS {
     const parts = splitPath(vpath);
     this.ordinary(parts);
     this.vol.mkdirSync(joinPath(parts), { recursive: true });
+    this.root.invalidate();
     return this;
   }
 
@@ -106,6 +107,7 @@ export class VirtualFS {
     this.ordinary(parts.slice(0, -1));
     this.addDir(joinPath(parts.slice(0, -1)));
     this.vol.symlinkSync(target, joinPath(parts));
+    this.root.invalidate();
     return this;
   }
 
@@ -149,6 +151,7 @@ export class VirtualFS {
     }
     this.mounts.push({ at, mount });
     this.mounts.sort((a, b) => b.at.length - a.at.length);
+    this.root.invalidate();
   }
 
   /** Parents of a new mount point that the host did not fill become containers. */
