@@ -24,6 +24,11 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(r.walls).toContain('seccomp-user-notify');
   });
 
+  it('sees no other process: pid 2 in a PID namespace of its own, where the kernel allows it', async () => {
+    const r = await run('import os; print(os.getpid(), os.getppid())');
+    if (r.walls.includes('pid-ns')) expect(out(r)).toBe('2 1\n');
+  });
+
   it('imports json, re, collections, math and decimal', async () => {
     const r = await run('import json, re, collections, math, decimal\nprint(json.dumps([re.sub("a", "b", "aa"), math.factorial(5), str(decimal.Decimal("1.10") + 1), collections.Counter("aab")["a"]]))');
     expect(out(r)).toBe('["bb", 120, "2.10", 2]\n');

@@ -54,6 +54,7 @@
 
 static int listener = -1;
 static uint64_t heap_limit; /* resident bytes the guest may use (0 = no limit) */
+static pid_t guest_pid = -1; /* the interpreter (may differ from child: PID namespace relays) */
 static pid_t child = -1;
 static int placeholder = -1;
 static int exec_done = 0;
@@ -191,7 +192,7 @@ static int fd_is_virtual(pid_t pid, int64_t fd) {
 /* Resident bytes of the guest (all its threads). */
 static uint64_t guest_rss(void) {
   char path[64], buf[128];
-  snprintf(path, sizeof path, "/proc/%d/statm", (int)child);
+  snprintf(path, sizeof path, "/proc/%d/statm", (int)(guest_pid > 0 ? guest_pid : child));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -360,6 +361,43 @@ static void fd_message_init(struct fd_message *m) {
   m->msg.msg_controllen = sizeof m->u.buf;
 }
 
+/*
+ * A PID namespace of its own, where the kernel allows it: the guest sees no other process. A small
+ * init (pid 1) runs the guest as pid 2, since pid 1 would ignore its own abort(), and hands the
+ * guest's end back through a pipe; the calling process relays it. Returns in the guest only.
+ */
+static void enter_pid_namespace(struct walls *w) {
+  if (!w->namespaces || !strstr(w->active, "user-ns") || unshare(CLONE_NEWPID) != 0) return;
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) < 0) _exit(127);
+  pid_t init = fork();
+  if (init < 0) _exit(127);
+  if (init > 0) {
+    close(status_pipe[1]);
+    int status;
+    ssize_t got = read(status_pipe[0], &status, sizeof status);
+    int init_status;
+    while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+    }
+    pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
+  }
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+  pid_t guest = fork();
+  if (guest < 0) _exit(127);
+  if (guest > 0) {
+    close(status_pipe[0]);
+    int status;
+    while (waitpid(guest, &status, 0) < 0)
+      if (errno != EINTR) _exit(126);
+    (void)!write(status_pipe[1], &status, sizeof status);
+    _exit(0);
+  }
+  close(status_pipe[0]);
+  close(status_pipe[1]);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+  wall_note(w, "pid-ns");
+}
+
 /* ---- the child: walls, filter, exec ---- */
 
 static void child_main(int sock, struct walls *w, char **argv) {
@@ -367,6 +405,7 @@ static void child_main(int sock, struct walls *w, char **argv) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
   if (apply_walls(w) < 0) _exit(127);
+  enter_pid_namespace(w);
   note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   for (int fd = 0; fd < 3; fd++)
     if (dup2(placeholder, fd) < 0) _exit(127);
@@ -424,41 +463,7 @@ static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **
     pid_t parent = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
     if (apply_walls(w) < 0) _exit(127);
-    /*
-     * A PID namespace of its own, where the kernel allows it: the guest sees no other process.
-     * A small init (pid 1) runs the guest as pid 2, since pid 1 would ignore its own abort(), and
-     * hands the guest's end back through a pipe; this process relays it.
-     */
-    if (w->namespaces && strstr(w->active, "user-ns") && unshare(CLONE_NEWPID) == 0) {
-      int status_pipe[2];
-      if (pipe2(status_pipe, O_CLOEXEC) < 0) _exit(127);
-      pid_t init = fork();
-      if (init < 0) _exit(127);
-      if (init > 0) {
-        close(status_pipe[1]);
-        int status;
-        ssize_t got = read(status_pipe[0], &status, sizeof status);
-        int init_status;
-        while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
-        }
-        pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
-      }
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
-      pid_t guest = fork();
-      if (guest < 0) _exit(127);
-      if (guest > 0) {
-        close(status_pipe[0]);
-        int status;
-        while (waitpid(guest, &status, 0) < 0)
-          if (errno != EINTR) _exit(126);
-        (void)!write(status_pipe[1], &status, sizeof status);
-        _exit(0);
-      }
-      close(status_pipe[0]);
-      close(status_pipe[1]);
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
-      wall_note(w, "pid-ns");
-    }
+    enter_pid_namespace(w);
     char preload[PATH_MAX + 16];
     char *envp[3] = {NULL, NULL, NULL};
     const char *strict = "";
@@ -699,10 +704,10 @@ static int stat_real_fd(const struct seccomp_notif *req) {
   if (guest_read((pid_t)req->pid, req->data.args[1], &first, 1) < 0 || first != 0) return 0;
   static int pidfd = -1;
   static pid_t pidfd_of = -1;
-  if (pidfd_of != child) {
+  if (pidfd_of != guest_pid) {
     if (pidfd >= 0) close(pidfd);
-    pidfd = (int)syscall(SYS_pidfd_open, child, 0);
-    pidfd_of = child;
+    pidfd = (int)syscall(SYS_pidfd_open, guest_pid, 0);
+    pidfd_of = guest_pid;
   }
   int local = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
   if (local < 0) {
@@ -721,6 +726,7 @@ static int stat_real_fd(const struct seccomp_notif *req) {
 
 static void handle(const struct seccomp_notif *req) {
   int nr = req->data.nr;
+  if (guest_pid < 0) guest_pid = (pid_t)req->pid; /* the first call comes from the main thread */
   if (!exec_done) {
     /* Our own child between installing the filter and starting the interpreter. */
     if (nr == SYS_execve) exec_done = 1;
