@@ -25,7 +25,11 @@ export class GuestErrno extends Error {
     /** Set when a limit refused the call (reported in the run result). */
     readonly limit?: { name: string; value: number },
   ) {
+    // An answer to the guest, thrown on the per-call path: no stack trace to capture.
+    const depth = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${errnoName(errno)}: ${reason}`);
+    Error.stackTraceLimit = depth;
   }
 }
 
