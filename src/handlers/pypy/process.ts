@@ -128,3 +128,15 @@ export const umask: Handler = (ctx, [maskv]) => {
 };
 
 export const getpriority: Handler = () => 0;
+
+/**
+ * get_stdout: the guest's `FILE* stdout` as an opaque token (the guest only hands it back to
+ * other proxied calls); fileno of that token is 1.
+ */
+export const STDOUT_TOKEN = 0x10n;
+export const getStdout: Handler = () => STDOUT_TOKEN;
+
+export const fileno: Handler = (_ctx, [filev]) => {
+  if (ptrArg(filev!) === STDOUT_TOKEN) return 1;
+  throw new GuestErrno(Errno.EBADF, 'not a FILE* the controller handed out');
+};
