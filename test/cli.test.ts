@@ -124,6 +124,9 @@ describe('pypy-box CLI', () => {
     expect(bad.stdout).toContain('not implemented: frobnicate(i)i');
     const json = JSON.parse((await cli(['check', '--json', GUEST_EXTRA])).stdout);
     expect(json.unsupported).toEqual(['frobnicate(i)i']);
+    const py3 = await cli(['check', path.join(path.dirname(GUEST), 'guest-pypy3')]);
+    expect(py3.exitCode).toBe(0);
+    expect(py3.stdout).toMatch(/^(\d+) calls declared, \1 implemented, 0 not implemented$/m);
   });
 
   it('--debug refuses a binary that declares unsupported calls', async () => {

@@ -32,11 +32,15 @@
 #define EXTRA_FUNCS ""
 #endif
 
+#ifdef ALL_FUNCS
+static const char *FUNCS = ALL_FUNCS;
+#else
 static const char *FUNCS =
     "_exit(i)v _pypy_init_free(p)v _pypy_init_home()p access(pi)i chdir(p)i clock_gettime(ip)i close(i)i "
     "closedir(p)i fstat64(ip)i get_environ()p getcwd(pi)p getenv(p)p getpid()i gettimeofday(pp)i getuid()i "
     "isatty(i)i lseek(iii)i lstat64(pp)i mkdir(pi)i open(pii)i opendir(p)p read(ipi)i readdir(p)p "
     "rename(pp)i rmdir(p)i stat64(pp)i time(p)i uname(p)i unlink(p)i write(ipi)i" EXTRA_FUNCS;
+#endif
 
 static int g_errno;
 static int quiet;

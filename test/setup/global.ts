@@ -27,6 +27,14 @@ export default function setup(): void {
   try {
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'guest'), src], { stdio: 'inherit' });
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-DEXTRA_FUNCS=" frobnicate(i)i"', '-o', path.join(out, 'guest-extra'), src], { stdio: 'inherit' });
+    // A guest that declares what a PyPy 3.6 sandbox-2 build declares, for `check`.
+    const py3 = fs
+      .readFileSync(path.join(root, 'test/data/pypy-sandbox-funcs.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => / py3/.test(l))
+      .map((l) => l.split(' ')[0])
+      .join(' ');
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', `-DALL_FUNCS="${py3}"`, '-o', path.join(out, 'guest-pypy3'), src], { stdio: 'inherit' });
   } catch (err) {
     throw new Error(`cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`);
   }
