@@ -111,6 +111,11 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(survivors).toEqual([]);
   });
 
+  it('stops a CPU-bound loop at the CPU limit and says so', async () => {
+    const r = await run('while True: pass', { limits: { cpuSeconds: 1 } });
+    expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'cpu', value: 1 } });
+  });
+
   it('stops a memory bomb at the heap limit and says so', async () => {
     const r = await run('l = []\nwhile True: l.append(bytearray(10**6))', { limits: { heapBytes: 200 * 1024 * 1024 } });
     expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'heap', value: 200 * 1024 * 1024 } });
