@@ -40,8 +40,6 @@ export class GuestChannel {
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
-  bytesIn = 0;
-  bytesOut = 0;
 
   constructor(
     private readonly fromGuest: Readable,
@@ -68,13 +66,8 @@ export class GuestChannel {
     return this.decoder.pending();
   }
 
-  get busy(): boolean {
-    return this.inCall;
-  }
-
   receive(chunk: Buffer): void {
     if (this.closed) return;
-    this.bytesIn += chunk.length;
     let pos = 0;
     try {
       while (pos < chunk.length) {
@@ -170,10 +163,7 @@ export class GuestChannel {
 
   private send(parts: Buffer[]): void {
     if (this.closed) return;
-    for (const p of parts) {
-      this.bytesOut += p.length;
-      this.toGuest.write(p);
-    }
+    for (const p of parts) this.toGuest.write(p);
     // A guest that sends calls without reading the answers would make them pile up here.
     if (this.toGuest.writableLength > this.maxUnread) {
       this.fail(new ProtocolError('not-reading', `guest left ${this.toGuest.writableLength} bytes of answers unread`));

@@ -405,7 +405,7 @@ class Run {
     if (err instanceof GuestErrno) {
       if (err.limit) this.noteLimit(err.limit);
       const kind = call.sig.result;
-      this.ctx.enc.flush(); // what the handler queued before failing is dropped
+      this.ctx.enc.discard(); // what the handler queued before failing is not sent
       this.ctx.enc.errno(err.errno).result(kind, failValue(kind));
       if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0);
       this.channel.finish(this.ctx.enc.flush());

@@ -119,6 +119,12 @@ export class AnswerEncoder {
     return out;
   }
 
+  /** Drops everything queued since the last flush (a handler that failed after queuing W/F). */
+  discard(): void {
+    this.used = 0;
+    this.parts = [];
+  }
+
   /** Same as flush, concatenated (tests and synchronous writers). */
   flushOne(): Buffer {
     const parts = this.flush();

@@ -35,8 +35,3 @@ export function writeInt(buf: Buffer, off: number, v: Int): void {
 export function writePtr(buf: Buffer, off: number, p: Ptr): void {
   buf.writeBigUInt64LE(BigInt.asUintN(64, p), off);
 }
-
-/** Reduces an Int to a JS number when it is one, else undefined (for fds, flags, small counts). */
-export function smallInt(v: Int): number | undefined {
-  return typeof v === 'number' ? v : undefined;
-}
