@@ -114,6 +114,11 @@ export class Policy {
     return allow(op, t, t.source === 'device' ? 'writes to a discarding device' : 'writable in-memory tree');
   }
 
+  /** The reason of the grant that covers a host path, if one does. */
+  grantReason(hostPath: string): string | undefined {
+    return this.grantFor(hostPath)?.reason;
+  }
+
   private grantFor(hostPath: string): ReadGrant | undefined {
     for (const g of this.grants) {
       if (hostPath === g.hostPath || hostPath.startsWith(g.hostPath.endsWith('/') ? g.hostPath : g.hostPath + '/')) return g;

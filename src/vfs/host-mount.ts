@@ -44,6 +44,21 @@ export class HostMount implements Mount {
     this.excludes = glob(opts.exclude);
   }
 
+  /** Device number shown in this mount's stat results. */
+  get dev(): number {
+    return this.opts.dev;
+  }
+
+  /** The host directory (or file) behind the mount, symlinks resolved. */
+  get hostRoot(): string {
+    return this.realRoot;
+  }
+
+  /** Whether include or exclude globs hide part of the host tree. */
+  get filtered(): boolean {
+    return this.includes !== null || this.excludes !== null;
+  }
+
   /** Visibility by name alone: dotfiles and excludes apply to every component. */
   private nameVisible(rel: readonly string[]): boolean {
     for (let k = 0; k < rel.length; k++) {

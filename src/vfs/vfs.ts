@@ -9,6 +9,20 @@ import { Quota } from './quota.js';
 import type { Mount, NodeInfo } from './types.js';
 
 export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
+
+let hostIds: { uid: number; gid: number } | undefined;
+
+/**
+ * A memfs volume that asks for the process's uid and gid once, not on every path walk (each ask is
+ * a call into the runtime, and a VFS walk makes many). They only decide memfs's own permission
+ * checks; the guest sees the VFS owner.
+ */
+function newVolume(): InstanceType<typeof Volume> {
+  hostIds ??= { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const ids = hostIds;
+  const proc = { cwd: () => '/', platform: 'linux', emitWarning: () => undefined, env: {}, getuid: () => ids.uid, getgid: () => ids.gid };
+  return Volume.fromJSON({}, '/', { process: proc as never });
+}
 const MAX_SYMLINKS = 40;
 
 export interface VfsOptions {
@@ -50,7 +64,7 @@ interface MountEntry {
 export class VirtualFS {
   readonly maxPathLength: number;
   readonly owner: { uid: number; gid: number };
-  private readonly vol = new Volume();
+  private readonly vol = newVolume();
   private readonly root: MemoryMount;
   private mounts: MountEntry[] = [];
   private nextDev = 10;
@@ -60,6 +74,8 @@ export class VirtualFS {
    * than a file that does not exist (ENOENT). Directories given content by the host are ordinary.
    */
   private readonly containers = new Set<string>(['/']);
+  /** Directories whose container status must be decided again (parents of new mount points). */
+  private readonly unsettled = new Set<string>();
 
   constructor(readonly options: VfsOptions = {}) {
     this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
@@ -88,11 +104,13 @@ export class VirtualFS {
 
   /** The directory and its parents hold content of their own: missing names there are ENOENT. */
   private ordinary(parts: string[]): void {
+    this.settleContainers();
     for (let k = parts.length; k >= 1; k--) this.containers.delete(joinPath(parts.slice(0, k)));
   }
 
   /** Whether a missing name in this directory is outside the sandbox's filesystem (EACCES). */
   isContainer(dir: readonly string[]): boolean {
+    this.settleContainers();
     return this.containers.has(joinPath(dir));
   }
 
@@ -122,7 +140,7 @@ export class VirtualFS {
   mountTmp(vpath = '/tmp', opts: TmpOptions = {}): OverlayMount {
     const quota = new Quota(opts.quotaBytes ?? DEFAULT_TMP_QUOTA);
     const dev = this.nextDev++;
-    const upperVol = new Volume();
+    const upperVol = newVolume();
     upperVol.mkdirSync('/upper', { recursive: true });
     const upper = new MemoryMount(upperVol, '/upper', { dev, owner: this.owner, writable: true, quota });
     const lower = opts.lowerDir ? new HostMount(opts.lowerDir, { ...opts.lowerFilter, dev, owner: this.owner }) : null;
@@ -147,23 +165,28 @@ export class VirtualFS {
       const path = joinPath(at);
       if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
       else this.vol.mkdirSync(path, { recursive: true });
-      this.markContainers(at);
+      for (let k = 1; k < at.length; k++) this.unsettled.add(joinPath(at.slice(0, k)));
     }
     this.mounts.push({ at, mount });
     this.mounts.sort((a, b) => b.at.length - a.at.length);
     this.root.invalidate();
   }
 
-  /** Parents of a new mount point that the host did not fill become containers. */
-  private markContainers(at: string[]): void {
-    for (let k = 1; k < at.length; k++) {
-      const dir = at.slice(0, k);
-      const entries = this.vol.readdirSync(joinPath(dir)) as string[];
+  /**
+   * Parents of new mount points that the host did not fill become containers. Decided once the
+   * tree is asked about (not at every mount: building a tree mounts dozens of grants).
+   */
+  private settleContainers(): void {
+    if (this.unsettled.size === 0) return;
+    for (const path of this.unsettled) {
+      const dir = splitPath(path);
+      const entries = this.vol.readdirSync(path) as string[];
       // A directory whose every entry leads to a mount point (or is one) holds nothing of its own.
-      const onlyMounts = entries.every((name) => this.mounts.some((m) => hasPrefix(m.at, [...dir, name])) || hasPrefix(at, [...dir, name]));
-      if (onlyMounts) this.containers.add(joinPath(dir));
-      else this.containers.delete(joinPath(dir));
+      const onlyMounts = entries.every((name) => this.mounts.some((m) => hasPrefix(m.at, [...dir, name])));
+      if (onlyMounts) this.containers.add(path);
+      else this.containers.delete(path);
     }
+    this.unsettled.clear();
   }
 
   private ownerOf(parts: string[], what: string): MemoryMount {
@@ -175,6 +198,16 @@ export class VirtualFS {
   private mountFor(parts: readonly string[]): MountEntry {
     for (const m of this.mounts) if (hasPrefix(parts, m.at)) return m;
     return this.mounts[this.mounts.length - 1]!;
+  }
+
+  /** Every mount point with its mount, longest first. */
+  mountTable(): { at: string; mount: Mount }[] {
+    return this.mounts.map((m) => ({ at: joinPath(m.at), mount: m.mount }));
+  }
+
+  /** The controller's own root tree (where mount points and virtual files live). */
+  get rootMount(): Mount {
+    return this.root;
   }
 
   // ---- resolution ----
@@ -200,7 +233,7 @@ export class VirtualFS {
         const node = mount.lookup(rel) ?? this.leadsToMount(prefix);
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
-          if (mount === this.root && this.containers.has(joinPath(prefix.slice(0, -1)))) throw outside(prefix);
+          if (mount === this.root && this.isContainer(prefix.slice(0, -1))) throw outside(prefix);
           throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
         }
         const type = node.stat.mode & S_IFMT;
