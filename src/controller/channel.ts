@@ -53,9 +53,11 @@ export class GuestChannel {
      * more than one answer's worth (the largest is about one I/O chunk) means it never will.
      */
     private readonly maxUnread = 4 * 1024 * 1024,
+    /** Calls the supervisor answered itself (only a supervisor sends these). */
+    private readonly onReport?: (call: DecodedCall) => void,
   ) {
-    // The supervisor also sends path strings along with its calls (kind 's').
-    this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed));
+    // The supervisor also sends path strings along with its calls (kind 's') and reports.
+    this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed), statusPrefixed);
     fromGuest.on('data', (chunk: Buffer) => this.receive(chunk));
     // A guest that dies leaves EPIPE on its stdin: the exit is reported, not the write error.
     toGuest.on('error', () => undefined);
@@ -80,7 +82,8 @@ export class GuestChannel {
         }
         pos = this.decoder.feed(chunk, pos);
         const call = this.decoder.take();
-        if (call) {
+        if (call?.report) this.onReport?.(call);
+        else if (call) {
           this.inCall = true;
           this.onCall(call);
         }

@@ -7,7 +7,7 @@ import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, ty
 import { Clock, type Identity, type Session } from '../kernel/session.js';
 import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
 import { Policy, type Decision } from '../policy/policy.js';
-import type { DecodedCall } from '../protocol/decoder.js';
+import { MISSING_NAME, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
@@ -18,8 +18,9 @@ import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunR
 import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
+import { delegate, type Delegation } from '../supervisor/delegation.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
-import { VirtualFS } from '../vfs/vfs.js';
+import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
 /** What the supervisor prints when it ends a guest for a limit. */
@@ -153,6 +154,10 @@ class Run {
   private killedByUs = false;
   private timer: NodeJS.Timeout | undefined;
   private currentSig = '';
+  private readonly vfs: VirtualFS;
+  private readonly identity: Identity;
+  /** What the supervisor answers itself (stock guests; see src/supervisor/delegation.ts). */
+  private delegation: Delegation | undefined;
 
   constructor(
     private readonly o: ReturnType<typeof normalizeOptions>,
@@ -162,6 +167,7 @@ class Run {
     this.limits = o.limits;
     this.policy = o.policy ?? new Policy();
     const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
+    this.vfs = vfs;
     const platform = o.platform ?? hostPlatform();
     const identity: Identity = { ...DEFAULT_IDENTITY, ...o.identity };
     if (o.identity?.uid !== undefined && o.identity.euid === undefined) identity.euid = o.identity.uid;
@@ -203,6 +209,7 @@ class Run {
       requestedExit: undefined,
       signal: this.abort.signal,
     };
+    this.identity = identity;
     this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
     this.recording = this.trace !== undefined || o.onCall !== undefined;
   }
@@ -263,7 +270,9 @@ class Run {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      return { file: supervisorPath(), args: [...this.wallArgs(), '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
+      if (o.localAnswers !== false) this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength);
+      const local = this.delegation?.args ?? [];
+      return { file: supervisorPath(), args: [...this.wallArgs(), ...local, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
     if (o.walls === false || !supervisorAvailable()) {
@@ -294,7 +303,7 @@ class Run {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
-    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)));
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
     this.ctx = new CallContext(this.session, this.channel);
     child.notes?.on('data', (b: Buffer) => {
       if (this.notes.length < 4096) this.notes += b.toString();
@@ -375,6 +384,45 @@ class Run {
     } else {
       this.answer(call, r, t0);
     }
+  }
+
+  /** A call the supervisor answered itself: counted and recorded like any other. */
+  private reported(call: DecodedCall): void {
+    this.calls++;
+    const r = call.report!;
+    const missing = r.grant === MISSING_NAME;
+    if (missing && r.errno === Errno.EACCES) {
+      // Outside the sandbox's filesystem: a denial, counted like the controller's own.
+      this.currentSig = call.sig.text;
+      this.onDecision({ allow: false, op: reportedOp(call), vpath: r.hostPath, errno: r.errno, reason: new OutsideError(r.hostPath).reason });
+    }
+    if (!this.recording) return;
+    const grant = r.grant >= 0 ? this.delegation?.grants[r.grant] : undefined;
+    const path = call.strings?.values().next().value ?? undefined;
+    const rec: CallRecord = {
+      type: 'call',
+      seq: this.calls,
+      t: Number((r.startNs - this.started) / 1000n),
+      sig: call.sig.text,
+      args: call.args,
+      result: r.result >= BigInt(Number.MIN_SAFE_INTEGER) && r.result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.result) : r.result,
+      toGuest: 0,
+      fromGuest: 0,
+      us: Math.round(r.spentNs / 1000),
+      note: 'answered by the supervisor',
+    };
+    if (path) rec.path = path.toString('utf8');
+    if (r.errno) rec.errno = r.errno;
+    if (missing && r.errno === Errno.EACCES) {
+      rec.allowed = false;
+      rec.reason = new OutsideError(r.hostPath).reason;
+    } else if (missing) rec.reason = `${r.hostPath} does not exist`;
+    else if (grant && r.errno !== Errno.ENOENT) {
+      rec.allowed = true;
+      rec.reason = `host ${r.hostPath || grant.hostPath} under ${grant.reason}`;
+    } else if (r.errno === Errno.ENOENT) rec.reason = `${rec.path ?? 'the name'} does not exist`;
+    this.trace?.write(rec);
+    this.o.onCall?.(rec);
   }
 
   private answer(call: DecodedCall, value: Answer, t0: bigint): void {
@@ -566,4 +614,13 @@ function emptyResult(): RunResult {
     stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), guestStderr: '', calls: 0, denials: 0, denied: [],
     unknownCalls: {}, limitsReached: [], durationMs: 0, walls: [], vfs: new VirtualFS(),
   };
+}
+
+/** The policy operation a reported call stands for (as the Linux handlers would decide it). */
+function reportedOp(call: DecodedCall): 'stat' | 'read' {
+  const name = call.sig.name;
+  if (name === 'open' || name === 'openat') return 'read';
+  if (name === 'access') return (Number(call.args[1]) & 4) !== 0 ? 'read' : 'stat';
+  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & 4) !== 0 ? 'read' : 'stat';
+  return 'stat';
 }

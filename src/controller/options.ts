@@ -77,6 +77,12 @@ export interface ControllerOptions {
    * supervisor's filter. `false` switches them off (debugging); parts can be switched off alone.
    */
   walls?: boolean | { seccomp?: boolean; namespaces?: boolean; dropRoot?: boolean };
+  /**
+   * Stock guests: let the supervisor answer stat, open and access of the read-only host grants
+   * (the interpreter's own installation) and the identity calls itself, then report them, instead
+   * of a round trip each (default true). The answers, trace and counts are the same either way.
+   */
+  localAnswers?: boolean;
   /** Tell the guest its standard streams are terminals (default: whether the host's are, when inherited). */
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   /** The guest's filesystem; built from the options below when absent. */

@@ -10,7 +10,28 @@ export interface DecodedCall {
   readonly args: ArgValue[];
   /** Strings sent along (supervisor extension), by pointer; null when the guest's pointer was bad. */
   readonly strings?: Map<bigint, Buffer | null>;
+  /** Set when the supervisor already answered the call itself (a report, not a question). */
+  readonly report?: CallReport;
 }
+
+/** What the supervisor answered on the controller's behalf (docs/protocol.md, "Local answers"). */
+export interface CallReport {
+  result: bigint;
+  errno: number;
+  /** Index of the delegated grant that answered, -1 (none) or MISSING_NAME. */
+  grant: number;
+  /** CLOCK_MONOTONIC nanoseconds when the call arrived, and how long it took. */
+  startNs: bigint;
+  spentNs: number;
+  /** The host file that answered; for MISSING_NAME the virtual path up to the missing name. */
+  hostPath: string;
+}
+
+/** Report grant value: a name missing from a fully known directory of the controller's tree. */
+export const MISSING_NAME = -2;
+
+/** Bytes after a reported call: result, errno, grant, start, spent, host path length. */
+const REPORT_TAIL = 8 + 4 + 2 + 8 + 4 + 2;
 
 /** Longest string the supervisor may send along with a call. */
 export const MAX_SENT_STRING = 65536;
@@ -22,6 +43,8 @@ const enum State {
   StrStatus,
   StrLength,
   StrBytes,
+  ReportTail,
+  ReportPath,
 }
 
 /**
@@ -43,11 +66,21 @@ export class CallDecoder {
   private strBuf: Buffer = Buffer.alloc(0);
   private args: ArgValue[] = [];
 
-  constructor(private readonly cache = new SignatureCache()) {}
+  /** The call being decoded is a report (it started with a 0 byte). */
+  private reporting = false;
+  private readonly tail = Buffer.alloc(REPORT_TAIL);
+  private report: Omit<CallReport, 'hostPath'> | undefined;
+  private call: DecodedCall | undefined;
+
+  /** `reports`: accept the supervisor's reports of calls it answered itself. */
+  constructor(
+    private readonly cache = new SignatureCache(),
+    private readonly reports = false,
+  ) {}
 
   /** True while a call has started arriving but is not complete. */
   get midCall(): boolean {
-    return this.state !== State.Length || this.done !== undefined;
+    return this.state !== State.Length || this.reporting || this.done !== undefined;
   }
 
   /** The call completed by the last `feed`, once. */
@@ -69,6 +102,10 @@ export class CallDecoder {
       switch (this.state) {
         case State.Length: {
           const n = chunk[pos++]!;
+          if (n === 0 && this.reports && !this.reporting) {
+            this.reporting = true;
+            break;
+          }
           if (n === 0) throw new ProtocolError('zero-length', 'call name length byte is 0', chunk.subarray(pos - 1, pos + 16));
           this.need = n;
           this.filled = 0;
@@ -141,6 +178,29 @@ export class CallDecoder {
           }
           break;
         }
+        case State.ReportTail: {
+          const take = Math.min(REPORT_TAIL - this.filled, end - pos);
+          chunk.copy(this.tail, this.filled, pos, pos + take);
+          pos += take;
+          this.filled += take;
+          if (this.filled < REPORT_TAIL) break;
+          const t = this.tail;
+          const grant = t.readUInt16LE(12);
+          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: grant === 0xffff ? -1 : grant === 0xfffe ? MISSING_NAME : grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
+          this.strBuf = Buffer.allocUnsafe(t.readUInt16LE(26));
+          this.filled = 0;
+          this.state = State.ReportPath;
+          if (this.strBuf.length === 0) return this.reportDone(pos);
+          break;
+        }
+        case State.ReportPath: {
+          const take = Math.min(this.strBuf.length - this.filled, end - pos);
+          chunk.copy(this.strBuf, this.filled, pos, pos + take);
+          pos += take;
+          this.filled += take;
+          if (this.filled === this.strBuf.length) return this.reportDone(pos);
+          break;
+        }
       }
     }
     return pos;
@@ -148,6 +208,10 @@ export class CallDecoder {
 
   /** Bytes of a partly received call, for error reports (e.g. a guest that died mid-message). */
   pending(): Buffer {
+    if (this.state === State.ReportTail || this.state === State.ReportPath) {
+      const name = Buffer.from(this.call!.sig.text, 'latin1');
+      return Buffer.concat([Buffer.of(0, name.length), name]);
+    }
     if (this.state === State.Name) return Buffer.concat([Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
     if (this.state !== State.Length) {
       const name = Buffer.from(this.sig!.text, 'latin1');
@@ -182,11 +246,27 @@ export class CallDecoder {
   }
 
   private finish(pos: number): number {
-    this.done = this.strings ? { sig: this.sig!, args: this.args, strings: this.strings } : { sig: this.sig!, args: this.args };
+    const call: DecodedCall = this.strings ? { sig: this.sig!, args: this.args, strings: this.strings } : { sig: this.sig!, args: this.args };
     this.strings = undefined;
-    this.state = State.Length;
     this.filled = 0;
     this.sig = undefined;
+    if (this.reporting) {
+      this.call = call;
+      this.state = State.ReportTail;
+      return pos;
+    }
+    this.done = call;
+    this.state = State.Length;
+    return pos;
+  }
+
+  private reportDone(pos: number): number {
+    this.done = { ...this.call!, report: { ...this.report!, hostPath: this.strBuf.toString('utf8') } };
+    this.call = undefined;
+    this.report = undefined;
+    this.reporting = false;
+    this.state = State.Length;
+    this.filled = 0;
     return pos;
   }
 }

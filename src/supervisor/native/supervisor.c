@@ -147,6 +147,8 @@ static int guest_write(pid_t pid, uint64_t addr, const void *buf, size_t n) {
   return 0;
 }
 
+#include "local.h"
+
 /* ---- seccomp ---- */
 
 static int notif_id_valid(uint64_t id) {
@@ -207,11 +209,15 @@ static uint64_t guest_rss(void) {
 /* Ends the guest for exceeding a limit; the controller reads this line to say which. */
 static void limit_hit(const char *name, uint64_t value) {
   kill(child, SIGKILL);
+  flush_reports();
   note("limit %s %llu\n", name, (unsigned long long)value);
   int status;
   waitpid(child, &status, 0);
   _exit(125);
 }
+
+#define HEAP_CHECK_MS 20
+static uint64_t last_heap_check;
 
 static void check_heap(uint64_t more) {
   if (heap_limit && guest_rss() + more > heap_limit) limit_hit("heap", heap_limit);
@@ -524,7 +530,12 @@ static int read_string(pid_t pid, uint64_t ptr, uint64_t max, unsigned char *out
   return 0;
 }
 
-static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
+/* Where the path strings of the message in callbuf start, by argument (NULL: not a path or bad). */
+static const char *call_paths[6];
+static size_t call_path_lens[6];
+
+/* Encodes a call as it goes on the wire into callbuf; returns its length. */
+static size_t encode_call(const struct seccomp_notif *req, const struct syscall_fate *f) {
   const char *sig = f->sig;
   size_t len = strlen(sig);
   const char *kinds = strchr(sig, '(') + 1;
@@ -543,6 +554,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
   size_t used = 1 + len + 8 * nargs;
   /* Paths go along with the call: status byte, u64 length, bytes (read once, page by page). */
   for (size_t k = 0; k < nargs; k++) {
+    call_paths[k] = NULL;
     if (kinds[k] != 's') continue;
     uint64_t n;
     if (used + 9 + PATH_MAX > sizeof callbuf || read_string((pid_t)req->pid, req->data.args[k], PATH_MAX, callbuf + used + 9, &n) < 0) {
@@ -551,9 +563,92 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     }
     callbuf[used] = '+';
     memcpy(callbuf + used + 1, &n, 8);
+    call_paths[k] = (const char *)callbuf + used + 9;
+    call_path_lens[k] = n;
     used += 9 + n;
   }
-  out_all(callbuf, used);
+  return used;
+}
+
+/*
+ * The calls the controller delegated (local.h): answered here when the path resolves into a
+ * delegated grant, then reported. Returns 1 when answered.
+ */
+static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_len) {
+  if (nr < 0 || nr >= 512 || !local_calls[nr]) return 0;
+  uint64_t t0 = mono_ns();
+  const __u64 *a = req->data.args;
+  static char host[PATH_MAX + 1];
+  host[0] = 0;
+  int64_t result = -1;
+  int err = 0, g = -1;
+  switch (nr) {
+  case SYS_getuid: case SYS_geteuid: case SYS_getgid: case SYS_getegid: {
+    int which = nr == SYS_getuid ? 0 : nr == SYS_geteuid ? 1 : nr == SYS_getgid ? 2 : 3;
+    if (ids[which] < 0) return 0;
+    result = ids[which];
+    respond(req->id, result, 0, 0);
+    report(callbuf, msg_len, result, 0, -1, t0, NULL);
+    return 1;
+  }
+  case SYS_newfstatat: {
+    const uint64_t flags = a[3] & 0xffffffffu;
+    const char *p = call_paths[1];
+    if (!p || (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) return 0;
+    g = local_stat(req, p, call_path_lens[1], !(flags & AT_SYMLINK_NOFOLLOW), a[2], &result, &err, host);
+    break;
+  }
+  case SYS_stat:
+  case SYS_lstat:
+    if (!call_paths[0]) return 0;
+    g = local_stat(req, call_paths[0], call_path_lens[0], nr == SYS_stat, a[1], &result, &err, host);
+    break;
+  case SYS_access:
+    if (!call_paths[0]) return 0;
+    g = local_access(call_paths[0], call_path_lens[0], a[1] & 0xffffffffu, &result, &err, host);
+    break;
+  case SYS_faccessat:
+  case SYS_faccessat2:
+    if (!call_paths[1] || (nr == SYS_faccessat2 && (a[3] & 0xffffffffu))) return 0;
+    g = local_access(call_paths[1], call_path_lens[1], a[2] & 0xffffffffu, &result, &err, host);
+    break;
+  case SYS_open:
+  case SYS_openat: {
+    int at = nr == SYS_openat;
+    if (!call_paths[at]) return 0;
+    int fd = -1;
+    g = local_open(call_paths[at], call_path_lens[at], a[at + 1] & 0xffffffffu, &fd, &err, host);
+    if (g == -1) return 0;
+    if (fd >= 0) {
+      struct seccomp_notif_addfd add;
+      memset(&add, 0, sizeof add);
+      add.id = req->id;
+      add.flags = SECCOMP_ADDFD_FLAG_SEND;
+      add.srcfd = (uint32_t)fd;
+      add.newfd_flags = (a[at + 1] & O_CLOEXEC) ? O_CLOEXEC : 0;
+      int got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+      err = got < 0 ? errno : 0;
+      close(fd);
+      if (got < 0 && err != ENOENT) respond(req->id, 0, err, 0);
+      report(callbuf, msg_len, got < 0 ? -1 : got, got < 0 ? err : 0, g, t0, host);
+      return 1;
+    }
+    result = -1;
+    break;
+  }
+  default:
+    return 0;
+  }
+  if (g == -1) return 0;
+  respond(req->id, result, err, 0);
+  report(callbuf, msg_len, result, err, g, t0, host);
+  return 1;
+}
+
+static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
+  size_t used = encode_call(req, f);
+  if (answer_locally(req, req->data.nr, used)) return;
+  flush_reports_with(callbuf, used);
 
   pid_t pid = (pid_t)req->pid;
   int err = 0, fault = 0;
@@ -777,6 +872,7 @@ static void handle(const struct seccomp_notif *req) {
 }
 
 static void pass_on_status(int status) {
+  flush_reports();
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
@@ -793,6 +889,11 @@ static void pass_on_status(int status) {
   _exit(126);
 }
 
+static int bad_option(const char *name, const char *value) {
+  fprintf(stderr, "pypy-box-supervisor: bad value for %s: %s\n", name, value);
+  return 2;
+}
+
 int main(int argc, char **argv) {
   struct walls w;
   memset(&w, 0, sizeof w);
@@ -806,6 +907,25 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = 0;
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
+    else if (k + 1 < argc && strcmp(argv[k], "--dir") == 0) {
+      if (add_dir(argv[++k]) < 0) return bad_option("--dir", argv[k]);
+    } else if (k + 1 < argc && strcmp(argv[k], "--grant") == 0) {
+      if (add_grant(argv[++k]) < 0) return bad_option("--grant", argv[k]);
+    } else if (k + 2 < argc && strcmp(argv[k], "--link") == 0) {
+      if (add_link(argv[k + 1], argv[k + 2]) < 0) return bad_option("--link", argv[k + 1]);
+      k += 2;
+    } else if (k + 1 < argc && strcmp(argv[k], "--local") == 0) {
+      if (set_local_calls(argv[++k]) < 0) return bad_option("--local", argv[k]);
+    } else if (k + 1 < argc && strcmp(argv[k], "--owner") == 0) {
+      if (sscanf(argv[++k], "%u:%u", &owner_uid, &owner_gid) != 2) return bad_option("--owner", argv[k]);
+    } else if (k + 1 < argc && strcmp(argv[k], "--ids") == 0) {
+      long long u, eu, g, eg;
+      if (sscanf(argv[++k], "%lld,%lld,%lld,%lld", &u, &eu, &g, &eg) != 4) return bad_option("--ids", argv[k]);
+      ids[0] = u, ids[1] = eu, ids[2] = g, ids[3] = eg;
+    } else if (k + 1 < argc && strcmp(argv[k], "--max-path") == 0) {
+      local_max_path = strtoull(argv[++k], NULL, 10);
+      if (local_max_path < 2 || local_max_path > PATH_MAX) return bad_option("--max-path", argv[k]);
+    }
     else if (k + 1 < argc) {
       unsigned long long v = strtoull(argv[k + 1], NULL, 10);
       if (strcmp(argv[k], "--as") == 0) w.as = v;
@@ -825,7 +945,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
@@ -888,11 +1008,21 @@ int main(int argc, char **argv) {
 
   for (;;) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
-    if (poll(pfd, 3, heap_limit ? 50 : -1) < 0) {
+    /* Reports wait for the next forwarded call, but never more than 10 ms. */
+    long age = reports_age_ms();
+    int timeout = heap_limit ? HEAP_CHECK_MS : -1;
+    if (age >= 0 && (timeout < 0 || 10 - age < timeout)) timeout = age >= 10 ? 0 : (int)(10 - age);
+    int ready = poll(pfd, 3, timeout);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       fatal("poll");
     }
-    check_heap(0);
+    if (reports_age_ms() >= 10 || (ready == 0 && reports_used)) flush_reports();
+    uint64_t now = mono_ns();
+    if (heap_limit && now - last_heap_check >= HEAP_CHECK_MS * 1000000ull) {
+      last_heap_check = now;
+      check_heap(0);
+    }
     if (pfd[0].revents & POLLIN) {
       memset(req, 0, sizes.seccomp_notif);
       if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {

@@ -1,0 +1,138 @@
+import type { Handler } from '../handlers/context.js';
+import { linuxHandlers } from '../handlers/linux/table.js';
+import { Errno, S_IFDIR, S_IFLNK, S_IFMT } from '../platform/index.js';
+import type { Policy } from '../policy/policy.js';
+import type { Identity } from '../kernel/session.js';
+import { HostMount } from '../vfs/host-mount.js';
+import type { Mount } from '../vfs/types.js';
+import type { VirtualFS } from '../vfs/vfs.js';
+
+/**
+ * Local answers: the part of the guest's filesystem whose answers are already decided, handed to
+ * the supervisor so that it answers stat, open and access of those names itself (without a round
+ * trip) and reports them afterwards. Only what needs no judgement is handed over: read-only host
+ * grants shown at their own host path without filters, with nothing mounted below them, covered
+ * by a read grant while the policy has no rules; the virtual symlinks of the controller's own tree;
+ * the guest's identity. Names outside that part, hidden names and every doubtful case still come
+ * to the controller.
+ */
+export interface Delegation {
+  /** Supervisor options. */
+  args: string[];
+  /** Delegated grants by index (as reports name them): the host path and the policy's reason. */
+  grants: { hostPath: string; reason: string }[];
+}
+
+/** System calls the supervisor may answer, with the handler each stands in for. */
+const PATH_CALLS: Record<string, string> = {
+  open: 'open(pii)i',
+  openat: 'openat(ipii)i',
+  stat: 'stat(pp)i',
+  lstat: 'lstat(pp)i',
+  newfstatat: 'newfstatat(ippi)i',
+  access: 'access(pi)i',
+  faccessat: 'faccessat(ipi)i',
+  faccessat2: 'faccessat2(ipii)i',
+};
+/** What the supervisor keeps (local.h). */
+const MAX_GRANTS = 256;
+const MAX_LINKS = 256;
+const MAX_DIRS = 256;
+const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
+
+export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number): Delegation | undefined {
+  // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
+  if (policy.listRules().length > 0) return undefined;
+  const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
+  const calls = Object.entries(PATH_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
+  const idCalls = Object.entries(ID_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
+  const args: string[] = [];
+  const grants: Delegation['grants'] = [];
+  const table = vfs.mountTable();
+  const root = vfs.rootMount;
+  if (calls.length) {
+    for (const { at, mount } of table) {
+      if (!(mount instanceof HostMount) || mount.filtered || at !== mount.hostRoot) continue;
+      if (Buffer.byteLength(at) + 1 >= maxPath) continue;
+      if (table.some((m) => m.at.startsWith(at + '/'))) continue; // something mounted below it
+      if (!parentsAreOurs(vfs, at, root)) continue;
+      const decision = policy.decide('read', { vpath: at, source: 'host', hostPath: at, writable: false });
+      const reason = policy.grantReason(at);
+      if (!decision.allow || reason === undefined || grants.length >= MAX_GRANTS) continue;
+      args.push('--grant', `${mount.dev}:${at}`);
+      grants.push({ hostPath: at, reason });
+    }
+    const mountPoints = table.filter((m) => m.mount !== root).map((m) => m.at);
+    const links: string[] = [];
+    for (const [link, target] of rootSymlinks(root, mountPoints)) {
+      if (!parentsAreOurs(vfs, link, root)) continue;
+      args.push('--link', link, target);
+      links.push(link);
+    }
+    for (const [dir, errno] of knownDirs(vfs, root, grants.map((g) => g.hostPath), links)) args.push('--dir', `${errno}:${dir}`);
+  }
+  const local = [...(grants.length ? calls : []), ...idCalls];
+  if (local.length === 0) return undefined;
+  args.push('--local', local.join(','), '--owner', `${vfs.owner.uid}:${vfs.owner.gid}`, '--max-path', String(maxPath));
+  if (idCalls.length) args.push('--ids', [identity.uid, identity.euid, identity.gid, identity.egid].join(','));
+  return { args, grants };
+}
+
+/**
+ * Directories of the controller's tree on the way to delegated names whose every entry is one of
+ * them (a grant, a link, or a directory leading further): a name missing there gets its answer
+ * from the supervisor (ENOENT, or EACCES where the directory only holds the way to mounts).
+ */
+function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[]): [string, number][] {
+  const names = new Set([...grants, ...links]);
+  const ways = new Set<string>(['/']);
+  for (const p of names) {
+    const parts = p.split('/').filter(Boolean);
+    for (let k = 1; k < parts.length; k++) ways.add('/' + parts.slice(0, k).join('/'));
+  }
+  const out: [string, number][] = [];
+  for (const dir of ways) {
+    const parts = dir.split('/').filter(Boolean);
+    const complete = root.list(parts).every((e) => {
+      const child = (dir === '/' ? '' : dir) + '/' + e.name;
+      return names.has(child) || ways.has(child);
+    });
+    if (complete && out.length < MAX_DIRS) out.push([dir, vfs.isContainer(parts) ? Errno.EACCES : Errno.ENOENT]);
+  }
+  return out;
+}
+
+/** Every directory above `vpath` is a plain directory of the controller's own tree. */
+function parentsAreOurs(vfs: VirtualFS, vpath: string, root: Mount): boolean {
+  const parts = vpath.split('/').filter(Boolean);
+  for (let k = 1; k < parts.length; k++) {
+    try {
+      const r = vfs.resolve('/' + parts.slice(0, k).join('/'), [], false);
+      if (r.mount !== root || !r.node || r.node.synthetic || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Symlinks of the controller's own tree (not shadowed by a mount), with their text. */
+function rootSymlinks(root: Mount, mountPoints: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  const shadowed = (vpath: string) => mountPoints.some((at) => vpath === at || vpath.startsWith(at + '/'));
+  const walk = (rel: string[], depth: number) => {
+    if (depth > 32 || out.length >= MAX_LINKS) return;
+    for (const e of root.list(rel)) {
+      const child = [...rel, e.name];
+      const vpath = '/' + child.join('/');
+      if (shadowed(vpath)) continue;
+      const node = root.lookup(child);
+      if (!node) continue;
+      const type = node.stat.mode & S_IFMT;
+      if (type === S_IFLNK && node.linkTarget && out.length < MAX_LINKS) out.push([vpath, node.linkTarget]);
+      else if (type === S_IFDIR) walk(child, depth + 1);
+    }
+  };
+  walk([], 0);
+  return out;
+}

@@ -1,0 +1,417 @@
+/*
+ * Answers the supervisor gives itself, on the controller's behalf (docs/protocol.md, "Local
+ * answers"). At start the controller hands over a small, already-decided part of its filesystem:
+ * read-only host grants that appear at their own host path with no filter, the virtual symlinks
+ * leading to them, and the guest's identity. A stat, open or access of an absolute path that
+ * resolves there is answered here, without a round trip; the controller is told afterwards (a
+ * report, in call order) so its trace and counts stay complete. Anything else, including every
+ * case this code is not sure about, is forwarded as usual: falling back is always correct.
+ */
+#ifndef PYPY_BOX_LOCAL_H
+#define PYPY_BOX_LOCAL_H
+#include <linux/openat2.h>
+#include <time.h>
+
+#define MAX_GRANTS 256
+#define MAX_LINKS 256
+#define MAX_LINK_HOPS 40
+#define RESOLVED_MISSING (-2) /* a name missing from a fully known directory */
+
+struct local_grant {
+  char *path;
+  size_t len;
+  uint64_t dev;
+};
+
+struct local_link {
+  char *path;
+  size_t len;
+  char *target;
+};
+
+static struct local_grant grants[MAX_GRANTS];
+static size_t n_grants;
+static struct local_link links[MAX_LINKS];
+static size_t n_links;
+
+/* Directories of the controller's tree whose every name is a grant, a link or a way to them. */
+struct local_dir {
+  char *path;
+  size_t len;
+  int err; /* for a name not there: ENOENT, or EACCES (outside the sandbox's filesystem) */
+};
+#define MAX_DIRS 256
+static struct local_dir dirs[MAX_DIRS];
+static size_t n_dirs;
+static uint32_t owner_uid = 1000, owner_gid = 1000;
+static size_t local_max_path = PATH_MAX;
+static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
+static int local_calls[512];              /* by syscall number: answered here when possible */
+
+/* ---- reports: what was answered here, sent to the controller in order ---- */
+
+#define REPORT_BUF (64 * 1024)
+static unsigned char reports[REPORT_BUF];
+static size_t reports_used;
+static struct timespec reports_since;
+
+static void out_all(const void *p, size_t n);
+
+static void flush_reports(void) {
+  if (!reports_used) return;
+  out_all(reports, reports_used);
+  reports_used = 0;
+}
+
+/* Reports go out before the next forwarded call, in the same write. */
+static void flush_reports_with(const void *msg, size_t n) {
+  if (reports_used + n <= REPORT_BUF) {
+    memcpy(reports + reports_used, msg, n);
+    reports_used += n;
+    flush_reports();
+    return;
+  }
+  flush_reports();
+  out_all(msg, n);
+}
+
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * 0x00, the call exactly as it would have been forwarded, then i64 result, i32 errno, u16 grant
+ * (0xffff: none, 0xfffe: a name missing from the controller's own tree), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns spent, u16 length and the
+ * host path that answered (for 0xfffe: the virtual path up to the missing name; empty when none).
+ */
+static void report(const unsigned char *msg, size_t n, int64_t result, int32_t err, int grant, uint64_t t0, const char *host) {
+  size_t hlen = host ? strlen(host) : 0;
+  size_t need = 1 + n + 8 + 4 + 2 + 8 + 4 + 2 + hlen;
+  if (reports_used + need > REPORT_BUF) flush_reports();
+  if (!reports_used) clock_gettime(CLOCK_MONOTONIC, &reports_since);
+  unsigned char *p = reports + reports_used;
+  uint16_t g = grant == RESOLVED_MISSING ? 0xfffe : grant < 0 ? 0xffff : (uint16_t)grant, hl = (uint16_t)hlen;
+  uint32_t spent = (uint32_t)(mono_ns() - t0);
+  *p++ = 0;
+  memcpy(p, msg, n), p += n;
+  memcpy(p, &result, 8), p += 8;
+  memcpy(p, &err, 4), p += 4;
+  memcpy(p, &g, 2), p += 2;
+  memcpy(p, &t0, 8), p += 8;
+  memcpy(p, &spent, 4), p += 4;
+  memcpy(p, &hl, 2), p += 2;
+  memcpy(p, host, hlen), p += hlen;
+  reports_used += need;
+}
+
+/* Milliseconds the oldest unsent report has waited. */
+static long reports_age_ms(void) {
+  if (!reports_used) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - reports_since.tv_sec) * 1000 + (now.tv_nsec - reports_since.tv_nsec) / 1000000;
+}
+
+/* ---- options ---- */
+
+static char *dup_or_die(const char *s) {
+  char *d = strdup(s);
+  if (!d) {
+    fprintf(stderr, "pypy-box-supervisor: out of memory\n");
+    _exit(126);
+  }
+  return d;
+}
+
+/* --grant DEV:PATH */
+static int add_grant(const char *spec) {
+  char *end;
+  unsigned long long dev = strtoull(spec, &end, 10);
+  if (*end != ':' || end[1] != '/' || n_grants >= MAX_GRANTS) return -1;
+  grants[n_grants].path = dup_or_die(end + 1);
+  grants[n_grants].len = strlen(end + 1);
+  grants[n_grants].dev = dev;
+  n_grants++;
+  return 0;
+}
+
+/* --link PATH TARGET */
+static int add_link(const char *path, const char *target) {
+  if (path[0] != '/' || !target[0] || n_links >= MAX_LINKS) return -1;
+  links[n_links].path = dup_or_die(path);
+  links[n_links].len = strlen(path);
+  links[n_links].target = dup_or_die(target);
+  n_links++;
+  return 0;
+}
+
+/* --dir ERRNO:PATH */
+static int add_dir(const char *spec) {
+  char *end;
+  long err = strtol(spec, &end, 10);
+  if (*end != ':' || end[1] != '/' || (err != ENOENT && err != EACCES) || n_dirs >= MAX_DIRS) return -1;
+  dirs[n_dirs].path = dup_or_die(end + 1);
+  dirs[n_dirs].len = strlen(end + 1);
+  dirs[n_dirs].err = (int)err;
+  n_dirs++;
+  return 0;
+}
+
+/* --local open,openat,newfstatat,... */
+static int set_local_calls(const char *list) {
+  char *copy = dup_or_die(list), *save = NULL;
+  for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+    size_t k = 0;
+    for (; k < N_FATES; k++)
+      if (strcmp(FATES[k].sig, name) == 0 || (strncmp(FATES[k].sig, name, strlen(name)) == 0 && FATES[k].sig[strlen(name)] == '(')) break;
+    if (k == N_FATES || FATES[k].nr < 0 || FATES[k].nr >= 512) {
+      free(copy);
+      return -1;
+    }
+    local_calls[FATES[k].nr] = 1;
+  }
+  free(copy);
+  return 0;
+}
+
+/* ---- resolution ---- */
+
+static int find_grant(const char *p, size_t n) {
+  for (size_t k = 0; k < n_grants; k++)
+    if (grants[k].len == n && memcmp(grants[k].path, p, n) == 0) return (int)k;
+  return -1;
+}
+
+static int find_link(const char *p, size_t n) {
+  for (size_t k = 0; k < n_links; k++)
+    if (links[k].len == n && memcmp(links[k].path, p, n) == 0) return (int)k;
+  return -1;
+}
+
+/* The errno for a name missing from a fully known directory (path[0..n), "/" is n = 0), or 0. */
+static int missing_in(const char *p, size_t n) {
+  if (n == 0) n = 1; /* the root */
+  for (size_t k = 0; k < n_dirs; k++)
+    if (dirs[k].len == n && memcmp(dirs[k].path, p, n) == 0) return dirs[k].err;
+  return 0;
+}
+
+/* A directory of the controller's own tree that only leads to grants and links. */
+static int leads_somewhere(const char *p, size_t n) {
+  for (size_t k = 0; k < n_grants; k++)
+    if (grants[k].len > n && memcmp(grants[k].path, p, n) == 0 && grants[k].path[n] == '/') return 1;
+  for (size_t k = 0; k < n_links; k++)
+    if (links[k].len > n && memcmp(links[k].path, p, n) == 0 && links[k].path[n] == '/') return 1;
+  return 0;
+}
+
+/*
+ * Names this code answers: absolute, printable ASCII, no empty, ".", ".." or hidden components, no
+ * trailing slash, components of at most 255 bytes. Everything else is the controller's.
+ */
+static int plain_path(const char *p, size_t n) {
+  if (n < 2 || p[0] != '/' || p[n - 1] == '/') return 0;
+  size_t comp = 0;
+  for (size_t k = 1; k < n; k++) {
+    unsigned char c = (unsigned char)p[k];
+    if (c < 0x20 || c >= 0x7f) return 0;
+    if (c == '/') {
+      if (comp == 0) return 0;
+      comp = 0;
+      continue;
+    }
+    if (comp == 0 && c == '.') return 0;
+    if (++comp > 255) return 0;
+  }
+  return 1;
+}
+
+/*
+ * Lexical resolution through the delegated part of the tree. On success fills `host` with the
+ * host path (grant path, then the rest) and returns the grant's index; -1 means "forward it".
+ * Virtual symlinks are followed like the controller's walker does (relative to their directory).
+ * RESOLVED_MISSING: a name missing from a fully known directory; `host` then holds the virtual
+ * path up to that name and *missing_err its errno.
+ */
+static int resolve_local(const char *in, size_t n, int follow_last, char *host, int *missing_err) {
+  char path[PATH_MAX], next[PATH_MAX];
+  if (n >= sizeof path) return -1;
+  memcpy(path, in, n);
+  path[n] = 0;
+  for (int hops = 0; hops <= MAX_LINK_HOPS; hops++) {
+    size_t len = strlen(path);
+    if (!plain_path(path, len)) return -1;
+    int restarted = 0;
+    for (size_t e = 1; e <= len && !restarted; e++) {
+      if (e < len && path[e] != '/') continue;
+      int last = e == len;
+      int g = find_grant(path, e);
+      if (g >= 0) {
+        /* The grant itself, or a name below it that the host walks (never following symlinks). */
+        memcpy(host, path, len + 1);
+        return g;
+      }
+      int l = find_link(path, e);
+      if (l >= 0) {
+        if (last && !follow_last) return -1; /* the link itself: the controller answers */
+        const char *t = links[l].target;
+        size_t used;
+        if (t[0] == '/') used = (size_t)snprintf(next, sizeof next, "%s%s", t, path + e);
+        else {
+          size_t dir = e;
+          while (dir > 0 && path[dir - 1] != '/') dir--;
+          used = (size_t)snprintf(next, sizeof next, "%.*s%s%s", (int)dir, path, t, path + e);
+        }
+        if (used >= sizeof next) return -1;
+        memcpy(path, next, used + 1);
+        restarted = 1;
+        break;
+      }
+      if (leads_somewhere(path, e)) {
+        if (last) return -1; /* a directory of the controller's tree itself */
+        continue;
+      }
+      size_t start = e;
+      while (path[start - 1] != '/') start--;
+      int err = missing_in(path, start - 1);
+      if (!err) return -1;
+      memcpy(host, path, e);
+      host[e] = 0;
+      *missing_err = err;
+      return RESOLVED_MISSING;
+    }
+    if (!restarted) return -1;
+  }
+  return -1;
+}
+
+/* Opens a resolved host path; symlinks anywhere below the grant send the call to the controller. */
+static int open_host(const char *host, int g, uint64_t flags) {
+  size_t glen = grants[g].len;
+  if (host[glen] != 0 && host[glen] != '/') return -EINVAL;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  /* openat2 refuses O_PATH with other flags than these; files are opened like the 'o' command does. */
+  how.flags = flags & O_PATH ? O_PATH | O_CLOEXEC | O_NOFOLLOW : flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, AT_FDCWD, host, &how, sizeof how);
+  return fd < 0 ? -errno : fd;
+}
+
+/* The controller's view of a host file (src/vfs/stat.ts and the platform's struct stat). */
+static void virtual_stat(const struct stat *h, uint64_t dev, struct stat *out) {
+  memset(out, 0, sizeof *out);
+  out->st_dev = dev;
+  out->st_ino = h->st_ino;
+  out->st_nlink = h->st_nlink ? h->st_nlink : 1;
+  out->st_mode = h->st_mode & ~0222u;
+  out->st_uid = owner_uid;
+  out->st_gid = owner_gid;
+  out->st_rdev = 0;
+  out->st_size = h->st_size;
+  out->st_blksize = 4096;
+  out->st_blocks = (h->st_size + 511) / 512;
+  const struct timespec *src[3] = {&h->st_atim, &h->st_mtim, &h->st_ctim};
+  struct timespec *dst[3] = {&out->st_atim, &out->st_mtim, &out->st_ctim};
+  for (int k = 0; k < 3; k++) {
+    /* Milliseconds computed the way Node computes Stats.mtimeMs, then truncated. */
+    double ms = (double)src[k]->tv_sec * 1000.0 + (double)src[k]->tv_nsec / 1000000.0;
+    int64_t t = (int64_t)ms; /* truncation toward zero, like Math.trunc */
+    dst[k]->tv_sec = t / 1000;
+    dst[k]->tv_nsec = (t % 1000) * 1000000;
+  }
+}
+
+/*
+ * Host metadata of a resolved path, for stat and access. Returns 0, a negative errno the guest
+ * gets as is (ENOENT), or 1: forward the call.
+ */
+static int host_stat(const char *host, int g, struct stat *st) {
+  int fd = open_host(host, g, O_PATH);
+  if (fd == -ENOENT) return -ENOENT;
+  if (fd < 0) return 1;
+  int rc = fstat(fd, st);
+  close(fd);
+  if (rc < 0) return 1;
+  if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) return 1; /* hidden from the guest */
+  for (int k = 0; k < 3; k++) {
+    const struct timespec *t = k == 0 ? &st->st_atim : k == 1 ? &st->st_mtim : &st->st_ctim;
+    if (t->tv_sec < 0) return 1;
+  }
+  return 0;
+}
+
+static int local_stat(const struct seccomp_notif *req, const char *path, size_t n, int follow, uint64_t buf, int64_t *result, int *err, char *host) {
+  int g = resolve_local(path, n, follow, host, err);
+  if (g == RESOLVED_MISSING) {
+    *result = -1;
+    return g;
+  }
+  if (g < 0) return -1;
+  struct stat st, out;
+  int rc = host_stat(host, g, &st);
+  if (rc > 0) return -1;
+  if (rc < 0) {
+    *err = -rc;
+    *result = -1;
+    return g;
+  }
+  virtual_stat(&st, grants[g].dev, &out);
+  if (guest_write((pid_t)req->pid, buf, &out, sizeof out) < 0) {
+    *err = EFAULT;
+    *result = -1;
+  } else {
+    *err = 0;
+    *result = 0;
+  }
+  return g;
+}
+
+static int local_access(const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host) {
+  if (mode & ~(uint64_t)7 || mode & W_OK) return -1;
+  int g = resolve_local(path, n, 1, host, err);
+  if (g == RESOLVED_MISSING) {
+    *result = -1;
+    return g;
+  }
+  if (g < 0) return -1;
+  struct stat st;
+  int rc = host_stat(host, g, &st);
+  if (rc > 0) return -1;
+  *result = -1;
+  if (rc < 0) *err = -rc;
+  else if ((mode & X_OK) && !(st.st_mode & 0111)) *err = EACCES;
+  else *err = 0, *result = 0;
+  return g;
+}
+
+/* Returns the grant, with *fd_out the opened host file (or -1 and *err set); -1: forward. */
+static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, int *err, char *host) {
+  const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & ~(ok | O_ACCMODE))) return -1;
+  int g = resolve_local(path, n, !(flags & O_NOFOLLOW), host, err);
+  if (g == RESOLVED_MISSING) {
+    *fd_out = -1;
+    return g;
+  }
+  if (g < 0) return -1;
+  int fd = open_host(host, g, O_RDONLY);
+  if (fd == -ENOENT) {
+    *fd_out = -1;
+    *err = ENOENT;
+    return g;
+  }
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd); /* directories get a virtual descriptor from the controller */
+    return -1;
+  }
+  *fd_out = fd;
+  *err = 0;
+  return g;
+}
+
+#endif
