@@ -237,7 +237,7 @@ static int plain_path(const char *p, size_t n) {
  */
 static int resolve_local(const char *in, size_t n, int follow_last, char *host, int *missing_err) {
   char path[PATH_MAX], next[PATH_MAX];
-  if (n >= sizeof path) return -1;
+  if (n >= sizeof path || n >= local_max_path) return -1; /* the controller says ENAMETOOLONG */
   memcpy(path, in, n);
   path[n] = 0;
   for (int hops = 0; hops <= MAX_LINK_HOPS; hops++) {
@@ -264,7 +264,7 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
           while (dir > 0 && path[dir - 1] != '/') dir--;
           used = (size_t)snprintf(next, sizeof next, "%.*s%s%s", (int)dir, path, t, path + e);
         }
-        if (used >= sizeof next) return -1;
+        if (used >= sizeof next || used >= local_max_path) return -1;
         memcpy(path, next, used + 1);
         restarted = 1;
         break;
@@ -397,7 +397,8 @@ static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, i
     return g;
   }
   if (g < 0) return -1;
-  int fd = open_host(host, g, O_RDONLY);
+  /* O_NONBLOCK: a FIFO must not block the supervisor (only regular files are handed over). */
+  int fd = open_host(host, g, O_RDONLY | O_NONBLOCK);
   if (fd == -ENOENT) {
     *fd_out = -1;
     *err = ENOENT;
@@ -407,6 +408,10 @@ static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, i
   struct stat st;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
     close(fd); /* directories get a virtual descriptor from the controller */
+    return -1;
+  }
+  if (fcntl(fd, F_SETFL, 0) < 0) { /* the guest gets the description without O_NONBLOCK */
+    close(fd);
     return -1;
   }
   *fd_out = fd;

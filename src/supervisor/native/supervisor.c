@@ -725,9 +725,16 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       if (plen == 0 || plen >= PATH_MAX) protocol_fatal("bad path length in o");
       in_all(iobuf, plen);
       iobuf[plen] = 0;
-      int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+      /* O_NONBLOCK, then checked: a name swapped for a FIFO on the host must not block us. */
+      int hfd = open(iobuf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
       if (hfd < 0) {
         respond(req->id, 0, errno, 0);
+        return;
+      }
+      struct stat hst;
+      if (fstat(hfd, &hst) < 0 || !S_ISREG(hst.st_mode) || fcntl(hfd, F_SETFL, 0) < 0) {
+        close(hfd);
+        respond(req->id, 0, EACCES, 0);
         return;
       }
       struct seccomp_notif_addfd add;

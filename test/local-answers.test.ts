@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Controller, Policy, type CallRecord, type ControllerOptions, type RunResult } from '../src/index.js';
+import { findInterpreter } from '../src/supervisor/profile.js';
+
+/**
+ * The supervisor answers part of a stock guest's calls itself (src/supervisor/delegation.ts). What
+ * the guest sees, and what the controller reports, must not depend on who answered: every probe
+ * below runs once with local answers and once with every call forwarded, and the two are compared.
+ */
+
+const PROBE = String.raw`
+import os, sys, hashlib
+stdlib = os.path.dirname(os.__file__)
+paths = [
+  stdlib, stdlib + '/os.py', stdlib + '/nonexistent.py', stdlib + '/os.py/below', stdlib + '/.hidden',
+  stdlib + '/./os.py', stdlib + '/../' + os.path.basename(stdlib) + '/os.py', '//' + stdlib.lstrip('/') + '//os.py',
+  stdlib + '/encodings/', stdlib + '/encodings', stdlib + '/encodings/__pycache__', stdlib + '/nothere/x.py',
+  stdlib + '/json/__init__.py',
+  sys.executable, os.path.realpath(sys.executable), os.path.dirname(sys.executable) + '/nothing',
+  '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2', '/usr/lib/x86_64-linux-gnu/libc.so.6',
+  '/lib/x86_64-linux-gnu/nothing.so', '/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libc.so.6',
+  '/etc/ld.so.cache', '/etc/passwd', '/etc/nothing/deeper', '/etc', '/usr', '/usr/lib', '/lib', '/lib64', '/',
+  '/usr/lib/python3', '/usr/local/lib/x', '/proc/cpuinfo', '/tmp', '/tmp/none', 'relative.py', '', '/usr/lib/' + 'x' * 300,
+]
+paths += sys.argv[1:]
+for top in (stdlib, stdlib + '/encodings', stdlib + '/json', stdlib + '/email'):
+  try:
+    paths += [top + '/' + n for n in sorted(os.listdir(top))[:120]]
+  except OSError:
+    pass
+
+def probe(p):
+  out = []
+  for follow in (True, False):
+    try:
+      st = os.stat(p, follow_symlinks=follow)
+      # Virtual files and directories carry the time they were made (each run makes its own).
+      times = (st.st_mtime_ns, st.st_ctime_ns) if st.st_dev > 10 else 'made by this run'
+      out.append((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
+                  times, st.st_blocks, st.st_blksize, st.st_rdev))
+    except OSError as e:
+      out.append(('E', e.errno))
+  for m in (os.F_OK, os.R_OK, os.X_OK, os.R_OK | os.X_OK, os.W_OK):
+    try:
+      out.append(os.access(p, m))
+    except OSError as e:
+      out.append(('E', e.errno))
+  try:
+    with open(p, 'rb') as f:
+      out.append(hashlib.sha1(f.read(4096)).hexdigest())
+  except OSError as e:
+    out.append(('E', e.errno))
+  return out
+
+for p in paths:
+  print(repr(p), probe(p))
+print('probed', len(paths))
+`;
+
+async function run(python: string, localAnswers: boolean, extra: Partial<ControllerOptions> = {}, more: string[] = []): Promise<{ r: RunResult; recs: CallRecord[] }> {
+  const recs: CallRecord[] = [];
+  const r = await new Controller({ python, args: ['-c', PROBE, ...more], timeout: 60_000, localAnswers, onCall: (c) => recs.push(c), ...extra }).run();
+  return { r, recs };
+}
+
+const local = (recs: CallRecord[]) => recs.filter((c) => c.note === 'answered by the supervisor');
+const denied = (r: RunResult) => r.denied.map((d) => `${d.sig} ${d.op} ${d.path} ${d.errno} ${d.reason}`).sort();
+
+describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local answers in stock %s', (python) => {
+  it('give the guest the same answers as the controller, and the same counts', async () => {
+    const a = await run(python, true);
+    const b = await run(python, false);
+    expect(a.r.exitCode, a.r.stderr.toString()).toBe(0);
+    const text = a.r.stdout.toString();
+    expect(text).toMatch(/probed \d{3}/);
+    expect(text).toBe(b.r.stdout.toString());
+    expect(a.r.calls).toBe(b.r.calls);
+    expect(a.r.denials).toBe(b.r.denials);
+    expect(denied(a.r)).toEqual(denied(b.r));
+    // Most of the probing was answered without a round trip; none of it when switched off.
+    expect(local(a.recs).length).toBeGreaterThan(a.recs.length / 2);
+    expect(local(b.recs)).toHaveLength(0);
+    // Reports keep the call order and say why.
+    expect(a.recs.map((c) => c.seq)).toEqual(a.recs.map((_, k) => k + 1));
+    const libc = local(a.recs).find((c) => c.path === '/lib/x86_64-linux-gnu/libc.so.6' && c.errno === undefined);
+    expect(libc?.reason).toMatch(/^host \/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6 under read grant/);
+    const outside = local(a.recs).find((c) => c.path === '/etc/passwd');
+    expect(outside).toMatchObject({ allowed: false, errno: 13, reason: "/etc/passwd is outside the sandbox's filesystem (not whitelisted)" });
+  });
+
+  it('agree on a granted host tree with symlinks, hidden names, a FIFO and a nested directory', async () => {
+    const dir = path.resolve('build/test/local-answers-tree');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(dir, 'sub/deeper'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha');
+    fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'sub/deeper/b.txt'), 'beta');
+    fs.writeFileSync(path.join(dir, '.secret'), 'hidden');
+    fs.symlinkSync('a.txt', path.join(dir, 'inside-link'));
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'outside-link'));
+    fs.symlinkSync('sub', path.join(dir, 'dir-link'));
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    const names = ['', '/a.txt', '/run.sh', '/sub', '/sub/deeper', '/sub/deeper/b.txt', '/sub/nothing', '/.secret', '/inside-link',
+      '/outside-link', '/dir-link/deeper/b.txt', '/pipe', '/pipe/x', '/a.txt/x', '/sub/../a.txt', '/missing/deeper'].map((n) => dir + n);
+    const opts = () => ({ policy: new Policy().allowRead(dir) });
+    const a = await run(python, true, opts(), names);
+    const b = await run(python, false, opts(), names);
+    expect(a.r.exitCode, a.r.stderr.toString()).toBe(0);
+    expect(a.r.stdout.toString()).toContain(`'${dir}/sub/deeper/b.txt' [(`);
+    expect(a.r.stdout.toString()).toBe(b.r.stdout.toString());
+    expect(denied(a.r)).toEqual(denied(b.r));
+    expect(local(a.recs).some((c) => c.path === `${dir}/sub/deeper/b.txt`)).toBe(true);
+    for (const name of ['/inside-link', '/outside-link', '/.secret', '/pipe']) {
+      expect(local(a.recs).some((c) => c.path === dir + name), name).toBe(false);
+    }
+  });
+
+  it('are not used where the policy has rules or a handler is replaced', async () => {
+    const policy = new Policy().deny('**/json/**', ['read'], 'no json here');
+    const withRule = await run(python, true, { policy });
+    expect(local(withRule.recs)).toHaveLength(0);
+    expect(withRule.r.stdout.toString()).toMatch(/\/json\/__init__\.py' \[.*\('E', 13\)\]/);
+    const replaced = await run(python, true, { handlers: { 'getuid()i': () => 4242 } });
+    expect(replaced.r.stdout.toString()).toMatch(/probed/);
+    expect(replaced.recs.find((c) => c.sig === 'getuid()i')?.note).not.toBe('answered by the supervisor');
+  });
+});
