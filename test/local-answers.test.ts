@@ -57,6 +57,25 @@ def probe(p):
 
 for p in paths:
   print(repr(p), probe(p))
+
+def streams():
+  for fd in (0, 1, 2):
+    try:
+      st = os.fstat(fd)
+      print(fd, st.st_mode, st.st_dev, st.st_ino, st.st_uid, st.st_gid, st.st_size, st.st_blksize, st.st_mtime_ns)
+    except OSError as e:
+      print(fd, 'E', e.errno)
+    try:
+      print(fd, os.lseek(fd, 0, os.SEEK_CUR))
+    except OSError as e:
+      print(fd, 'lseek E', e.errno)
+    print(fd, os.isatty(fd), os.get_inheritable(fd))
+streams()
+copy = os.dup(1)
+print('dup', os.fstat(copy).st_mode, os.isatty(copy))
+os.dup2(copy, 0)
+os.close(os.dup(2))
+streams()
 print('probed', len(paths))
 `;
 
@@ -123,6 +142,10 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     const withRule = await run(python, true, { policy });
     expect(local(withRule.recs)).toHaveLength(0);
     expect(withRule.r.stdout.toString()).toMatch(/\/json\/__init__\.py' \[.*\('E', 13\)\]/);
+    // A terminal's state lives in the controller: its streams stay there.
+    const terminal = await run(python, true, { tty: true });
+    expect(terminal.r.stdout.toString()).toContain('\n1 True True\n');
+    expect(local(terminal.recs).filter((c) => c.sig.startsWith('ioctl'))).toHaveLength(0);
     const replaced = await run(python, true, { handlers: { 'getuid()i': () => 4242 } });
     expect(replaced.r.stdout.toString()).toMatch(/probed/);
     expect(replaced.recs.find((c) => c.sig === 'getuid()i')?.note).not.toBe('answered by the supervisor');

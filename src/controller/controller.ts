@@ -270,7 +270,7 @@ class Run {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      if (o.localAnswers !== false) this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength);
+      if (o.localAnswers !== false) this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean));
       const local = this.delegation?.args ?? [];
       return { file: supervisorPath(), args: [...this.wallArgs(), ...local, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
     }

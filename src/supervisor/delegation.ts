@@ -38,9 +38,10 @@ const PATH_CALLS: Record<string, string> = {
 const MAX_GRANTS = 256;
 const MAX_LINKS = 256;
 const MAX_DIRS = 256;
+const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
 
-export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number): Delegation | undefined {
+export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number, anyTerminal: boolean): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
   const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
@@ -72,9 +73,13 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
     for (const [dir, errno] of knownDirs(vfs, root, grants.map((g) => g.hostPath), links)) args.push('--dir', `${errno}:${dir}`);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
-  if (local.length === 0) return undefined;
-  args.push('--local', local.join(','), '--owner', `${vfs.owner.uid}:${vfs.owner.gid}`, '--max-path', String(maxPath));
-  if (idCalls.length) args.push('--ids', [identity.uid, identity.euid, identity.gid, identity.egid].join(','));
+  // The standard streams, when none is a terminal (a terminal's state lives in the controller).
+  const stdio = !anyTerminal && STDIO_CALLS.every(ours);
+  if (local.length === 0 && !stdio) return undefined;
+  if (local.length) args.push('--local', local.join(','));
+  if (stdio) args.push('--stdio-local');
+  args.push('--owner', `${vfs.owner.uid}:${vfs.owner.gid}`, '--max-path', String(maxPath));
+  args.push('--ids', [identity.uid, identity.euid, identity.gid, identity.egid].join(','));
   return { args, grants };
 }
 

@@ -47,6 +47,7 @@ static uint32_t owner_uid = 1000, owner_gid = 1000;
 static size_t local_max_path = PATH_MAX;
 static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
 static int local_calls[512];              /* by syscall number: answered here when possible */
+static int local_stdio;                   /* standard streams that are not terminals (needs ids) */
 
 /* ---- reports: what was answered here, sent to the controller in order ---- */
 

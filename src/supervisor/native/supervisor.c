@@ -49,7 +49,8 @@
 
 #define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
 #define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
-#define VIRTUAL_NAME "pypy-box-virtual"
+#define PLACEHOLDER_PREFIX "pypy-box-"
+#define VIRTUAL_NAME PLACEHOLDER_PREFIX "virtual"
 #define NOTE_FD 3           /* optional: notes for the controller (walls in force, limits hit) */
 
 static int listener = -1;
@@ -57,6 +58,8 @@ static uint64_t heap_limit; /* resident bytes the guest may use (0 = no limit) *
 static pid_t guest_pid = -1; /* the interpreter (may differ from child: PID namespace relays) */
 static pid_t child = -1;
 static int placeholder = -1;
+/* The guest's standard streams: placeholders of their own, so the supervisor can tell them apart. */
+static int stdio_placeholder[3] = {-1, -1, -1};
 static int exec_done = 0;
 static char *iobuf;
 
@@ -180,15 +183,27 @@ static int inject(uint64_t id, int srcfd, int target, int cloexec) {
   return fd < 0 ? -errno : fd;
 }
 
-/* A descriptor of the guest is virtual when it refers to the supervisor's placeholder. */
-static int fd_is_virtual(pid_t pid, int64_t fd) {
-  if (fd < 0 || fd > INT_MAX) return 1; /* let the controller answer EBADF */
+/* What a guest descriptor refers to: one of our placeholders (and which), or not. */
+enum fd_kind { FD_REAL, FD_VIRTUAL, FD_STDIN, FD_STDOUT, FD_STDERR };
+
+static enum fd_kind fd_kind_of(pid_t pid, int64_t fd) {
+  if (fd < 0 || fd > INT_MAX) return FD_VIRTUAL; /* let the controller answer EBADF */
   char path[64], link[256];
   snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
   ssize_t n = readlink(path, link, sizeof link - 1);
-  if (n < 0) return 1; /* not open: the controller answers EBADF */
+  if (n < 0) return FD_VIRTUAL; /* not open: the controller answers EBADF */
   link[n] = 0;
-  return strncmp(link, "/memfd:" VIRTUAL_NAME, strlen("/memfd:" VIRTUAL_NAME)) == 0;
+  if (strncmp(link, "/memfd:" PLACEHOLDER_PREFIX, strlen("/memfd:" PLACEHOLDER_PREFIX)) != 0) return FD_REAL;
+  const char *name = link + strlen("/memfd:" PLACEHOLDER_PREFIX);
+  if (strncmp(name, "stdin ", 6) == 0) return FD_STDIN;
+  if (strncmp(name, "stdout ", 7) == 0) return FD_STDOUT;
+  if (strncmp(name, "stderr ", 7) == 0) return FD_STDERR;
+  return FD_VIRTUAL;
+}
+
+/* A descriptor of the guest is virtual when it refers to one of the supervisor's placeholders. */
+static int fd_is_virtual(pid_t pid, int64_t fd) {
+  return fd_kind_of(pid, fd) != FD_REAL;
 }
 
 /* Resident bytes of the guest (all its threads). */
@@ -414,7 +429,7 @@ static void child_main(int sock, struct walls *w, char **argv) {
   enter_pid_namespace(w);
   note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   for (int fd = 0; fd < 3; fd++)
-    if (dup2(placeholder, fd) < 0) _exit(127);
+    if (dup2(stdio_placeholder[fd], fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
   syscall(SYS_close_range, SOCK_FD + 1, ~0U, 0);
   build_filter(getpid());
@@ -645,8 +660,61 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
   return 1;
 }
 
+/*
+ * The guest's own standard streams, while fds 0-2 still hold them and none is a terminal
+ * (--stdio-local): fstat describes a pipe, lseek is ESPIPE, ioctl is ENOTTY (close-on-exec flags
+ * run natively), as the controller answers them.
+ */
+static int answer_stdio(const struct seccomp_notif *req, int nr, size_t msg_len) {
+  if (!local_stdio) return 0;
+  const __u64 *a = req->data.args;
+  int64_t fd = (int64_t)(int32_t)(uint32_t)a[0];
+  if (fd < 0 || fd > 2) return 0;
+  uint64_t statbuf = 0;
+  switch (nr) {
+  case SYS_fstat:
+    statbuf = a[1];
+    break;
+  case SYS_newfstatat:
+    if (!(a[3] & AT_EMPTY_PATH) || !call_paths[1] || call_path_lens[1] != 0) return 0;
+    statbuf = a[2];
+    break;
+  case SYS_lseek:
+  case SYS_ioctl:
+    break;
+  default:
+    return 0;
+  }
+  if (fd_kind_of((pid_t)req->pid, fd) != (enum fd_kind)(FD_STDIN + fd)) return 0;
+  uint64_t t0 = mono_ns();
+  int64_t result = -1;
+  int err = 0, cont = 0;
+  if (nr == SYS_lseek) err = ESPIPE;
+  else if (nr == SYS_ioctl) {
+    unsigned cmd = (unsigned)a[1];
+    if (cmd == FIOCLEX || cmd == FIONCLEX) cont = 1, result = 0;
+    else err = ENOTTY;
+  } else {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    st.st_dev = 5;
+    st.st_ino = 3;
+    st.st_nlink = 1;
+    st.st_mode = S_IFIFO | 0600;
+    st.st_uid = (uid_t)ids[0];
+    st.st_gid = (gid_t)ids[2];
+    st.st_blksize = 4096;
+    if (guest_write((pid_t)req->pid, statbuf, &st, sizeof st) < 0) err = EFAULT;
+    else result = 0;
+  }
+  respond(req->id, result, err, cont);
+  report(callbuf, msg_len, cont ? 0 : result, err, -1, t0, NULL);
+  return 1;
+}
+
 static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
   size_t used = encode_call(req, f);
+  if (answer_stdio(req, req->data.nr, used)) return;
   if (answer_locally(req, req->data.nr, used)) return;
   flush_reports_with(callbuf, used);
 
@@ -914,6 +982,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = 0;
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
+    else if (strcmp(argv[k], "--stdio-local") == 0) local_stdio = 1;
     else if (k + 1 < argc && strcmp(argv[k], "--dir") == 0) {
       if (add_dir(argv[++k]) < 0) return bad_option("--dir", argv[k]);
     } else if (k + 1 < argc && strcmp(argv[k], "--grant") == 0) {
@@ -952,7 +1021,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
@@ -975,6 +1044,11 @@ int main(int argc, char **argv) {
   if (!iobuf) fatal("malloc");
   placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
   if (placeholder < 0) fatal("memfd_create");
+  static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout", PLACEHOLDER_PREFIX "stderr"};
+  for (int k = 0; k < 3; k++) {
+    stdio_placeholder[k] = (int)syscall(SYS_memfd_create, stdio_names[k], MFD_CLOEXEC);
+    if (stdio_placeholder[k] < 0) fatal("memfd_create");
+  }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
   signal(SIGPIPE, SIG_IGN);
