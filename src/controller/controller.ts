@@ -130,14 +130,14 @@ export class Controller {
 
 class Run {
   private readonly limits: Limits;
-  private readonly policy: Policy;
-  private readonly session: Session;
+  private policy!: Policy;
+  private session!: Session;
   private readonly started = process.hrtime.bigint();
   private readonly abort = new AbortController();
-  private readonly stdoutCapture: CaptureSink | undefined;
-  private readonly stderrCapture: CaptureSink | undefined;
-  private readonly trace: TraceWriter | undefined;
-  private readonly recording: boolean;
+  private stdoutCapture!: CaptureSink | undefined;
+  private stderrCapture!: CaptureSink | undefined;
+  private trace!: TraceWriter | undefined;
+  private recording!: boolean;
   private child!: GuestTransport;
   private channel!: GuestChannel;
   private ctx!: CallContext;
@@ -154,10 +154,13 @@ class Run {
   private killedByUs = false;
   private timer: NodeJS.Timeout | undefined;
   private currentSig = '';
-  private readonly vfs: VirtualFS;
-  private readonly identity: Identity;
+  private vfs!: VirtualFS;
+  private identity!: Identity;
   /** What the supervisor answers itself (stock guests; see src/supervisor/delegation.ts). */
   private delegation: Delegation | undefined;
+  /** The supervisor started before the filesystem was built (stock guests), or why it could not be. */
+  private early: GuestTransport | undefined;
+  private earlyError: Error | undefined;
 
   constructor(
     private readonly o: ReturnType<typeof normalizeOptions>,
@@ -165,6 +168,25 @@ class Run {
     private readonly stock?: StockProfile,
   ) {
     this.limits = o.limits;
+    // A stock guest's supervisor starts first: it starts the interpreter while the filesystem is
+    // built here, and waits for the local-answer configuration before serving any call.
+    if (stock && !o.transport && !o.signal?.aborted) {
+      try {
+        const cmd = this.command();
+        this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env);
+      } catch (err) {
+        this.earlyError = err as Error;
+      }
+    }
+    try {
+      this.setUp(o, stock);
+    } catch (err) {
+      this.early?.kill();
+      throw err;
+    }
+  }
+
+  private setUp(o: ReturnType<typeof normalizeOptions>, stock: StockProfile | undefined): void {
     this.policy = o.policy ?? new Policy();
     const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
     this.vfs = vfs;
@@ -270,9 +292,7 @@ class Run {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      if (o.localAnswers !== false) this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean));
-      const local = this.delegation?.args ?? [];
-      return { file: supervisorPath(), args: [...this.wallArgs(), ...local, '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
+      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
     if (o.walls === false || !supervisorAvailable()) {
@@ -287,24 +307,51 @@ class Run {
     };
   }
 
+  /**
+   * What the supervisor may answer itself, sent as its configuration (u32 length, NUL-terminated
+   * words): decided now that the filesystem exists.
+   */
+  private configuration(): Buffer {
+    if (this.o.localAnswers !== false) {
+      this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean));
+    }
+    const words = Buffer.from((this.delegation?.args ?? []).map((w) => `${w}\0`).join(''));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(words.length);
+    return Buffer.concat([head, words]);
+  }
+
   async start(): Promise<RunResult> {
     const o = this.o;
-    if (o.signal?.aborted) return this.finishEarly('aborted', new Error('aborted before start'));
+    if (o.signal?.aborted) {
+      this.early?.kill();
+      return this.finishEarly('aborted', new Error('aborted before start'));
+    }
+    if (this.earlyError) return this.finishEarly('spawn', this.earlyError);
     let cmd: ReturnType<Run['command']>;
     try {
-      cmd = o.transport ? { file: '(transport)', args: [], env: {} } : this.command();
+      cmd = o.transport || this.early ? { file: '(started)', args: [], env: {} } : this.command();
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
     this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: this.stock?.binary ?? o.executable!, argv: [this.argv0(), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
     try {
-      this.child = o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env);
+      this.child = this.early ?? (o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env));
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
     this.ctx = new CallContext(this.session, this.channel);
+    if (this.stock && !o.transport) {
+      try {
+        child.stdin.write(this.configuration());
+      } catch (err) {
+        child.kill();
+        await child.done;
+        return this.finishEarly('internal', err as Error);
+      }
+    }
     child.notes?.on('data', (b: Buffer) => {
       if (this.notes.length < 4096) this.notes += b.toString();
     });

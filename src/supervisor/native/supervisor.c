@@ -964,6 +964,61 @@ static void pass_on_status(int status) {
   _exit(126);
 }
 
+/*
+ * Options that hand over local answers (local.h), on the command line or in the configuration
+ * read from stdin. Returns 1 (consumed; *k is on its last word), 0 (not one of them) or -1 (bad).
+ */
+static int local_option(int argc, char **argv, int *k) {
+  const char *o = argv[*k];
+  if (strcmp(o, "--stdio-local") == 0) {
+    local_stdio = 1;
+    return 1;
+  }
+  if (*k + 2 < argc && strcmp(o, "--link") == 0) {
+    *k += 2;
+    return add_link(argv[*k - 1], argv[*k]) < 0 ? -1 : 1;
+  }
+  if (*k + 1 >= argc) return 0;
+  const char *v = argv[*k + 1];
+  int ok;
+  if (strcmp(o, "--dir") == 0) ok = add_dir(v) == 0;
+  else if (strcmp(o, "--grant") == 0) ok = add_grant(v) == 0;
+  else if (strcmp(o, "--local") == 0) ok = set_local_calls(v) == 0;
+  else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
+  else if (strcmp(o, "--ids") == 0) {
+    long long u, eu, g, eg;
+    ok = sscanf(v, "%lld,%lld,%lld,%lld", &u, &eu, &g, &eg) == 4;
+    if (ok) ids[0] = u, ids[1] = eu, ids[2] = g, ids[3] = eg;
+  } else if (strcmp(o, "--max-path") == 0) {
+    local_max_path = strtoull(v, NULL, 10);
+    ok = local_max_path >= 2 && local_max_path <= PATH_MAX;
+  } else return 0;
+  ++*k;
+  return ok ? 1 : -1;
+}
+
+/*
+ * --config-stdin: the controller sends the local-answer options after starting us (it decides
+ * them while we start the guest): u32 length, then NUL-terminated words.
+ */
+static void read_config(void) {
+  uint32_t len;
+  in_all(&len, 4);
+  if (len > (1u << 20)) protocol_fatal("configuration larger than 1 MiB");
+  char *buf = malloc(len + 1);
+  char **words = malloc((len / 2 + 2) * sizeof *words);
+  if (!buf || !words) fatal("malloc");
+  in_all(buf, len);
+  buf[len] = 0;
+  int n = 0;
+  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
+  if (len && buf[len - 1] != 0) protocol_fatal("configuration does not end with NUL");
+  for (int k = 0; k < n; k++)
+    if (local_option(n, words, &k) != 1) protocol_fatal("bad word in the configuration");
+  free(words); /* the tables keep copies */
+  free(buf);
+}
+
 static int bad_option(const char *name, const char *value) {
   fprintf(stderr, "pypy-box-supervisor: bad value for %s: %s\n", name, value);
   return 2;
@@ -974,7 +1029,7 @@ int main(int argc, char **argv) {
   memset(&w, 0, sizeof w);
   w.namespaces = 1;
   w.drop_root = 1;
-  int protocol_guest = 0;
+  int protocol_guest = 0, config_stdin = 0, local;
   const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
@@ -982,25 +1037,9 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = 0;
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
-    else if (strcmp(argv[k], "--stdio-local") == 0) local_stdio = 1;
-    else if (k + 1 < argc && strcmp(argv[k], "--dir") == 0) {
-      if (add_dir(argv[++k]) < 0) return bad_option("--dir", argv[k]);
-    } else if (k + 1 < argc && strcmp(argv[k], "--grant") == 0) {
-      if (add_grant(argv[++k]) < 0) return bad_option("--grant", argv[k]);
-    } else if (k + 2 < argc && strcmp(argv[k], "--link") == 0) {
-      if (add_link(argv[k + 1], argv[k + 2]) < 0) return bad_option("--link", argv[k + 1]);
-      k += 2;
-    } else if (k + 1 < argc && strcmp(argv[k], "--local") == 0) {
-      if (set_local_calls(argv[++k]) < 0) return bad_option("--local", argv[k]);
-    } else if (k + 1 < argc && strcmp(argv[k], "--owner") == 0) {
-      if (sscanf(argv[++k], "%u:%u", &owner_uid, &owner_gid) != 2) return bad_option("--owner", argv[k]);
-    } else if (k + 1 < argc && strcmp(argv[k], "--ids") == 0) {
-      long long u, eu, g, eg;
-      if (sscanf(argv[++k], "%lld,%lld,%lld,%lld", &u, &eu, &g, &eg) != 4) return bad_option("--ids", argv[k]);
-      ids[0] = u, ids[1] = eu, ids[2] = g, ids[3] = eg;
-    } else if (k + 1 < argc && strcmp(argv[k], "--max-path") == 0) {
-      local_max_path = strtoull(argv[++k], NULL, 10);
-      if (local_max_path < 2 || local_max_path > PATH_MAX) return bad_option("--max-path", argv[k]);
+    else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
+    else if ((local = local_option(argc, argv, &k)) != 0) {
+      if (local < 0) return bad_option(argv[k - 1], argv[k]);
     }
     else if (k + 1 < argc) {
       unsigned long long v = strtoull(argv[k + 1], NULL, 10);
@@ -1021,7 +1060,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
@@ -1068,6 +1107,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pypy-box-supervisor: the guest could not be started under seccomp (is seccomp user notification available?)\n");
     _exit(127);
   }
+  /* The guest is starting meanwhile; its first forwarded call waits for this. */
+  if (config_stdin) read_config();
   /*
    * Linux 6.6+: wake the guest synchronously when answering (the waker hands its CPU to the woken
    * thread), which shortens every notification round trip. Older kernels refuse; that is fine.
