@@ -23,7 +23,8 @@ paths = [
   '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2', '/usr/lib/x86_64-linux-gnu/libc.so.6',
   '/lib/x86_64-linux-gnu/nothing.so', '/lib/x86_64-linux-gnu/glibc-hwcaps/x86-64-v3/libc.so.6',
   '/etc/ld.so.cache', '/etc/passwd', '/etc/nothing/deeper', '/etc', '/usr', '/usr/lib', '/lib', '/lib64', '/',
-  '/usr/lib/python3', '/usr/local/lib/x', '/proc/cpuinfo', '/tmp', '/tmp/none', 'relative.py', '', '/usr/lib/' + 'x' * 300,
+  '/usr/lib/python3', '/usr/local/lib/x', '/proc/cpuinfo', '/proc/self/exe', '/proc', '/dev/null', '/dev/nothing',
+  '/tmp', '/tmp/none', 'relative.py', '', '/usr/lib/' + 'x' * 300, '/home/user', '/usr/bin/pypy3', '/usr/bin/python3',
 ]
 paths += sys.argv[1:]
 for top in (stdlib, stdlib + '/encodings', stdlib + '/json', stdlib + '/email'):
@@ -53,6 +54,10 @@ def probe(p):
       out.append(hashlib.sha1(f.read(4096)).hexdigest())
   except OSError as e:
     out.append(('E', e.errno))
+  try:
+    out.append(os.readlink(p))
+  except OSError as e:
+    out.append(('E', e.errno))
   return out
 
 for p in paths:
@@ -76,6 +81,7 @@ print('dup', os.fstat(copy).st_mode, os.isatty(copy))
 os.dup2(copy, 0)
 os.close(os.dup(2))
 streams()
+print('random', len(os.urandom(16)), len(os.urandom(100000)), len(set(os.urandom(16) for _ in range(50))))
 print('probed', len(paths))
 `;
 
@@ -92,10 +98,15 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
   it('give the guest the same answers as the controller, and the same counts', async () => {
     const a = await run(python, true);
     const b = await run(python, false);
+    // A second run with the same recipe reuses the local answers decided for the first.
+    const again = await run(python, true);
     expect(a.r.exitCode, a.r.stderr.toString()).toBe(0);
     const text = a.r.stdout.toString();
     expect(text).toMatch(/probed \d{3}/);
+    expect(text).toContain('random 16 100000 50');
     expect(text).toBe(b.r.stdout.toString());
+    expect(again.r.stdout.toString()).toBe(text);
+    expect(again.r.denials).toBe(a.r.denials);
     expect(a.r.calls).toBe(b.r.calls);
     expect(a.r.denials).toBe(b.r.denials);
     expect(denied(a.r)).toEqual(denied(b.r));
@@ -141,7 +152,7 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     const policy = new Policy().deny('**/json/**', ['read'], 'no json here');
     const withRule = await run(python, true, { policy });
     expect(local(withRule.recs)).toHaveLength(0);
-    expect(withRule.r.stdout.toString()).toMatch(/\/json\/__init__\.py' \[.*\('E', 13\)\]/);
+    expect(withRule.r.stdout.toString()).toMatch(/\/json\/__init__\.py' \[.*\('E', 13\), \('E', 22\)\]/);
     // A terminal's state lives in the controller: its streams stay there.
     const terminal = await run(python, true, { tty: true });
     expect(terminal.r.stdout.toString()).toContain('\n1 True True\n');

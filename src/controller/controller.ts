@@ -15,7 +15,7 @@ import { GuestChannel } from './channel.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
-import { buildVfs, DEFAULT_ARGV0 } from './setup.js';
+import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { delegate, type Delegation } from '../supervisor/delegation.js';
@@ -161,6 +161,9 @@ class Run {
   /** The supervisor started before the filesystem was built (stock guests), or why it could not be. */
   private early: GuestTransport | undefined;
   private earlyError: Error | undefined;
+  private configSent = false;
+  /** Recipe of this run's local answers (computed before the tree is built), if reusable. */
+  private key: string | undefined;
 
   constructor(
     private readonly o: ReturnType<typeof normalizeOptions>,
@@ -174,6 +177,14 @@ class Run {
       try {
         const cmd = this.command();
         this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env);
+        // The same recipe as a recent run: its local answers go out now, before the tree is built.
+        const key = (this.key = this.cacheKey());
+        const hit = key !== undefined ? delegations.get(key) : undefined;
+        if (hit && Date.now() - hit.at < DELEGATION_TTL_MS) {
+          this.delegation = hit.delegation;
+          this.configSent = true;
+          this.early.stdin.write(configurationBytes(hit.delegation));
+        }
       } catch (err) {
         this.earlyError = err as Error;
       }
@@ -186,8 +197,18 @@ class Run {
     }
   }
 
+  /** What makes two runs' local answers the same: the tree's recipe, identity, handlers, terminals. */
+  private cacheKey(): string | undefined {
+    const o = this.o;
+    if (!this.stock || o.localAnswers === false || (o.policy && o.policy.listRules().length > 0)) return undefined;
+    const recipe = vfsRecipe(o, this.limits, o.policy ?? new Policy(), this.stock);
+    if (recipe === undefined) return undefined;
+    const replaced = Object.keys(o.handlers ?? {}).sort();
+    return JSON.stringify([recipe, replaced, this.ttyFlags(o)]);
+  }
+
   private setUp(o: ReturnType<typeof normalizeOptions>, stock: StockProfile | undefined): void {
-    this.policy = o.policy ?? new Policy();
+    this.policy = o.policy ? o.policy.clone() : new Policy();
     const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
     this.vfs = vfs;
     const platform = o.platform ?? hostPlatform();
@@ -314,11 +335,13 @@ class Run {
   private configuration(): Buffer {
     if (this.o.localAnswers !== false) {
       this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean));
+      const key = this.key;
+      if (key !== undefined && this.delegation) {
+        if (delegations.size >= 64) delegations.clear();
+        delegations.set(key, { delegation: this.delegation, at: Date.now() });
+      }
     }
-    const words = Buffer.from((this.delegation?.args ?? []).map((w) => `${w}\0`).join(''));
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(words.length);
-    return Buffer.concat([head, words]);
+    return configurationBytes(this.delegation);
   }
 
   async start(): Promise<RunResult> {
@@ -343,7 +366,7 @@ class Run {
     const child = this.child;
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
     this.ctx = new CallContext(this.session, this.channel);
-    if (this.stock && !o.transport) {
+    if (this.stock && !o.transport && !this.configSent) {
       try {
         child.stdin.write(this.configuration());
       } catch (err) {
@@ -670,4 +693,21 @@ function reportedOp(call: DecodedCall): 'stat' | 'read' {
   if (name === 'access') return (Number(call.args[1]) & 4) !== 0 ? 'read' : 'stat';
   if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & 4) !== 0 ? 'read' : 'stat';
   return 'stat';
+}
+
+/**
+ * Local answers by recipe (see Run.cacheKey), reused for a short while: deciding them needs the
+ * built tree, and a run that reuses them lets its guest start before the tree exists. Whatever the
+ * host changed since, the supervisor checks at every call (it never follows a symlink, opens only
+ * regular files and forwards every doubtful case).
+ */
+const delegations = new Map<string, { delegation: Delegation; at: number }>();
+const DELEGATION_TTL_MS = 10_000;
+
+/** The supervisor's configuration: u32 length, then NUL-terminated words. */
+function configurationBytes(d: Delegation | undefined): Buffer {
+  const words = Buffer.from((d?.args ?? []).map((w) => `${w}\0`).join(''));
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(words.length);
+  return Buffer.concat([head, words]);
 }

@@ -99,3 +99,16 @@ function exists(vfs: VirtualFS, vpath: string): boolean {
     return false;
   }
 }
+
+/**
+ * Everything `buildVfs` makes a stock guest's tree from, as one string: two runs with the same
+ * recipe get the same tree (host contents aside), so what is derived from the tree can be reused.
+ * Undefined when the caller brought a tree of their own.
+ */
+export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, stock: StockProfile): string | undefined {
+  if (o.vfs !== undefined) return undefined;
+  return JSON.stringify([
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.keys(o.files ?? {}),
+    o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
+  ]);
+}

@@ -30,6 +30,8 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
     cleanup: true,
     stripFinalNewline: false,
   });
+  // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
+  child.stdin!.on('error', () => undefined);
   return {
     stdin: child.stdin!,
     stdout: child.stdout!,

@@ -64,6 +64,14 @@ export class Policy {
   readonly grants: ReadGrant[] = [];
   private readonly rules: CompiledRule[] = [];
 
+  /** An independent copy (a run adds the grants of its own tree to a copy, not to the caller's policy). */
+  clone(): Policy {
+    const p = new Policy();
+    p.grants.push(...this.grants.map((g) => ({ ...g })));
+    p.rules.push(...this.rules);
+    return p;
+  }
+
   /** Whitelists reading a host file or directory (and everything below it). */
   allowRead(hostPath: string, opts: Partial<Omit<ReadGrant, 'hostPath'>> = {}): this {
     const abs = path.resolve(hostPath);

@@ -33,11 +33,16 @@ const PATH_CALLS: Record<string, string> = {
   access: 'access(pi)i',
   faccessat: 'faccessat(ipi)i',
   faccessat2: 'faccessat2(ipii)i',
+  readlink: 'readlink(ppi)i',
+  readlinkat: 'readlinkat(ippi)i',
 };
+/** Calls that name no path: answered from the host kernel as the controller would (randomness). */
+const OTHER_CALLS: Record<string, string> = { getrandom: 'getrandom(pii)i' };
 /** What the supervisor keeps (local.h). */
 const MAX_GRANTS = 256;
 const MAX_LINKS = 256;
 const MAX_DIRS = 256;
+const MAX_NAMES = 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
 
@@ -46,7 +51,7 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
   if (policy.listRules().length > 0) return undefined;
   const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
   const calls = Object.entries(PATH_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
-  const idCalls = Object.entries(ID_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
+  const idCalls = [...Object.entries(ID_CALLS), ...Object.entries(OTHER_CALLS)].filter(([, sig]) => ours(sig)).map(([name]) => name);
   const args: string[] = [];
   const grants: Delegation['grants'] = [];
   const table = vfs.mountTable();
@@ -70,7 +75,9 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
       args.push('--link', link, target);
       links.push(link);
     }
-    for (const [dir, errno] of knownDirs(vfs, root, grants.map((g) => g.hostPath), links)) args.push('--dir', `${errno}:${dir}`);
+    const known = knownDirs(vfs, root, grants.map((g) => g.hostPath), links, mountPoints);
+    for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
+    for (const name of known.others) args.push('--name', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
   // The standard streams, when none is a terminal (a terminal's state lives in the controller).
@@ -84,27 +91,32 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
 }
 
 /**
- * Directories of the controller's tree on the way to delegated names whose every entry is one of
- * them (a grant, a link, or a directory leading further): a name missing there gets its answer
- * from the supervisor (ENOENT, or EACCES where the directory only holds the way to mounts).
+ * Directories of the controller's tree on the way to delegated names, with every entry known to
+ * the supervisor: a grant, a link, a directory leading further, or another name (a virtual file,
+ * another mount) that it leaves to the controller. A name missing there gets its answer from the
+ * supervisor: ENOENT, or EACCES where the directory only holds the way to mounts.
  */
-function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[]): [string, number][] {
-  const names = new Set([...grants, ...links]);
-  const ways = new Set<string>(['/']);
-  for (const p of names) {
+function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[], mountPoints: string[]): { dirs: [string, number][]; others: string[] } {
+  const delegated = new Set([...grants, ...links]);
+  const ways = new Set<string>(['/', ...rootDirs(root, mountPoints)]);
+  for (const p of delegated) {
     const parts = p.split('/').filter(Boolean);
     for (let k = 1; k < parts.length; k++) ways.add('/' + parts.slice(0, k).join('/'));
   }
-  const out: [string, number][] = [];
+  const dirs: [string, number][] = [];
+  const others: string[] = [];
   for (const dir of ways) {
     const parts = dir.split('/').filter(Boolean);
-    const complete = root.list(parts).every((e) => {
+    const rest: string[] = [];
+    for (const e of root.list(parts)) {
       const child = (dir === '/' ? '' : dir) + '/' + e.name;
-      return names.has(child) || ways.has(child);
-    });
-    if (complete && out.length < MAX_DIRS) out.push([dir, vfs.isContainer(parts) ? Errno.EACCES : Errno.ENOENT]);
+      if (!delegated.has(child) && !ways.has(child)) rest.push(child);
+    }
+    if (dirs.length >= MAX_DIRS || others.length + rest.length > MAX_NAMES) continue;
+    dirs.push([dir, vfs.isContainer(parts) ? Errno.EACCES : Errno.ENOENT]);
+    others.push(...rest);
   }
-  return out;
+  return { dirs, others };
 }
 
 /** Every directory above `vpath` is a plain directory of the controller's own tree. */
@@ -119,6 +131,27 @@ function parentsAreOurs(vfs: VirtualFS, vpath: string, root: Mount): boolean {
     }
   }
   return true;
+}
+
+/** Directories of the controller's own tree (not mount points, not below one). */
+function rootDirs(root: Mount, mountPoints: string[]): string[] {
+  const out: string[] = [];
+  const shadowed = (vpath: string) => mountPoints.some((at) => vpath === at || vpath.startsWith(at + '/'));
+  const walk = (rel: string[], depth: number) => {
+    if (depth > 32 || out.length >= MAX_DIRS) return;
+    for (const e of root.list(rel)) {
+      const child = [...rel, e.name];
+      const vpath = '/' + child.join('/');
+      if (shadowed(vpath)) continue;
+      const node = root.lookup(child);
+      if (node && (node.stat.mode & S_IFMT) === S_IFDIR && !node.synthetic) {
+        out.push(vpath);
+        walk(child, depth + 1);
+      }
+    }
+  };
+  walk([], 0);
+  return out;
 }
 
 /** Symlinks of the controller's own tree (not shadowed by a mount), with their text. */

@@ -10,12 +10,14 @@
 #ifndef PYPY_BOX_LOCAL_H
 #define PYPY_BOX_LOCAL_H
 #include <linux/openat2.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define MAX_GRANTS 256
 #define MAX_LINKS 256
 #define MAX_LINK_HOPS 40
 #define RESOLVED_MISSING (-2) /* a name missing from a fully known directory */
+#define RESOLVED_LINK (-3)    /* the name is a virtual symlink itself (not followed) */
 
 struct local_grant {
   char *path;
@@ -43,6 +45,11 @@ struct local_dir {
 #define MAX_DIRS 256
 static struct local_dir dirs[MAX_DIRS];
 static size_t n_dirs;
+
+/* Other names in those directories (virtual files, other mounts): always the controller's. */
+#define MAX_NAMES 1024
+static char *names[MAX_NAMES];
+static size_t name_lens[MAX_NAMES], n_names;
 static uint32_t owner_uid = 1000, owner_gid = 1000;
 static size_t local_max_path = PATH_MAX;
 static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
@@ -160,6 +167,21 @@ static int add_dir(const char *spec) {
   return 0;
 }
 
+/* --name PATH */
+static int add_name(const char *path) {
+  if (path[0] != '/' || n_names >= MAX_NAMES) return -1;
+  names[n_names] = dup_or_die(path);
+  name_lens[n_names] = strlen(path);
+  n_names++;
+  return 0;
+}
+
+static int find_name(const char *p, size_t n) {
+  for (size_t k = 0; k < n_names; k++)
+    if (name_lens[k] == n && memcmp(names[k], p, n) == 0) return 1;
+  return 0;
+}
+
 /* --local open,openat,newfstatat,... */
 static int set_local_calls(const char *list) {
   char *copy = dup_or_die(list), *save = NULL;
@@ -256,7 +278,11 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
       }
       int l = find_link(path, e);
       if (l >= 0) {
-        if (last && !follow_last) return -1; /* the link itself: the controller answers */
+        if (last && !follow_last) { /* the link itself */
+          memcpy(host, links[l].target, strlen(links[l].target) + 1);
+          *missing_err = l;
+          return RESOLVED_LINK;
+        }
         const char *t = links[l].target;
         size_t used;
         if (t[0] == '/') used = (size_t)snprintf(next, sizeof next, "%s%s", t, path + e);
@@ -270,8 +296,9 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
         restarted = 1;
         break;
       }
-      if (leads_somewhere(path, e)) {
-        if (last) return -1; /* a directory of the controller's tree itself */
+      if (find_name(path, e)) return -1;
+      if (leads_somewhere(path, e) || missing_in(path, e)) { /* a directory of the controller's tree */
+        if (last) return -1; /* the directory itself: the controller answers */
         continue;
       }
       size_t start = e;
@@ -350,7 +377,7 @@ static int local_stat(const struct seccomp_notif *req, const char *path, size_t 
     *result = -1;
     return g;
   }
-  if (g < 0) return -1;
+  if (g < 0) return -1; /* including a symlink itself: the controller answers */
   struct stat st, out;
   int rc = host_stat(host, g, &st);
   if (rc > 0) return -1;
@@ -418,6 +445,42 @@ static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, i
   *fd_out = fd;
   *err = 0;
   return g;
+}
+
+/* readlink: a virtual symlink's text, EINVAL for a granted file or directory, or a missing name. */
+static int local_readlink(const struct seccomp_notif *req, const char *path, size_t n, uint64_t buf, int64_t size, int64_t *result, int *err, char *host) {
+  if (size <= 0) return -1;
+  int g = resolve_local(path, n, 0, host, err);
+  if (g == RESOLVED_MISSING) {
+    *result = -1;
+    return g;
+  }
+  if (g == RESOLVED_LINK) {
+    size_t len = strlen(host);
+    if ((uint64_t)size < len) len = (size_t)size;
+    if (len > local_max_path) len = local_max_path;
+    if (len && guest_write((pid_t)req->pid, buf, host, len) < 0) *err = EFAULT, *result = -1;
+    else *err = 0, *result = (int64_t)len;
+    host[0] = 0;
+    return g;
+  }
+  if (g < 0) return -1;
+  struct stat st;
+  int rc = host_stat(host, g, &st);
+  if (rc > 0) return -1;
+  *result = -1;
+  *err = rc < 0 ? -rc : EINVAL;
+  return g;
+}
+
+/* getrandom: the host kernel's randomness, as the controller's own source is (small requests). */
+static int local_getrandom(const struct seccomp_notif *req, uint64_t buf, int64_t len, int64_t *result, int *err) {
+  unsigned char bytes[256];
+  if (len <= 0 || len > (int64_t)sizeof bytes) return -1;
+  if (getrandom(bytes, (size_t)len, 0) != len) return -1;
+  if (guest_write((pid_t)req->pid, buf, bytes, (size_t)len) < 0) *err = EFAULT, *result = -1;
+  else *err = 0, *result = len;
+  return 0;
 }
 
 #endif

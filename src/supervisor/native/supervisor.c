@@ -627,6 +627,18 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (!call_paths[1] || (nr == SYS_faccessat2 && (a[3] & 0xffffffffu))) return 0;
     g = local_access(call_paths[1], call_path_lens[1], a[2] & 0xffffffffu, &result, &err, host);
     break;
+  case SYS_readlink:
+  case SYS_readlinkat: {
+    int at = nr == SYS_readlinkat;
+    if (!call_paths[at]) return 0;
+    g = local_readlink(req, call_paths[at], call_path_lens[at], a[at + 1], (int64_t)(int32_t)(uint32_t)a[at + 2], &result, &err, host);
+    break;
+  }
+  case SYS_getrandom:
+    if (local_getrandom(req, a[0], (int64_t)a[1], &result, &err) < 0) return 0;
+    respond(req->id, result, err, 0);
+    report(callbuf, msg_len, result, err, -1, t0, NULL);
+    return 1;
   case SYS_open:
   case SYS_openat: {
     int at = nr == SYS_openat;
@@ -982,6 +994,7 @@ static int local_option(int argc, char **argv, int *k) {
   const char *v = argv[*k + 1];
   int ok;
   if (strcmp(o, "--dir") == 0) ok = add_dir(v) == 0;
+  else if (strcmp(o, "--name") == 0) ok = add_name(v) == 0;
   else if (strcmp(o, "--grant") == 0) ok = add_grant(v) == 0;
   else if (strcmp(o, "--local") == 0) ok = set_local_calls(v) == 0;
   else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
