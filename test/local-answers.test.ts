@@ -82,6 +82,19 @@ os.dup2(copy, 0)
 os.close(os.dup(2))
 streams()
 print('random', len(os.urandom(16)), len(os.urandom(100000)), len(set(os.urandom(16) for _ in range(50))))
+import time
+c = os.getcwd()
+s1 = os.stat(c)
+s2 = os.stat(c)
+time.sleep(0.01)
+with open(c + '/probe-new.txt', 'w') as f:
+  f.write('x')
+s3 = os.stat(c)
+print('cwd', c, s1 == s2, s1.st_mtime_ns != s3.st_mtime_ns)
+os.chdir('/usr/lib')
+print('cwd', os.getcwd(), os.stat('/usr/lib') == os.stat(os.getcwd()))
+os.chdir(c)
+print('cwd', os.getcwd(), os.stat(c) == s3)
 print('probed', len(paths))
 `;
 
@@ -104,6 +117,8 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     const text = a.r.stdout.toString();
     expect(text).toMatch(/probed \d{3}/);
     expect(text).toContain('random 16 100000 50');
+    expect(text).toContain('cwd /tmp True True\ncwd /usr/lib True\ncwd /tmp True\n');
+    expect(local(a.recs).some((c) => c.sig === 'newfstatat(ippi)i' && c.path === '/tmp' && /repeated/.test(c.reason ?? ''))).toBe(true);
     expect(text).toBe(b.r.stdout.toString());
     expect(again.r.stdout.toString()).toBe(text);
     expect(again.r.denials).toBe(a.r.denials);

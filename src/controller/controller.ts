@@ -7,7 +7,7 @@ import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, ty
 import { Clock, type Identity, type Session } from '../kernel/session.js';
 import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
 import { Policy, type Decision } from '../policy/policy.js';
-import { MISSING_NAME, type DecodedCall } from '../protocol/decoder.js';
+import { MISSING_NAME, REPEATED_ANSWER, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
@@ -334,7 +334,7 @@ class Run {
    */
   private configuration(): Buffer {
     if (this.o.localAnswers !== false) {
-      this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean));
+      this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean), this.session.files.getcwd());
       const key = this.key;
       if (key !== undefined && this.delegation) {
         if (delegations.size >= 64) delegations.clear();
@@ -487,6 +487,10 @@ class Run {
       rec.allowed = false;
       rec.reason = new OutsideError(r.hostPath).reason;
     } else if (missing) rec.reason = `${r.hostPath} does not exist`;
+    else if (r.grant === REPEATED_ANSWER) {
+      rec.allowed = true;
+      rec.reason = 'the last answer for this name, repeated: no call since could have changed it';
+    }
     else if (grant && r.errno !== Errno.ENOENT) {
       rec.allowed = true;
       rec.reason = `host ${r.hostPath || grant.hostPath} under ${grant.reason}`;

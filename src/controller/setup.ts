@@ -108,7 +108,7 @@ function exists(vfs: VirtualFS, vpath: string): boolean {
 export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, stock: StockProfile): string | undefined {
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.keys(o.files ?? {}),
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.keys(o.files ?? {}), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }

@@ -29,6 +29,8 @@ export interface CallReport {
 
 /** Report grant value: a name missing from a fully known directory of the controller's tree. */
 export const MISSING_NAME = -2;
+/** Report grant value: the controller's last answer to the same question, repeated. */
+export const REPEATED_ANSWER = -3;
 
 /** Bytes after a reported call: result, errno, grant, start, spent, host path length. */
 const REPORT_TAIL = 8 + 4 + 2 + 8 + 4 + 2;
@@ -186,7 +188,7 @@ export class CallDecoder {
           if (this.filled < REPORT_TAIL) break;
           const t = this.tail;
           const grant = t.readUInt16LE(12);
-          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: grant === 0xffff ? -1 : grant === 0xfffe ? MISSING_NAME : grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
+          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: grant === 0xffff ? -1 : grant === 0xfffe ? MISSING_NAME : grant === 0xfffd ? REPEATED_ANSWER : grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
           this.strBuf = Buffer.allocUnsafe(t.readUInt16LE(26));
           this.filled = 0;
           this.state = State.ReportPath;

@@ -4,6 +4,7 @@ import { Errno, S_IFDIR, S_IFLNK, S_IFMT } from '../platform/index.js';
 import type { Policy } from '../policy/policy.js';
 import type { Identity } from '../kernel/session.js';
 import { HostMount } from '../vfs/host-mount.js';
+import { OverlayMount } from '../vfs/overlay-mount.js';
 import type { Mount } from '../vfs/types.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
@@ -46,7 +47,7 @@ const MAX_NAMES = 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
 
-export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number, anyTerminal: boolean): Delegation | undefined {
+export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
   const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
@@ -80,6 +81,11 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
     for (const name of known.others) args.push('--name', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
+  // The working directory, and whether a stat of it may be repeated while nothing else happens:
+  // only for a tree that nothing but the guest's own (forwarded) calls can change.
+  if (ours('getcwd(pi)i')) local.push('getcwd');
+  if (ours('getcwd(pi)i') || ours('newfstatat(ippi)i')) args.push('--cwd', cwd);
+  if (ours('newfstatat(ippi)i') && memoryOnly(vfs, cwd)) args.push('--cwd-stat', 'repeat');
   // The standard streams, when none is a terminal (a terminal's state lives in the controller).
   const stdio = !anyTerminal && STDIO_CALLS.every(ours);
   if (local.length === 0 && !stdio) return undefined;
@@ -117,6 +123,17 @@ function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[
     others.push(...rest);
   }
   return { dirs, others };
+}
+
+/** Whether `vpath` lies in a tree held in memory only (no host directory underneath). */
+function memoryOnly(vfs: VirtualFS, vpath: string): boolean {
+  try {
+    const r = vfs.resolve(vpath, [], true);
+    if (r.mount instanceof OverlayMount) return r.mount.lower === null;
+    return r.mount === vfs.rootMount;
+  } catch {
+    return false;
+  }
 }
 
 /** Every directory above `vpath` is a plain directory of the controller's own tree. */

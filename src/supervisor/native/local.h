@@ -18,6 +18,7 @@
 #define MAX_LINK_HOPS 40
 #define RESOLVED_MISSING (-2) /* a name missing from a fully known directory */
 #define RESOLVED_LINK (-3)    /* the name is a virtual symlink itself (not followed) */
+#define REPEATED (-4)         /* the controller's last answer for the same question, repeated */
 
 struct local_grant {
   char *path;
@@ -56,6 +57,16 @@ static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
 static int local_calls[512];              /* by syscall number: answered here when possible */
 static int local_stdio;                   /* standard streams that are not terminals (needs ids) */
 
+/*
+ * The working directory (--cwd): known until the guest changes it. Its stat (--cwd-stat) is
+ * remembered from the controller's last answer and repeated while the guest makes no forwarded
+ * call that could change anything (only stat-like calls went by since).
+ */
+static char *cwd;
+static size_t cwd_len;
+static int cwd_known, cwd_stat_ok, cwd_stat_cacheable;
+static unsigned char cwd_stat[sizeof(struct stat)];
+
 /* ---- reports: what was answered here, sent to the controller in order ---- */
 
 #define REPORT_BUF (64 * 1024)
@@ -91,7 +102,8 @@ static uint64_t mono_ns(void) {
 
 /*
  * 0x00, the call exactly as it would have been forwarded, then i64 result, i32 errno, u16 grant
- * (0xffff: none, 0xfffe: a name missing from the controller's own tree), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns spent, u16 length and the
+ * (0xffff: none, 0xfffe: a name missing from the controller's own tree, 0xfffd: the controller's
+ * last answer repeated), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns spent, u16 length and the
  * host path that answered (for 0xfffe: the virtual path up to the missing name; empty when none).
  */
 static void report(const unsigned char *msg, size_t n, int64_t result, int32_t err, int grant, uint64_t t0, const char *host) {
@@ -100,7 +112,7 @@ static void report(const unsigned char *msg, size_t n, int64_t result, int32_t e
   if (reports_used + need > REPORT_BUF) flush_reports();
   if (!reports_used) clock_gettime(CLOCK_MONOTONIC, &reports_since);
   unsigned char *p = reports + reports_used;
-  uint16_t g = grant == RESOLVED_MISSING ? 0xfffe : grant < 0 ? 0xffff : (uint16_t)grant, hl = (uint16_t)hlen;
+  uint16_t g = grant == RESOLVED_MISSING ? 0xfffe : grant == REPEATED ? 0xfffd : grant < 0 ? 0xffff : (uint16_t)grant, hl = (uint16_t)hlen;
   uint32_t spent = (uint32_t)(mono_ns() - t0);
   *p++ = 0;
   memcpy(p, msg, n), p += n;

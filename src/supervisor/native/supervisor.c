@@ -610,6 +610,13 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     const uint64_t flags = a[3] & 0xffffffffu;
     const char *p = call_paths[1];
     if (!p || (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) return 0;
+    if (cwd_stat_ok && flags == 0 && call_path_lens[1] == cwd_len && memcmp(p, cwd, cwd_len) == 0) {
+      if (guest_write((pid_t)req->pid, a[2], cwd_stat, sizeof cwd_stat) < 0) err = EFAULT;
+      else result = 0;
+      respond(req->id, result, err, 0);
+      report(callbuf, msg_len, result, err, REPEATED, t0, NULL);
+      return 1;
+    }
     g = local_stat(req, p, call_path_lens[1], !(flags & AT_SYMLINK_NOFOLLOW), a[2], &result, &err, host);
     break;
   }
@@ -627,6 +634,16 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (!call_paths[1] || (nr == SYS_faccessat2 && (a[3] & 0xffffffffu))) return 0;
     g = local_access(call_paths[1], call_path_lens[1], a[2] & 0xffffffffu, &result, &err, host);
     break;
+  case SYS_getcwd: {
+    if (!cwd_known || a[1] > (1ull << 53)) return 0; /* sizes past 2^53: the controller's answer */
+    int64_t size = (int64_t)a[1];
+    if (size < (int64_t)cwd_len + 1) err = ERANGE;
+    else if (guest_write((pid_t)req->pid, a[0], cwd, cwd_len + 1) < 0) err = EFAULT;
+    else result = (int64_t)cwd_len + 1;
+    respond(req->id, result, err, 0);
+    report(callbuf, msg_len, result, err, -1, t0, NULL);
+    return 1;
+  }
   case SYS_readlink:
   case SYS_readlinkat: {
     int at = nr == SYS_readlinkat;
@@ -724,10 +741,29 @@ static int answer_stdio(const struct seccomp_notif *req, int nr, size_t msg_len)
   return 1;
 }
 
+/* Calls that change nothing the guest could stat (anything else forgets the working directory's stat). */
+static int changes_nothing(int nr) {
+  switch (nr) {
+  case SYS_newfstatat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_faccessat: case SYS_faccessat2:
+  case SYS_getcwd: case SYS_readlink: case SYS_readlinkat: case SYS_getuid: case SYS_geteuid: case SYS_getgid:
+  case SYS_getegid: case SYS_getrandom: case SYS_uname:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 static void forward(const struct seccomp_notif *req, const struct syscall_fate *f) {
   size_t used = encode_call(req, f);
   if (answer_stdio(req, req->data.nr, used)) return;
   if (answer_locally(req, req->data.nr, used)) return;
+  int nr = req->data.nr;
+  if (nr == SYS_chdir || nr == SYS_fchdir) cwd_known = 0;
+  if (!changes_nothing(nr)) cwd_stat_ok = 0;
+  /* A stat of the working directory: its answer may be repeated later (see local.h). */
+  int learn = cwd_stat_cacheable && cwd_known && nr == SYS_newfstatat && (req->data.args[3] & 0xffffffffu) == 0 &&
+              call_paths[1] && call_path_lens[1] == cwd_len && memcmp(call_paths[1], cwd, cwd_len) == 0;
+  int learned = 0;
   flush_reports_with(callbuf, used);
 
   pid_t pid = (pid_t)req->pid;
@@ -784,6 +820,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       if (size > MAX_CHUNK) protocol_fatal("W larger than the supervisor's chunk");
       in_all(iobuf, size);
       if (guest_write(pid, ptr, iobuf, size) < 0) fault = 1;
+      if (learn && ptr == req->data.args[2] && size == sizeof cwd_stat) memcpy(cwd_stat, iobuf, size), learned = 1;
       break;
     }
     case 'E': {
@@ -833,6 +870,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       return;
     case 'i': {
       int64_t v = (int64_t)in64();
+      if (learn) cwd_stat_ok = learned && !fault && !err && v == 0;
       if (fault) respond(req->id, 0, EFAULT, 0);
       else if (err && v == -1) respond(req->id, 0, err, 0);
       else respond(req->id, v, 0, 0);
@@ -995,6 +1033,10 @@ static int local_option(int argc, char **argv, int *k) {
   int ok;
   if (strcmp(o, "--dir") == 0) ok = add_dir(v) == 0;
   else if (strcmp(o, "--name") == 0) ok = add_name(v) == 0;
+  else if (strcmp(o, "--cwd") == 0) {
+    ok = v[0] == '/' && strlen(v) < PATH_MAX;
+    if (ok) free(cwd), cwd = dup_or_die(v), cwd_len = strlen(v), cwd_known = 1;
+  } else if (strcmp(o, "--cwd-stat") == 0) ok = (cwd_stat_cacheable = strcmp(v, "repeat") == 0);
   else if (strcmp(o, "--grant") == 0) ok = add_grant(v) == 0;
   else if (strcmp(o, "--local") == 0) ok = set_local_calls(v) == 0;
   else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
