@@ -1,13 +1,16 @@
 /*
  * The floor for one proxied call on this machine: two processes exchanging the bytes of a
  * getpid()i call (10 bytes) and its answer (9 bytes) over a pair of pipes, N times; and the raw
- * bandwidth of one pipe. Usage: pingpong calls N | pingpong bandwidth BYTES CHUNK
+ * bandwidth of one pipe; and reads answered the protocol's way, one round trip per chunk.
+ * Usage: pingpong calls N | pingpong bandwidth BYTES CHUNK | pingpong reads BYTES CHUNK
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static void full_read(int fd, void *buf, size_t n) {
@@ -66,6 +69,7 @@ int main(int argc, char **argv) {
     long total = atol(argv[2]), chunk = atol(argv[3]);
     int p[2];
     if (pipe(p)) return 1;
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* as large as the controller's pipes */
     char *buf = calloc(1, (size_t)chunk);
     if (fork() == 0) {
       for (long done = 0; done < total; done += chunk) full_write(p[1], buf, (size_t)chunk);
@@ -84,6 +88,43 @@ int main(int argc, char **argv) {
     printf("%.3f\n", got / (t1 - t0));
     return 0;
   }
-  fprintf(stderr, "usage: pingpong calls N | pingpong bandwidth BYTES CHUNK\n");
+  if (argc == 4 && strcmp(argv[1], "reads") == 0) {
+    /* The protocol's own floor for reading: the bytes of read(ipi)i calls and of their answers
+     * (W ptr size data, then the result), one round trip per chunk, between two C processes. */
+    long total = atol(argv[2]), chunk = atol(argv[3]);
+    int up[2], down[2];
+    if (pipe(up) || pipe(down)) return 1;
+    fcntl(up[1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(down[1], F_SETPIPE_SZ, 1 << 20);
+    static const char sig[] = "read(ipi)i";
+    char call[1 + sizeof sig - 1 + 24];
+    call[0] = (char)(sizeof sig - 1);
+    memcpy(call + 1, sig, sizeof sig - 1);
+    memset(call + sizeof sig, 0, 24);
+    size_t answer_len = 17 + (size_t)chunk + 9;
+    char *answer = calloc(1, answer_len), *buf = calloc(1, answer_len);
+    answer[0] = 'W';
+    memcpy(answer + 9, &chunk, 8);
+    answer[17 + chunk] = 'i';
+    memcpy(answer + 18 + chunk, &chunk, 8);
+    long n = total / chunk;
+    if (fork() == 0) {
+      for (long k = 0; k < n; k++) {
+        full_read(up[0], buf, sizeof call);
+        full_write(down[1], answer, answer_len);
+      }
+      _exit(0);
+    }
+    double t0 = now();
+    for (long k = 0; k < n; k++) {
+      full_write(up[1], call, sizeof call);
+      full_read(down[0], buf, answer_len);
+    }
+    double t1 = now();
+    wait(NULL);
+    printf("%.3f\n", (double)total / (t1 - t0));
+    return 0;
+  }
+  fprintf(stderr, "usage: pingpong calls N | pingpong bandwidth BYTES CHUNK | pingpong reads BYTES CHUNK\n");
   return 2;
 }

@@ -94,6 +94,7 @@ function interactParser(args: string[]) {
     .option('walls', { type: 'boolean', default: true, describe: 'walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the nobody uid' })
     .option('namespaces', { type: 'boolean', default: true, describe: 'new user/network/IPC/UTS/mount namespaces; --no-namespaces for debugging' })
     .option('keep-uid', { type: 'boolean', describe: 'debugging: keep the uid when started as root (default: run the guest as nobody)' })
+    .option('local-answers', { type: 'boolean', default: true, describe: "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; --no-local-answers sends every call to the controller" })
     .option('unknown-calls', { choices: ['enosys', 'fail'] as const, describe: 'a call no handler knows: answer ENOSYS (default) or stop the guest' })
     .help()
     .alias('h', 'help')
@@ -184,6 +185,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
     walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'] },
+    localAnswers: opts['local-answers'] !== false,
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };

@@ -166,7 +166,10 @@ export class GuestChannel {
 
   private send(parts: Buffer[]): void {
     if (this.closed) return;
+    // One answer, one system call (writev): the guest wakes once, with the whole answer there.
+    if (parts.length > 1) this.toGuest.cork();
     for (const p of parts) this.toGuest.write(p);
+    if (parts.length > 1) this.toGuest.uncork();
     // A guest that sends calls without reading the answers would make them pile up here.
     if (this.toGuest.writableLength > this.maxUnread) {
       this.fail(new ProtocolError('not-reading', `guest left ${this.toGuest.writableLength} bytes of answers unread`));

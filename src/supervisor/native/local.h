@@ -149,7 +149,7 @@ static char *dup_or_die(const char *s) {
 static int add_grant(const char *spec) {
   char *end;
   unsigned long long dev = strtoull(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || n_grants >= MAX_GRANTS) return -1;
+  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || n_grants >= MAX_GRANTS) return -1;
   grants[n_grants].path = dup_or_die(end + 1);
   grants[n_grants].len = strlen(end + 1);
   grants[n_grants].dev = dev;
@@ -159,7 +159,7 @@ static int add_grant(const char *spec) {
 
 /* --link PATH TARGET */
 static int add_link(const char *path, const char *target) {
-  if (path[0] != '/' || !target[0] || n_links >= MAX_LINKS) return -1;
+  if (path[0] != '/' || !target[0] || strlen(path) >= PATH_MAX || strlen(target) >= PATH_MAX || n_links >= MAX_LINKS) return -1;
   links[n_links].path = dup_or_die(path);
   links[n_links].len = strlen(path);
   links[n_links].target = dup_or_die(target);
@@ -171,7 +171,7 @@ static int add_link(const char *path, const char *target) {
 static int add_dir(const char *spec) {
   char *end;
   long err = strtol(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || (err != ENOENT && err != EACCES) || n_dirs >= MAX_DIRS) return -1;
+  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || (err != ENOENT && err != EACCES) || n_dirs >= MAX_DIRS) return -1;
   dirs[n_dirs].path = dup_or_die(end + 1);
   dirs[n_dirs].len = strlen(end + 1);
   dirs[n_dirs].err = (int)err;
@@ -181,7 +181,7 @@ static int add_dir(const char *spec) {
 
 /* --name PATH */
 static int add_name(const char *path) {
-  if (path[0] != '/' || n_names >= MAX_NAMES) return -1;
+  if (path[0] != '/' || strlen(path) >= PATH_MAX || n_names >= MAX_NAMES) return -1;
   names[n_names] = dup_or_die(path);
   name_lens[n_names] = strlen(path);
   n_names++;
