@@ -50,7 +50,7 @@
 #define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
 #define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
 #define PLACEHOLDER_PREFIX "pypy-box-"
-#define VIRTUAL_NAME PLACEHOLDER_PREFIX "virtual"
+#define VIRTUAL_NAME PLACEHOLDER_PREFIX "virtual" /* a name for humans; identity is by inode */
 #define NOTE_FD 3           /* optional: notes for the controller (walls in force, limits hit) */
 
 static int listener = -1;
@@ -186,19 +186,24 @@ static int inject(uint64_t id, int srcfd, int target, int cloexec) {
 /* What a guest descriptor refers to: one of our placeholders (and which), or not. */
 enum fd_kind { FD_REAL, FD_VIRTUAL, FD_STDIN, FD_STDOUT, FD_STDERR };
 
+/* Inode numbers of our placeholders (virtual, stdin, stdout, stderr), all on the memfd device. */
+static ino_t placeholder_ino[4];
+static dev_t placeholder_dev;
+
+/*
+ * By identity, not by name: the guest may create memfds too, and name them as it likes. The
+ * descriptor's magic link is followed to the open file itself and compared with ours.
+ */
 static enum fd_kind fd_kind_of(pid_t pid, int64_t fd) {
   if (fd < 0 || fd > INT_MAX) return FD_VIRTUAL; /* let the controller answer EBADF */
-  char path[64], link[256];
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fd);
-  ssize_t n = readlink(path, link, sizeof link - 1);
-  if (n < 0) return FD_VIRTUAL; /* not open: the controller answers EBADF */
-  link[n] = 0;
-  if (strncmp(link, "/memfd:" PLACEHOLDER_PREFIX, strlen("/memfd:" PLACEHOLDER_PREFIX)) != 0) return FD_REAL;
-  const char *name = link + strlen("/memfd:" PLACEHOLDER_PREFIX);
-  if (strncmp(name, "stdin ", 6) == 0) return FD_STDIN;
-  if (strncmp(name, "stdout ", 7) == 0) return FD_STDOUT;
-  if (strncmp(name, "stderr ", 7) == 0) return FD_STDERR;
-  return FD_VIRTUAL;
+  struct stat st;
+  if (stat(path, &st) < 0) return FD_VIRTUAL; /* not open: the controller answers EBADF */
+  if (st.st_dev != placeholder_dev) return FD_REAL;
+  for (int k = 0; k < 4; k++)
+    if (st.st_ino == placeholder_ino[k]) return k == 0 ? FD_VIRTUAL : (enum fd_kind)(FD_STDIN + k - 1);
+  return FD_REAL;
 }
 
 /* A descriptor of the guest is virtual when it refers to one of the supervisor's placeholders. */
@@ -919,7 +924,9 @@ static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
  */
 static int stat_real_fd(const struct seccomp_notif *req) {
   int64_t fd = (int64_t)(int32_t)(uint32_t)req->data.args[0];
-  if (!(req->data.args[3] & AT_EMPTY_PATH) || fd < 3 || fd >= VIRTUAL_FD_BASE) return 0;
+  if (!(req->data.args[3] & AT_EMPTY_PATH) || fd < 0 || fd > INT_MAX) return 0;
+  /* 3..511 are real by construction; elsewhere (0-2, 512+) only the guest's own files are. */
+  if ((fd < 3 || fd >= VIRTUAL_FD_BASE) && fd_kind_of((pid_t)req->pid, fd) != FD_REAL) return 0;
   char first;
   if (guest_read((pid_t)req->pid, req->data.args[1], &first, 1) < 0 || first != 0) return 0;
   static int pidfd = -1;
@@ -1139,9 +1146,14 @@ int main(int argc, char **argv) {
   placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
   if (placeholder < 0) fatal("memfd_create");
   static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout", PLACEHOLDER_PREFIX "stderr"};
+  struct stat pst;
+  if (fstat(placeholder, &pst) < 0) fatal("fstat");
+  placeholder_dev = pst.st_dev;
+  placeholder_ino[0] = pst.st_ino;
   for (int k = 0; k < 3; k++) {
     stdio_placeholder[k] = (int)syscall(SYS_memfd_create, stdio_names[k], MFD_CLOEXEC);
-    if (stdio_placeholder[k] < 0) fatal("memfd_create");
+    if (stdio_placeholder[k] < 0 || fstat(stdio_placeholder[k], &pst) < 0) fatal("memfd_create");
+    placeholder_ino[k + 1] = pst.st_ino;
   }
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
