@@ -63,6 +63,11 @@ export class GuestChannel {
     toGuest.on('error', () => undefined);
   }
 
+  /** Nothing of earlier answers is waiting to be written: buffers lent to them are free again. */
+  get drained(): boolean {
+    return this.toGuest.writableLength === 0;
+  }
+
   /** Bytes of a call that started but never finished (for reports of a guest dying mid-message). */
   partialCall(): Buffer {
     return this.decoder.pending();

@@ -366,6 +366,14 @@ class Run {
     const child = this.child;
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
     this.ctx = new CallContext(this.session, this.channel);
+    // Large reads go into one buffer kept for the run, reused once the last answer has been
+    // written out (an answer's data is written without copying); small ones are copied anyway.
+    let lent: Buffer | undefined;
+    this.session.files.readBuffer = (length) => {
+      if (length < 16 * 1024 || !this.channel.drained) return undefined;
+      if (!lent || lent.length < length) lent = Buffer.allocUnsafe(Math.max(length, lent ? lent.length : 0));
+      return lent.subarray(0, length);
+    };
     if (this.stock && !o.transport && !this.configSent) {
       try {
         child.stdin.write(this.configuration());

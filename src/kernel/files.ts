@@ -60,6 +60,11 @@ export const MAX_FILE_OFFSET = 2 ** 53 - 1;
  */
 export class FileTable {
   private readonly fds = new Map<number, Descriptor>();
+  /**
+   * Where reads land, when the run can lend a buffer that is free again (see Run): large reads
+   * then neither allocate nor touch fresh memory each time.
+   */
+  readBuffer: ((length: number) => Buffer | undefined) | undefined;
   private readonly dirs = new Map<bigint, DirHandle>();
   cwd: string[];
 
@@ -314,7 +319,7 @@ export class FileTable {
     const f = this.file(fd);
     if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
     const pos = at ?? f.position;
-    const buf = Buffer.allocUnsafe(length);
+    const buf = this.readBuffer?.(length) ?? Buffer.allocUnsafe(length);
     const n = length === 0 ? 0 : f.handle.read(buf, 0, length, pos);
     if (at === undefined) f.position += n;
     return buf.subarray(0, n);
