@@ -47,6 +47,15 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     for (const host of ['home', 'root', 'var', 'boot', 'srv', 'opt', 'work', 'sys']) expect(names).not.toContain(host);
   });
 
+  it('reads large /tmp files back intact, in chunks of every size', async () => {
+    const r = await run(
+      "import os, hashlib\ndata = os.urandom(3 << 20)\nwith open('/tmp/big.bin', 'wb') as f: f.write(data)\n" +
+        "for size in (1000, 8192, 65536, 1 << 20, 3 << 20):\n  h = hashlib.sha256()\n  fd = os.open('/tmp/big.bin', os.O_RDONLY)\n" +
+        "  while True:\n    b = os.read(fd, size)\n    if not b: break\n    h.update(b)\n  os.close(fd)\n  print(size, h.digest() == hashlib.sha256(data).digest())",
+    );
+    expect(out(r)).toBe('1000 True\n8192 True\n65536 True\n1048576 True\n3145728 True\n');
+  });
+
   it('writes /tmp in memory: the host reads it through the VFS, nothing lands on disk', async () => {
     const marker = `pypy-box-out-${process.pid}-${python}.txt`;
     const r = await run(`with open('/tmp/${marker}', 'w') as f: f.write('hello from inside')\nprint(open('/tmp/${marker}').read())`);
