@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import os from 'node:os';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Controller, Policy, type CallRecord, type ControllerOptions, type RunResult } from '../src/index.js';
 import { findInterpreter } from '../src/supervisor/profile.js';
 
@@ -156,8 +157,10 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
   });
 
   it('agree on a granted host tree with symlinks, hidden names, a FIFO and a nested directory', async () => {
-    const dir = path.resolve('build/test/local-answers-tree');
-    fs.rmSync(dir, { recursive: true, force: true });
+    // Not under /tmp: the guest's /tmp is its own in-memory tree, and a grant inside it is not
+    // handed to the supervisor (it lies below another mount).
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(fs.existsSync('/var/tmp') ? '/var/tmp' : os.homedir(), 'pypy-box-local-')));
+    onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     fs.mkdirSync(path.join(dir, 'sub/deeper'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha');
     fs.writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
