@@ -20,3 +20,15 @@ it('the README library example runs as written', async () => {
     fs.rmSync(file);
   }
 });
+
+it('the README quick-start command runs as written from the checkout (npx pypy-box)', async () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const first = /```sh\n(.*)\n/.exec(readme)?.[1] ?? '';
+  // The install steps ran before the tests; the last step is the sandboxed program.
+  const run = first.split('&&').map((part) => part.trim()).find((part) => part.startsWith('npx pypy-box'));
+  expect(run).toBeDefined();
+  const r = await execa('sh', ['-c', run!], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^42 \[.*'tmp'.*\]$/);
+  expect(r.stdout).not.toMatch(/'(home|root|work|var)'/);
+});
