@@ -1,4 +1,6 @@
 import { execa } from 'execa';
+import { supervisorPath } from '../src/supervisor/locate.js';
+import { findInterpreter } from '../src/supervisor/profile.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -277,4 +279,19 @@ describe('no orphans', () => {
     for (let k = 0; k < 40 && alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
     expect(alive(token, parent.pid)).toBe(false);
   });
+
+  /** Ends the supervisor under a parent that never reaps strangers; what is left below that parent. */
+  const leftAfter = async (signal: number) => {
+    const pypy = findInterpreter('pypy3') ?? findInterpreter('python3');
+    const r = await execa(path.join(ROOT, 'build/test/reaper'), [String(signal), supervisorPath(), '--nofile', '832', '--config-stdin', '--', pypy!, pypy!, '-c', 'import time; time.sleep(30)']);
+    const [, left, zombies] = /left (\d+) zombies (\d+)/.exec(r.stdout)!;
+    return { left: Number(left), zombies: Number(zombies) };
+  };
+
+  it('a run ended by the controller (SIGTERM) leaves no zombie for a pid 1 that never reaps', async () => {
+    expect(await leftAfter(15)).toEqual({ left: 0, zombies: 0 });
+    // What SIGKILL of the supervisor alone would leave there (the harness does see it).
+    expect((await leftAfter(9)).left).toBeGreaterThan(0);
+  });
 });
+

@@ -176,7 +176,7 @@ class Run {
     if (stock && !o.transport && !o.signal?.aborted) {
       try {
         const cmd = this.command();
-        this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env);
+        this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised);
         // The same recipe as a recent run: its local answers go out now, before the tree is built.
         const key = (this.key = this.cacheKey());
         const hit = key !== undefined ? delegations.get(key) : undefined;
@@ -309,11 +309,11 @@ class Run {
   }
 
   /** What is executed: the supervisor with the interpreter, or the sandboxed binary behind its walls. */
-  private command(): { file: string; args: string[]; env: Record<string, string>; argv0?: string } {
+  private command(): { file: string; args: string[]; env: Record<string, string>; argv0?: string; supervised?: boolean } {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env } };
+      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env }, supervised: true };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
     if (o.walls === false || !supervisorAvailable()) {
@@ -325,6 +325,7 @@ class Run {
       file: supervisorPath(),
       args: ['--protocol-guest', ...(wall ? ['--wall', wall] : []), ...this.wallArgs(), '--', o.executable!, this.argv0(), ...heap, ...args],
       env: {},
+      supervised: true,
     };
   }
 
@@ -359,7 +360,7 @@ class Run {
     }
     this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: this.stock?.binary ?? o.executable!, argv: [this.argv0(), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
     try {
-      this.child = this.early ?? (o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env));
+      this.child = this.early ?? (o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised));
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }

@@ -18,7 +18,7 @@ export interface GuestTransport {
  * stdin/stdout carry the protocol, stderr only the guest's own fatal messages; fd 3 carries the
  * supervisor's notes and is never given to the guest.
  */
-export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>): GuestTransport {
+export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false): GuestTransport {
   const child = execa(file, args, {
     ...(argv0 !== undefined ? { argv0 } : {}),
     env,
@@ -28,6 +28,7 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
     encoding: 'buffer',
     reject: false,
     cleanup: true,
+    forceKillAfterDelay: 2000,
     stripFinalNewline: false,
   });
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
@@ -37,7 +38,9 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
     stdout: child.stdout!,
     stderr: child.stderr!,
     notes: child.stdio[3] as Readable,
-    kill: () => void child.kill('SIGKILL'),
+    // The supervisor ends on SIGTERM by killing its guest and reaping every process below it (no
+    // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
+    kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
     done: child.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
   };
 }

@@ -73,16 +73,48 @@ static void note(const char *fmt, const char *a, unsigned long long b) {
   if (n > 0) (void)!write(note_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/*
+ * Ends the guest and waits for every process below us (the supervisor is their subreaper): none
+ * is left as a zombie for whoever is pid 1, which in a container may never reap them (and the
+ * guests' uid would run into its process limit). Async-signal-safe.
+ */
+static void end_guest(void) {
+  if (child > 0) kill(child, SIGKILL);
+  int status;
+  for (;;) {
+    pid_t p = waitpid(-1, &status, __WALL);
+    if (p < 0 && errno != EINTR) break;
+  }
+}
+
 static void fatal(const char *what) {
   fprintf(stderr, "pypy-box-supervisor: %s: %s\n", what, strerror(errno));
-  if (child > 0) kill(child, SIGKILL);
+  end_guest();
   _exit(126);
 }
 
 static void protocol_fatal(const char *what) {
   fprintf(stderr, "pypy-box-supervisor: protocol error: %s\n", what);
-  if (child > 0) kill(child, SIGKILL);
+  end_guest();
   _exit(126);
+}
+
+/* SIGTERM from the controller (a timeout, an abort): end the guest, then die of SIGKILL as asked before. */
+static void on_term(int sig) {
+  (void)sig;
+  end_guest();
+  signal(SIGKILL, SIG_DFL);
+  kill(getpid(), SIGKILL);
+}
+
+/* Before any child exists: orphans below us come back to us, and SIGTERM ends everything cleanly. */
+static void become_reaper(void) {
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigfillset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
 }
 
 /* ---- the controller's pipes ---- */
@@ -106,7 +138,7 @@ static void in_all(void *p, size_t n) {
     ssize_t k = read(0, c, n);
     if (k == 0) {
       /* The controller is gone: so is the guest. */
-      if (child > 0) kill(child, SIGKILL);
+      end_guest();
       _exit(125);
     }
     if (k < 0) {
@@ -228,11 +260,10 @@ static uint64_t guest_rss(void) {
 
 /* Ends the guest for exceeding a limit; the controller reads this line to say which. */
 static void limit_hit(const char *name, uint64_t value) {
-  kill(child, SIGKILL);
+  if (child > 0) kill(child, SIGKILL);
   flush_reports();
   note("limit %s %llu\n", name, (unsigned long long)value);
-  int status;
-  waitpid(child, &status, 0);
+  end_guest();
   _exit(125);
 }
 
@@ -1005,6 +1036,7 @@ static void handle(const struct seccomp_notif *req) {
 
 static void pass_on_status(int status) {
   flush_reports();
+  end_guest(); /* what is left below us: already ended, only to be reaped */
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
@@ -1133,6 +1165,7 @@ int main(int argc, char **argv) {
     note_fd = fcntl(NOTE_FD, F_DUPFD_CLOEXEC, 10);
     close(NOTE_FD);
   }
+  become_reaper();
   if (protocol_guest) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
     if (getppid() == 1) _exit(125);
@@ -1227,7 +1260,7 @@ int main(int argc, char **argv) {
       /* Between calls the controller sends nothing: input now means it is gone or broken. */
       char c;
       if (read(0, &c, 1) <= 0) {
-        kill(child, SIGKILL);
+        end_guest();
         _exit(125);
       }
       protocol_fatal("controller sent bytes while no call was in flight");
