@@ -19,7 +19,13 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
 }
 fs.mkdirSync(outDir, { recursive: true });
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, path.join(native, 'supervisor.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const flags = ['-O2', '-Wall', '-Wextra', '-o', out, path.join(native, 'supervisor.c')];
+  try {
+    // Static where the C library allows it: no dynamic loading at every start (about 0.4 ms).
+    execFileSync(cc, ['-static', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch {
+    execFileSync(cc, flags, { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
   execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-o', wall, path.join(native, 'wall.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
   console.log(`pypy-box: built ${path.relative(root, out)} and ${path.relative(root, wall)}`);
 } catch (err) {
