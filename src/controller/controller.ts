@@ -18,7 +18,7 @@ import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunR
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
-import { delegate, type Delegation } from '../supervisor/delegation.js';
+import { delegate, hostDevices, type Delegation } from '../supervisor/delegation.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
@@ -183,7 +183,7 @@ class Run {
         if (hit && Date.now() - hit.at < DELEGATION_TTL_MS) {
           this.delegation = hit.delegation;
           this.configSent = true;
-          this.early.stdin.write(configurationBytes(hit.delegation));
+          this.early.stdin.write(configurationBytes(hit.words));
         }
       } catch (err) {
         this.earlyError = err as Error;
@@ -336,13 +336,14 @@ class Run {
   private configuration(): Buffer {
     if (this.o.localAnswers !== false) {
       this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean), this.session.files.getcwd());
-      const key = this.key;
-      if (key !== undefined && this.delegation) {
-        if (delegations.size >= 64) delegations.clear();
-        delegations.set(key, { delegation: this.delegation, at: Date.now() });
-      }
     }
-    return configurationBytes(this.delegation);
+    // Host files behind real descriptors are described as their names are (every run).
+    const words = [...(this.delegation?.args ?? []), ...hostDevices(this.vfs)];
+    if (this.key !== undefined) {
+      if (delegations.size >= 64) delegations.clear();
+      delegations.set(this.key, { delegation: this.delegation, words, at: Date.now() });
+    }
+    return configurationBytes(words);
   }
 
   async start(): Promise<RunResult> {
@@ -714,12 +715,12 @@ function reportedOp(call: DecodedCall): 'stat' | 'read' {
  * host changed since, the supervisor checks at every call (it never follows a symlink, opens only
  * regular files and forwards every doubtful case).
  */
-const delegations = new Map<string, { delegation: Delegation; at: number }>();
+const delegations = new Map<string, { delegation: Delegation | undefined; words: string[]; at: number }>();
 const DELEGATION_TTL_MS = 10_000;
 
 /** The supervisor's configuration: u32 length, then NUL-terminated words. */
-function configurationBytes(d: Delegation | undefined): Buffer {
-  const words = Buffer.from((d?.args ?? []).map((w) => `${w}\0`).join(''));
+function configurationBytes(list: string[]): Buffer {
+  const words = Buffer.from(list.map((w) => `${w}\0`).join(''));
   const head = Buffer.alloc(4);
   head.writeUInt32LE(words.length);
   return Buffer.concat([head, words]);

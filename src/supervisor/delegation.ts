@@ -44,6 +44,7 @@ const MAX_GRANTS = 256;
 const MAX_LINKS = 256;
 const MAX_DIRS = 256;
 const MAX_NAMES = 1024;
+const MAX_HOST_DEVS = 512;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
 
@@ -123,6 +124,19 @@ function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[
     others.push(...rest);
   }
   return { dirs, others };
+}
+
+/**
+ * Every host directory (or file) the tree shows, with the device number its stat results carry
+ * (`--host-dev`): the supervisor describes real descriptors on those files the same way.
+ */
+export function hostDevices(vfs: VirtualFS): string[] {
+  const out: string[] = [];
+  for (const { mount } of vfs.mountTable()) {
+    const host = mount instanceof HostMount ? mount : mount instanceof OverlayMount ? mount.lower : null;
+    if (host && out.length < 2 * MAX_HOST_DEVS) out.push('--host-dev', `${host.dev}:${host.hostRoot}`);
+  }
+  return out;
 }
 
 /** Whether `vpath` lies in a tree held in memory only (no host directory underneath). */

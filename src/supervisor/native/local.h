@@ -179,6 +179,26 @@ static int add_dir(const char *spec) {
   return 0;
 }
 
+/*
+ * Host directories (and files) of every host mount with the device number the controller shows
+ * for them (--host-dev DEV:PATH): a real descriptor on such a file is described the way stat()
+ * of its name is, not with the host's owner, device and write bits.
+ */
+#define MAX_HOST_DEVS 512
+static struct local_grant host_devs[MAX_HOST_DEVS];
+static size_t n_host_devs;
+
+static int add_host_dev(const char *spec) {
+  char *end;
+  unsigned long long dev = strtoull(spec, &end, 10);
+  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || n_host_devs >= MAX_HOST_DEVS) return -1;
+  host_devs[n_host_devs].path = dup_or_die(end + 1);
+  host_devs[n_host_devs].len = strlen(end + 1);
+  host_devs[n_host_devs].dev = dev;
+  n_host_devs++;
+  return 0;
+}
+
 /* --name PATH */
 static int add_name(const char *path) {
   if (path[0] != '/' || strlen(path) >= PATH_MAX || n_names >= MAX_NAMES) return -1;
@@ -492,6 +512,33 @@ static int local_getrandom(const struct seccomp_notif *req, uint64_t buf, int64_
   if (getrandom(bytes, (size_t)len, 0) != len) return -1;
   if (guest_write((pid_t)req->pid, buf, bytes, (size_t)len) < 0) *err = EFAULT, *result = -1;
   else *err = 0, *result = len;
+  return 0;
+}
+
+/*
+ * What a real descriptor (one of ours, duplicated into this process) shows: for a file of a host
+ * mount, its virtual description; for the guest's own objects (pipes, memfds), the truth.
+ */
+static int describe_real_fd(int fd, struct stat *out) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  *out = st;
+  if (!n_host_devs || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return 0;
+  char link[64], path[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n <= 0) return 0;
+  path[n] = 0;
+  size_t best = 0;
+  const struct local_grant *hit = NULL;
+  for (size_t k = 0; k < n_host_devs; k++) {
+    const struct local_grant *h = &host_devs[k];
+    if (h->len > best && (size_t)n >= h->len && memcmp(path, h->path, h->len) == 0 && (path[h->len] == 0 || path[h->len] == '/' || h->len == 1)) {
+      best = h->len;
+      hit = h;
+    }
+  }
+  if (hit) virtual_stat(&st, hit->dev, out);
   return 0;
 }
 

@@ -948,6 +948,34 @@ static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
   return 0;
 }
 
+/* A copy of the guest's descriptor in this process (-errno on failure). */
+static int fetch_guest_fd(int64_t fd) {
+  static int pidfd = -1;
+  static pid_t pidfd_of = -1;
+  if (pidfd_of != guest_pid) {
+    if (pidfd >= 0) close(pidfd);
+    pidfd = (int)syscall(SYS_pidfd_open, guest_pid, 0);
+    pidfd_of = guest_pid;
+  }
+  int local = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+  return local < 0 ? -errno : local;
+}
+
+/* fstat of a real descriptor, answered here (see describe_real_fd). */
+static void answer_real_fstat(const struct seccomp_notif *req, int64_t fd, uint64_t buf) {
+  int local = fetch_guest_fd(fd);
+  if (local < 0) {
+    respond(req->id, 0, -local, 0);
+    return;
+  }
+  struct stat st;
+  int rc = describe_real_fd(local, &st);
+  close(local);
+  if (rc < 0) respond(req->id, 0, -rc, 0);
+  else if (guest_write((pid_t)req->pid, buf, &st, sizeof st) < 0 || !notif_id_valid(req->id)) respond(req->id, 0, EFAULT, 0);
+  else respond(req->id, 0, 0, 0);
+}
+
 /*
  * newfstatat(fd, "", buf, AT_EMPTY_PATH) on a real descriptor is fstat: answered here, from the
  * descriptor itself, without a round trip. The path is read once into our memory; only an empty
@@ -960,25 +988,7 @@ static int stat_real_fd(const struct seccomp_notif *req) {
   if ((fd < 3 || fd >= VIRTUAL_FD_BASE) && fd_kind_of((pid_t)req->pid, fd) != FD_REAL) return 0;
   char first;
   if (guest_read((pid_t)req->pid, req->data.args[1], &first, 1) < 0 || first != 0) return 0;
-  static int pidfd = -1;
-  static pid_t pidfd_of = -1;
-  if (pidfd_of != guest_pid) {
-    if (pidfd >= 0) close(pidfd);
-    pidfd = (int)syscall(SYS_pidfd_open, guest_pid, 0);
-    pidfd_of = guest_pid;
-  }
-  int local = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
-  if (local < 0) {
-    respond(req->id, 0, errno == EBADF ? EBADF : errno, 0);
-    return 1;
-  }
-  struct stat st;
-  int rc = fstat(local, &st);
-  int err = errno;
-  close(local);
-  if (rc < 0) respond(req->id, 0, err, 0);
-  else if (guest_write((pid_t)req->pid, req->data.args[2], &st, sizeof st) < 0 || !notif_id_valid(req->id)) respond(req->id, 0, EFAULT, 0);
-  else respond(req->id, 0, 0, 0);
+  answer_real_fstat(req, fd, req->data.args[2]);
   return 1;
 }
 
@@ -1015,6 +1025,10 @@ static void handle(const struct seccomp_notif *req) {
       return;
     }
     if (!fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[0])) {
+      if (nr == SYS_fstat) {
+        answer_real_fstat(req, (int64_t)(int32_t)(uint32_t)req->data.args[0], req->data.args[1]);
+        return;
+      }
       int refuse = native_fd_refusal(nr, req->data.args[1], req->data.args[2]);
       if (refuse) respond(req->id, 0, refuse, 0);
       else respond(req->id, 0, 0, 1);
@@ -1072,6 +1086,7 @@ static int local_option(int argc, char **argv, int *k) {
   int ok;
   if (strcmp(o, "--dir") == 0) ok = add_dir(v) == 0;
   else if (strcmp(o, "--name") == 0) ok = add_name(v) == 0;
+  else if (strcmp(o, "--host-dev") == 0) ok = add_host_dev(v) == 0;
   else if (strcmp(o, "--cwd") == 0) {
     ok = v[0] == '/' && strlen(v) < PATH_MAX;
     if (ok) free(cwd), cwd = dup_or_die(v), cwd_len = strlen(v), cwd_known = 1;
