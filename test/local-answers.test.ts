@@ -189,6 +189,14 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     }
   });
 
+  it('describe open host files as their names, with the identity given, either way', async () => {
+    const code = 'import os\np = os.path.dirname(os.__file__) + "/os.py"\nf = open(p, "rb")\na, b = os.fstat(f.fileno()), os.stat(p)\nprint(a.st_uid, a.st_gid, a.st_dev == b.st_dev, a.st_mode == b.st_mode, os.getuid(), os.fstat(1).st_uid)';
+    for (const localAnswers of [true, false]) {
+      const r = await new Controller({ python, args: ['-c', code], localAnswers, identity: { uid: 4321, gid: 77 } }).run();
+      expect(r.stdout.toString()).toBe('4321 77 True True 4321 4321\n');
+    }
+  });
+
   it('are not used where the policy has rules or a handler is replaced', async () => {
     const policy = new Policy().deny('**/json/**', ['read'], 'no json here');
     const withRule = await run(python, true, { policy });

@@ -131,7 +131,7 @@ function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[
  * (`--host-dev`): the supervisor describes real descriptors on those files the same way.
  */
 export function hostDevices(vfs: VirtualFS): string[] {
-  const out: string[] = [];
+  const out: string[] = ['--owner', `${vfs.owner.uid}:${vfs.owner.gid}`];
   for (const { mount } of vfs.mountTable()) {
     const host = mount instanceof HostMount ? mount : mount instanceof OverlayMount ? mount.lower : null;
     if (host && out.length < 2 * MAX_HOST_DEVS) out.push('--host-dev', `${host.dev}:${host.hostRoot}`);
