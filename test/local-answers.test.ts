@@ -90,6 +90,28 @@ def streams():
       print(fd, 'lseek E', e.errno)
     print(fd, os.isatty(fd), os.get_inheritable(fd))
 streams()
+# Directory descriptors: described as the directory's name is; a number closed and given again
+# describes the new file, not the old directory.
+for d in (stdlib, stdlib + '/json', '/usr', '/', '/tmp'):
+  try:
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    a = os.fstat(fd)
+    names = os.listdir(fd)
+    os.close(fd)
+    print('dirfd', d, tuple(a)[:7] == tuple(os.stat(d))[:7], len(names))
+  except OSError as e:
+    print('dirfd', d, 'E', e.errno)
+fd = os.open(stdlib, os.O_RDONLY | os.O_DIRECTORY)
+os.close(fd)
+fd2 = os.open('/proc/cpuinfo', os.O_RDONLY)
+print('reuse', fd2 == fd, os.fstat(fd2).st_size, os.fstat(fd2).st_mode)
+os.close(fd2)
+fd = os.open(stdlib, os.O_RDONLY | os.O_DIRECTORY)
+fd3 = os.open('/proc/meminfo', os.O_RDONLY)
+os.dup2(fd3, fd)
+print('dup2', os.fstat(fd).st_size, os.fstat(fd).st_mode)
+os.close(fd)
+os.close(fd3)
 # The guest's own memfd, named like the supervisor's placeholders, is still the guest's own file.
 try:
   m = os.memfd_create('pypy-box-stdin')
@@ -140,6 +162,8 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(text).toMatch(/probed \d{3,}/);
     expect(text).toContain('random 16 100000 50');
     expect(text).toContain('memfd 3 3\n');
+    expect(text).toMatch(/reuse True 104 33060\ndup2 84 33060\n/);
+    expect(text).not.toMatch(/dirfd .* False/);
     expect(text).not.toMatch(/'[0-9a-f]{40}', False/); // fstat of an open file always agreed with stat
     expect(text).toContain('cwd /tmp True True\ncwd /usr/lib True\ncwd /tmp True\n');
     expect(local(a.recs).some((c) => c.sig === 'newfstatat(ippi)i' && c.path === '/tmp' && /repeated/.test(c.reason ?? ''))).toBe(true);

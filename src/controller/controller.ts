@@ -470,6 +470,8 @@ class Run {
   private reported(call: DecodedCall): void {
     this.calls++;
     const r = call.report!;
+    // A close the kernel did: the descriptor leaves the controller's table too, before any later call.
+    if (call.sig.text === 'close(i)i' && typeof call.args[0] === 'number') this.session.files.drop(call.args[0]);
     const missing = r.grant === MISSING_NAME;
     if (missing && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
@@ -479,13 +481,14 @@ class Run {
     if (!this.recording) return;
     const grant = r.grant >= 0 ? this.delegation?.grants[r.grant] : undefined;
     const path = call.strings?.values().next().value ?? undefined;
+    const native = call.sig.text === 'close(i)i';
     const rec: CallRecord = {
       type: 'call',
       seq: this.calls,
       t: Number((r.startNs - this.started) / 1000n),
       sig: call.sig.text,
       args: call.args,
-      result: r.result >= BigInt(Number.MIN_SAFE_INTEGER) && r.result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.result) : r.result,
+      result: native ? undefined : r.result >= BigInt(Number.MIN_SAFE_INTEGER) && r.result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.result) : r.result,
       toGuest: 0,
       fromGuest: 0,
       us: Math.round(r.spentNs / 1000),
@@ -493,7 +496,8 @@ class Run {
     };
     if (path) rec.path = path.toString('utf8');
     if (r.errno) rec.errno = r.errno;
-    if (missing && r.errno === Errno.EACCES) {
+    if (native) rec.reason = 'runs natively';
+    else if (missing && r.errno === Errno.EACCES) {
       rec.allowed = false;
       rec.reason = new OutsideError(r.hostPath).reason;
     } else if (missing) rec.reason = `${r.hostPath} does not exist`;

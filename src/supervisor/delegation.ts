@@ -36,9 +36,15 @@ const PATH_CALLS: Record<string, string> = {
   faccessat2: 'faccessat2(ipii)i',
   readlink: 'readlink(ppi)i',
   readlinkat: 'readlinkat(ippi)i',
+  // fstat of a virtual descriptor the controller gave for a granted host directory
+  fstat: 'fstat(ip)i',
 };
 /** Calls that name no path: answered from the host kernel as the controller would (randomness). */
-const OTHER_CALLS: Record<string, string> = { getrandom: 'getrandom(pii)i' };
+const OTHER_CALLS: Record<string, string> = {
+  getrandom: 'getrandom(pii)i',
+  // close runs in the kernel either way; the controller drops the descriptor when the report comes
+  close: 'close(i)i',
+};
 /** What the supervisor keeps (local.h). */
 const MAX_GRANTS = 256;
 const MAX_LINKS = 256;

@@ -447,9 +447,48 @@ static int local_access(const char *path, size_t n, uint64_t mode, int64_t *resu
   return g;
 }
 
+/*
+ * Virtual descriptors the controller gave for granted host directories (it keeps the listing):
+ * the supervisor knows which directory each is, so an fstat of one is answered here. Learned from
+ * the open that made it; forgotten when the number is closed or replaced (all of which it sees).
+ */
+#define MAX_DIR_FDS 128
+static struct {
+  int fd, grant;
+  char *host;
+} dir_fds[MAX_DIR_FDS];
+static size_t n_dir_fds;
+static char pending_dir[PATH_MAX + 1];
+static int pending_dir_grant = -1;
+
+static void forget_dir_fd(int64_t fd) {
+  for (size_t k = 0; k < n_dir_fds; k++)
+    if (dir_fds[k].fd == fd) {
+      free(dir_fds[k].host);
+      dir_fds[k] = dir_fds[--n_dir_fds];
+      return;
+    }
+}
+
+static void remember_dir_fd(int64_t fd, const char *host, int grant) {
+  forget_dir_fd(fd);
+  if (n_dir_fds >= MAX_DIR_FDS || fd < 0 || fd > INT_MAX) return;
+  dir_fds[n_dir_fds].fd = (int)fd;
+  dir_fds[n_dir_fds].grant = grant;
+  dir_fds[n_dir_fds].host = dup_or_die(host);
+  n_dir_fds++;
+}
+
+static int dir_fd_index(int64_t fd) {
+  for (size_t k = 0; k < n_dir_fds; k++)
+    if (dir_fds[k].fd == fd) return (int)k;
+  return -1;
+}
+
 /* Returns the grant, with *fd_out the opened host file (or -1 and *err set); -1: forward. */
 static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, int *err, char *host) {
-  const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW;
+  const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY;
+  pending_dir_grant = -1;
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & ~(ok | O_ACCMODE))) return -1;
   int g = resolve_local(path, n, !(flags & O_NOFOLLOW), host, err);
   if (g == RESOLVED_MISSING) {
@@ -466,8 +505,13 @@ static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, i
   }
   if (fd < 0) return -1;
   struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    close(fd); /* directories get a virtual descriptor from the controller */
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_DIRECTORY)) {
+    /* Directories get a virtual descriptor from the controller; remember which one it is. */
+    if (S_ISDIR(st.st_mode)) {
+      memcpy(pending_dir, host, strlen(host) + 1);
+      pending_dir_grant = g;
+    }
+    close(fd);
     return -1;
   }
   if (fcntl(fd, F_SETFL, 0) < 0) { /* the guest gets the description without O_NONBLOCK */

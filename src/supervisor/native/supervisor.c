@@ -642,7 +642,24 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     report(callbuf, msg_len, result, 0, -1, t0, NULL);
     return 1;
   }
+  case SYS_fstat:
   case SYS_newfstatat: {
+    /* fstat of a virtual descriptor on a granted host directory (see dir_fds). */
+    int64_t dfd = (int64_t)(int32_t)(uint32_t)a[0];
+    int empty = nr == SYS_fstat || ((a[3] & AT_EMPTY_PATH) && call_paths[1] && call_path_lens[1] == 0);
+    int di = empty ? dir_fd_index(dfd) : -1;
+    if (di >= 0) {
+      struct stat st, out;
+      int gi = dir_fds[di].grant;
+      if (host_stat(dir_fds[di].host, gi, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+      virtual_stat(&st, grants[gi].dev, &out);
+      if (guest_write((pid_t)req->pid, nr == SYS_fstat ? a[1] : a[2], &out, sizeof out) < 0) err = EFAULT;
+      else result = 0;
+      respond(req->id, result, err, 0);
+      report(callbuf, msg_len, result, err, gi, t0, dir_fds[di].host);
+      return 1;
+    }
+    if (nr == SYS_fstat) return 0;
     const uint64_t flags = a[3] & 0xffffffffu;
     const char *p = call_paths[1];
     if (!p || (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) return 0;
@@ -670,6 +687,14 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (!call_paths[1] || (nr == SYS_faccessat2 && (a[3] & 0xffffffffu))) return 0;
     g = local_access(call_paths[1], call_path_lens[1], a[2] & 0xffffffffu, &result, &err, host);
     break;
+  case SYS_close: {
+    /* The kernel closes it; the controller drops it from its table when the report arrives,
+     * before any later call of the guest (reports go first). */
+    forget_dir_fd((int64_t)(int32_t)(uint32_t)a[0]);
+    respond(req->id, 0, 0, 1);
+    report(callbuf, msg_len, 0, 0, -1, t0, NULL);
+    return 1;
+  }
   case SYS_getcwd: {
     if (!cwd_known || a[1] > (1ull << 53)) return 0; /* sizes past 2^53: the controller's answer */
     int64_t size = (int64_t)a[1];
@@ -795,6 +820,11 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
   if (answer_locally(req, req->data.nr, used)) return;
   int nr = req->data.nr;
   if (nr == SYS_chdir || nr == SYS_fchdir) cwd_known = 0;
+  if (nr == SYS_close) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[0]);
+  if (nr == SYS_dup2 || nr == SYS_dup3) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[1]);
+  /* An open of a granted host directory: the descriptor the controller gives is remembered. */
+  int dir_grant = (nr == SYS_open || nr == SYS_openat) ? pending_dir_grant : -1;
+  pending_dir_grant = -1;
   if (!changes_nothing(nr)) cwd_stat_ok = 0;
   /* A stat of the working directory: its answer may be repeated later (see local.h). */
   int learn = cwd_stat_cacheable && cwd_known && nr == SYS_newfstatat && (req->data.args[3] & 0xffffffffu) == 0 &&
@@ -907,6 +937,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     case 'i': {
       int64_t v = (int64_t)in64();
       if (learn) cwd_stat_ok = learned && !fault && !err && v == 0;
+      if (dir_grant >= 0 && !fault && !(err && v == -1) && v >= VIRTUAL_FD_BASE) remember_dir_fd(v, pending_dir, dir_grant);
       if (fault) respond(req->id, 0, EFAULT, 0);
       else if (err && v == -1) respond(req->id, 0, err, 0);
       else respond(req->id, v, 0, 0);
