@@ -47,6 +47,14 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     for (const host of ['home', 'root', 'var', 'boot', 'srv', 'opt', 'work', 'sys']) expect(names).not.toContain(host);
   });
 
+  it('ioctl on an open host file: FIONREAD works, terminal requests are ENOTTY', async () => {
+    const r = await run(
+      'import os, fcntl, termios, array\nf = open(os.__file__, "rb")\nb = array.array("i", [0])\nfcntl.ioctl(f.fileno(), termios.FIONREAD, b)\n' +
+        'print(b[0] == os.fstat(f.fileno()).st_size, f.isatty())\ntry:\n  termios.tcgetattr(f.fileno())\nexcept Exception as e:\n  print(e.args[0])',
+    );
+    expect(out(r)).toBe('True False\n25\n');
+  });
+
   it('reads large /tmp files back intact, in chunks of every size', async () => {
     const r = await run(
       "import os, hashlib\ndata = os.urandom(3 << 20)\nwith open('/tmp/big.bin', 'wb') as f: f.write(data)\n" +

@@ -325,8 +325,29 @@ static void build_filter(pid_t self) {
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
       emit(RET(SECCOMP_RET_ERRNO | (f->err & SECCOMP_RET_DATA)));
       break;
-    case FWD:
     case FD:
+      if (f->nr == SYS_ioctl) {
+        /*
+         * ioctl on a real descriptor (3..511) is decided here, as native_fd_refusal would:
+         * FIONREAD, FIOCLEX, FIONCLEX and FIONBIO run, anything else is ENOTTY (a terminal
+         * request on a file, mostly). Other descriptors go to the supervisor.
+         */
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 11));
+        emit(LD_ARG_LO(0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 8, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 7));
+        emit(LD_ARG_LO(1));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONREAD, 4, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIOCLEX, 3, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONCLEX, 2, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONBIO, 1, 0));
+        emit(RET(SECCOMP_RET_ERRNO | ENOTTY));
+        emit(RET(SECCOMP_RET_ALLOW));
+        emit(RET(SECCOMP_RET_USER_NOTIF));
+        break;
+      }
+      /* fall through */
+    case FWD:
     case EXEC:
       emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
       emit(RET(SECCOMP_RET_USER_NOTIF));
