@@ -207,6 +207,7 @@ describe('Controller with the C test guest', () => {
     expect(() => new Controller({ executable: '' })).toThrow(/option executable/);
     expect(() => new Controller({ executable: GUEST, limits: { bogus: 1 } as never })).toThrow(/limits\.bogus/);
     expect(() => new Controller({ executable: GUEST, cwd: 'relative' })).toThrow(/option cwd/);
+    expect(() => new Controller({ python: 'pypy3', localAnswers: 'yes' as unknown as boolean })).toThrow(/option localAnswers/);
     expect(() => new Controller({ executable: GUEST, env: { 'A=B': 'x' } })).toThrow(/env\.A=B/);
   });
 

@@ -145,6 +145,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   }
   if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
   if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
+  if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
   if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {
