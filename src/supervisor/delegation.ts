@@ -77,13 +77,14 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
       grants.push({ hostPath: at, reason });
     }
     const mountPoints = table.filter((m) => m.mount !== root).map((m) => m.at);
+    const tree = rootTree(root, mountPoints);
     const links: string[] = [];
-    for (const [link, target] of rootSymlinks(root, mountPoints)) {
+    for (const [link, target] of tree.links) {
       if (!parentsAreOurs(vfs, link, root)) continue;
       args.push('--link', link, target);
       links.push(link);
     }
-    const known = knownDirs(vfs, root, grants.map((g) => g.hostPath), links, mountPoints);
+    const known = knownDirs(vfs, root, grants.map((g) => g.hostPath), links, tree.dirs);
     for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
     for (const name of known.others) args.push('--name', name);
   }
@@ -109,9 +110,9 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
  * another mount) that it leaves to the controller. A name missing there gets its answer from the
  * supervisor: ENOENT, or EACCES where the directory only holds the way to mounts.
  */
-function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[], mountPoints: string[]): { dirs: [string, number][]; others: string[] } {
+function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[], treeDirs: string[]): { dirs: [string, number][]; others: string[] } {
   const delegated = new Set([...grants, ...links]);
-  const ways = new Set<string>(['/', ...rootDirs(root, mountPoints)]);
+  const ways = new Set<string>(['/', ...treeDirs]);
   for (const p of delegated) {
     const parts = p.split('/').filter(Boolean);
     for (let k = 1; k < parts.length; k++) ways.add('/' + parts.slice(0, k).join('/'));
@@ -170,33 +171,13 @@ function parentsAreOurs(vfs: VirtualFS, vpath: string, root: Mount): boolean {
   return true;
 }
 
-/** Directories of the controller's own tree (not mount points, not below one). */
-function rootDirs(root: Mount, mountPoints: string[]): string[] {
-  const out: string[] = [];
+/** The controller's own tree, not shadowed by a mount: its directories, and its symlinks with their text. */
+function rootTree(root: Mount, mountPoints: string[]): { dirs: string[]; links: [string, string][] } {
+  const dirs: string[] = [];
+  const links: [string, string][] = [];
   const shadowed = (vpath: string) => mountPoints.some((at) => vpath === at || vpath.startsWith(at + '/'));
   const walk = (rel: string[], depth: number) => {
-    if (depth > 32 || out.length >= MAX_DIRS) return;
-    for (const e of root.list(rel)) {
-      const child = [...rel, e.name];
-      const vpath = '/' + child.join('/');
-      if (shadowed(vpath)) continue;
-      const node = root.lookup(child);
-      if (node && (node.stat.mode & S_IFMT) === S_IFDIR && !node.synthetic) {
-        out.push(vpath);
-        walk(child, depth + 1);
-      }
-    }
-  };
-  walk([], 0);
-  return out;
-}
-
-/** Symlinks of the controller's own tree (not shadowed by a mount), with their text. */
-function rootSymlinks(root: Mount, mountPoints: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  const shadowed = (vpath: string) => mountPoints.some((at) => vpath === at || vpath.startsWith(at + '/'));
-  const walk = (rel: string[], depth: number) => {
-    if (depth > 32 || out.length >= MAX_LINKS) return;
+    if (depth > 32) return;
     for (const e of root.list(rel)) {
       const child = [...rel, e.name];
       const vpath = '/' + child.join('/');
@@ -204,10 +185,13 @@ function rootSymlinks(root: Mount, mountPoints: string[]): [string, string][] {
       const node = root.lookup(child);
       if (!node) continue;
       const type = node.stat.mode & S_IFMT;
-      if (type === S_IFLNK && node.linkTarget && out.length < MAX_LINKS) out.push([vpath, node.linkTarget]);
-      else if (type === S_IFDIR) walk(child, depth + 1);
+      if (type === S_IFLNK && node.linkTarget && links.length < MAX_LINKS) links.push([vpath, node.linkTarget]);
+      else if (type === S_IFDIR && !node.synthetic && dirs.length < MAX_DIRS) {
+        dirs.push(vpath);
+        walk(child, depth + 1);
+      }
     }
   };
   walk([], 0);
-  return out;
+  return { dirs, links };
 }

@@ -19,6 +19,7 @@
 #define RESOLVED_MISSING (-2) /* a name missing from a fully known directory */
 #define RESOLVED_LINK (-3)    /* the name is a virtual symlink itself (not followed) */
 #define REPEATED (-4)         /* the controller's last answer for the same question, repeated */
+#define NO_GRANT (-5)         /* answered without a grant (identity, cwd, randomness) */
 
 struct local_grant {
   char *path;
@@ -145,16 +146,21 @@ static char *dup_or_die(const char *s) {
   return d;
 }
 
-/* --grant DEV:PATH */
-static int add_grant(const char *spec) {
+/* DEV:PATH into a table of host paths with device numbers (--grant, --host-dev). */
+static int add_dev_path(struct local_grant *table, size_t *n, size_t max, const char *spec) {
   char *end;
   unsigned long long dev = strtoull(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || n_grants >= MAX_GRANTS) return -1;
-  grants[n_grants].path = dup_or_die(end + 1);
-  grants[n_grants].len = strlen(end + 1);
-  grants[n_grants].dev = dev;
-  n_grants++;
+  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || *n >= max) return -1;
+  table[*n].path = dup_or_die(end + 1);
+  table[*n].len = strlen(end + 1);
+  table[*n].dev = dev;
+  ++*n;
   return 0;
+}
+
+/* --grant DEV:PATH */
+static int add_grant(const char *spec) {
+  return add_dev_path(grants, &n_grants, MAX_GRANTS, spec);
 }
 
 /* --link PATH TARGET */
@@ -189,14 +195,7 @@ static struct local_grant host_devs[MAX_HOST_DEVS];
 static size_t n_host_devs;
 
 static int add_host_dev(const char *spec) {
-  char *end;
-  unsigned long long dev = strtoull(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || n_host_devs >= MAX_HOST_DEVS) return -1;
-  host_devs[n_host_devs].path = dup_or_die(end + 1);
-  host_devs[n_host_devs].len = strlen(end + 1);
-  host_devs[n_host_devs].dev = dev;
-  n_host_devs++;
-  return 0;
+  return add_dev_path(host_devs, &n_host_devs, MAX_HOST_DEVS, spec);
 }
 
 /* --name PATH */

@@ -659,9 +659,8 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     int which = nr == SYS_getuid ? 0 : nr == SYS_geteuid ? 1 : nr == SYS_getgid ? 2 : 3;
     if (ids[which] < 0) return 0;
     result = ids[which];
-    respond(req->id, result, 0, 0);
-    report(callbuf, msg_len, result, 0, -1, t0, NULL);
-    return 1;
+    g = NO_GRANT;
+    break;
   }
   case SYS_fstat:
   case SYS_newfstatat: {
@@ -676,9 +675,9 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
       virtual_stat(&st, grants[gi].dev, &out);
       if (guest_write((pid_t)req->pid, nr == SYS_fstat ? a[1] : a[2], &out, sizeof out) < 0) err = EFAULT;
       else result = 0;
-      respond(req->id, result, err, 0);
-      report(callbuf, msg_len, result, err, gi, t0, dir_fds[di].host);
-      return 1;
+      memcpy(host, dir_fds[di].host, strlen(dir_fds[di].host) + 1);
+      g = gi;
+      break;
     }
     if (nr == SYS_fstat) return 0;
     const uint64_t flags = a[3] & 0xffffffffu;
@@ -687,9 +686,8 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (cwd_stat_ok && flags == 0 && call_path_lens[1] == cwd_len && memcmp(p, cwd, cwd_len) == 0) {
       if (guest_write((pid_t)req->pid, a[2], cwd_stat, sizeof cwd_stat) < 0) err = EFAULT;
       else result = 0;
-      respond(req->id, result, err, 0);
-      report(callbuf, msg_len, result, err, REPEATED, t0, NULL);
-      return 1;
+      g = REPEATED;
+      break;
     }
     g = local_stat(req, p, call_path_lens[1], !(flags & AT_SYMLINK_NOFOLLOW), a[2], &result, &err, host);
     break;
@@ -722,9 +720,8 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (size < (int64_t)cwd_len + 1) err = ERANGE;
     else if (guest_write((pid_t)req->pid, a[0], cwd, cwd_len + 1) < 0) err = EFAULT;
     else result = (int64_t)cwd_len + 1;
-    respond(req->id, result, err, 0);
-    report(callbuf, msg_len, result, err, -1, t0, NULL);
-    return 1;
+    g = NO_GRANT;
+    break;
   }
   case SYS_readlink:
   case SYS_readlinkat: {
@@ -735,9 +732,8 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
   }
   case SYS_getrandom:
     if (local_getrandom(req, a[0], (int64_t)a[1], &result, &err) < 0) return 0;
-    respond(req->id, result, err, 0);
-    report(callbuf, msg_len, result, err, -1, t0, NULL);
-    return 1;
+    g = NO_GRANT;
+    break;
   case SYS_open:
   case SYS_openat: {
     int at = nr == SYS_openat;
@@ -766,6 +762,7 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     return 0;
   }
   if (g == -1) return 0;
+  /* Answered here: grant g (or NO_GRANT, MISSING, REPEATED, a link), reported in call order. */
   respond(req->id, result, err, 0);
   report(callbuf, msg_len, result, err, g, t0, host);
   return 1;
