@@ -346,6 +346,36 @@ static void build_filter(pid_t self) {
         emit(RET(SECCOMP_RET_USER_NOTIF));
         break;
       }
+      if (f->nr == SYS_fcntl) {
+        /*
+         * fcntl on a real descriptor (3..511), decided here as native_fd_refusal would:
+         * descriptor and file flags (but O_ASYNC), pipe sizes and seals run; locks, leases,
+         * owners and signals are EPERM. F_DUPFD* always goes to the supervisor (the controller
+         * counts descriptors), and so does any other descriptor.
+         */
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 20));
+        emit(LD_ARG_LO(1));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD, 17, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_CLOEXEC, 16, 0));
+        emit(LD_ARG_LO(0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 14, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 13));
+        emit(LD_ARG_LO(1));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFD, 10, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFD, 9, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFL, 8, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETPIPE_SZ, 7, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETPIPE_SZ, 6, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GET_SEALS, 5, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_ADD_SEALS, 4, 0));
+        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFL, 0, 2));
+        emit(LD_ARG_LO(2));
+        emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_ASYNC, 0, 1));
+        emit(RET(SECCOMP_RET_ERRNO | EPERM));
+        emit(RET(SECCOMP_RET_ALLOW));
+        emit(RET(SECCOMP_RET_USER_NOTIF));
+        break;
+      }
       /* fall through */
     case FWD:
     case EXEC:

@@ -74,8 +74,8 @@ static const struct syscall_fate FATES[] = {
   DN(read, "ipl"), DN(write, "ipl"), DN(pread64, "ipll"), DN(pwrite64, "ipll"), DN(readv, "ipi"),
   DN(writev, "ipi"), DN(preadv, "ipill"), DN(pwritev, "ipill"), DN(preadv2, "ipilli"),
   /* fstat is FD, not FDN: a host file is described the way a stat of its name is (supervisor).
-   * ioctl on 3..511 is decided in the filter (see build_filter): FIONREAD/FIOCLEX/FIONCLEX/FIONBIO
-   * run, anything else is ENOTTY; on other descriptors it goes to the supervisor. */
+   * ioctl and fcntl on 3..511 are decided in the filter (see build_filter), as the supervisor's
+   * native_fd_refusal would; on other descriptors (and fcntl F_DUPFD*) they go to the supervisor. */
   DN(pwritev2, "ipilli"), DN(lseek, "ili"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
   D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), DN(fsync, "i"), DN(fdatasync, "i"),
   DN(ftruncate, "il"), DN(fadvise64, "illi"), DN(getdents64, "ipi"), D(fchdir, "i"),
