@@ -55,6 +55,16 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(out(r)).toBe('True False\n25\n');
   });
 
+  it('fcntl on an open host file: flags work; O_ASYNC, locks and owners are EPERM; F_DUPFD works', async () => {
+    const r = await run(
+      'import os, fcntl\nf = open(os.__file__, "rb")\nfd = f.fileno()\nfl = fcntl.fcntl(fd, fcntl.F_GETFL)\n' +
+        'fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)\nprint(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK != 0, fcntl.fcntl(fd, fcntl.F_GETFD))\n' +
+        'for args in [(fcntl.F_SETFL, fl | 0o20000), (fcntl.F_SETLK, bytes(32)), (fcntl.F_SETOWN, 1)]:\n  try:\n    fcntl.fcntl(fd, *args)\n    print("ran")\n  except OSError as e:\n    print(e.errno)\n' +
+        'd = fcntl.fcntl(fd, fcntl.F_DUPFD, 100)\nprint(d >= 100, os.read(d, 6) == open(os.__file__, "rb").read(6))',
+    );
+    expect(out(r)).toBe('True 1\n1\n1\n1\nTrue True\n');
+  });
+
   it('reads large /tmp files back intact, in chunks of every size', async () => {
     const r = await run(
       "import os, hashlib\ndata = os.urandom(3 << 20)\nwith open('/tmp/big.bin', 'wb') as f: f.write(data)\n" +
