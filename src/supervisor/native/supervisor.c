@@ -300,6 +300,87 @@ static void emit_insn(struct sock_filter f) {
 #define LD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 
+/*
+ * fcntl and ioctl on a real descriptor (a host file, or the guest's own pipe) run natively only
+ * for what cannot reach beyond the guest: no locks on host files, no signal owners, no O_ASYNC.
+ * One table serves the filter (descriptors 3..511, decided without a notification) and the
+ * supervisor (real descriptors elsewhere).
+ */
+struct fd_command_rule {
+  int nr;
+  int refuse;               /* errno for a command not listed */
+  unsigned notify[2];       /* always to the supervisor (descriptors the controller counts) */
+  size_t n_notify;
+  unsigned allow[8];        /* run natively */
+  size_t n_allow;
+  unsigned checked, mask;   /* runs unless its third argument has a bit of mask (if mask != 0) */
+};
+
+static const struct fd_command_rule FD_COMMAND_RULES[] = {
+  {SYS_ioctl, ENOTTY, {0}, 0, {FIONREAD, FIOCLEX, FIONCLEX, FIONBIO}, 4, 0, 0},
+  {SYS_fcntl, EPERM, {F_DUPFD, F_DUPFD_CLOEXEC}, 2,
+   {F_GETFD, F_SETFD, F_GETFL, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, F_ADD_SEALS}, 7, F_SETFL, O_ASYNC},
+};
+
+static const struct fd_command_rule *fd_command_rule(int nr) {
+  for (size_t k = 0; k < sizeof FD_COMMAND_RULES / sizeof FD_COMMAND_RULES[0]; k++)
+    if (FD_COMMAND_RULES[k].nr == nr) return &FD_COMMAND_RULES[k];
+  return NULL;
+}
+
+/* The errno to refuse a command on a real descriptor with, or 0 to let it run. */
+static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
+  const struct fd_command_rule *r = fd_command_rule(nr);
+  if (!r) return 0;
+  for (size_t k = 0; k < r->n_allow; k++)
+    if ((unsigned)cmd == r->allow[k]) return 0;
+  if (r->mask && (unsigned)cmd == r->checked) return (arg & r->mask) ? r->refuse : 0;
+  return r->refuse;
+}
+
+/*
+ * The filter block of a rule: on descriptors 3..511 the command is decided here; F_DUPFD-like
+ * commands and other descriptors go to the supervisor. Jumps are resolved once the block is laid
+ * out: its three endings are refuse, allow and notify, in that order.
+ */
+static void emit_fd_command_rule(const struct fd_command_rule *r) {
+  enum { NEXT = -1, REFUSE = -2, ALLOW = -3, NOTIFY = -4 };
+  struct { struct sock_filter insn; int jt, jf; } b[40];
+  size_t n = 0;
+#define JUMP(op, k, t, f) (b[n].insn = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), 0, 0), b[n].jt = (t), b[n].jf = (f), n++)
+#define STMT(...) (b[n].insn = (struct sock_filter)__VA_ARGS__, b[n].jt = b[n].jf = NEXT, n++)
+  if (r->n_notify) STMT(LD_ARG_LO(1));
+  for (size_t k = 0; k < r->n_notify; k++) JUMP(BPF_JEQ, r->notify[k], NOTIFY, NEXT);
+  STMT(LD_ARG_LO(0));
+  JUMP(BPF_JGE, VIRTUAL_FD_BASE, NOTIFY, NEXT);
+  JUMP(BPF_JGE, 3, NEXT, NOTIFY);
+  STMT(LD_ARG_LO(1));
+  for (size_t k = 0; k < r->n_allow; k++) JUMP(BPF_JEQ, r->allow[k], ALLOW, NEXT);
+  if (r->mask) {
+    JUMP(BPF_JEQ, r->checked, NEXT, REFUSE);
+    STMT(LD_ARG_LO(2));
+    JUMP(BPF_JSET, r->mask, REFUSE, ALLOW);
+  }
+  size_t refuse = n, allow = n + 1, notify = n + 2;
+  STMT(RET(SECCOMP_RET_ERRNO | (unsigned)r->refuse));
+  STMT(RET(SECCOMP_RET_ALLOW));
+  STMT(RET(SECCOMP_RET_USER_NOTIF));
+#undef JUMP
+#undef STMT
+  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)r->nr, 0, (unsigned char)n));
+  for (size_t k = 0; k < n; k++) {
+    int t[2] = {b[k].jt, b[k].jf};
+    unsigned char off[2];
+    for (int j = 0; j < 2; j++) {
+      size_t target = t[j] == REFUSE ? refuse : t[j] == ALLOW ? allow : t[j] == NOTIFY ? notify : k + 1;
+      off[j] = (unsigned char)(target - k - 1);
+    }
+    b[k].insn.jt = off[0];
+    b[k].insn.jf = off[1];
+    emit_insn(b[k].insn);
+  }
+}
+
 /* Builds the filter: arch check, then one block per listed call, ENOSYS for the rest. */
 static void build_filter(pid_t self) {
   emit(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
@@ -326,54 +407,8 @@ static void build_filter(pid_t self) {
       emit(RET(SECCOMP_RET_ERRNO | (f->err & SECCOMP_RET_DATA)));
       break;
     case FD:
-      if (f->nr == SYS_ioctl) {
-        /*
-         * ioctl on a real descriptor (3..511) is decided here, as native_fd_refusal would:
-         * FIONREAD, FIOCLEX, FIONCLEX and FIONBIO run, anything else is ENOTTY (a terminal
-         * request on a file, mostly). Other descriptors go to the supervisor.
-         */
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 11));
-        emit(LD_ARG_LO(0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 8, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 7));
-        emit(LD_ARG_LO(1));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONREAD, 4, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIOCLEX, 3, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONCLEX, 2, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FIONBIO, 1, 0));
-        emit(RET(SECCOMP_RET_ERRNO | ENOTTY));
-        emit(RET(SECCOMP_RET_ALLOW));
-        emit(RET(SECCOMP_RET_USER_NOTIF));
-        break;
-      }
-      if (f->nr == SYS_fcntl) {
-        /*
-         * fcntl on a real descriptor (3..511), decided here as native_fd_refusal would:
-         * descriptor and file flags (but O_ASYNC), pipe sizes and seals run; locks, leases,
-         * owners and signals are EPERM. F_DUPFD* always goes to the supervisor (the controller
-         * counts descriptors), and so does any other descriptor.
-         */
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 20));
-        emit(LD_ARG_LO(1));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD, 17, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_CLOEXEC, 16, 0));
-        emit(LD_ARG_LO(0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 14, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 13));
-        emit(LD_ARG_LO(1));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFD, 10, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFD, 9, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETFL, 8, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GETPIPE_SZ, 7, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETPIPE_SZ, 6, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_GET_SEALS, 5, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_ADD_SEALS, 4, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_SETFL, 0, 2));
-        emit(LD_ARG_LO(2));
-        emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_ASYNC, 0, 1));
-        emit(RET(SECCOMP_RET_ERRNO | EPERM));
-        emit(RET(SECCOMP_RET_ALLOW));
-        emit(RET(SECCOMP_RET_USER_NOTIF));
+      if (fd_command_rule(f->nr)) {
+        emit_fd_command_rule(fd_command_rule(f->nr));
         break;
       }
       /* fall through */
@@ -998,33 +1033,6 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     }
     }
   }
-}
-
-/*
- * fcntl and ioctl on a real descriptor (a host file, or the guest's own pipe) run natively only
- * for what cannot reach beyond the guest: no locks on host files, no signal owners, no file flags.
- * Returns the errno to refuse with, or 0 to let the call run.
- */
-static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
-  if (nr == SYS_fcntl) {
-    switch ((int)cmd) {
-    case F_GETFD: case F_SETFD: case F_GETFL: case F_GETPIPE_SZ: case F_SETPIPE_SZ: case F_GET_SEALS: case F_ADD_SEALS:
-      return 0;
-    case F_SETFL:
-      return (arg & O_ASYNC) ? EPERM : 0;
-    default:
-      return EPERM; /* locks, leases, owners, signals, notifications */
-    }
-  }
-  if (nr == SYS_ioctl) {
-    switch ((unsigned)cmd) {
-    case FIONREAD: case FIOCLEX: case FIONCLEX: case FIONBIO:
-      return 0;
-    default:
-      return ENOTTY;
-    }
-  }
-  return 0;
 }
 
 /* A copy of the guest's descriptor in this process (-errno on failure). */
