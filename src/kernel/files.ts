@@ -53,6 +53,8 @@ export interface FileLimits {
 }
 
 export const MAX_FILE_OFFSET = 2 ** 53 - 1;
+/** Reads from this size on may go out without a copy (FileHandle.view); smaller ones are copied anyway. */
+const DIRECT_READ_BYTES = 16 * 1024;
 
 /**
  * The guest's view of files: cwd, descriptors and directory streams over the VFS, with every
@@ -319,6 +321,12 @@ export class FileTable {
     const f = this.file(fd);
     if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
     const pos = at ?? f.position;
+    // Large reads of a file nothing can change meanwhile go out as the stored bytes themselves.
+    const direct = length >= DIRECT_READ_BYTES ? f.handle.view?.(length, pos) : undefined;
+    if (direct) {
+      if (at === undefined) f.position += direct.length;
+      return direct;
+    }
     const buf = this.readBuffer?.(length) ?? Buffer.allocUnsafe(length);
     const n = length === 0 ? 0 : f.handle.read(buf, 0, length, pos);
     if (at === undefined) f.position += n;

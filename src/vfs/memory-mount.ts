@@ -182,6 +182,18 @@ export class MemoryMount implements Mount {
   }
 }
 
+/** The storage behind an open memfs descriptor (memfs 4's core), or undefined where that differs. */
+interface CoreNode {
+  buf: Buffer;
+  size: number;
+  atime: Date;
+}
+function openNode(vol: InstanceType<typeof Volume>, fd: number): CoreNode | undefined {
+  const core = (vol as unknown as { _core?: { getFileByFdOrThrow?: (fd: number, op: string) => { node?: Partial<CoreNode> } } })._core;
+  const node = core?.getFileByFdOrThrow?.(fd, 'read').node;
+  return node && Buffer.isBuffer(node.buf) && typeof node.size === 'number' && node.size <= node.buf.length ? (node as CoreNode) : undefined;
+}
+
 /** An open memfs file; growth is charged to the tree's quota before memfs allocates anything. */
 class MemoryFile implements FileHandle {
   private readonly isDir: boolean;
@@ -200,6 +212,15 @@ class MemoryFile implements FileHandle {
   read(buf: Buffer, offset: number, length: number, position: number): number {
     if (this.isDir) throw new GuestErrno(Errno.EISDIR, 'read of a directory');
     return this.vol.readSync(this.fd, buf, offset, length, position);
+  }
+
+  view(length: number, position: number): Buffer | undefined {
+    if (this.isDir || this.opts.writable) return undefined;
+    const node = openNode(this.vol, this.fd);
+    if (!node) return undefined;
+    node.atime = new Date(); // as memfs's own read does
+    const end = Math.min(node.size, position + length);
+    return node.buf.subarray(Math.min(position, end), end);
   }
 
   write(data: Buffer, position: number): number {

@@ -19,6 +19,12 @@ export interface DirEntry {
 /** An open file's storage. Positions are kept by the descriptor table, so every access is positional. */
 export interface FileHandle {
   read(buf: Buffer, offset: number, length: number, position: number): number;
+  /**
+   * The bytes at `position` (at most `length`) without copying them, for a file the guest cannot
+   * change (a read-only tree): the answer carrying them is written out before the guest's next
+   * call. Undefined where that does not hold; read() then copies.
+   */
+  view?(length: number, position: number): Buffer | undefined;
   write(data: Buffer, position: number): number;
   truncate(length: number): void;
   stat(): StatInfo;
