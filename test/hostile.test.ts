@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Controller, Errno, SandboxError, type RunResult } from '../src/index.js';
+import { closeSpareSupervisor, Controller, Errno, SandboxError, type RunResult } from '../src/index.js';
 import { fakeGuest, rng } from './fake-guest.js';
 import { childPids, GUEST, openFds, results, ROOT, runGuest } from './helpers.js';
 
@@ -29,12 +29,14 @@ async function outcome(p: Promise<RunResult & { lines?: string[] }>): Promise<Ru
 async function healthy(fdsBefore: string[]): Promise<void> {
   const r = await runGuest(['call getpid()i']);
   expect(r.outcome).toBe('exited');
+  await closeSpareSupervisor();
   expect(openFds()).toEqual(fdsBefore);
   expect(childPids()).toEqual([]);
 }
 
 describe('hostile guests through the C test guest', () => {
   it('a truncated message is a protocol error with the bytes', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
     const err = await outcome(runGuest([`raw ${rawCall('read(ipi)i', [0, 0, 0]).slice(0, 30)} -`]));
     expect(err).toBeInstanceOf(SandboxError);
@@ -50,6 +52,7 @@ describe('hostile guests through the C test guest', () => {
     ['text after the result kind', rawCall('getpid()ii'), /bad result kind/],
     ['no parentheses', rawCall('getpid'), /malformed call signature/],
   ])('%s kills the guest with a protocol error', async (_name, hex, message) => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
     const err = await outcome(runGuest([`raw ${hex} -`, 'sleep 2000']));
     expect(err).toBeInstanceOf(SandboxError);
@@ -90,6 +93,7 @@ describe('hostile guests through the C test guest', () => {
   });
 
   it('opening files and directories until the caps gives EMFILE, not exhaustion', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
     const r = await runGuest(['loop 40', 'call open(pii)i s:/dev/null 0 0', 'end', 'loop 20', 'call opendir(p)p s:/tmp', 'end'], { limits: { openFiles: 32, openDirs: 8 } });
     const res = results(r.lines);
@@ -190,6 +194,7 @@ describe('fuzzing the controller with 10,000 seeded streams', () => {
   };
 
   it('every stream ends with the guest killed or answered, the controller healthy, nothing leaked', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const fdsBefore = openFds();
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
@@ -217,6 +222,7 @@ describe('fuzzing the controller with 10,000 seeded streams', () => {
     for (const key of kinds.keys()) expect(['exited', 'limit', 'error:protocol']).toContain(key);
     expect(kinds.get('error:protocol')).toBeGreaterThan(1000);
     expect(kinds.get('exited')).toBeGreaterThan(1000);
+    await closeSpareSupervisor();
     expect(openFds()).toEqual(fdsBefore);
     global.gc?.();
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
@@ -234,17 +240,21 @@ describe('load', () => {
   };
 
   it('runs 50 guests concurrently without cross-talk', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
     const runs = await Promise.all(Array.from({ length: 50 }, (_, id) => new Controller({ executable: GUEST, args: script(id) }).run()));
     runs.forEach(check);
+    await closeSpareSupervisor();
     expect(openFds()).toEqual(before);
     expect(childPids()).toEqual([]);
   });
 
   it('runs 1,000 guests one after another without leaks', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
     const rss = process.memoryUsage().rss;
     for (let id = 0; id < 1000; id++) check(await new Controller({ executable: GUEST, args: script(id) }).run(), id);
+    await closeSpareSupervisor();
     expect(openFds()).toEqual(before);
     expect(childPids()).toEqual([]);
     expect(process.memoryUsage().rss - rss).toBeLessThan(200 * 1024 * 1024);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Controller, Policy, type ControllerOptions, type RunResult } from '../src/index.js';
+import { closeSpareSupervisor, Controller, Policy, type ControllerOptions, type RunResult } from '../src/index.js';
 import { childPids } from './helpers.js';
 
 /** Runs Python code in a stock interpreter under the supervisor. */
@@ -84,6 +84,7 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
   });
 
   it('refuses sockets, fork, subprocesses and system() without creating a process', async () => {
+    await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = childPids();
     const r = await run(
       [
@@ -105,6 +106,7 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(lines[2]).toMatch(/^subprocess OSError \d+$/);
     // glibc's system() reports a shell that could not be started as exit status 127.
     expect(lines[3]).toBe('system RESULT 32512');
+    await closeSpareSupervisor();
     expect(childPids()).toEqual(before);
   });
 

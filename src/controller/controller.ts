@@ -176,7 +176,7 @@ class Run {
     if (stock && !o.transport && !o.signal?.aborted) {
       try {
         const cmd = this.command();
-        this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised);
+        this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised, o.spareSupervisor !== false);
         // The same recipe as a recent run: its local answers go out now, before the tree is built.
         const key = (this.key = this.cacheKey());
         const hit = key !== undefined ? delegations.get(key) : undefined;
@@ -361,7 +361,7 @@ class Run {
     }
     this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), executable: this.stock?.binary ?? o.executable!, argv: [this.argv0(), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
     try {
-      this.child = this.early ?? (o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised));
+      this.child = this.early ?? (o.transport ? o.transport() : spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised, o.spareSupervisor !== false));
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }

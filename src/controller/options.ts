@@ -83,6 +83,11 @@ export interface ControllerOptions {
    * of a round trip each (default true). The answers, trace and counts are the same either way.
    */
   localAnswers?: boolean;
+  /**
+   * Supervised guests: start from the spare supervisor kept ready for the next run, and keep one
+   * ready after this run (default true; see closeSpareSupervisor). `false`: a fresh process, none left behind.
+   */
+  spareSupervisor?: boolean;
   /** Tell the guest its standard streams are terminals (default: whether the host's are, when inherited). */
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   /** The guest's filesystem; built from the options below when absent. */
@@ -146,6 +151,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
   if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
   if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
+  if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean') throw new OptionError('spareSupervisor', 'expected true or false');
   if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {

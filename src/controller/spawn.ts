@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import type { Readable, Writable } from 'node:stream';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
@@ -13,12 +13,9 @@ export interface GuestTransport {
   done: Promise<{ exitCode?: number; signal?: string; failed?: boolean; message?: string }>;
 }
 
-/**
- * Starts the guest with nothing of the host's environment and its three standard streams as pipes:
- * stdin/stdout carry the protocol, stderr only the guest's own fatal messages; fd 3 carries the
- * supervisor's notes and is never given to the guest.
- */
-export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false): GuestTransport {
+type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: false; encoding: 'buffer'; reject: false }>;
+
+function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>): Child {
   const child = execa(file, args, {
     ...(argv0 !== undefined ? { argv0 } : {}),
     env,
@@ -30,17 +27,136 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
     cleanup: true,
     forceKillAfterDelay: 2000,
     stripFinalNewline: false,
-  });
+  }) as Child;
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
-  child.stdin!.on('error', () => undefined);
+  child.stdin.on('error', () => undefined);
+  return child;
+}
+
+function transport(child: Child, supervised: boolean): GuestTransport {
   return {
-    stdin: child.stdin!,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
     notes: child.stdio[3] as Readable,
     // The supervisor ends on SIGTERM by killing its guest and reaping every process below it (no
     // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
     kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
     done: child.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
   };
+}
+
+/**
+ * Starts the guest with nothing of the host's environment and its three standard streams as pipes:
+ * stdin/stdout carry the protocol, stderr only the guest's own fatal messages; fd 3 carries the
+ * supervisor's notes and is never given to the guest.
+ *
+ * A supervised guest may start from the spare supervisor (below): the same process it would
+ * otherwise get, only started before the run asked for it.
+ */
+export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false, useSpare = true): GuestTransport {
+  if (supervised && argv0 === undefined && useSpare) {
+    supervisedStarts++;
+    const ready = takeSpare(file);
+    if (ready) {
+      ready.stdin.write(startMessage(args, env));
+      const t = transport(ready, true);
+      void t.done.then(replaceSpare);
+      return t;
+    }
+    const t = transport(start(file, args, argv0, env), true);
+    void t.done.then(replaceSpare);
+    return t;
+  }
+  return transport(start(file, args, argv0, env), supervised);
+}
+
+// ---- the spare supervisor ----
+//
+// Starting a process from Node costs about 2 ms of the event loop (more with a large heap), and the
+// supervisor's own start a little more. A program that runs guests one after another therefore
+// keeps one supervisor started ahead (`--standby`): it waits, idle, for the run's arguments and
+// environment on its stdin, then goes on exactly as a freshly started one would. There is at most
+// one; it is only kept once a process has started a second supervised guest (a single run, as
+// from the command line, leaves none behind), it does not keep Node's event loop alive, it ends
+// after SPARE_IDLE_MS unused or when Node ends (its stdin closes), and closeSpareSupervisor()
+// ends it at once. `spareSupervisor: false` in the options keeps a run away from it.
+
+const SPARE_IDLE_MS = 30_000;
+let spare: { file: string; child: Child; timer: NodeJS.Timeout } | undefined;
+let spareFile: string | undefined;
+let supervisedStarts = 0;
+let replacing = false;
+
+function startMessage(args: string[], env: Record<string, string>): Buffer {
+  const words = [String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  const body = Buffer.from(words.map((w) => w + '\0').join(''));
+  const head = Buffer.alloc(4);
+  head.writeUInt32LE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+/** Streams and process of an idle spare must not keep the host's event loop alive. */
+function setRef(child: Child, on: boolean): void {
+  for (const s of [child.stdin, child.stdout, child.stderr, child.stdio[3]] as unknown as { ref?(): void; unref?(): void }[]) {
+    if (on) s?.ref?.();
+    else s?.unref?.();
+  }
+  if (on) child.ref();
+  else child.unref();
+}
+
+function takeSpare(file: string): Child | undefined {
+  spareFile = file;
+  const s = spare;
+  spare = undefined;
+  if (!s) return undefined;
+  clearTimeout(s.timer);
+  if (s.file !== file || s.child.exitCode !== null || s.child.signalCode !== null || s.child.killed) {
+    s.child.kill('SIGKILL');
+    return undefined;
+  }
+  setRef(s.child, true);
+  return s.child;
+}
+
+/** After a supervised run: have a spare ready for the next one (from the second run on). */
+function replaceSpare(): void {
+  if (spare || replacing || supervisedStarts < 2 || !spareFile) return;
+  replacing = true;
+  // After the run's own completion has been handled: the caller gets its result first.
+  setImmediate(() => {
+    replacing = false;
+    if (spare || !spareFile || supervisedStarts < 2) return;
+    let child: Child;
+    try {
+      child = start(spareFile, ['--standby'], undefined, {});
+    } catch {
+      return;
+    }
+    setRef(child, false);
+    const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
+    timer.unref();
+    spare = { file: spareFile, child, timer };
+    void child.then(() => {
+      if (spare?.child === child) {
+        clearTimeout(spare.timer);
+        spare = undefined;
+      }
+    });
+  });
+}
+
+/**
+ * Ends the spare supervisor kept for the next supervised run, if there is one, and waits until it
+ * has exited (for programs that check their child processes, or shut down).
+ */
+export async function closeSpareSupervisor(): Promise<void> {
+  const s = spare;
+  spare = undefined;
+  supervisedStarts = 0;
+  if (!s) return;
+  clearTimeout(s.timer);
+  s.child.stdin.end(); // end of input before a start message: the spare exits quietly
+  await s.child;
 }

@@ -1215,12 +1215,46 @@ static void read_config(void) {
   free(buf);
 }
 
+/*
+ * --standby: a spare started before its run (the controller keeps one ready). Everything of the
+ * run comes on stdin first, in the configuration's framing: u32 length, then NUL-terminated
+ * words: the number of arguments, the arguments (as they would follow the program name), then
+ * the guest's environment as NAME=VALUE words. The caller continues as if started with them.
+ * End of input before that (the controller went away) ends the spare quietly.
+ */
+static char **standby(int *argc_out, char *self) {
+  uint32_t len;
+  ssize_t got = read(0, &len, 4);
+  if (got == 0) _exit(0);
+  if (got < 0) fatal("read");
+  if (got < 4) in_all((char *)&len + got, 4 - (size_t)got);
+  if (len == 0 || len > (1u << 20)) protocol_fatal("start message of a bad size");
+  char *buf = malloc(len);
+  char **words = malloc((len + 2) * sizeof *words);
+  if (!buf || !words) fatal("malloc");
+  in_all(buf, len);
+  if (buf[len - 1] != 0) protocol_fatal("start message does not end with NUL");
+  size_t n = 0;
+  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
+  char *end;
+  unsigned long argc = strtoul(words[0], &end, 10);
+  if (*end || argc == 0 || argc >= n) protocol_fatal("start message with a bad argument count");
+  if (clearenv() != 0) fatal("clearenv");
+  for (size_t k = 1 + argc; k < n; k++)
+    if (!strchr(words[k], '=') || putenv(words[k]) != 0) protocol_fatal("bad environment word in the start message");
+  words[0] = self; /* the words stay allocated: argv and the environment point into them */
+  words[argc + 1] = NULL;
+  *argc_out = (int)argc + 1;
+  return words;
+}
+
 static int bad_option(const char *name, const char *value) {
   fprintf(stderr, "pypy-box-supervisor: bad value for %s: %s\n", name, value);
   return 2;
 }
 
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--standby") == 0) argv = standby(&argc, argv[0]);
   struct walls w;
   memset(&w, 0, sizeof w);
   w.namespaces = 1;
@@ -1256,7 +1290,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
