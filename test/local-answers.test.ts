@@ -126,6 +126,7 @@ os.dup2(copy, 0)
 os.close(os.dup(2))
 streams()
 print('random', len(os.urandom(16)), len(os.urandom(100000)), len(set(os.urandom(16) for _ in range(50))))
+print('uname', tuple(os.uname()))
 import time
 c = os.getcwd()
 s1 = os.stat(c)
@@ -219,6 +220,20 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
       const r = await new Controller({ python, args: ['-c', code], localAnswers, identity: { uid: 4321, gid: 77 } }).run();
       expect(r.stdout.toString()).toBe('4321 77 True True 4321 4321\n');
     }
+  });
+
+  it('show the same uname either way, answered by the supervisor when they can', async () => {
+    const outs: string[] = [];
+    for (const localAnswers of [true, false]) {
+      const recs: CallRecord[] = [];
+      const r = await new Controller({ python, args: ['-c', 'import os\nprint(tuple(os.uname()))'], localAnswers, identity: { hostname: 'box-7' }, onCall: (c) => recs.push(c) }).run();
+      outs.push(r.stdout.toString());
+      const unames = recs.filter((c) => c.sig === 'uname(p)i');
+      expect(unames.length).toBeGreaterThan(0);
+      for (const c of unames) expect(c.note === 'answered by the supervisor').toBe(localAnswers);
+    }
+    expect(outs[0]).toBe(outs[1]);
+    expect(outs[0]).toMatch(/^\('Linux', 'box-7', /);
   });
 
   it('are not used where the policy has rules or a handler is replaced', async () => {

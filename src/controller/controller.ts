@@ -335,7 +335,7 @@ class Run {
    */
   private configuration(): Buffer {
     if (this.o.localAnswers !== false) {
-      this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean), this.session.files.getcwd());
+      this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.session.platform, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean), this.session.files.getcwd());
     }
     // Host files behind real descriptors are described as their names are (every run).
     const words = [...(this.delegation?.args ?? []), ...hostDevices(this.vfs)];

@@ -1,6 +1,7 @@
 import type { Handler } from '../handlers/context.js';
+import { utsname } from '../handlers/pypy/process.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { Errno, S_IFDIR, S_IFLNK, S_IFMT } from '../platform/index.js';
+import { Errno, S_IFDIR, S_IFLNK, S_IFMT, type Platform } from '../platform/index.js';
 import type { Policy } from '../policy/policy.js';
 import type { Identity } from '../kernel/session.js';
 import { HostMount } from '../vfs/host-mount.js';
@@ -52,9 +53,9 @@ const MAX_DIRS = 256;
 const MAX_NAMES = 1024;
 const MAX_HOST_DEVS = 512;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
-const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i' };
+const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i', uname: 'uname(p)i' };
 
-export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
+export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, platform: Platform, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
   const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
@@ -101,6 +102,7 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
   if (stdio) args.push('--stdio-local');
   args.push('--owner', `${vfs.owner.uid}:${vfs.owner.gid}`, '--max-path', String(maxPath));
   args.push('--ids', [identity.uid, identity.euid, identity.gid, identity.egid].join(','));
+  if (local.includes('uname')) args.push('--uname', utsname(platform, identity).toString('hex'));
   return { args, grants };
 }
 

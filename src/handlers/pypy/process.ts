@@ -1,6 +1,7 @@
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { Errno, GuestErrno, type Platform } from '../../platform/index.js';
 import { intArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
+import type { Identity } from '../../kernel/session.js';
 
 /** Identity, environment, system information, the interpreter's home: all virtual. */
 
@@ -40,10 +41,14 @@ export const getresgid: Handler = (ctx, args) => {
 /** No supplementary groups. */
 export const getgroups: Handler = () => 0;
 
-export const uname: Handler = (ctx, [bufv]) => {
+/** What uname() shows the guest (also handed to the supervisor, which may answer it itself). */
+export function utsname(platform: Platform, identity: Identity): Buffer {
   const machine = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
-  const fields = ['Linux', ctx.session.identity.hostname, '6.1.0-pypy-box', '#1 SMP PREEMPT_DYNAMIC', machine, '(none)'];
-  ctx.writeMemory(ptrArg(bufv!), ctx.session.platform.encodeUtsname(fields));
+  return platform.encodeUtsname(['Linux', identity.hostname, '6.1.0-pypy-box', '#1 SMP PREEMPT_DYNAMIC', machine, '(none)']);
+}
+
+export const uname: Handler = (ctx, [bufv]) => {
+  ctx.writeMemory(ptrArg(bufv!), utsname(ctx.session.platform, ctx.session.identity));
   return 0;
 };
 

@@ -55,6 +55,20 @@ static size_t name_lens[MAX_NAMES], n_names;
 static uint32_t owner_uid = 1000, owner_gid = 1000;
 static size_t local_max_path = PATH_MAX;
 static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
+/* --uname HEX: the struct utsname the controller shows (six fields of 65 bytes). */
+static unsigned char utsname_bytes[6 * 65];
+static int utsname_known;
+
+static int set_utsname(const char *hex) {
+  if (strlen(hex) != 2 * sizeof utsname_bytes) return -1;
+  for (size_t k = 0; k < sizeof utsname_bytes; k++) {
+    unsigned v;
+    if (sscanf(hex + 2 * k, "%2x", &v) != 1) return -1;
+    utsname_bytes[k] = (unsigned char)v;
+  }
+  utsname_known = 1;
+  return 0;
+}
 static int local_calls[512];              /* by syscall number: answered here when possible */
 static int local_stdio;                   /* standard streams that are not terminals (needs ids) */
 
