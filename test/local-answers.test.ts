@@ -43,14 +43,17 @@ for top in (stdlib, stdlib + '/encodings', stdlib + '/json', stdlib + '/email'):
   except OSError:
     pass
 
+TMP_DEV = os.stat('/tmp').st_dev
+
 def probe(p):
   p = p.encode('utf-8')  # bytes: names outside ASCII reach the kernel as they are
   out = []
   for follow in (True, False):
     try:
       st = os.stat(p, follow_symlinks=follow)
-      # Virtual files and directories carry the time they were made (each run makes its own).
-      times = (st.st_mtime_ns, st.st_ctime_ns) if st.st_dev > 10 else 'made by this run'
+      # Times too (not atime: reading a host file may change it): the controller's own tree
+      # shows one fixed time, the same in every run; /tmp is made by each run.
+      times = (st.st_mtime_ns, st.st_ctime_ns) if st.st_dev != TMP_DEV else 'made by this run'
       out.append((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
                   times, st.st_blocks, st.st_blksize, st.st_rdev))
     except OSError as e:
@@ -181,6 +184,10 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(a.recs.map((c) => c.seq)).toEqual(a.recs.map((_, k) => k + 1));
     const libc = local(a.recs).find((c) => c.path === '/lib/x86_64-linux-gnu/libc.so.6' && c.errno === undefined);
     expect(libc?.reason).toMatch(/^host \/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6 under read grant/);
+    // Directories and symlinks of the controller's own tree: their stat was handed over too.
+    for (const own of ['/', '/usr', '/etc', '/lib']) {
+      expect(local(a.recs).some((c) => c.path === own && c.sig === 'newfstatat(ippi)i' && c.reason === 'virtual file of the sandbox'), own).toBe(true);
+    }
     const outside = local(a.recs).find((c) => c.path === '/etc/passwd');
     expect(outside).toMatchObject({ allowed: false, errno: 13, reason: "/etc/passwd is outside the sandbox's filesystem (not whitelisted)" });
   });

@@ -7,7 +7,7 @@ import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, ty
 import { Clock, type Identity, type Session } from '../kernel/session.js';
 import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
 import { Policy, type Decision } from '../policy/policy.js';
-import { MISSING_NAME, REPEATED_ANSWER, type DecodedCall } from '../protocol/decoder.js';
+import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
@@ -501,7 +501,10 @@ class Run {
       rec.allowed = false;
       rec.reason = new OutsideError(r.hostPath).reason;
     } else if (missing) rec.reason = `${r.hostPath} does not exist`;
-    else if (r.grant === REPEATED_ANSWER) {
+    else if (r.grant === OWN_TREE && !r.errno) {
+      rec.allowed = true;
+      rec.reason = 'virtual file of the sandbox';
+    } else if (r.grant === REPEATED_ANSWER) {
       rec.allowed = true;
       rec.reason = 'the last answer for this name, repeated: no call since could have changed it';
     }

@@ -7,6 +7,9 @@ import { OptionError, type ControllerOptions, type Limits } from './options.js';
 
 export const DEFAULT_ARGV0 = '/lib/pypy';
 
+/** When the trees this process builds say they were made (the same for every run: see VfsOptions.time). */
+const TREE_TIME = Math.floor(Date.now() / 1000) * 1000;
+
 /**
  * The filesystem a guest gets when the caller did not build one: `/tmp` (writable, in memory,
  * optionally over a host directory), `/dev`, the PyPy stdlib at `/lib` when a lib path is given,
@@ -14,7 +17,7 @@ export const DEFAULT_ARGV0 = '/lib/pypy';
  */
 export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, stock?: StockProfile): VirtualFS {
   const userGrants = policy.grants.slice();
-  const vfs = new VirtualFS({ uid: o.identity?.uid, gid: o.identity?.gid, maxPathLength: limits.pathLength });
+  const vfs = new VirtualFS({ uid: o.identity?.uid, gid: o.identity?.gid, maxPathLength: limits.pathLength, time: TREE_TIME });
   vfs.mountDevices('/dev');
   if (o.tmpDir !== undefined) {
     if (!isDir(o.tmpDir)) throw new OptionError('tmpDir', `${o.tmpDir} is not a directory`);

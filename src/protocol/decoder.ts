@@ -23,7 +23,7 @@ export interface CallReport {
   /** CLOCK_MONOTONIC nanoseconds when the call arrived, and how long it took. */
   startNs: bigint;
   spentNs: number;
-  /** The host file that answered; for MISSING_NAME the virtual path up to the missing name. */
+  /** The host file that answered; for MISSING_NAME the virtual path up to the missing name, for OWN_TREE the virtual path. */
   hostPath: string;
 }
 
@@ -31,6 +31,9 @@ export interface CallReport {
 export const MISSING_NAME = -2;
 /** Report grant value: the controller's last answer to the same question, repeated. */
 export const REPEATED_ANSWER = -3;
+/** Report grant value: a directory or symlink of the controller's own tree (its stat was handed over). */
+export const OWN_TREE = -4;
+const REPORT_GRANTS: Record<number, number> = { 0xffff: -1, 0xfffe: MISSING_NAME, 0xfffd: REPEATED_ANSWER, 0xfffc: OWN_TREE };
 
 /** Bytes after a reported call: result, errno, grant, start, spent, host path length. */
 const REPORT_TAIL = 8 + 4 + 2 + 8 + 4 + 2;
@@ -188,7 +191,7 @@ export class CallDecoder {
           if (this.filled < REPORT_TAIL) break;
           const t = this.tail;
           const grant = t.readUInt16LE(12);
-          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: grant === 0xffff ? -1 : grant === 0xfffe ? MISSING_NAME : grant === 0xfffd ? REPEATED_ANSWER : grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
+          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: REPORT_GRANTS[grant] ?? grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
           this.strBuf = Buffer.allocUnsafe(t.readUInt16LE(26));
           this.filled = 0;
           this.state = State.ReportPath;

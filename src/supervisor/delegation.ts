@@ -1,7 +1,7 @@
 import type { Handler } from '../handlers/context.js';
 import { utsname } from '../handlers/pypy/process.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { Errno, S_IFDIR, S_IFLNK, S_IFMT, type Platform } from '../platform/index.js';
+import { Errno, S_IFDIR, S_IFLNK, S_IFMT, type Platform, type StatInfo } from '../platform/index.js';
 import type { Policy } from '../policy/policy.js';
 import type { Identity } from '../kernel/session.js';
 import { HostMount } from '../vfs/host-mount.js';
@@ -87,6 +87,14 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
     }
     const known = knownDirs(vfs, root, grants.map((g) => g.hostPath), links, tree.dirs);
     for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
+    // Their stat answers, and the links' own (lstat): a tree built from the same recipe shows the
+    // same ones every time (fixed times; see VfsOptions.time), so they hold for the next runs too.
+    if (vfs.options.time !== undefined) {
+      for (const p of [...known.dirs.map(([dir]) => dir), ...links]) {
+        const st = ownStat(vfs, root, p);
+        if (st && Buffer.byteLength(p) < maxPath) args.push('--stat', `${platform.encodeStat(st).toString('hex')}:${p}`);
+      }
+    }
     for (const name of known.others) args.push('--name', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
@@ -156,6 +164,17 @@ function memoryOnly(vfs: VirtualFS, vpath: string): boolean {
     return r.mount === vfs.rootMount;
   } catch {
     return false;
+  }
+}
+
+/** The stat the controller answers for a directory or symlink of its own tree (not followed). */
+function ownStat(vfs: VirtualFS, root: Mount, vpath: string): StatInfo | undefined {
+  try {
+    const r = vfs.resolve(vpath, [], false);
+    const type = r.node ? r.node.stat.mode & S_IFMT : 0;
+    return r.mount === root && r.node && !r.node.synthetic && (type === S_IFDIR || type === S_IFLNK) ? r.node.stat : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,14 @@ export interface MemoryMountOptions {
   /** The guest may create, change and remove names here. */
   writable: boolean;
   quota?: Quota;
+  /** Milliseconds since the epoch shown as every name's times (read-only trees; see VfsOptions.time). */
+  time?: number;
+}
+
+function withTime(st: StatInfo, opts: MemoryMountOptions): StatInfo {
+  if (opts.time === undefined || opts.writable) return st;
+  const ns = BigInt(Math.trunc(opts.time)) * 1_000_000n;
+  return { ...st, atimeNs: ns, mtimeNs: ns, ctimeNs: ns };
 }
 
 function rethrow(err: unknown, what: string): never {
@@ -31,8 +39,7 @@ export class MemoryMount implements Mount {
   }
 
   private statOf(path: string): StatInfo {
-    const st = this.vol.lstatSync(path);
-    return fromNodeStats(st as never, this.opts.dev, this.opts.owner, !this.opts.writable);
+    return withTime(fromNodeStats(this.vol.lstatSync(path) as never, this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
   }
 
   /** Lookups in a tree the guest cannot change, remembered (the host may still add to it: cleared then). */
@@ -246,7 +253,7 @@ class MemoryFile implements FileHandle {
   }
 
   stat(): StatInfo {
-    return fromNodeStats(this.vol.fstatSync(this.fd) as never, this.opts.dev, this.opts.owner, !this.opts.writable);
+    return withTime(fromNodeStats(this.vol.fstatSync(this.fd) as never, this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
   }
 
   close(): void {

@@ -31,6 +31,11 @@ export interface VfsOptions {
   gid?: number;
   /** Longest path accepted, NUL included (PATH_MAX). */
   maxPathLength?: number;
+  /**
+   * Times (milliseconds since the epoch) shown for every name of the read-only in-memory tree,
+   * instead of when each was made: a tree built the same way then looks the same every time.
+   */
+  time?: number;
   random?: DeviceOptions['random'];
 }
 
@@ -80,7 +85,7 @@ export class VirtualFS {
   constructor(readonly options: VfsOptions = {}) {
     this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
     this.owner = { uid: options.uid ?? 1000, gid: options.gid ?? 1000 };
-    this.root = new MemoryMount(this.vol, '/', { dev: 1, owner: this.owner, writable: false });
+    this.root = new MemoryMount(this.vol, '/', { dev: 1, owner: this.owner, writable: false, time: options.time });
     this.mounts.push({ at: [], mount: this.root });
   }
 

@@ -20,6 +20,7 @@
 #define RESOLVED_LINK (-3)    /* the name is a virtual symlink itself (not followed) */
 #define REPEATED (-4)         /* the controller's last answer for the same question, repeated */
 #define NO_GRANT (-5)         /* answered without a grant (identity, cwd, randomness) */
+#define OWN_TREE (-6)         /* a directory or symlink of the controller's own tree, from --stat */
 
 struct local_grant {
   char *path;
@@ -127,7 +128,7 @@ static void report(const unsigned char *msg, size_t n, int64_t result, int32_t e
   if (reports_used + need > REPORT_BUF) flush_reports();
   if (!reports_used) clock_gettime(CLOCK_MONOTONIC, &reports_since);
   unsigned char *p = reports + reports_used;
-  uint16_t g = grant == RESOLVED_MISSING ? 0xfffe : grant == REPEATED ? 0xfffd : grant < 0 ? 0xffff : (uint16_t)grant, hl = (uint16_t)hlen;
+  uint16_t g = grant == RESOLVED_MISSING ? 0xfffe : grant == REPEATED ? 0xfffd : grant == OWN_TREE ? 0xfffc : grant < 0 ? 0xffff : (uint16_t)grant, hl = (uint16_t)hlen;
   uint32_t spent = (uint32_t)(mono_ns() - t0);
   *p++ = 0;
   memcpy(p, msg, n), p += n;
@@ -210,6 +211,39 @@ static size_t n_host_devs;
 
 static int add_host_dev(const char *spec) {
   return add_dev_path(host_devs, &n_host_devs, MAX_HOST_DEVS, spec);
+}
+
+/*
+ * --stat HEX:PATH: the stat the controller answers for a directory or symlink of its own tree
+ * (its tree is built the same way every time and shows fixed times, so the answer is known).
+ */
+#define MAX_STATS 512
+static struct {
+  char *path;
+  size_t len;
+  struct stat st;
+} own_stats[MAX_STATS];
+static size_t n_own_stats;
+
+static int add_own_stat(const char *spec) {
+  const char *colon = strchr(spec, ':');
+  if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || colon[1] != '/' || strlen(colon + 1) >= PATH_MAX || n_own_stats >= MAX_STATS) return -1;
+  unsigned char *b = (unsigned char *)&own_stats[n_own_stats].st;
+  for (size_t k = 0; k < sizeof(struct stat); k++) {
+    unsigned v;
+    if (sscanf(spec + 2 * k, "%2x", &v) != 1) return -1;
+    b[k] = (unsigned char)v;
+  }
+  own_stats[n_own_stats].path = dup_or_die(colon + 1);
+  own_stats[n_own_stats].len = strlen(colon + 1);
+  n_own_stats++;
+  return 0;
+}
+
+static const struct stat *find_own_stat(const char *p, size_t n) {
+  for (size_t k = 0; k < n_own_stats; k++)
+    if (own_stats[k].len == n && memcmp(own_stats[k].path, p, n) == 0) return &own_stats[k].st;
+  return NULL;
 }
 
 /* --name PATH */
@@ -343,7 +377,11 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
       }
       if (find_name(path, e)) return -1;
       if (leads_somewhere(path, e) || missing_in(path, e)) { /* a directory of the controller's tree */
-        if (last) return -1; /* the directory itself: the controller answers */
+        if (last) { /* the directory itself: answered from --stat, if given */
+          memcpy(host, path, e);
+          host[e] = 0;
+          return OWN_TREE;
+        }
         continue;
       }
       size_t start = e;
@@ -416,13 +454,30 @@ static int host_stat(const char *host, int g, struct stat *st) {
   return 0;
 }
 
+/*
+ * The stat of a directory or symlink of the controller's own tree (OWN_TREE, or RESOLVED_LINK
+ * with the link's index in *link): from --stat, with `host` set to its virtual path. 0 if unknown.
+ */
+static const struct stat *own_stat(int g, int link, const char *path, size_t n, char *host) {
+  if (n == 1 && path[0] == '/') memcpy(host, "/", 2);
+  else if (g == RESOLVED_LINK) memcpy(host, links[link].path, links[link].len + 1);
+  else if (g != OWN_TREE) return NULL;
+  return find_own_stat(host, strlen(host));
+}
+
 static int local_stat(const struct seccomp_notif *req, const char *path, size_t n, int follow, uint64_t buf, int64_t *result, int *err, char *host) {
-  int g = resolve_local(path, n, follow, host, err);
+  int g = n == 1 && path[0] == '/' ? OWN_TREE : resolve_local(path, n, follow, host, err);
   if (g == RESOLVED_MISSING) {
     *result = -1;
     return g;
   }
-  if (g < 0) return -1; /* including a symlink itself: the controller answers */
+  const struct stat *own = own_stat(g, *err, path, n, host);
+  if (own) {
+    if (guest_write((pid_t)req->pid, buf, own, sizeof *own) < 0) *err = EFAULT, *result = -1;
+    else *err = 0, *result = 0;
+    return OWN_TREE;
+  }
+  if (g < 0) return -1; /* a directory or link of the controller's tree without --stat */
   struct stat st, out;
   int rc = host_stat(host, g, &st);
   if (rc > 0) return -1;
@@ -444,10 +499,17 @@ static int local_stat(const struct seccomp_notif *req, const char *path, size_t 
 
 static int local_access(const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host) {
   if (mode & ~(uint64_t)7 || mode & W_OK) return -1;
-  int g = resolve_local(path, n, 1, host, err);
+  int g = n == 1 && path[0] == '/' ? OWN_TREE : resolve_local(path, n, 1, host, err);
   if (g == RESOLVED_MISSING) {
     *result = -1;
     return g;
+  }
+  const struct stat *own = own_stat(g, 0, path, n, host);
+  if (own) {
+    *result = -1;
+    if ((mode & X_OK) && !(own->st_mode & 0111)) *err = EACCES;
+    else *err = 0, *result = 0;
+    return OWN_TREE;
   }
   if (g < 0) return -1;
   struct stat st;

@@ -1187,6 +1187,7 @@ static int local_option(int argc, char **argv, int *k) {
   else if (strcmp(o, "--grant") == 0) ok = add_grant(v) == 0;
   else if (strcmp(o, "--local") == 0) ok = set_local_calls(v) == 0;
   else if (strcmp(o, "--uname") == 0) ok = set_utsname(v) == 0;
+  else if (strcmp(o, "--stat") == 0) ok = add_own_stat(v) == 0;
   else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
   else if (strcmp(o, "--ids") == 0) {
     long long u, eu, g, eg;
@@ -1297,7 +1298,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
