@@ -104,7 +104,26 @@ for d in (stdlib, stdlib + '/json', '/usr', '/', '/tmp'):
     print('dirfd', d, tuple(a)[:7] == tuple(os.stat(d))[:7], len(names))
   except OSError as e:
     print('dirfd', d, 'E', e.errno)
+# Listings in pieces, with a buffer too small for one entry, rewound, and through a duplicate
+# sharing the position: the supervisor answers from the listing sent at open, until a rewind.
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def dents(fd, n):
+  buf = ctypes.create_string_buffer(n)
+  r = libc.syscall(217, fd, buf, n)
+  return (r, ctypes.get_errno()) if r < 0 else (r, hashlib.sha1(buf.raw[:r]).hexdigest()[:12])
+for d in (stdlib + '/json', '/', '/usr/lib'):
+  fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+  print('dents', d, [dents(fd, n) for n in (10, 200, 64, 300, 100000, 100000)])
+  os.lseek(fd, 0, 0)
+  print('dents rewound', dents(fd, 100000))
+  fd2 = os.dup(fd)
+  os.lseek(fd2, 0, 0)
+  print('dents dup', dents(fd, 150), dents(fd2, 150), dents(fd, 100000), dents(fd2, 100000))
+  os.close(fd2)
+  os.close(fd)
 fd = os.open(stdlib, os.O_RDONLY | os.O_DIRECTORY)
+print('dents then close', dents(fd, 100)[0] > 0)
 os.close(fd)
 fd2 = os.open('/proc/cpuinfo', os.O_RDONLY)
 print('reuse', fd2 == fd, os.fstat(fd2).st_size, os.fstat(fd2).st_mode)
@@ -166,6 +185,9 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(text).toMatch(/probed \d{3,}/);
     expect(text).toContain('random 16 100000 50');
     expect(text).toContain('memfd 3 3\n');
+    expect(text).toMatch(/dents \/ \[\(-1, 22\), \(\d+, '[0-9a-f]{12}'\)/);
+    // Listings were answered from the records sent with the open.
+    expect(local(a.recs).filter((c) => c.sig === 'getdents64(ipi)i').length).toBeGreaterThan(5);
     expect(text).toMatch(/reuse True 104 33060\ndup2 84 33060\n/);
     expect(text).not.toMatch(/dirfd .* False/);
     expect(text).not.toMatch(/'[0-9a-f]{40}', False/); // fstat of an open file always agreed with stat

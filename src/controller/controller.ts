@@ -18,7 +18,7 @@ import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunR
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
-import { delegate, hostDevices, type Delegation } from '../supervisor/delegation.js';
+import { delegate, hostDevices, listsLocally, type Delegation } from '../supervisor/delegation.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
@@ -251,6 +251,7 @@ class Run {
       environPtr: undefined,
       requestedExit: undefined,
       signal: this.abort.signal,
+      localListings: listsLocally(this.delegation),
     };
     this.identity = identity;
     this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
@@ -337,6 +338,7 @@ class Run {
     if (this.o.localAnswers !== false) {
       this.delegation = delegate(this.vfs, this.policy, this.handlers, this.identity, this.session.platform, this.limits.pathLength, Object.values(this.session.isatty).some(Boolean), this.session.files.getcwd());
     }
+    this.session.localListings = listsLocally(this.delegation);
     // Host files behind real descriptors are described as their names are (every run).
     const words = [...(this.delegation?.args ?? []), ...hostDevices(this.vfs)];
     if (this.key !== undefined) {
@@ -472,6 +474,9 @@ class Run {
     const r = call.report!;
     // A close the kernel did: the descriptor leaves the controller's table too, before any later call.
     if (call.sig.text === 'close(i)i' && typeof call.args[0] === 'number') this.session.files.drop(call.args[0]);
+    // A listing answered from the records sent at open: the descriptor's position moves the same way.
+    const listed = call.sig.text === 'getdents64(ipi)i' && typeof call.args[0] === 'number';
+    if (listed && r.result > 0n) this.session.files.advanceListing(call.args[0] as number, Number(call.args[2]), Number(r.result));
     const missing = r.grant === MISSING_NAME;
     if (missing && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
@@ -497,6 +502,7 @@ class Run {
     if (path) rec.path = path.toString('utf8');
     if (r.errno) rec.errno = r.errno;
     if (native) rec.reason = 'runs natively';
+    else if (listed) rec.reason = 'from the listing made when the directory was opened';
     else if (missing && r.errno === Errno.EACCES) {
       rec.allowed = false;
       rec.reason = new OutsideError(r.hostPath).reason;

@@ -53,6 +53,41 @@ export interface FileLimits {
 }
 
 export const MAX_FILE_OFFSET = 2 ** 53 - 1;
+
+/** Size of one `struct linux_dirent64` record (name and NUL, padded to 8). */
+function direntLength(name: string): number {
+  return (19 + Buffer.byteLength(name) + 1 + 7) & ~7;
+}
+
+/** How many of entries[from..] fit in `count` bytes of records, and their size. */
+export function direntSpan(entries: readonly DirEntry[], from: number, count: number): { used: number; next: number } {
+  let used = 0;
+  let k = from;
+  for (; k < entries.length; k++) {
+    const reclen = direntLength(entries[k]!.name);
+    if (used + reclen > count) break;
+    used += reclen;
+  }
+  return { used, next: k };
+}
+
+/** getdents64's `struct linux_dirent64` records for entries[from..], as many as fit in `count` bytes; d_off is the next entry's index. */
+export function direntRecords(entries: readonly DirEntry[], from: number, count: number): { out: Buffer; next: number } {
+  const { used, next } = direntSpan(entries, from, count);
+  const out = Buffer.alloc(used);
+  let at = 0;
+  for (let k = from; k < next; k++) {
+    const e = entries[k]!;
+    const reclen = direntLength(e.name);
+    out.writeBigUInt64LE(BigInt(e.ino), at);
+    out.writeBigInt64LE(BigInt(k + 1), at + 8);
+    out.writeUInt16LE(reclen, at + 16);
+    out[at + 18] = e.type;
+    out.write(e.name, at + 19);
+    at += reclen;
+  }
+  return { out, next };
+}
 /** Reads from this size on may go out without a copy (FileHandle.view); smaller ones are copied anyway. */
 const DIRECT_READ_BYTES = 16 * 1024;
 
@@ -389,6 +424,35 @@ export class FileTable {
     d.refs++;
     this.fds.set(target, d);
     return target;
+  }
+
+  /**
+   * A directory descriptor's entries listed now, for the supervisor to answer getdents64 from
+   * (stock guests): undefined where listing it would not simply be allowed (the guest's own
+   * getdents64 then comes here and gets the decision). Kept as the descriptor's listing.
+   */
+  listingAtOpen(fd: number): DirEntry[] | undefined {
+    const f = this.file(fd);
+    let r: Resolved;
+    try {
+      r = this.resolve(f.vpath, true, 'list');
+    } catch {
+      return undefined;
+    }
+    if (!r.node || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return undefined;
+    const d = this.policy.decide('list', { vpath: r.vpath, source: r.mount.source, hostPath: r.mount.hostPath(r.rel), writable: r.mount.writable(r.rel) });
+    if (!d.allow) return undefined;
+    f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...this.listing(r)];
+    return f.entries;
+  }
+
+  /** The supervisor answered getdents64 from the listing: the position moves as ours would have. */
+  advanceListing(fd: number, count: number, answered: number): void {
+    const f = this.file(fd);
+    if (!f.entries) throw new Error(`descriptor ${fd} has no listing to advance`);
+    const { used, next } = direntSpan(f.entries, f.position, count);
+    if (used !== answered) throw new Error(`the supervisor listed ${answered} bytes of descriptor ${fd}, the listing gives ${used}`);
+    f.position = next;
   }
 
   /** The entries of a directory descriptor (getdents64), listed at position 0 and kept until rewound. */

@@ -69,4 +69,6 @@ export interface Session {
   readonly signal: AbortSignal;
   /** Exit status the guest asked for with `_exit`. */
   requestedExit: number | undefined;
+  /** Stock guests: the supervisor answers getdents64 from listings sent with directory opens. */
+  localListings?: boolean;
 }

@@ -111,6 +111,19 @@ export class AnswerEncoder {
     return this;
   }
 
+  /**
+   * Supervisor extension, before the result of an open of a directory: its getdents64 records
+   * (all of them), which the supervisor answers that descriptor's getdents64 from.
+   */
+  listing(records: Uint8Array): this {
+    this.ensure(9);
+    this.scratch[this.used] = 0x4c; // 'L'
+    this.scratch.writeBigUInt64LE(BigInt(records.length), this.used + 1);
+    this.used += 9;
+    this.bytes(records);
+    return this;
+  }
+
   /** Takes everything queued since the last flush, as buffers to write in order. */
   flush(): Buffer[] {
     this.cut();

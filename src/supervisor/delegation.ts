@@ -45,6 +45,8 @@ const OTHER_CALLS: Record<string, string> = {
   getrandom: 'getrandom(pii)i',
   // close runs in the kernel either way; the controller drops the descriptor when the report comes
   close: 'close(i)i',
+  // of a virtual directory descriptor, from the listing sent with its open ('L'); see listsLocally
+  getdents64: 'getdents64(ipi)i',
 };
 /** What the supervisor keeps (local.h). */
 const MAX_GRANTS = 256;
@@ -112,6 +114,12 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
   args.push('--ids', [identity.uid, identity.euid, identity.gid, identity.egid].join(','));
   if (local.includes('uname')) args.push('--uname', utsname(platform, identity).toString('hex'));
   return { args, grants };
+}
+
+/** Whether directory opens send their listing along ('L') for the supervisor to answer getdents64. */
+export function listsLocally(d: Delegation | undefined): boolean {
+  const k = d ? d.args.indexOf('--local') : -1;
+  return k >= 0 && (d!.args[k + 1] ?? '').split(',').includes('getdents64');
 }
 
 /**

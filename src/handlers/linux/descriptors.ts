@@ -3,6 +3,7 @@ import { Errno, GuestErrno } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import { CONTINUE, InjectHostFile, type CallContext, type Handler } from '../context.js';
+import { direntRecords } from '../../kernel/files.js';
 
 /**
  * Descriptor calls of a stock guest under the supervisor. The kernel chooses descriptor numbers:
@@ -36,8 +37,19 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
     throw err;
   }
   files.install(fd, file);
+  // A directory: its whole listing goes along, and the supervisor answers getdents64 from it.
+  if (ctx.session.localListings && !prepared.regular) {
+    const entries = files.listingAtOpen(fd);
+    if (entries) {
+      const { out, next } = direntRecords(entries, 0, MAX_LISTING_BYTES);
+      if (next === entries.length) ctx.enc.listing(out);
+    }
+  }
   return fd;
 }
+
+/** Listings larger than this stay with the controller (getdents64 forwarded as usual). */
+const MAX_LISTING_BYTES = 256 * 1024;
 
 export const close: Handler = (ctx, [fdv]) => {
   const fd = typeof fdv === 'number' ? fdv : -1;
@@ -238,27 +250,11 @@ export const getdents64: Handler = (ctx, [fdv, bufv, countv]) => {
   const count = countArg(countv!, ctx.session.limits.maxIoBytes);
   const files = ctx.session.files;
   const { entries, file } = files.directoryEntries(fd);
-  const out = Buffer.alloc(count);
-  let used = 0;
-  let k = file.position;
-  for (; k < entries.length; k++) {
-    const e = entries[k]!;
-    const name = Buffer.from(e.name);
-    const reclen = (19 + name.length + 1 + 7) & ~7;
-    if (used + reclen > count) {
-      if (used === 0) throw new GuestErrno(Errno.EINVAL, 'buffer too small for one entry');
-      break;
-    }
-    out.writeBigUInt64LE(BigInt(e.ino), used);
-    out.writeBigInt64LE(BigInt(k + 1), used + 8);
-    out.writeUInt16LE(reclen, used + 16);
-    out[used + 18] = e.type;
-    name.copy(out, used + 19);
-    used += reclen;
-  }
-  file.position = k;
-  if (used) ctx.writeMemory(ptrArg(bufv!), out.subarray(0, used));
-  return used;
+  const { out, next } = direntRecords(entries, file.position, count);
+  if (out.length === 0 && next < entries.length) throw new GuestErrno(Errno.EINVAL, 'buffer too small for one entry');
+  file.position = next;
+  if (out.length) ctx.writeMemory(ptrArg(bufv!), out);
+  return out.length;
 };
 
 export const getrandom: Handler = (ctx, [bufv, lenv, flagsv]) => {

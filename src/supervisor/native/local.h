@@ -560,6 +560,79 @@ static int dir_fd_index(int64_t fd) {
   return -1;
 }
 
+/*
+ * Listings of virtual directory descriptors, sent by the controller with the open ('L': the
+ * getdents64 records of every entry, as it would answer them); getdents64 on such a descriptor is
+ * answered from them. Forgotten when the number is closed or replaced, and all of them as soon as
+ * a getdents64 or lseek goes to the controller (it may have moved a position they share).
+ */
+#define MAX_LISTINGS 64
+#define MAX_LISTING (256 * 1024)
+static struct {
+  int fd;
+  unsigned char *buf;
+  size_t len, pos;
+} listings[MAX_LISTINGS];
+static size_t n_listings;
+static unsigned char *pending_listing;
+static size_t pending_listing_len;
+
+static void forget_listing(int64_t fd) {
+  for (size_t k = 0; k < n_listings; k++)
+    if (listings[k].fd == fd) {
+      free(listings[k].buf);
+      listings[k] = listings[--n_listings];
+      return;
+    }
+}
+
+static void forget_listings(void) {
+  while (n_listings) free(listings[--n_listings].buf);
+}
+
+/* The open that sent a listing returned `fd`: the listing is that descriptor's from now on. */
+static void keep_listing(int64_t fd) {
+  unsigned char *buf = pending_listing;
+  pending_listing = NULL;
+  if (!buf) return;
+  forget_listing(fd);
+  if (n_listings >= MAX_LISTINGS || fd < VIRTUAL_FD_BASE || fd > INT_MAX) {
+    free(buf);
+    return;
+  }
+  listings[n_listings].fd = (int)fd;
+  listings[n_listings].buf = buf;
+  listings[n_listings].len = pending_listing_len;
+  listings[n_listings].pos = 0;
+  n_listings++;
+}
+
+/* getdents64 from a listing: whole records that fit in `count`, as the controller packs them. */
+static int local_getdents(const struct seccomp_notif *req, int64_t fd, uint64_t buf, uint64_t count, int64_t *result, int *err) {
+  size_t k = 0;
+  while (k < n_listings && listings[k].fd != fd) k++;
+  if (k == n_listings) return -1;
+  const unsigned char *b = listings[k].buf;
+  size_t pos = listings[k].pos, end = pos, len = listings[k].len;
+  while (end + 19 <= len) {
+    uint16_t reclen;
+    memcpy(&reclen, b + end + 16, 2);
+    if (reclen < 24 || end + reclen > len || end - pos + reclen > count) break;
+    end += reclen;
+  }
+  if (end == pos && pos < len) {
+    *err = EINVAL, *result = -1;
+    return NO_GRANT;
+  }
+  if (end > pos && guest_write((pid_t)req->pid, buf, b + pos, end - pos) < 0) {
+    *err = EFAULT, *result = -1;
+    return NO_GRANT;
+  }
+  listings[k].pos = end;
+  *err = 0, *result = (int64_t)(end - pos);
+  return NO_GRANT;
+}
+
 /* Returns the grant, with *fd_out the opened host file (or -1 and *err set); -1: forward. */
 static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, int *err, char *host) {
   const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY;

@@ -771,10 +771,14 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     if (!call_paths[1] || (nr == SYS_faccessat2 && (a[3] & 0xffffffffu))) return 0;
     g = local_access(call_paths[1], call_path_lens[1], a[2] & 0xffffffffu, &result, &err, host);
     break;
+  case SYS_getdents64:
+    g = local_getdents(req, (int64_t)(int32_t)(uint32_t)a[0], a[1], a[2] & 0xffffffffu, &result, &err);
+    break;
   case SYS_close: {
     /* The kernel closes it; the controller drops it from its table when the report arrives,
      * before any later call of the guest (reports go first). */
     forget_dir_fd((int64_t)(int32_t)(uint32_t)a[0]);
+    forget_listing((int64_t)(int32_t)(uint32_t)a[0]);
     respond(req->id, 0, 0, 1);
     report(callbuf, msg_len, 0, 0, -1, t0, NULL);
     return 1;
@@ -909,8 +913,11 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
   if (answer_locally(req, req->data.nr, used)) return;
   int nr = req->data.nr;
   if (nr == SYS_chdir || nr == SYS_fchdir) cwd_known = 0;
-  if (nr == SYS_close) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[0]);
-  if (nr == SYS_dup2 || nr == SYS_dup3) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[1]);
+  if (nr == SYS_close) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[0]), forget_listing((int64_t)(int32_t)(uint32_t)req->data.args[0]);
+  if (nr == SYS_dup2 || nr == SYS_dup3) forget_dir_fd((int64_t)(int32_t)(uint32_t)req->data.args[1]), forget_listing((int64_t)(int32_t)(uint32_t)req->data.args[1]);
+  if (nr == SYS_getdents64 || nr == SYS_lseek) forget_listings(); /* the controller may move a shared position */
+  free(pending_listing);
+  pending_listing = NULL;
   /* An open of a granted host directory: the descriptor the controller gives is remembered. */
   int dir_grant = (nr == SYS_open || nr == SYS_openat) ? pending_dir_grant : -1;
   pending_dir_grant = -1;
@@ -1019,6 +1026,15 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       close(hfd);
       return;
     }
+    case 'L': { /* the listing of the directory this open returns (see keep_listing) */
+      uint64_t size = in64();
+      if (size > MAX_LISTING || (nr != SYS_open && nr != SYS_openat) || pending_listing) protocol_fatal("L out of place or too large");
+      pending_listing = malloc(size ? size : 1);
+      if (!pending_listing) fatal("malloc");
+      in_all(pending_listing, size);
+      pending_listing_len = size;
+      break;
+    }
     case 'C':
       if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
@@ -1027,6 +1043,9 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       int64_t v = (int64_t)in64();
       if (learn) cwd_stat_ok = learned && !fault && !err && v == 0;
       if (dir_grant >= 0 && !fault && !(err && v == -1) && v >= VIRTUAL_FD_BASE) remember_dir_fd(v, pending_dir, dir_grant);
+      if (pending_listing && !fault && !(err && v == -1)) keep_listing(v);
+      free(pending_listing);
+      pending_listing = NULL;
       if (fault) respond(req->id, 0, EFAULT, 0);
       else if (err && v == -1) respond(req->id, 0, err, 0);
       else respond(req->id, v, 0, 0);
