@@ -125,9 +125,24 @@ for d in (stdlib + '/json', '/', '/usr/lib'):
 fd = os.open(stdlib, os.O_RDONLY | os.O_DIRECTORY)
 print('dents then close', dents(fd, 100)[0] > 0)
 os.close(fd)
-fd2 = os.open('/proc/cpuinfo', os.O_RDONLY)
-print('reuse', fd2 == fd, os.fstat(fd2).st_size, os.fstat(fd2).st_mode)
+with open('/tmp/reuse-probe', 'wb') as f:
+  f.write(b'r' * 104)
+fd2 = os.open('/tmp/reuse-probe', os.O_RDONLY)
+print('reuse', fd2 == fd, os.fstat(fd2).st_size, os.path.isfile('/tmp/reuse-probe'))
 os.close(fd2)
+# A small read-only virtual file is a sealed copy: reads and seeks run natively, writes fail,
+# and it is described as its name is.
+f = os.open('/proc/cpuinfo', os.O_RDONLY)
+a = os.read(f, 10)
+os.lseek(f, 0, 0)
+b = os.read(f, 1000)
+try:
+  os.write(f, b'x')
+  w = 'wrote'
+except OSError as e:
+  w = e.errno
+print('copy', a == b[:10], len(b), w, tuple(os.fstat(f))[:7] == tuple(os.stat('/proc/cpuinfo'))[:7], os.fstat(f).st_mtime_ns == os.stat('/proc/cpuinfo').st_mtime_ns)
+os.close(f)
 fd = os.open(stdlib, os.O_RDONLY | os.O_DIRECTORY)
 fd3 = os.open('/proc/meminfo', os.O_RDONLY)
 os.dup2(fd3, fd)
@@ -188,7 +203,7 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(text).toMatch(/dents \/ \[\(-1, 22\), \(\d+, '[0-9a-f]{12}'\)/);
     // Listings were answered from the records sent with the open.
     expect(local(a.recs).filter((c) => c.sig === 'getdents64(ipi)i').length).toBeGreaterThan(5);
-    expect(text).toMatch(/reuse True 104 33060\ndup2 84 33060\n/);
+    expect(text).toMatch(/reuse True 104 True\ncopy True 104 9 True True\ndup2 84 33060\n/);
     expect(text).not.toMatch(/dirfd .* False/);
     expect(text).not.toMatch(/'[0-9a-f]{40}', False/); // fstat of an open file always agreed with stat
     expect(text).toContain('cwd /tmp True True\ncwd /usr/lib True\ncwd /tmp True\n');
@@ -263,6 +278,23 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     }
     expect(outs[0]).toBe(outs[1]);
     expect(outs[0]).toMatch(/^\('Linux', 'box-7', /);
+  });
+
+  it('open small read-only files as sealed copies, with this run\'s content, whatever their size', async () => {
+    const code = 'import os, sys\nfor p in sys.argv[1:]:\n  f = open(p, "rb")\n  d = f.read()\n  print(p, len(d), d[:12], os.fstat(f.fileno()).st_size, f.fileno() < 512)';
+    const paths = ['/data/small.txt', '/data/medium.bin', '/data/large.bin'];
+    for (const [k, word] of ['one', 'two two'].entries()) {
+      const files = { '/data/small.txt': word, '/data/medium.bin': Buffer.alloc(200_000, 65 + k), '/data/large.bin': Buffer.alloc(1_500_000, 97 + k) };
+      const outs: string[] = [];
+      for (const localAnswers of [true, false]) {
+        const r = await new Controller({ python, args: ['-c', code, ...paths], files, localAnswers }).run();
+        outs.push(r.stdout.toString());
+      }
+      expect(outs[0]).toBe(outs[1]);
+      const big = String.fromCharCode(65 + k).repeat(12);
+      // Up to 1 MiB a sealed copy (a descriptor below 512); larger files stay virtual descriptors.
+      expect(outs[0]).toBe(`/data/small.txt ${word.length} b'${word}' ${word.length} True\n/data/medium.bin 200000 b'${big}' 200000 True\n/data/large.bin 1500000 b'${String.fromCharCode(97 + k).repeat(12)}' 1500000 False\n`);
+    }
   });
 
   it('are not used where the policy has rules or a handler is replaced', async () => {

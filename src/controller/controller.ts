@@ -1,5 +1,5 @@
 import { Readable, Writable } from 'node:stream';
-import { CallContext, CONTINUE, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
+import { CallContext, CONTINUE, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
 import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
@@ -533,6 +533,11 @@ class Run {
     if (value instanceof InjectHostFile) {
       if (this.recording) this.record(call, undefined, 0, undefined, t0);
       this.channel.finish(this.ctx.enc.openAndReturn(value.hostPath, value.cloexec).flush());
+      return;
+    }
+    if (value instanceof InjectFileCopy) {
+      if (this.recording) this.record(call, undefined, 0, undefined, t0);
+      this.channel.finish(this.ctx.enc.fileCopy(value.vpath, value.stat, value.content, value.cloexec).flush());
       return;
     }
     try {

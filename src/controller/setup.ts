@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Policy } from '../policy/policy.js';
@@ -111,7 +112,8 @@ function exists(vfs: VirtualFS, vpath: string): boolean {
 export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, stock: StockProfile): string | undefined {
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.keys(o.files ?? {}), o.cwd ?? null,
+    // Files with their content: small ones are handed to the supervisor to open itself.
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }

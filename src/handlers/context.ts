@@ -20,8 +20,22 @@ export class InjectHostFile {
   ) {}
 }
 
+/**
+ * Supervisor guests: answer an open with a sealed in-memory copy of a small read-only virtual
+ * file (a memfd the supervisor makes once per name and content): its reads then run natively,
+ * and an fstat of it shows `stat`, the stat of its name.
+ */
+export class InjectFileCopy {
+  constructor(
+    readonly vpath: string,
+    readonly stat: Buffer,
+    readonly content: Buffer,
+    readonly cloexec: boolean,
+  ) {}
+}
+
 /** What a handler returns: the call's result value (ignored for `v` results), CONTINUE, or an injection. */
-export type Answer = number | bigint | void | typeof CONTINUE | InjectHostFile;
+export type Answer = number | bigint | void | typeof CONTINUE | InjectHostFile | InjectFileCopy;
 export type Handler = (ctx: CallContext, args: ArgValue[]) => Answer | Promise<Answer>;
 
 /**

@@ -102,6 +102,8 @@ export class FileTable {
    * then neither allocate nor touch fresh memory each time.
    */
   readBuffer: ((length: number) => Buffer | undefined) | undefined;
+  /** Names of read-only files handed to the supervisor as sealed copies this run (stock guests; bounded). */
+  readonly copied = new Set<string>();
   private readonly dirs = new Map<bigint, DirHandle>();
   cwd: string[];
 

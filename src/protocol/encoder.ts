@@ -111,6 +111,21 @@ export class AnswerEncoder {
     return this;
   }
 
+  /** Supervisor extension, instead of a result: a sealed in-memory copy of a small read-only file. */
+  fileCopy(vpath: string, stat: Uint8Array, content: Uint8Array, cloexec: boolean): this {
+    const path = Buffer.from(vpath);
+    this.ensure(25);
+    this.scratch[this.used] = 0x6d; // 'm'
+    this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
+    this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
+    this.scratch.writeBigUInt64LE(BigInt(content.length), this.used + 17);
+    this.used += 25;
+    this.bytes(stat);
+    this.bytes(path);
+    this.bytes(content);
+    return this;
+  }
+
   /**
    * Supervisor extension, before the result of an open of a directory: its getdents64 records
    * (all of them), which the supervisor answers that descriptor's getdents64 from.

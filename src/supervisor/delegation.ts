@@ -1,10 +1,11 @@
 import type { Handler } from '../handlers/context.js';
 import { utsname } from '../handlers/pypy/process.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { Errno, S_IFDIR, S_IFLNK, S_IFMT, type Platform, type StatInfo } from '../platform/index.js';
+import { Errno, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Platform, type StatInfo } from '../platform/index.js';
 import type { Policy } from '../policy/policy.js';
 import type { Identity } from '../kernel/session.js';
 import { HostMount } from '../vfs/host-mount.js';
+import { MemoryMount } from '../vfs/memory-mount.js';
 import { OverlayMount } from '../vfs/overlay-mount.js';
 import type { Mount } from '../vfs/types.js';
 import type { VirtualFS } from '../vfs/vfs.js';
@@ -54,6 +55,8 @@ const MAX_LINKS = 256;
 const MAX_DIRS = 256;
 const MAX_NAMES = 1024;
 const MAX_HOST_DEVS = 512;
+/** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
+const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i', uname: 'uname(p)i' };
 
@@ -95,6 +98,14 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
       for (const p of [...known.dirs.map(([dir]) => dir), ...links]) {
         const st = ownStat(vfs, root, p);
         if (st && Buffer.byteLength(p) < maxPath) args.push('--stat', `${platform.encodeStat(st).toString('hex')}:${p}`);
+      }
+      // Its small files (made-up /proc files, `files`), opened as sealed copies as the controller would.
+      let room = LOCAL_FILE_BYTES;
+      for (const p of known.others) {
+        const file = ownFile(vfs, root, p);
+        if (!file || file.content.length > room || Buffer.byteLength(p) >= maxPath) continue;
+        room -= file.content.length;
+        args.push('--file', `${platform.encodeStat(file.stat).toString('hex')}:${file.content.toString('hex')}:${p}`);
       }
     }
     for (const name of known.others) args.push('--name', name);
@@ -172,6 +183,17 @@ function memoryOnly(vfs: VirtualFS, vpath: string): boolean {
     return r.mount === vfs.rootMount;
   } catch {
     return false;
+  }
+}
+
+/** A regular file of the controller's own tree: its stat and bytes. */
+function ownFile(vfs: VirtualFS, root: Mount, vpath: string): { stat: StatInfo; content: Buffer } | undefined {
+  try {
+    const r = vfs.resolve(vpath, [], false);
+    if (r.mount !== root || !r.node || r.node.synthetic || (r.node.stat.mode & S_IFMT) !== S_IFREG || !(root instanceof MemoryMount)) return undefined;
+    return { stat: r.node.stat, content: Buffer.from(root.vol.readFileSync(vpath) as Buffer) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { Errno, GuestErrno } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
-import { CONTINUE, InjectHostFile, type CallContext, type Handler } from '../context.js';
+import { CONTINUE, InjectFileCopy, InjectHostFile, type CallContext, type Handler } from '../context.js';
 import { direntRecords } from '../../kernel/files.js';
 
 /**
@@ -16,7 +16,7 @@ const O_CLOEXEC = 0o2000000;
 export const VIRTUAL_FD_BASE = 512;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
-export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile> {
+export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile | InjectFileCopy> {
   const files = ctx.session.files;
   files.checkRoom();
   const prepared = files.prepareOpen(path, flags, mode);
@@ -27,6 +27,19 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
     // A real descriptor below VIRTUAL_FD_BASE: its reads, seeks and closes never come back here.
     ctx.note = 'real descriptor';
     return new InjectHostFile(hostPath, cloexec);
+  }
+  // A small file of a read-only in-memory tree: a sealed copy, read natively (both ways the same).
+  if (r.node && r.mount.source === 'memory' && !r.mount.writable(r.rel) && prepared.regular && !req.write && !req.create && !req.truncate && r.node.stat.size <= FILE_COPY_MAX && (files.copied.has(r.vpath) || files.copied.size < FILE_COPIES)) {
+    const file = files.openPrepared(prepared); // the policy's decision, and the bytes
+    try {
+      const content = Buffer.alloc(r.node.stat.size);
+      const n = file.handle.read(content, 0, content.length, 0);
+      files.copied.add(r.vpath);
+      ctx.note = 'sealed in-memory copy';
+      return new InjectFileCopy(r.vpath, ctx.session.platform.encodeStat(file.handle.stat()), content.subarray(0, n), cloexec);
+    } finally {
+      file.handle.close();
+    }
   }
   const file = files.openPrepared(prepared);
   let fd: number;
@@ -47,6 +60,10 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   }
   return fd;
 }
+
+/** Read-only in-memory files up to this size are opened as sealed copies (at most FILE_COPIES names a run). */
+export const FILE_COPY_MAX = 1 << 20;
+export const FILE_COPIES = 512;
 
 /** Listings larger than this stay with the controller (getdents64 forwarded as usual). */
 const MAX_LISTING_BYTES = 256 * 1024;

@@ -246,6 +246,112 @@ static const struct stat *find_own_stat(const char *p, size_t n) {
   return NULL;
 }
 
+/*
+ * Small read-only virtual files as sealed memfds ('m' answers, and --file for local opens): one
+ * memfd per name and content, kept open here for the run (so its inode number stays ours), and a
+ * read-only description of it for every open. fstat of such a descriptor shows the stat the
+ * controller gave for the name.
+ */
+#define MAX_VFILES 1024
+static struct {
+  char *path;
+  int memfd;
+  dev_t dev;
+  ino_t ino;
+  struct stat st;
+  unsigned char *content;
+  size_t len;
+} vfiles[MAX_VFILES];
+static size_t n_vfiles;
+
+/* The entry for this name and content, made if new; -1 when none can be made. */
+static int vfile_get(const char *path, const struct stat *st, const unsigned char *content, size_t len) {
+  for (size_t k = 0; k < n_vfiles; k++)
+    if (vfiles[k].len == len && strcmp(vfiles[k].path, path) == 0 && memcmp(vfiles[k].content, content, len) == 0) {
+      vfiles[k].st = *st;
+      return (int)k;
+    }
+  if (n_vfiles >= MAX_VFILES) return -1;
+  int fd = (int)syscall(SYS_memfd_create, "pypy-box-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = write(fd, content + done, len - done);
+    if (w <= 0) {
+      close(fd);
+      return -1;
+    }
+    done += (size_t)w;
+  }
+  struct stat mst;
+  unsigned char *copy = malloc(len ? len : 1);
+  if (!copy || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 || fstat(fd, &mst) < 0) {
+    free(copy);
+    close(fd);
+    return -1;
+  }
+  memcpy(copy, content, len);
+  vfiles[n_vfiles].path = dup_or_die(path);
+  vfiles[n_vfiles].memfd = fd;
+  vfiles[n_vfiles].dev = mst.st_dev;
+  vfiles[n_vfiles].ino = mst.st_ino;
+  vfiles[n_vfiles].st = *st;
+  vfiles[n_vfiles].content = copy;
+  vfiles[n_vfiles].len = len;
+  return (int)n_vfiles++;
+}
+
+static int vfile_find(const char *path) {
+  for (size_t k = n_vfiles; k-- > 0;) /* the newest content for the name */
+    if (strcmp(vfiles[k].path, path) == 0) return (int)k;
+  return -1;
+}
+
+/* A read-only description of the file's memfd (its own offset), for the guest. */
+static int vfile_open(int k) {
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", vfiles[k].memfd);
+  int fd = open(link, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+static const struct stat *vfile_stat(dev_t dev, ino_t ino) {
+  for (size_t k = 0; k < n_vfiles; k++)
+    if (vfiles[k].ino == ino && vfiles[k].dev == dev) return &vfiles[k].st;
+  return NULL;
+}
+
+static int hex_bytes(const char *hex, size_t n, unsigned char *out) {
+  for (size_t k = 0; k < n; k++) {
+    unsigned v;
+    if (sscanf(hex + 2 * k, "%2x", &v) != 1) return -1;
+    out[k] = (unsigned char)v;
+  }
+  return 0;
+}
+
+/* --file STATHEX:CONTENTHEX:PATH — a small file of the controller's own tree, opened here. */
+static int add_vfile(const char *spec) {
+  const size_t sh = 2 * sizeof(struct stat);
+  const char *c1 = spec + sh, *c2 = c1 && *c1 == ':' ? strchr(c1 + 1, ':') : NULL;
+  if (strlen(spec) < sh + 2 || *c1 != ':' || !c2 || c2[1] != '/' || ((size_t)(c2 - c1 - 1)) % 2) return -1;
+  struct stat st;
+  size_t len = (size_t)(c2 - c1 - 1) / 2;
+  unsigned char *content = malloc(len ? len : 1);
+  if (!content || hex_bytes(spec, sizeof st, (unsigned char *)&st) < 0 || hex_bytes(c1 + 1, len, content) < 0) {
+    free(content);
+    return -1;
+  }
+  int k = vfile_get(c2 + 1, &st, content, len);
+  free(content);
+  if (k < 0 || n_own_stats >= MAX_STATS) return -1;
+  own_stats[n_own_stats].path = dup_or_die(c2 + 1);
+  own_stats[n_own_stats].len = strlen(c2 + 1);
+  own_stats[n_own_stats].st = st;
+  n_own_stats++;
+  return 0;
+}
+
 /* --name PATH */
 static int add_name(const char *path) {
   if (path[0] != '/' || strlen(path) >= PATH_MAX || n_names >= MAX_NAMES) return -1;
@@ -375,7 +481,12 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
         restarted = 1;
         break;
       }
-      if (find_name(path, e)) return -1;
+      if (find_name(path, e)) {
+        if (!last || !find_own_stat(path, e)) return -1;
+        memcpy(host, path, e); /* a file of the controller's tree given with --file */
+        host[e] = 0;
+        return OWN_TREE;
+      }
       if (leads_somewhere(path, e) || missing_in(path, e)) { /* a directory of the controller's tree */
         if (last) { /* the directory itself: answered from --stat, if given */
           memcpy(host, path, e);
@@ -643,6 +754,15 @@ static int local_open(const char *path, size_t n, uint64_t flags, int *fd_out, i
     *fd_out = -1;
     return g;
   }
+  if (g == OWN_TREE && !(flags & O_DIRECTORY)) { /* a file given with --file: its sealed copy */
+    int k = vfile_find(host);
+    if (k < 0) return -1;
+    int fd = vfile_open(k);
+    if (fd < 0) return -1;
+    *fd_out = fd;
+    *err = 0;
+    return OWN_TREE;
+  }
   if (g < 0) return -1;
   /* O_NONBLOCK: a FIFO must not block the supervisor (only regular files are handed over). */
   int fd = open_host(host, g, O_RDONLY | O_NONBLOCK);
@@ -715,6 +835,11 @@ static int describe_real_fd(int fd, struct stat *out) {
   struct stat st;
   if (fstat(fd, &st) < 0) return -errno;
   *out = st;
+  const struct stat *copy = vfile_stat(st.st_dev, st.st_ino);
+  if (copy) {
+    *out = *copy;
+    return 0;
+  }
   if (!n_host_devs || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return 0;
   char link[64], path[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);

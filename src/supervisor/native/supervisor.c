@@ -1026,6 +1026,31 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       close(hfd);
       return;
     }
+    case 'm': { /* final answer: a sealed copy of a small read-only virtual file (local.h) */
+      uint64_t flags = in64(), plen = in64(), clen = in64();
+      if (plen == 0 || plen >= PATH_MAX || clen > MAX_CHUNK || (nr != SYS_open && nr != SYS_openat)) protocol_fatal("bad m");
+      struct stat st;
+      char vpath[PATH_MAX];
+      in_all(&st, sizeof st);
+      in_all(vpath, plen);
+      vpath[plen] = 0;
+      in_all(iobuf, clen);
+      int k = vfile_get(vpath, &st, (unsigned char *)iobuf, clen);
+      int fd = k < 0 ? -ENFILE : vfile_open(k);
+      if (fd < 0) {
+        respond(req->id, 0, -fd, 0);
+        return;
+      }
+      struct seccomp_notif_addfd add;
+      memset(&add, 0, sizeof add);
+      add.id = req->id;
+      add.flags = SECCOMP_ADDFD_FLAG_SEND;
+      add.srcfd = (uint32_t)fd;
+      add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) respond(req->id, 0, errno, 0);
+      close(fd);
+      return;
+    }
     case 'L': { /* the listing of the directory this open returns (see keep_listing) */
       uint64_t size = in64();
       if (size > MAX_LISTING || (nr != SYS_open && nr != SYS_openat) || pending_listing) protocol_fatal("L out of place or too large");
@@ -1207,6 +1232,7 @@ static int local_option(int argc, char **argv, int *k) {
   else if (strcmp(o, "--local") == 0) ok = set_local_calls(v) == 0;
   else if (strcmp(o, "--uname") == 0) ok = set_utsname(v) == 0;
   else if (strcmp(o, "--stat") == 0) ok = add_own_stat(v) == 0;
+  else if (strcmp(o, "--file") == 0) ok = add_vfile(v) == 0;
   else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
   else if (strcmp(o, "--ids") == 0) {
     long long u, eu, g, eg;
@@ -1317,7 +1343,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
