@@ -140,6 +140,17 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     expect(survivors).toEqual([]);
   });
 
+  it('tells how the guest ended as soon as it has (exit status, signal), and leaves no process behind', async () => {
+    const exited = await run('import sys; print("bye"); sys.exit(7)');
+    expect(exited).toMatchObject({ outcome: 'exited', exitCode: 7 });
+    expect(out(exited)).toBe('bye\n');
+    const killed = await run('import os, signal; os.kill(os.getpid(), signal.SIGSEGV)');
+    expect(killed).toMatchObject({ outcome: 'signaled', signal: 'SIGSEGV' });
+    // The supervisors finish tearing down by themselves; closeSpareSupervisor waits for them too.
+    await closeSpareSupervisor();
+    expect(childPids()).toEqual([]);
+  });
+
   it('stops a CPU-bound loop at the CPU limit and says so', async () => {
     const r = await run('while True: pass', { limits: { cpuSeconds: 1 } });
     expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'cpu', value: 1 } });

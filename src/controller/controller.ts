@@ -402,7 +402,8 @@ class Run {
     }
     const onAbort = () => this.fatal('aborted', new Error('run aborted by its AbortSignal'));
     o.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = await child.done;
+    // A supervisor says how the guest ended before it has finished tearing its namespaces down.
+    const done = await (child.told ? Promise.race([child.done, child.told]) : child.done);
     o.signal?.removeEventListener('abort', onAbort);
     return this.finish(done);
   }

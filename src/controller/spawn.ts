@@ -1,4 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
+import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
@@ -10,7 +11,20 @@ export interface GuestTransport {
   notes?: Readable;
   kill(): void;
   /** Settles when the guest has ended and its streams are closed. */
-  done: Promise<{ exitCode?: number; signal?: string; failed?: boolean; message?: string }>;
+  done: Promise<GuestEnd>;
+  /**
+   * Supervised guests: settles as soon as the supervisor has told how the guest ended and closed
+   * every stream to the controller, which may be before its own process has finished tearing
+   * down the guest's namespaces (it does so at once, by itself). Never settles otherwise.
+   */
+  told?: Promise<GuestEnd>;
+}
+
+export interface GuestEnd {
+  exitCode?: number;
+  signal?: string;
+  failed?: boolean;
+  message?: string;
 }
 
 type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: false; encoding: 'buffer'; reject: false }>;
@@ -33,8 +47,52 @@ function start(file: string, args: string[], argv0: string | undefined, env: Rec
   return child;
 }
 
+/** `exit STATUS` on the notes and the end of every stream: the supervisor's early word (end_early). */
+function told(child: Child): Promise<GuestEnd> {
+  return new Promise((resolve) => {
+    const notes = child.stdio[3] as Readable;
+    const open = new Set<Readable>([child.stdout, child.stderr, notes]);
+    let status: number | undefined;
+    let text = '';
+    const check = () => {
+      if (status === undefined || open.size > 0) return;
+      const sig = status & 0x7f;
+      if (sig === 0) resolve({ exitCode: (status >> 8) & 0xff });
+      else resolve({ signal: Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`, failed: true });
+    };
+    notes.on('data', (b: Buffer) => {
+      if (text.length > 8192) return;
+      text += b.toString();
+      const m = /^exit (\d+)$/m.exec(text);
+      if (m) status = Number(m[1]);
+      check();
+    });
+    for (const s of open) {
+      const gone = () => {
+        open.delete(s);
+        check();
+      };
+      s.once('end', gone);
+      s.once('close', gone);
+    }
+  });
+}
+
+/** Supervisors that told their run's end and are still tearing down (see closeSpareSupervisor). */
+const ending = new Set<Promise<unknown>>();
+
 function transport(child: Child, supervised: boolean): GuestTransport {
+  let early: Promise<GuestEnd> | undefined;
+  if (supervised) {
+    early = told(child);
+    void early.then(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone: Promise<unknown> = child.then((): void => void ending.delete(gone));
+      ending.add(gone);
+    });
+  }
   return {
+    ...(early ? { told: early } : {}),
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
@@ -148,15 +206,19 @@ function replaceSpare(): void {
 }
 
 /**
- * Ends the spare supervisor kept for the next supervised run, if there is one, and waits until it
- * has exited (for programs that check their child processes, or shut down).
+ * Ends the spare supervisor kept for the next supervised run, if there is one, and waits until no
+ * supervisor process is left: also those whose run has already ended, still tearing down their
+ * guest's namespaces (a few milliseconds). For programs that check their child processes, or
+ * shut down.
  */
 export async function closeSpareSupervisor(): Promise<void> {
   const s = spare;
   spare = undefined;
   supervisedStarts = 0;
-  if (!s) return;
-  clearTimeout(s.timer);
-  s.child.stdin.end(); // end of input before a start message: the spare exits quietly
-  await s.child;
+  if (s) {
+    clearTimeout(s.timer);
+    s.child.stdin.end(); // end of input before a start message: the spare exits quietly
+    await s.child;
+  }
+  await Promise.all([...ending]);
 }

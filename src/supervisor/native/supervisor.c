@@ -64,6 +64,13 @@ static int exec_done = 0;
 static char *iobuf;
 
 static int note_fd = -1;
+/*
+ * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
+ * (read end here, write end in init): the run's end is told to the controller at once, while the
+ * namespaces are still being torn down (see end_early).
+ */
+static int early_status[2] = {-1, -1};
+static int told_early; /* the controller has the status and our streams are closed */
 
 /* A line for the controller on the notes descriptor (when it gave one). */
 static void note(const char *fmt, const char *a, unsigned long long b) {
@@ -509,6 +516,12 @@ static void fd_message_init(struct fd_message *m) {
  * init (pid 1) runs the guest as pid 2, since pid 1 would ignore its own abort(), and hands the
  * guest's end back through a pipe; the calling process relays it. Returns in the guest only.
  */
+/* Relay and init keep none of the controller's streams: those end when the supervisor closes them. */
+static void drop_controller_streams(void) {
+  for (int fd = 0; fd < 3; fd++) close(fd);
+  if (note_fd >= 0) close(note_fd), note_fd = -1;
+}
+
 static void enter_pid_namespace(struct walls *w) {
   if (!w->namespaces || !strstr(w->active, "user-ns") || unshare(CLONE_NEWPID) != 0) return;
   int status_pipe[2];
@@ -516,6 +529,8 @@ static void enter_pid_namespace(struct walls *w) {
   pid_t init = fork();
   if (init < 0) _exit(127);
   if (init > 0) {
+    drop_controller_streams();
+    close(early_status[1]);
     close(status_pipe[1]);
     int status;
     ssize_t got = read(status_pipe[0], &status, sizeof status);
@@ -528,13 +543,16 @@ static void enter_pid_namespace(struct walls *w) {
   pid_t guest = fork();
   if (guest < 0) _exit(127);
   if (guest > 0) {
+    drop_controller_streams();
     close(status_pipe[0]);
     int status;
     while (waitpid(guest, &status, 0) < 0)
       if (errno != EINTR) _exit(126);
+    (void)!write(early_status[1], &status, sizeof status);
     (void)!write(status_pipe[1], &status, sizeof status);
     _exit(0);
   }
+  close(early_status[1]);
   close(status_pipe[0]);
   close(status_pipe[1]);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
@@ -1185,8 +1203,32 @@ static void handle(const struct seccomp_notif *req) {
   }
 }
 
-static void pass_on_status(int status) {
+/*
+ * The guest has ended (no task left on the listener, or the relay exited). With a PID namespace,
+ * init has written the guest's wait status (or died, leaving end of input): the controller is told
+ * now — the last reports, a limit note, `exit STATUS` on the notes — and every stream to it is
+ * closed, so the run ends without waiting for the namespaces to be torn down. Then the relay is
+ * reaped as before (pass_on_status), with nothing left to say.
+ */
+static void end_early(void) {
+  if (early_status[0] < 0) return;
+  int status;
+  ssize_t got = read(early_status[0], &status, sizeof status);
+  close(early_status[0]);
+  early_status[0] = -1;
+  if (got != (ssize_t)sizeof status) return; /* init died first: the relay's exit tells */
   flush_reports();
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
+  note("exit %s%llu\n", "", (unsigned)status);
+  close(note_fd);
+  note_fd = -1;
+  close(1);
+  close(2);
+  told_early = 1;
+}
+
+static void pass_on_status(int status) {
+  if (!told_early) flush_reports();
   end_guest(); /* what is left below us: already ended, only to be reaped */
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -1381,13 +1423,16 @@ int main(int argc, char **argv) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
   signal(SIGPIPE, SIG_IGN);
 
+  if (pipe2(early_status, O_CLOEXEC) < 0) fatal("pipe2");
   child = fork();
   if (child < 0) fatal("fork");
   if (child == 0) {
     close(sv[0]);
+    close(early_status[0]);
     child_main(sv[1], &w, guest_argv);
   }
   close(sv[1]);
+  close(early_status[1]);
   listener = receive_listener(sv[0]);
   close(sv[0]);
   if (listener < 0) {
@@ -1438,7 +1483,7 @@ int main(int argc, char **argv) {
       memset(req, 0, sizes.seccomp_notif);
       if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
         if (errno == EINTR || errno == ENOENT) continue;
-        if (errno == ENOTCONN) pfd[1].revents |= POLLIN; /* no guest task left */
+        if (errno == ENOTCONN) pfd[1].revents |= POLLIN; /* no guest task left: see below */
         else fatal("SECCOMP_IOCTL_NOTIF_RECV");
       } else {
         handle(req);
@@ -1455,6 +1500,7 @@ int main(int argc, char **argv) {
       protocol_fatal("controller sent bytes while no call was in flight");
     }
     if (pfd[1].revents & POLLIN) {
+      end_early();
       int status;
       if (waitpid(child, &status, 0) == child) pass_on_status(status);
       fatal("waitpid");
