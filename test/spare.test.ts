@@ -61,6 +61,29 @@ describe('the spare supervisor', () => {
     expect(py.stdout.toString()).toBe("['a b', '', 'ü'] hello world=1 1\n");
   });
 
+  it('for stock interpreters, has the child waiting in its walls; the run sets its own limits, or gets a fresh child', async () => {
+    const code = 'import os, resource; print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_NOFILE)[0], os.environ.get("W"), os.getpid())';
+    const stock = (extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}) => new Controller({ python: 'python3', args: ['-c', code], env: { W: 'w' }, ...extra }).run();
+    await closeSpareSupervisor();
+    await stock();
+    await stock();
+    await settle();
+    expect(spares()).toHaveLength(1);
+    const limited = await stock({ limits: { cpuSeconds: 3, openFiles: 40 } });
+    expect(limited.stdout.toString()).toBe(`3 ${512 + 40 + 64} w 2\n`);
+    expect(limited.walls).toEqual(expect.arrayContaining(['rlimits', 'uid-nobody', 'net-ns', 'pid-ns', 'no-new-privs']));
+    // Other walls than the waiting child's, or a protocol guest: a fresh child, same results.
+    await settle();
+    const open = await stock({ walls: { namespaces: false } });
+    expect(open.outcome).toBe('exited');
+    expect(open.walls).not.toContain('net-ns');
+    await settle();
+    const proto = await runGuest(['call write(ipi)i 1 s:proto 5']);
+    expect(proto.stdout.toString()).toBe('proto');
+    await closeSpareSupervisor();
+    expect(childPids()).toEqual([]);
+  });
+
   it('is neither taken nor left by runs that ask for a fresh process', async () => {
     await closeSpareSupervisor();
     for (let k = 0; k < 3; k++) await runGuest(['call getpid()i'], { spareSupervisor: false });

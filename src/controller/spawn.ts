@@ -115,7 +115,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
 export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false, useSpare = true): GuestTransport {
   if (supervised && argv0 === undefined && useSpare) {
     supervisedStarts++;
-    const ready = takeSpare(file);
+    const ready = takeSpare(file, args.includes('--protocol-guest') ? 'protocol' : 'stock');
     if (ready) {
       ready.stdin.write(startMessage(args, env));
       const t = transport(ready, true);
@@ -141,8 +141,11 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
 // ends it at once. `spareSupervisor: false` in the options keeps a run away from it.
 
 const SPARE_IDLE_MS = 30_000;
-let spare: { file: string; child: Child; timer: NodeJS.Timeout } | undefined;
+/** A stock guest's spare has its child started too (default walls), waiting behind the filter. */
+type SpareKind = 'stock' | 'protocol';
+let spare: { file: string; kind: SpareKind; child: Child; timer: NodeJS.Timeout } | undefined;
 let spareFile: string | undefined;
+let spareKind: SpareKind = 'stock';
 let supervisedStarts = 0;
 let replacing = false;
 
@@ -164,13 +167,14 @@ function setRef(child: Child, on: boolean): void {
   else child.unref();
 }
 
-function takeSpare(file: string): Child | undefined {
+function takeSpare(file: string, kind: SpareKind): Child | undefined {
   spareFile = file;
+  spareKind = kind;
   const s = spare;
   spare = undefined;
   if (!s) return undefined;
   clearTimeout(s.timer);
-  if (s.file !== file || s.child.exitCode !== null || s.child.signalCode !== null || s.child.killed) {
+  if (s.file !== file || s.kind !== kind || s.child.exitCode !== null || s.child.signalCode !== null || s.child.killed) {
     s.child.kill('SIGKILL');
     return undefined;
   }
@@ -188,14 +192,14 @@ function replaceSpare(): void {
     if (spare || !spareFile || supervisedStarts < 2) return;
     let child: Child;
     try {
-      child = start(spareFile, ['--standby'], undefined, {});
+      child = start(spareFile, ['--standby', spareKind], undefined, {});
     } catch {
       return;
     }
     setRef(child, false);
     const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
     timer.unref();
-    spare = { file: spareFile, child, timer };
+    spare = { file: spareFile, kind: spareKind, child, timer };
     void child.then(() => {
       if (spare?.child === child) {
         clearTimeout(spare.timer);

@@ -48,6 +48,8 @@
 #include "walls.h"
 
 #define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
+#define GO_FD 1001          /* a standby child: where its run's program and limits arrive */
+#define NOTE_CHILD_FD 1002  /* a standby child: the notes, kept for the walls note */
 #define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
 #define PLACEHOLDER_PREFIX "pypy-box-"
 #define VIRTUAL_NAME PLACEHOLDER_PREFIX "virtual" /* a name for humans; identity is by inode */
@@ -561,17 +563,52 @@ static void enter_pid_namespace(struct walls *w) {
 
 /* ---- the child: walls, filter, exec ---- */
 
-static void child_main(int sock, struct walls *w, char **argv) {
+/*
+ * A child started ahead of its run (standby): it waits behind the filter, in its namespaces, for
+ * the run's limits, program, arguments and environment on GO_FD (see send_go), then sets the
+ * limits, writes the walls note and executes the program.
+ */
+static char **await_go(struct walls *w) {
+  uint32_t len;
+  if (read(GO_FD, &len, 4) != 4 || len == 0 || len > (1u << 20)) _exit(127);
+  char *buf = malloc(len);
+  char **words = malloc((len + 2) * sizeof *words);
+  if (!buf || !words) _exit(127);
+  for (uint32_t got = 0; got < len;) {
+    ssize_t r = read(GO_FD, buf + got, len - got);
+    if (r <= 0) _exit(127);
+    got += (uint32_t)r;
+  }
+  close(GO_FD);
+  if (buf[len - 1] != 0) _exit(127);
+  size_t n = 0;
+  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
+  /* as, cpu, nofile, fsize, nproc, then the number of exec words, those, then the environment */
+  if (n < 6) _exit(127);
+  w->as = strtoull(words[0], NULL, 10), w->cpu = strtoull(words[1], NULL, 10), w->nofile = strtoull(words[2], NULL, 10);
+  w->fsize = strtoull(words[3], NULL, 10), w->nproc = strtoull(words[4], NULL, 10);
+  size_t argc = strtoull(words[5], NULL, 10);
+  if (argc < 2 || 6 + argc > n) _exit(127);
+  if (clearenv() != 0) _exit(127);
+  for (size_t k = 6 + argc; k < n; k++)
+    if (putenv(words[k]) != 0) _exit(127);
+  words[6 + argc] = NULL;
+  if (apply_limits(w) < 0) _exit(127);
+  return words + 6;
+}
+
+static void child_main(int sock, struct walls *w, char **argv, int standby) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
-  if (apply_walls(w) < 0) _exit(127);
+  if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) _exit(127);
   enter_pid_namespace(w);
-  note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
+  if (!standby) note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
+  else if (note_fd < 0 || dup2(note_fd, NOTE_CHILD_FD) < 0) _exit(127); /* kept for the walls note */
   for (int fd = 0; fd < 3; fd++)
     if (dup2(stdio_placeholder[fd], fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
-  syscall(SYS_close_range, SOCK_FD + 1, ~0U, 0);
+  syscall(SYS_close_range, standby ? NOTE_CHILD_FD + 1 : SOCK_FD + 1, ~0U, 0);
   build_filter(getpid());
   struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
@@ -587,7 +624,15 @@ static void child_main(int sock, struct walls *w, char **argv) {
   /* From here on every call is seen by the supervisor, which lets these through. */
   close(lfd);
   close(SOCK_FD);
-  execve(argv[0], argv + 1, environ);
+  if (standby) {
+    argv = await_go(w);
+    note_fd = NOTE_CHILD_FD;
+    note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
+    close(NOTE_CHILD_FD);
+    note_fd = -1;
+  }
+  static char *no_env[] = {NULL};
+  execve(argv[0], argv + 1, environ ? environ : no_env);
   _exit(127);
 }
 
@@ -1348,8 +1393,133 @@ static int bad_option(const char *name, const char *value) {
   return 2;
 }
 
+/* The controller's streams: bigger pipes, the notes descriptor; and we reap all below us. */
+static void prepare_streams(void) {
+  static int done;
+  if (done++) return;
+  /* Larger pipes to the controller: a 64 KiB answer then fits in one write, without a wait. */
+  fcntl(0, F_SETPIPE_SZ, 1 << 20);
+  fcntl(1, F_SETPIPE_SZ, 1 << 20);
+  if (fcntl(NOTE_FD, F_GETFD) >= 0) {
+    note_fd = fcntl(NOTE_FD, F_DUPFD_CLOEXEC, 10);
+    close(NOTE_FD);
+  }
+  become_reaper();
+}
+
+/* What a stock guest's supervisor needs before its child: the buffer, the placeholders. */
+static void prepare_stock(void) {
+  static int done;
+  if (done++) return;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+  if (getppid() == 1) _exit(125);
+  iobuf = malloc(MAX_CHUNK + 16);
+  if (!iobuf) fatal("malloc");
+  placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
+  if (placeholder < 0) fatal("memfd_create");
+  static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout", PLACEHOLDER_PREFIX "stderr"};
+  struct stat pst;
+  if (fstat(placeholder, &pst) < 0) fatal("fstat");
+  placeholder_dev = pst.st_dev;
+  placeholder_ino[0] = pst.st_ino;
+  for (int k = 0; k < 3; k++) {
+    stdio_placeholder[k] = (int)syscall(SYS_memfd_create, stdio_names[k], MFD_CLOEXEC);
+    if (stdio_placeholder[k] < 0 || fstat(stdio_placeholder[k], &pst) < 0) fatal("memfd_create");
+    placeholder_ino[k + 1] = pst.st_ino;
+  }
+  signal(SIGPIPE, SIG_IGN);
+}
+
+/* Write end of a standby child's GO_FD (-1: none waiting). */
+static int premade_go = -1;
+
+/* Starts the guest's child and takes its listener; standby: the child then waits for send_go. */
+static void start_child(struct walls *w, char **guest_argv, int standby) {
+  int sv[2], go[2] = {-1, -1};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
+  if (pipe2(early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0)) fatal("pipe2");
+  child = fork();
+  if (child < 0) fatal("fork");
+  if (child == 0) {
+    close(sv[0]);
+    close(early_status[0]);
+    if (standby) {
+      close(go[1]);
+      if (dup2(go[0], GO_FD) < 0) _exit(127);
+    }
+    child_main(sv[1], w, guest_argv, standby);
+  }
+  close(sv[1]);
+  close(early_status[1]);
+  if (standby) close(go[0]), premade_go = go[1];
+  listener = receive_listener(sv[0]);
+  close(sv[0]);
+  if (listener < 0) {
+    int status;
+    waitpid(child, &status, 0);
+    fprintf(stderr, "pypy-box-supervisor: the guest could not be started under seccomp (is seccomp user notification available?)\n");
+    _exit(127);
+  }
+}
+
+/* The run, for the child waiting since standby: limits, program and arguments, environment. */
+static void send_go(const struct walls *w, char **guest_argv) {
+  char num[6][32];
+  const unsigned long long v[5] = {w->as, w->cpu, w->nofile, w->fsize, w->nproc};
+  size_t argc = 0;
+  while (guest_argv[argc]) argc++;
+  for (int k = 0; k < 5; k++) snprintf(num[k], sizeof num[k], "%llu", v[k]);
+  snprintf(num[5], sizeof num[5], "%zu", argc);
+  size_t len = 0;
+  for (int k = 0; k < 6; k++) len += strlen(num[k]) + 1;
+  for (size_t k = 0; k < argc; k++) len += strlen(guest_argv[k]) + 1;
+  for (char **e = environ; e && *e; e++) len += strlen(*e) + 1; /* clearenv may leave it NULL */
+  if (len > (1u << 20)) protocol_fatal("run too large for the waiting child");
+  char *msg = malloc(4 + len), *at = msg + 4;
+  if (!msg) fatal("malloc");
+  uint32_t l32 = (uint32_t)len;
+  memcpy(msg, &l32, 4);
+  for (int k = 0; k < 6; k++) at = stpcpy(at, num[k]) + 1;
+  for (size_t k = 0; k < argc; k++) at = stpcpy(at, guest_argv[k]) + 1;
+  for (char **e = environ; e && *e; e++) at = stpcpy(at, *e) + 1;
+  for (size_t done = 0; done < 4 + len;) {
+    ssize_t n = write(premade_go, msg + done, 4 + len - done);
+    if (n <= 0) fatal("write to the waiting child");
+    done += (size_t)n;
+  }
+  free(msg);
+  close(premade_go);
+  premade_go = -1;
+}
+
+/* A child started ahead that the run cannot use (other walls, a protocol guest): ended, reaped. */
+static void discard_premade(void) {
+  if (premade_go < 0) return;
+  close(premade_go);
+  premade_go = -1;
+  kill(child, SIGKILL);
+  close(listener);
+  listener = -1;
+  close(early_status[0]);
+  early_status[0] = -1;
+  end_guest(); /* the child and everything below it (parent-death signals), reaped */
+  child = -1;
+}
+
 int main(int argc, char **argv) {
-  if (argc == 2 && strcmp(argv[1], "--standby") == 0) argv = standby(&argc, argv[0]);
+  if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
+    if (argc == 3 && strcmp(argv[2], "stock") == 0) {
+      /* A stock guest's child with the default walls, started before its run is known. */
+      struct walls dw;
+      memset(&dw, 0, sizeof dw);
+      dw.namespaces = 1;
+      dw.drop_root = 1;
+      prepare_streams();
+      prepare_stock();
+      start_child(&dw, NULL, 1);
+    }
+    argv = standby(&argc, argv[0]);
+  }
   struct walls w;
   memset(&w, 0, sizeof w);
   w.namespaces = 1;
@@ -1385,61 +1555,23 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
-  /* Larger pipes to the controller: a 64 KiB answer then fits in one write, without a wait. */
-  fcntl(0, F_SETPIPE_SZ, 1 << 20);
-  fcntl(1, F_SETPIPE_SZ, 1 << 20);
-  if (fcntl(NOTE_FD, F_GETFD) >= 0) {
-    note_fd = fcntl(NOTE_FD, F_DUPFD_CLOEXEC, 10);
-    close(NOTE_FD);
-  }
-  become_reaper();
+  prepare_streams();
   if (protocol_guest) {
+    discard_premade();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
     if (getppid() == 1) _exit(125);
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
-
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
-  if (getppid() == 1) _exit(125);
-  iobuf = malloc(MAX_CHUNK + 16);
-  if (!iobuf) fatal("malloc");
-  placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
-  if (placeholder < 0) fatal("memfd_create");
-  static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout", PLACEHOLDER_PREFIX "stderr"};
-  struct stat pst;
-  if (fstat(placeholder, &pst) < 0) fatal("fstat");
-  placeholder_dev = pst.st_dev;
-  placeholder_ino[0] = pst.st_ino;
-  for (int k = 0; k < 3; k++) {
-    stdio_placeholder[k] = (int)syscall(SYS_memfd_create, stdio_names[k], MFD_CLOEXEC);
-    if (stdio_placeholder[k] < 0 || fstat(stdio_placeholder[k], &pst) < 0) fatal("memfd_create");
-    placeholder_ino[k + 1] = pst.st_ino;
-  }
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
-  signal(SIGPIPE, SIG_IGN);
-
-  if (pipe2(early_status, O_CLOEXEC) < 0) fatal("pipe2");
-  child = fork();
-  if (child < 0) fatal("fork");
-  if (child == 0) {
-    close(sv[0]);
-    close(early_status[0]);
-    child_main(sv[1], &w, guest_argv);
-  }
-  close(sv[1]);
-  close(early_status[1]);
-  listener = receive_listener(sv[0]);
-  close(sv[0]);
-  if (listener < 0) {
-    int status;
-    waitpid(child, &status, 0);
-    fprintf(stderr, "pypy-box-supervisor: the guest could not be started under seccomp (is seccomp user notification available?)\n");
-    _exit(127);
+  prepare_stock();
+  /* A child started ahead has the default walls: it takes the run if those are the run's. */
+  if (premade_go >= 0 && w.namespaces && w.drop_root) send_go(&w, guest_argv);
+  else {
+    discard_premade();
+    start_child(&w, guest_argv, 0);
   }
   /* The guest is starting meanwhile; its first forwarded call waits for this. */
   if (config_stdin) read_config();

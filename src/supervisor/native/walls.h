@@ -44,13 +44,18 @@ static int write_file(const char *path, const char *text) {
 }
 
 /* Returns 0, or -1 with a message on stderr when a wall that must hold could not be built. */
-static int apply_walls(struct walls *w) {
+static int apply_limits(struct walls *w) {
   if (wall_limit(RLIMIT_AS, w->as) || wall_limit(RLIMIT_CPU, w->cpu) || wall_limit(RLIMIT_NOFILE, w->nofile) ||
       wall_limit(RLIMIT_FSIZE, w->fsize) || wall_limit(RLIMIT_NPROC, w->nproc) || wall_limit(RLIMIT_CORE, 1)) {
     fprintf(stderr, "pypy-box-supervisor: setrlimit: %s\n", strerror(errno));
     return -1;
   }
   wall_note(w, "rlimits");
+  return 0;
+}
+
+/* Another user, new namespaces, no new privileges (the limits come separately, apply_limits). */
+static int apply_isolation(struct walls *w) {
   if (w->drop_root && geteuid() == 0) {
     if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
       fprintf(stderr, "pypy-box-supervisor: cannot drop to nobody: %s\n", strerror(errno));
@@ -80,5 +85,9 @@ static int apply_walls(struct walls *w) {
   }
   wall_note(w, "no-new-privs");
   return 0;
+}
+
+static int apply_walls(struct walls *w) {
+  return apply_limits(w) < 0 ? -1 : apply_isolation(w);
 }
 #endif
