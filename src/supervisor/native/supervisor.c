@@ -47,9 +47,14 @@
 #include "syscalls.h"
 #include "walls.h"
 
-#define SOCK_FD 1000        /* where the child keeps the socket that carries the listener fd */
-#define GO_FD 1001          /* a standby child: where its run's program and limits arrive */
-#define NOTE_CHILD_FD 1002  /* a standby child: the notes, kept for the walls note */
+/*
+ * Where the child keeps the socket that carries the listener fd, and for a standby child where its
+ * run arrives (GO_FD) and the notes it keeps for its walls note: below VIRTUAL_FD_BASE, so that the
+ * filter lets it use and close them without a round trip.
+ */
+#define SOCK_FD 509
+#define GO_FD 510
+#define NOTE_CHILD_FD 511
 #define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
 #define PLACEHOLDER_PREFIX "pypy-box-"
 #define VIRTUAL_NAME PLACEHOLDER_PREFIX "virtual" /* a name for humans; identity is by inode */
