@@ -841,6 +841,18 @@ static int describe_real_fd(int fd, struct stat *out) {
     return 0;
   }
   if (!n_host_devs || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return 0;
+  /* Which mount a host file belongs to, by its identity: learned once from its name. */
+  static struct {
+    dev_t dev;
+    ino_t ino;
+    uint64_t vdev; /* 0: not under a host mount */
+    int used;
+  } seen[256];
+  unsigned slot = (unsigned)((st.st_ino * 0x9e3779b97f4a7c15ull) >> 56) ^ (unsigned)(st.st_dev & 0xff);
+  if (seen[slot].used && seen[slot].dev == st.st_dev && seen[slot].ino == st.st_ino) {
+    if (seen[slot].vdev) virtual_stat(&st, seen[slot].vdev, out);
+    return 0;
+  }
   char link[64], path[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t n = readlink(link, path, sizeof path - 1);
@@ -856,6 +868,7 @@ static int describe_real_fd(int fd, struct stat *out) {
     }
   }
   if (hit) virtual_stat(&st, hit->dev, out);
+  seen[slot].dev = st.st_dev, seen[slot].ino = st.st_ino, seen[slot].vdev = hit ? hit->dev : 0, seen[slot].used = 1;
   return 0;
 }
 
