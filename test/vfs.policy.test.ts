@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FileTable } from '../src/kernel/files.js';
@@ -152,5 +153,29 @@ describe('a host directory mounted read-only with filters', () => {
     fds.forEach((fd) => files.close(fd));
     for (let k = 0; k < 4; k++) files.opendir('/project', BigInt(100 + k));
     expect(errnoOf(() => files.opendir('/project', 200n))).toBe(Errno.EMFILE);
+  });
+});
+
+describe('listings of unfiltered host directories', () => {
+  it('are made again when the directory changed, even by the same run, and shared while it has not', () => {
+    const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'pypy-box-list-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'a.txt'), 'a');
+      const names = () => {
+        const vfs = new VirtualFS();
+        vfs.mountHost('/h', dir);
+        return vfs.resolve('/h', [], true).mount.list([]).map((e) => e.name).sort();
+      };
+      expect(names()).toEqual(['a.txt']);
+      expect(names()).toEqual(['a.txt']); // the same listing, reused
+      fs.writeFileSync(path.join(dir, 'b.txt'), 'b');
+      expect(names()).toEqual(['a.txt', 'b.txt']);
+      fs.renameSync(path.join(dir, 'a.txt'), path.join(dir, 'c.txt'));
+      expect(names()).toEqual(['b.txt', 'c.txt']);
+      fs.mkdirSync(path.join(dir, 'sub'));
+      expect(names()).toEqual(['b.txt', 'c.txt', 'sub']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

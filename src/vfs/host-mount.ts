@@ -95,9 +95,34 @@ export class HostMount implements Mount {
   }
 
   list(rel: readonly string[]): DirEntry[] {
+    // Unfiltered mounts: the listing of a directory unchanged since last time (same inode, same
+    // change times) is the one made then, whichever run asks.
+    const host = this.hostPath(rel);
+    let cacheKey: string | undefined;
+    let version = '';
+    if (!this.filtered) {
+      try {
+        const st = fs.statSync(host, { bigint: true });
+        cacheKey = `${this.opts.dotfiles ? 1 : 0}\0${this.realRoot}\0${rel.join('/')}`;
+        version = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+        const hit = listings.get(cacheKey);
+        if (hit && hit.version === version) return hit.entries as DirEntry[]; // frozen: shared by runs
+      } catch {
+        cacheKey = undefined;
+      }
+    }
+    const out = this.listNow(rel, host);
+    if (cacheKey !== undefined) {
+      if (listings.size >= 512) listings.clear();
+      listings.set(cacheKey, { version, entries: Object.freeze(out) });
+    }
+    return out;
+  }
+
+  private listNow(rel: readonly string[], host: string): DirEntry[] {
     let entries: fs.Dirent[];
     try {
-      entries = fs.readdirSync(this.hostPath(rel), { withFileTypes: true });
+      entries = fs.readdirSync(host, { withFileTypes: true });
     } catch (err) {
       throw new GuestErrno(errnoFromNode(err), 'list of a host directory failed');
     }
@@ -187,6 +212,9 @@ class HostFile implements FileHandle {
 }
 
 /** A stable, non-zero stand-in inode number for a name (FNV-1a). */
+/** Recent listings of unfiltered host directories, with the version they were made from (see list). */
+const listings = new Map<string, { version: string; entries: readonly DirEntry[] }>();
+
 function nameInode(name: string): number {
   let h = 0x811c9dc5;
   for (let k = 0; k < name.length; k++) {
