@@ -133,9 +133,11 @@ async function forwardedSyscall(): Promise<void> {
   const interp = findInterpreter('pypy3');
   if (!interp) return;
   const stdlib = execFileSync(interp, ['-c', 'import os; print(os.path.dirname(os.__file__))']).toString().trim();
-  // A virtual file (the controller answers) and a file of the interpreter's stdlib (the supervisor does).
-  for (const [what, path] of [['forwarded to the controller', '/proc/cpuinfo'], ['answered by the supervisor', `${stdlib}/os.py`]] as const) {
-    const code = (count: number) => `import os\nfor i in range(${count}): os.stat(${JSON.stringify(path)})`;
+  // A file in /tmp (written by the guest: the controller answers) and a file of the interpreter's
+  // stdlib (the supervisor does).
+  const probe = `/tmp/pypy-box-bench-${process.pid}`;
+  for (const [what, path] of [['forwarded to the controller', probe], ['answered by the supervisor', `${stdlib}/os.py`]] as const) {
+    const code = (count: number) => `import os\nopen(${JSON.stringify(probe)}, 'w').close()\nfor i in range(${count}): os.stat(${JSON.stringify(path)})\nos.unlink(${JSON.stringify(probe)})`;
     const time = async (count: number, boxed: boolean) => {
       const t0 = process.hrtime.bigint();
       if (boxed) await new Controller({ python: 'pypy3', args: ['-c', code(count)] }).run();

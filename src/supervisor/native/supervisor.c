@@ -964,12 +964,22 @@ static int answer_stdio(const struct seccomp_notif *req, int nr, size_t msg_len)
 }
 
 /* Calls that change nothing the guest could stat (anything else forgets the working directory's stat). */
-static int changes_nothing(int nr) {
+static int changes_nothing(const struct seccomp_notif *req, int nr) {
   switch (nr) {
   case SYS_newfstatat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_faccessat: case SYS_faccessat2:
   case SYS_getcwd: case SYS_readlink: case SYS_readlinkat: case SYS_getuid: case SYS_geteuid: case SYS_getgid:
   case SYS_getegid: case SYS_getrandom: case SYS_uname:
     return 1;
+  case SYS_open:
+  case SYS_openat: {
+    /* Opening something of a read-only host grant (a directory of the interpreter's library). */
+    int at = nr == SYS_openat;
+    uint64_t flags = req->data.args[at + 1];
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | 020000000 /* O_TMPFILE without O_DIRECTORY */)) || !call_paths[at]) return 0;
+    static char host[PATH_MAX + 1];
+    int err = 0;
+    return resolve_local(call_paths[at], call_path_lens[at], !(flags & O_NOFOLLOW), host, &err) >= 0;
+  }
   default:
     return 0;
   }
@@ -989,7 +999,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
   /* An open of a granted host directory: the descriptor the controller gives is remembered. */
   int dir_grant = (nr == SYS_open || nr == SYS_openat) ? pending_dir_grant : -1;
   pending_dir_grant = -1;
-  if (!changes_nothing(nr)) cwd_stat_ok = 0;
+  if (!changes_nothing(req, nr)) cwd_stat_ok = 0;
   /* A stat of the working directory: its answer may be repeated later (see local.h). */
   int learn = cwd_stat_cacheable && cwd_known && nr == SYS_newfstatat && (req->data.args[3] & 0xffffffffu) == 0 &&
               call_paths[1] && call_path_lens[1] == cwd_len && memcmp(call_paths[1], cwd, cwd_len) == 0;
