@@ -60,13 +60,18 @@ static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
 static unsigned char utsname_bytes[6 * 65];
 static int utsname_known;
 
-static int set_utsname(const char *hex) {
-  if (strlen(hex) != 2 * sizeof utsname_bytes) return -1;
-  for (size_t k = 0; k < sizeof utsname_bytes; k++) {
+/* n bytes from 2n hex digits (configuration words). */
+static int hex_bytes(const char *hex, size_t n, unsigned char *out) {
+  for (size_t k = 0; k < n; k++) {
     unsigned v;
     if (sscanf(hex + 2 * k, "%2x", &v) != 1) return -1;
-    utsname_bytes[k] = (unsigned char)v;
+    out[k] = (unsigned char)v;
   }
+  return 0;
+}
+
+static int set_utsname(const char *hex) {
+  if (strlen(hex) != 2 * sizeof utsname_bytes || hex_bytes(hex, sizeof utsname_bytes, utsname_bytes) < 0) return -1;
   utsname_known = 1;
   return 0;
 }
@@ -228,12 +233,7 @@ static size_t n_own_stats;
 static int add_own_stat(const char *spec) {
   const char *colon = strchr(spec, ':');
   if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || colon[1] != '/' || strlen(colon + 1) >= PATH_MAX || n_own_stats >= MAX_STATS) return -1;
-  unsigned char *b = (unsigned char *)&own_stats[n_own_stats].st;
-  for (size_t k = 0; k < sizeof(struct stat); k++) {
-    unsigned v;
-    if (sscanf(spec + 2 * k, "%2x", &v) != 1) return -1;
-    b[k] = (unsigned char)v;
-  }
+  if (hex_bytes(spec, sizeof(struct stat), (unsigned char *)&own_stats[n_own_stats].st) < 0) return -1;
   own_stats[n_own_stats].path = dup_or_die(colon + 1);
   own_stats[n_own_stats].len = strlen(colon + 1);
   n_own_stats++;
@@ -319,15 +319,6 @@ static const struct stat *vfile_stat(dev_t dev, ino_t ino) {
   for (size_t k = 0; k < n_vfiles; k++)
     if (vfiles[k].ino == ino && vfiles[k].dev == dev) return &vfiles[k].st;
   return NULL;
-}
-
-static int hex_bytes(const char *hex, size_t n, unsigned char *out) {
-  for (size_t k = 0; k < n; k++) {
-    unsigned v;
-    if (sscanf(hex + 2 * k, "%2x", &v) != 1) return -1;
-    out[k] = (unsigned char)v;
-  }
-  return 0;
 }
 
 /* --file STATHEX:CONTENTHEX:PATH — a small file of the controller's own tree, opened here. */
