@@ -185,13 +185,29 @@ function fmt(x: number): string {
   return Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(2);
 }
 
+// Progress on stderr; the table goes to stdout at the end.
+let stage = 'start';
+process.on('exit', (code) => {
+  if (stage !== 'done') console.error(`bench: ended with code ${code} during ${stage}`);
+});
+const step = (name: string) => {
+  stage = name;
+  console.error(`bench: ${name}`);
+};
+step('no-op calls');
 await noopCall();
+step('64 MiB reads');
 await fileRead();
+step('pypy3 startup');
 await pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21);
+step('import-heavy script');
 await pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11);
+step('one system call');
 await forwardedSyscall();
+step('1000 runs');
 await memoryAfterRuns();
 await closeSpareSupervisor();
+stage = 'done';
 
 const out = table();
 console.log(out);

@@ -94,11 +94,16 @@ describe('the spare supervisor', () => {
 
   it('does not keep a Node program alive, and ends with it', async () => {
     const script = `
-      import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
+      import { closeSpareSupervisor, Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
       for (let k = 0; k < 3; k++) await new Controller({ executable: ${JSON.stringify(GUEST)}, args: ['call getpid()i'] }).run();
       await new Promise((r) => setTimeout(r, 50));
       const kids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'utf8').includes('--standby') && fs.readFileSync('/proc/' + p + '/stat', 'utf8').split(') ')[1].split(' ')[1] === String(process.pid); } catch { return false; } });
       console.log(kids.join(','));
+      // Waiting for the spare to end keeps the program running until it has.
+      if (process.argv[2] === 'close') {
+        await closeSpareSupervisor();
+        console.log('closed');
+      }
     `;
     const file = path.join(ROOT, 'build/test/spare-exit.mjs');
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -111,5 +116,7 @@ describe('the spare supervisor', () => {
     // Its stdin closed with the program: the spare ends by itself.
     for (let k = 0; k < 100 && fs.existsSync(`/proc/${pids[0]}`); k++) await new Promise((r) => setTimeout(r, 20));
     expect(fs.existsSync(`/proc/${pids[0]}`)).toBe(false);
+    const closing = await promisify(execFile)(process.execPath, [file, 'close'], { timeout: 20_000 });
+    expect(closing.stdout.trim().split('\n').at(-1)).toBe('closed');
   });
 });

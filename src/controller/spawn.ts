@@ -221,6 +221,7 @@ export async function closeSpareSupervisor(): Promise<void> {
   supervisedStarts = 0;
   if (s) {
     clearTimeout(s.timer);
+    setRef(s.child, true); // the caller waits for it: it keeps the event loop alive until it has gone
     s.child.stdin.end(); // end of input before a start message: the spare exits quietly
     await s.child;
   }

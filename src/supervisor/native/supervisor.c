@@ -1512,7 +1512,6 @@ static void discard_premade(void) {
   if (premade_go < 0) return;
   close(premade_go);
   premade_go = -1;
-  kill(child, SIGKILL);
   close(listener);
   listener = -1;
   close(early_status[0]);
