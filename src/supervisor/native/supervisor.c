@@ -215,6 +215,26 @@ static void respond(uint64_t id, int64_t val, int error, int cont) {
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && errno != ENOENT) fatal("SECCOMP_IOCTL_NOTIF_SEND");
 }
 
+/*
+ * Answers the call with a descriptor of ours, installed in the guest atomically as the call's
+ * result, then closed here. Returns the guest's number, or -1 with errno; a guest thread that went
+ * away meanwhile (ENOENT) needs no answer, any other failure is answered with its errno.
+ */
+static int answer_fd(uint64_t id, int fd, int cloexec) {
+  struct seccomp_notif_addfd add;
+  memset(&add, 0, sizeof add);
+  add.id = id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = (uint32_t)fd;
+  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  int got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  int e = errno;
+  close(fd);
+  if (got < 0 && e != ENOENT) respond(id, 0, e, 0);
+  errno = e;
+  return got;
+}
+
 static int inject(uint64_t id, int srcfd, int target, int cloexec) {
   struct seccomp_notif_addfd add;
   memset(&add, 0, sizeof add);
@@ -885,16 +905,8 @@ static int answer_locally(const struct seccomp_notif *req, int nr, size_t msg_le
     g = local_open(call_paths[at], call_path_lens[at], a[at + 1] & 0xffffffffu, &fd, &err, host);
     if (g == -1) return 0;
     if (fd >= 0) {
-      struct seccomp_notif_addfd add;
-      memset(&add, 0, sizeof add);
-      add.id = req->id;
-      add.flags = SECCOMP_ADDFD_FLAG_SEND;
-      add.srcfd = (uint32_t)fd;
-      add.newfd_flags = (a[at + 1] & O_CLOEXEC) ? O_CLOEXEC : 0;
-      int got = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+      int got = answer_fd(req->id, fd, (a[at + 1] & O_CLOEXEC) != 0);
       err = got < 0 ? errno : 0;
-      close(fd);
-      if (got < 0 && err != ENOENT) respond(req->id, 0, err, 0);
       report(callbuf, msg_len, got < 0 ? -1 : got, got < 0 ? err : 0, g, t0, host);
       return 1;
     }
@@ -1094,14 +1106,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
         respond(req->id, 0, EACCES, 0);
         return;
       }
-      struct seccomp_notif_addfd add;
-      memset(&add, 0, sizeof add);
-      add.id = req->id;
-      add.flags = SECCOMP_ADDFD_FLAG_SEND; /* atomically: the call returns the new descriptor */
-      add.srcfd = (uint32_t)hfd;
-      add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) respond(req->id, 0, errno, 0);
-      close(hfd);
+      answer_fd(req->id, hfd, (flags & O_CLOEXEC) != 0);
       return;
     }
     case 'm': { /* final answer: a sealed copy of a small read-only virtual file (local.h) */
@@ -1119,14 +1124,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
         respond(req->id, 0, -fd, 0);
         return;
       }
-      struct seccomp_notif_addfd add;
-      memset(&add, 0, sizeof add);
-      add.id = req->id;
-      add.flags = SECCOMP_ADDFD_FLAG_SEND;
-      add.srcfd = (uint32_t)fd;
-      add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-      if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 && errno != ENOENT) respond(req->id, 0, errno, 0);
-      close(fd);
+      answer_fd(req->id, fd, (flags & O_CLOEXEC) != 0);
       return;
     }
     case 'L': { /* the listing of the directory this open returns (see keep_listing) */
