@@ -298,6 +298,11 @@ describe('no orphans', () => {
     return { left: Number(left), zombies: Number(zombies) };
   };
 
+  it('a spare supervisor ended unused leaves no zombie of its waiting child for a pid 1 that never reaps', async () => {
+    const r = await execa(path.join(ROOT, 'build/test/reaper'), ['0', supervisorPath(), '--standby', 'stock']);
+    expect(r.stdout).toBe('left 0 zombies 0');
+  });
+
   it('a run ended by the controller (SIGTERM) leaves no zombie for a pid 1 that never reaps', async () => {
     expect(await leftAfter(15)).toEqual({ left: 0, zombies: 0 });
     // What SIGKILL of the supervisor alone would leave there (the harness does see it).

@@ -1,7 +1,8 @@
 /*
  * A parent that, like pid 1 in many containers, never reaps processes it did not start: it runs
  * the supervisor below it (as their subreaper), ends it with a signal, and counts the processes
- * left below it. Usage: reaper SIGNAL SUPERVISOR [ARGS...]; prints "left N zombies M".
+ * left below it. Usage: reaper SIGNAL SUPERVISOR [ARGS...]; prints "left N zombies M". SIGNAL 0:
+ * no configuration and no signal; its stdin is closed instead (a spare supervisor's end).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -31,9 +32,10 @@ int main(int argc, char **argv) {
   }
   close(in[0]);
   unsigned len = 0; /* an empty configuration: no local answers */
-  if (write(in[1], &len, sizeof len) != sizeof len) return 1;
+  if (sig > 0 && write(in[1], &len, sizeof len) != sizeof len) return 1;
   usleep(500 * 1000); /* the guest starts, and waits for an answer that never comes */
-  kill(sup, sig);
+  if (sig > 0) kill(sup, sig);
+  else close(in[1]);
   int status;
   waitpid(sup, &status, 0);
   usleep(300 * 1000);

@@ -1378,7 +1378,10 @@ static void read_config(void) {
 static char **standby(int *argc_out, char *self) {
   uint32_t len;
   ssize_t got = read(0, &len, 4);
-  if (got == 0) _exit(0);
+  if (got == 0) {
+    end_guest(); /* a child waiting for its run: ended and reaped, no zombie left for pid 1 */
+    _exit(0);
+  }
   if (got < 0) fatal("read");
   if (got < 4) in_all((char *)&len + got, 4 - (size_t)got);
   if (len == 0 || len > (1u << 20)) protocol_fatal("start message of a bad size");
