@@ -444,7 +444,7 @@ export class FileTable {
     if (!r.node || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return undefined;
     const d = this.policy.decide('list', { vpath: r.vpath, source: r.mount.source, hostPath: r.mount.hostPath(r.rel), writable: r.mount.writable(r.rel) });
     if (!d.allow) return undefined;
-    f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...this.listing(r)];
+    f.entries = this.withDots(r, r.node.stat.ino);
     return f.entries;
   }
 
@@ -463,9 +463,14 @@ export class FileTable {
     if (f.position === 0 || !f.entries) {
       const r = this.existing(f.vpath, true, 'list');
       if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${f.vpath} is not a directory`);
-      f.entries = [{ name: '.', ino: r.node.stat.ino, type: DT_DIR }, { name: '..', ino: r.node.stat.ino, type: DT_DIR }, ...this.listing(r)];
+      f.entries = this.withDots(r, r.node.stat.ino);
     }
     return { entries: f.entries, file: f };
+  }
+
+  /** A directory's entries as listed to the guest: `.` and `..` (both with its own inode), then its names. */
+  private withDots(r: Resolved, ino: number): DirEntry[] {
+    return [{ name: '.', ino, type: DT_DIR }, { name: '..', ino, type: DT_DIR }, ...this.listing(r)];
   }
 
   /** A directory's entries, with the mount points inside it that its own listing lacks. */
@@ -481,10 +486,7 @@ export class FileTable {
     if (this.dirs.size >= this.limits.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.limits.maxOpenDirs} reached`, { name: 'open-dirs', value: this.limits.maxOpenDirs });
     const r = this.existing(path, true, 'list');
     if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${r.vpath} is not a directory`);
-    const entries = this.listing(r);
-    const self = { name: '.', ino: r.node.stat.ino, type: DT_DIR };
-    const parent = { name: '..', ino: r.node.stat.ino, type: DT_DIR };
-    this.dirs.set(key, { vpath: r.vpath, entries: [self, parent, ...entries], next: 0 });
+    this.dirs.set(key, { vpath: r.vpath, entries: this.withDots(r, r.node.stat.ino), next: 0 });
   }
 
   hasDir(key: bigint): boolean {
