@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
 import { CallContext, CONTINUE, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
@@ -26,6 +27,8 @@ const MAX_DENIED_KEPT = 100;
 /** What the supervisor prints when it ends a guest for a limit. */
 const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
 const SUPERVISOR_WALLS = /^walls (.*)$/m;
+/** What the supervisor says when a run cannot start (the first such line is the most precise). */
+const SUPERVISOR_START_FAILED = /^start-failed (.*) (\d+)$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -647,7 +650,7 @@ class Run {
     const result = this.baseResult();
     this.trace?.write({ type: 'footer', outcome: 'killed', exitCode: null, signal: null, calls: 0, denials: 0, durationMs: result.durationMs, error: error.message });
     this.trace?.close();
-    const what = kind === 'spawn' ? `cannot start ${this.o.executable}: ${error.message}` : error.message;
+    const what = kind === 'spawn' ? `cannot start ${this.stock?.binary ?? this.o.executable}: ${error.message}` : error.message;
     throw new SandboxError(kind, what, result, { cause: error });
   }
 
@@ -684,6 +687,8 @@ class Run {
     if (!this.ending && !this.killedByUs && partial.length > 0) {
       this.ending = { kind: 'protocol', error: new ProtocolError('truncated', 'guest ended in the middle of a call', partial) };
     }
+    const startFailed = SUPERVISOR_START_FAILED.exec(this.notes);
+    if (!this.ending && startFailed) this.ending = { kind: 'spawn', error: new Error(withErrnoName(startFailed[1]!, Number(startFailed[2]))) };
     const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
     if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
@@ -702,12 +707,18 @@ class Run {
       e.kind === 'protocol' ? 'guest broke the sandbox protocol'
       : e.kind === 'unsupported-call' ? 'guest made a call the controller refuses to guess at'
       : e.kind === 'aborted' ? 'run aborted'
-      : e.kind === 'spawn' ? `cannot start ${this.o.executable}`
+      : e.kind === 'spawn' ? `cannot start ${this.stock?.binary ?? this.o.executable}`
       : 'controller error';
     let msg = `${head}: ${e.error.message}`;
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
     return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
   }
+}
+
+/** A supervisor's reason, with the errno's name when it has one: `...: Resource temporarily unavailable (EAGAIN)`. */
+function withErrnoName(text: string, errno: number): string {
+  const name = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0];
+  return errno > 0 && name ? `${text} (${name})` : text;
 }
 
 /** A result for runs that never started. */

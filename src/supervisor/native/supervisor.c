@@ -88,6 +88,27 @@ static void note(const char *fmt, const char *a, unsigned long long b) {
 }
 
 /*
+ * A run that cannot start says why: the note `start-failed TEXT ERRNO` (errno 0: none), which the
+ * controller makes the run's error; on stderr when there are no notes. TEXT names what failed.
+ */
+static void say_start_failed(const char *text, int err) {
+  if (note_fd >= 0) note("start-failed %s %llu\n", text, (unsigned long long)err);
+  else fprintf(stderr, "pypy-box-supervisor: %s\n", text);
+}
+
+/* In the guest's child (or its PID namespace's init): `what` failed (with errno if err); the child ends. */
+static void child_failed_with(const char *what, int err) {
+  char text[400];
+  snprintf(text, sizeof text, "the guest's child: %s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+  say_start_failed(text, err);
+  _exit(127);
+}
+
+static void child_failed(const char *what) {
+  child_failed_with(what, errno);
+}
+
+/*
  * Ends the guest and waits for every process below us (the supervisor is their subreaper): none
  * is left as a zombie for whoever is pid 1, which in a container may never reap them (and the
  * guests' uid would run into its process limit). Async-signal-safe.
@@ -105,6 +126,20 @@ static void fatal(const char *what) {
   fprintf(stderr, "pypy-box-supervisor: %s: %s\n", what, strerror(errno));
   end_guest();
   _exit(126);
+}
+
+/* In the supervisor, before the guest runs: the run ends, having said why (say_start_failed). */
+static void stop_before_start(const char *text, int err) {
+  say_start_failed(text, err);
+  end_guest();
+  _exit(127);
+}
+
+/* As stop_before_start: `what` failed (with errno if err). */
+static void start_failed(const char *what, int err) {
+  char text[400];
+  snprintf(text, sizeof text, "%s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+  stop_before_start(text, err);
 }
 
 static void protocol_fatal(const char *what) {
@@ -552,9 +587,9 @@ static void drop_controller_streams(void) {
 static void enter_pid_namespace(struct walls *w) {
   if (!w->namespaces || !strstr(w->active, "user-ns") || unshare(CLONE_NEWPID) != 0) return;
   int status_pipe[2];
-  if (pipe2(status_pipe, O_CLOEXEC) < 0) _exit(127);
+  if (pipe2(status_pipe, O_CLOEXEC) < 0) child_failed("pipe2 for the PID namespace's init");
   pid_t init = fork();
-  if (init < 0) _exit(127);
+  if (init < 0) child_failed("fork of the PID namespace's init");
   if (init > 0) {
     drop_controller_streams();
     close(early_status[1]);
@@ -566,9 +601,9 @@ static void enter_pid_namespace(struct walls *w) {
     }
     pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
   }
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed("PR_SET_PDEATHSIG in the PID namespace's init");
   pid_t guest = fork();
-  if (guest < 0) _exit(127);
+  if (guest < 0) child_failed("fork of the guest in its PID namespace");
   if (guest > 0) {
     drop_controller_streams();
     close(status_pipe[0]);
@@ -582,7 +617,7 @@ static void enter_pid_namespace(struct walls *w) {
   close(early_status[1]);
   close(status_pipe[0]);
   close(status_pipe[1]);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed("PR_SET_PDEATHSIG in the guest");
   wall_note(w, "pid-ns");
 }
 
@@ -594,50 +629,61 @@ static void enter_pid_namespace(struct walls *w) {
  * limits, writes the walls note and executes the program.
  */
 static char **await_go(struct walls *w) {
+  static const char *const bad = "the run sent to the waiting child is malformed";
   uint32_t len;
-  if (read(GO_FD, &len, 4) != 4 || len == 0 || len > (1u << 20)) _exit(127);
+  ssize_t head = read(GO_FD, &len, 4);
+  if (head == 0) _exit(0); /* no run: the supervisor gave this child up (discard_premade) */
+  if (head < 0) child_failed("read of the run from the supervisor");
+  if (head != 4 || len == 0 || len > (1u << 20)) child_failed_with(bad, 0);
   char *buf = malloc(len);
   char **words = malloc((len + 2) * sizeof *words);
-  if (!buf || !words) _exit(127);
+  if (!buf || !words) child_failed("malloc");
   for (uint32_t got = 0; got < len;) {
     ssize_t r = read(GO_FD, buf + got, len - got);
-    if (r <= 0) _exit(127);
+    if (r < 0) child_failed("read of the run from the supervisor");
+    if (r == 0) child_failed_with(bad, 0);
     got += (uint32_t)r;
   }
   close(GO_FD);
-  if (buf[len - 1] != 0) _exit(127);
+  if (buf[len - 1] != 0) child_failed_with(bad, 0);
   size_t n = 0;
   for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
   /* as, cpu, nofile, fsize, nproc, then the number of exec words, those, then the environment */
-  if (n < 6) _exit(127);
+  if (n < 6) child_failed_with(bad, 0);
   w->as = strtoull(words[0], NULL, 10), w->cpu = strtoull(words[1], NULL, 10), w->nofile = strtoull(words[2], NULL, 10);
   w->fsize = strtoull(words[3], NULL, 10), w->nproc = strtoull(words[4], NULL, 10);
   size_t argc = strtoull(words[5], NULL, 10);
-  if (argc < 2 || 6 + argc > n) _exit(127);
-  if (clearenv() != 0) _exit(127);
+  if (argc < 2 || argc > n || 6 + argc > n) child_failed_with(bad, 0);
+  if (clearenv() != 0) child_failed("clearenv");
   for (size_t k = 6 + argc; k < n; k++)
-    if (putenv(words[k]) != 0) _exit(127);
+    if (putenv(words[k]) != 0) child_failed("putenv");
   words[6 + argc] = NULL;
-  if (apply_limits(w) < 0) _exit(127);
+  if (apply_limits(w) < 0) child_failed("setrlimit");
   return words + 6;
 }
 
 static void child_main(int sock, struct walls *w, char **argv, int standby) {
   pid_t parent = getppid();
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-  if (dup2(sock, SOCK_FD) < 0) _exit(127);
-  if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) _exit(127);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed("PR_SET_PDEATHSIG");
+  if (getppid() != parent) _exit(127); /* the supervisor is gone: nobody to tell */
+  if (dup2(sock, SOCK_FD) < 0) child_failed("dup2 of the listener's socket");
+  if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) child_failed("setting up the walls");
   enter_pid_namespace(w);
+  /* The notes stay open until exec (close-on-exec), for a failure to be told. */
+  if (note_fd >= 0) {
+    if (dup3(note_fd, NOTE_CHILD_FD, O_CLOEXEC) < 0) child_failed("dup3 of the notes descriptor");
+    note_fd = NOTE_CHILD_FD;
+  } else if (standby) child_failed_with("a waiting child needs the notes descriptor", 0);
   if (!standby) note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
-  else if (note_fd < 0 || dup2(note_fd, NOTE_CHILD_FD) < 0) _exit(127); /* kept for the walls note */
   for (int fd = 0; fd < 3; fd++)
-    if (dup2(stdio_placeholder[fd], fd) < 0) _exit(127);
+    if (dup2(stdio_placeholder[fd], fd) < 0) child_failed("dup2 of a standard stream's placeholder");
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
-  syscall(SYS_close_range, standby ? NOTE_CHILD_FD + 1 : SOCK_FD + 1, ~0U, 0);
+  if (!standby) close(GO_FD);
+  syscall(SYS_close_range, NOTE_CHILD_FD + 1, ~0U, 0);
   build_filter(getpid());
   struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
-  if (lfd < 0) _exit(127);
+  if (lfd < 0) child_failed("seccomp filter with a user-notification listener");
   struct fd_message m;
   fd_message_init(&m);
   struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
@@ -645,20 +691,20 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   memcpy(CMSG_DATA(c), &lfd, sizeof(int));
-  if (sendmsg(SOCK_FD, &m.msg, 0) < 0) _exit(127);
+  if (sendmsg(SOCK_FD, &m.msg, 0) < 0) child_failed("sendmsg of the seccomp listener");
   /* From here on every call is seen by the supervisor, which lets these through. */
   close(lfd);
   close(SOCK_FD);
   if (standby) {
     argv = await_go(w);
-    note_fd = NOTE_CHILD_FD;
     note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
-    close(NOTE_CHILD_FD);
-    note_fd = -1;
   }
   static char *no_env[] = {NULL};
   execve(argv[0], argv + 1, environ ? environ : no_env);
-  _exit(127);
+  int err = errno;
+  char what[PATH_MAX + 16];
+  snprintf(what, sizeof what, "exec of %s", argv[0]);
+  child_failed_with(what, err);
 }
 
 /* Whether an ELF executable is dynamically linked (has PT_INTERP), so a preload can wall it. */
@@ -689,11 +735,11 @@ static int is_dynamic(const char *path) {
  */
 static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **argv) {
   child = fork();
-  if (child < 0) fatal("fork");
+  if (child < 0) start_failed("fork of the guest", errno);
   if (child == 0) {
     pid_t parent = getppid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-    if (apply_walls(w) < 0) _exit(127);
+    if (apply_walls(w) < 0) child_failed("setting up the walls");
     enter_pid_namespace(w);
     char preload[PATH_MAX + 16];
     char *envp[3] = {NULL, NULL, NULL};
@@ -1453,16 +1499,16 @@ static int premade_go = -1;
 /* Starts the guest's child and takes its listener; standby: the child then waits for send_go. */
 static void start_child(struct walls *w, char **guest_argv, int standby) {
   int sv[2], go[2] = {-1, -1};
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
-  if (pipe2(early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0)) fatal("pipe2");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) start_failed("socketpair for the guest's child", errno);
+  if (pipe2(early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0)) start_failed("pipe2 for the guest's child", errno);
   child = fork();
-  if (child < 0) fatal("fork");
+  if (child < 0) start_failed("fork of the guest's child", errno);
   if (child == 0) {
     close(sv[0]);
     close(early_status[0]);
     if (standby) {
       close(go[1]);
-      if (dup2(go[0], GO_FD) < 0) _exit(127);
+      if (dup2(go[0], GO_FD) < 0) child_failed("dup2 of the run's pipe");
     }
     child_main(sv[1], w, guest_argv, standby);
   }
@@ -1472,10 +1518,15 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
   listener = receive_listener(sv[0]);
   close(sv[0]);
   if (listener < 0) {
-    int status;
-    waitpid(child, &status, 0);
-    fprintf(stderr, "pypy-box-supervisor: the guest could not be started under seccomp (is seccomp user notification available?)\n");
-    _exit(127);
+    /* The child has told why, when it could (start-failed); this line comes after it. */
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    child = -1;
+    char what[160];
+    if (WIFSIGNALED(status)) snprintf(what, sizeof what, "the guest's child was killed by signal %d before handing over its seccomp listener", WTERMSIG(status));
+    else snprintf(what, sizeof what, "the guest's child ended (exit status %d) before handing over its seccomp listener", WEXITSTATUS(status));
+    start_failed(what, 0);
   }
 }
 
