@@ -71,7 +71,7 @@ describe('the spare supervisor', () => {
     expect(spares()).toHaveLength(1);
     const limited = await stock({ limits: { cpuSeconds: 3, openFiles: 40 } });
     expect(limited.stdout.toString()).toBe(`3 ${512 + 40 + 64} w 2\n`);
-    expect(limited.walls).toEqual(expect.arrayContaining(['rlimits', 'uid-nobody', 'net-ns', 'pid-ns', 'no-new-privs']));
+    expect(limited.walls).toEqual(expect.arrayContaining(['rlimits', 'uid-per-run', 'net-ns', 'pid-ns', 'no-new-privs']));
     // Other walls than the waiting child's, or a protocol guest: a fresh child, same results.
     await settle();
     const open = await stock({ walls: { namespaces: false } });

@@ -43,6 +43,14 @@ const EPILOG = [
   '  128+N  the guest died of signal N',
 ].join('\n');
 
+/** --uid-range FIRST:COUNT and --uid-lock FILE as the library's identityRange (checked there). */
+function identityRangeOption(range: string | undefined, lockFile: string | undefined): Pick<ControllerOptions, 'identityRange'> {
+  if (range === undefined && lockFile === undefined) return {};
+  const m = range === undefined ? undefined : /^(\d+):(\d+)$/.exec(range);
+  if (range !== undefined && !m) throw new UsageError(`--uid-range expects FIRST:COUNT, got ${JSON.stringify(range)}`);
+  return { identityRange: { ...(m ? { first: Number(m[1]), count: Number(m[2]) } : {}), ...(lockFile !== undefined ? { lockFile } : {}) } };
+}
+
 function sizeOption(v: unknown, name: string): number {
   try {
     return parseSize(v, name);
@@ -91,9 +99,11 @@ function interactParser(args: string[]) {
     .option('max-path', { type: 'number', describe: 'longest path the guest may use, NUL included (default 4096)', requiresArg: true })
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
     .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
-    .option('walls', { type: 'boolean', default: true, describe: 'walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the nobody uid' })
+    .option('walls', { type: 'boolean', default: true, describe: "walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the run's own uid" })
     .option('namespaces', { type: 'boolean', default: true, describe: 'new user/network/IPC/UTS/mount namespaces; --no-namespaces for debugging' })
-    .option('keep-uid', { type: 'boolean', describe: 'debugging: keep the uid when started as root (default: run the guest as nobody)' })
+    .option('keep-uid', { type: 'boolean', describe: "debugging: keep the uid when started as root (default: run the guest as a uid of the run's own)" })
+    .option('uid-range', { type: 'string', describe: 'host uids/gids runs may take when started as root, one per run: FIRST:COUNT (default 1000000:65536)', requiresArg: true })
+    .option('uid-lock', { type: 'string', describe: 'the lock file where runs claim their uids (default /run/pypy-box/uids.lock); all runs of a range must share it', requiresArg: true })
     .option('local-answers', { type: 'boolean', default: true, describe: "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; --no-local-answers sends every call to the controller" })
     .option('unknown-calls', { choices: ['enosys', 'fail'] as const, describe: 'a call no handler knows: answer ENOSYS (default) or stop the guest' })
     .help()
@@ -185,6 +195,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
     walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'] },
+    ...identityRangeOption(opts['uid-range'], opts['uid-lock']),
     localAnswers: opts['local-answers'] !== false,
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],

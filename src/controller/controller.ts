@@ -298,6 +298,9 @@ class Run {
     const args: string[] = [];
     if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
     if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
+    const ids = this.o.identityRange;
+    if (ids?.first !== undefined) args.push('--uid-range', `${ids.first}:${ids.count}`);
+    if (ids?.lockFile !== undefined) args.push('--uid-lock', ids.lockFile);
     if (this.limits.cpuSeconds > 0) args.push('--cpu', String(this.limits.cpuSeconds));
     if (this.limits.heapBytes > 0) {
       // Resident memory is the limit for stock guests; the address-space cap behind it leaves room

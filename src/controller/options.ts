@@ -78,6 +78,14 @@ export interface ControllerOptions {
    */
   walls?: boolean | { seccomp?: boolean; namespaces?: boolean; dropRoot?: boolean };
   /**
+   * Host uids (and gids) the supervisor gives runs when started as root: each run claims one of
+   * its own, unique among all runs on the machine at the same time, so no per-user kernel counter
+   * is shared between runs (default 65,536 ids from 1,000,000). Every process drawing on a range
+   * must use the same lock file (default `/run/pypy-box/uids.lock`). As non-root the guest keeps
+   * the user's uid. Not the identity the guest is shown (`identity`).
+   */
+  identityRange?: IdentityRange;
+  /**
    * Stock guests: let the supervisor answer stat, open and access of the read-only host grants
    * (the interpreter's own installation) and the identity calls itself, then report them, instead
    * of a round trip each (default true). The answers, trace and counts are the same either way.
@@ -120,6 +128,15 @@ export interface ControllerOptions {
   transport?: () => GuestTransport;
 }
 
+/** The supervisor's own default (identity.h) for what is left out: 65,536 ids from 1,000,000; `/run/pypy-box/uids.lock`. */
+export interface IdentityRange {
+  /** The first id of the range, given with `count` (both or neither). */
+  first?: number;
+  count?: number;
+  /** An absolute path: the lock file where runs claim their uids (created 0600 if missing). */
+  lockFile?: string;
+}
+
 export class OptionError extends TypeError {
   override readonly name = 'OptionError';
   constructor(
@@ -133,6 +150,22 @@ export class OptionError extends TypeError {
 function nonNegInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
   return v;
+}
+
+/** Neither root (0) nor (uid_t)-1 in the range, and every id within 32 bits. */
+function checkIdentityRange(r: IdentityRange): void {
+  if (!r || typeof r !== 'object') throw new OptionError('identityRange', 'expected { first, count, lockFile? }');
+  if ((r.first === undefined) !== (r.count === undefined)) throw new OptionError('identityRange', 'give first and count together');
+  if (r.first !== undefined) {
+    const first = nonNegInt(r.first, 'identityRange.first');
+    const count = nonNegInt(r.count, 'identityRange.count');
+    if (first < 1) throw new OptionError('identityRange.first', 'must be at least 1 (uid 0 is root)');
+    if (count < 1) throw new OptionError('identityRange.count', 'must be at least 1');
+    if (first + count - 1 >= 0xffffffff) throw new OptionError('identityRange', 'the range must end below 4294967295 ((uid_t)-1)');
+  }
+  if (r.lockFile !== undefined && (typeof r.lockFile !== 'string' || !r.lockFile.startsWith('/') || r.lockFile.includes('\0'))) {
+    throw new OptionError('identityRange.lockFile', 'expected an absolute host path');
+  }
 }
 
 /** Validates options once, up front; every message names the option. */
@@ -152,6 +185,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
   if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
   if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean') throw new OptionError('spareSupervisor', 'expected true or false');
+  if (o.identityRange !== undefined) checkIdentityRange(o.identityRange);
   if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {

@@ -44,6 +44,7 @@
 #error "the pypy-box supervisor supports x86-64 Linux only for now"
 #endif
 
+#include "identity.h"
 #include "syscalls.h"
 #include "walls.h"
 
@@ -1573,14 +1574,34 @@ static void discard_premade(void) {
   child = -1;
 }
 
+/*
+ * The run's own uid when the walls drop root (identity.h): claimed now, kept until we end. Without
+ * one the run does not start. Otherwise no claim is kept.
+ */
+static void take_identity(struct walls *w) {
+  w->run_id = 0;
+  if (!w->drop_root || geteuid() != 0) {
+    release_id();
+    return;
+  }
+  w->run_id = claim_id();
+  if (!w->run_id) stop_before_start(id_failure, id_errno);
+}
+
+/* A child started ahead runs as the uid claimed then: it serves a run of the same range only. */
+static uint32_t premade_id;
+
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
-    if (argc == 3 && strcmp(argv[2], "stock") == 0) {
+    /* A spare claims its uid (from the default range) as it starts, as it would for its run. */
+    if (geteuid() == 0) claim_id();
+    if (argc == 3 && strcmp(argv[2], "stock") == 0 && (geteuid() != 0 || id_claimed)) {
       /* A stock guest's child with the default walls, started before its run is known. */
       struct walls dw;
       memset(&dw, 0, sizeof dw);
       dw.namespaces = 1;
       dw.drop_root = 1;
+      dw.run_id = premade_id = id_claimed;
       prepare_streams();
       prepare_stock();
       start_child(&dw, NULL, 1);
@@ -1600,6 +1621,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
     else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
+    else if (identity_option(argc, argv, &k)) continue;
     else if ((local = local_option(argc, argv, &k)) != 0) {
       if (local < 0) return bad_option(argv[k - 1], argv[k]);
     }
@@ -1622,24 +1644,23 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
   prepare_streams();
+  /* A child started ahead has the default walls and identity: it takes the run if those are the run's. */
+  int premade_fits = !protocol_guest && w.namespaces && w.drop_root && (geteuid() != 0 || (id_claim_matches() && id_claimed == premade_id));
+  if (!premade_fits) discard_premade(); /* before its uid may be given up */
+  take_identity(&w);
   if (protocol_guest) {
-    discard_premade();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
     if (getppid() == 1) _exit(125);
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
   prepare_stock();
-  /* A child started ahead has the default walls: it takes the run if those are the run's. */
-  if (premade_go >= 0 && w.namespaces && w.drop_root) send_go(&w, guest_argv);
-  else {
-    discard_premade();
-    start_child(&w, guest_argv, 0);
-  }
+  if (premade_go >= 0) send_go(&w, guest_argv);
+  else start_child(&w, guest_argv, 0);
   /* The guest is starting meanwhile; its first forwarded call waits for this. */
   if (config_stdin) read_config();
   /*

@@ -1,7 +1,8 @@
 /*
  * Walls around a guest process, applied in the child between fork and exec: resource limits,
- * no new privileges, an unprivileged uid when started as root, and new user, network, IPC, UTS and
- * mount namespaces where the kernel allows them. Each wall can be switched off for debugging.
+ * no new privileges, a uid of the run's own when started as root (identity.h), and new user,
+ * network, IPC, UTS and mount namespaces where the kernel allows them. Each wall can be switched
+ * off for debugging.
  */
 #ifndef PYPY_BOX_WALLS_H
 #define PYPY_BOX_WALLS_H
@@ -11,6 +12,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -20,7 +22,8 @@
 struct walls {
   rlim_t as, cpu, nofile, fsize, nproc;
   int namespaces; /* try new user/net/ipc/uts/mount namespaces */
-  int drop_root;  /* run as nobody when started as root */
+  int drop_root;  /* run as the run's own uid when started as root */
+  uint32_t run_id; /* that uid (and gid), claimed by the supervisor (identity.h); 0: none */
   char active[256];
 };
 
@@ -57,11 +60,16 @@ static int apply_limits(struct walls *w) {
 /* Another user, new namespaces, no new privileges (the limits come separately, apply_limits). */
 static int apply_isolation(struct walls *w) {
   if (w->drop_root && geteuid() == 0) {
-    if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) {
-      fprintf(stderr, "pypy-box-supervisor: cannot drop to nobody: %s\n", strerror(errno));
+    uid_t id = w->run_id;
+    if (!id) {
+      fprintf(stderr, "pypy-box-supervisor: no uid was claimed for the run\n");
       return -1;
     }
-    wall_note(w, "uid-nobody");
+    if (setgroups(0, NULL) || setresgid(id, id, id) || setresuid(id, id, id)) {
+      fprintf(stderr, "pypy-box-supervisor: cannot drop to uid %u: %s\n", (unsigned)id, strerror(errno));
+      return -1;
+    }
+    wall_note(w, "uid-per-run");
   }
   if (w->namespaces) {
     uid_t uid = geteuid();
