@@ -158,6 +158,26 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     await r.run;
   });
 
+  it('does not start in a user namespace that maps too few ids (a container), and says so', { timeout: 60_000 }, async () => {
+    // `unshare -Ur`: root inside, and only that one id mapped.
+    const script = path.join(ROOT, 'build/test/identity-in-userns.mjs');
+    const lockFile = path.join(ROOT, 'build/test/userns-uids.lock');
+    fs.rmSync(lockFile, { force: true });
+    fs.writeFileSync(
+      script,
+      `import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
+       try {
+         await new Controller({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: ${JSON.stringify(lockFile)} } }).run();
+         console.log('started');
+       } catch (e) {
+         console.log(e.message);
+       }`,
+    );
+    const { stdout } = await promisify(execFile)('unshare', ['-Ur', process.execPath, script], { timeout: 50_000 });
+    const python = fs.realpathSync('/usr/bin/python3');
+    expect(stdout.trim()).toBe(`cannot start ${python}: the uid range 1000000..1065535 is not mapped in this user namespace (a container?): give one inside it (--uid-range)`);
+  });
+
   it('does not start without a usable lock file, and says why', async () => {
     const notDir = await refusal({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: '/proc/version/uids.lock' } });
     expect(notDir.kind).toBe('spawn');

@@ -135,6 +135,28 @@ static int lock_id(int fd, uint32_t uid) {
   return errno == EAGAIN || errno == EACCES ? 0 : -1;
 }
 
+/*
+ * Whether every id of the range exists in our user namespace (/proc/self/uid_map or gid_map): a
+ * container often maps fewer ids than the default range needs, and a drop to an unmapped id fails.
+ * The map's lines ("inside outside count", at most 340) may split the range between them.
+ */
+static int id_range_mapped(const char *map_file) {
+  FILE *f = fopen(map_file, "re");
+  if (!f) return 0;
+  unsigned long long lo[340], n[340], a, b, c;
+  int lines = 0;
+  while (lines < 340 && fscanf(f, "%llu %llu %llu", &a, &b, &c) == 3) lo[lines] = a, n[lines] = c, lines++;
+  fclose(f);
+  unsigned long long at = id_range.first, end = (unsigned long long)id_range.first + id_range.count;
+  while (at < end) {
+    int k = 0;
+    while (k < lines && !(lo[k] <= at && at - lo[k] < n[k])) k++;
+    if (k == lines) return 0;
+    at = lo[k] + n[k];
+  }
+  return 1;
+}
+
 /* Whether the claim held (if any) was made from the range now asked for. */
 static int id_claim_matches(void) {
   return id_claimed && id_claimed_from.first == id_range.first && id_claimed_from.count == id_range.count &&
@@ -152,6 +174,13 @@ static void release_id(void) {
 static uint32_t claim_id(void) {
   if (id_claim_matches()) return id_claimed;
   release_id();
+  if (!id_range_mapped("/proc/self/uid_map") || !id_range_mapped("/proc/self/gid_map")) {
+    char what[160];
+    snprintf(what, sizeof what, "the uid range %u..%u is not mapped in this user namespace (a container?): give one inside it (--uid-range)",
+             (unsigned)id_range.first, (unsigned)(id_range.first + id_range.count - 1));
+    id_fail(what, 0);
+    return 0;
+  }
   int fd = open_id_lock();
   if (fd < 0) return 0;
   uint32_t start = 0;
