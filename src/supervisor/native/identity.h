@@ -191,7 +191,9 @@ static uint32_t claim_id(void) {
     if (got < 0) {
       int e = errno;
       close(fd);
-      id_fail("cannot lock in the uid lock file", e);
+      char what[PATH_MAX + 64];
+      snprintf(what, sizeof what, "cannot lock in the uid lock file %s", id_range.lock_file);
+      id_fail(what, e);
       return 0;
     }
     if (got) {
