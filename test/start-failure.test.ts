@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, SandboxError } from '../src/index.js';
+import { supervisorPath } from '../src/supervisor/locate.js';
 import { ROOT } from './helpers.js';
 
 /**
@@ -12,8 +14,10 @@ import { ROOT } from './helpers.js';
 function unreachableInterpreter(): string {
   const dir = path.join(ROOT, 'build/test/root-only');
   const file = path.join(dir, 'python3');
+  const source = fs.realpathSync('/usr/bin/python3');
   fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(fs.realpathSync('/usr/bin/python3'), file);
+  // Copied once: a new copy is a new interpreter to profile (its libraries, its standard library).
+  if (fs.statSync(file, { throwIfNoEntry: false })?.size !== fs.statSync(source).size) fs.copyFileSync(source, file);
   fs.chmodSync(file, 0o755);
   fs.chmodSync(dir, 0o700);
   return file;
@@ -42,5 +46,21 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
       expect(err.result.outcome).toBe('killed');
       expect(err.result.exitCode).toBeNull();
     }
+  });
+
+  it("is told by the supervisor on its notes: the child's failure first, then its own view", async () => {
+    // A process limit of 1 for the run's uid: the child cannot fork its PID namespace's init.
+    const sup = spawn(supervisorPath(), ['--nproc', '1', '--', '/usr/bin/python3', 'python3', '-c', 'print(1)'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    let notes = '';
+    let stderr = '';
+    sup.stdio[3]!.on('data', (b: Buffer) => (notes += b.toString()));
+    sup.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => sup.on('close', resolve));
+    expect(code).toBe(127);
+    expect(stderr).toBe('');
+    expect(notes.split('\n').filter((l) => l.startsWith('start-failed'))).toEqual([
+      "start-failed the guest's child: fork of the PID namespace's init: Resource temporarily unavailable 11",
+      "start-failed the guest's child ended (exit status 127) before handing over its seccomp listener 0",
+    ]);
   });
 });
