@@ -519,7 +519,8 @@ static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) 
   }
   bpf_bind(a, "pid");
   if (r->null_arg >= 0) {
-    bpf_arg_eq64(a, r->null_arg, 0, "allow", NULL);
+    bpf_arg_eq64(a, r->null_arg, 0, "allow", "not null");
+    bpf_bind(a, "not null");
     bpf_ret(a, r->otherwise);
   }
   bpf_bind(a, "allow");
