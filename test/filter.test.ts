@@ -99,6 +99,7 @@ const EXPECTED: [string, string][] = [
   // beyond 511 a real descriptor is judged by the supervisor, from the same table
   ['fcntl F_DUPFD 600', '=0'],
   ...fdCommands('>511'),
+  ['fcntl hi|F_DUPFD 600', '=0'],
   ['sendmsg(509)', 'EBADF'],
   ['sendmsg(hi|509)', 'EBADF'],
   ['sendmsg(pipe)', 'EACCES'],

@@ -209,6 +209,8 @@ static void probe_descriptors(void) {
   long high = syscall(SYS_fcntl, p[0], F_DUPFD, 600L);
   report(high >= 600 ? "fcntl F_DUPFD 600" : "fcntl F_DUPFD 600 (below 600)", high < 0 ? -1 : 0);
   if (high >= 600) probe_fd_commands((int)high, ">511");
+  long again = syscall(SYS_fcntl, p[0], HI | F_DUPFD, 600L);
+  report(again >= 600 ? "fcntl hi|F_DUPFD 600" : "fcntl hi|F_DUPFD 600 (below 600)", again < 0 ? -1 : 0);
   /* The listener handover's sendmsg: that descriptor is closed before exec; others are refused. */
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);

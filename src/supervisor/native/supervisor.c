@@ -345,6 +345,17 @@ static const struct fd_command_rule *fd_command_rule(int nr) {
   return NULL;
 }
 
+/*
+ * Whether a command always goes to the controller (it makes a descriptor the controller counts).
+ * Commands are unsigned ints: the low word, as the kernel and the filter read them.
+ */
+static int fd_command_forwarded(int nr, uint64_t cmd) {
+  const struct fd_command_rule *r = fd_command_rule(nr);
+  for (size_t k = 0; r && k < r->n_notify; k++)
+    if ((uint32_t)cmd == r->notify[k]) return 1;
+  return 0;
+}
+
 /* The errno to refuse a command on a real descriptor with, or 0 to let it run. */
 static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
   const struct fd_command_rule *r = fd_command_rule(nr);
@@ -1328,7 +1339,7 @@ static void handle(const struct seccomp_notif *req) {
   case FDN:
   case FD:
     /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
-    if (nr == SYS_fcntl && (req->data.args[1] == F_DUPFD || req->data.args[1] == F_DUPFD_CLOEXEC)) {
+    if (fd_command_forwarded(nr, req->data.args[1])) {
       forward(req, f);
       return;
     }
