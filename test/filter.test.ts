@@ -197,6 +197,16 @@ describe('the stock guest seccomp filter, probed with crafted arguments', () => 
     if (walls?.namespaces === false) expect(r.walls).not.toContain('pid-ns');
   });
 
+  it('keeps a guest from raising its own CPU limit: the run ends reported as over its CPU limit', async () => {
+    const code =
+      'import resource\nsoft, hard = resource.getrlimit(resource.RLIMIT_CPU)\ntry:\n  resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))\n  print("raised", flush=True)\n' +
+      'except ValueError as e:\n  print("refused:", e, flush=True)\nwhile True: pass';
+    const r = await new Controller({ python: 'python3', args: ['-c', code], timeout: 30_000, limits: { cpuSeconds: 1 } }).run();
+    // CPython reports setrlimit's EPERM as a ValueError.
+    expect(r.stdout.toString()).toBe('refused: not allowed to raise maximum limit\n');
+    expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'cpu', value: 1 } });
+  });
+
   it('ends a guest that makes an x32 call (another ABI, other numbers) with SIGSYS', async () => {
     const r = await new Controller({ python: PROBE, args: ['x32'], timeout: 30_000 }).run();
     expect(r).toMatchObject({ outcome: 'signaled', signal: 'SIGSYS' });
