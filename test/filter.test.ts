@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,5 +211,23 @@ describe('the stock guest seccomp filter, probed with crafted arguments', () => 
     const r = await new Controller({ python: PROBE, args: ['x32'], timeout: 30_000 }).run();
     expect(r).toMatchObject({ outcome: 'signaled', signal: 'SIGSYS' });
     expect(r.stdout.toString()).toBe('');
+  });
+});
+
+describe('the BPF assembler (bpf.h) the filters are built with', () => {
+  it('resolves labels by scope, and refuses to link a jump it cannot make right', () => {
+    const lines = execFileSync(path.join(ROOT, 'build/test/bpf-link'), { encoding: 'utf8' }).trim().split('\n');
+    expect(lines).toEqual([
+      // instruction index: jump-if-true / jump-if-false / constant, for every jump
+      'jump over 255: linked 258 1:255/0/1',
+      'jump over 256: conditional jump farther than 255 instructions: far',
+      'eq64 without else: a two-step argument check without an else label',
+      'int range without else: a two-step argument check without an else label',
+      'unbound label: jump to a label never bound: nowhere',
+      'label bound twice: label bound twice: twice',
+      'jump backwards: jump backwards: top',
+      'scoped labels: linked 5 0:0/1/0 2:0/1/1',
+      'eq64: linked 6 1:0/2/0 3:1/0/5',
+    ]);
   });
 });
