@@ -56,11 +56,15 @@ static inline void bpf_scope(struct bpf_asm *a) {
   a->scope++;
 }
 
-/* The index of a label of the current scope, made on first use (-1 when a name is NULL). */
+/*
+ * The index of a label of the current scope, made on first use (-1 when a name is NULL). Scopes
+ * only grow and labels are appended: the current scope's labels are the last ones, and the search
+ * stops at the first label of an earlier scope (a filter of many scopes builds in linear time).
+ */
 static inline int bpf_label(struct bpf_asm *a, const char *name) {
   if (!name) return -1;
-  for (unsigned k = a->n_labels; k-- > 0;)
-    if (a->label[k].scope == a->scope && strcmp(a->label[k].name, name) == 0) return (int)k;
+  for (unsigned k = a->n_labels; k-- > 0 && a->label[k].scope == a->scope;)
+    if (strcmp(a->label[k].name, name) == 0) return (int)k;
   if (a->n_labels >= BPF_ASM_MAX_LABELS || strlen(name) >= BPF_ASM_LABEL_LEN) {
     bpf_fail(a, "too many labels or a label name too long", name);
     return -1;
