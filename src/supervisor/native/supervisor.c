@@ -375,13 +375,13 @@ struct self_rule {
   int nr;
   int zero_is_self;   /* 0 names the caller itself, never a group */
   int null_arg;       /* an argument that must be NULL in all 64 bits, or -1 */
-  uint32_t otherwise; /* the action when it is not NULL */
+  uint32_t otherwise; /* the action when it is not NULL (refused where there is none) */
 };
 
 static const struct self_rule SELF_RULES[] = {
-  {SYS_kill, 0, -1, 0},
-  {SYS_tgkill, 0, -1, 0},
-  {SYS_rt_sigqueueinfo, 0, -1, 0},
+  {SYS_kill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_tgkill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_rt_sigqueueinfo, 0, -1, SECCOMP_RET_ERRNO | EPERM},
   /*
    * The guest may read its limits, never set them: one that raised its own CPU limit would die of
    * SIGKILL at the hard limit instead of being reported as over its CPU limit. Setting one goes
