@@ -108,6 +108,9 @@ const EXPECTED: [string, string][] = [
   ['mmap(hi|memfd)', 'ok'],
   ['mmap(stdin)', 'ENODEV'],
   // refused by the table, and not listed at all
+  ['execve', 'EPERM'],
+  ['execveat', 'EPERM'],
+  ['fork', 'EPERM'],
   ['socket', 'EACCES'],
   ['tkill(self)', 'EPERM'],
   ['setrlimit', 'ENOSYS'],

@@ -226,8 +226,20 @@ static void probe_descriptors(void) {
   TRY("mmap(stdin)", SYS_mmap, NULL, 4096L, PROT_READ, (long)MAP_PRIVATE, 0L, 0L);
 }
 
+/* A second program or a second process: refused (one that went through leaves at once). */
+static void probe_exec(void) {
+  static char *const argv[] = {"true", NULL}, *const envp[] = {NULL};
+  TRY("execve", SYS_execve, "/bin/true", argv, envp);
+  TRY("execveat", SYS_execveat, AT_FDCWD, "/bin/true", argv, envp, 0);
+  errno = 0;
+  long pid = syscall(SYS_fork);
+  if (pid == 0) _exit(0);
+  report("fork", pid);
+}
+
 /* Calls the table refuses outright, and one it does not list. */
 static void probe_refused(void) {
+  probe_exec();
   TRY("socket", SYS_socket, AF_UNIX, SOCK_STREAM, 0);
   TRY("tkill(self)", SYS_tkill, self, 0);
   TRY("setrlimit", SYS_setrlimit, RLIMIT_NOFILE, NULL);
