@@ -661,63 +661,6 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   _exit(127);
 }
 
-/* Whether an ELF executable is dynamically linked (has PT_INTERP), so a preload can wall it. */
-static int is_dynamic(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  unsigned char eh[64];
-  int dyn = 0;
-  if (read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh, "\x7f" "ELF", 4) == 0 && eh[4] == 2) {
-    uint64_t phoff;
-    uint16_t phentsize, phnum;
-    memcpy(&phoff, eh + 32, 8);
-    memcpy(&phentsize, eh + 54, 2);
-    memcpy(&phnum, eh + 56, 2);
-    for (uint16_t k = 0; k < phnum && k < 128; k++) {
-      uint32_t type = 0;
-      if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)k * phentsize)) != 4) break;
-      if (type == 3 /* PT_INTERP */) dyn = 1;
-    }
-  }
-  close(fd);
-  return dyn;
-}
-
-/*
- * Launcher mode, for a guest that speaks the protocol itself: its standard streams go straight to
- * the controller. The walls go up, then the strict filter of the preloaded wall library.
- */
-static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **argv) {
-  child = fork();
-  if (child < 0) fatal("fork");
-  if (child == 0) {
-    pid_t parent = getppid();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-    if (apply_walls(w) < 0) _exit(127);
-    enter_pid_namespace(w);
-    char preload[PATH_MAX + 16];
-    char *envp[3] = {NULL, NULL, NULL};
-    const char *strict = "";
-    if (wall_lib && is_dynamic(argv[0])) {
-      snprintf(preload, sizeof preload, "LD_PRELOAD=%s", wall_lib);
-      envp[0] = preload;
-      envp[1] = "PYPY_BOX_WALL=1";
-      strict = "seccomp-strict,";
-    }
-    char line[400];
-    snprintf(line, sizeof line, "%sparent-death-signal,%s", strict, w->active);
-    note("walls %s%.0llu\n", line, 0);
-    execve(argv[0], argv + 1, envp); /* the notes descriptor is close-on-exec */
-    note("exec-failed %s %llu\n", strerror(errno), (unsigned long long)errno);
-    _exit(127);
-  }
-  for (;;) {
-    int status;
-    if (waitpid(child, &status, 0) == child) pass_on_status(status);
-    if (errno != EINTR) fatal("waitpid");
-  }
-}
-
 static int receive_listener(int sock) {
   struct fd_message m;
   fd_message_init(&m);
@@ -1303,6 +1246,8 @@ static void pass_on_status(int status) {
   }
   _exit(126);
 }
+
+#include "protocol_guest.h"
 
 /*
  * Options that hand over local answers (local.h), on the command line or in the configuration
