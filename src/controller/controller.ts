@@ -17,7 +17,7 @@ import { normalizeOptions, type ControllerOptions, type Limits, type OutputOptio
 import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
+import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { delegate, hostDevices, listsLocally, type Delegation } from '../supervisor/delegation.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
@@ -26,6 +26,8 @@ const MAX_DENIED_KEPT = 100;
 /** What the supervisor prints when it ends a guest for a limit. */
 const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
 const SUPERVISOR_WALLS = /^walls (.*)$/m;
+/** A wall asked for could not be built: the supervisor did not start the guest (exit status 127). */
+const SUPERVISOR_WALL_FAILED = /^wall-failed (\S+) (.*) \d+$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -317,13 +319,23 @@ class Run {
       return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env }, supervised: true };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
-    if (o.walls === false || !supervisorAvailable()) {
+    if (o.walls === false) {
       return { file: o.executable!, args: [...heap, ...args], env: {}, argv0: this.argv0() };
+    }
+    // Walls asked for and not buildable here stop the run (fail closed): never run without them.
+    let supervisor: string;
+    try {
+      supervisor = supervisorPath();
+    } catch (err) {
+      throw new Error(`the walls cannot be set up: ${(err as Error).message}`, { cause: err });
     }
     const seccomp = !(typeof o.walls === 'object' && o.walls.seccomp === false);
     const wall = seccomp ? wallLibraryPath() : undefined;
+    if (seccomp && !wall) {
+      throw new Error('the seccomp-strict wall cannot be set up: its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"');
+    }
     return {
-      file: supervisorPath(),
+      file: supervisor,
       args: ['--protocol-guest', ...(wall ? ['--wall', wall] : []), ...this.wallArgs(), '--', o.executable!, this.argv0(), ...heap, ...args],
       env: {},
       supervised: true,
@@ -686,6 +698,10 @@ class Run {
     }
     const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
     if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
+    const wallFailed = SUPERVISOR_WALL_FAILED.exec(this.notes);
+    if (!this.ending && wallFailed) {
+      this.ending = { kind: 'spawn', error: new Error(`the ${wallFailed[1]} wall could not be set up (${wallFailed[2]}); the guest was not started`) };
+    }
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
       this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
     }
