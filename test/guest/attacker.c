@@ -5,7 +5,9 @@
  *
  *   ATTACK <name> ret=<return value> errno=<errno>
  *
- * then "DONE". Usage: attacker WRITABLE_PATH (a file it would create if the wall let it).
+ * then "DONE". Usage: attacker WRITABLE_PATH [PLANTED_LINK [PLANTED_FIFO]]: a file it would create if
+ * the wall let it; names in its own directory ending in ".so", as the loader's window accepts, that
+ * lead elsewhere (a symlink to /etc/passwd, a FIFO).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +61,9 @@ int main(int argc, char **argv) {
   report("open-passwd", syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY));
   report("open-passwd-legacy", syscall(SYS_open, "/etc/passwd", O_RDONLY));
   report("create-file", syscall(SYS_openat, AT_FDCWD, writable, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  report("open-library-for-writing", syscall(SYS_openat, AT_FDCWD, "/usr/lib/x86_64-linux-gnu/libc.so.6", O_RDWR));
+  report("open-planted-link", syscall(SYS_openat, AT_FDCWD, argc > 2 ? argv[2] : "/nonexistent/evil.so", O_RDONLY));
+  report("open-planted-fifo", syscall(SYS_openat, AT_FDCWD, argc > 3 ? argv[3] : "/nonexistent/fifo.so", O_RDONLY));
   report("socket", syscall(SYS_socket, AF_INET, SOCK_STREAM, 0));
   report("kill-init", syscall(SYS_kill, 1, 0));
   report("kill-upper-bits", syscall(SYS_kill, (1ULL << 32) | 1, 0));
@@ -78,6 +83,8 @@ int main(int argc, char **argv) {
   if (sigsetjmp(no_i386, 1) == 0) report("i386-open-passwd", i386_open("/etc/passwd"));
   else (void)!write(2, "ATTACK i386-open-passwd unavailable\n", 36);
   report("fork", syscall(SYS_fork));
+  /* Not an attack: a library, read-only. The loader's window gives it while it is open. */
+  report("open-library", syscall(SYS_openat, AT_FDCWD, "/usr/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY | O_CLOEXEC));
   (void)!write(2, "DONE\n", 5);
   return 0;
 }
