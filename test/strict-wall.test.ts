@@ -42,8 +42,12 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls
 const ATTACKS = [
   'open-passwd', 'open-passwd-legacy', 'create-file', 'open-library-for-writing', 'open-planted-link', 'open-planted-fifo', 'socket', 'kill-init', 'kill-upper-bits', 'tgkill-init',
   'tgkill-upper-bits', 'execve-sh', 'execveat-sh', 'ptrace-traceme', 'ptrace-attach-init', 'write-fd3',
-  'write-upper-bits', 'read-upper-bits', 'readlink-other', 'stat-passwd', 'listener-of-its-own', 'i386-open-passwd', 'fork',
+  'write-upper-bits', 'read-upper-bits', 'readlink-other', 'stat-passwd', 'listener-of-its-own', 'i386-open-passwd', 'fork', 'prlimit-raise', 'prlimit-raise-upper-bits', 'prlimit-of-init',
+  'prlimit-upper-bits', 'sendmsg-stdout', 'sendmsg-handoff-upper-bits', 'read-beyond-handed-fds', 'fstat-stdin',
+  'seccomp-tsync', 'seccomp-strict-mode',
 ];
+/** Calls with the same kind of arguments that the wall allows: they succeed. */
+const ALLOWED = ['tgkill-self', 'prlimit-read', 'read-stdin-nothing', 'write-stderr-nothing'];
 /** The last line: a library opened read-only, which only the loader's window gives. */
 const WINDOW_PROBE = 'open-library';
 const REFUSALS = [Errno.EPERM, Errno.EACCES, Errno.ENOSYS];
@@ -103,6 +107,8 @@ describe('the strict wall against a compromised interpreter', () => {
         expect([m![1], m![2]]).toEqual([m![1], '-1']);
         expect(REFUSALS, line).toContain(Number(m![3]));
       }
+      const ok = r.guestStderr.split('\n').filter((l) => l.startsWith('ALLOWED '));
+      expect(ok).toEqual(ALLOWED.map((name) => `ALLOWED ${name} ret=0 errno=0`));
       expect(r.guestStderr).toContain('DONE\n');
       expect(r.guestStderr).not.toContain('escaped');
       expect(fs.existsSync(created)).toBe(false);

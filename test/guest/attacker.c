@@ -5,7 +5,7 @@
  *
  *   ATTACK <name> ret=<return value> errno=<errno>
  *
- * then "DONE". Usage: attacker WRITABLE_PATH [PLANTED_LINK [PLANTED_FIFO]]: a file it would create if
+ * then a few calls the wall allows ("ALLOWED ..."), then "DONE". Usage: attacker WRITABLE_PATH [PLANTED_LINK [PLANTED_FIFO]]: a file it would create if
  * the wall let it; names in its own directory ending in ".so", as the loader's window accepts, that
  * lead elsewhere (a symlink to /etc/passwd, a FIFO).
  */
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -35,6 +36,13 @@ static sigjmp_buf no_i386;
 static void on_segv(int sig) {
   (void)sig;
   siglongjmp(no_i386, 1);
+}
+
+/* A call the wall lets through: "ALLOWED <name> ret=<value> errno=<errno>". */
+static void allowed(const char *name, long ret) {
+  char line[160];
+  int n = snprintf(line, sizeof line, "ALLOWED %s ret=%ld errno=%d\n", name, ret, ret < 0 ? errno : 0);
+  (void)!write(2, line, (size_t)n);
 }
 
 /*
@@ -83,6 +91,26 @@ int main(int argc, char **argv) {
   if (sigsetjmp(no_i386, 1) == 0) report("i386-open-passwd", i386_open("/etc/passwd"));
   else (void)!write(2, "ATTACK i386-open-passwd unavailable\n", 36);
   report("fork", syscall(SYS_fork));
+  struct rlimit64_pair {
+    uint64_t cur, max;
+  } lim = {1 << 20, 1 << 20};
+  struct msghdr none;
+  memset(&none, 0, sizeof none);
+  report("prlimit-raise", syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &lim, NULL));
+  report("prlimit-raise-upper-bits", syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, (uintptr_t)&lim | (1ULL << 63), NULL));
+  report("prlimit-of-init", syscall(SYS_prlimit64, 1, RLIMIT_NOFILE, NULL, &lim));
+  report("prlimit-upper-bits", syscall(SYS_prlimit64, 1ULL << 32, RLIMIT_NOFILE, NULL, &lim));
+  report("sendmsg-stdout", syscall(SYS_sendmsg, 1, &none, 0));
+  report("sendmsg-handoff-upper-bits", syscall(SYS_sendmsg, (1ULL << 32) | 509, &none, 0));
+  report("read-beyond-handed-fds", syscall(SYS_read, 1024, (char[8]){0}, 0));
+  report("fstat-stdin", syscall(SYS_fstat, 0, (char[256]){0}));
+  report("seccomp-tsync", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, NULL));
+  report("seccomp-strict-mode", syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, NULL));
+  /* What the wall allows, with the same kind of arguments: these succeed. */
+  allowed("tgkill-self", syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), 0));
+  allowed("prlimit-read", syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim));
+  allowed("read-stdin-nothing", syscall(SYS_read, 0, (char[8]){0}, 0));
+  allowed("write-stderr-nothing", syscall(SYS_write, 2, msg, 0));
   /* Not an attack: a library, read-only. The loader's window gives it while it is open. */
   report("open-library", syscall(SYS_openat, AT_FDCWD, "/usr/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY | O_CLOEXEC));
   (void)!write(2, "DONE\n", 5);
