@@ -211,3 +211,15 @@ describe('a strict wall that cannot be set up stops the run', () => {
     expect((err as SandboxError).message).toMatch(/seccomp-strict wall cannot be set up/);
   });
 });
+
+describe('the capability dump', () => {
+  it('runs the binary behind the strict wall too (pypy-box check)', async () => {
+    // The attacker's default target: it would create this file if check ran it bare.
+    const created = '/tmp/pypy-box-attacker';
+    fs.rmSync(created, { force: true });
+    const r = await execa(process.execPath, [CLI, 'check', path.join(ROOT, 'build/test/attacker')], { env: { NO_COLOR: '1' }, reject: false });
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr).toMatch(/printed no sandbox capability dump/);
+    expect(fs.existsSync(created)).toBe(false);
+  });
+});

@@ -198,7 +198,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   }
 
   if (opts.debug && executable) {
-    const report = compareCapabilities(await dumpCapabilities(executable), controller.supportedSignatures());
+    const report = compareCapabilities(await dumpCapabilities(executable, undefined, opts.walls !== false), controller.supportedSignatures());
     if (report.version !== PROTOCOL_VERSION) say(`warning: protocol version ${report.version}, this controller speaks ${PROTOCOL_VERSION}`);
     if (report.unsupported.length) {
       say(`refusing ${executable}: it declares ${report.unsupported.length} call(s) this controller does not implement: ${report.unsupported.join(' ')}`);

@@ -87,6 +87,28 @@ static void put_up_strict_wall(void) {
   close(lfd); /* the program must never hold its own listener */
 }
 
+/*
+ * The program's environment: ours (the controller gives none; the capability dump gives
+ * RPY_SANDBOX_DUMP), and for the strict wall the preload that closes the loader's window. A static
+ * program ignores the preload and keeps the window: the filter holds either way.
+ */
+static char **guest_environment(int preload) {
+  static char preload_var[PATH_MAX + 16];
+  size_t n = 0;
+  while (environ && environ[n]) n++;
+  char **envp = calloc(n + 3, sizeof *envp);
+  if (!envp) _exit(127);
+  size_t k = 0;
+  for (size_t j = 0; j < n; j++)
+    if (strncmp(environ[j], "LD_PRELOAD=", 11) != 0 && strncmp(environ[j], "PYPY_BOX_WALL=", 14) != 0) envp[k++] = environ[j];
+  if (preload) {
+    snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", wall_real);
+    envp[k++] = preload_var;
+    envp[k++] = "PYPY_BOX_WALL=1";
+  }
+  return envp;
+}
+
 static void protocol_child(int sock, struct walls *w, const char *wall_lib, char **argv) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
@@ -101,15 +123,8 @@ static void protocol_child(int sock, struct walls *w, const char *wall_lib, char
   syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0);
   syscall(SYS_close_range, STRICT_HANDOFF_FD + 1, ~0U, 0);
   if (handoff_send(HANDOFF_WALLS, 0, w->active, -1) < 0) _exit(127);
-  char preload[PATH_MAX + 16];
-  char *envp[3] = {NULL, NULL, NULL};
-  if (wall_lib) {
-    /* Ignored by a static program, which then keeps the window: the filter holds either way. */
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", wall_real);
-    envp[0] = preload;
-    envp[1] = "PYPY_BOX_WALL=1";
-    put_up_strict_wall();
-  }
+  char **envp = guest_environment(wall_lib != NULL);
+  if (wall_lib) put_up_strict_wall();
   execve(argv[0], argv + 1, envp);
   handoff_send(HANDOFF_EXEC_FAILED, errno, "", -1);
   _exit(127);
