@@ -332,7 +332,8 @@ static void serve_protocol_guest(int sock) {
         answer_strict(req);
         continue;
       }
-      if (errno != EINTR && errno != ENOENT && errno != ENOTCONN) fatal("SECCOMP_IOCTL_NOTIF_RECV");
+      if (errno == ENOTCONN) pfd[0].revents |= POLLHUP;
+      else if (errno != EINTR && errno != ENOENT) fatal("SECCOMP_IOCTL_NOTIF_RECV");
     }
     if (pfd[0].revents & (POLLHUP | POLLERR)) listener = -1; /* no task left behind the filter */
     if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) && take_exec_failure(sock, 0) == 0) close(sock), sock = -1;
