@@ -36,6 +36,23 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls
       expect(r.stdout.toString()).toBe('{"answer": 42}\n');
     });
   }
+
+  it('PyPy 3.6 copied with mode 0711 and the setuid bit (unreadable to the guest\'s user) runs behind the strict wall', async () => {
+    const p = PYPYS[1]!;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-0711-'));
+    try {
+      fs.chmodSync(dir, 0o755);
+      fs.copyFileSync(path.join(p.dir, p.binary), path.join(dir, p.binary));
+      fs.copyFileSync(path.join(p.dir, 'libpypy3-c.so'), path.join(dir, 'libpypy3-c.so')); // beside it: $ORIGIN
+      fs.chmodSync(path.join(dir, p.binary), 0o4711);
+      const r = await new Controller({ executable: path.join(dir, p.binary), libPath: p.dir, args: ['-S', '-c', 'print(6*7)'], spareSupervisor: false, timeout: 60_000 }).run();
+      expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
+      expect(r.stdout.toString()).toBe('42\n');
+      expect(r.walls).toEqual(expect.arrayContaining(['seccomp-strict', 'no-new-privs']));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** One line per attack of test/guest/attacker.c. */
