@@ -120,8 +120,10 @@ static void protocol_child(int sock, struct walls *w, const char *wall_lib, char
   }
   enter_pid_namespace(w);
   /* The program gets its three streams and nothing else (the notes are the supervisor's). */
-  syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0);
-  syscall(SYS_close_range, STRICT_HANDOFF_FD + 1, ~0U, 0);
+  if (syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0) < 0 || syscall(SYS_close_range, STRICT_HANDOFF_FD + 1, ~0U, 0) < 0) {
+    handoff_send(HANDOFF_WALL_FAILED, errno, "isolation", -1);
+    _exit(127);
+  }
   if (handoff_send(HANDOFF_WALLS, 0, w->active, -1) < 0) _exit(127);
   char **envp = guest_environment(wall_lib != NULL);
   if (wall_lib) put_up_strict_wall();
