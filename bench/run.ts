@@ -93,6 +93,34 @@ async function fileRead(): Promise<void> {
   }
 }
 
+/**
+ * The strict wall's cost on a real sandboxed PyPy (build/pypy-sandbox, unpacked by the test setup):
+ * `print(6*7)` behind every wall vs the same walls without the strict seccomp filter (its loader's
+ * window answered by the supervisor, and the filter evaluated twice on every native call).
+ */
+async function strictWall(runs: number): Promise<void> {
+  const dir = path.join(root, 'build/pypy-sandbox/pypy3.6-sandbox');
+  const label = 'sandboxed PyPy 3.6 `-S -c print(6*7)`: strict wall vs none';
+  if (!fs.existsSync(path.join(dir, 'pypy3-c'))) {
+    rows.push({ name: `${label}: skipped (no build/pypy-sandbox; run the tests once)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+    return;
+  }
+  const once = async (seccomp: boolean) => {
+    const t0 = process.hrtime.bigint();
+    const r = await new Controller({ executable: path.join(dir, 'pypy3-c'), libPath: dir, args: ['-S', '-c', 'print(6*7)'], walls: { seccomp } }).run();
+    if (r.outcome !== 'exited' || r.walls.includes('seccomp-strict') !== seccomp) throw new Error(`sandboxed PyPy ended with ${r.outcome}: ${r.guestStderr}`);
+    return seconds(t0);
+  };
+  const walled: number[] = [];
+  const bare: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    walled.push(await once(true));
+    bare.push(await once(false));
+  }
+  const [w, b] = [median(walled), median(bare)];
+  rows.push({ name: `${label} (median of ${runs})`, pypyBox: w * 1e3, baseline: b * 1e3, unit: 'ms', ratio: w / b, target: '<= 1.1x', met: w / b <= 1.1 });
+}
+
 async function pythonStartup(label: string, args: string[], runs: number): Promise<void> {
   const interp = findInterpreter('pypy3');
   if (!interp) {
@@ -202,6 +230,8 @@ step('pypy3 startup');
 await pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21);
 step('import-heavy script');
 await pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11);
+step('strict wall');
+await strictWall(quick ? 3 : 9);
 step('one system call');
 await forwardedSyscall();
 step('1000 runs');
