@@ -44,6 +44,7 @@
 #error "the pypy-box supervisor supports x86-64 Linux only for now"
 #endif
 
+#include "bpf.h"
 #include "syscalls.h"
 #include "walls.h"
 
@@ -316,24 +317,6 @@ static const struct syscall_fate *fate_of(int nr) {
 
 /* ---- the filter ---- */
 
-#define MAX_INSNS 2048
-static struct sock_filter prog[MAX_INSNS];
-static unsigned n_insns;
-
-#define emit(...) emit_insn((struct sock_filter)__VA_ARGS__)
-static void emit_insn(struct sock_filter f) {
-  if (n_insns >= MAX_INSNS) {
-    fprintf(stderr, "pypy-box-supervisor: filter too large\n");
-    _exit(126);
-  }
-  prog[n_insns++] = f;
-}
-
-#define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
-#define LD_ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
-#define LD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
-#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
-
 /*
  * fcntl and ioctl on a real descriptor (a host file, or the guest's own pipe) run natively only
  * for what cannot reach beyond the guest: no locks on host files, no signal owners, no O_ASYNC.
@@ -362,6 +345,17 @@ static const struct fd_command_rule *fd_command_rule(int nr) {
   return NULL;
 }
 
+/*
+ * Whether a command always goes to the controller (it makes a descriptor the controller counts).
+ * Commands are unsigned ints: the low word, as the kernel and the filter read them.
+ */
+static int fd_command_forwarded(int nr, uint64_t cmd) {
+  const struct fd_command_rule *r = fd_command_rule(nr);
+  for (size_t k = 0; r && k < r->n_notify; k++)
+    if ((uint32_t)cmd == r->notify[k]) return 1;
+  return 0;
+}
+
 /* The errno to refuse a command on a real descriptor with, or 0 to let it run. */
 static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
   const struct fd_command_rule *r = fd_command_rule(nr);
@@ -373,145 +367,257 @@ static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
 }
 
 /*
- * The filter block of a rule: on descriptors 3..511 the command is decided here; F_DUPFD-like
- * commands and other descriptors go to the supervisor. Jumps are resolved once the block is laid
- * out: its three endings are refuse, allow and notify, in that order.
+ * Calls that name a process by their first argument (a pid): only the guest itself, compared on
+ * all 64 bits, so that neither an upper half (the kernel would use the low one), nor a negative
+ * pid (every process, or a process group) nor 0 (the caller's process group) slips past.
  */
-static void emit_fd_command_rule(const struct fd_command_rule *r) {
-  enum { NEXT = -1, REFUSE = -2, ALLOW = -3, NOTIFY = -4 };
-  struct { struct sock_filter insn; int jt, jf; } b[40];
-  size_t n = 0;
-#define JUMP(op, k, t, f) (b[n].insn = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), 0, 0), b[n].jt = (t), b[n].jf = (f), n++)
-#define STMT(...) (b[n].insn = (struct sock_filter)__VA_ARGS__, b[n].jt = b[n].jf = NEXT, n++)
-  if (r->n_notify) STMT(LD_ARG_LO(1));
-  for (size_t k = 0; k < r->n_notify; k++) JUMP(BPF_JEQ, r->notify[k], NOTIFY, NEXT);
-  STMT(LD_ARG_LO(0));
-  JUMP(BPF_JGE, VIRTUAL_FD_BASE, NOTIFY, NEXT);
-  JUMP(BPF_JGE, 3, NEXT, NOTIFY);
-  STMT(LD_ARG_LO(1));
-  for (size_t k = 0; k < r->n_allow; k++) JUMP(BPF_JEQ, r->allow[k], ALLOW, NEXT);
-  if (r->mask) {
-    JUMP(BPF_JEQ, r->checked, NEXT, REFUSE);
-    STMT(LD_ARG_LO(2));
-    JUMP(BPF_JSET, r->mask, REFUSE, ALLOW);
-  }
-  size_t refuse = n, allow = n + 1, notify = n + 2;
-  STMT(RET(SECCOMP_RET_ERRNO | (unsigned)r->refuse));
-  STMT(RET(SECCOMP_RET_ALLOW));
-  STMT(RET(SECCOMP_RET_USER_NOTIF));
-#undef JUMP
-#undef STMT
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)r->nr, 0, (unsigned char)n));
-  for (size_t k = 0; k < n; k++) {
-    int t[2] = {b[k].jt, b[k].jf};
-    unsigned char off[2];
-    for (int j = 0; j < 2; j++) {
-      size_t target = t[j] == REFUSE ? refuse : t[j] == ALLOW ? allow : t[j] == NOTIFY ? notify : k + 1;
-      off[j] = (unsigned char)(target - k - 1);
-    }
-    b[k].insn.jt = off[0];
-    b[k].insn.jf = off[1];
-    emit_insn(b[k].insn);
-  }
+struct self_rule {
+  int nr;
+  int zero_is_self;   /* 0 names the caller itself, never a group */
+  int null_arg;       /* an argument that must be NULL in all 64 bits, or -1 */
+  uint32_t otherwise; /* the action when it is not NULL (refused where there is none) */
+};
+
+static const struct self_rule SELF_RULES[] = {
+  {SYS_kill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_tgkill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_rt_sigqueueinfo, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  /*
+   * The guest may read its limits, never set them: one that raised its own CPU limit would die of
+   * SIGKILL at the hard limit instead of being reported as over its CPU limit. Setting one goes
+   * to the supervisor, which lets our own child set its limits before exec (a standby child
+   * learns them after its filter is in place) and refuses it with EPERM from the exec on.
+   */
+  {SYS_prlimit64, 1, 2, SECCOMP_RET_USER_NOTIF},
+};
+
+static const struct self_rule *self_rule(int nr) {
+  for (size_t k = 0; k < sizeof SELF_RULES / sizeof SELF_RULES[0]; k++)
+    if (SELF_RULES[k].nr == nr) return &SELF_RULES[k];
+  return NULL;
 }
 
-/* Builds the filter: arch check, then one block per listed call, ENOSYS for the rest. */
-static void build_filter(pid_t self) {
-  emit(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
-  emit(RET(SECCOMP_RET_KILL_PROCESS));
-  emit(LD_NR);
-  emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1)); /* x32 ABI numbers */
-  emit(RET(SECCOMP_RET_KILL_PROCESS));
-  /* The socket that hands the listener to the supervisor, before exec. */
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendmsg, 0, 3));
-  emit(LD_ARG_LO(0));
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_FD, 0, 1));
-  emit(RET(SECCOMP_RET_ALLOW));
-  for (size_t k = 0; k < N_FATES; k++) {
-    const struct syscall_fate *f = &FATES[k];
-    emit(LD_NR);
-    switch (f->fate) {
-    case ALLOW:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    case ERR:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_ERRNO | (f->err & SECCOMP_RET_DATA)));
-      break;
-    case FD:
-      if (fd_command_rule(f->nr)) {
-        emit_fd_command_rule(fd_command_rule(f->nr));
-        break;
-      }
-      /* fall through */
-    case FWD:
-    case EXEC:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    case FDN:
-    case FDX: {
-      /* Native when every descriptor argument is a real one: 3 <= fd < VIRTUAL_FD_BASE. */
-      int two = f->nr == SYS_dup2 || f->nr == SYS_dup3;
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, two ? 8 : 5));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, two ? 5 : 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, two ? 4 : 1));
-      if (two) {
-        emit(LD_ARG_LO(1));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 2, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 1));
-      }
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    }
-    case MMAP: /* anonymous and under 1 MiB, or of a real descriptor: native; others are checked */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 11));
-      emit(LD_ARG_LO(3));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 3, 0));
-      emit(LD_ARG_LO(4));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 6, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 4, 5));
-      emit(LD_ARG_HI(1));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
-      emit(LD_ARG_LO(1));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 1u << 20, 1, 0));
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    case CLONE: /* CLONE_THREAD: a thread; anything else would be a new process */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 4));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1));
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      break;
-    case SELF: /* first argument is the guest itself (or 0 = self, for prlimit64) */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
-      emit(LD_ARG_HI(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)self, 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, f->nr == SYS_prlimit64 ? 0 : (unsigned)self, 1, 0));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    case PRCTL: /* PR_SET_NAME 15, PR_GET_NAME 16, PR_SET_VMA 0x53564d41, PR_GET_DUMPABLE 3 */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 15, 4, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 16, 3, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x53564d41, 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    }
+/* prctl options that touch only the calling thread's name or the names of its own mappings. */
+static const uint32_t PRCTL_ALLOWED[] = {PR_SET_NAME, PR_GET_NAME, PR_SET_VMA, PR_GET_DUMPABLE};
+
+/* clone flags that would give even a thread new namespaces. */
+#define CLONE_NEW_NAMESPACES \
+  (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+/* Anonymous mappings below this size run natively; larger ones pass the supervisor's heap check. */
+#define NATIVE_ANON_MMAP_BYTES (1u << 20)
+
+/* System call numbers with this bit belong to the x32 ABI. */
+#define X32_SYSCALL_BIT 0x40000000u
+
+/*
+ * Argument widths. seccomp shows every argument as 64 bits. Where the kernel takes an int (a
+ * descriptor, a command, a flag word, an option), it reads the low 32 bits only, whatever the
+ * upper half holds; the filter then reads the low word only, so both see the same value. Pids,
+ * pointers and lengths are compared on all 64 bits.
+ */
+
+static struct bpf_asm filter; /* some 150 KiB: kept off the stack */
+
+/* x86-64 calls only: another architecture or the x32 ABI (other numbers) ends the process. Leaves nr in A. */
+static void emit_prologue(struct bpf_asm *a) {
+  bpf_scope(a);
+  bpf_ld_arch(a);
+  bpf_jeq(a, AUDIT_ARCH_X86_64, "x86-64", NULL);
+  bpf_ret(a, SECCOMP_RET_KILL_PROCESS);
+  bpf_bind(a, "x86-64");
+  bpf_ld_nr(a);
+  bpf_jge(a, X32_SYSCALL_BIT, NULL, "numbers");
+  bpf_ret(a, SECCOMP_RET_KILL_PROCESS);
+  bpf_bind(a, "numbers");
+}
+
+/* The socket that hands the listener to the supervisor, before exec (its descriptor: low word). */
+static void emit_listener_handover(struct bpf_asm *a) {
+  bpf_scope(a);
+  bpf_jeq(a, SYS_sendmsg, NULL, "next");
+  bpf_ld_arg_lo(a, 0);
+  bpf_jeq(a, SOCK_FD, "allow", NULL);
+  bpf_ld_nr(a); /* any other sendmsg: the table's rule decides */
+  bpf_goto(a, "next");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "next");
+}
+
+/* How many leading arguments of an FDN/FDX call are descriptors. */
+static int descriptor_args(int nr) {
+  return nr == SYS_dup2 || nr == SYS_dup3 ? 2 : 1;
+}
+
+/*
+ * The bodies below follow a match on the call's number; every path through them returns, so the
+ * next call's test still finds the number in A. Labels: "allow", "refuse", "notify".
+ */
+
+/* FDN/FDX: native when every descriptor argument is a real one, 3 <= fd < VIRTUAL_FD_BASE. */
+static void emit_fd_native(struct bpf_asm *a, int nr) {
+  for (int i = 0; i < descriptor_args(nr); i++) bpf_int_arg_in(a, i, 3, VIRTUAL_FD_BASE, NULL, "notify");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * An fd-command rule: on descriptors 3..511 the command is decided here (an unsigned int: low
+ * word); commands that make descriptors and other descriptors go to the supervisor.
+ */
+static void emit_fd_command(struct bpf_asm *a, const struct fd_command_rule *r) {
+  if (r->n_notify) bpf_ld_arg_lo(a, 1);
+  for (size_t k = 0; k < r->n_notify; k++) bpf_jeq(a, r->notify[k], "notify", NULL);
+  bpf_int_arg_in(a, 0, 3, VIRTUAL_FD_BASE, NULL, "notify");
+  bpf_ld_arg_lo(a, 1);
+  for (size_t k = 0; k < r->n_allow; k++) bpf_jeq(a, r->allow[k], "allow", NULL);
+  if (r->mask) {
+    /* The checked bits (O_ASYNC) lie in the low word, the only one fcntl reads for its flags. */
+    bpf_jeq(a, r->checked, NULL, "refuse");
+    bpf_ld_arg_lo(a, 2);
+    bpf_jset(a, r->mask, "refuse", "allow");
   }
-  emit(RET(SECCOMP_RET_ERRNO | ENOSYS));
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)r->refuse & SECCOMP_RET_DATA));
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * mmap: anonymous and small (the length is 64-bit: both words), or of a real descriptor, runs
+ * natively; the rest goes to the supervisor. MAP_ANONYMOUS is a bit of the low word of the flags,
+ * and the descriptor an int.
+ */
+static void emit_mmap(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 3);
+  bpf_jset(a, MAP_ANONYMOUS, "anonymous", NULL);
+  bpf_int_arg_in(a, 4, 3, VIRTUAL_FD_BASE, "allow", "notify");
+  bpf_bind(a, "anonymous");
+  bpf_ld_arg_hi(a, 1);
+  bpf_jeq(a, 0, NULL, "notify");
+  bpf_ld_arg_lo(a, 1);
+  bpf_jge(a, NATIVE_ANON_MMAP_BYTES, "notify", "allow");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * clone: a thread (CLONE_THREAD) without new namespaces; anything else would be a new process or
+ * new namespaces. The flags are an unsigned long, but the kernel keeps their low 32 bits only.
+ */
+static void emit_clone(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 0);
+  bpf_jset(a, CLONE_NEW_NAMESPACES, "refuse", NULL);
+  bpf_jset(a, CLONE_THREAD, "allow", "refuse");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/* A SELF rule: the first argument is the guest (or 0 where that means itself), all 64 bits. */
+static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) {
+  bpf_arg_eq64(a, 0, (uint64_t)self, "pid", r->zero_is_self ? "zero?" : "refuse");
+  if (r->zero_is_self) {
+    bpf_bind(a, "zero?");
+    bpf_arg_eq64(a, 0, 0, "pid", "refuse");
+  }
+  bpf_bind(a, "pid");
+  if (r->null_arg >= 0) {
+    bpf_arg_eq64(a, r->null_arg, 0, "allow", "not null");
+    bpf_bind(a, "not null");
+    bpf_ret(a, r->otherwise);
+  }
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/* prctl: the listed options only (the option is an int: low word). */
+static void emit_prctl(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 0);
+  for (size_t k = 0; k < sizeof PRCTL_ALLOWED / sizeof PRCTL_ALLOWED[0]; k++) bpf_jeq(a, PRCTL_ALLOWED[k], "allow", NULL);
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+}
+
+static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t self) {
+  switch (f->fate) {
+  case ALLOW:
+    bpf_ret(a, SECCOMP_RET_ALLOW);
+    return;
+  case ERR:
+    bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)f->err & SECCOMP_RET_DATA));
+    return;
+  case FD:
+    if (fd_command_rule(f->nr)) {
+      emit_fd_command(a, fd_command_rule(f->nr));
+      return;
+    }
+    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+    return;
+  case FWD:
+  case EXEC:
+    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+    return;
+  case FDN:
+  case FDX:
+    emit_fd_native(a, f->nr);
+    return;
+  case MMAP:
+    emit_mmap(a);
+    return;
+  case CLONE:
+    emit_clone(a);
+    return;
+  case SELF:
+    if (!self_rule(f->nr)) {
+      bpf_fail(a, "a SELF call without a rule in SELF_RULES", f->sig);
+      return;
+    }
+    emit_self(a, self_rule(f->nr), self);
+    return;
+  case PRCTL:
+    emit_prctl(a);
+    return;
+  }
+  bpf_fail(a, "a fate the filter does not know", f->sig);
+}
+
+/* One listed call: its number, then its fate; any other number goes on to the next call's test. */
+static void emit_call(struct bpf_asm *a, const struct syscall_fate *f, pid_t self) {
+  bpf_scope(a);
+  bpf_jeq(a, (uint32_t)f->nr, NULL, "next");
+  emit_fate(a, f, self);
+  bpf_bind(a, "next");
+}
+
+/*
+ * Builds the filter: arch check, then one block per listed call in the table's order (frequent
+ * calls first: a call is found after the tests of all calls before it), ENOSYS for the rest.
+ * A filter that cannot be assembled ends the child: the guest never runs without it.
+ */
+static struct sock_fprog build_filter(pid_t self) {
+  struct bpf_asm *a = &filter;
+  bpf_init(a);
+  emit_prologue(a);
+  emit_listener_handover(a);
+  for (size_t k = 0; k < N_FATES; k++) emit_call(a, &FATES[k], self);
+  bpf_ret(a, SECCOMP_RET_ERRNO | ENOSYS);
+  int n = bpf_link(a);
+  if (n < 0) {
+    fprintf(stderr, "pypy-box-supervisor: cannot assemble the seccomp filter: %s\n", a->error);
+    _exit(127);
+  }
+  return (struct sock_fprog){(unsigned short)n, a->insn};
 }
 
 static void pass_on_status(int status);
@@ -628,14 +734,14 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
   if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) _exit(127);
   enter_pid_namespace(w);
+  /* Built once our pid is final, and while stderr still reaches the controller (errors). */
+  struct sock_fprog fprog = build_filter(getpid());
   if (!standby) note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   else if (note_fd < 0 || dup2(note_fd, NOTE_CHILD_FD) < 0) _exit(127); /* kept for the walls note */
   for (int fd = 0; fd < 3; fd++)
     if (dup2(stdio_placeholder[fd], fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
   syscall(SYS_close_range, standby ? NOTE_CHILD_FD + 1 : SOCK_FD + 1, ~0U, 0);
-  build_filter(getpid());
-  struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (lfd < 0) _exit(127);
   struct fd_message m;
@@ -1176,7 +1282,7 @@ static void handle(const struct seccomp_notif *req) {
   case FDN:
   case FD:
     /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
-    if (nr == SYS_fcntl && (req->data.args[1] == F_DUPFD || req->data.args[1] == F_DUPFD_CLOEXEC)) {
+    if (fd_command_forwarded(nr, req->data.args[1])) {
       forward(req, f);
       return;
     }
@@ -1198,6 +1304,9 @@ static void handle(const struct seccomp_notif *req) {
     return;
   case FDX:
     forward(req, f);
+    return;
+  case SELF: /* only prlimit64 setting a limit of the guest's own (see SELF_RULES) */
+    respond(req->id, 0, EPERM, 0);
     return;
   default: /* ALLOW/ERR/... never notify */
     respond(req->id, 0, ENOSYS, 0);

@@ -14,8 +14,9 @@
  *           filter like FDN, for every descriptor argument); otherwise forwarded so the
  *           controller's table stays right, and it may let the call run natively afterwards ('C')
  *   MMAP    anonymous mappings run natively; file mappings only of injected real files
- *   CLONE   new threads only (CLONE_THREAD); a new process is refused with EPERM
- *   SELF    signals and limits only for the guest itself (first argument = its pid, or 0 for limits)
+ *   CLONE   new threads only (CLONE_THREAD), without new namespaces; anything else is EPERM
+ *   SELF    signals and limits only for the guest itself: the first argument is its pid in all 64
+ *           bits (or 0 for limits), else EPERM; limits may be read, not set (rules: SELF_RULES)
  *   PRCTL   harmless options only (thread names, VMA names)
  *   EXEC    the one execve that starts the interpreter; every later one is refused with EPERM
  *   ERR     refused with the errno given
