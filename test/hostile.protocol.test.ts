@@ -145,6 +145,15 @@ describe('a guest that stops in the middle of a message', () => {
     await healthy(before);
   });
 
+  it('leaving an answer larger than its pipe unread is a stall too, and the guest is killed', async () => {
+    await closeSpareSupervisor();
+    const before = openFds();
+    const read = rawCall('read(ipi)i', [0, 0x1000, 4 << 20]).toString('hex');
+    const r = await outcome(runGuest([`raw ${read} -`, 'sleep 30000'], { stdin: Buffer.alloc(4 << 20, 0x5a), limits: { ioChunkBytes: 4 << 20, stallMs: 300 } }));
+    expectProtocolError(r, /guest stalled: it read none of the \d+ bytes of answers waiting for it for 300 ms/);
+    await healthy(before);
+  });
+
   it('a guest that trickles its reply is not stalled: each byte restarts the clock', async () => {
     const guest = scriptedGuest(async (g) => {
       g.send(rawCall('write(ipi)i', [1, 0x1000, 8]));

@@ -57,6 +57,11 @@ export class GuestChannel {
   private closed = false;
   /** Runs while the guest owes bytes; reset by every byte that comes (see stallMs). */
   private stallTimer: NodeJS.Timeout | undefined;
+  /** Runs while answers wait for the guest to read them (more than its pipe holds). */
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** Bytes handed to the guest's stream, and how many of them had gone out when the drain clock started. */
+  private sent = 0;
+  private flushedAtStart = 0;
 
   constructor(
     private readonly fromGuest: Readable,
@@ -74,7 +79,8 @@ export class GuestChannel {
     private readonly onReport?: (call: DecodedCall) => void,
     /**
      * Milliseconds the guest may go without sending a byte while it owes some (the rest of a call
-     * it started, or a reply to R/Z/M): past that the conversation fails (0 = wait forever).
+     * it started, or a reply to R/Z/M), or without reading while answers wait for it: past that
+     * the conversation fails (0 = wait forever).
      */
     private readonly stallMs = 0,
   ) {
@@ -135,6 +141,22 @@ export class GuestChannel {
   private stopStallClock(): void {
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
+  }
+
+  /** Starts the clock of an answer the guest has yet to read (one larger than its pipe holds). */
+  private startDrainClock(): void {
+    if (this.stallMs <= 0 || this.closed || this.drainTimer) return;
+    this.flushedAtStart = this.sent - this.toGuest.writableLength;
+    this.drainTimer = setTimeout(() => this.checkDrained(), this.stallMs);
+  }
+
+  /** The guest read nothing of what waits for it for the whole stall timeout: it stalled. */
+  private checkDrained(): void {
+    this.drainTimer = undefined;
+    const left = this.toGuest.writableLength;
+    if (this.closed || left === 0) return;
+    if (this.sent - left > this.flushedAtStart) return this.startDrainClock(); // it read some: progress
+    this.fail(new ProtocolError('stalled', `guest stalled: it read none of the ${left} bytes of answers waiting for it for ${this.stallMs} ms`));
   }
 
   private stalled(): void {
@@ -225,8 +247,12 @@ export class GuestChannel {
     if (this.closed) return;
     // One answer, one system call (writev): the guest wakes once, with the whole answer there.
     if (parts.length > 1) this.toGuest.cork();
-    for (const p of parts) this.toGuest.write(p);
+    for (const p of parts) {
+      this.toGuest.write(p);
+      this.sent += p.length;
+    }
     if (parts.length > 1) this.toGuest.uncork();
+    if (this.toGuest.writableLength > 0) this.startDrainClock();
     // A guest that sends calls without reading the answers would make them pile up here.
     if (this.toGuest.writableLength > this.maxUnread) {
       this.fail(new ProtocolError('not-reading', `guest left ${this.toGuest.writableLength} bytes of answers unread`));
@@ -244,6 +270,8 @@ export class GuestChannel {
     if (this.closed) return;
     this.closed = true;
     this.stopStallClock();
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(err);
