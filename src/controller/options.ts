@@ -16,7 +16,8 @@ export interface Limits {
   timeoutMs: number;
   /**
    * Ms the guest may go without sending a byte in the middle of a message (a call it started, a
-   * reply it owes): then it is killed and the run ends with a protocol error (0 = wait forever).
+   * reply it owes), or without reading answers that wait for it: then it is killed and the run
+   * ends with a protocol error (0 = wait forever).
    */
   stallMs: number;
   /** Guest stdout+stderr bytes before it is stopped (0 = unlimited). */
