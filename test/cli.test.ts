@@ -55,6 +55,7 @@ describe('pypy-box CLI', () => {
     const bad = await cli(['interact', '--stall-timeout', '-1', GUEST, 'call getpid()i']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--stall-timeout expects a number of seconds/);
+    expect((await cli(['interact', '--help'])).stdout).toMatch(/--stall-timeout +seconds the guest may go without sending a byte/);
   });
 
   it('--output-limit ends the guest with exit code 125', async () => {

@@ -154,6 +154,12 @@ describe('a guest that stops in the middle of a message', () => {
     await healthy(before);
   });
 
+  it('the stall timeout is an option checked up front', () => {
+    expect(new Controller({ executable: '(any)' }).options.limits.stallMs).toBe(5000);
+    expect(() => new Controller({ executable: '(any)', limits: { stallMs: -1 } })).toThrow(/option limits.stallMs: expected a non-negative integer/);
+    expect(() => new Controller({ executable: '(any)', limits: { stallMs: 2 ** 31 } })).toThrow(/option limits.stallMs: must be at most 2147483647/);
+  });
+
   it('a guest that trickles its reply is not stalled: each byte restarts the clock', async () => {
     const guest = scriptedGuest(async (g) => {
       g.send(rawCall('write(ipi)i', [1, 0x1000, 8]));
