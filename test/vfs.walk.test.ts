@@ -113,7 +113,7 @@ describe('a step of a walk answers as a lookup of the whole path does', () => {
 
   it('in a writable /tmp over a host directory, with whiteouts and opaque directories', () => {
     const vfs = new VirtualFS();
-    vfs.mountTmp('/tmp', { lowerDir: PROJECT, lowerFilter: { exclude: ['**/secret.key'] } });
+    const tmp = vfs.mountTmp('/tmp', { lowerDir: PROJECT, lowerFilter: { exclude: ['**/secret.key'] } });
     const files = new FileTable(vfs, new Policy().allowRead(PROJECT), F, { maxOpenFiles: 16, maxOpenDirs: 4 }, '/tmp', () => undefined);
     files.unlink('/tmp/src/pkg/util.py'); // a whiteout below a lower directory
     files.unlink('/tmp/docs/deep/er/note.txt');
@@ -122,7 +122,12 @@ describe('a step of a walk answers as a lookup of the whole path does', () => {
     files.mkdir('/tmp/docs/deep', 0o755); // an opaque directory over the lower one
     files.mkdir('/tmp/src/pkg/new', 0o755); // an upper directory inside a lower one
     files.close(files.open('/tmp/src/pkg/new/f', F.O_WRONLY | F.O_CREAT, 0o644));
-    agree(vfs, ['/tmp/src/pkg/util.py', '/tmp/src/pkg/__init__.py', '/tmp/src/pkg/new/f', '/tmp/docs/deep/er/note.txt', '/tmp/docs/link-readme', '/tmp/secret.key', '/tmp/.config/config', '/tmp/data/numbers.csv', '/tmp/missing/x']);
+    // A directory nobody may search (made so by the host: the guest cannot chmod) hides its entries.
+    files.mkdir('/tmp/locked', 0o755);
+    files.close(files.open('/tmp/locked/f', F.O_WRONLY | F.O_CREAT, 0o644));
+    tmp.upper.vol.chmodSync('/upper/locked', 0o600);
+    expect(vfs.resolve('/tmp/locked/f', [], false).node).toBeNull();
+    agree(vfs, ['/tmp/locked/f', '/tmp/src/pkg/util.py', '/tmp/src/pkg/__init__.py', '/tmp/src/pkg/new/f', '/tmp/docs/deep/er/note.txt', '/tmp/docs/link-readme', '/tmp/secret.key', '/tmp/.config/config', '/tmp/data/numbers.csv', '/tmp/missing/x']);
   });
 
   it('in host mounts with filters and in the controller\'s own tree', () => {
