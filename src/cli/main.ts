@@ -73,6 +73,7 @@ function interactParser(args: string[]) {
     .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; resident-memory cap for a stock interpreter)', requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds for the guest (RLIMIT_CPU)', requiresArg: true })
     .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
+    .option('stall-timeout', { type: 'number', describe: 'seconds the guest may go without sending a byte in the middle of a message (a call, a reply it owes), or without reading an answer waiting for it, before it is killed as broken (default 5, 0 = wait forever)', requiresArg: true })
     .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
@@ -146,6 +147,10 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts.timeout !== undefined) {
     if (!(opts.timeout > 0)) throw new UsageError('--timeout expects a positive number of seconds');
     limits.timeoutMs = Math.ceil(opts.timeout * 1000);
+  }
+  if (opts['stall-timeout'] !== undefined) {
+    if (!(opts['stall-timeout'] >= 0)) throw new UsageError('--stall-timeout expects a number of seconds (0 = wait forever)');
+    limits.stallMs = Math.ceil(opts['stall-timeout'] * 1000);
   }
   if (opts['output-limit'] !== undefined) limits.outputBytes = sizeOption(opts['output-limit'], '--output-limit');
   if (opts['stdin-limit'] !== undefined) limits.stdinBytes = sizeOption(opts['stdin-limit'], '--stdin-limit');

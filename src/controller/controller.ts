@@ -18,16 +18,13 @@ import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunR
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
-import { delegate, hostDevices, listsLocally, type Delegation } from '../supervisor/delegation.js';
+import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
+import { NoteReader } from '../supervisor/notes.js';
+import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
-/** What the supervisor prints when it ends a guest for a limit. */
-const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
-const SUPERVISOR_WALLS = /^walls (.*)$/m;
-/** A wall asked for could not be built: the supervisor did not start the guest (exit status 127). */
-const SUPERVISOR_WALL_FAILED = /^wall-failed (\S+) (.*) \d+$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -144,8 +141,12 @@ class Run {
   private channel!: GuestChannel;
   private ctx!: CallContext;
   private guestStderr = '';
-  /** Lines from the supervisor's notes descriptor: walls in force, limits hit. */
-  private notes = '';
+  /** The supervisor's notes (walls in force, limits hit, how the guest ended), checked as they come. */
+  private readonly notes = new NoteReader();
+  /** Signatures the supervisor may report answering itself (from the delegation, once known). */
+  private reportable: ReadonlySet<string> | undefined;
+  /** The run has been wound up: answers still in flight are dropped. */
+  private over = false;
   private calls = 0;
   private denials = 0;
   private readonly denied: DeniedCall[] = [];
@@ -380,7 +381,7 @@ class Run {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
-    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call), this.limits.stallMs);
     this.ctx = new CallContext(this.session, this.channel);
     // Large reads go into one buffer kept for the run, reused once the last answer has been
     // written out (an answer's data is written without copying); small ones are copied anyway.
@@ -399,9 +400,8 @@ class Run {
         return this.finishEarly('internal', err as Error);
       }
     }
-    child.notes?.on('data', (b: Buffer) => {
-      if (this.notes.length < 4096) this.notes += b.toString();
-    });
+    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b)));
+    child.notes?.on('end', () => this.noted(() => this.notes.end()));
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
@@ -444,6 +444,15 @@ class Run {
     this.kill();
   }
 
+  /** Reads notes from the supervisor; a malformed one ends the run like a protocol violation. */
+  private noted(read: () => void): void {
+    try {
+      read();
+    } catch (err) {
+      this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
+    }
+  }
+
   // ---- the per-call path ----
 
   private dispatch(call: DecodedCall): void {
@@ -483,13 +492,16 @@ class Run {
 
   /** A call the supervisor answered itself: counted and recorded like any other. */
   private reported(call: DecodedCall): void {
+    // Checked like guest input: a bad report is a protocol error (thrown to the channel).
+    this.reportable ??= reportableCalls(this.delegation);
+    checkReport(call, this.reportable, this.delegation?.grants.length ?? 0);
     this.calls++;
     const r = call.report!;
     // A close the kernel did: the descriptor leaves the controller's table too, before any later call.
-    if (call.sig.text === 'close(i)i' && typeof call.args[0] === 'number') this.session.files.drop(call.args[0]);
+    if (call.sig.text === 'close(i)i') this.session.files.drop(call.args[0] as number);
     // A listing answered from the records sent at open: the descriptor's position moves the same way.
-    const listed = call.sig.text === 'getdents64(ipi)i' && typeof call.args[0] === 'number';
-    if (listed && r.result > 0n) this.session.files.advanceListing(call.args[0] as number, Number(call.args[2]), Number(r.result));
+    const listed = call.sig.text === 'getdents64(ipi)i';
+    if (listed && r.result > 0n) this.advanceListing(call.args[0] as number, call.args[2]!, Number(r.result));
     const missing = r.grant === MISSING_NAME;
     if (missing && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
@@ -535,8 +547,18 @@ class Run {
     this.o.onCall?.(rec);
   }
 
+  /** The supervisor answered getdents64 from a listing: one the controller sent, packed as it would. */
+  private advanceListing(fd: number, count: number | bigint, answered: number): void {
+    try {
+      // The kernel reads the count as an unsigned int.
+      this.session.files.advanceListing(fd, Number(BigInt.asUintN(32, BigInt(count))), answered);
+    } catch (err) {
+      throw new ProtocolError('bad-report', `report from the supervisor of getdents64(ipi)i: ${(err as Error).message}`);
+    }
+  }
+
   private answer(call: DecodedCall, value: Answer, t0: bigint): void {
-    if (this.killedByUs) return;
+    if (this.killedByUs || this.over) return;
     const kind = call.sig.result;
     if (value === CONTINUE) {
       if (this.recording) this.record(call, undefined, 0, 'runs natively', t0);
@@ -564,7 +586,7 @@ class Run {
   }
 
   private answerError(call: DecodedCall, err: unknown, t0: bigint): void {
-    if (this.killedByUs) return;
+    if (this.killedByUs || this.over) return;
     if (err instanceof GuestErrno) {
       if (err.limit) this.noteLimit(err.limit);
       const kind = call.sig.result;
@@ -632,7 +654,7 @@ class Run {
       unknownCalls: this.unknown,
       limitsReached: [...this.reached.values()],
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: SUPERVISOR_WALLS.exec(this.notes)?.[1]?.split(',').filter(Boolean) ?? [],
+      walls: this.notes.find('walls')?.walls ?? [],
       vfs: this.session.files.vfs,
     };
   }
@@ -664,6 +686,9 @@ class Run {
   }
 
   private finish(done: { exitCode?: number; signal?: string; failed?: boolean; message?: string; originalMessage?: string }): RunResult {
+    this.over = true;
+    // What the guest still owed when it ended (a call it started, a reply to R/Z/M): cut short.
+    const owed = this.channel.owed();
     this.channel.close();
     this.cleanup();
     const r = this.baseResult();
@@ -678,10 +703,10 @@ class Run {
     } else if (this.limitHit) {
       r.outcome = 'limit';
       r.signal = signal;
-    } else if (SUPERVISOR_LIMIT.test(this.notes)) {
-      const [, name, value] = SUPERVISOR_LIMIT.exec(this.notes)!;
+    } else if (this.notes.find('limit')) {
+      const { name, value } = this.notes.find('limit')!;
       r.outcome = 'limit';
-      r.limit = { name: name as LimitName, value: name === 'cpu' ? this.limits.cpuSeconds : Number(value) };
+      r.limit = { name, value: name === 'cpu' ? this.limits.cpuSeconds : value };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
       r.outcome = 'signaled';
       r.signal = signal;
@@ -692,15 +717,16 @@ class Run {
       r.signal = signal;
     }
     r.signalDescription = signalDescription(r.signal);
-    const partial = this.channel.partialCall();
-    if (!this.ending && !this.killedByUs && partial.length > 0) {
-      this.ending = { kind: 'protocol', error: new ProtocolError('truncated', 'guest ended in the middle of a call', partial) };
+    // A call cut short is a violation however the guest ended; a reply cut short too, unless the
+    // guest died of a signal (a crash while answering, e.g. at a bad address, tells more).
+    if (!this.ending && !this.killedByUs && owed && (owed.kind === 'call' || !signal)) {
+      this.ending = { kind: 'protocol', error: new ProtocolError('truncated', `guest ended in the middle of ${owed.what}`, owed.bytes) };
     }
-    const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
-    if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
-    const wallFailed = SUPERVISOR_WALL_FAILED.exec(this.notes);
+    const execFailed = this.notes.find('exec-failed');
+    if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed.reason) };
+    const wallFailed = this.notes.find('wall-failed');
     if (!this.ending && wallFailed) {
-      this.ending = { kind: 'spawn', error: new Error(`the ${wallFailed[1]} wall could not be set up (${wallFailed[2]}); the guest was not started`) };
+      this.ending = { kind: 'spawn', error: new Error(`the ${wallFailed.wall} wall could not be set up (${wallFailed.reason}); the guest was not started`) };
     }
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
       this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };

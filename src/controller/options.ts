@@ -14,6 +14,12 @@ export type OutputOption = 'capture' | 'inherit' | 'ignore' | Writable | ((data:
 export interface Limits {
   /** Wall-clock time, ms (0 = none). */
   timeoutMs: number;
+  /**
+   * Ms the guest may go without sending a byte in the middle of a message (a call it started, a
+   * reply it owes), or without reading answers that wait for it: then it is killed and the run
+   * ends with a protocol error (0 = wait forever).
+   */
+  stallMs: number;
   /** Guest stdout+stderr bytes before it is stopped (0 = unlimited). */
   outputBytes: number;
   /** Bytes of stdin the guest may read (0 = unlimited). */
@@ -36,6 +42,7 @@ export interface Limits {
 
 export const LIBRARY_LIMITS: Limits = {
   timeoutMs: 0,
+  stallMs: 5000,
   outputBytes: 1024 * 1024,
   stdinBytes: 0,
   openFiles: 256,
@@ -130,6 +137,9 @@ export class OptionError extends TypeError {
   }
 }
 
+/** Node's timers fire at once past this many milliseconds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function nonNegInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
   return v;
@@ -162,6 +172,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   if (limits.openFiles < 3) throw new OptionError('limits.openFiles', 'must be at least 3 (the standard streams)');
   if (limits.pathLength < 2) throw new OptionError('limits.pathLength', 'must be at least 2');
   if (limits.ioChunkBytes < 1) throw new OptionError('limits.ioChunkBytes', 'must be at least 1');
+  if (limits.stallMs > MAX_TIMER_MS) throw new OptionError('limits.stallMs', `must be at most ${MAX_TIMER_MS} (a timer's longest wait)`);
   for (const [sig, h] of Object.entries(o.handlers ?? {})) {
     if (typeof h !== 'function') throw new OptionError(`handlers['${sig}']`, 'expected a function');
   }
