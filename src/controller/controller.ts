@@ -24,8 +24,13 @@ import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
 /** What the supervisor prints when it ends a guest for a limit. */
-const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
-const SUPERVISOR_WALLS = /^walls (.*)$/m;
+const SUPERVISOR_LIMIT = /^limit (heap|cpu|memory) (\d+)$/m;
+/** The walls in force: the child's line, and the supervisor's own for the run's caps (walls+). */
+const SUPERVISOR_WALLS = /^walls\+? (.*)$/gm;
+/** Limits the supervisor enforced that refused calls without ending the run: name, value, how often. */
+const SUPERVISOR_REACHED = /^reached (open-files|tasks) (\d+) (\d+)$/gm;
+/** A wall that was asked for and could not be built: the run did not start. */
+const SUPERVISOR_WALL_FAILED = /^wall-failed (.*)$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -296,6 +301,9 @@ class Run {
     if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
     if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
     if (this.limits.cpuSeconds > 0) args.push('--cpu', String(this.limits.cpuSeconds));
+    args.push('--memory', String(this.limits.memoryBytes), '--tasks', String(this.limits.tasks), '--cgroup', cgroupMode(w));
+    // Every descriptor counts, the guest's own pipes and memfds as well as the controller's files.
+    if (this.stock) args.push('--max-fds', String(this.limits.openFiles));
     if (this.limits.heapBytes > 0) {
       // Resident memory is the limit for stock guests; the address-space cap behind it leaves room
       // for what interpreters reserve without touching.
@@ -618,11 +626,21 @@ class Run {
       denials: this.denials,
       denied: this.denied,
       unknownCalls: this.unknown,
-      limitsReached: [...this.reached.values()],
+      limitsReached: this.limitsReached(),
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: SUPERVISOR_WALLS.exec(this.notes)?.[1]?.split(',').filter(Boolean) ?? [],
+      walls: [...this.notes.matchAll(SUPERVISOR_WALLS)].flatMap((m) => m[1]!.split(',')).filter(Boolean),
       vfs: this.session.files.vfs,
     };
+  }
+
+  /** The controller's own refusals and those the supervisor reported (reached lines). */
+  private limitsReached(): RunResult['limitsReached'] {
+    const all = new Map(this.reached);
+    for (const [, name, value, count] of this.notes.matchAll(SUPERVISOR_REACHED)) {
+      const r = all.get(name!) ?? { name: name as LimitName, value: Number(value), calls: 0 };
+      all.set(name!, { ...r, calls: r.calls + Number(count) });
+    }
+    return [...all.values()];
   }
 
   private rawMode = false;
@@ -686,6 +704,8 @@ class Run {
     }
     const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
     if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
+    const wallFailed = SUPERVISOR_WALL_FAILED.exec(this.notes);
+    if (!this.ending && wallFailed) this.ending = { kind: 'spawn', error: new Error(wallFailed[1]) };
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
       this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
     }
@@ -708,6 +728,13 @@ class Run {
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
     return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
   }
+}
+
+/** The supervisor's --cgroup: required when asked for, off with the walls (or alone), else where the host allows. */
+function cgroupMode(w: ControllerOptions['walls']): 'required' | 'off' | 'auto' {
+  if (w === false) return 'off';
+  if (typeof w === 'object' && w.cgroup !== undefined) return w.cgroup ? 'required' : 'off';
+  return 'auto';
 }
 
 /** A result for runs that never started. */
