@@ -111,6 +111,13 @@ print("held", 40 * 30, "MiB")
     expect(r.stdout.toString()).toBe('');
   });
 
+  it('a stock guest\'s heap cap counts its memfds too: --heapsize 64m stops a 512 MiB memfd', async () => {
+    const r = await py(MEMFD_BOMB, { limits: { heapBytes: 64 * MIB } });
+    expect(r.outcome).toBe('limit');
+    expect(r.limit).toEqual({ name: 'heap', value: 64 * MIB });
+    expect(r.stdout.toString()).toBe('');
+  });
+
   it('is on by default', async () => {
     const r = await probe;
     expect(r.outcome).toBe('exited');

@@ -81,7 +81,7 @@ function interactParser(args: string[]) {
     .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true, 'populate--': false })
     .option('tmp', { type: 'string', describe: 'host directory shown read-only as the virtual cwd /tmp; guest writes go to memory', requiresArg: true })
     .option('lib-path', { type: 'string', describe: 'host directory holding lib-python/ and lib_pypy/ (a PyPy tree), shown at /lib', requiresArg: true })
-    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; resident-memory cap for a stock interpreter)', requiresArg: true })
+    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; a cap on resident memory and memfds for a stock interpreter)', requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds for the guest (RLIMIT_CPU)', requiresArg: true })
     .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
     .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })

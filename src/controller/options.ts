@@ -28,7 +28,7 @@ export interface Limits {
   pathLength: number;
   /** Most bytes one call moves (a larger read or write is served in part). */
   ioChunkBytes: number;
-  /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory caps for a stock guest (0 = none). */
+  /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory (memfds included) caps for a stock guest (0 = none). */
   heapBytes: number;
   /** CPU seconds of a stock guest (RLIMIT_CPU; 0 = none). */
   cpuSeconds: number;

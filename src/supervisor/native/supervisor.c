@@ -341,8 +341,9 @@ static void limit_hit(const char *name, uint64_t value) {
 
 /*
  * Bytes held in the guest's memfds and other shared-memory files (their allocated blocks): memory
- * that is no address space and shows in no resident count until mapped. Without a cgroup this is
- * what the memory cap adds to the resident memory (a mapped memfd is counted twice: on the safe side).
+ * that is no address space and shows in no resident count until mapped: the heap cap of a stock
+ * guest, and its memory cap without a cgroup, count it with the resident memory (a mapped memfd
+ * is counted twice: on the safe side).
  */
 static uint64_t guest_shm_bytes(void) {
   char path[64];
@@ -362,9 +363,12 @@ static uint64_t guest_shm_bytes(void) {
 #define HEAP_CHECK_MS 20
 static uint64_t last_heap_check;
 
+/* Resident memory and memfds against the heap cap, and against the memory cap without a cgroup. */
 static void check_heap(uint64_t more) {
-  if (heap_limit && guest_rss() + more > heap_limit) limit_hit("heap", heap_limit);
-  if (caps.memory_poll && guest_rss() + more + guest_shm_bytes() > caps.memory_poll) limit_hit("memory", caps.memory_poll);
+  if (!heap_limit && !caps.memory_poll) return;
+  uint64_t held = guest_rss() + more + guest_shm_bytes();
+  if (heap_limit && held > heap_limit) limit_hit("heap", heap_limit);
+  if (caps.memory_poll && held > caps.memory_poll) limit_hit("memory", caps.memory_poll);
 }
 
 /* ---- the open-file limit over every descriptor ---- */
