@@ -312,8 +312,8 @@ class Run {
     }
     // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
     args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
-    // Threads of a stock interpreter (counted per user namespace): enough for programs, not a bomb.
-    if (this.stock) args.push('--nproc', '256');
+    // Threads and processes: the cgroup's task cap (--tasks); where no cgroup can be made the
+    // supervisor sets RLIMIT_NPROC to it instead (per user: not the precise count a cgroup keeps).
     return args;
   }
 
