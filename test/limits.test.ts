@@ -229,6 +229,13 @@ print("after a close", count())
     expect(r.limitsReached).toContainEqual({ name: 'open-files', value: 20, calls: 12 });
   });
 
+  it('dups of real descriptors still work under the limit: natively, and onto a standard stream through the controller', async () => {
+    const code = 'import os\nr, w = os.pipe()\nos.write(w, b"hi there")\nc = os.dup(r)\nos.dup2(c, 40)\nos.dup2(40, 0)\nprint(os.read(0, 2), os.read(c, 3), os.read(40, 3))';
+    const r = await py(code, { limits: { openFiles: 12 } });
+    expect(r.stdout.toString()).toBe("b'hi' b' th' b'ere'\n");
+    expect(r.limitsReached).toEqual([]);
+  });
+
   it('descriptors of the controller and of the guest add up', async () => {
     const code = `
 import os

@@ -1284,7 +1284,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'C':
-      if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
+      if (f->fate != FD && f->fate != FDN && f->fate != FDX && f->fate != DUP) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
       return;
     case 'i': {
@@ -1352,15 +1352,6 @@ static int stat_real_fd(const struct seccomp_notif *req) {
   return 1;
 }
 
-/* A call refused at the open-file limit: EMFILE, reported in call order when it would have been forwarded. */
-static void refuse_at_fd_limit(const struct seccomp_notif *req, const struct syscall_fate *f) {
-  uint64_t t0 = mono_ns();
-  int forwarded = f->fate == FWD || ((f->fate == DUP || f->fate == FD) && fd_is_virtual((pid_t)req->pid, (int64_t)req->data.args[0]));
-  size_t used = forwarded ? encode_call(req, f) : 0;
-  respond(req->id, 0, EMFILE, 0);
-  if (forwarded) report(callbuf, used, -1, EMFILE, NO_GRANT, t0, NULL);
-}
-
 /* dup, dup2, dup3 between real descriptors (3..VIRTUAL_FD_BASE-1, as the filter decides FDX calls). */
 static int dup_between_real(const struct seccomp_notif *req) {
   int args = req->data.nr == SYS_dup ? 1 : 2;
@@ -1369,6 +1360,18 @@ static int dup_between_real(const struct seccomp_notif *req) {
     if (fd < 3 || fd >= VIRTUAL_FD_BASE) return 0;
   }
   return 1;
+}
+
+/*
+ * A call refused at the open-file limit: EMFILE, and reported in call order when it would have
+ * gone to the controller (opens, fcntl F_DUPFD, dups that involve a virtual descriptor).
+ */
+static void refuse_at_fd_limit(const struct seccomp_notif *req, const struct syscall_fate *f) {
+  uint64_t t0 = mono_ns();
+  int forwarded = f->fate == FWD || f->fate == FD || (f->fate == DUP && !dup_between_real(req));
+  size_t used = forwarded ? encode_call(req, f) : 0;
+  respond(req->id, 0, EMFILE, 0);
+  if (forwarded) report(callbuf, used, -1, EMFILE, NO_GRANT, t0, NULL);
 }
 
 static void handle(const struct seccomp_notif *req) {
