@@ -277,6 +277,34 @@ describe('the run cgroup', () => {
     expect(await leftBehind()).toEqual([]);
   });
 
+  it('is removed when the controller process itself is killed outright', async (ctx) => {
+    if (!(await cgroupWall())) return ctx.skip();
+    const runDirs = () => new Set(cgroupGroups().flatMap((g) => fs.readdirSync(g).filter((n) => /^\d+$/.test(n)).map((n) => path.join(g, n))));
+    const before = runDirs();
+    const script = `
+import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
+await new Controller({ python: 'pypy3', args: ['-c', 'import time\\nprint("up", flush=True)\\ntime.sleep(60)'], stdout: (b) => process.stdout.write(b), walls: { cgroup: true }, spareSupervisor: false }).run();
+`;
+    const controller = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
+    await new Promise<void>((resolve) => controller.stdout!.on('data', (b: Buffer) => b.toString().includes('up') && resolve()));
+    // Its supervisor's group (other test files may be making groups of their own meanwhile).
+    const parentOf = (pid: number) => {
+      try {
+        return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      } catch {
+        return -1; // gone meanwhile: not ours, ours is still running
+      }
+    };
+    const mine = [...runDirs()].filter((d) => !before.has(d) && parentOf(Number(path.basename(d))) === controller.pid);
+    expect(mine.length).toBeGreaterThan(0);
+    controller.kill('SIGKILL');
+    await controller;
+    const supervisor = Number(path.basename(mine[0]!));
+    for (let i = 0; i < 100 && alive(supervisor); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(supervisor)).toBe(false);
+    expect(mine.filter((d) => fs.existsSync(d))).toEqual([]);
+  });
+
   it('holds a sandboxed PyPy (protocol guest) too', async (ctx) => {
     const wall = await cgroupWall();
     if (!wall) return ctx.skip();

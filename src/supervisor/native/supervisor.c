@@ -1621,7 +1621,8 @@ static void prepare_streams(void) {
 static void prepare_stock(void) {
   static int done;
   if (done++) return;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+  /* SIGTERM (on_term): the guest ended and the run's cgroup removed even when the controller dies. */
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG");
   if (getppid() == 1) _exit(125);
   iobuf = malloc(MAX_CHUNK + 16);
   if (!iobuf) fatal("malloc");
@@ -1854,7 +1855,7 @@ int main(int argc, char **argv) {
   set_up_caps(&w, protocol_guest);
   if (protocol_guest) {
     discard_premade();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG"); /* as in prepare_stock */
     if (getppid() == 1) _exit(125);
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
