@@ -105,7 +105,7 @@ static void cgroup_own_path(const char *controller, char *out, size_t size) {
     if (end) *end = 0;
     char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (c1 && c2) {
-      *c2 = 0;
+      *c1 = *c2 = 0; /* line: the hierarchy's id, c1 + 1: its controllers, c2 + 1: the path */
       int match = 0;
       if (!controller) match = strcmp(line, "0") == 0 && c1[1] == 0;
       else
