@@ -299,6 +299,9 @@ class Run {
     if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
     if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
     if (this.limits.cpuSeconds > 0) args.push('--cpu', String(this.limits.cpuSeconds));
+    args.push('--memory', String(this.limits.memoryBytes), '--tasks', String(this.limits.tasks), '--cgroup', cgroupMode(w));
+    // Every descriptor counts, the guest's own pipes and memfds as well as the controller's files.
+    if (this.stock) args.push('--max-fds', String(this.limits.openFiles));
     if (this.limits.heapBytes > 0) {
       // Resident memory is the limit for stock guests; the address-space cap behind it leaves room
       // for what interpreters reserve without touching.
@@ -307,8 +310,8 @@ class Run {
     }
     // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
     args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
-    // Threads of a stock interpreter (counted per user namespace): enough for programs, not a bomb.
-    if (this.stock) args.push('--nproc', '256');
+    // Threads and processes: the cgroup's task cap (--tasks); where no cgroup can be made the
+    // supervisor sets RLIMIT_NPROC to it instead (per user: not the precise count a cgroup keeps).
     return args;
   }
 
@@ -652,11 +655,21 @@ class Run {
       denials: this.denials,
       denied: this.denied,
       unknownCalls: this.unknown,
-      limitsReached: [...this.reached.values()],
+      limitsReached: this.limitsReached(),
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: this.notes.find('walls')?.walls ?? [],
+      walls: this.notes.all('walls').flatMap((n) => n.walls),
       vfs: this.session.files.vfs,
     };
+  }
+
+  /** The controller's own refusals and those the supervisor reported (reached lines). */
+  private limitsReached(): RunResult['limitsReached'] {
+    const all = new Map(this.reached);
+    for (const { name, value, count } of this.notes.all('reached')) {
+      const r = all.get(name) ?? { name, value, calls: 0 };
+      all.set(name, { ...r, calls: r.calls + count });
+    }
+    return [...all.values()];
   }
 
   private rawMode = false;
@@ -750,6 +763,13 @@ class Run {
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
     return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
   }
+}
+
+/** The supervisor's --cgroup: required when asked for, off with the walls (or alone), else where the host allows. */
+function cgroupMode(w: ControllerOptions['walls']): 'required' | 'off' | 'auto' {
+  if (w === false) return 'off';
+  if (typeof w === 'object' && w.cgroup !== undefined) return w.cgroup ? 'required' : 'off';
+  return 'auto';
 }
 
 /** A result for runs that never started. */

@@ -7,13 +7,17 @@ import { ProtocolError } from '../protocol/errors.js';
 export type Note =
   | { kind: 'walls'; walls: string[] }
   | { kind: 'limit'; name: SupervisorLimit; value: number }
+  | { kind: 'reached'; name: ReachedLimit; value: number; count: number }
   | { kind: 'exec-failed'; reason: string; errno: number }
   | { kind: 'wall-failed'; wall: string; reason: string; errno: number }
   | { kind: 'exit'; status: number };
 
 /** Limits the supervisor enforces by ending the guest, as their notes name them. */
-const SUPERVISOR_LIMITS = ['heap', 'cpu'] as const;
+const SUPERVISOR_LIMITS = ['heap', 'cpu', 'memory'] as const;
 export type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
+/** Limits the supervisor enforces by refusing calls, the run going on (`reached NAME VALUE COUNT`). */
+const REACHED_LIMITS = ['open-files', 'tasks'] as const;
+export type ReachedLimit = (typeof REACHED_LIMITS)[number];
 
 /** The most note bytes a run may send: a handful of short lines. */
 export const MAX_NOTES_BYTES = 4096;
@@ -22,14 +26,23 @@ const MAX_ERRNO = 4095;
 const MAX_WAIT_STATUS = 0xffff;
 
 /** Each note: its words after the keyword, and how they become a Note (null: malformed). */
-const NOTE_FORMS: Record<Note['kind'], (rest: string) => Note | null> = {
-  // Names of walls, comma-separated (the list may end with a comma).
-  walls: (rest) => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null),
+const wallsNote = (rest: string): Note | null => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null);
+const NOTE_FORMS: Record<Note['kind'] | 'walls+', (rest: string) => Note | null> = {
+  // Names of walls, comma-separated (the list may end with a comma): the child's, then the
+  // supervisor's own for the run's caps (walls+).
+  walls: wallsNote,
+  'walls+': wallsNote,
   limit: (rest) => {
     const m = /^([a-z]+) (\d{1,20})$/.exec(rest);
     const name = SUPERVISOR_LIMITS.find((n) => n === m?.[1]);
     const value = m ? Number(m[2]) : NaN;
     return name && Number.isSafeInteger(value) ? { kind: 'limit', name, value } : null;
+  },
+  reached: (rest) => {
+    const m = /^([a-z-]+) (\d{1,20}) (\d{1,20})$/.exec(rest);
+    const name = REACHED_LIMITS.find((n) => n === m?.[1]);
+    const [value, count] = m ? [Number(m[2]), Number(m[3])] : [NaN, NaN];
+    return name && Number.isSafeInteger(value) && Number.isSafeInteger(count) ? { kind: 'reached', name, value, count } : null;
   },
   'exec-failed': (rest) => {
     const m = /^(.+) (\d{1,4})$/.exec(rest);
@@ -52,7 +65,7 @@ const NOTE_FORMS: Record<Note['kind'], (rest: string) => Note | null> = {
 export function parseNote(line: string): Note {
   const space = line.indexOf(' ');
   const keyword = space < 0 ? line : line.slice(0, space);
-  const form = Object.hasOwn(NOTE_FORMS, keyword) ? NOTE_FORMS[keyword as Note['kind']] : undefined;
+  const form = Object.hasOwn(NOTE_FORMS, keyword) ? NOTE_FORMS[keyword as keyof typeof NOTE_FORMS] : undefined;
   // Printable ASCII only: strerror texts are, and a note is shown in messages.
   const note = form && /^[\x20-\x7e]*$/.test(line) ? form(space < 0 ? '' : line.slice(space + 1)) : null;
   if (!note) throw new ProtocolError('bad-note', `malformed note from the supervisor: ${JSON.stringify(line.slice(0, 200))}`, Buffer.from(line, 'latin1'));
@@ -86,5 +99,9 @@ export class NoteReader {
 
   find<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }> | undefined {
     return this.notes.find((n): n is Extract<Note, { kind: K }> => n.kind === kind);
+  }
+
+  all<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }>[] {
+    return this.notes.filter((n): n is Extract<Note, { kind: K }> => n.kind === kind);
   }
 }

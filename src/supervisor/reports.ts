@@ -1,5 +1,6 @@
 import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type ArgValue, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { Errno } from '../platform/errno.js';
 
 /**
  * Reports of calls the supervisor answered itself (docs/protocol.md, "Local answers") are read
@@ -14,6 +15,17 @@ const GRANT_SENTINELS: ReadonlySet<number> = new Set([NO_GRANT, MISSING_NAME, RE
 
 /** Reportable calls whose first argument is a descriptor (a C int, sign-extended). */
 const DESCRIPTOR_FIRST: ReadonlySet<string> = new Set(['close', 'getdents64', 'fstat', 'lseek', 'ioctl', 'newfstatat', 'openat', 'faccessat', 'faccessat2', 'readlinkat']);
+
+/**
+ * Calls that make a descriptor: the supervisor counts every descriptor of the guest and refuses
+ * these itself at the open-file limit (EMFILE, no grant), whatever it was handed.
+ */
+const REFUSED_AT_FD_LIMIT: ReadonlySet<string> = new Set(['open', 'openat', 'creat', 'fcntl', 'dup', 'dup2', 'dup3']);
+
+function isFdLimitRefusal(call: DecodedCall): boolean {
+  const r = call.report!;
+  return REFUSED_AT_FD_LIMIT.has(call.sig.name) && r.errno === Errno.EMFILE && r.result === -1n && r.grant === NO_GRANT;
+}
 
 /** Calls whose result is a byte count bounded by one argument (its index): the buffer's size. */
 const COUNT_ARG: Readonly<Record<string, number>> = {
@@ -45,7 +57,7 @@ function bad(call: DecodedCall, problem: string): ProtocolError {
 export function checkReport(call: DecodedCall, allowed: ReadonlySet<string>, grants: number): void {
   const r = call.report!;
   const sig = call.sig.text;
-  if (!allowed.has(sig)) throw bad(call, 'a call it was not handed to answer');
+  if (!allowed.has(sig) && !isFdLimitRefusal(call)) throw bad(call, 'a call it was not handed to answer');
   if (!Number.isInteger(r.errno) || r.errno < 0 || r.errno > MAX_ERRNO) throw bad(call, `errno ${r.errno} out of range`);
   if (r.errno !== 0 && r.result !== -1n) throw bad(call, `result ${r.result} with errno ${r.errno} (a failure returns -1)`);
   if (r.errno === 0 && (r.result < 0n || r.result > BigInt(Number.MAX_SAFE_INTEGER))) throw bad(call, `result ${r.result} out of range`);

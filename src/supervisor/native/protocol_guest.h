@@ -114,6 +114,10 @@ static void protocol_child(int sock, struct walls *w, const char *wall_lib, char
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   /* Before the limits: the descriptor limit may be lower than its number. */
   if (dup3(sock, STRICT_HANDOFF_FD, O_CLOEXEC) < 0) _exit(127);
+  if (join_run_cgroup() < 0) {
+    handoff_send(HANDOFF_WALL_FAILED, errno, "cgroup", -1);
+    _exit(127);
+  }
   if (apply_walls(w) < 0) {
     handoff_send(HANDOFF_WALL_FAILED, errno, "isolation", -1);
     _exit(127);
@@ -342,7 +346,7 @@ static void serve_protocol_guest(int sock) {
     if (pfd[2].revents & POLLIN) {
       if (sock >= 0) take_exec_failure(sock, MSG_DONTWAIT);
       int status;
-      if (waitpid(child, &status, 0) == child) pass_on_status(status);
+      if (wait_guest(child, &status) == child) pass_on_status(status);
       fatal("waitpid");
     }
   }
