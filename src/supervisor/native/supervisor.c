@@ -4,6 +4,7 @@
  * this process's own stdin (controller -> supervisor) and stdout (supervisor -> controller).
  *
  * Usage: pypy-box-supervisor [--heap BYTES] [--as BYTES] [--cpu SECONDS] [--nofile N] [--fsize BYTES]
+ *                            [--memory BYTES] [--tasks N] [--max-fds N] [--cgroup off|auto|required]
  *                            -- PROGRAM ARGV0 [ARGS...]
  * The guest gets this process's environment. Its fds 0, 1 and 2 are virtual (placeholders):
  * reads and writes on them are forwarded like any other virtual descriptor.
@@ -38,6 +39,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #if !defined(__x86_64__)
@@ -45,6 +47,7 @@
 #endif
 
 #include "bpf.h"
+#include "cgroup.h"
 #include "identity.h"
 #include "syscalls.h"
 #include "walls.h"
@@ -73,6 +76,21 @@ static int exec_done = 0;
 static char *iobuf;
 
 static int note_fd = -1;
+
+/*
+ * The run's caps beyond the rlimits (--memory, --tasks, --max-fds, --cgroup; see limit_option):
+ * memory and tasks in a cgroup where the host allows it (cgroup.h), else by rlimits and polling;
+ * the open-file limit over every descriptor the guest holds, real and virtual.
+ */
+static struct {
+  uint64_t memory, tasks, fds, cpu;
+  enum cgroup_mode cgroup;
+  pid_t owner;          /* the supervisor: only it removes the run's cgroup */
+  uint64_t memory_poll; /* without a cgroup: resident memory and memfds polled against this */
+  uint64_t fd_estimate; /* an upper bound of the guest's descriptors (0: count them next time) */
+  uint64_t fd_refusals; /* new descriptors refused with EMFILE at the limit */
+  uint64_t guest_cpu_us; /* the ended guest's CPU time, from wait4 */
+} caps = {0, 0, 0, 0, CGROUP_AUTO, 0, 0, 0, 0, 0};
 /*
  * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
  * (read end here, write end in init): the run's end is told to the controller at once, while the
@@ -94,7 +112,12 @@ static void note(const char *fmt, const char *a, unsigned long long b) {
  * controller makes the run's error; on stderr when there are no notes. TEXT names what failed.
  */
 static void say_start_failed(const char *text, int err) {
-  if (note_fd >= 0) note("start-failed %s %llu\n", text, (unsigned long long)err);
+  /* A note is one line of printable ASCII, short enough for note(): a path may be neither. */
+  char line[400];
+  size_t n = 0;
+  for (; text[n] && n < sizeof line - 1; n++) line[n] = text[n] >= 0x20 && text[n] <= 0x7e ? text[n] : '?';
+  line[n] = 0;
+  if (note_fd >= 0) note("start-failed %s %llu\n", line, (unsigned long long)err);
   else fprintf(stderr, "pypy-box-supervisor: %s\n", text);
 }
 
@@ -122,6 +145,7 @@ static void end_guest(void) {
     pid_t p = waitpid(-1, &status, __WALL);
     if (p < 0 && errno != EINTR) break;
   }
+  if (getpid() == caps.owner) cgroup_remove(); /* nothing of the run is left in it */
 }
 
 static void fatal(const char *what) {
@@ -329,20 +353,119 @@ static uint64_t guest_rss(void) {
   return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * Limits that refused something without ending the run, as `reached NAME VALUE COUNT` lines for
+ * the controller's limitsReached: new descriptors past the open-file limit, new tasks past the
+ * cgroup's task cap.
+ */
+static void note_reached(void) {
+  char limit[64];
+  if (caps.fd_refusals) {
+    snprintf(limit, sizeof limit, "open-files %llu", (unsigned long long)caps.fds);
+    note("reached %s %llu\n", limit, (unsigned long long)caps.fd_refusals);
+  }
+  uint64_t tasks = cgroup_task_refusals();
+  if (tasks) {
+    snprintf(limit, sizeof limit, "tasks %llu", (unsigned long long)caps.tasks);
+    note("reached %s %llu\n", limit, (unsigned long long)tasks);
+  }
+}
+
 /* Ends the guest for exceeding a limit; the controller reads this line to say which. */
 static void limit_hit(const char *name, uint64_t value) {
   if (child > 0) kill(child, SIGKILL);
   flush_reports();
+  note_reached();
   note("limit %s %llu\n", name, (unsigned long long)value);
   end_guest();
   _exit(125);
 }
 
+/*
+ * Bytes held in the guest's memfds and other shared-memory files (their allocated blocks): memory
+ * that is no address space and shows in no resident count until mapped: the heap cap of a stock
+ * guest, and its memory cap without a cgroup, count it with the resident memory (a mapped memfd
+ * is counted twice: on the safe side).
+ */
+static uint64_t guest_shm_bytes(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", (int)(guest_pid > 0 ? guest_pid : child));
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  uint64_t total = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    struct stat st;
+    if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0) continue;
+    if (st.st_dev == placeholder_dev && S_ISREG(st.st_mode) && st.st_blocks > 0) total += (uint64_t)st.st_blocks * 512;
+  }
+  closedir(d);
+  return total;
+}
+
 #define HEAP_CHECK_MS 20
 static uint64_t last_heap_check;
 
+/* Resident memory and memfds against the heap cap, and against the memory cap without a cgroup. */
 static void check_heap(uint64_t more) {
-  if (heap_limit && guest_rss() + more > heap_limit) limit_hit("heap", heap_limit);
+  if (!heap_limit && !caps.memory_poll) return;
+  uint64_t held = guest_rss() + more + guest_shm_bytes();
+  if (heap_limit && held > heap_limit) limit_hit("heap", heap_limit);
+  if (caps.memory_poll && held > caps.memory_poll) limit_hit("memory", caps.memory_poll);
+}
+
+/* ---- the open-file limit over every descriptor ---- */
+
+static uint64_t count_guest_fds(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  uint64_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+static int guest_fd_open(pid_t pid, uint64_t fd) {
+  char path[64];
+  struct stat st;
+  if ((int64_t)(int32_t)(uint32_t)fd < 0) return 0;
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)(int32_t)(uint32_t)fd);
+  return lstat(path, &st) == 0;
+}
+
+/* How many descriptors this call would give the guest (FD_MAKERS). */
+static uint64_t new_fds(const struct seccomp_notif *req) {
+  for (size_t k = 0; k < N_FD_MAKERS; k++) {
+    const struct fd_maker *m = &FD_MAKERS[k];
+    if (m->nr != req->data.nr) continue;
+    const __u64 *a = req->data.args;
+    switch (m->when) {
+    case MAKES_ALWAYS: return m->count;
+    case MAKES_IF_FIRST_ARG_NEG1: return (int32_t)(uint32_t)a[0] == -1 ? m->count : 0;
+    case MAKES_IF_TARGET_FREE: return guest_fd_open((pid_t)req->pid, a[1]) ? 0 : m->count;
+    case MAKES_IF_DUPFD: return (a[1] & 0xffffffffu) == F_DUPFD || (a[1] & 0xffffffffu) == F_DUPFD_CLOEXEC ? m->count : 0;
+    }
+  }
+  return 0;
+}
+
+/*
+ * Whether the descriptors this call makes fit under the open-file limit; they are counted in when
+ * they do. Every call that gives the guest a descriptor comes through here (FD_MAKERS) and closes
+ * only lower the true count, so the estimate stays an upper bound: /proc is read only near the limit.
+ */
+static int fds_fit(const struct seccomp_notif *req) {
+  uint64_t more = caps.fds ? new_fds(req) : 0;
+  if (!more) return 1;
+  if (!caps.fd_estimate || caps.fd_estimate + more > caps.fds) caps.fd_estimate = count_guest_fds((pid_t)req->pid);
+  if (caps.fd_estimate + more > caps.fds) {
+    caps.fd_refusals++;
+    return 0;
+  }
+  caps.fd_estimate += more;
+  return 1;
 }
 
 static const struct syscall_fate *fate_of(int nr) {
@@ -602,6 +725,8 @@ static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t sel
     return;
   case FWD:
   case EXEC:
+  case NEWFD: /* the supervisor counts the guest's descriptors first */
+  case DUP:
     bpf_ret(a, SECCOMP_RET_USER_NOTIF);
     return;
   case FDN:
@@ -658,6 +783,24 @@ static struct sock_fprog build_filter(pid_t self) {
 
 static void pass_on_status(int status);
 
+/* How the guest ended, as init hands it on: its wait status and CPU time (for the CPU limit). */
+struct guest_end {
+  int status;
+  uint64_t cpu_us;
+};
+
+static uint64_t cpu_us_of(const struct rusage *ru) {
+  return (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec + (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+}
+
+/* waitpid that keeps the CPU time of what it reaped (with what that had reaped) in caps. */
+static pid_t wait_guest(pid_t pid, int *status) {
+  struct rusage ru;
+  pid_t got = wait4(pid, status, 0, &ru);
+  if (got > 0) caps.guest_cpu_us = cpu_us_of(&ru);
+  return got;
+}
+
 /* A one-byte message able to carry one descriptor (the listener, from the child to us). */
 struct fd_message {
   char byte;
@@ -701,12 +844,13 @@ static void enter_pid_namespace(struct walls *w) {
     drop_controller_streams();
     close(early_status[1]);
     close(status_pipe[1]);
-    int status;
-    ssize_t got = read(status_pipe[0], &status, sizeof status);
+    struct guest_end end;
+    ssize_t got = read(status_pipe[0], &end, sizeof end);
     int init_status;
-    while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+    while (wait_guest(init, &init_status) < 0 && errno == EINTR) {
     }
-    pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
+    if (got == (ssize_t)sizeof end) caps.guest_cpu_us = end.cpu_us;
+    pass_on_status(got == (ssize_t)sizeof end ? end.status : init_status);
   }
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed("PR_SET_PDEATHSIG in the PID namespace's init");
   pid_t guest = fork();
@@ -714,11 +858,12 @@ static void enter_pid_namespace(struct walls *w) {
   if (guest > 0) {
     drop_controller_streams();
     close(status_pipe[0]);
-    int status;
-    while (waitpid(guest, &status, 0) < 0)
+    struct guest_end end;
+    while (wait_guest(guest, &end.status) < 0)
       if (errno != EINTR) _exit(126);
-    (void)!write(early_status[1], &status, sizeof status);
-    (void)!write(status_pipe[1], &status, sizeof status);
+    end.cpu_us = caps.guest_cpu_us;
+    (void)!write(early_status[1], &end, sizeof end);
+    (void)!write(status_pipe[1], &end, sizeof end);
     _exit(0);
   }
   close(early_status[1]);
@@ -729,6 +874,13 @@ static void enter_pid_namespace(struct walls *w) {
 }
 
 /* ---- the child: walls, filter, exec ---- */
+
+/* In the guest's child, while it still has the identity that may: into the run's cgroup, if any. */
+static int join_run_cgroup(void) {
+  if (cgroup_join() == 0) return 0;
+  fprintf(stderr, "pypy-box-supervisor: cannot join the run's cgroup: %s\n", strerror(errno));
+  return -1;
+}
 
 /*
  * A child started ahead of its run (standby): it waits behind the filter, in its namespaces, for
@@ -774,6 +926,7 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed("PR_SET_PDEATHSIG");
   if (getppid() != parent) _exit(127); /* the supervisor is gone: nobody to tell */
   if (dup2(sock, SOCK_FD) < 0) child_failed("dup2 of the listener's socket");
+  if (join_run_cgroup() < 0) child_failed("joining the run's cgroup");
   if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) child_failed("setting up the walls");
   enter_pid_namespace(w);
   /* Built once our pid is final, and while stderr still reaches the controller (errors). */
@@ -812,63 +965,6 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   char what[PATH_MAX + 16];
   snprintf(what, sizeof what, "exec of %s", argv[0]);
   child_failed_with(what, err);
-}
-
-/* Whether an ELF executable is dynamically linked (has PT_INTERP), so a preload can wall it. */
-static int is_dynamic(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  unsigned char eh[64];
-  int dyn = 0;
-  if (read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh, "\x7f" "ELF", 4) == 0 && eh[4] == 2) {
-    uint64_t phoff;
-    uint16_t phentsize, phnum;
-    memcpy(&phoff, eh + 32, 8);
-    memcpy(&phentsize, eh + 54, 2);
-    memcpy(&phnum, eh + 56, 2);
-    for (uint16_t k = 0; k < phnum && k < 128; k++) {
-      uint32_t type = 0;
-      if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)k * phentsize)) != 4) break;
-      if (type == 3 /* PT_INTERP */) dyn = 1;
-    }
-  }
-  close(fd);
-  return dyn;
-}
-
-/*
- * Launcher mode, for a guest that speaks the protocol itself: its standard streams go straight to
- * the controller. The walls go up, then the strict filter of the preloaded wall library.
- */
-static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **argv) {
-  child = fork();
-  if (child < 0) start_failed("fork of the guest", errno);
-  if (child == 0) {
-    pid_t parent = getppid();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-    if (apply_walls(w) < 0) child_failed("setting up the walls");
-    enter_pid_namespace(w);
-    char preload[PATH_MAX + 16];
-    char *envp[3] = {NULL, NULL, NULL};
-    const char *strict = "";
-    if (wall_lib && is_dynamic(argv[0])) {
-      snprintf(preload, sizeof preload, "LD_PRELOAD=%s", wall_lib);
-      envp[0] = preload;
-      envp[1] = "PYPY_BOX_WALL=1";
-      strict = "seccomp-strict,";
-    }
-    char line[400];
-    snprintf(line, sizeof line, "%sparent-death-signal,%s", strict, w->active);
-    note("walls %s%.0llu\n", line, 0);
-    execve(argv[0], argv + 1, envp); /* the notes descriptor is close-on-exec */
-    note("exec-failed %s %llu\n", strerror(errno), (unsigned long long)errno);
-    _exit(127);
-  }
-  for (;;) {
-    int status;
-    if (waitpid(child, &status, 0) == child) pass_on_status(status);
-    if (errno != EINTR) fatal("waitpid");
-  }
 }
 
 static int receive_listener(int sock) {
@@ -1290,7 +1386,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'C':
-      if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
+      if (f->fate != FD && f->fate != FDN && f->fate != FDX && f->fate != DUP) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
       return;
     case 'i': {
@@ -1358,6 +1454,28 @@ static int stat_real_fd(const struct seccomp_notif *req) {
   return 1;
 }
 
+/* dup, dup2, dup3 between real descriptors (3..VIRTUAL_FD_BASE-1, as the filter decides FDX calls). */
+static int dup_between_real(const struct seccomp_notif *req) {
+  int args = req->data.nr == SYS_dup ? 1 : 2;
+  for (int k = 0; k < args; k++) {
+    uint32_t fd = (uint32_t)req->data.args[k];
+    if (fd < 3 || fd >= VIRTUAL_FD_BASE) return 0;
+  }
+  return 1;
+}
+
+/*
+ * A call refused at the open-file limit: EMFILE, and reported in call order when it would have
+ * gone to the controller (opens, fcntl F_DUPFD, dups that involve a virtual descriptor).
+ */
+static void refuse_at_fd_limit(const struct seccomp_notif *req, const struct syscall_fate *f) {
+  uint64_t t0 = mono_ns();
+  int forwarded = f->fate == FWD || f->fate == FD || (f->fate == DUP && !dup_between_real(req));
+  size_t used = forwarded ? encode_call(req, f) : 0;
+  respond(req->id, 0, EMFILE, 0);
+  if (forwarded) report(callbuf, used, -1, EMFILE, NO_GRANT, t0, NULL);
+}
+
 static void handle(const struct seccomp_notif *req) {
   int nr = req->data.nr;
   if (guest_pid < 0) guest_pid = (pid_t)req->pid; /* the first call comes from the main thread */
@@ -1370,6 +1488,10 @@ static void handle(const struct seccomp_notif *req) {
   const struct syscall_fate *f = fate_of(nr);
   if (!f) {
     respond(req->id, 0, ENOSYS, 0);
+    return;
+  }
+  if (!fds_fit(req)) {
+    refuse_at_fd_limit(req, f);
     return;
   }
   switch (f->fate) {
@@ -1412,9 +1534,29 @@ static void handle(const struct seccomp_notif *req) {
   case SELF: /* only prlimit64 setting a limit of the guest's own (see SELF_RULES) */
     respond(req->id, 0, EPERM, 0);
     return;
+  case NEWFD:
+    respond(req->id, 0, 0, 1);
+    return;
+  case DUP:
+    if (dup_between_real(req)) respond(req->id, 0, 0, 1);
+    else forward(req, f);
+    return;
   default: /* ALLOW/ERR/... never notify */
     respond(req->id, 0, ENOSYS, 0);
   }
+}
+
+/*
+ * Why the guest ended, when a limit ended it (`limit NAME VALUE` on the notes, before its status):
+ * CPU time (SIGXCPU at the soft limit, or SIGKILL at the hard one: its CPU time tells), memory (the
+ * cgroup's OOM killer). Limits that only refused something come first (note_reached).
+ */
+static void note_end_limits(int status) {
+  note_reached();
+  if (!WIFSIGNALED(status)) return;
+  int sig = WTERMSIG(status);
+  if (sig == SIGXCPU || (sig == SIGKILL && caps.cpu && caps.guest_cpu_us / 1000000u >= caps.cpu)) note("limit %s %llu\n", "cpu", (unsigned long long)caps.cpu);
+  else if (sig == SIGKILL && cgroup_oom_killed()) note("limit %s %llu\n", "memory", (unsigned long long)caps.memory);
 }
 
 /*
@@ -1426,14 +1568,15 @@ static void handle(const struct seccomp_notif *req) {
  */
 static void end_early(void) {
   if (early_status[0] < 0) return;
-  int status;
-  ssize_t got = read(early_status[0], &status, sizeof status);
+  struct guest_end end;
+  ssize_t got = read(early_status[0], &end, sizeof end);
   close(early_status[0]);
   early_status[0] = -1;
-  if (got != (ssize_t)sizeof status) return; /* init died first: the relay's exit tells */
+  if (got != (ssize_t)sizeof end) return; /* init died first: the relay's exit tells */
   flush_reports();
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
-  note("exit %s%llu\n", "", (unsigned)status);
+  caps.guest_cpu_us = end.cpu_us;
+  note_end_limits(end.status);
+  note("exit %s%llu\n", "", (unsigned)end.status);
   close(note_fd);
   note_fd = -1;
   close(1);
@@ -1442,12 +1585,11 @@ static void end_early(void) {
 }
 
 static void pass_on_status(int status) {
-  if (!told_early) flush_reports();
+  if (!told_early) flush_reports(), note_end_limits(status);
   end_guest(); /* what is left below us: already ended, only to be reaped */
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    if (sig == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
     signal(sig, SIG_DFL);
@@ -1459,6 +1601,8 @@ static void pass_on_status(int status) {
   }
   _exit(126);
 }
+
+#include "protocol_guest.h"
 
 /*
  * Options that hand over local answers (local.h), on the command line or in the configuration
@@ -1584,7 +1728,8 @@ static void prepare_streams(void) {
 static void prepare_stock(void) {
   static int done;
   if (done++) return;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+  /* SIGTERM (on_term): the guest ended and the run's cgroup removed even when the controller dies. */
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG");
   if (getppid() == 1) _exit(125);
   iobuf = malloc(MAX_CHUNK + 16);
   if (!iobuf) fatal("malloc");
@@ -1700,7 +1845,86 @@ static void take_identity(struct walls *w) {
 /* A child started ahead runs as the uid claimed then: it serves a run of the same range only. */
 static uint32_t premade_id;
 
+/* A decimal number of at most 64 bits, nothing else (no sign, no suffix, no overflow). */
+static int parse_u64(const char *s, uint64_t *out) {
+  if (*s < '0' || *s > '9') return 0;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end) return 0;
+  *out = v;
+  return 1;
+}
+
+/*
+ * The run's caps (see caps): --memory BYTES, --tasks N, --max-fds N (0: none) and
+ * --cgroup off|auto|required. Returns like local_option.
+ */
+static int limit_option(int argc, char **argv, int *k) {
+  static const struct { const char *name; enum cgroup_mode mode; } modes[] = {{"off", CGROUP_OFF}, {"auto", CGROUP_AUTO}, {"required", CGROUP_REQUIRED}};
+  if (*k + 1 >= argc) return 0;
+  const char *o = argv[*k], *v = argv[*k + 1];
+  uint64_t *number = strcmp(o, "--memory") == 0 ? &caps.memory : strcmp(o, "--tasks") == 0 ? &caps.tasks : strcmp(o, "--max-fds") == 0 ? &caps.fds : NULL;
+  int ok = 0;
+  if (number) ok = parse_u64(v, number);
+  else if (strcmp(o, "--cgroup") == 0) {
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+      if (strcmp(v, modes[m].name) == 0) caps.cgroup = modes[m].mode, ok = 1;
+  } else return 0;
+  ++*k;
+  return ok ? 1 : -1;
+}
+
+/*
+ * The memory and task caps of the run, before its child starts: in a cgroup where the host allows
+ * it (the walls say cgroup-v2 or cgroup-v1); else as rlimits (RLIMIT_AS, RLIMIT_FSIZE, which also
+ * caps every memfd or tmpfs file the guest writes, and RLIMIT_NPROC: rlimit-memory) and, for a
+ * stock guest, resident memory plus memfds polled against the cap (memory-poll). A cgroup that was
+ * asked for (--cgroup required) and cannot be made stops the run here (fail closed). A child
+ * started ahead (standby) is kept only if it is in the group the run needs.
+ */
+static void set_up_caps(struct walls *w, int protocol) {
+  caps.cpu = w->cpu;
+  int other_walls = protocol || !w->namespaces || !w->drop_root;
+  int wrong_group = caps.cgroup == CGROUP_OFF ? run_cgroup.version != 0 : caps.cgroup == CGROUP_REQUIRED && !run_cgroup.version;
+  if (premade_go >= 0 && (other_walls || wrong_group)) discard_premade(); /* its group goes with it */
+  const char *wall = NULL;
+  int err = 0;
+  if (caps.cgroup != CGROUP_OFF) {
+    if (run_cgroup.version) wall = run_cgroup.version == 2 ? "cgroup-v2" : "cgroup-v1";
+    else if (premade_go < 0) wall = cgroup_make(); /* a child waiting outside any group stays so */
+    err = errno;
+    if (wall && cgroup_set_limits(caps.memory, caps.tasks) < 0) {
+      err = errno;
+      discard_premade();
+      cgroup_remove();
+      wall = NULL;
+    }
+    if (!wall && caps.cgroup == CGROUP_REQUIRED) {
+      char why[200];
+      snprintf(why, sizeof why, "no writable cgroup v2 with memory and pids, nor v1 memory and pids hierarchies: %s", strerror(err ? err : ENOENT));
+      fprintf(stderr, "pypy-box-supervisor: the cgroup wall was asked for and cannot be made (%s)\n", why);
+      note("wall-failed cgroup %s %llu\n", why, (unsigned long long)(err ? err : ENOENT));
+      end_guest();
+      _exit(127);
+    }
+  }
+  if (wall) {
+    note("walls+ %s%.0llu\n", wall, 0);
+    return;
+  }
+  if (caps.memory) {
+    uint64_t as = caps.memory > (UINT64_MAX - (512ull << 20)) / 2 ? 0 : caps.memory * 2 + (512ull << 20);
+    if (!w->fsize || w->fsize > caps.memory) w->fsize = caps.memory;
+    if (as && (!w->as || w->as > as)) w->as = as;
+    if (!protocol) caps.memory_poll = caps.memory;
+  }
+  if (caps.tasks && (!w->nproc || w->nproc > caps.tasks)) w->nproc = caps.tasks;
+  if (caps.memory || caps.tasks) note("walls+ rlimit-memory%s%.0llu\n", caps.memory_poll ? ",memory-poll" : "", 0);
+}
+
 int main(int argc, char **argv) {
+  caps.owner = getpid();
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
     /* A spare claims its uid (from the default range) as it starts, as it would for its run. */
     if (geteuid() == 0) claim_id();
@@ -1713,6 +1937,8 @@ int main(int argc, char **argv) {
       dw.run_id = premade_id = id_claimed;
       prepare_streams();
       prepare_stock();
+      caps.owner = getpid();
+      cgroup_make(); /* where the host allows it: the child joins it now, the caps come with the run */
       start_child(&dw, NULL, 1);
     }
     argv = standby(&argc, argv[0]);
@@ -1731,6 +1957,7 @@ int main(int argc, char **argv) {
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
     else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
     else if (identity_option(argc, argv, &k)) continue;
+    else if ((local = limit_option(argc, argv, &k)) != 0) { if (local < 0) return bad_option(argv[k - 1], argv[k]); }
     else if ((local = local_option(argc, argv, &k)) != 0) {
       if (local < 0) return bad_option(argv[k - 1], argv[k]);
     }
@@ -1753,17 +1980,18 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
   prepare_streams();
-  /* A child started ahead has the default walls and identity: it takes the run if those are the run's. */
-  int premade_fits = !protocol_guest && w.namespaces && w.drop_root && (geteuid() != 0 || (id_claim_matches() && id_claimed == premade_id));
-  if (!premade_fits) discard_premade(); /* before its uid may be given up */
+  /* A child started ahead runs as the uid claimed then: it serves a run of the same range only. */
+  if (geteuid() == 0 && !(id_claim_matches() && id_claimed == premade_id)) discard_premade(); /* before its uid may be given up */
+  set_up_caps(&w, protocol_guest);
   take_identity(&w);
   if (protocol_guest) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+    discard_premade();
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG"); /* as in prepare_stock */
     if (getppid() == 1) _exit(125);
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
@@ -1795,7 +2023,7 @@ int main(int argc, char **argv) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
     /* Reports wait for the next forwarded call, but never more than 10 ms. */
     long age = reports_age_ms();
-    int timeout = heap_limit ? HEAP_CHECK_MS : -1;
+    int timeout = heap_limit || caps.memory_poll ? HEAP_CHECK_MS : -1;
     if (age >= 0 && (timeout < 0 || 10 - age < timeout)) timeout = age >= 10 ? 0 : (int)(10 - age);
     int ready = poll(pfd, 3, timeout);
     if (ready < 0) {
@@ -1804,7 +2032,7 @@ int main(int argc, char **argv) {
     }
     if (reports_age_ms() >= 10 || (ready == 0 && reports_used)) flush_reports();
     uint64_t now = mono_ns();
-    if (heap_limit && now - last_heap_check >= HEAP_CHECK_MS * 1000000ull) {
+    if ((heap_limit || caps.memory_poll) && now - last_heap_check >= HEAP_CHECK_MS * 1000000ull) {
       last_heap_check = now;
       check_heap(0);
     }
@@ -1831,7 +2059,7 @@ int main(int argc, char **argv) {
     if (pfd[1].revents & POLLIN) {
       end_early();
       int status;
-      if (waitpid(child, &status, 0) == child) pass_on_status(status);
+      if (wait_guest(child, &status) == child) pass_on_status(status);
       fatal("waitpid");
     }
   }
