@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, SandboxError } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
+import { parseNote } from '../src/supervisor/notes.js';
 import { ROOT } from './helpers.js';
 
 /**
@@ -11,8 +12,8 @@ import { ROOT } from './helpers.js';
  * directory closed to everyone but root. Its exec fails in the supervisor's child, after the
  * walls are up, where a failure used to end the run as `exited 127` without a word.
  */
-function unreachableInterpreter(): string {
-  const dir = path.join(ROOT, 'build/test/root-only');
+function unreachableInterpreter(dirName = 'root-only'): string {
+  const dir = path.join(ROOT, 'build/test', dirName);
   const file = path.join(dir, 'python3');
   const source = fs.realpathSync('/usr/bin/python3');
   fs.mkdirSync(dir, { recursive: true });
@@ -32,6 +33,20 @@ async function startError(options: ConstructorParameters<typeof Controller>[0]):
   return err as SandboxError;
 }
 
+describe('the start-failed note', () => {
+  it('carries what failed and its errno (0: none); anything else is malformed', () => {
+    expect(parseNote("start-failed the guest's child: fork of the PID namespace's init: Resource temporarily unavailable 11")).toEqual({
+      kind: 'start-failed',
+      reason: "the guest's child: fork of the PID namespace's init: Resource temporarily unavailable",
+      errno: 11,
+    });
+    expect(parseNote('start-failed no free uid: all 1 of 7..7 are in use by other runs (lock file /l) 0')).toMatchObject({ errno: 0 });
+    for (const bad of ['start-failed', 'start-failed 11', 'start-failed why', 'start-failed why 99999', 'start-failed caf\u00e9 2']) {
+      expect(() => parseNote(bad), bad).toThrow(/malformed note/);
+    }
+  });
+});
+
 describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
   afterAll(closeSpareSupervisor);
 
@@ -46,6 +61,13 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
       expect(err.result.outcome).toBe('killed');
       expect(err.result.exitCode).toBeNull();
     }
+  });
+
+  it('says so in one line of printable ASCII, whatever bytes the path has', async () => {
+    const python = unreachableInterpreter('root-only-caf\u00e9');
+    const err = await startError({ python, args: ['-c', 'print(1)'], spareSupervisor: false, timeout: 30_000 });
+    expect(err.kind).toBe('spawn');
+    expect(err.message).toBe(`cannot start ${python}: the guest's child: exec of ${python.replace('\u00e9', '??')}: Permission denied (EACCES)`);
   });
 
   it("is told by the supervisor on its notes: the child's failure first, then its own view", async () => {
