@@ -115,7 +115,7 @@ function interactParser(args: string[]) {
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
     .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
     .option('walls', { type: 'boolean', default: true, describe: "walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the run's own uid" })
-    .option('namespaces', { type: 'boolean', default: true, describe: 'new user/network/IPC/UTS/mount namespaces; --no-namespaces for debugging' })
+    .option('namespaces', { type: 'boolean', describe: 'new user/network/IPC/UTS/mount/PID namespaces: --namespaces requires them (no start without them), --no-namespaces for debugging (default: where the host allows them)' })
     .option('keep-uid', { type: 'boolean', describe: "debugging: keep the uid when started as root (default: run the guest as a uid of the run's own)" })
     .option('uid-range', { type: 'string', describe: 'host uids/gids runs may take when started as root, one per run: FIRST:COUNT (default 1000000:65536)', requiresArg: true })
     .option('uid-lock', { type: 'string', describe: 'the lock file where runs claim their uids (default /run/pypy-box/uids.lock); all runs of a range must share it', requiresArg: true })
@@ -215,7 +215,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     stderr: guestWriter(io.stderr, raw || !io.stderr.isTTY, color && !interactivePrompt ? st.yellow : null),
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
-    walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'], ...(opts.cgroup !== undefined ? { cgroup: opts.cgroup } : {}) },
+    walls: opts.walls === false ? false : { ...(opts.namespaces !== undefined ? { namespaces: opts.namespaces } : {}), dropRoot: !opts['keep-uid'], ...(opts.cgroup !== undefined ? { cgroup: opts.cgroup } : {}) },
     ...identityRangeOption(opts['uid-range'], opts['uid-lock']),
     localAnswers: opts['local-answers'] !== false,
     guestStderr: io.stderr,

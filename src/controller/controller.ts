@@ -298,6 +298,8 @@ class Run {
     const w = this.o.walls;
     const args: string[] = [];
     if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
+    // Asked for by name: a host that cannot make them stops the run instead of running without.
+    else if (typeof w === 'object' && w.namespaces === true) args.push('--require-namespaces');
     if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
     const ids = this.o.identityRange;
     if (ids?.first !== undefined) args.push('--uid-range', `${ids.first}:${ids.count}`);

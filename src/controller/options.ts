@@ -92,6 +92,8 @@ export interface ControllerOptions {
    * strict seccomp filter (only its protocol streams), rlimits, no new privileges, new namespaces
    * and an unprivileged uid when run as root; a stock interpreter gets the same besides the
    * supervisor's filter. `false` switches them off (debugging); parts can be switched off alone.
+   * `namespaces` and `cgroup` by default where the host allows them; `true` requires them (a run
+   * that cannot have them does not start).
    * `cgroup`: the run's memory and task caps in a cgroup of its own; by default where the host
    * allows it (else rlimits and polling), `true` requires it (a run that cannot have it does not
    * start), `false` uses the rlimits and polling.

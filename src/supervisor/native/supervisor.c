@@ -835,7 +835,11 @@ static void drop_controller_streams(void) {
 }
 
 static void enter_pid_namespace(struct walls *w) {
-  if (!w->namespaces || !strstr(w->active, "user-ns") || unshare(CLONE_NEWPID) != 0) return;
+  if (!w->namespaces || !strstr(w->active, "user-ns")) return;
+  if (unshare(CLONE_NEWPID) != 0) {
+    if (w->namespaces == NAMESPACES_REQUIRED) child_failed("the PID namespace was asked for and cannot be made");
+    return;
+  }
   int status_pipe[2];
   if (pipe2(status_pipe, O_CLOEXEC) < 0) child_failed("pipe2 for the PID namespace's init");
   pid_t init = fork();
@@ -1885,7 +1889,7 @@ static int limit_option(int argc, char **argv, int *k) {
  */
 static void set_up_caps(struct walls *w, int protocol) {
   caps.cpu = w->cpu;
-  int other_walls = protocol || !w->namespaces || !w->drop_root;
+  int other_walls = protocol || w->namespaces != NAMESPACES_WHERE_ALLOWED || !w->drop_root;
   int wrong_group = caps.cgroup == CGROUP_OFF ? run_cgroup.version != 0 : caps.cgroup == CGROUP_REQUIRED && !run_cgroup.version;
   if (premade_go >= 0 && (other_walls || wrong_group)) discard_premade(); /* its group goes with it */
   const char *wall = NULL;
@@ -1932,7 +1936,7 @@ int main(int argc, char **argv) {
       /* A stock guest's child with the default walls, started before its run is known. */
       struct walls dw;
       memset(&dw, 0, sizeof dw);
-      dw.namespaces = 1;
+      dw.namespaces = NAMESPACES_WHERE_ALLOWED;
       dw.drop_root = 1;
       dw.run_id = premade_id = id_claimed;
       prepare_streams();
@@ -1945,14 +1949,15 @@ int main(int argc, char **argv) {
   }
   struct walls w;
   memset(&w, 0, sizeof w);
-  w.namespaces = 1;
+  w.namespaces = NAMESPACES_WHERE_ALLOWED;
   w.drop_root = 1;
   int protocol_guest = 0, config_stdin = 0, local;
   const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
     if (strcmp(argv[k], "--protocol-guest") == 0) protocol_guest = 1;
-    else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = 0;
+    else if (strcmp(argv[k], "--no-namespaces") == 0) w.namespaces = NAMESPACES_OFF;
+    else if (strcmp(argv[k], "--require-namespaces") == 0) w.namespaces = NAMESPACES_REQUIRED;
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
     else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
@@ -1980,7 +1985,7 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces|--require-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;

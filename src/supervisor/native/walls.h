@@ -21,11 +21,13 @@
 
 struct walls {
   rlim_t as, cpu, nofile, fsize, nproc;
-  int namespaces; /* try new user/net/ipc/uts/mount namespaces */
+  int namespaces; /* NAMESPACES_OFF, _WHERE_ALLOWED or _REQUIRED: new user/net/ipc/uts/mount/pid ones */
   int drop_root;  /* run as the run's own uid when started as root */
   uint32_t run_id; /* that uid (and gid), claimed by the supervisor (identity.h); 0: none */
   char active[256];
 };
+
+enum { NAMESPACES_OFF, NAMESPACES_WHERE_ALLOWED, NAMESPACES_REQUIRED };
 
 static void wall_note(struct walls *w, const char *name) {
   size_t n = strlen(w->active);
@@ -57,6 +59,24 @@ static int apply_limits(struct walls *w) {
   return 0;
 }
 
+/*
+ * New user, network, IPC, UTS and mount namespaces, the user mapped to itself. Returns -1 with
+ * errno when the kernel refuses them here: the caller decides whether that stops the run.
+ */
+static int enter_namespaces(struct walls *w) {
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) != 0) return -1;
+  char map[64];
+  snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+  /* A namespace without its mapping would leave the guest an unmapped identity: a failure too. */
+  if (write_file("/proc/self/setgroups", "deny\n") < 0 || write_file("/proc/self/uid_map", map) < 0) return -1;
+  snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+  if (write_file("/proc/self/gid_map", map) < 0) return -1;
+  wall_note(w, "user-ns,net-ns,ipc-ns,uts-ns,mount-ns");
+  return 0;
+}
+
 /* Another user, new namespaces, no new privileges (the limits come separately, apply_limits). */
 static int apply_isolation(struct walls *w) {
   if (w->drop_root && geteuid() == 0) {
@@ -71,19 +91,9 @@ static int apply_isolation(struct walls *w) {
     }
     wall_note(w, "uid-per-run");
   }
-  if (w->namespaces) {
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) == 0) {
-      char map[64];
-      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-      write_file("/proc/self/setgroups", "deny\n");
-      write_file("/proc/self/uid_map", map);
-      snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-      write_file("/proc/self/gid_map", map);
-      wall_note(w, "user-ns,net-ns,ipc-ns,uts-ns,mount-ns");
-    }
-    /* else: the kernel does not allow it here; the walls reported say so */
+  if (w->namespaces && enter_namespaces(w) < 0 && w->namespaces == NAMESPACES_REQUIRED) {
+    fprintf(stderr, "pypy-box-supervisor: the namespaces were asked for and cannot be made: %s\n", strerror(errno));
+    return -1;
   }
   /* Changing credentials cleared the parent-death signal: set it again. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return -1;
