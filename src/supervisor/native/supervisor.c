@@ -46,6 +46,7 @@
 
 #include "syscalls.h"
 #include "walls.h"
+#include "words.h"
 
 /*
  * Where the child keeps the socket that carries the listener fd, and for a standby child where its
@@ -113,6 +114,24 @@ static void protocol_fatal(const char *what) {
   _exit(126);
 }
 
+/* A protocol error about one word of a message: shown cut short and printable (it came from outside). */
+static void word_fatal(const char *what, const char *word) {
+  char shown[65];
+  size_t n = 0;
+  for (; n < sizeof shown - 1 && word[n]; n++) shown[n] = word[n] >= 0x20 && word[n] < 0x7f ? word[n] : '?';
+  shown[n] = 0;
+  fprintf(stderr, "pypy-box-supervisor: protocol error: %s: \"%s\"\n", what, shown);
+  end_guest();
+  _exit(126);
+}
+
+/* A message refused by read_words (words.h). */
+static void frame_fatal(const char *which, enum frame_status s) {
+  fprintf(stderr, "pypy-box-supervisor: protocol error: %s: %s\n", which, frame_error(s));
+  end_guest();
+  _exit(126);
+}
+
 /* SIGTERM from the controller (a timeout, an abort): end the guest, then die of SIGKILL as asked before. */
 static void on_term(int sig) {
   (void)sig;
@@ -146,15 +165,17 @@ static void out_all(const void *p, size_t n) {
   }
 }
 
+/* The controller is gone (end of its input): so is the guest. */
+static void controller_gone(void) {
+  end_guest();
+  _exit(125);
+}
+
 static void in_all(void *p, size_t n) {
   char *c = p;
   while (n) {
     ssize_t k = read(0, c, n);
-    if (k == 0) {
-      /* The controller is gone: so is the guest. */
-      end_guest();
-      _exit(125);
-    }
+    if (k == 0) controller_gone();
     if (k < 0) {
       if (errno == EINTR) continue;
       fatal("read from controller");
@@ -299,6 +320,44 @@ static void limit_hit(const char *name, uint64_t value) {
   note("limit %s %llu\n", name, (unsigned long long)value);
   end_guest();
   _exit(125);
+}
+
+/*
+ * The numeric limits, one row each: the option, the largest value taken, and where it is kept (a
+ * field of struct walls, or the heap limit the supervisor enforces itself). A waiting child gets
+ * the walls' ones in its go message, in this order (send_go, await_go).
+ */
+#define HEAP_LIMIT ((size_t)-1)
+static const struct limit_option {
+  const char *option;
+  size_t field; /* offsetof(struct walls, ...), or HEAP_LIMIT */
+  uint64_t max;
+} LIMIT_OPTIONS[] = {
+  {"--as", offsetof(struct walls, as), UINT64_MAX},
+  {"--cpu", offsetof(struct walls, cpu), UINT32_MAX}, /* its hard limit is one more second */
+  {"--nofile", offsetof(struct walls, nofile), INT_MAX},
+  {"--fsize", offsetof(struct walls, fsize), UINT64_MAX},
+  {"--nproc", offsetof(struct walls, nproc), INT_MAX},
+  {"--heap", HEAP_LIMIT, UINT64_MAX},
+};
+#define N_LIMIT_OPTIONS (sizeof LIMIT_OPTIONS / sizeof LIMIT_OPTIONS[0])
+
+static rlim_t *wall_limit_field(struct walls *w, const struct limit_option *o) {
+  return (rlim_t *)((char *)w + o->field);
+}
+
+/* A limit option and its value. Returns 1 (set), 0 (not a limit option) or -1 (a bad value). */
+static int limit_option(struct walls *w, const char *option, const char *value) {
+  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
+    const struct limit_option *o = &LIMIT_OPTIONS[k];
+    if (strcmp(option, o->option) != 0) continue;
+    uint64_t v;
+    if (parse_uint(value, o->max, &v) < 0) return -1;
+    if (o->field == HEAP_LIMIT) heap_limit = v;
+    else *wall_limit_field(w, o) = v;
+    return 1;
+  }
+  return 0;
 }
 
 #define HEAP_CHECK_MS 20
@@ -594,32 +653,27 @@ static void enter_pid_namespace(struct walls *w) {
  * limits, writes the walls note and executes the program.
  */
 static char **await_go(struct walls *w) {
-  uint32_t len;
-  if (read(GO_FD, &len, 4) != 4 || len == 0 || len > (1u << 20)) _exit(127);
-  char *buf = malloc(len);
-  char **words = malloc((len + 2) * sizeof *words);
-  if (!buf || !words) _exit(127);
-  for (uint32_t got = 0; got < len;) {
-    ssize_t r = read(GO_FD, buf + got, len - got);
-    if (r <= 0) _exit(127);
-    got += (uint32_t)r;
-  }
+  struct words go;
+  if (read_words(GO_FD, MAX_FRAME, 0, &go) != FRAME_OK) _exit(127);
   close(GO_FD);
-  if (buf[len - 1] != 0) _exit(127);
-  size_t n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  /* as, cpu, nofile, fsize, nproc, then the number of exec words, those, then the environment */
-  if (n < 6) _exit(127);
-  w->as = strtoull(words[0], NULL, 10), w->cpu = strtoull(words[1], NULL, 10), w->nofile = strtoull(words[2], NULL, 10);
-  w->fsize = strtoull(words[3], NULL, 10), w->nproc = strtoull(words[4], NULL, 10);
-  size_t argc = strtoull(words[5], NULL, 10);
-  if (argc < 2 || 6 + argc > n) _exit(127);
+  /* The walls' limits (LIMIT_OPTIONS), the number of exec words, those, then the environment. */
+  size_t at = 0;
+  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
+    const struct limit_option *o = &LIMIT_OPTIONS[k];
+    uint64_t v;
+    if (o->field == HEAP_LIMIT) continue;
+    if (at >= go.n || parse_uint(go.word[at++], o->max, &v) < 0) _exit(127);
+    *wall_limit_field(w, o) = v;
+  }
+  uint64_t argc;
+  if (at >= go.n || parse_uint(go.word[at], go.n - at - 1, &argc) < 0 || argc < 2) _exit(127);
+  char **exec_words = go.word + at + 1;
   if (clearenv() != 0) _exit(127);
-  for (size_t k = 6 + argc; k < n; k++)
-    if (putenv(words[k]) != 0) _exit(127);
-  words[6 + argc] = NULL;
+  for (size_t k = argc; exec_words[k]; k++)
+    if (!env_word_ok(exec_words[k]) || putenv(exec_words[k]) != 0) _exit(127);
+  exec_words[argc] = NULL;
   if (apply_limits(w) < 0) _exit(127);
-  return words + 6;
+  return exec_words;
 }
 
 static void child_main(int sock, struct walls *w, char **argv, int standby) {
@@ -1333,14 +1387,18 @@ static int local_option(int argc, char **argv, int *k) {
   else if (strcmp(o, "--uname") == 0) ok = set_utsname(v) == 0;
   else if (strcmp(o, "--stat") == 0) ok = add_own_stat(v) == 0;
   else if (strcmp(o, "--file") == 0) ok = add_vfile(v) == 0;
-  else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
-  else if (strcmp(o, "--ids") == 0) {
-    long long u, eu, g, eg;
-    ok = sscanf(v, "%lld,%lld,%lld,%lld", &u, &eu, &g, &eg) == 4;
-    if (ok) ids[0] = u, ids[1] = eu, ids[2] = g, ids[3] = eg;
+  else if (strcmp(o, "--owner") == 0) {
+    uint64_t owner[2];
+    ok = parse_uint_fields(v, ':', 2, UINT32_MAX, owner) == 0;
+    if (ok) owner_uid = (uint32_t)owner[0], owner_gid = (uint32_t)owner[1];
+  } else if (strcmp(o, "--ids") == 0) {
+    uint64_t id[4];
+    ok = parse_uint_fields(v, ',', 4, UINT32_MAX, id) == 0;
+    for (int j = 0; ok && j < 4; j++) ids[j] = (int64_t)id[j];
   } else if (strcmp(o, "--max-path") == 0) {
-    local_max_path = strtoull(v, NULL, 10);
-    ok = local_max_path >= 2 && local_max_path <= PATH_MAX;
+    uint64_t max;
+    ok = parse_uint(v, PATH_MAX, &max) == 0 && max >= 2;
+    if (ok) local_max_path = (size_t)max;
   } else return 0;
   ++*k;
   return ok ? 1 : -1;
@@ -1351,21 +1409,17 @@ static int local_option(int argc, char **argv, int *k) {
  * them while we start the guest): u32 length, then NUL-terminated words.
  */
 static void read_config(void) {
-  uint32_t len;
-  in_all(&len, 4);
-  if (len > (1u << 20)) protocol_fatal("configuration larger than 1 MiB");
-  char *buf = malloc(len + 1);
-  char **words = malloc((len / 2 + 2) * sizeof *words);
-  if (!buf || !words) fatal("malloc");
-  in_all(buf, len);
-  buf[len] = 0;
-  int n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  if (len && buf[len - 1] != 0) protocol_fatal("configuration does not end with NUL");
-  for (int k = 0; k < n; k++)
-    if (local_option(n, words, &k) != 1) protocol_fatal("bad word in the configuration");
-  free(words); /* the tables keep copies */
-  free(buf);
+  struct words cfg;
+  enum frame_status s = read_words(0, MAX_FRAME, 1, &cfg);
+  if (s == FRAME_NONE || s == FRAME_CUT) controller_gone();
+  if (s == FRAME_IO) fatal("read from controller");
+  if (s != FRAME_OK) frame_fatal("configuration", s);
+  int n = (int)cfg.n; /* at most MAX_FRAME words */
+  for (int k = 0; k < n; k++) {
+    int at = k;
+    if (local_option(n, cfg.word, &k) != 1) word_fatal("bad word in the configuration", cfg.word[at]);
+  }
+  free_words(&cfg); /* the tables keep copies */
 }
 
 /*
@@ -1376,32 +1430,25 @@ static void read_config(void) {
  * End of input before that (the controller went away) ends the spare quietly.
  */
 static char **standby(int *argc_out, char *self) {
-  uint32_t len;
-  ssize_t got = read(0, &len, 4);
-  if (got == 0) {
+  struct words msg;
+  enum frame_status s = read_words(0, MAX_FRAME, 0, &msg);
+  if (s == FRAME_NONE) {
     end_guest(); /* a child waiting for its run: ended and reaped, no zombie left for pid 1 */
     _exit(0);
   }
-  if (got < 0) fatal("read");
-  if (got < 4) in_all((char *)&len + got, 4 - (size_t)got);
-  if (len == 0 || len > (1u << 20)) protocol_fatal("start message of a bad size");
-  char *buf = malloc(len);
-  char **words = malloc((len + 2) * sizeof *words);
-  if (!buf || !words) fatal("malloc");
-  in_all(buf, len);
-  if (buf[len - 1] != 0) protocol_fatal("start message does not end with NUL");
-  size_t n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  char *end;
-  unsigned long argc = strtoul(words[0], &end, 10);
-  if (*end || argc == 0 || argc >= n) protocol_fatal("start message with a bad argument count");
+  if (s == FRAME_CUT) controller_gone();
+  if (s == FRAME_IO) fatal("read from controller");
+  if (s != FRAME_OK) frame_fatal("start message", s);
+  /* The count, then that many arguments: at least one, and all inside the message. */
+  uint64_t argc;
+  if (parse_uint(msg.word[0], msg.n - 1, &argc) < 0 || argc == 0) word_fatal("start message with a bad argument count", msg.word[0]);
   if (clearenv() != 0) fatal("clearenv");
-  for (size_t k = 1 + argc; k < n; k++)
-    if (!strchr(words[k], '=') || putenv(words[k]) != 0) protocol_fatal("bad environment word in the start message");
-  words[0] = self; /* the words stay allocated: argv and the environment point into them */
-  words[argc + 1] = NULL;
+  for (size_t k = 1 + argc; k < msg.n; k++)
+    if (!env_word_ok(msg.word[k]) || putenv(msg.word[k]) != 0) word_fatal("bad environment word in the start message", msg.word[k]);
+  msg.word[0] = self; /* the words stay allocated: argv and the environment point into them */
+  msg.word[argc + 1] = NULL;
   *argc_out = (int)argc + 1;
-  return words;
+  return msg.word;
 }
 
 static int bad_option(const char *name, const char *value) {
@@ -1480,31 +1527,22 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
 }
 
 /* The run, for the child waiting since standby: limits, program and arguments, environment. */
-static void send_go(const struct walls *w, char **guest_argv) {
-  char num[6][32];
-  const unsigned long long v[5] = {w->as, w->cpu, w->nofile, w->fsize, w->nproc};
+static void send_go(struct walls *w, char **guest_argv) {
+  struct frame go = {0};
+  char num[24];
+  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
+    if (LIMIT_OPTIONS[k].field == HEAP_LIMIT) continue;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)*wall_limit_field(w, &LIMIT_OPTIONS[k]));
+    frame_add(&go, num);
+  }
   size_t argc = 0;
   while (guest_argv[argc]) argc++;
-  for (int k = 0; k < 5; k++) snprintf(num[k], sizeof num[k], "%llu", v[k]);
-  snprintf(num[5], sizeof num[5], "%zu", argc);
-  size_t len = 0;
-  for (int k = 0; k < 6; k++) len += strlen(num[k]) + 1;
-  for (size_t k = 0; k < argc; k++) len += strlen(guest_argv[k]) + 1;
-  for (char **e = environ; e && *e; e++) len += strlen(*e) + 1; /* clearenv may leave it NULL */
-  if (len > (1u << 20)) protocol_fatal("run too large for the waiting child");
-  char *msg = malloc(4 + len), *at = msg + 4;
-  if (!msg) fatal("malloc");
-  uint32_t l32 = (uint32_t)len;
-  memcpy(msg, &l32, 4);
-  for (int k = 0; k < 6; k++) at = stpcpy(at, num[k]) + 1;
-  for (size_t k = 0; k < argc; k++) at = stpcpy(at, guest_argv[k]) + 1;
-  for (char **e = environ; e && *e; e++) at = stpcpy(at, *e) + 1;
-  for (size_t done = 0; done < 4 + len;) {
-    ssize_t n = write(premade_go, msg + done, 4 + len - done);
-    if (n <= 0) fatal("write to the waiting child");
-    done += (size_t)n;
-  }
-  free(msg);
+  snprintf(num, sizeof num, "%zu", argc);
+  frame_add(&go, num);
+  for (size_t k = 0; k < argc; k++) frame_add(&go, guest_argv[k]);
+  for (char **e = environ; e && *e; e++) frame_add(&go, *e); /* clearenv may leave it NULL */
+  if (go.too_big) protocol_fatal("run too large for the waiting child");
+  if (write_frame(premade_go, &go) < 0) fatal("write to the waiting child");
   close(premade_go);
   premade_go = -1;
 }
@@ -1540,7 +1578,7 @@ int main(int argc, char **argv) {
   memset(&w, 0, sizeof w);
   w.namespaces = 1;
   w.drop_root = 1;
-  int protocol_guest = 0, config_stdin = 0, local;
+  int protocol_guest = 0, config_stdin = 0, local, limit;
   const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
@@ -1552,18 +1590,8 @@ int main(int argc, char **argv) {
     else if ((local = local_option(argc, argv, &k)) != 0) {
       if (local < 0) return bad_option(argv[k - 1], argv[k]);
     }
-    else if (k + 1 < argc) {
-      unsigned long long v = strtoull(argv[k + 1], NULL, 10);
-      if (strcmp(argv[k], "--as") == 0) w.as = v;
-      else if (strcmp(argv[k], "--heap") == 0) heap_limit = v;
-      else if (strcmp(argv[k], "--cpu") == 0) w.cpu = v;
-      else if (strcmp(argv[k], "--nofile") == 0) w.nofile = v;
-      else if (strcmp(argv[k], "--fsize") == 0) w.fsize = v;
-      else if (strcmp(argv[k], "--nproc") == 0) w.nproc = v;
-      else {
-        fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
-        return 2;
-      }
+    else if (k + 1 < argc && (limit = limit_option(&w, argv[k], argv[k + 1])) != 0) {
+      if (limit < 0) return bad_option(argv[k], argv[k + 1]);
       k++;
     } else {
       fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
