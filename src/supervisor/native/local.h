@@ -133,7 +133,7 @@ static void report(const unsigned char *msg, size_t n, int64_t result, int32_t e
   memcpy(p, &t0, 8), p += 8;
   memcpy(p, &spent, 4), p += 4;
   memcpy(p, &hl, 2), p += 2;
-  memcpy(p, host, hlen), p += hlen;
+  if (hlen) memcpy(p, host, hlen); /* none: host may be NULL */
   reports_used += need;
 }
 
