@@ -1132,6 +1132,8 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     case 'E': {
       int32_t e;
       in_all(&e, 4);
+      /* The kernel's errno range (MAX_ERRNO); respond() negates it, and 0 means none. */
+      if (e < 0 || e > 4095) protocol_fatal("E with an errno outside 0..4095");
       err = e;
       break;
     }
@@ -1360,7 +1362,8 @@ static void pass_on_status(int status) {
 
 /*
  * Options that hand over local answers (local.h), on the command line or in the configuration
- * read from stdin. Returns 1 (consumed; *k is on its last word), 0 (not one of them) or -1 (bad).
+ * read from stdin. Returns 1 (consumed; *k is on its last word), 0 (not one of them) or -1 (a bad
+ * value; *k is still on the option).
  */
 static int local_option(int argc, char **argv, int *k) {
   const char *o = argv[*k];
@@ -1369,8 +1372,9 @@ static int local_option(int argc, char **argv, int *k) {
     return 1;
   }
   if (*k + 2 < argc && strcmp(o, "--link") == 0) {
+    if (add_link(argv[*k + 1], argv[*k + 2]) < 0) return -1;
     *k += 2;
-    return add_link(argv[*k - 1], argv[*k]) < 0 ? -1 : 1;
+    return 1;
   }
   if (*k + 1 >= argc) return 0;
   const char *v = argv[*k + 1];
@@ -1400,8 +1404,9 @@ static int local_option(int argc, char **argv, int *k) {
     ok = parse_uint(v, PATH_MAX, &max) == 0 && max >= 2;
     if (ok) local_max_path = (size_t)max;
   } else return 0;
+  if (!ok) return -1;
   ++*k;
-  return ok ? 1 : -1;
+  return 1;
 }
 
 /*
@@ -1415,10 +1420,8 @@ static void read_config(void) {
   if (s == FRAME_IO) fatal("read from controller");
   if (s != FRAME_OK) frame_fatal("configuration", s);
   int n = (int)cfg.n; /* at most MAX_FRAME words */
-  for (int k = 0; k < n; k++) {
-    int at = k;
-    if (local_option(n, cfg.word, &k) != 1) word_fatal("bad word in the configuration", cfg.word[at]);
-  }
+  for (int k = 0; k < n; k++)
+    if (local_option(n, cfg.word, &k) != 1) word_fatal("bad word in the configuration", cfg.word[k]);
   free_words(&cfg); /* the tables keep copies */
 }
 
@@ -1451,9 +1454,18 @@ static char **standby(int *argc_out, char *self) {
   return msg.word;
 }
 
+/*
+ * A command line (or start message) the supervisor cannot run: exit status 2. A spare's child may
+ * already be waiting (--standby stock): it is ended and reaped first, no zombie left for pid 1.
+ */
+static int usage_error(void) {
+  end_guest();
+  return 2;
+}
+
 static int bad_option(const char *name, const char *value) {
   fprintf(stderr, "pypy-box-supervisor: bad value for %s: %s\n", name, value);
-  return 2;
+  return usage_error();
 }
 
 /* The controller's streams: bigger pipes, the notes descriptor; and we reap all below us. */
@@ -1588,19 +1600,19 @@ int main(int argc, char **argv) {
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
     else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
     else if ((local = local_option(argc, argv, &k)) != 0) {
-      if (local < 0) return bad_option(argv[k - 1], argv[k]);
+      if (local < 0) return bad_option(argv[k], argv[k + 1]);
     }
     else if (k + 1 < argc && (limit = limit_option(&w, argv[k], argv[k + 1])) != 0) {
       if (limit < 0) return bad_option(argv[k], argv[k + 1]);
       k++;
     } else {
       fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
-      return 2;
+      return usage_error();
     }
   }
   if (k >= argc || argc - k < 3) {
     fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
-    return 2;
+    return usage_error();
   }
   char **guest_argv = argv + k + 1;
   prepare_streams();
