@@ -35,7 +35,10 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out) {
   return 0;
 }
 
-/* Like parse_uint for the first n bytes of s (a field inside a word, e.g. before a ':'). */
+/*
+ * Like parse_uint for the first n bytes of s (a field inside a word, e.g. before a ':'), of at
+ * most 23 characters (a u64 has 20 digits).
+ */
 static int parse_uint_n(const char *s, size_t n, uint64_t max, uint64_t *out) {
   char field[24];
   if (n == 0 || n >= sizeof field || memchr(s, 0, n)) return -1;
