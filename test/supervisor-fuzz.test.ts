@@ -31,10 +31,18 @@ const STAT_HEX = 2 * 144; // struct stat on x86-64, as hex
 /** Exit statuses of the supervisor itself (src/supervisor/native/supervisor.c). */
 const EXIT = { usage: 2, controllerGone: 125, protocol: 126, cannotStart: 127 } as const;
 
-/** The sanitizer build when present, unless PYPY_BOX_SUPERVISOR chooses. */
+/** The sanitizer build when present and newer than the sources, unless PYPY_BOX_SUPERVISOR chooses. */
+let fuzzed: string | undefined;
 function fuzzedSupervisor(): string {
+  return (fuzzed ??= chooseSupervisor());
+}
+
+function chooseSupervisor(): string {
   const asan = path.join(ROOT, 'build/native-asan/pypy-box-supervisor');
-  return process.env.PYPY_BOX_SUPERVISOR === undefined && fs.existsSync(asan) ? asan : supervisorPath();
+  if (process.env.PYPY_BOX_SUPERVISOR !== undefined || !fs.existsSync(asan)) return supervisorPath();
+  const native = path.join(ROOT, 'src/supervisor/native');
+  const sources = Math.max(...fs.readdirSync(native).map((f) => fs.statSync(path.join(native, f)).mtimeMs));
+  return fs.statSync(asan).mtimeMs >= sources ? asan : supervisorPath();
 }
 
 // ---- deterministic randomness ----
@@ -239,7 +247,7 @@ interface Item {
 const hex = (r: Rng, n: number): string => r.bytes(n).toString('hex');
 const absPath = (r: Rng): string => `/${r.letters(1 + r.int(8))}/${r.letters(1 + r.int(8))}`;
 const tooLongPath = (): string => `/${'a'.repeat(PATH_MAX)}`;
-const LOCAL_CALLS = ['open', 'openat', 'stat', 'lstat', 'newfstatat', 'access', 'getuid', 'geteuid', 'getcwd', 'uname', 'getrandom', 'close', 'getdents64', 'read(ipi)i'];
+const LOCAL_CALLS = ['open', 'openat', 'stat', 'lstat', 'newfstatat', 'access', 'getuid', 'geteuid', 'getcwd', 'uname', 'getrandom', 'close', 'getdents64', 'access(si)i', 'uname(p)i'];
 
 /** A value for a numeric field: valid (within max) or not, with boundaries first. */
 function number(r: Rng, max: bigint, min = 0n): { text: string; valid: boolean } {
@@ -350,6 +358,12 @@ run('the supervisor, fed hostile input', () => {
     expect(o.stderr).toContain('bad word in the configuration');
   });
 
+  it('a spare whose start message cannot run ends and reaps its waiting child first (nothing left for pid 1)', async () => {
+    const o = await runSupervisor(['--standby', 'stock'], async (io) => io.write(frame(['2', '--bogus', '-x'])));
+    expectCleanEnd(o, 'a spare told to run an unknown option', [EXIT.usage]);
+    expect(o.stderr).toContain('unknown option --bogus');
+  });
+
   it('takes or refuses random command lines exactly as their options are valid or not', async () => {
     for (let k = 0; k < 80; k++) {
       const r = rng(caseSeed(1, k));
@@ -428,28 +442,30 @@ run('the supervisor, fed hostile input', () => {
       const env = Array.from({ length: r.int(4) }, () => `${r.letters(1 + r.int(5)).toUpperCase()}=${r.letters(r.int(10))}`);
       let count = String(args.length);
       let expected: number[] = randomArgs ? [EXIT.usage] : [EXIT.controllerGone];
-      let tail = Buffer.alloc(0);
-      switch (r.int(10)) {
-        case 0: // a bad argument count
-          count = r.pick(['0', '', '-1', `${args.length + env.length + 1}`, '99999999999999999999', `${args.length}x`, ' 1']);
-          expected = [EXIT.protocol];
-          break;
-        case 1: // a bad environment word
-          env.push(r.pick(['NOEQUALS', '=value', '']));
-          expected = [EXIT.protocol];
-          break;
-        case 2: // nothing at all: a spare ended unused
-          break;
-        default:
-          break;
+      let tail: Buffer = Buffer.alloc(0);
+      const problem = r.int(10);
+      if (problem === 0) {
+        count = r.pick(['0', '', '-1', `${args.length + env.length + 1}`, '99999999999999999999', `${args.length}x`, ' 1']);
+        expected = [EXIT.protocol];
+      } else if (problem === 1) {
+        env.push(r.pick(['NOEQUALS', '=value', '']));
+        expected = [EXIT.protocol];
       }
       let message = frame([count, ...args, ...env]);
       const shape = r.int(10);
-      if (shape === 0) message = Buffer.alloc(0), (expected = [0]);
-      else if (shape === 1) message = message.subarray(0, r.int(message.length)), (expected = message.length === 0 ? [0] : [EXIT.controllerGone]);
-      else if (shape === 2) message = Buffer.concat([u32(r.pick([0, MAX_FRAME + 1, 0xffffffff])), message.subarray(4)]), (expected = [EXIT.protocol]);
-      else if (shape === 3) message = Buffer.concat([u32(message.length - 4 + 1), message.subarray(4), Buffer.from('x')]), (expected = [EXIT.protocol]);
-      else if (shape === 4) tail = r.bytes(r.int(64)); // bytes after the message: the run's input
+      if (shape === 0) {
+        message = Buffer.alloc(0); // nothing at all: a spare ended unused
+        expected = [0];
+      } else if (shape === 1) {
+        message = message.subarray(0, r.int(message.length)); // the input ends inside it
+        expected = message.length === 0 ? [0] : [EXIT.controllerGone];
+      } else if (shape === 2) {
+        message = Buffer.concat([u32(r.pick([0, MAX_FRAME + 1, 0xffffffff])), message.subarray(4)]);
+        expected = [EXIT.protocol];
+      } else if (shape === 3) {
+        message = Buffer.concat([u32(message.length - 4 + 1), message.subarray(4), Buffer.from('x')]); // not NUL-ended
+        expected = [EXIT.protocol];
+      } else if (shape === 4) tail = r.bytes(r.int(64)); // bytes after the message: the run's input
       const o = await runSupervisor(['--standby', ...kind], async (io) => io.write(Buffer.concat([message, tail])));
       const what = `start message case ${k} (--standby ${kind.join(' ')}): ${JSON.stringify([count, ...args, ...env]).slice(0, 400)} shape ${shape}`;
       // Bytes after a good start message are an answer to the guest's first call: anything may follow.
