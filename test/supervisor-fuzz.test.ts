@@ -17,13 +17,13 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { supervisorAvailable, supervisorPath } from '../src/supervisor/locate.js';
+import { MAX_FRAME } from '../src/supervisor/words.js';
 import { ROOT } from './helpers.js';
 
 const SEED = Number(process.env.PYPY_BOX_FUZZ_SEED ?? 20_261_130);
 const GUEST = path.join(ROOT, 'build/test/syscall-guest');
 const CASE_TIMEOUT_MS = 10_000;
 const MAX_CHUNK = 1 << 20;
-const MAX_FRAME = 1 << 20;
 const PATH_MAX = 4096;
 const U64_MAX = (1n << 64n) - 1n;
 const STAT_HEX = 2 * 144; // struct stat on x86-64, as hex

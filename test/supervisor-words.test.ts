@@ -8,12 +8,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX_FRAME, wordFrame } from '../src/supervisor/words.js';
 import { ROOT } from './helpers.js';
 
 const PROBE = path.join(ROOT, 'build/test/words-probe');
 const SEED = Number(process.env.PYPY_BOX_FUZZ_SEED ?? 20_261_130);
 const U64_MAX = (1n << 64n) - 1n;
-const MAX_FRAME = 1 << 20;
 const MAX_FIELD = 23; // characters of one number inside a word (a u64 has 20 digits)
 
 const hex = (b: Buffer | string): string => (b.length === 0 ? '-' : Buffer.from(b as string, 'latin1').toString('hex'));
@@ -56,12 +56,6 @@ function refRead(max: number, allowEmpty: boolean, stream: Buffer): string {
   return ['ok', String(words.length), ...words.map(hex)].join(' ');
 }
 
-function refBuild(words: string[]): string {
-  const body = Buffer.from(words.map((w) => `${w}\0`).join(''), 'latin1');
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length);
-  return hex(Buffer.concat([head, body]));
-}
 
 // ---- cases ----
 
@@ -171,12 +165,22 @@ run('the supervisor input parsers (words.h)', () => {
     expect(got).toEqual(cases.map(([m, e, s]) => refRead(m, e, s)));
   });
 
-  it('writes frames the reader takes back word for word', () => {
+  it('has the frame limit the controller has (src/supervisor/words.ts)', () => {
+    const h = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/words.h'), 'utf8');
+    const m = /#define MAX_FRAME \(1u << (\d+)\)/.exec(h);
+    expect(m, 'MAX_FRAME in words.h').not.toBeNull();
+    expect(1 << Number(m![1])).toBe(MAX_FRAME);
+  });
+
+  it('writes frames as the controller does, and the reader takes them back word for word', () => {
     const r = rng(SEED + 4);
     const cases: string[][] = [[], [''], ['a', '', 'b'], ['NAME=value', '--', '/bin/true']];
     for (let k = 0; k < 100; k++) cases.push(Array.from({ length: r.int(12) }, () => text(r, 'abc=-/ ', 30)));
+    expect(() => wordFrame(['a\0b'])).toThrow(/NUL/);
+    expect(() => wordFrame(['x'.repeat(MAX_FRAME)])).toThrow(/at most/);
+    expect(wordFrame(['x'.repeat(MAX_FRAME - 1)]).length).toBe(4 + MAX_FRAME);
     const got = probe(cases.map((ws) => ['b', ...ws.map(hex)].join(' ')));
-    expect(got).toEqual(cases.map(refBuild));
+    expect(got).toEqual(cases.map((ws) => hex(wordFrame(ws))));
     const back = probe(got.map((h) => `r ${MAX_FRAME} 1 ${h}`));
     expect(back).toEqual(cases.map((ws) => ['ok', String(ws.length), ...ws.map(hex)].join(' ')));
   });
