@@ -328,11 +328,11 @@ static void limit_hit(const char *name, uint64_t value) {
  * the walls' ones in its go message, in this order (send_go, await_go).
  */
 #define HEAP_LIMIT ((size_t)-1)
-static const struct limit_option {
+static const struct number_option {
   const char *option;
   size_t field; /* offsetof(struct walls, ...), or HEAP_LIMIT */
   uint64_t max;
-} LIMIT_OPTIONS[] = {
+} NUMBER_OPTIONS[] = {
   {"--as", offsetof(struct walls, as), UINT64_MAX},
   {"--cpu", offsetof(struct walls, cpu), UINT32_MAX}, /* its hard limit is one more second */
   {"--nofile", offsetof(struct walls, nofile), INT_MAX},
@@ -340,16 +340,16 @@ static const struct limit_option {
   {"--nproc", offsetof(struct walls, nproc), INT_MAX},
   {"--heap", HEAP_LIMIT, UINT64_MAX},
 };
-#define N_LIMIT_OPTIONS (sizeof LIMIT_OPTIONS / sizeof LIMIT_OPTIONS[0])
+#define N_NUMBER_OPTIONS (sizeof NUMBER_OPTIONS / sizeof NUMBER_OPTIONS[0])
 
-static rlim_t *wall_limit_field(struct walls *w, const struct limit_option *o) {
+static rlim_t *wall_limit_field(struct walls *w, const struct number_option *o) {
   return (rlim_t *)((char *)w + o->field);
 }
 
-/* A limit option and its value. Returns 1 (set), 0 (not a limit option) or -1 (a bad value). */
-static int limit_option(struct walls *w, const char *option, const char *value) {
-  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
-    const struct limit_option *o = &LIMIT_OPTIONS[k];
+/* A numeric limit option and its value. Returns 1 (set), 0 (not one of them) or -1 (a bad value). */
+static int number_option(struct walls *w, const char *option, const char *value) {
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    const struct number_option *o = &NUMBER_OPTIONS[k];
     if (strcmp(option, o->option) != 0) continue;
     uint64_t v;
     if (parse_uint(value, o->max, &v) < 0) return -1;
@@ -656,10 +656,10 @@ static char **await_go(struct walls *w) {
   struct words go;
   if (read_words(GO_FD, MAX_FRAME, 0, &go) != FRAME_OK) _exit(127);
   close(GO_FD);
-  /* The walls' limits (LIMIT_OPTIONS), the number of exec words, those, then the environment. */
+  /* The walls' limits (NUMBER_OPTIONS), the number of exec words, those, then the environment. */
   size_t at = 0;
-  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
-    const struct limit_option *o = &LIMIT_OPTIONS[k];
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    const struct number_option *o = &NUMBER_OPTIONS[k];
     uint64_t v;
     if (o->field == HEAP_LIMIT) continue;
     if (at >= go.n || parse_uint(go.word[at++], o->max, &v) < 0) _exit(127);
@@ -1454,18 +1454,9 @@ static char **standby(int *argc_out, char *self) {
   return msg.word;
 }
 
-/*
- * A command line (or start message) the supervisor cannot run: exit status 2. A spare's child may
- * already be waiting (--standby stock): it is ended and reaped first, no zombie left for pid 1.
- */
-static int usage_error(void) {
-  end_guest();
-  return 2;
-}
-
 static int bad_option(const char *name, const char *value) {
   fprintf(stderr, "pypy-box-supervisor: bad value for %s: %s\n", name, value);
-  return usage_error();
+  return 2;
 }
 
 /* The controller's streams: bigger pipes, the notes descriptor; and we reap all below us. */
@@ -1527,7 +1518,13 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
   }
   close(sv[1]);
   close(early_status[1]);
-  if (standby) close(go[0]), premade_go = go[1];
+  if (standby) {
+    close(go[0]);
+    premade_go = go[1];
+    /* A run refused before it starts (status 2: main returns) ends and reaps the waiting child
+     * first: its processes would be left as zombies for pid 1, which may never reap them. */
+    atexit(end_guest);
+  }
   listener = receive_listener(sv[0]);
   close(sv[0]);
   if (listener < 0) {
@@ -1542,9 +1539,9 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
 static void send_go(struct walls *w, char **guest_argv) {
   struct frame go = {0};
   char num[24];
-  for (size_t k = 0; k < N_LIMIT_OPTIONS; k++) {
-    if (LIMIT_OPTIONS[k].field == HEAP_LIMIT) continue;
-    snprintf(num, sizeof num, "%llu", (unsigned long long)*wall_limit_field(w, &LIMIT_OPTIONS[k]));
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    if (NUMBER_OPTIONS[k].field == HEAP_LIMIT) continue;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)*wall_limit_field(w, &NUMBER_OPTIONS[k]));
     frame_add(&go, num);
   }
   size_t argc = 0;
@@ -1590,7 +1587,7 @@ int main(int argc, char **argv) {
   memset(&w, 0, sizeof w);
   w.namespaces = 1;
   w.drop_root = 1;
-  int protocol_guest = 0, config_stdin = 0, local, limit;
+  int protocol_guest = 0, config_stdin = 0, local, number;
   const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
@@ -1602,17 +1599,17 @@ int main(int argc, char **argv) {
     else if ((local = local_option(argc, argv, &k)) != 0) {
       if (local < 0) return bad_option(argv[k], argv[k + 1]);
     }
-    else if (k + 1 < argc && (limit = limit_option(&w, argv[k], argv[k + 1])) != 0) {
-      if (limit < 0) return bad_option(argv[k], argv[k + 1]);
+    else if (k + 1 < argc && (number = number_option(&w, argv[k], argv[k + 1])) != 0) {
+      if (number < 0) return bad_option(argv[k], argv[k + 1]);
       k++;
     } else {
       fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
-      return usage_error();
+      return 2;
     }
   }
   if (k >= argc || argc - k < 3) {
     fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
-    return usage_error();
+    return 2;
   }
   char **guest_argv = argv + k + 1;
   prepare_streams();
