@@ -93,6 +93,34 @@ async function fileRead(): Promise<void> {
   }
 }
 
+/**
+ * The strict wall's cost on a real sandboxed PyPy (build/pypy-sandbox, unpacked by the test setup):
+ * `print(6*7)` behind every wall vs the same walls without the strict seccomp filter (its loader's
+ * window answered by the supervisor, and the filter evaluated twice on every native call).
+ */
+async function strictWall(runs: number): Promise<void> {
+  const dir = path.join(root, 'build/pypy-sandbox/pypy3.6-sandbox');
+  const label = 'sandboxed PyPy 3.6 `-S -c print(6*7)`: strict wall vs none';
+  if (!fs.existsSync(path.join(dir, 'pypy3-c'))) {
+    rows.push({ name: `${label}: skipped (no build/pypy-sandbox; run the tests once)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+    return;
+  }
+  const once = async (seccomp: boolean) => {
+    const t0 = process.hrtime.bigint();
+    const r = await new Controller({ executable: path.join(dir, 'pypy3-c'), libPath: dir, args: ['-S', '-c', 'print(6*7)'], walls: { seccomp } }).run();
+    if (r.outcome !== 'exited' || r.walls.includes('seccomp-strict') !== seccomp) throw new Error(`sandboxed PyPy ended with ${r.outcome}: ${r.guestStderr}`);
+    return seconds(t0);
+  };
+  const walled: number[] = [];
+  const bare: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    walled.push(await once(true));
+    bare.push(await once(false));
+  }
+  const [w, b] = [median(walled), median(bare)];
+  rows.push({ name: `${label} (median of ${runs})`, pypyBox: w * 1e3, baseline: b * 1e3, unit: 'ms', ratio: w / b, target: '<= 1.1x', met: w / b <= 1.1 });
+}
+
 async function pythonStartup(label: string, args: string[], runs: number): Promise<void> {
   const interp = findInterpreter('pypy3');
   if (!interp) {
@@ -168,6 +196,37 @@ async function memoryAfterRuns(): Promise<void> {
   rows.push({ name: '50 concurrent runs vs 50 sequential (throughput)', pypyBox: 50 / conc, baseline: n / seq, unit: 'runs/s', ratio: n / seq / (50 / conc) });
 }
 
+/**
+ * A path's cost grows with its length, not with its square: stat('.') at the bottom of a chain of
+ * 1,000 directories in /tmp (the cwd), against the same at the top. The guest builds the chain
+ * itself; the note says what that cost the controller.
+ */
+async function deepPath(): Promise<void> {
+  const depth = 1000;
+  const n = quick ? 200 : 1000;
+  const script = (levels: number) => ['quiet', 'buf st 144', `loop ${levels}`, 'call mkdir(pi)i s:d 493', 'call chdir(p)i s:d', 'end', `loop ${n}`, 'call stat64(pp)i s:. b:st', 'end'];
+  // Timed from the first stat's arrival to the last's, inside one run: building the chain (and
+  // starting the guest) varies far more than the stats take.
+  const perStat = async (levels: number) => {
+    const arrivals: number[] = [];
+    const cpu = process.cpuUsage();
+    const r = await new Controller({ executable: GUEST, args: script(levels), onCall: (c) => void (c.sig === 'stat64(pp)i' && arrivals.push(c.t)) }).run();
+    const used = process.cpuUsage(cpu);
+    if (r.outcome !== 'exited' || arrivals.length !== n) throw new Error(`deep path guest ended with ${r.outcome}: ${r.guestStderr}`);
+    return { per: (arrivals[n - 1]! - arrivals[0]!) / (n - 1) / 1e6, cpu: (used.user + used.system) / 1e6 };
+  };
+  const top = await perStat(0);
+  const bottom = await perStat(depth);
+  rows.push({
+    name: `stat('.') at depth ${depth} in /tmp (C guest) vs at depth 0`,
+    pypyBox: bottom.per * 1e6,
+    baseline: top.per * 1e6,
+    unit: 'µs/call',
+    ratio: bottom.per / top.per,
+    note: `the whole run, chain built by the guest: ${bottom.cpu.toFixed(2)} s of controller CPU`,
+  });
+}
+
 function machine() {
   const cpus = os.cpus();
   return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release(), node: process.version, platform: `${process.platform}-${process.arch}` };
@@ -202,8 +261,12 @@ step('pypy3 startup');
 await pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21);
 step('import-heavy script');
 await pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11);
+step('strict wall');
+await strictWall(quick ? 3 : 9);
 step('one system call');
 await forwardedSyscall();
+step('deep path');
+await deepPath();
 step('1000 runs');
 await memoryAfterRuns();
 await closeSpareSupervisor();

@@ -47,6 +47,17 @@ describe('pypy-box CLI', () => {
     expect(r.stderr).toMatch(/timeout: guest stopped after 300 ms/);
   });
 
+  it('--stall-timeout ends a guest silent in the middle of a call as a sandbox error (126)', async () => {
+    const partialCall = Buffer.concat([Buffer.of(9), Buffer.from('getp')]).toString('hex');
+    const r = await cli(['interact', '--stall-timeout', '0.2', GUEST, `raw ${partialCall} -`, 'sleep 20000']);
+    expect(r.exitCode).toBe(126);
+    expect(r.stderr).toMatch(/guest stalled: no byte for 200 ms in the middle of a call \(bytes: 09 67 65 74 70/);
+    const bad = await cli(['interact', '--stall-timeout', '-1', GUEST, 'call getpid()i']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--stall-timeout expects a number of seconds/);
+    expect((await cli(['interact', '--help'])).stdout).toMatch(/--stall-timeout +seconds the guest may go without sending a byte/);
+  });
+
   it('--output-limit ends the guest with exit code 125', async () => {
     const r = await cli(['interact', '--output-limit', '1k', GUEST, 'quiet', 'fill x A 600', 'loop 10', 'call write(ipi)i 1 b:x 600', 'end']);
     expect(r.exitCode).toBe(125);

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { parseSignature } from '../protocol/signature.js';
+import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 
 export interface CapabilityDump {
   version: number;
@@ -12,9 +13,21 @@ export interface CapabilityReport extends CapabilityDump {
   unsupported: string[];
 }
 
-/** Runs a sandboxed binary with RPY_SANDBOX_DUMP set and parses what it declares. */
-export async function dumpCapabilities(executable: string, timeoutMs = 10_000): Promise<CapabilityDump> {
-  const r = await execa(executable, [], {
+/**
+ * Runs a sandboxed binary with RPY_SANDBOX_DUMP set and parses what it declares. The binary is not
+ * trusted more for printing a list: it runs behind the same walls as a run (the native launcher,
+ * strict wall included), and without them only if the caller asks (`walls: false`).
+ */
+export async function dumpCapabilities(executable: string, timeoutMs = 10_000, walls = true): Promise<CapabilityDump> {
+  let file = executable;
+  let args: string[] = [];
+  if (walls) {
+    const wall = wallLibraryPath();
+    if (!wall) throw new Error('the capability dump runs behind the strict wall, and its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"');
+    file = supervisorPath();
+    args = ['--protocol-guest', '--wall', wall, '--', executable, executable];
+  }
+  const r = await execa(file, args, {
     env: { RPY_SANDBOX_DUMP: '1' },
     extendEnv: false,
     stdin: 'ignore',

@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import yargs from 'yargs';
 import { Controller } from '../controller/controller.js';
 import type { ControllerOptions, Limits } from '../controller/options.js';
-import { OptionError } from '../controller/options.js';
+import { LIBRARY_LIMITS, OptionError } from '../controller/options.js';
 import { SandboxError, type RunResult } from '../controller/result.js';
 import { Policy } from '../policy/policy.js';
 import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../policy/spec.js';
@@ -43,6 +43,17 @@ const EPILOG = [
   '  128+N  the guest died of signal N',
 ].join('\n');
 
+/** The command line's limits where they differ from the library's (LIBRARY_LIMITS): more output for a terminal. */
+const CLI_LIMITS: Limits = { ...LIBRARY_LIMITS, outputBytes: 64 * 1024 * 1024 };
+
+/** A byte count as the size options take it: 1g, 64m, 8k or bytes. */
+function sizeText(bytes: number): string {
+  for (const [unit, size] of [['g', 1 << 30], ['m', 1 << 20], ['k', 1 << 10]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
 function sizeOption(v: unknown, name: string): number {
   try {
     return parseSize(v, name);
@@ -70,9 +81,10 @@ function interactParser(args: string[]) {
     .parserConfiguration({ 'halt-at-non-option': true, 'unknown-options-as-args': true, 'populate--': false })
     .option('tmp', { type: 'string', describe: 'host directory shown read-only as the virtual cwd /tmp; guest writes go to memory', requiresArg: true })
     .option('lib-path', { type: 'string', describe: 'host directory holding lib-python/ and lib_pypy/ (a PyPy tree), shown at /lib', requiresArg: true })
-    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; resident-memory cap for a stock interpreter)', requiresArg: true })
+    .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; a cap on resident memory and memfds for a stock interpreter)', requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds for the guest (RLIMIT_CPU)', requiresArg: true })
     .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
+    .option('stall-timeout', { type: 'number', describe: 'seconds the guest may go without sending a byte in the middle of a message (a call, a reply it owes), or without reading an answer waiting for it, before it is killed as broken (default 5, 0 = wait forever)', requiresArg: true })
     .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
@@ -83,10 +95,13 @@ function interactParser(args: string[]) {
     .option('env', { type: 'string', array: true, nargs: 1, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
     .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })
     .option('argv0', { type: 'string', describe: "the guest's virtual argv[0] (default /lib/pypy)", requiresArg: true })
-    .option('output-limit', { type: 'string', describe: 'stop the guest after this much stdout+stderr (default unlimited)', requiresArg: true })
+    .option('memory', { type: 'string', describe: `memory cap for everything the guest makes the kernel hold (heap, memfds, page cache): the run's cgroup where the host allows it, else rlimits and polling; 0 for none (default ${sizeText(CLI_LIMITS.memoryBytes)})`, requiresArg: true })
+    .option('max-tasks', { type: 'number', describe: `threads and processes of the guest at once (cgroup task cap, else RLIMIT_NPROC); 0 for none (default ${CLI_LIMITS.tasks})`, requiresArg: true })
+    .option('cgroup', { type: 'boolean', describe: "--cgroup: require the run's cgroup (no start without it); --no-cgroup: rlimits and polling instead (default: a cgroup where the host allows it)" })
+    .option('output-limit', { type: 'string', describe: `stop the guest after this much stdout+stderr; 0 for unlimited (default ${sizeText(CLI_LIMITS.outputBytes)})`, requiresArg: true })
     .option('stdin-limit', { type: 'string', describe: 'most bytes of stdin the guest may read (default unlimited)', requiresArg: true })
     .option('tmp-quota', { type: 'string', describe: 'bytes the guest may store in /tmp (default 64m)', requiresArg: true })
-    .option('max-open-files', { type: 'number', describe: 'descriptors open at once, stdio included (default 256)', requiresArg: true })
+    .option('max-open-files', { type: 'number', describe: `descriptors open at once, every kind (files, pipes, memfds, eventfds, ...), stdio included (default ${CLI_LIMITS.openFiles})`, requiresArg: true })
     .option('max-open-dirs', { type: 'number', describe: 'directory streams open at once (default 64)', requiresArg: true })
     .option('max-path', { type: 'number', describe: 'longest path the guest may use, NUL included (default 4096)', requiresArg: true })
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
@@ -141,11 +156,17 @@ export async function interact(args: string[], io: Io): Promise<number> {
     if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got ${JSON.stringify(kv)}`);
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const limits: Partial<Limits> = { outputBytes: 0 };
+  const limits: Partial<Limits> = { outputBytes: CLI_LIMITS.outputBytes };
   if (opts.heapsize !== undefined) limits.heapBytes = sizeOption(opts.heapsize, '--heapsize');
+  if (opts.memory !== undefined) limits.memoryBytes = sizeOption(opts.memory, '--memory');
+  if (opts['max-tasks'] !== undefined) limits.tasks = opts['max-tasks'];
   if (opts.timeout !== undefined) {
     if (!(opts.timeout > 0)) throw new UsageError('--timeout expects a positive number of seconds');
     limits.timeoutMs = Math.ceil(opts.timeout * 1000);
+  }
+  if (opts['stall-timeout'] !== undefined) {
+    if (!(opts['stall-timeout'] >= 0)) throw new UsageError('--stall-timeout expects a number of seconds (0 = wait forever)');
+    limits.stallMs = Math.ceil(opts['stall-timeout'] * 1000);
   }
   if (opts['output-limit'] !== undefined) limits.outputBytes = sizeOption(opts['output-limit'], '--output-limit');
   if (opts['stdin-limit'] !== undefined) limits.stdinBytes = sizeOption(opts['stdin-limit'], '--stdin-limit');
@@ -184,7 +205,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     stderr: guestWriter(io.stderr, raw || !io.stderr.isTTY, color && !interactivePrompt ? st.yellow : null),
     tty: { stdin: Boolean(process.stdin.isTTY), stdout: Boolean(io.stdout.isTTY), stderr: Boolean(io.stderr.isTTY) },
     traceFile: opts.log,
-    walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'] },
+    walls: opts.walls === false ? false : { namespaces: opts.namespaces !== false, dropRoot: !opts['keep-uid'], ...(opts.cgroup !== undefined ? { cgroup: opts.cgroup } : {}) },
     localAnswers: opts['local-answers'] !== false,
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
@@ -198,7 +219,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   }
 
   if (opts.debug && executable) {
-    const report = compareCapabilities(await dumpCapabilities(executable), controller.supportedSignatures());
+    const report = compareCapabilities(await dumpCapabilities(executable, undefined, opts.walls !== false), controller.supportedSignatures());
     if (report.version !== PROTOCOL_VERSION) say(`warning: protocol version ${report.version}, this controller speaks ${PROTOCOL_VERSION}`);
     if (report.unsupported.length) {
       say(`refusing ${executable}: it declares ${report.unsupported.length} call(s) this controller does not implement: ${report.unsupported.join(' ')}`);

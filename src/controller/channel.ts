@@ -15,6 +15,11 @@ const enum Step {
 }
 
 interface Waiter {
+  /** The command the reply answers, for error messages ("R of 100 bytes"). */
+  what: string;
+  /** Reply bytes received so far, and the first of them (for error messages). */
+  received: number;
+  head: Buffer;
   steps: Step[];
   need: number;
   /** Size of the Fixed step (from the request, or from a Length step). */
@@ -30,6 +35,16 @@ const STATUS_OK = 0x2b; // '+'
 
 const STATUS_FAULT = 0x21; // '!'
 
+/** Reply bytes kept for error messages. */
+const HEAD_KEPT = 64;
+
+/** What the guest has started sending and not finished (a call, or a reply it owes). */
+export interface OwedMessage {
+  kind: 'call' | 'reply';
+  what: string;
+  bytes: Buffer;
+}
+
 /**
  * The guest's two pipes as one ordered conversation. Bytes from the guest are either a call (when
  * none is in flight) or the reply to an R/Z/M command the controller sent; anything else is a
@@ -40,6 +55,13 @@ export class GuestChannel {
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
+  /** Runs while the guest owes bytes; reset by every byte that comes (see stallMs). */
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Runs while answers wait for the guest to read them (more than its pipe holds). */
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** Bytes handed to the guest's stream, and how many of them had gone out when the drain clock started. */
+  private sent = 0;
+  private flushedAtStart = 0;
 
   constructor(
     private readonly fromGuest: Readable,
@@ -55,6 +77,12 @@ export class GuestChannel {
     private readonly maxUnread = 4 * 1024 * 1024,
     /** Calls the supervisor answered itself (only a supervisor sends these). */
     private readonly onReport?: (call: DecodedCall) => void,
+    /**
+     * Milliseconds the guest may go without sending a byte while it owes some (the rest of a call
+     * it started, or a reply to R/Z/M), or without reading while answers wait for it: past that
+     * the conversation fails (0 = wait forever).
+     */
+    private readonly stallMs = 0,
   ) {
     // The supervisor also sends path strings along with its calls (kind 's') and reports.
     this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed), statusPrefixed);
@@ -68,13 +96,17 @@ export class GuestChannel {
     return this.toGuest.writableLength === 0;
   }
 
-  /** Bytes of a call that started but never finished (for reports of a guest dying mid-message). */
-  partialCall(): Buffer {
-    return this.decoder.pending();
+  /** What the guest started to send and has not finished, if anything (a guest ending or stalling mid-message). */
+  owed(): OwedMessage | undefined {
+    const w = this.waiter;
+    if (w) return { kind: 'reply', what: `its reply to ${w.what} (${w.received} bytes of it received)`, bytes: w.head };
+    if (this.decoder.midCall) return { kind: 'call', what: 'a call', bytes: this.decoder.pending() };
+    return undefined;
   }
 
   receive(chunk: Buffer): void {
     if (this.closed) return;
+    this.stopStallClock(); // any byte is progress
     let pos = 0;
     try {
       while (pos < chunk.length) {
@@ -95,12 +127,50 @@ export class GuestChannel {
       }
     } catch (err) {
       this.fail(err as Error);
+      return;
     }
+    this.startStallClock();
+  }
+
+  /** Starts the stall clock if the guest owes bytes and it is not running yet. */
+  private startStallClock(): void {
+    if (this.stallMs <= 0 || this.closed || this.stallTimer || (this.waiter === undefined && !this.decoder.midCall)) return;
+    this.stallTimer = setTimeout(() => this.stalled(), this.stallMs);
+  }
+
+  private stopStallClock(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  /** Starts the clock of an answer the guest has yet to read (one larger than its pipe holds). */
+  private startDrainClock(): void {
+    if (this.stallMs <= 0 || this.closed || this.drainTimer) return;
+    this.flushedAtStart = this.sent - this.toGuest.writableLength;
+    this.drainTimer = setTimeout(() => this.checkDrained(), this.stallMs);
+  }
+
+  /** The guest read nothing of what waits for it for the whole stall timeout: it stalled. */
+  private checkDrained(): void {
+    this.drainTimer = undefined;
+    const left = this.toGuest.writableLength;
+    if (this.closed || left === 0) return;
+    if (this.sent - left > this.flushedAtStart) return this.startDrainClock(); // it read some: progress
+    this.fail(new ProtocolError('stalled', `guest stalled: it read none of the ${left} bytes of answers waiting for it for ${this.stallMs} ms`));
+  }
+
+  private stalled(): void {
+    this.stallTimer = undefined;
+    const owed = this.owed();
+    if (!owed || this.closed) return;
+    this.fail(new ProtocolError('stalled', `guest stalled: no byte for ${this.stallMs} ms in the middle of ${owed.what}`, owed.bytes));
   }
 
   private fill(w: Waiter, chunk: Buffer, pos: number): number {
     const take = Math.min(w.need - w.have, chunk.length - pos);
     w.got.push(chunk.subarray(pos, pos + take));
+    if (w.head.length < HEAD_KEPT) w.head = Buffer.concat([w.head, chunk.subarray(pos, pos + Math.min(take, HEAD_KEPT - w.head.length))]);
+    w.received += take;
     w.have += take;
     pos += take;
     if (w.have < w.need) return pos;
@@ -141,25 +211,29 @@ export class GuestChannel {
     }
   }
 
-  /** Sends queued commands and waits for `size` reply bytes (R, M, and the supervisor's O/V replies). */
-  request(parts: Buffer[], size: number): Promise<Buffer> {
+  /**
+   * Sends queued commands and waits for `size` reply bytes (R, M, and the supervisor's O/V
+   * replies); `command` names the command for error messages.
+   */
+  request(parts: Buffer[], size: number, command = 'R'): Promise<Buffer> {
     const steps = this.statusPrefixed ? [Step.Status, Step.Fixed] : [Step.Fixed];
-    return this.expect(parts, steps, size, 0);
+    return this.expect(parts, steps, size, 0, `${command} (${size} bytes)`);
   }
 
   /** Sends a Z command and waits for its length-prefixed reply. */
   requestString(parts: Buffer[], maxLen: number): Promise<Buffer> {
     const steps = this.statusPrefixed ? [Step.Status, Step.Length] : [Step.Length];
-    return this.expect(parts, steps, 0, maxLen);
+    return this.expect(parts, steps, 0, maxLen, `Z (a length, then at most ${maxLen} bytes)`);
   }
 
-  private expect(parts: Buffer[], steps: Step[], size: number, maxLen: number): Promise<Buffer> {
+  private expect(parts: Buffer[], steps: Step[], size: number, maxLen: number, what: string): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('guest channel closed'));
     const p = new Promise<Buffer>((resolve, reject) => {
-      this.waiter = { steps, need: 0, fixedSize: size, got: [], have: 0, maxLen, resolve, reject };
+      this.waiter = { what, received: 0, head: Buffer.alloc(0), steps, need: 0, fixedSize: size, got: [], have: 0, maxLen, resolve, reject };
     });
     this.advance(this.waiter!);
     this.send(parts);
+    this.startStallClock();
     return p;
   }
 
@@ -173,8 +247,12 @@ export class GuestChannel {
     if (this.closed) return;
     // One answer, one system call (writev): the guest wakes once, with the whole answer there.
     if (parts.length > 1) this.toGuest.cork();
-    for (const p of parts) this.toGuest.write(p);
+    for (const p of parts) {
+      this.toGuest.write(p);
+      this.sent += p.length;
+    }
     if (parts.length > 1) this.toGuest.uncork();
+    if (this.toGuest.writableLength > 0) this.startDrainClock();
     // A guest that sends calls without reading the answers would make them pile up here.
     if (this.toGuest.writableLength > this.maxUnread) {
       this.fail(new ProtocolError('not-reading', `guest left ${this.toGuest.writableLength} bytes of answers unread`));
@@ -191,6 +269,9 @@ export class GuestChannel {
   close(err: Error = new Error('guest channel closed')): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopStallClock();
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(err);

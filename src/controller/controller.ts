@@ -17,16 +17,15 @@ import { normalizeOptions, type ControllerOptions, type Limits, type OutputOptio
 import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
-import { supervisorAvailable, supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
+import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
-import { delegate, hostDevices, listsLocally, type Delegation } from '../supervisor/delegation.js';
+import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
+import { NoteReader } from '../supervisor/notes.js';
+import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
 const MAX_DENIED_KEPT = 100;
-/** What the supervisor prints when it ends a guest for a limit. */
-const SUPERVISOR_LIMIT = /^limit (heap|cpu) (\d+)$/m;
-const SUPERVISOR_WALLS = /^walls (.*)$/m;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -143,8 +142,12 @@ class Run {
   private channel!: GuestChannel;
   private ctx!: CallContext;
   private guestStderr = '';
-  /** Lines from the supervisor's notes descriptor: walls in force, limits hit. */
-  private notes = '';
+  /** The supervisor's notes (walls in force, limits hit, how the guest ended), checked as they come. */
+  private readonly notes = new NoteReader();
+  /** Signatures the supervisor may report answering itself (from the delegation, once known). */
+  private reportable: ReadonlySet<string> | undefined;
+  /** The run has been wound up: answers still in flight are dropped. */
+  private over = false;
   private calls = 0;
   private denials = 0;
   private readonly denied: DeniedCall[] = [];
@@ -297,6 +300,9 @@ class Run {
     if (w === false || (typeof w === 'object' && w.namespaces === false)) args.push('--no-namespaces');
     if (w === false || (typeof w === 'object' && w.dropRoot === false)) args.push('--keep-uid');
     if (this.limits.cpuSeconds > 0) args.push('--cpu', String(this.limits.cpuSeconds));
+    args.push('--memory', String(this.limits.memoryBytes), '--tasks', String(this.limits.tasks), '--cgroup', cgroupMode(w));
+    // Every descriptor counts, the guest's own pipes and memfds as well as the controller's files.
+    if (this.stock) args.push('--max-fds', String(this.limits.openFiles));
     if (this.limits.heapBytes > 0) {
       // Resident memory is the limit for stock guests; the address-space cap behind it leaves room
       // for what interpreters reserve without touching.
@@ -305,8 +311,8 @@ class Run {
     }
     // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
     args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
-    // Threads of a stock interpreter (counted per user namespace): enough for programs, not a bomb.
-    if (this.stock) args.push('--nproc', '256');
+    // Threads and processes: the cgroup's task cap (--tasks); where no cgroup can be made the
+    // supervisor sets RLIMIT_NPROC to it instead (per user: not the precise count a cgroup keeps).
     return args;
   }
 
@@ -318,13 +324,23 @@ class Run {
       return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env }, supervised: true };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
-    if (o.walls === false || !supervisorAvailable()) {
+    if (o.walls === false) {
       return { file: o.executable!, args: [...heap, ...args], env: {}, argv0: this.argv0() };
+    }
+    // Walls asked for and not buildable here stop the run (fail closed): never run without them.
+    let supervisor: string;
+    try {
+      supervisor = supervisorPath();
+    } catch (err) {
+      throw new Error(`the walls cannot be set up: ${(err as Error).message}`, { cause: err });
     }
     const seccomp = !(typeof o.walls === 'object' && o.walls.seccomp === false);
     const wall = seccomp ? wallLibraryPath() : undefined;
+    if (seccomp && !wall) {
+      throw new Error('the seccomp-strict wall cannot be set up: its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"');
+    }
     return {
-      file: supervisorPath(),
+      file: supervisor,
       args: ['--protocol-guest', ...(wall ? ['--wall', wall] : []), ...this.wallArgs(), '--', o.executable!, this.argv0(), ...heap, ...args],
       env: {},
       supervised: true,
@@ -369,7 +385,7 @@ class Run {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
-    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call));
+    this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call), this.limits.stallMs);
     this.ctx = new CallContext(this.session, this.channel);
     // Large reads go into one buffer kept for the run, reused once the last answer has been
     // written out (an answer's data is written without copying); small ones are copied anyway.
@@ -388,9 +404,8 @@ class Run {
         return this.finishEarly('internal', err as Error);
       }
     }
-    child.notes?.on('data', (b: Buffer) => {
-      if (this.notes.length < 4096) this.notes += b.toString();
-    });
+    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b)));
+    child.notes?.on('end', () => this.noted(() => this.notes.end()));
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
@@ -433,6 +448,15 @@ class Run {
     this.kill();
   }
 
+  /** Reads notes from the supervisor; a malformed one ends the run like a protocol violation. */
+  private noted(read: () => void): void {
+    try {
+      read();
+    } catch (err) {
+      this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
+    }
+  }
+
   // ---- the per-call path ----
 
   private dispatch(call: DecodedCall): void {
@@ -472,13 +496,16 @@ class Run {
 
   /** A call the supervisor answered itself: counted and recorded like any other. */
   private reported(call: DecodedCall): void {
+    // Checked like guest input: a bad report is a protocol error (thrown to the channel).
+    this.reportable ??= reportableCalls(this.delegation);
+    checkReport(call, this.reportable, this.delegation?.grants.length ?? 0);
     this.calls++;
     const r = call.report!;
     // A close the kernel did: the descriptor leaves the controller's table too, before any later call.
-    if (call.sig.text === 'close(i)i' && typeof call.args[0] === 'number') this.session.files.drop(call.args[0]);
+    if (call.sig.text === 'close(i)i') this.session.files.drop(call.args[0] as number);
     // A listing answered from the records sent at open: the descriptor's position moves the same way.
-    const listed = call.sig.text === 'getdents64(ipi)i' && typeof call.args[0] === 'number';
-    if (listed && r.result > 0n) this.session.files.advanceListing(call.args[0] as number, Number(call.args[2]), Number(r.result));
+    const listed = call.sig.text === 'getdents64(ipi)i';
+    if (listed && r.result > 0n) this.advanceListing(call.args[0] as number, call.args[2]!, Number(r.result));
     const missing = r.grant === MISSING_NAME;
     if (missing && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
@@ -524,8 +551,18 @@ class Run {
     this.o.onCall?.(rec);
   }
 
+  /** The supervisor answered getdents64 from a listing: one the controller sent, packed as it would. */
+  private advanceListing(fd: number, count: number | bigint, answered: number): void {
+    try {
+      // The kernel reads the count as an unsigned int.
+      this.session.files.advanceListing(fd, Number(BigInt.asUintN(32, BigInt(count))), answered);
+    } catch (err) {
+      throw new ProtocolError('bad-report', `report from the supervisor of getdents64(ipi)i: ${(err as Error).message}`);
+    }
+  }
+
   private answer(call: DecodedCall, value: Answer, t0: bigint): void {
-    if (this.killedByUs) return;
+    if (this.killedByUs || this.over) return;
     const kind = call.sig.result;
     if (value === CONTINUE) {
       if (this.recording) this.record(call, undefined, 0, 'runs natively', t0);
@@ -553,7 +590,7 @@ class Run {
   }
 
   private answerError(call: DecodedCall, err: unknown, t0: bigint): void {
-    if (this.killedByUs) return;
+    if (this.killedByUs || this.over) return;
     if (err instanceof GuestErrno) {
       if (err.limit) this.noteLimit(err.limit);
       const kind = call.sig.result;
@@ -619,11 +656,21 @@ class Run {
       denials: this.denials,
       denied: this.denied,
       unknownCalls: this.unknown,
-      limitsReached: [...this.reached.values()],
+      limitsReached: this.limitsReached(),
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
-      walls: SUPERVISOR_WALLS.exec(this.notes)?.[1]?.split(',').filter(Boolean) ?? [],
+      walls: this.notes.all('walls').flatMap((n) => n.walls),
       vfs: this.session.files.vfs,
     };
+  }
+
+  /** The controller's own refusals and those the supervisor reported (reached lines). */
+  private limitsReached(): RunResult['limitsReached'] {
+    const all = new Map(this.reached);
+    for (const { name, value, count } of this.notes.all('reached')) {
+      const r = all.get(name) ?? { name, value, calls: 0 };
+      all.set(name, { ...r, calls: r.calls + count });
+    }
+    return [...all.values()];
   }
 
   private rawMode = false;
@@ -653,6 +700,9 @@ class Run {
   }
 
   private finish(done: { exitCode?: number; signal?: string; failed?: boolean; message?: string; originalMessage?: string }): RunResult {
+    this.over = true;
+    // What the guest still owed when it ended (a call it started, a reply to R/Z/M): cut short.
+    const owed = this.channel.owed();
     this.channel.close();
     this.cleanup();
     const r = this.baseResult();
@@ -667,10 +717,10 @@ class Run {
     } else if (this.limitHit) {
       r.outcome = 'limit';
       r.signal = signal;
-    } else if (SUPERVISOR_LIMIT.test(this.notes)) {
-      const [, name, value] = SUPERVISOR_LIMIT.exec(this.notes)!;
+    } else if (this.notes.find('limit')) {
+      const { name, value } = this.notes.find('limit')!;
       r.outcome = 'limit';
-      r.limit = { name: name as LimitName, value: name === 'cpu' ? this.limits.cpuSeconds : Number(value) };
+      r.limit = { name, value: name === 'cpu' ? this.limits.cpuSeconds : value };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
       r.outcome = 'signaled';
       r.signal = signal;
@@ -681,12 +731,17 @@ class Run {
       r.signal = signal;
     }
     r.signalDescription = signalDescription(r.signal);
-    const partial = this.channel.partialCall();
-    if (!this.ending && !this.killedByUs && partial.length > 0) {
-      this.ending = { kind: 'protocol', error: new ProtocolError('truncated', 'guest ended in the middle of a call', partial) };
+    // A call cut short is a violation however the guest ended; a reply cut short too, unless the
+    // guest died of a signal (a crash while answering, e.g. at a bad address, tells more).
+    if (!this.ending && !this.killedByUs && owed && (owed.kind === 'call' || !signal)) {
+      this.ending = { kind: 'protocol', error: new ProtocolError('truncated', `guest ended in the middle of ${owed.what}`, owed.bytes) };
     }
-    const execFailed = /^exec-failed (.*) \d+$/m.exec(this.notes);
-    if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed[1]) };
+    const execFailed = this.notes.find('exec-failed');
+    if (!this.ending && execFailed) this.ending = { kind: 'spawn', error: new Error(execFailed.reason) };
+    const wallFailed = this.notes.find('wall-failed');
+    if (!this.ending && wallFailed) {
+      this.ending = { kind: 'spawn', error: new Error(`the ${wallFailed.wall} wall could not be set up (${wallFailed.reason}); the guest was not started`) };
+    }
     if (!this.ending && done.exitCode === undefined && !signal && (done.failed ?? false)) {
       this.ending = { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
     }
@@ -709,6 +764,13 @@ class Run {
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
     return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
   }
+}
+
+/** The supervisor's --cgroup: required when asked for, off with the walls (or alone), else where the host allows. */
+function cgroupMode(w: ControllerOptions['walls']): 'required' | 'off' | 'auto' {
+  if (w === false) return 'off';
+  if (typeof w === 'object' && w.cgroup !== undefined) return w.cgroup ? 'required' : 'off';
+  return 'auto';
 }
 
 /** A result for runs that never started. */

@@ -14,6 +14,12 @@ export type OutputOption = 'capture' | 'inherit' | 'ignore' | Writable | ((data:
 export interface Limits {
   /** Wall-clock time, ms (0 = none). */
   timeoutMs: number;
+  /**
+   * Ms the guest may go without sending a byte in the middle of a message (a call it started, a
+   * reply it owes), or without reading answers that wait for it: then it is killed and the run
+   * ends with a protocol error (0 = wait forever).
+   */
+  stallMs: number;
   /** Guest stdout+stderr bytes before it is stopped (0 = unlimited). */
   outputBytes: number;
   /** Bytes of stdin the guest may read (0 = unlimited). */
@@ -28,14 +34,23 @@ export interface Limits {
   pathLength: number;
   /** Most bytes one call moves (a larger read or write is served in part). */
   ioChunkBytes: number;
-  /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory caps for a stock guest (0 = none). */
+  /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory (memfds included) caps for a stock guest (0 = none). */
   heapBytes: number;
   /** CPU seconds of a stock guest (RLIMIT_CPU; 0 = none). */
   cpuSeconds: number;
+  /**
+   * Memory of the guest in bytes, everything it makes the kernel hold (heap, memfds and other shared
+   * memory, page cache): the memory cap of the run's cgroup; where no cgroup can be made, rlimits
+   * and polling instead (see the README, "Limits and defaults"; 0 = none).
+   */
+  memoryBytes: number;
+  /** Tasks (threads, processes) of the guest at once: the cgroup's task cap, else RLIMIT_NPROC (0 = none). */
+  tasks: number;
 }
 
 export const LIBRARY_LIMITS: Limits = {
   timeoutMs: 0,
+  stallMs: 5000,
   outputBytes: 1024 * 1024,
   stdinBytes: 0,
   openFiles: 256,
@@ -45,6 +60,8 @@ export const LIBRARY_LIMITS: Limits = {
   ioChunkBytes: 1024 * 1024,
   heapBytes: 0,
   cpuSeconds: 0,
+  memoryBytes: 1024 * 1024 * 1024,
+  tasks: 256,
 };
 
 export interface ControllerOptions {
@@ -75,8 +92,11 @@ export interface ControllerOptions {
    * strict seccomp filter (only its protocol streams), rlimits, no new privileges, new namespaces
    * and an unprivileged uid when run as root; a stock interpreter gets the same besides the
    * supervisor's filter. `false` switches them off (debugging); parts can be switched off alone.
+   * `cgroup`: the run's memory and task caps in a cgroup of its own; by default where the host
+   * allows it (else rlimits and polling), `true` requires it (a run that cannot have it does not
+   * start), `false` uses the rlimits and polling.
    */
-  walls?: boolean | { seccomp?: boolean; namespaces?: boolean; dropRoot?: boolean };
+  walls?: boolean | { seccomp?: boolean; namespaces?: boolean; dropRoot?: boolean; cgroup?: boolean };
   /**
    * Stock guests: let the supervisor answer stat, open and access of the read-only host grants
    * (the interpreter's own installation) and the identity calls itself, then report them, instead
@@ -130,6 +150,9 @@ export class OptionError extends TypeError {
   }
 }
 
+/** Node's timers fire at once past this many milliseconds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function nonNegInt(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
   return v;
@@ -152,6 +175,13 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
   if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
   if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean') throw new OptionError('spareSupervisor', 'expected true or false');
+  if (o.walls !== undefined && typeof o.walls !== 'boolean') {
+    if (typeof o.walls !== 'object' || o.walls === null) throw new OptionError('walls', 'expected false, true or an object');
+    for (const [k, v] of Object.entries(o.walls)) {
+      if (!['seccomp', 'namespaces', 'dropRoot', 'cgroup'].includes(k)) throw new OptionError(`walls.${k}`, 'unknown wall (expected seccomp, namespaces, dropRoot or cgroup)');
+      if (v !== undefined && typeof v !== 'boolean') throw new OptionError(`walls.${k}`, 'expected true or false');
+    }
+  }
   if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {
@@ -162,6 +192,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   if (limits.openFiles < 3) throw new OptionError('limits.openFiles', 'must be at least 3 (the standard streams)');
   if (limits.pathLength < 2) throw new OptionError('limits.pathLength', 'must be at least 2');
   if (limits.ioChunkBytes < 1) throw new OptionError('limits.ioChunkBytes', 'must be at least 1');
+  if (limits.stallMs > MAX_TIMER_MS) throw new OptionError('limits.stallMs', `must be at most ${MAX_TIMER_MS} (a timer's longest wait)`);
   for (const [sig, h] of Object.entries(o.handlers ?? {})) {
     if (typeof h !== 'function') throw new OptionError(`handlers['${sig}']`, 'expected a function');
   }

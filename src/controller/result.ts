@@ -1,7 +1,7 @@
 import type { Decision } from '../policy/policy.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
-export type LimitName = 'timeout' | 'cpu' | 'heap' | 'output' | 'stdin' | 'open-files' | 'open-dirs' | 'tmp-quota' | 'path-length' | 'io-chunk';
+export type LimitName = 'timeout' | 'cpu' | 'heap' | 'memory' | 'tasks' | 'output' | 'stdin' | 'open-files' | 'open-dirs' | 'tmp-quota' | 'path-length' | 'io-chunk';
 
 export interface LimitHit {
   name: LimitName;
@@ -46,7 +46,7 @@ export interface RunResult {
   denials: number;
   /** The first denials, with the policy's reasons. */
   denied: DeniedCall[];
-  /** Limits that refused calls without ending the run (EMFILE, ENOSPC, ENAMETOOLONG), with counts. */
+  /** Limits that refused calls without ending the run (EMFILE, ENOSPC, ENAMETOOLONG, a new thread past the task cap), with counts. */
   limitsReached: { name: LimitName; value: number; calls: number }[];
   /** Signatures no handler knew, with how often each came. */
   unknownCalls: Record<string, number>;

@@ -1,6 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { NoteReader } from '../supervisor/notes.js';
 import { wordFrame } from '../supervisor/words.js';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
@@ -54,7 +55,7 @@ function told(child: Child): Promise<GuestEnd> {
     const notes = child.stdio[3] as Readable;
     const open = new Set<Readable>([child.stdout, child.stderr, notes]);
     let status: number | undefined;
-    let text = '';
+    const reader = new NoteReader();
     const check = () => {
       if (status === undefined || open.size > 0) return;
       const sig = status & 0x7f;
@@ -62,10 +63,11 @@ function told(child: Child): Promise<GuestEnd> {
       else resolve({ signal: Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`, failed: true });
     };
     notes.on('data', (b: Buffer) => {
-      if (text.length > 8192) return;
-      text += b.toString();
-      const m = /^exit (\d+)$/m.exec(text);
-      if (m) status = Number(m[1]);
+      try {
+        for (const note of reader.add(b)) if (note.kind === 'exit') status = note.status;
+      } catch {
+        return; // malformed notes: the controller reads them too, and ends the run for them
+      }
       check();
     });
     for (const s of open) {

@@ -111,7 +111,7 @@ export class CallContext {
   async malloc(data: Uint8Array): Promise<bigint> {
     this.enc.malloc(data);
     this.bytesToGuest += data.length;
-    const reply = await this.channel.request(this.enc.flush(), 8);
+    const reply = await this.channel.request(this.enc.flush(), 8, 'M');
     return reply.readBigUInt64LE(0);
   }
 
@@ -126,12 +126,12 @@ export class CallContext {
     cmd[0] = 0x56; // 'V'
     cmd.writeBigInt64LE(BigInt(target), 1);
     cmd.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 9);
-    return this.extension([cmd]);
+    return this.extension([cmd], 'V');
   }
 
-  private async extension(parts: Buffer[]): Promise<number> {
+  private async extension(parts: Buffer[], command: string): Promise<number> {
     const queued = this.enc.flush();
-    const reply = await this.channel.request([...queued, ...parts], 8);
+    const reply = await this.channel.request([...queued, ...parts], 8, command);
     const v = Number(reply.readBigInt64LE(0));
     if (v < 0) throw new GuestErrno(-v, 'the supervisor could not place the descriptor');
     return v;

@@ -135,7 +135,7 @@ export class FileTable {
     const d = this.policy.decide(op, {
       vpath: r.vpath,
       source: r.mount.source,
-      hostPath: r.node || op === 'create' ? r.mount.hostPath(r.rel) : undefined,
+      hostPath: r.node || op === 'create' ? r.mount.hostPath(r.rel, r.node) : undefined,
       writable: r.mount.writable(r.rel),
     });
     this.onDecision(d);
@@ -442,7 +442,7 @@ export class FileTable {
       return undefined;
     }
     if (!r.node || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return undefined;
-    const d = this.policy.decide('list', { vpath: r.vpath, source: r.mount.source, hostPath: r.mount.hostPath(r.rel), writable: r.mount.writable(r.rel) });
+    const d = this.policy.decide('list', { vpath: r.vpath, source: r.mount.source, hostPath: r.mount.hostPath(r.rel, r.node), writable: r.mount.writable(r.rel) });
     if (!d.allow) return undefined;
     f.entries = this.withDots(r, r.node.stat.ino);
     return f.entries;

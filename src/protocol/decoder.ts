@@ -214,16 +214,20 @@ export class CallDecoder {
   /** Bytes of a partly received call, for error reports (e.g. a guest that died mid-message). */
   pending(): Buffer {
     if (this.state === State.ReportTail || this.state === State.ReportPath) {
-      const name = Buffer.from(this.call!.sig.text, 'latin1');
-      return Buffer.concat([Buffer.of(0, name.length), name]);
+      const sig = this.call!.sig;
+      const name = Buffer.from(sig.text, 'latin1');
+      const tail = this.state === State.ReportTail ? this.tail.subarray(0, this.filled) : this.tail;
+      return Buffer.concat([Buffer.of(0, name.length), name, this.argBuf.subarray(0, sig.argBytes), tail]);
     }
-    if (this.state === State.Name) return Buffer.concat([Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
+    // A report's leading 0 byte, when one has started.
+    const lead = this.reporting ? Buffer.of(0) : Buffer.alloc(0);
+    if (this.state === State.Name) return Buffer.concat([lead, Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
     if (this.state !== State.Length) {
       const name = Buffer.from(this.sig!.text, 'latin1');
       const args = this.state === State.Args ? this.argBuf.subarray(0, this.filled) : this.argBuf.subarray(0, this.sig!.argBytes);
-      return Buffer.concat([Buffer.of(name.length), name, args]);
+      return Buffer.concat([lead, Buffer.of(name.length), name, args]);
     }
-    return Buffer.alloc(0);
+    return lead;
   }
 
   private decodeArgs(): void {

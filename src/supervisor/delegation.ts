@@ -127,6 +127,19 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
   return { args, grants };
 }
 
+/** The signatures the supervisor may report answering itself under a delegation (none without one). */
+export function reportableCalls(d: Delegation | undefined): ReadonlySet<string> {
+  const out = new Set<string>();
+  if (!d) return out;
+  const byName: Record<string, string> = { ...PATH_CALLS, ...OTHER_CALLS, ...ID_CALLS, getcwd: 'getcwd(pi)i' };
+  const k = d.args.indexOf('--local');
+  for (const name of k >= 0 ? (d.args[k + 1] ?? '').split(',') : []) {
+    if (Object.hasOwn(byName, name)) out.add(byName[name]!);
+  }
+  if (d.args.includes('--stdio-local')) for (const sig of STDIO_CALLS) out.add(sig);
+  return out;
+}
+
 /** Whether directory opens send their listing along ('L') for the supervisor to answer getdents64. */
 export function listsLocally(d: Delegation | undefined): boolean {
   const k = d ? d.args.indexOf('--local') : -1;

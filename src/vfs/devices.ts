@@ -32,6 +32,11 @@ export class DevicesMount implements Mount {
     return dev ? { stat: charDeviceStat(RDEV[dev], RDEV[dev], this.opts.owner) } : null;
   }
 
+  /** Nothing below /dev is deeper than one name: a step is a lookup. */
+  step(_parent: NodeInfo, rel: readonly string[]): NodeInfo | null {
+    return this.lookup(rel);
+  }
+
   list(rel: readonly string[]): DirEntry[] {
     if (rel.length !== 0) throw new GuestErrno(Errno.ENOTDIR, 'not a directory');
     return (Object.keys(RDEV) as Device[]).map((name) => ({ name, ino: RDEV[name], type: DT_CHR }));

@@ -62,10 +62,16 @@ export class HostMount implements Mount {
   /** Visibility by name alone: dotfiles and excludes apply to every component. */
   private nameVisible(rel: readonly string[]): boolean {
     for (let k = 0; k < rel.length; k++) {
-      if (!this.opts.dotfiles && rel[k]!.startsWith('.')) return false;
-      if (this.excludes && this.excludes(rel.slice(0, k + 1).join('/'))) return false;
+      if (!this.lastVisible(rel.slice(0, k + 1))) return false;
     }
     return true;
+  }
+
+  /** Visibility of the last component by name, its parents known to be visible. */
+  private lastVisible(rel: readonly string[]): boolean {
+    if (rel.length === 0) return true;
+    if (!this.opts.dotfiles && rel[rel.length - 1]!.startsWith('.')) return false;
+    return !(this.excludes && this.excludes(rel.join('/')));
   }
 
   hostPath(rel: readonly string[]): string {
@@ -73,7 +79,16 @@ export class HostMount implements Mount {
   }
 
   lookup(rel: readonly string[]): NodeInfo | null {
-    if (!this.nameVisible(rel)) return null;
+    return this.nameVisible(rel) ? this.describe(rel) : null;
+  }
+
+  /** The parent was visible: only the last name's visibility is left to check. */
+  step(_parent: NodeInfo, rel: readonly string[]): NodeInfo | null {
+    return this.lastVisible(rel) ? this.describe(rel) : null;
+  }
+
+  /** The host file behind a name visible by name alone: null when missing or of a kind never shown. */
+  private describe(rel: readonly string[]): NodeInfo | null {
     const host = this.hostPath(rel);
     let st: fs.Stats;
     try {

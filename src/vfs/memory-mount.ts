@@ -25,6 +25,43 @@ function rethrow(err: unknown, what: string): never {
   throw new GuestErrno(errnoFromNode(err), `${what}: ${(err as Error).message}`);
 }
 
+/**
+ * The parts of memfs's core (4.x) a walk steps through: a name's link, its children, its node.
+ * Reached through the volume's `_core`; where that is missing or differs, every lookup walks the
+ * whole path through the public API instead (same answers, more work).
+ */
+interface CoreLink {
+  getChild(name: string): CoreLink | undefined;
+  getNode(): CoreInode;
+}
+interface CoreInode {
+  ino: number;
+  mode: number;
+  nlink: number;
+  symlink: string;
+  atime: Date;
+  mtime: Date;
+  ctime: Date;
+  getSize(): number;
+  isDirectory(): boolean;
+  isSymlink(): boolean;
+  canExecute(uid: number, gid: number): boolean;
+}
+interface CoreVolume {
+  getLinkOrThrow(filename: string, funcName?: string): CoreLink;
+  process: { getuid?(): number; getgid?(): number };
+}
+
+function coreOf(vol: InstanceType<typeof Volume>): CoreVolume | undefined {
+  const core = (vol as unknown as { _core?: Partial<CoreVolume> })._core;
+  return typeof core?.getLinkOrThrow === 'function' && typeof core.process === 'object' ? (core as CoreVolume) : undefined;
+}
+
+/** A link's node as memfs's own lstat shows it (Stats.build), before the mount's conversion. */
+function inodeStats(node: CoreInode) {
+  return { ino: node.ino, mode: node.mode, nlink: node.nlink, size: node.getSize(), atimeMs: node.atime.getTime(), mtimeMs: node.mtime.getTime(), ctimeMs: node.ctime.getTime() };
+}
+
 /** A subtree of a memfs volume: the controller's own virtual files, or the upper layer of a writable tree. */
 export class MemoryMount implements Mount {
   readonly source = 'memory' as const;
@@ -32,7 +69,9 @@ export class MemoryMount implements Mount {
     readonly vol: InstanceType<typeof Volume>,
     private readonly base: string,
     private readonly opts: MemoryMountOptions,
-  ) {}
+  ) {
+    this.core = coreOf(vol);
+  }
 
   private p(rel: readonly string[]): string {
     return rel.length ? `${this.base === '/' ? '' : this.base}/${rel.join('/')}` : this.base;
@@ -44,6 +83,9 @@ export class MemoryMount implements Mount {
 
   /** Lookups in a tree the guest cannot change, remembered (the host may still add to it: cleared then). */
   private readonly cache = new Map<string, NodeInfo | null>();
+  /** The same, for steps of a walk: by memfs link. */
+  private stepCache = new WeakMap<CoreLink, NodeInfo>();
+  private readonly core: CoreVolume | undefined;
 
   lookup(rel: readonly string[]): NodeInfo | null {
     if (this.opts.writable) return this.lookupNow(rel);
@@ -56,8 +98,34 @@ export class MemoryMount implements Mount {
     return hit;
   }
 
+  step(parent: NodeInfo, rel: readonly string[]): NodeInfo | null {
+    const from = parent.place as CoreLink | undefined;
+    if (!this.core || from === undefined || rel.length === 0) return this.lookup(rel);
+    // As memfs's own walk: a directory the host's ids may not search hides what is in it.
+    const dir = from.getNode();
+    if (!dir.isDirectory() || !dir.canExecute(this.core.process.getuid?.() ?? 0, this.core.process.getgid?.() ?? 0)) return null;
+    const link = from.getChild(rel[rel.length - 1]!);
+    if (!link) return null;
+    if (this.opts.writable) return this.describe(link);
+    let hit = this.stepCache.get(link);
+    if (hit === undefined) {
+      hit = this.describe(link);
+      this.stepCache.set(link, hit);
+    }
+    return hit;
+  }
+
   private lookupNow(rel: readonly string[]): NodeInfo | null {
     const path = this.p(rel);
+    if (this.core) {
+      let link: CoreLink;
+      try {
+        link = this.core.getLinkOrThrow(path, 'lstat');
+      } catch {
+        return null;
+      }
+      return this.describe(link);
+    }
     let stat: StatInfo;
     try {
       stat = this.statOf(path);
@@ -66,6 +134,14 @@ export class MemoryMount implements Mount {
     }
     const info: NodeInfo = { stat };
     if ((stat.mode & 0o170000) === 0o120000) info.linkTarget = String(this.vol.readlinkSync(path));
+    return info;
+  }
+
+  /** A name's node as lookup() shows it, with its link kept for the next step of a walk. */
+  private describe(link: CoreLink): NodeInfo {
+    const node = link.getNode();
+    const stat = withTime(fromNodeStats(inodeStats(node), this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
+    const info: NodeInfo = node.isSymlink() ? { stat, linkTarget: String(node.symlink), place: link } : { stat, place: link };
     return info;
   }
 
@@ -172,14 +248,15 @@ export class MemoryMount implements Mount {
     });
   }
 
-  /** Writes a file on behalf of the controller (not the guest): quota-free, used to build trees. */
   /** Forgets remembered lookups (the host changed the tree). */
   invalidate(): void {
     this.cache.clear();
+    this.stepCache = new WeakMap();
   }
 
+  /** Writes a file on behalf of the controller (not the guest): quota-free, used to build trees. */
   put(rel: readonly string[], data: Buffer | string, mode = 0o644): void {
-    this.cache.clear();
+    this.invalidate();
     const path = this.p(rel);
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     this.vol.mkdirSync(dir, { recursive: true });

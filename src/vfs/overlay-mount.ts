@@ -6,6 +6,17 @@ import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types
 
 const COPY_CHUNK = 1 << 20;
 
+/** Where an overlay's node is in each layer (NodeInfo.place), for the next step of a walk. */
+interface Layers {
+  upper: NodeInfo | null;
+  /** The lower layer's node; undefined when not looked up (an upper node hides it). */
+  lower: NodeInfo | null | undefined;
+  /** No whiteout or opaque directory hides the lower layer at this name (or above it). */
+  shown: boolean;
+  /** The name's components joined with '/' (the key of whiteouts and opaque directories). */
+  key: string;
+}
+
 /**
  * A writable tree: an in-memory upper layer over an optional read-only host directory. The guest
  * sees the union; every change lands in the upper layer (copy-up on write, whiteouts on delete),
@@ -25,12 +36,20 @@ export class OverlayMount implements Mount {
 
   private lowerVisible(rel: readonly string[]): boolean {
     if (!this.lower) return false;
-    for (let k = 1; k <= rel.length; k++) {
-      const key = rel.slice(0, k).join('/');
+    if (rel.length === 0) return !this.opaque.has('');
+    return this.shownAlong(rel);
+  }
+
+  /** No whiteout on the way to `rel` (itself included) and no opaque directory above it. */
+  private shownAlong(rel: readonly string[]): boolean {
+    if (this.whiteouts.size === 0 && this.opaque.size === 0) return true;
+    let key = '';
+    for (let k = 0; k < rel.length; k++) {
+      if (k > 0 && this.opaque.has(key)) return false;
+      key = k === 0 ? rel[0]! : `${key}/${rel[k]}`;
       if (this.whiteouts.has(key)) return false;
-      if (k < rel.length && this.opaque.has(key)) return false;
     }
-    return !(rel.length === 0 && this.opaque.has(''));
+    return true;
   }
 
   private fromUpper(rel: readonly string[]): NodeInfo | null {
@@ -38,7 +57,31 @@ export class OverlayMount implements Mount {
   }
 
   lookup(rel: readonly string[]): NodeInfo | null {
-    return this.fromUpper(rel) ?? (this.lowerVisible(rel) ? this.lower!.lookup(rel) : null);
+    const upper = this.fromUpper(rel);
+    const shown = this.lower !== null && (rel.length === 0 || this.shownAlong(rel));
+    const lower = !upper && this.lowerVisible(rel) ? this.lower!.lookup(rel) : undefined;
+    return this.layered(upper, lower, shown, rel.join('/'));
+  }
+
+  step(parent: NodeInfo, rel: readonly string[]): NodeInfo | null {
+    const from = parent.place as Layers | undefined;
+    if (from === undefined || rel.length === 0) return this.lookup(rel);
+    const name = rel[rel.length - 1]!;
+    const key = rel.length === 1 ? name : `${from.key}/${name}`;
+    // A name has no upper node unless its directory has one.
+    const upper = from.upper ? this.upper.step(from.upper, rel) : null;
+    const shown = from.shown && !this.whiteouts.has(key) && !(rel.length > 1 && this.opaque.has(from.key));
+    let lower: NodeInfo | null | undefined;
+    if (!upper && shown) lower = from.lower === null ? null : from.lower ? this.lower!.step(from.lower, rel) : this.lower!.lookup(rel);
+    return this.layered(upper, lower, shown, key);
+  }
+
+  /** The node a name shows (upper over lower), with both layers kept for the next step of a walk. */
+  private layered(upper: NodeInfo | null, lower: NodeInfo | null | undefined, shown: boolean, key: string): NodeInfo | null {
+    const node = upper ?? lower;
+    if (!node) return null;
+    const place: Layers = { upper, lower, shown, key };
+    return { ...node, place };
   }
 
   list(rel: readonly string[]): DirEntry[] {
@@ -54,7 +97,9 @@ export class OverlayMount implements Mount {
     return [...seen.values()];
   }
 
-  hostPath(rel: readonly string[]): string | undefined {
+  hostPath(rel: readonly string[], node?: NodeInfo | null): string | undefined {
+    const layers = node?.place as Layers | undefined;
+    if (layers) return layers.upper ? undefined : this.lower!.hostPath(rel);
     if (this.fromUpper(rel) || !this.lowerVisible(rel)) return undefined;
     return this.lower!.lookup(rel) ? this.lower!.hostPath(rel) : undefined;
   }
@@ -65,6 +110,8 @@ export class OverlayMount implements Mount {
 
   /** Makes sure every directory above `rel` exists in the upper layer. */
   private copyUpParents(rel: readonly string[]): void {
+    // A name's directory in the upper layer means all above it are there too: one walk, not one per level.
+    if (rel.length <= 1 || this.fromUpper(rel.slice(0, -1))) return;
     for (let k = 1; k < rel.length; k++) {
       const dir = rel.slice(0, k);
       if (this.fromUpper(dir)) continue;

@@ -7,6 +7,11 @@ export interface NodeInfo {
   linkTarget?: string;
   /** A directory that only leads to a nested mount: nothing backs it. */
   synthetic?: true;
+  /**
+   * Where the mount that returned this node keeps it (a memfs link, an overlay's layers): the next
+   * step of a walk starts there instead of walking from the mount's root again. Private to that mount.
+   */
+  readonly place?: unknown;
 }
 
 export interface DirEntry {
@@ -50,10 +55,20 @@ export type SourceKind = 'memory' | 'host' | 'overlay' | 'device';
 export interface Mount {
   readonly source: SourceKind;
   lookup(rel: readonly string[]): NodeInfo | null;
+  /**
+   * One step of a walk: the same answer as `lookup(rel)`, given `parent`, the node this mount
+   * returned for `rel` without its last component (a directory the walk already checked). Costs
+   * one component, not the whole of `rel`, so a walk stays linear in the path's length. `rel` is
+   * only read during the call.
+   */
+  step(parent: NodeInfo, rel: readonly string[]): NodeInfo | null;
   list(rel: readonly string[]): DirEntry[];
   open(rel: readonly string[], req: OpenRequest, existing: NodeInfo | null): FileHandle;
-  /** The host file behind `rel`, for policy decisions on host sources. */
-  hostPath(rel: readonly string[]): string | undefined;
+  /**
+   * The host file behind `rel`, for policy decisions on host sources. `node`: what this mount's
+   * lookup or step gave for `rel` just now, when the caller has it (saves finding it again).
+   */
+  hostPath(rel: readonly string[], node?: NodeInfo | null): string | undefined;
   /** Whether the guest may change `rel` here at all (the policy still decides). */
   writable(rel: readonly string[]): boolean;
   /** For host mounts: maps a symlink's absolute host target to components below the mount, or null if outside. */

@@ -72,6 +72,10 @@ export class VirtualFS {
   private readonly vol = newVolume();
   private readonly root: MemoryMount;
   private mounts: MountEntry[] = [];
+  /** The controller's own tree, at the root. */
+  private readonly rootEntry: MountEntry;
+  /** Components of the deepest mount point: a walk past it meets no other mount. */
+  private deepestMount = 0;
   private nextDev = 10;
   /**
    * Directories of the controller's own tree that only exist to lead to mount points (and the
@@ -86,7 +90,8 @@ export class VirtualFS {
     this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
     this.owner = { uid: options.uid ?? 1000, gid: options.gid ?? 1000 };
     this.root = new MemoryMount(this.vol, '/', { dev: 1, owner: this.owner, writable: false, time: options.time });
-    this.mounts.push({ at: [], mount: this.root });
+    this.rootEntry = { at: [], mount: this.root };
+    this.mounts.push(this.rootEntry);
   }
 
   // ---- building the tree (trusted, host side) ----
@@ -173,6 +178,7 @@ export class VirtualFS {
       for (let k = 1; k < at.length; k++) this.unsettled.add(joinPath(at.slice(0, k)));
     }
     this.mounts.push({ at, mount });
+    this.deepestMount = Math.max(this.deepestMount, at.length);
     this.mounts.sort((a, b) => b.at.length - a.at.length);
     this.root.invalidate();
   }
@@ -230,30 +236,49 @@ export class VirtualFS {
     let parts = this.split(path, cwd);
     let hops = 0;
     restart: for (;;) {
+      // One step per component: each mount goes on from the node it gave for the parent, so the
+      // walk costs the path's length, not the sum of the lengths of all its prefixes.
+      let entry = this.rootEntry;
+      let rel: string[] = [];
+      let parent: NodeInfo | null = null;
       for (let k = 1; k <= parts.length; k++) {
-        const prefix = parts.slice(0, k);
-        const { at, mount } = this.mountFor(prefix);
-        const rel = prefix.slice(at.length);
+        const inner = this.mountAt(parts, k);
+        if (inner) {
+          entry = inner;
+          rel = [];
+          parent = null;
+        } else rel.push(parts[k - 1]!);
+        const { at, mount } = entry;
         const last = k === parts.length;
-        const node = mount.lookup(rel) ?? this.leadsToMount(prefix);
+        const found: NodeInfo | null = parent && !parent.synthetic ? mount.step(parent, rel) : mount.lookup(rel);
+        const node: NodeInfo | null = found ?? this.leadsToMount(parts.slice(0, k));
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
+          const prefix = parts.slice(0, k);
           if (mount === this.root && this.isContainer(prefix.slice(0, -1))) throw outside(prefix);
           throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
         }
         const type = node.stat.mode & S_IFMT;
         if (type === S_IFLNK && (!last || follow)) {
           if (++hops > MAX_SYMLINKS) throw new GuestErrno(Errno.ELOOP, 'too many levels of symbolic links');
-          const target = this.linkDestination(node.linkTarget ?? '', prefix, at, mount);
+          const target = this.linkDestination(node.linkTarget ?? '', parts.slice(0, k), at, mount);
           parts = [...target, ...parts.slice(k)];
           continue restart;
         }
-        if (!last && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${joinPath(prefix)} is not a directory`);
+        if (!last && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${joinPath(parts.slice(0, k))} is not a directory`);
         if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node };
+        parent = node;
       }
-      const { at, mount } = this.mountFor([]);
+      const { at, mount } = this.rootEntry;
       return { parts: [], vpath: '/', mount, mountPoint: at, rel: [], node: mount.lookup([]) };
     }
+  }
+
+  /** The mount whose mount point is exactly the first `k` components of `parts`, if one is. */
+  private mountAt(parts: readonly string[], k: number): MountEntry | undefined {
+    if (k > this.deepestMount) return undefined;
+    for (const m of this.mounts) if (m.at.length === k && hasPrefix(parts, m.at)) return m;
+    return undefined;
   }
 
   /** Names directly below `dir` that lead to mounts inside another mount (not in its own listing). */

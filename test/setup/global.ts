@@ -28,6 +28,9 @@ export default function setup(): void {
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'guest'), src], { stdio: 'inherit' });
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-DEXTRA_FUNCS=" frobnicate(i)i"', '-o', path.join(out, 'guest-extra'), src], { stdio: 'inherit' });
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'reaper'), path.join(root, 'test/guest/reaper.c')], { stdio: 'inherit' });
+    // A stock guest that tries the supervisor's seccomp filter with crafted arguments (filter.test.ts).
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-pthread', '-o', path.join(out, 'probe-args'), path.join(root, 'test/guest/probe-args.c')], { stdio: 'inherit' });
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'bpf-link'), path.join(root, 'test/guest/bpf-link.c')], { stdio: 'inherit' });
     // A guest that declares what a PyPy 3.6 sandbox-2 build declares, for `check`.
     const py3 = fs
       .readFileSync(path.join(root, 'test/data/pypy-sandbox-funcs.txt'), 'utf8')
@@ -39,6 +42,40 @@ export default function setup(): void {
   } catch (err) {
     throw new Error(`cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`);
   }
+  buildAttackers(cc, out);
+  unpackSandboxedPyPys();
   const large = path.join(root, 'vfs-fixtures/project/data/large.bin');
   if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024) fs.writeFileSync(large, largeFixtureBytes(3 * 1024 * 1024));
+}
+
+/**
+ * The compromised interpreter of the strict-wall tests (test/guest/attacker.c), dynamic and static.
+ * A C library without static archives leaves the static one out (its tests say so).
+ */
+function buildAttackers(cc: string, out: string): void {
+  const src = path.join(root, 'test/guest/attacker.c');
+  execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'attacker'), src], { stdio: 'inherit' });
+  fs.rmSync(path.join(out, 'attacker-static'), { force: true });
+  try {
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-static', '-o', path.join(out, 'attacker-static'), src], { stdio: 'ignore' });
+  } catch {
+    /* no static C library here */
+  }
+}
+
+/** Where the real sandboxed PyPy archives are (see their README), and where they are unpacked. */
+export const SANDBOX_ARCHIVES = process.env.PYPY_BOX_SANDBOX_ARCHIVES ?? path.resolve(root, '../shared/pypy-sandbox');
+export const SANDBOX_BUILDS = path.join(root, 'build/pypy-sandbox');
+
+/** Unpacks each archive once (again when the archive is newer); nothing when the folder is absent. */
+function unpackSandboxedPyPys(): void {
+  if (!fs.existsSync(SANDBOX_ARCHIVES)) return;
+  fs.mkdirSync(SANDBOX_BUILDS, { recursive: true });
+  for (const name of fs.readdirSync(SANDBOX_ARCHIVES).filter((n) => n.endsWith('.tar.xz'))) {
+    const archive = path.join(SANDBOX_ARCHIVES, name);
+    const stamp = path.join(SANDBOX_BUILDS, `${name}.unpacked`);
+    if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= fs.statSync(archive).mtimeMs) continue;
+    execFileSync('tar', ['-xJf', archive, '-C', SANDBOX_BUILDS], { stdio: 'inherit' });
+    fs.writeFileSync(stamp, '');
+  }
 }

@@ -22,7 +22,7 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   const prepared = files.prepareOpen(path, flags, mode);
   const cloexec = (flags & O_CLOEXEC) !== 0;
   const { r, req } = prepared;
-  const hostPath = r.node ? r.mount.hostPath(r.rel) : undefined;
+  const hostPath = r.node ? r.mount.hostPath(r.rel, r.node) : undefined;
   if (hostPath !== undefined && prepared.regular && !req.write && !req.create && !req.truncate) {
     // A real descriptor below VIRTUAL_FD_BASE: its reads, seeks and closes never come back here.
     ctx.note = 'real descriptor';

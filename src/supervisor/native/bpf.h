@@ -56,11 +56,15 @@ static inline void bpf_scope(struct bpf_asm *a) {
   a->scope++;
 }
 
-/* The index of a label of the current scope, made on first use (-1 when a name is NULL). */
+/*
+ * The index of a label of the current scope, made on first use (-1 when a name is NULL). Scopes
+ * only grow and labels are appended: the current scope's labels are the last ones, and the search
+ * stops at the first label of an earlier scope (a filter of many scopes builds in linear time).
+ */
 static inline int bpf_label(struct bpf_asm *a, const char *name) {
   if (!name) return -1;
-  for (unsigned k = a->n_labels; k-- > 0;)
-    if (a->label[k].scope == a->scope && strcmp(a->label[k].name, name) == 0) return (int)k;
+  for (unsigned k = a->n_labels; k-- > 0 && a->label[k].scope == a->scope;)
+    if (strcmp(a->label[k].name, name) == 0) return (int)k;
   if (a->n_labels >= BPF_ASM_MAX_LABELS || strlen(name) >= BPF_ASM_LABEL_LEN) {
     bpf_fail(a, "too many labels or a label name too long", name);
     return -1;
@@ -134,8 +138,18 @@ static inline void bpf_ld_arg_hi(struct bpf_asm *a, int i) {
   bpf_stmt(a, BPF_LD | BPF_W | BPF_ABS, (uint32_t)offsetof(struct seccomp_data, args[i]) + 4);
 }
 
-/* Argument i equals v in all 64 bits: to t, else to e. Leaves the low word in A. */
+/*
+ * The two-step checks below need a label for their else case: NULL there would make the first
+ * step's failure fall through into the second step, which could then succeed.
+ */
+static inline int bpf_else_named(struct bpf_asm *a, const char *e) {
+  if (!e) bpf_fail(a, "a two-step argument check without an else label", NULL);
+  return e != NULL;
+}
+
+/* Argument i equals v in all 64 bits: to t, else to e (a label, never NULL). Leaves the low word in A. */
 static inline void bpf_arg_eq64(struct bpf_asm *a, int i, uint64_t v, const char *t, const char *e) {
+  if (!bpf_else_named(a, e)) return;
   bpf_ld_arg_hi(a, i);
   bpf_jeq(a, (uint32_t)(v >> 32), NULL, e);
   bpf_ld_arg_lo(a, i);
@@ -144,9 +158,10 @@ static inline void bpf_arg_eq64(struct bpf_asm *a, int i, uint64_t v, const char
 
 /*
  * Argument i, read as a C int (the kernel ignores the upper half of an int argument), is in
- * [lo, hi): to t, else to e. Both bounds non-negative; a negative int is outside.
+ * [lo, hi): to t, else to e (a label, never NULL). Both bounds non-negative; a negative int is outside.
  */
 static inline void bpf_int_arg_in(struct bpf_asm *a, int i, uint32_t lo, uint32_t hi, const char *t, const char *e) {
+  if (!bpf_else_named(a, e)) return;
   bpf_ld_arg_lo(a, i);
   bpf_jge(a, hi, e, NULL);
   bpf_jge(a, lo, t, e);

@@ -4,6 +4,7 @@
  * this process's own stdin (controller -> supervisor) and stdout (supervisor -> controller).
  *
  * Usage: pypy-box-supervisor [--heap BYTES] [--as BYTES] [--cpu SECONDS] [--nofile N] [--fsize BYTES]
+ *                            [--memory BYTES] [--tasks N] [--max-fds N] [--cgroup off|auto|required]
  *                            -- PROGRAM ARGV0 [ARGS...]
  * The guest gets this process's environment. Its fds 0, 1 and 2 are virtual (placeholders):
  * reads and writes on them are forwarded like any other virtual descriptor.
@@ -38,12 +39,15 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #if !defined(__x86_64__)
 #error "the pypy-box supervisor supports x86-64 Linux only for now"
 #endif
 
+#include "bpf.h"
+#include "cgroup.h"
 #include "syscalls.h"
 #include "walls.h"
 #include "words.h"
@@ -72,6 +76,21 @@ static int exec_done = 0;
 static char *iobuf;
 
 static int note_fd = -1;
+
+/*
+ * The run's caps beyond the rlimits (--memory, --tasks, --max-fds, --cgroup; see limit_option):
+ * memory and tasks in a cgroup where the host allows it (cgroup.h), else by rlimits and polling;
+ * the open-file limit over every descriptor the guest holds, real and virtual.
+ */
+static struct {
+  uint64_t memory, tasks, fds, cpu;
+  enum cgroup_mode cgroup;
+  pid_t owner;          /* the supervisor: only it removes the run's cgroup */
+  uint64_t memory_poll; /* without a cgroup: resident memory and memfds polled against this */
+  uint64_t fd_estimate; /* an upper bound of the guest's descriptors (0: count them next time) */
+  uint64_t fd_refusals; /* new descriptors refused with EMFILE at the limit */
+  uint64_t guest_cpu_us; /* the ended guest's CPU time, from wait4 */
+} caps = {0, 0, 0, 0, CGROUP_AUTO, 0, 0, 0, 0, 0};
 /*
  * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
  * (read end here, write end in init): the run's end is told to the controller at once, while the
@@ -100,6 +119,7 @@ static void end_guest(void) {
     pid_t p = waitpid(-1, &status, __WALL);
     if (p < 0 && errno != EINTR) break;
   }
+  if (getpid() == caps.owner) cgroup_remove(); /* nothing of the run is left in it */
 }
 
 static void fatal(const char *what) {
@@ -313,10 +333,29 @@ static uint64_t guest_rss(void) {
   return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/*
+ * Limits that refused something without ending the run, as `reached NAME VALUE COUNT` lines for
+ * the controller's limitsReached: new descriptors past the open-file limit, new tasks past the
+ * cgroup's task cap.
+ */
+static void note_reached(void) {
+  char limit[64];
+  if (caps.fd_refusals) {
+    snprintf(limit, sizeof limit, "open-files %llu", (unsigned long long)caps.fds);
+    note("reached %s %llu\n", limit, (unsigned long long)caps.fd_refusals);
+  }
+  uint64_t tasks = cgroup_task_refusals();
+  if (tasks) {
+    snprintf(limit, sizeof limit, "tasks %llu", (unsigned long long)caps.tasks);
+    note("reached %s %llu\n", limit, (unsigned long long)tasks);
+  }
+}
+
 /* Ends the guest for exceeding a limit; the controller reads this line to say which. */
 static void limit_hit(const char *name, uint64_t value) {
   if (child > 0) kill(child, SIGKILL);
   flush_reports();
+  note_reached();
   note("limit %s %llu\n", name, (unsigned long long)value);
   end_guest();
   _exit(125);
@@ -360,11 +399,91 @@ static int number_option(struct walls *w, const char *option, const char *value)
   return 0;
 }
 
+/*
+ * Bytes held in the guest's memfds and other shared-memory files (their allocated blocks): memory
+ * that is no address space and shows in no resident count until mapped: the heap cap of a stock
+ * guest, and its memory cap without a cgroup, count it with the resident memory (a mapped memfd
+ * is counted twice: on the safe side).
+ */
+static uint64_t guest_shm_bytes(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", (int)(guest_pid > 0 ? guest_pid : child));
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  uint64_t total = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    struct stat st;
+    if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0) continue;
+    if (st.st_dev == placeholder_dev && S_ISREG(st.st_mode) && st.st_blocks > 0) total += (uint64_t)st.st_blocks * 512;
+  }
+  closedir(d);
+  return total;
+}
+
 #define HEAP_CHECK_MS 20
 static uint64_t last_heap_check;
 
+/* Resident memory and memfds against the heap cap, and against the memory cap without a cgroup. */
 static void check_heap(uint64_t more) {
-  if (heap_limit && guest_rss() + more > heap_limit) limit_hit("heap", heap_limit);
+  if (!heap_limit && !caps.memory_poll) return;
+  uint64_t held = guest_rss() + more + guest_shm_bytes();
+  if (heap_limit && held > heap_limit) limit_hit("heap", heap_limit);
+  if (caps.memory_poll && held > caps.memory_poll) limit_hit("memory", caps.memory_poll);
+}
+
+/* ---- the open-file limit over every descriptor ---- */
+
+static uint64_t count_guest_fds(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  uint64_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+static int guest_fd_open(pid_t pid, uint64_t fd) {
+  char path[64];
+  struct stat st;
+  if ((int64_t)(int32_t)(uint32_t)fd < 0) return 0;
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)(int32_t)(uint32_t)fd);
+  return lstat(path, &st) == 0;
+}
+
+/* How many descriptors this call would give the guest (FD_MAKERS). */
+static uint64_t new_fds(const struct seccomp_notif *req) {
+  for (size_t k = 0; k < N_FD_MAKERS; k++) {
+    const struct fd_maker *m = &FD_MAKERS[k];
+    if (m->nr != req->data.nr) continue;
+    const __u64 *a = req->data.args;
+    switch (m->when) {
+    case MAKES_ALWAYS: return m->count;
+    case MAKES_IF_FIRST_ARG_NEG1: return (int32_t)(uint32_t)a[0] == -1 ? m->count : 0;
+    case MAKES_IF_TARGET_FREE: return guest_fd_open((pid_t)req->pid, a[1]) ? 0 : m->count;
+    case MAKES_IF_DUPFD: return (a[1] & 0xffffffffu) == F_DUPFD || (a[1] & 0xffffffffu) == F_DUPFD_CLOEXEC ? m->count : 0;
+    }
+  }
+  return 0;
+}
+
+/*
+ * Whether the descriptors this call makes fit under the open-file limit; they are counted in when
+ * they do. Every call that gives the guest a descriptor comes through here (FD_MAKERS) and closes
+ * only lower the true count, so the estimate stays an upper bound: /proc is read only near the limit.
+ */
+static int fds_fit(const struct seccomp_notif *req) {
+  uint64_t more = caps.fds ? new_fds(req) : 0;
+  if (!more) return 1;
+  if (!caps.fd_estimate || caps.fd_estimate + more > caps.fds) caps.fd_estimate = count_guest_fds((pid_t)req->pid);
+  if (caps.fd_estimate + more > caps.fds) {
+    caps.fd_refusals++;
+    return 0;
+  }
+  caps.fd_estimate += more;
+  return 1;
 }
 
 static const struct syscall_fate *fate_of(int nr) {
@@ -374,24 +493,6 @@ static const struct syscall_fate *fate_of(int nr) {
 }
 
 /* ---- the filter ---- */
-
-#define MAX_INSNS 2048
-static struct sock_filter prog[MAX_INSNS];
-static unsigned n_insns;
-
-#define emit(...) emit_insn((struct sock_filter)__VA_ARGS__)
-static void emit_insn(struct sock_filter f) {
-  if (n_insns >= MAX_INSNS) {
-    fprintf(stderr, "pypy-box-supervisor: filter too large\n");
-    _exit(126);
-  }
-  prog[n_insns++] = f;
-}
-
-#define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
-#define LD_ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]))
-#define LD_ARG_HI(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[i]) + 4)
-#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 
 /*
  * fcntl and ioctl on a real descriptor (a host file, or the guest's own pipe) run natively only
@@ -421,6 +522,17 @@ static const struct fd_command_rule *fd_command_rule(int nr) {
   return NULL;
 }
 
+/*
+ * Whether a command always goes to the controller (it makes a descriptor the controller counts).
+ * Commands are unsigned ints: the low word, as the kernel and the filter read them.
+ */
+static int fd_command_forwarded(int nr, uint64_t cmd) {
+  const struct fd_command_rule *r = fd_command_rule(nr);
+  for (size_t k = 0; r && k < r->n_notify; k++)
+    if ((uint32_t)cmd == r->notify[k]) return 1;
+  return 0;
+}
+
 /* The errno to refuse a command on a real descriptor with, or 0 to let it run. */
 static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
   const struct fd_command_rule *r = fd_command_rule(nr);
@@ -432,148 +544,280 @@ static int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg) {
 }
 
 /*
- * The filter block of a rule: on descriptors 3..511 the command is decided here; F_DUPFD-like
- * commands and other descriptors go to the supervisor. Jumps are resolved once the block is laid
- * out: its three endings are refuse, allow and notify, in that order.
+ * Calls that name a process by their first argument (a pid): only the guest itself, compared on
+ * all 64 bits, so that neither an upper half (the kernel would use the low one), nor a negative
+ * pid (every process, or a process group) nor 0 (the caller's process group) slips past.
  */
-static void emit_fd_command_rule(const struct fd_command_rule *r) {
-  enum { NEXT = -1, REFUSE = -2, ALLOW = -3, NOTIFY = -4 };
-  struct { struct sock_filter insn; int jt, jf; } b[40];
-  size_t n = 0;
-#define JUMP(op, k, t, f) (b[n].insn = (struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), 0, 0), b[n].jt = (t), b[n].jf = (f), n++)
-#define STMT(...) (b[n].insn = (struct sock_filter)__VA_ARGS__, b[n].jt = b[n].jf = NEXT, n++)
-  if (r->n_notify) STMT(LD_ARG_LO(1));
-  for (size_t k = 0; k < r->n_notify; k++) JUMP(BPF_JEQ, r->notify[k], NOTIFY, NEXT);
-  STMT(LD_ARG_LO(0));
-  JUMP(BPF_JGE, VIRTUAL_FD_BASE, NOTIFY, NEXT);
-  JUMP(BPF_JGE, 3, NEXT, NOTIFY);
-  STMT(LD_ARG_LO(1));
-  for (size_t k = 0; k < r->n_allow; k++) JUMP(BPF_JEQ, r->allow[k], ALLOW, NEXT);
-  if (r->mask) {
-    JUMP(BPF_JEQ, r->checked, NEXT, REFUSE);
-    STMT(LD_ARG_LO(2));
-    JUMP(BPF_JSET, r->mask, REFUSE, ALLOW);
-  }
-  size_t refuse = n, allow = n + 1, notify = n + 2;
-  STMT(RET(SECCOMP_RET_ERRNO | (unsigned)r->refuse));
-  STMT(RET(SECCOMP_RET_ALLOW));
-  STMT(RET(SECCOMP_RET_USER_NOTIF));
-#undef JUMP
-#undef STMT
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)r->nr, 0, (unsigned char)n));
-  for (size_t k = 0; k < n; k++) {
-    int t[2] = {b[k].jt, b[k].jf};
-    unsigned char off[2];
-    for (int j = 0; j < 2; j++) {
-      size_t target = t[j] == REFUSE ? refuse : t[j] == ALLOW ? allow : t[j] == NOTIFY ? notify : k + 1;
-      off[j] = (unsigned char)(target - k - 1);
-    }
-    b[k].insn.jt = off[0];
-    b[k].insn.jf = off[1];
-    emit_insn(b[k].insn);
-  }
+struct self_rule {
+  int nr;
+  int zero_is_self;   /* 0 names the caller itself, never a group */
+  int null_arg;       /* an argument that must be NULL in all 64 bits, or -1 */
+  uint32_t otherwise; /* the action when it is not NULL (refused where there is none) */
+};
+
+static const struct self_rule SELF_RULES[] = {
+  {SYS_kill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_tgkill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  {SYS_rt_sigqueueinfo, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+  /*
+   * The guest may read its limits, never set them: one that raised its own CPU limit would die of
+   * SIGKILL at the hard limit instead of being reported as over its CPU limit. Setting one goes
+   * to the supervisor, which lets our own child set its limits before exec (a standby child
+   * learns them after its filter is in place) and refuses it with EPERM from the exec on.
+   */
+  {SYS_prlimit64, 1, 2, SECCOMP_RET_USER_NOTIF},
+};
+
+static const struct self_rule *self_rule(int nr) {
+  for (size_t k = 0; k < sizeof SELF_RULES / sizeof SELF_RULES[0]; k++)
+    if (SELF_RULES[k].nr == nr) return &SELF_RULES[k];
+  return NULL;
 }
 
-/* Builds the filter: arch check, then one block per listed call, ENOSYS for the rest. */
-static void build_filter(pid_t self) {
-  emit(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
-  emit(RET(SECCOMP_RET_KILL_PROCESS));
-  emit(LD_NR);
-  emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1)); /* x32 ABI numbers */
-  emit(RET(SECCOMP_RET_KILL_PROCESS));
-  /* The socket that hands the listener to the supervisor, before exec. */
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendmsg, 0, 3));
-  emit(LD_ARG_LO(0));
-  emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_FD, 0, 1));
-  emit(RET(SECCOMP_RET_ALLOW));
-  for (size_t k = 0; k < N_FATES; k++) {
-    const struct syscall_fate *f = &FATES[k];
-    emit(LD_NR);
-    switch (f->fate) {
-    case ALLOW:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    case ERR:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_ERRNO | (f->err & SECCOMP_RET_DATA)));
-      break;
-    case FD:
-      if (fd_command_rule(f->nr)) {
-        emit_fd_command_rule(fd_command_rule(f->nr));
-        break;
-      }
-      /* fall through */
-    case FWD:
-    case EXEC:
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 1));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    case FDN:
-    case FDX: {
-      /* Native when every descriptor argument is a real one: 3 <= fd < VIRTUAL_FD_BASE. */
-      int two = f->nr == SYS_dup2 || f->nr == SYS_dup3;
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, two ? 8 : 5));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, two ? 5 : 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, two ? 4 : 1));
-      if (two) {
-        emit(LD_ARG_LO(1));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 2, 0));
-        emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 0, 1));
-      }
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    }
-    case MMAP: /* anonymous and under 1 MiB, or of a real descriptor: native; others are checked */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 11));
-      emit(LD_ARG_LO(3));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 3, 0));
-      emit(LD_ARG_LO(4));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, VIRTUAL_FD_BASE, 6, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 3, 4, 5));
-      emit(LD_ARG_HI(1));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3));
-      emit(LD_ARG_LO(1));
-      emit(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 1u << 20, 1, 0));
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_USER_NOTIF));
-      break;
-    case CLONE: /* CLONE_THREAD: a thread; anything else would be a new process */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 4));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1));
-      emit(RET(SECCOMP_RET_ALLOW));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      break;
-    case SELF: /* first argument is the guest itself (or 0 = self, for prlimit64) */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
-      emit(LD_ARG_HI(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 4));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)self, 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, f->nr == SYS_prlimit64 ? 0 : (unsigned)self, 1, 0));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    case PRCTL: /* PR_SET_NAME 15, PR_GET_NAME 16, PR_SET_VMA 0x53564d41, PR_GET_DUMPABLE 3 */
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)f->nr, 0, 7));
-      emit(LD_ARG_LO(0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 15, 4, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 16, 3, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x53564d41, 2, 0));
-      emit(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3, 1, 0));
-      emit(RET(SECCOMP_RET_ERRNO | EPERM));
-      emit(RET(SECCOMP_RET_ALLOW));
-      break;
-    }
+/* prctl options that touch only the calling thread's name or the names of its own mappings. */
+static const uint32_t PRCTL_ALLOWED[] = {PR_SET_NAME, PR_GET_NAME, PR_SET_VMA, PR_GET_DUMPABLE};
+
+/* clone flags that would give even a thread new namespaces. */
+#define CLONE_NEW_NAMESPACES \
+  (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+/* Anonymous mappings below this size run natively; larger ones pass the supervisor's heap check. */
+#define NATIVE_ANON_MMAP_BYTES (1u << 20)
+
+/* System call numbers with this bit belong to the x32 ABI. */
+#define X32_SYSCALL_BIT 0x40000000u
+
+/*
+ * Argument widths. seccomp shows every argument as 64 bits. Where the kernel takes an int (a
+ * descriptor, a command, a flag word, an option), it reads the low 32 bits only, whatever the
+ * upper half holds; the filter then reads the low word only, so both see the same value. Pids,
+ * pointers and lengths are compared on all 64 bits.
+ */
+
+static struct bpf_asm filter; /* some 150 KiB: kept off the stack */
+
+/* x86-64 calls only: another architecture or the x32 ABI (other numbers) ends the process. Leaves nr in A. */
+static void emit_prologue(struct bpf_asm *a) {
+  bpf_scope(a);
+  bpf_ld_arch(a);
+  bpf_jeq(a, AUDIT_ARCH_X86_64, "x86-64", NULL);
+  bpf_ret(a, SECCOMP_RET_KILL_PROCESS);
+  bpf_bind(a, "x86-64");
+  bpf_ld_nr(a);
+  bpf_jge(a, X32_SYSCALL_BIT, NULL, "numbers");
+  bpf_ret(a, SECCOMP_RET_KILL_PROCESS);
+  bpf_bind(a, "numbers");
+}
+
+/* The socket that hands the listener to the supervisor, before exec (its descriptor: low word). */
+static void emit_listener_handover(struct bpf_asm *a) {
+  bpf_scope(a);
+  bpf_jeq(a, SYS_sendmsg, NULL, "next");
+  bpf_ld_arg_lo(a, 0);
+  bpf_jeq(a, SOCK_FD, "allow", NULL);
+  bpf_ld_nr(a); /* any other sendmsg: the table's rule decides */
+  bpf_goto(a, "next");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "next");
+}
+
+/* How many leading arguments of an FDN/FDX call are descriptors. */
+static int descriptor_args(int nr) {
+  return nr == SYS_dup2 || nr == SYS_dup3 ? 2 : 1;
+}
+
+/*
+ * The bodies below follow a match on the call's number; every path through them returns, so the
+ * next call's test still finds the number in A. Labels: "allow", "refuse", "notify".
+ */
+
+/* FDN/FDX: native when every descriptor argument is a real one, 3 <= fd < VIRTUAL_FD_BASE. */
+static void emit_fd_native(struct bpf_asm *a, int nr) {
+  for (int i = 0; i < descriptor_args(nr); i++) bpf_int_arg_in(a, i, 3, VIRTUAL_FD_BASE, NULL, "notify");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * An fd-command rule: on descriptors 3..511 the command is decided here (an unsigned int: low
+ * word); commands that make descriptors and other descriptors go to the supervisor.
+ */
+static void emit_fd_command(struct bpf_asm *a, const struct fd_command_rule *r) {
+  if (r->n_notify) bpf_ld_arg_lo(a, 1);
+  for (size_t k = 0; k < r->n_notify; k++) bpf_jeq(a, r->notify[k], "notify", NULL);
+  bpf_int_arg_in(a, 0, 3, VIRTUAL_FD_BASE, NULL, "notify");
+  bpf_ld_arg_lo(a, 1);
+  for (size_t k = 0; k < r->n_allow; k++) bpf_jeq(a, r->allow[k], "allow", NULL);
+  if (r->mask) {
+    /* The checked bits (O_ASYNC) lie in the low word, the only one fcntl reads for its flags. */
+    bpf_jeq(a, r->checked, NULL, "refuse");
+    bpf_ld_arg_lo(a, 2);
+    bpf_jset(a, r->mask, "refuse", "allow");
   }
-  emit(RET(SECCOMP_RET_ERRNO | ENOSYS));
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)r->refuse & SECCOMP_RET_DATA));
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * mmap: anonymous and small (the length is 64-bit: both words), or of a real descriptor, runs
+ * natively; the rest goes to the supervisor. MAP_ANONYMOUS is a bit of the low word of the flags,
+ * and the descriptor an int.
+ */
+static void emit_mmap(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 3);
+  bpf_jset(a, MAP_ANONYMOUS, "anonymous", NULL);
+  bpf_int_arg_in(a, 4, 3, VIRTUAL_FD_BASE, "allow", "notify");
+  bpf_bind(a, "anonymous");
+  bpf_ld_arg_hi(a, 1);
+  bpf_jeq(a, 0, NULL, "notify");
+  bpf_ld_arg_lo(a, 1);
+  bpf_jge(a, NATIVE_ANON_MMAP_BYTES, "notify", "allow");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "notify");
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+}
+
+/*
+ * clone: a thread (CLONE_THREAD) without new namespaces; anything else would be a new process or
+ * new namespaces. The flags are an unsigned long, but the kernel keeps their low 32 bits only.
+ */
+static void emit_clone(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 0);
+  bpf_jset(a, CLONE_NEW_NAMESPACES, "refuse", NULL);
+  bpf_jset(a, CLONE_THREAD, "allow", "refuse");
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/* A SELF rule: the first argument is the guest (or 0 where that means itself), all 64 bits. */
+static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) {
+  bpf_arg_eq64(a, 0, (uint64_t)self, "pid", r->zero_is_self ? "zero?" : "refuse");
+  if (r->zero_is_self) {
+    bpf_bind(a, "zero?");
+    bpf_arg_eq64(a, 0, 0, "pid", "refuse");
+  }
+  bpf_bind(a, "pid");
+  if (r->null_arg >= 0) {
+    bpf_arg_eq64(a, r->null_arg, 0, "allow", "not null");
+    bpf_bind(a, "not null");
+    bpf_ret(a, r->otherwise);
+  }
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_bind(a, "refuse");
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+}
+
+/* prctl: the listed options only (the option is an int: low word). */
+static void emit_prctl(struct bpf_asm *a) {
+  bpf_ld_arg_lo(a, 0);
+  for (size_t k = 0; k < sizeof PRCTL_ALLOWED / sizeof PRCTL_ALLOWED[0]; k++) bpf_jeq(a, PRCTL_ALLOWED[k], "allow", NULL);
+  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "allow");
+  bpf_ret(a, SECCOMP_RET_ALLOW);
+}
+
+static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t self) {
+  switch (f->fate) {
+  case ALLOW:
+    bpf_ret(a, SECCOMP_RET_ALLOW);
+    return;
+  case ERR:
+    bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)f->err & SECCOMP_RET_DATA));
+    return;
+  case FD:
+    if (fd_command_rule(f->nr)) {
+      emit_fd_command(a, fd_command_rule(f->nr));
+      return;
+    }
+    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+    return;
+  case FWD:
+  case EXEC:
+  case NEWFD: /* the supervisor counts the guest's descriptors first */
+  case DUP:
+    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+    return;
+  case FDN:
+  case FDX:
+    emit_fd_native(a, f->nr);
+    return;
+  case MMAP:
+    emit_mmap(a);
+    return;
+  case CLONE:
+    emit_clone(a);
+    return;
+  case SELF:
+    if (!self_rule(f->nr)) {
+      bpf_fail(a, "a SELF call without a rule in SELF_RULES", f->sig);
+      return;
+    }
+    emit_self(a, self_rule(f->nr), self);
+    return;
+  case PRCTL:
+    emit_prctl(a);
+    return;
+  }
+  bpf_fail(a, "a fate the filter does not know", f->sig);
+}
+
+/* One listed call: its number, then its fate; any other number goes on to the next call's test. */
+static void emit_call(struct bpf_asm *a, const struct syscall_fate *f, pid_t self) {
+  bpf_scope(a);
+  bpf_jeq(a, (uint32_t)f->nr, NULL, "next");
+  emit_fate(a, f, self);
+  bpf_bind(a, "next");
+}
+
+/*
+ * Builds the filter: arch check, then one block per listed call in the table's order (frequent
+ * calls first: a call is found after the tests of all calls before it), ENOSYS for the rest.
+ * A filter that cannot be assembled ends the child: the guest never runs without it.
+ */
+static struct sock_fprog build_filter(pid_t self) {
+  struct bpf_asm *a = &filter;
+  bpf_init(a);
+  emit_prologue(a);
+  emit_listener_handover(a);
+  for (size_t k = 0; k < N_FATES; k++) emit_call(a, &FATES[k], self);
+  bpf_ret(a, SECCOMP_RET_ERRNO | ENOSYS);
+  int n = bpf_link(a);
+  if (n < 0) {
+    fprintf(stderr, "pypy-box-supervisor: cannot assemble the seccomp filter: %s\n", a->error);
+    _exit(127);
+  }
+  return (struct sock_fprog){(unsigned short)n, a->insn};
 }
 
 static void pass_on_status(int status);
+
+/* How the guest ended, as init hands it on: its wait status and CPU time (for the CPU limit). */
+struct guest_end {
+  int status;
+  uint64_t cpu_us;
+};
+
+static uint64_t cpu_us_of(const struct rusage *ru) {
+  return (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec + (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+}
+
+/* waitpid that keeps the CPU time of what it reaped (with what that had reaped) in caps. */
+static pid_t wait_guest(pid_t pid, int *status) {
+  struct rusage ru;
+  pid_t got = wait4(pid, status, 0, &ru);
+  if (got > 0) caps.guest_cpu_us = cpu_us_of(&ru);
+  return got;
+}
 
 /* A one-byte message able to carry one descriptor (the listener, from the child to us). */
 struct fd_message {
@@ -618,12 +862,13 @@ static void enter_pid_namespace(struct walls *w) {
     drop_controller_streams();
     close(early_status[1]);
     close(status_pipe[1]);
-    int status;
-    ssize_t got = read(status_pipe[0], &status, sizeof status);
+    struct guest_end end;
+    ssize_t got = read(status_pipe[0], &end, sizeof end);
     int init_status;
-    while (waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+    while (wait_guest(init, &init_status) < 0 && errno == EINTR) {
     }
-    pass_on_status(got == (ssize_t)sizeof status ? status : init_status);
+    if (got == (ssize_t)sizeof end) caps.guest_cpu_us = end.cpu_us;
+    pass_on_status(got == (ssize_t)sizeof end ? end.status : init_status);
   }
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) _exit(127);
   pid_t guest = fork();
@@ -631,11 +876,12 @@ static void enter_pid_namespace(struct walls *w) {
   if (guest > 0) {
     drop_controller_streams();
     close(status_pipe[0]);
-    int status;
-    while (waitpid(guest, &status, 0) < 0)
+    struct guest_end end;
+    while (wait_guest(guest, &end.status) < 0)
       if (errno != EINTR) _exit(126);
-    (void)!write(early_status[1], &status, sizeof status);
-    (void)!write(status_pipe[1], &status, sizeof status);
+    end.cpu_us = caps.guest_cpu_us;
+    (void)!write(early_status[1], &end, sizeof end);
+    (void)!write(status_pipe[1], &end, sizeof end);
     _exit(0);
   }
   close(early_status[1]);
@@ -646,6 +892,13 @@ static void enter_pid_namespace(struct walls *w) {
 }
 
 /* ---- the child: walls, filter, exec ---- */
+
+/* In the guest's child, while it still has the identity that may: into the run's cgroup, if any. */
+static int join_run_cgroup(void) {
+  if (cgroup_join() == 0) return 0;
+  fprintf(stderr, "pypy-box-supervisor: cannot join the run's cgroup: %s\n", strerror(errno));
+  return -1;
+}
 
 /*
  * A child started ahead of its run (standby): it waits behind the filter, in its namespaces, for
@@ -680,16 +933,16 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   if (dup2(sock, SOCK_FD) < 0) _exit(127);
-  if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) _exit(127);
+  if (join_run_cgroup() < 0 || (standby ? apply_isolation(w) : apply_walls(w)) < 0) _exit(127);
   enter_pid_namespace(w);
+  /* Built once our pid is final, and while stderr still reaches the controller (errors). */
+  struct sock_fprog fprog = build_filter(getpid());
   if (!standby) note("walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   else if (note_fd < 0 || dup2(note_fd, NOTE_CHILD_FD) < 0) _exit(127); /* kept for the walls note */
   for (int fd = 0; fd < 3; fd++)
     if (dup2(stdio_placeholder[fd], fd) < 0) _exit(127);
   syscall(SYS_close_range, 3, SOCK_FD - 1, 0);
   syscall(SYS_close_range, standby ? NOTE_CHILD_FD + 1 : SOCK_FD + 1, ~0U, 0);
-  build_filter(getpid());
-  struct sock_fprog fprog = {(unsigned short)n_insns, prog};
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (lfd < 0) _exit(127);
   struct fd_message m;
@@ -713,63 +966,6 @@ static void child_main(int sock, struct walls *w, char **argv, int standby) {
   static char *no_env[] = {NULL};
   execve(argv[0], argv + 1, environ ? environ : no_env);
   _exit(127);
-}
-
-/* Whether an ELF executable is dynamically linked (has PT_INTERP), so a preload can wall it. */
-static int is_dynamic(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  unsigned char eh[64];
-  int dyn = 0;
-  if (read(fd, eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh, "\x7f" "ELF", 4) == 0 && eh[4] == 2) {
-    uint64_t phoff;
-    uint16_t phentsize, phnum;
-    memcpy(&phoff, eh + 32, 8);
-    memcpy(&phentsize, eh + 54, 2);
-    memcpy(&phnum, eh + 56, 2);
-    for (uint16_t k = 0; k < phnum && k < 128; k++) {
-      uint32_t type = 0;
-      if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)k * phentsize)) != 4) break;
-      if (type == 3 /* PT_INTERP */) dyn = 1;
-    }
-  }
-  close(fd);
-  return dyn;
-}
-
-/*
- * Launcher mode, for a guest that speaks the protocol itself: its standard streams go straight to
- * the controller. The walls go up, then the strict filter of the preloaded wall library.
- */
-static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **argv) {
-  child = fork();
-  if (child < 0) fatal("fork");
-  if (child == 0) {
-    pid_t parent = getppid();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
-    if (apply_walls(w) < 0) _exit(127);
-    enter_pid_namespace(w);
-    char preload[PATH_MAX + 16];
-    char *envp[3] = {NULL, NULL, NULL};
-    const char *strict = "";
-    if (wall_lib && is_dynamic(argv[0])) {
-      snprintf(preload, sizeof preload, "LD_PRELOAD=%s", wall_lib);
-      envp[0] = preload;
-      envp[1] = "PYPY_BOX_WALL=1";
-      strict = "seccomp-strict,";
-    }
-    char line[400];
-    snprintf(line, sizeof line, "%sparent-death-signal,%s", strict, w->active);
-    note("walls %s%.0llu\n", line, 0);
-    execve(argv[0], argv + 1, envp); /* the notes descriptor is close-on-exec */
-    note("exec-failed %s %llu\n", strerror(errno), (unsigned long long)errno);
-    _exit(127);
-  }
-  for (;;) {
-    int status;
-    if (waitpid(child, &status, 0) == child) pass_on_status(status);
-    if (errno != EINTR) fatal("waitpid");
-  }
 }
 
 static int receive_listener(int sock) {
@@ -1193,7 +1389,7 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
       break;
     }
     case 'C':
-      if (f->fate != FD && f->fate != FDN && f->fate != FDX) protocol_fatal("C (continue) answered to a call that may not run natively");
+      if (f->fate != FD && f->fate != FDN && f->fate != FDX && f->fate != DUP) protocol_fatal("C (continue) answered to a call that may not run natively");
       respond(req->id, 0, fault ? EFAULT : 0, !fault);
       return;
     case 'i': {
@@ -1261,6 +1457,28 @@ static int stat_real_fd(const struct seccomp_notif *req) {
   return 1;
 }
 
+/* dup, dup2, dup3 between real descriptors (3..VIRTUAL_FD_BASE-1, as the filter decides FDX calls). */
+static int dup_between_real(const struct seccomp_notif *req) {
+  int args = req->data.nr == SYS_dup ? 1 : 2;
+  for (int k = 0; k < args; k++) {
+    uint32_t fd = (uint32_t)req->data.args[k];
+    if (fd < 3 || fd >= VIRTUAL_FD_BASE) return 0;
+  }
+  return 1;
+}
+
+/*
+ * A call refused at the open-file limit: EMFILE, and reported in call order when it would have
+ * gone to the controller (opens, fcntl F_DUPFD, dups that involve a virtual descriptor).
+ */
+static void refuse_at_fd_limit(const struct seccomp_notif *req, const struct syscall_fate *f) {
+  uint64_t t0 = mono_ns();
+  int forwarded = f->fate == FWD || f->fate == FD || (f->fate == DUP && !dup_between_real(req));
+  size_t used = forwarded ? encode_call(req, f) : 0;
+  respond(req->id, 0, EMFILE, 0);
+  if (forwarded) report(callbuf, used, -1, EMFILE, NO_GRANT, t0, NULL);
+}
+
 static void handle(const struct seccomp_notif *req) {
   int nr = req->data.nr;
   if (guest_pid < 0) guest_pid = (pid_t)req->pid; /* the first call comes from the main thread */
@@ -1273,6 +1491,10 @@ static void handle(const struct seccomp_notif *req) {
   const struct syscall_fate *f = fate_of(nr);
   if (!f) {
     respond(req->id, 0, ENOSYS, 0);
+    return;
+  }
+  if (!fds_fit(req)) {
+    refuse_at_fd_limit(req, f);
     return;
   }
   switch (f->fate) {
@@ -1289,7 +1511,7 @@ static void handle(const struct seccomp_notif *req) {
   case FDN:
   case FD:
     /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
-    if (nr == SYS_fcntl && (req->data.args[1] == F_DUPFD || req->data.args[1] == F_DUPFD_CLOEXEC)) {
+    if (fd_command_forwarded(nr, req->data.args[1])) {
       forward(req, f);
       return;
     }
@@ -1312,9 +1534,32 @@ static void handle(const struct seccomp_notif *req) {
   case FDX:
     forward(req, f);
     return;
+  case SELF: /* only prlimit64 setting a limit of the guest's own (see SELF_RULES) */
+    respond(req->id, 0, EPERM, 0);
+    return;
+  case NEWFD:
+    respond(req->id, 0, 0, 1);
+    return;
+  case DUP:
+    if (dup_between_real(req)) respond(req->id, 0, 0, 1);
+    else forward(req, f);
+    return;
   default: /* ALLOW/ERR/... never notify */
     respond(req->id, 0, ENOSYS, 0);
   }
+}
+
+/*
+ * Why the guest ended, when a limit ended it (`limit NAME VALUE` on the notes, before its status):
+ * CPU time (SIGXCPU at the soft limit, or SIGKILL at the hard one: its CPU time tells), memory (the
+ * cgroup's OOM killer). Limits that only refused something come first (note_reached).
+ */
+static void note_end_limits(int status) {
+  note_reached();
+  if (!WIFSIGNALED(status)) return;
+  int sig = WTERMSIG(status);
+  if (sig == SIGXCPU || (sig == SIGKILL && caps.cpu && caps.guest_cpu_us / 1000000u >= caps.cpu)) note("limit %s %llu\n", "cpu", (unsigned long long)caps.cpu);
+  else if (sig == SIGKILL && cgroup_oom_killed()) note("limit %s %llu\n", "memory", (unsigned long long)caps.memory);
 }
 
 /*
@@ -1326,14 +1571,15 @@ static void handle(const struct seccomp_notif *req) {
  */
 static void end_early(void) {
   if (early_status[0] < 0) return;
-  int status;
-  ssize_t got = read(early_status[0], &status, sizeof status);
+  struct guest_end end;
+  ssize_t got = read(early_status[0], &end, sizeof end);
   close(early_status[0]);
   early_status[0] = -1;
-  if (got != (ssize_t)sizeof status) return; /* init died first: the relay's exit tells */
+  if (got != (ssize_t)sizeof end) return; /* init died first: the relay's exit tells */
   flush_reports();
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
-  note("exit %s%llu\n", "", (unsigned)status);
+  caps.guest_cpu_us = end.cpu_us;
+  note_end_limits(end.status);
+  note("exit %s%llu\n", "", (unsigned)end.status);
   close(note_fd);
   note_fd = -1;
   close(1);
@@ -1342,12 +1588,11 @@ static void end_early(void) {
 }
 
 static void pass_on_status(int status) {
-  if (!told_early) flush_reports();
+  if (!told_early) flush_reports(), note_end_limits(status);
   end_guest(); /* what is left below us: already ended, only to be reaped */
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    if (sig == SIGXCPU) note("limit %s %llu\n", "cpu", 0);
     struct rlimit none = {0, 0};
     setrlimit(RLIMIT_CORE, &none);
     signal(sig, SIG_DFL);
@@ -1359,6 +1604,8 @@ static void pass_on_status(int status) {
   }
   _exit(126);
 }
+
+#include "protocol_guest.h"
 
 /*
  * Options that hand over local answers (local.h), on the command line or in the configuration
@@ -1478,7 +1725,8 @@ static void prepare_streams(void) {
 static void prepare_stock(void) {
   static int done;
   if (done++) return;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+  /* SIGTERM (on_term): the guest ended and the run's cgroup removed even when the controller dies. */
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG");
   if (getppid() == 1) _exit(125);
   iobuf = malloc(MAX_CHUNK + 16);
   if (!iobuf) fatal("malloc");
@@ -1569,7 +1817,86 @@ static void discard_premade(void) {
   child = -1;
 }
 
+/* A decimal number of at most 64 bits, nothing else (no sign, no suffix, no overflow). */
+static int parse_u64(const char *s, uint64_t *out) {
+  if (*s < '0' || *s > '9') return 0;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end) return 0;
+  *out = v;
+  return 1;
+}
+
+/*
+ * The run's caps (see caps): --memory BYTES, --tasks N, --max-fds N (0: none) and
+ * --cgroup off|auto|required. Returns like local_option.
+ */
+static int limit_option(int argc, char **argv, int *k) {
+  static const struct { const char *name; enum cgroup_mode mode; } modes[] = {{"off", CGROUP_OFF}, {"auto", CGROUP_AUTO}, {"required", CGROUP_REQUIRED}};
+  if (*k + 1 >= argc) return 0;
+  const char *o = argv[*k], *v = argv[*k + 1];
+  uint64_t *number = strcmp(o, "--memory") == 0 ? &caps.memory : strcmp(o, "--tasks") == 0 ? &caps.tasks : strcmp(o, "--max-fds") == 0 ? &caps.fds : NULL;
+  int ok = 0;
+  if (number) ok = parse_u64(v, number);
+  else if (strcmp(o, "--cgroup") == 0) {
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
+      if (strcmp(v, modes[m].name) == 0) caps.cgroup = modes[m].mode, ok = 1;
+  } else return 0;
+  ++*k;
+  return ok ? 1 : -1;
+}
+
+/*
+ * The memory and task caps of the run, before its child starts: in a cgroup where the host allows
+ * it (the walls say cgroup-v2 or cgroup-v1); else as rlimits (RLIMIT_AS, RLIMIT_FSIZE, which also
+ * caps every memfd or tmpfs file the guest writes, and RLIMIT_NPROC: rlimit-memory) and, for a
+ * stock guest, resident memory plus memfds polled against the cap (memory-poll). A cgroup that was
+ * asked for (--cgroup required) and cannot be made stops the run here (fail closed). A child
+ * started ahead (standby) is kept only if it is in the group the run needs.
+ */
+static void set_up_caps(struct walls *w, int protocol) {
+  caps.cpu = w->cpu;
+  int other_walls = protocol || !w->namespaces || !w->drop_root;
+  int wrong_group = caps.cgroup == CGROUP_OFF ? run_cgroup.version != 0 : caps.cgroup == CGROUP_REQUIRED && !run_cgroup.version;
+  if (premade_go >= 0 && (other_walls || wrong_group)) discard_premade(); /* its group goes with it */
+  const char *wall = NULL;
+  int err = 0;
+  if (caps.cgroup != CGROUP_OFF) {
+    if (run_cgroup.version) wall = run_cgroup.version == 2 ? "cgroup-v2" : "cgroup-v1";
+    else if (premade_go < 0) wall = cgroup_make(); /* a child waiting outside any group stays so */
+    err = errno;
+    if (wall && cgroup_set_limits(caps.memory, caps.tasks) < 0) {
+      err = errno;
+      discard_premade();
+      cgroup_remove();
+      wall = NULL;
+    }
+    if (!wall && caps.cgroup == CGROUP_REQUIRED) {
+      char why[200];
+      snprintf(why, sizeof why, "no writable cgroup v2 with memory and pids, nor v1 memory and pids hierarchies: %s", strerror(err ? err : ENOENT));
+      fprintf(stderr, "pypy-box-supervisor: the cgroup wall was asked for and cannot be made (%s)\n", why);
+      note("wall-failed cgroup %s %llu\n", why, (unsigned long long)(err ? err : ENOENT));
+      end_guest();
+      _exit(127);
+    }
+  }
+  if (wall) {
+    note("walls+ %s%.0llu\n", wall, 0);
+    return;
+  }
+  if (caps.memory) {
+    uint64_t as = caps.memory > (UINT64_MAX - (512ull << 20)) / 2 ? 0 : caps.memory * 2 + (512ull << 20);
+    if (!w->fsize || w->fsize > caps.memory) w->fsize = caps.memory;
+    if (as && (!w->as || w->as > as)) w->as = as;
+    if (!protocol) caps.memory_poll = caps.memory;
+  }
+  if (caps.tasks && (!w->nproc || w->nproc > caps.tasks)) w->nproc = caps.tasks;
+  if (caps.memory || caps.tasks) note("walls+ rlimit-memory%s%.0llu\n", caps.memory_poll ? ",memory-poll" : "", 0);
+}
+
 int main(int argc, char **argv) {
+  caps.owner = getpid();
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
     if (argc == 3 && strcmp(argv[2], "stock") == 0) {
       /* A stock guest's child with the default walls, started before its run is known. */
@@ -1579,6 +1906,8 @@ int main(int argc, char **argv) {
       dw.drop_root = 1;
       prepare_streams();
       prepare_stock();
+      caps.owner = getpid();
+      cgroup_make(); /* where the host allows it: the child joins it now, the caps come with the run */
       start_child(&dw, NULL, 1);
     }
     argv = standby(&argc, argv[0]);
@@ -1596,6 +1925,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[k], "--keep-uid") == 0) w.drop_root = 0;
     else if (k + 1 < argc && strcmp(argv[k], "--wall") == 0) wall_lib = argv[++k];
     else if (strcmp(argv[k], "--config-stdin") == 0) config_stdin = 1;
+    else if ((local = limit_option(argc, argv, &k)) != 0) { if (local < 0) return bad_option(argv[k - 1], argv[k]); }
     else if ((local = local_option(argc, argv, &k)) != 0) {
       if (local < 0) return bad_option(argv[k], argv[k + 1]);
     }
@@ -1608,14 +1938,15 @@ int main(int argc, char **argv) {
     }
   }
   if (k >= argc || argc - k < 3) {
-    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
+    fprintf(stderr, "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces] [--keep-uid] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n");
     return 2;
   }
   char **guest_argv = argv + k + 1;
   prepare_streams();
+  set_up_caps(&w, protocol_guest);
   if (protocol_guest) {
     discard_premade();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fatal("PR_SET_PDEATHSIG");
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG"); /* as in prepare_stock */
     if (getppid() == 1) _exit(125);
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
@@ -1651,7 +1982,7 @@ int main(int argc, char **argv) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
     /* Reports wait for the next forwarded call, but never more than 10 ms. */
     long age = reports_age_ms();
-    int timeout = heap_limit ? HEAP_CHECK_MS : -1;
+    int timeout = heap_limit || caps.memory_poll ? HEAP_CHECK_MS : -1;
     if (age >= 0 && (timeout < 0 || 10 - age < timeout)) timeout = age >= 10 ? 0 : (int)(10 - age);
     int ready = poll(pfd, 3, timeout);
     if (ready < 0) {
@@ -1660,7 +1991,7 @@ int main(int argc, char **argv) {
     }
     if (reports_age_ms() >= 10 || (ready == 0 && reports_used)) flush_reports();
     uint64_t now = mono_ns();
-    if (heap_limit && now - last_heap_check >= HEAP_CHECK_MS * 1000000ull) {
+    if ((heap_limit || caps.memory_poll) && now - last_heap_check >= HEAP_CHECK_MS * 1000000ull) {
       last_heap_check = now;
       check_heap(0);
     }
@@ -1687,7 +2018,7 @@ int main(int argc, char **argv) {
     if (pfd[1].revents & POLLIN) {
       end_early();
       int status;
-      if (waitpid(child, &status, 0) == child) pass_on_status(status);
+      if (wait_guest(child, &status) == child) pass_on_status(status);
       fatal("waitpid");
     }
   }

@@ -14,10 +14,15 @@
  *           filter like FDN, for every descriptor argument); otherwise forwarded so the
  *           controller's table stays right, and it may let the call run natively afterwards ('C')
  *   MMAP    anonymous mappings run natively; file mappings only of injected real files
- *   CLONE   new threads only (CLONE_THREAD); a new process is refused with EPERM
- *   SELF    signals and limits only for the guest itself (first argument = its pid, or 0 for limits)
+ *   CLONE   new threads only (CLONE_THREAD), without new namespaces; anything else is EPERM
+ *   SELF    signals and limits only for the guest itself: the first argument is its pid in all 64
+ *           bits (or 0 for limits), else EPERM; limits may be read, not set (rules: SELF_RULES)
  *   PRCTL   harmless options only (thread names, VMA names)
  *   EXEC    the one execve that starts the interpreter; every later one is refused with EPERM
+ *   NEWFD   makes a descriptor of the guest's own (a pipe, an eventfd, ...): runs natively once the
+ *           supervisor has checked the guest's descriptors against the open-file limit (EMFILE past it)
+ *   DUP     like FDX, but always seen by the supervisor, which checks a copy that makes a new
+ *           descriptor against the open-file limit before it lets it run natively
  *   ERR     refused with the errno given
  */
 #ifndef PYPY_BOX_SYSCALLS_H
@@ -25,7 +30,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 
-enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR };
+enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP };
 
 /* Virtual descriptors are placed at this number and above; real ones stay below it. */
 #define VIRTUAL_FD_BASE 512
@@ -48,6 +53,7 @@ struct syscall_fate {
 #define D(name, kinds) {SYS_##name, #name "(" kinds ")i", FD, 0}
 #define DN(name, kinds) {SYS_##name, #name "(" kinds ")i", FDN, 0}
 #define DX(name, kinds) {SYS_##name, #name "(" kinds ")i", FDX, 0}
+#define DU(name, kinds) {SYS_##name, #name "(" kinds ")i", DUP, 0}
 #define E(name, e) {SYS_##name, #name, ERR, e}
 #define X(name, f) {SYS_##name, #name, f, 0}
 
@@ -63,12 +69,13 @@ static const struct syscall_fate FATES[] = {
   A(getrusage), A(times), A(clock_gettime), A(clock_getres), A(gettimeofday), A(time),
   A(nanosleep), A(clock_nanosleep), A(getitimer), A(setitimer), A(alarm), A(timer_create),
   A(timer_settime), A(timer_gettime), A(timer_getoverrun), A(timer_delete), A(getcpu),
-  A(poll), A(ppoll), A(select), A(pselect6), A(epoll_create), A(epoll_create1), A(epoll_ctl),
-  A(epoll_wait), A(epoll_pwait), A(eventfd), A(eventfd2), A(pipe), A(pipe2), A(timerfd_create),
-  A(timerfd_settime), A(timerfd_gettime), A(signalfd4), A(memfd_create), A(getrlimit),
+  A(poll), A(ppoll), A(select), A(pselect6), A(epoll_ctl),
+  A(epoll_wait), A(epoll_pwait), A(timerfd_settime), A(timerfd_gettime), A(getrlimit),
   A(wait4), A(waitid), A(umask), A(capget),
   X(clone, CLONE), X(kill, SELF), X(tgkill, SELF), X(rt_sigqueueinfo, SELF), X(prlimit64, SELF),
   X(prctl, PRCTL),
+  X(epoll_create, NEWFD), X(epoll_create1, NEWFD), X(eventfd, NEWFD), X(eventfd2, NEWFD), X(pipe, NEWFD),
+  X(pipe2, NEWFD), X(timerfd_create, NEWFD), X(signalfd4, NEWFD), X(memfd_create, NEWFD),
 
   /* ---- descriptors ---- */
   DN(read, "ipl"), DN(write, "ipl"), DN(pread64, "ipll"), DN(pwrite64, "ipll"), DN(readv, "ipi"),
@@ -77,7 +84,7 @@ static const struct syscall_fate FATES[] = {
    * ioctl and fcntl on 3..511 are decided in the filter (see build_filter), as the supervisor's
    * native_fd_refusal would; on other descriptors (and fcntl F_DUPFD*) they go to the supervisor. */
   DN(pwritev2, "ipilli"), DN(lseek, "ili"), D(fstat, "ip"), DX(close, "i"), D(fcntl, "iil"),
-  D(ioctl, "iip"), DX(dup, "i"), DX(dup2, "ii"), DX(dup3, "iii"), DN(fsync, "i"), DN(fdatasync, "i"),
+  D(ioctl, "iip"), DU(dup, "i"), DU(dup2, "ii"), DU(dup3, "iii"), DN(fsync, "i"), DN(fdatasync, "i"),
   DN(ftruncate, "il"), DN(fadvise64, "illi"), DN(getdents64, "ipi"), D(fchdir, "i"),
   DN(fallocate, "iill"),
   /* Never natively on a real descriptor: they would change or reveal the host file behind it. */
@@ -136,9 +143,35 @@ static const struct syscall_fate FATES[] = {
 #undef F
 #undef D
 #undef DX
+#undef DU
 #undef DN
 #undef E
 #undef X
 
 #define N_FATES (sizeof FATES / sizeof FATES[0])
+
+/*
+ * The calls that give the guest new descriptors, and how many: what the open-file limit counts
+ * (--max-fds) besides the descriptors the guest already holds. A call may make them only in one
+ * case (when): always, with a first argument of -1 (signalfd4 makes one, else changes one), onto a
+ * number not open yet (dup2, dup3), or for F_DUPFD-like commands (fcntl).
+ */
+enum fd_maker_case { MAKES_ALWAYS, MAKES_IF_FIRST_ARG_NEG1, MAKES_IF_TARGET_FREE, MAKES_IF_DUPFD };
+
+struct fd_maker {
+  int nr;
+  unsigned count;
+  enum fd_maker_case when;
+};
+
+static const struct fd_maker FD_MAKERS[] = {
+  {SYS_pipe, 2, MAKES_ALWAYS}, {SYS_pipe2, 2, MAKES_ALWAYS}, {SYS_eventfd, 1, MAKES_ALWAYS},
+  {SYS_eventfd2, 1, MAKES_ALWAYS}, {SYS_epoll_create, 1, MAKES_ALWAYS}, {SYS_epoll_create1, 1, MAKES_ALWAYS},
+  {SYS_timerfd_create, 1, MAKES_ALWAYS}, {SYS_memfd_create, 1, MAKES_ALWAYS},
+  {SYS_signalfd4, 1, MAKES_IF_FIRST_ARG_NEG1}, {SYS_open, 1, MAKES_ALWAYS}, {SYS_openat, 1, MAKES_ALWAYS},
+  {SYS_creat, 1, MAKES_ALWAYS}, {SYS_dup, 1, MAKES_ALWAYS}, {SYS_dup2, 1, MAKES_IF_TARGET_FREE},
+  {SYS_dup3, 1, MAKES_IF_TARGET_FREE}, {SYS_fcntl, 1, MAKES_IF_DUPFD},
+};
+
+#define N_FD_MAKERS (sizeof FD_MAKERS / sizeof FD_MAKERS[0])
 #endif

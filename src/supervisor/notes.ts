@@ -1,0 +1,107 @@
+import { ProtocolError } from '../protocol/errors.js';
+
+/**
+ * The supervisor's notes (docs/protocol.md, "Notes"): lines on descriptor 3, read like guest
+ * input. One parser, used by the controller and by the transport that waits for `exit`.
+ */
+export type Note =
+  | { kind: 'walls'; walls: string[] }
+  | { kind: 'limit'; name: SupervisorLimit; value: number }
+  | { kind: 'reached'; name: ReachedLimit; value: number; count: number }
+  | { kind: 'exec-failed'; reason: string; errno: number }
+  | { kind: 'wall-failed'; wall: string; reason: string; errno: number }
+  | { kind: 'exit'; status: number };
+
+/** Limits the supervisor enforces by ending the guest, as their notes name them. */
+const SUPERVISOR_LIMITS = ['heap', 'cpu', 'memory'] as const;
+export type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
+/** Limits the supervisor enforces by refusing calls, the run going on (`reached NAME VALUE COUNT`). */
+const REACHED_LIMITS = ['open-files', 'tasks'] as const;
+export type ReachedLimit = (typeof REACHED_LIMITS)[number];
+
+/** The most note bytes a run may send: a handful of short lines. */
+export const MAX_NOTES_BYTES = 4096;
+const MAX_ERRNO = 4095;
+/** A wait status: exit code and signal fit in 16 bits. */
+const MAX_WAIT_STATUS = 0xffff;
+
+/** Each note: its words after the keyword, and how they become a Note (null: malformed). */
+const wallsNote = (rest: string): Note | null => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null);
+const NOTE_FORMS: Record<Note['kind'] | 'walls+', (rest: string) => Note | null> = {
+  // Names of walls, comma-separated (the list may end with a comma): the child's, then the
+  // supervisor's own for the run's caps (walls+).
+  walls: wallsNote,
+  'walls+': wallsNote,
+  limit: (rest) => {
+    const m = /^([a-z]+) (\d{1,20})$/.exec(rest);
+    const name = SUPERVISOR_LIMITS.find((n) => n === m?.[1]);
+    const value = m ? Number(m[2]) : NaN;
+    return name && Number.isSafeInteger(value) ? { kind: 'limit', name, value } : null;
+  },
+  reached: (rest) => {
+    const m = /^([a-z-]+) (\d{1,20}) (\d{1,20})$/.exec(rest);
+    const name = REACHED_LIMITS.find((n) => n === m?.[1]);
+    const [value, count] = m ? [Number(m[2]), Number(m[3])] : [NaN, NaN];
+    return name && Number.isSafeInteger(value) && Number.isSafeInteger(count) ? { kind: 'reached', name, value, count } : null;
+  },
+  'exec-failed': (rest) => {
+    const m = /^(.+) (\d{1,4})$/.exec(rest);
+    const errno = m ? Number(m[2]) : NaN;
+    return m && errno >= 1 && errno <= MAX_ERRNO ? { kind: 'exec-failed', reason: m[1]!, errno } : null;
+  },
+  // A wall asked for could not be set up (errno 0: the child ended before its walls were up).
+  'wall-failed': (rest) => {
+    const m = /^([a-z0-9-]+) (.+) (\d{1,4})$/.exec(rest);
+    const errno = m ? Number(m[3]) : NaN;
+    return m && errno <= MAX_ERRNO ? { kind: 'wall-failed', wall: m[1]!, reason: m[2]!, errno } : null;
+  },
+  exit: (rest) => {
+    const status = /^\d{1,5}$/.test(rest) ? Number(rest) : NaN;
+    return status <= MAX_WAIT_STATUS ? { kind: 'exit', status } : null;
+  },
+};
+
+/** One note line (without its newline). Throws ProtocolError for anything but the forms above. */
+export function parseNote(line: string): Note {
+  const space = line.indexOf(' ');
+  const keyword = space < 0 ? line : line.slice(0, space);
+  const form = Object.hasOwn(NOTE_FORMS, keyword) ? NOTE_FORMS[keyword as keyof typeof NOTE_FORMS] : undefined;
+  // Printable ASCII only: strerror texts are, and a note is shown in messages.
+  const note = form && /^[\x20-\x7e]*$/.test(line) ? form(space < 0 ? '' : line.slice(space + 1)) : null;
+  if (!note) throw new ProtocolError('bad-note', `malformed note from the supervisor: ${JSON.stringify(line.slice(0, 200))}`, Buffer.from(line, 'latin1'));
+  return note;
+}
+
+/**
+ * Collects notes as their bytes arrive: complete lines are parsed at once; a run's notes past
+ * MAX_NOTES_BYTES, or a line left unfinished at the end, are protocol errors too.
+ */
+export class NoteReader {
+  readonly notes: Note[] = [];
+  private bytes = 0;
+  private partial = '';
+
+  /** Adds bytes; throws ProtocolError on a malformed line or too many notes. */
+  add(chunk: Buffer): Note[] {
+    this.bytes += chunk.length;
+    if (this.bytes > MAX_NOTES_BYTES) throw new ProtocolError('bad-note', `the supervisor sent more than ${MAX_NOTES_BYTES} bytes of notes`, chunk);
+    const lines = (this.partial + chunk.toString('latin1')).split('\n');
+    this.partial = lines.pop()!;
+    const added = lines.map(parseNote);
+    this.notes.push(...added);
+    return added;
+  }
+
+  /** The end of the notes: a line without its newline is a note cut short. */
+  end(): void {
+    if (this.partial !== '') throw new ProtocolError('bad-note', `note from the supervisor cut short: ${JSON.stringify(this.partial.slice(0, 200))}`, Buffer.from(this.partial, 'latin1'));
+  }
+
+  find<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }> | undefined {
+    return this.notes.find((n): n is Extract<Note, { kind: K }> => n.kind === kind);
+  }
+
+  all<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }>[] {
+    return this.notes.filter((n): n is Extract<Note, { kind: K }> => n.kind === kind);
+  }
+}
