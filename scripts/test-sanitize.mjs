@@ -18,6 +18,9 @@ const SUPERVISOR_TESTS = [
   'test/hostile.test.ts',
   'test/cli.test.ts',
   'test/controller.e2e.test.ts',
+  'test/filter.test.ts',
+  'test/limits.test.ts',
+  'test/strict-wall.test.ts',
 ];
 
 execFileSync(process.execPath, [path.join(root, 'scripts/build-native.mjs'), '--sanitize'], { stdio: 'inherit' });

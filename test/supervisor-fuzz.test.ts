@@ -313,7 +313,7 @@ function localItem(r: Rng): Item {
   }
 }
 
-/** Limits: the command line only (src/supervisor/native/supervisor.c, LIMIT_OPTIONS). */
+/** Limits: the command line only (src/supervisor/native/supervisor.c: NUMBER_OPTIONS, and the caps of limit_option). */
 const LIMITS: readonly { option: string; max: bigint; usable: readonly string[] }[] = [
   { option: '--as', max: U64_MAX, usable: ['0', String(U64_MAX), String(64n << 30n)] },
   { option: '--heap', max: U64_MAX, usable: ['0', String(U64_MAX), String(1n << 30n)] },
@@ -321,6 +321,9 @@ const LIMITS: readonly { option: string; max: bigint; usable: readonly string[] 
   { option: '--nofile', max: 0x7fffffffn, usable: ['0', '1024', '4096'] },
   { option: '--fsize', max: U64_MAX, usable: ['0', String(U64_MAX), '1048576'] },
   { option: '--nproc', max: 0x7fffffffn, usable: ['0', '256', '100000'] },
+  { option: '--memory', max: U64_MAX, usable: ['0', String(1n << 30n)] },
+  { option: '--tasks', max: U64_MAX, usable: ['0', '256'] },
+  { option: '--max-fds', max: U64_MAX, usable: ['0', '1024'] },
 ];
 
 function limitItem(r: Rng): Item {

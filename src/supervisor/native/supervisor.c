@@ -1817,17 +1817,6 @@ static void discard_premade(void) {
   child = -1;
 }
 
-/* A decimal number of at most 64 bits, nothing else (no sign, no suffix, no overflow). */
-static int parse_u64(const char *s, uint64_t *out) {
-  if (*s < '0' || *s > '9') return 0;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end) return 0;
-  *out = v;
-  return 1;
-}
-
 /*
  * The run's caps (see caps): --memory BYTES, --tasks N, --max-fds N (0: none) and
  * --cgroup off|auto|required. Returns like local_option.
@@ -1838,7 +1827,7 @@ static int limit_option(int argc, char **argv, int *k) {
   const char *o = argv[*k], *v = argv[*k + 1];
   uint64_t *number = strcmp(o, "--memory") == 0 ? &caps.memory : strcmp(o, "--tasks") == 0 ? &caps.tasks : strcmp(o, "--max-fds") == 0 ? &caps.fds : NULL;
   int ok = 0;
-  if (number) ok = parse_u64(v, number);
+  if (number) ok = parse_uint(v, UINT64_MAX, number) == 0; /* words.h */
   else if (strcmp(o, "--cgroup") == 0) {
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
       if (strcmp(v, modes[m].name) == 0) caps.cgroup = modes[m].mode, ok = 1;
