@@ -19,6 +19,7 @@ import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunR
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
+import { wordFrame } from '../supervisor/words.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
 import { NoteReader } from '../supervisor/notes.js';
 import { checkReport } from '../supervisor/reports.js';
@@ -813,10 +814,7 @@ function reportedOp(call: DecodedCall): 'stat' | 'read' {
 const delegations = new Map<string, { delegation: Delegation | undefined; words: string[]; at: number }>();
 const DELEGATION_TTL_MS = 10_000;
 
-/** The supervisor's configuration: u32 length, then NUL-terminated words. */
+/** The supervisor's configuration: its words in one frame. */
 function configurationBytes(list: string[]): Buffer {
-  const words = Buffer.from(list.map((w) => `${w}\0`).join(''));
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(words.length);
-  return Buffer.concat([head, words]);
+  return wordFrame(list);
 }

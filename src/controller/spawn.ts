@@ -2,6 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NoteReader } from '../supervisor/notes.js';
+import { wordFrame } from '../supervisor/words.js';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
 export interface GuestTransport {
@@ -117,9 +118,10 @@ function transport(child: Child, supervised: boolean): GuestTransport {
 export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false, useSpare = true): GuestTransport {
   if (supervised && argv0 === undefined && useSpare) {
     supervisedStarts++;
+    const message = startMessage(args, env); // before a spare is taken: a bad word leaves it waiting
     const ready = takeSpare(file, args.includes('--protocol-guest') ? 'protocol' : 'stock');
     if (ready) {
-      ready.stdin.write(startMessage(args, env));
+      ready.stdin.write(message);
       const t = transport(ready, true);
       void t.done.then(replaceSpare);
       return t;
@@ -151,12 +153,9 @@ let spareKind: SpareKind = 'stock';
 let supervisedStarts = 0;
 let replacing = false;
 
+/** A spare's start message: the number of arguments, the arguments, then the environment. */
 function startMessage(args: string[], env: Record<string, string>): Buffer {
-  const words = [String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
-  const body = Buffer.from(words.map((w) => w + '\0').join(''));
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length);
-  return Buffer.concat([head, body]);
+  return wordFrame([String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)]);
 }
 
 /** Streams and process of an idle spare must not keep the host's event loop alive. */

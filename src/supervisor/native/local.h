@@ -60,16 +60,6 @@ static int64_t ids[4] = {-1, -1, -1, -1}; /* uid, euid, gid, egid */
 static unsigned char utsname_bytes[6 * 65];
 static int utsname_known;
 
-/* n bytes from 2n hex digits (configuration words). */
-static int hex_bytes(const char *hex, size_t n, unsigned char *out) {
-  for (size_t k = 0; k < n; k++) {
-    unsigned v;
-    if (sscanf(hex + 2 * k, "%2x", &v) != 1) return -1;
-    out[k] = (unsigned char)v;
-  }
-  return 0;
-}
-
 static int set_utsname(const char *hex) {
   if (strlen(hex) != 2 * sizeof utsname_bytes || hex_bytes(hex, sizeof utsname_bytes, utsname_bytes) < 0) return -1;
   utsname_known = 1;
@@ -143,7 +133,7 @@ static void report(const unsigned char *msg, size_t n, int64_t result, int32_t e
   memcpy(p, &t0, 8), p += 8;
   memcpy(p, &spent, 4), p += 4;
   memcpy(p, &hl, 2), p += 2;
-  memcpy(p, host, hlen), p += hlen;
+  if (hlen) memcpy(p, host, hlen); /* none: host may be NULL */
   reports_used += need;
 }
 
@@ -166,13 +156,18 @@ static char *dup_or_die(const char *s) {
   return d;
 }
 
+/* Every path of the tables: absolute and shorter than PATH_MAX (the lookups copy them into such buffers). */
+static int table_path_ok(const char *p) {
+  return p[0] == '/' && strlen(p) < PATH_MAX;
+}
+
 /* DEV:PATH into a table of host paths with device numbers (--grant, --host-dev). */
 static int add_dev_path(struct local_grant *table, size_t *n, size_t max, const char *spec) {
-  char *end;
-  unsigned long long dev = strtoull(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || *n >= max) return -1;
-  table[*n].path = dup_or_die(end + 1);
-  table[*n].len = strlen(end + 1);
+  const char *colon = strchr(spec, ':');
+  uint64_t dev;
+  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), UINT64_MAX, &dev) < 0 || !table_path_ok(colon + 1) || *n >= max) return -1;
+  table[*n].path = dup_or_die(colon + 1);
+  table[*n].len = strlen(colon + 1);
   table[*n].dev = dev;
   ++*n;
   return 0;
@@ -185,7 +180,7 @@ static int add_grant(const char *spec) {
 
 /* --link PATH TARGET */
 static int add_link(const char *path, const char *target) {
-  if (path[0] != '/' || !target[0] || strlen(path) >= PATH_MAX || strlen(target) >= PATH_MAX || n_links >= MAX_LINKS) return -1;
+  if (!table_path_ok(path) || !target[0] || strlen(target) >= PATH_MAX || n_links >= MAX_LINKS) return -1;
   links[n_links].path = dup_or_die(path);
   links[n_links].len = strlen(path);
   links[n_links].target = dup_or_die(target);
@@ -195,11 +190,11 @@ static int add_link(const char *path, const char *target) {
 
 /* --dir ERRNO:PATH */
 static int add_dir(const char *spec) {
-  char *end;
-  long err = strtol(spec, &end, 10);
-  if (*end != ':' || end[1] != '/' || strlen(end + 1) >= PATH_MAX || (err != ENOENT && err != EACCES) || n_dirs >= MAX_DIRS) return -1;
-  dirs[n_dirs].path = dup_or_die(end + 1);
-  dirs[n_dirs].len = strlen(end + 1);
+  const char *colon = strchr(spec, ':');
+  uint64_t err;
+  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), 4095, &err) < 0 || (err != ENOENT && err != EACCES) || !table_path_ok(colon + 1) || n_dirs >= MAX_DIRS) return -1;
+  dirs[n_dirs].path = dup_or_die(colon + 1);
+  dirs[n_dirs].len = strlen(colon + 1);
   dirs[n_dirs].err = (int)err;
   n_dirs++;
   return 0;
@@ -232,7 +227,7 @@ static size_t n_own_stats;
 
 static int add_own_stat(const char *spec) {
   const char *colon = strchr(spec, ':');
-  if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || colon[1] != '/' || strlen(colon + 1) >= PATH_MAX || n_own_stats >= MAX_STATS) return -1;
+  if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || !table_path_ok(colon + 1) || n_own_stats >= MAX_STATS) return -1;
   if (hex_bytes(spec, sizeof(struct stat), (unsigned char *)&own_stats[n_own_stats].st) < 0) return -1;
   own_stats[n_own_stats].path = dup_or_die(colon + 1);
   own_stats[n_own_stats].len = strlen(colon + 1);
@@ -324,18 +319,20 @@ static const struct stat *vfile_stat(dev_t dev, ino_t ino) {
 /* --file STATHEX:CONTENTHEX:PATH — a small file of the controller's own tree, opened here. */
 static int add_vfile(const char *spec) {
   const size_t sh = 2 * sizeof(struct stat);
-  const char *c1 = spec + sh, *c2 = c1 && *c1 == ':' ? strchr(c1 + 1, ':') : NULL;
-  if (strlen(spec) < sh + 2 || *c1 != ':' || !c2 || c2[1] != '/' || ((size_t)(c2 - c1 - 1)) % 2) return -1;
+  /* The stat's digits, ':', the content's digits (their count even), ':', the path. */
+  if (strlen(spec) < sh + 2 || spec[sh] != ':') return -1;
+  const char *content_hex = spec + sh + 1, *c2 = strchr(content_hex, ':');
+  if (!c2 || (size_t)(c2 - content_hex) % 2 || !table_path_ok(c2 + 1) || n_own_stats >= MAX_STATS) return -1;
   struct stat st;
-  size_t len = (size_t)(c2 - c1 - 1) / 2;
+  size_t len = (size_t)(c2 - content_hex) / 2;
   unsigned char *content = malloc(len ? len : 1);
-  if (!content || hex_bytes(spec, sizeof st, (unsigned char *)&st) < 0 || hex_bytes(c1 + 1, len, content) < 0) {
+  if (!content || hex_bytes(spec, sizeof st, (unsigned char *)&st) < 0 || hex_bytes(content_hex, len, content) < 0) {
     free(content);
     return -1;
   }
   int k = vfile_get(c2 + 1, &st, content, len);
   free(content);
-  if (k < 0 || n_own_stats >= MAX_STATS) return -1;
+  if (k < 0) return -1;
   own_stats[n_own_stats].path = dup_or_die(c2 + 1);
   own_stats[n_own_stats].len = strlen(c2 + 1);
   own_stats[n_own_stats].st = st;
@@ -345,7 +342,7 @@ static int add_vfile(const char *spec) {
 
 /* --name PATH */
 static int add_name(const char *path) {
-  if (path[0] != '/' || strlen(path) >= PATH_MAX || n_names >= MAX_NAMES) return -1;
+  if (!table_path_ok(path) || n_names >= MAX_NAMES) return -1;
   names[n_names] = dup_or_die(path);
   name_lens[n_names] = strlen(path);
   n_names++;
@@ -358,21 +355,27 @@ static int find_name(const char *p, size_t n) {
   return 0;
 }
 
-/* --local open,openat,newfstatat,... */
-static int set_local_calls(const char *list) {
-  char *copy = dup_or_die(list), *save = NULL;
-  for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-    size_t k = 0;
-    for (; k < N_FATES; k++)
-      if (strcmp(FATES[k].sig, name) == 0 || (strncmp(FATES[k].sig, name, strlen(name)) == 0 && FATES[k].sig[strlen(name)] == '(')) break;
-    if (k == N_FATES || FATES[k].nr < 0 || FATES[k].nr >= 512) {
-      free(copy);
-      return -1;
-    }
-    local_calls[FATES[k].nr] = 1;
+/* The number of the call named by the n bytes at name (its name or whole signature), or -1. */
+static int local_call_nr(const char *name, size_t n) {
+  if (n == 0) return -1;
+  for (size_t k = 0; k < N_FATES; k++) {
+    const char *sig = FATES[k].sig;
+    if (strncmp(sig, name, n) == 0 && (sig[n] == 0 || sig[n] == '('))
+      return FATES[k].nr >= 0 && FATES[k].nr < 512 ? FATES[k].nr : -1;
   }
-  free(copy);
-  return 0;
+  return -1;
+}
+
+/* --local open,openat,newfstatat,...: one or more known names, no empty one. */
+static int set_local_calls(const char *list) {
+  for (const char *name = list;;) {
+    const char *comma = strchr(name, ',');
+    int nr = local_call_nr(name, comma ? (size_t)(comma - name) : strlen(name));
+    if (nr < 0) return -1;
+    local_calls[nr] = 1;
+    if (!comma) return 0;
+    name = comma + 1;
+  }
 }
 
 /* ---- resolution ---- */

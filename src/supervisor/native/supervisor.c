@@ -51,6 +51,7 @@
 #include "identity.h"
 #include "syscalls.h"
 #include "walls.h"
+#include "words.h"
 
 /*
  * Where the child keeps the socket that carries the listener fd, and for a standby child where its
@@ -174,6 +175,24 @@ static void protocol_fatal(const char *what) {
   _exit(126);
 }
 
+/* A protocol error about one word of a message: shown cut short and printable (it came from outside). */
+static void word_fatal(const char *what, const char *word) {
+  char shown[65];
+  size_t n = 0;
+  for (; n < sizeof shown - 1 && word[n]; n++) shown[n] = word[n] >= 0x20 && word[n] < 0x7f ? word[n] : '?';
+  shown[n] = 0;
+  fprintf(stderr, "pypy-box-supervisor: protocol error: %s: \"%s\"\n", what, shown);
+  end_guest();
+  _exit(126);
+}
+
+/* A message refused by read_words (words.h). */
+static void frame_fatal(const char *which, enum frame_status s) {
+  fprintf(stderr, "pypy-box-supervisor: protocol error: %s: %s\n", which, frame_error(s));
+  end_guest();
+  _exit(126);
+}
+
 /* SIGTERM from the controller (a timeout, an abort): end the guest, then die of SIGKILL as asked before. */
 static void on_term(int sig) {
   (void)sig;
@@ -207,15 +226,17 @@ static void out_all(const void *p, size_t n) {
   }
 }
 
+/* The controller is gone (end of its input): so is the guest. */
+static void controller_gone(void) {
+  end_guest();
+  _exit(125);
+}
+
 static void in_all(void *p, size_t n) {
   char *c = p;
   while (n) {
     ssize_t k = read(0, c, n);
-    if (k == 0) {
-      /* The controller is gone: so is the guest. */
-      end_guest();
-      _exit(125);
-    }
+    if (k == 0) controller_gone();
     if (k < 0) {
       if (errno == EINTR) continue;
       fatal("read from controller");
@@ -379,6 +400,44 @@ static void limit_hit(const char *name, uint64_t value) {
   note("limit %s %llu\n", name, (unsigned long long)value);
   end_guest();
   _exit(125);
+}
+
+/*
+ * The numeric limits, one row each: the option, the largest value taken, and where it is kept (a
+ * field of struct walls, or the heap limit the supervisor enforces itself). A waiting child gets
+ * the walls' ones in its go message, in this order (send_go, await_go).
+ */
+#define HEAP_LIMIT ((size_t)-1)
+static const struct number_option {
+  const char *option;
+  size_t field; /* offsetof(struct walls, ...), or HEAP_LIMIT */
+  uint64_t max;
+} NUMBER_OPTIONS[] = {
+  {"--as", offsetof(struct walls, as), UINT64_MAX},
+  {"--cpu", offsetof(struct walls, cpu), UINT32_MAX}, /* its hard limit is one more second */
+  {"--nofile", offsetof(struct walls, nofile), INT_MAX},
+  {"--fsize", offsetof(struct walls, fsize), UINT64_MAX},
+  {"--nproc", offsetof(struct walls, nproc), INT_MAX},
+  {"--heap", HEAP_LIMIT, UINT64_MAX},
+};
+#define N_NUMBER_OPTIONS (sizeof NUMBER_OPTIONS / sizeof NUMBER_OPTIONS[0])
+
+static rlim_t *wall_limit_field(struct walls *w, const struct number_option *o) {
+  return (rlim_t *)((char *)w + o->field);
+}
+
+/* A numeric limit option and its value. Returns 1 (set), 0 (not one of them) or -1 (a bad value). */
+static int number_option(struct walls *w, const char *option, const char *value) {
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    const struct number_option *o = &NUMBER_OPTIONS[k];
+    if (strcmp(option, o->option) != 0) continue;
+    uint64_t v;
+    if (parse_uint(value, o->max, &v) < 0) return -1;
+    if (o->field == HEAP_LIMIT) heap_limit = v;
+    else *wall_limit_field(w, o) = v;
+    return 1;
+  }
+  return 0;
 }
 
 /*
@@ -893,36 +952,31 @@ static int join_run_cgroup(void) {
  */
 static char **await_go(struct walls *w) {
   static const char *const bad = "the run sent to the waiting child is malformed";
-  uint32_t len;
-  ssize_t head = read(GO_FD, &len, 4);
-  if (head == 0) _exit(0); /* no run: the supervisor gave this child up (discard_premade) */
-  if (head < 0) child_failed("read of the run from the supervisor");
-  if (head != 4 || len == 0 || len > (1u << 20)) child_failed_with(bad, 0);
-  char *buf = malloc(len);
-  char **words = malloc((len + 2) * sizeof *words);
-  if (!buf || !words) child_failed("malloc");
-  for (uint32_t got = 0; got < len;) {
-    ssize_t r = read(GO_FD, buf + got, len - got);
-    if (r < 0) child_failed("read of the run from the supervisor");
-    if (r == 0) child_failed_with(bad, 0);
-    got += (uint32_t)r;
-  }
+  struct words go;
+  int got = read_words(GO_FD, MAX_FRAME, 0, &go);
+  if (got == FRAME_NONE) _exit(0); /* no run: the supervisor gave this child up (discard_premade) */
+  if (got != FRAME_OK) child_failed_with(bad, 0);
   close(GO_FD);
-  if (buf[len - 1] != 0) child_failed_with(bad, 0);
-  size_t n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  /* as, cpu, nofile, fsize, nproc, then the number of exec words, those, then the environment */
-  if (n < 6) child_failed_with(bad, 0);
-  w->as = strtoull(words[0], NULL, 10), w->cpu = strtoull(words[1], NULL, 10), w->nofile = strtoull(words[2], NULL, 10);
-  w->fsize = strtoull(words[3], NULL, 10), w->nproc = strtoull(words[4], NULL, 10);
-  size_t argc = strtoull(words[5], NULL, 10);
-  if (argc < 2 || argc > n || 6 + argc > n) child_failed_with(bad, 0);
+  /* The walls' limits (NUMBER_OPTIONS), the number of exec words, those, then the environment. */
+  size_t at = 0;
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    const struct number_option *o = &NUMBER_OPTIONS[k];
+    uint64_t v;
+    if (o->field == HEAP_LIMIT) continue;
+    if (at >= go.n || parse_uint(go.word[at++], o->max, &v) < 0) child_failed_with(bad, 0);
+    *wall_limit_field(w, o) = v;
+  }
+  uint64_t argc;
+  if (at >= go.n || parse_uint(go.word[at], go.n - at - 1, &argc) < 0 || argc < 2) child_failed_with(bad, 0);
+  char **exec_words = go.word + at + 1;
   if (clearenv() != 0) child_failed("clearenv");
-  for (size_t k = 6 + argc; k < n; k++)
-    if (putenv(words[k]) != 0) child_failed("putenv");
-  words[6 + argc] = NULL;
+  for (size_t k = argc; exec_words[k]; k++) {
+    if (!env_word_ok(exec_words[k])) child_failed_with(bad, 0);
+    if (putenv(exec_words[k]) != 0) child_failed("putenv");
+  }
+  exec_words[argc] = NULL;
   if (apply_limits(w) < 0) child_failed("setrlimit");
-  return words + 6;
+  return exec_words;
 }
 
 static void child_main(int sock, struct walls *w, char **argv, int standby) {
@@ -1331,6 +1385,8 @@ static void forward(const struct seccomp_notif *req, const struct syscall_fate *
     case 'E': {
       int32_t e;
       in_all(&e, 4);
+      /* The kernel's errno range (MAX_ERRNO); respond() negates it, and 0 means none. */
+      if (e < 0 || e > 4095) protocol_fatal("E with an errno outside 0..4095");
       err = e;
       break;
     }
@@ -1610,7 +1666,8 @@ static void pass_on_status(int status) {
 
 /*
  * Options that hand over local answers (local.h), on the command line or in the configuration
- * read from stdin. Returns 1 (consumed; *k is on its last word), 0 (not one of them) or -1 (bad).
+ * read from stdin. Returns 1 (consumed; *k is on its last word), 0 (not one of them) or -1 (a bad
+ * value; *k is still on the option).
  */
 static int local_option(int argc, char **argv, int *k) {
   const char *o = argv[*k];
@@ -1619,8 +1676,9 @@ static int local_option(int argc, char **argv, int *k) {
     return 1;
   }
   if (*k + 2 < argc && strcmp(o, "--link") == 0) {
+    if (add_link(argv[*k + 1], argv[*k + 2]) < 0) return -1;
     *k += 2;
-    return add_link(argv[*k - 1], argv[*k]) < 0 ? -1 : 1;
+    return 1;
   }
   if (*k + 1 >= argc) return 0;
   const char *v = argv[*k + 1];
@@ -1637,17 +1695,22 @@ static int local_option(int argc, char **argv, int *k) {
   else if (strcmp(o, "--uname") == 0) ok = set_utsname(v) == 0;
   else if (strcmp(o, "--stat") == 0) ok = add_own_stat(v) == 0;
   else if (strcmp(o, "--file") == 0) ok = add_vfile(v) == 0;
-  else if (strcmp(o, "--owner") == 0) ok = sscanf(v, "%u:%u", &owner_uid, &owner_gid) == 2;
-  else if (strcmp(o, "--ids") == 0) {
-    long long u, eu, g, eg;
-    ok = sscanf(v, "%lld,%lld,%lld,%lld", &u, &eu, &g, &eg) == 4;
-    if (ok) ids[0] = u, ids[1] = eu, ids[2] = g, ids[3] = eg;
+  else if (strcmp(o, "--owner") == 0) {
+    uint64_t owner[2];
+    ok = parse_uint_fields(v, ':', 2, UINT32_MAX, owner) == 0;
+    if (ok) owner_uid = (uint32_t)owner[0], owner_gid = (uint32_t)owner[1];
+  } else if (strcmp(o, "--ids") == 0) {
+    uint64_t id[4];
+    ok = parse_uint_fields(v, ',', 4, UINT32_MAX, id) == 0;
+    for (int j = 0; ok && j < 4; j++) ids[j] = (int64_t)id[j];
   } else if (strcmp(o, "--max-path") == 0) {
-    local_max_path = strtoull(v, NULL, 10);
-    ok = local_max_path >= 2 && local_max_path <= PATH_MAX;
+    uint64_t max;
+    ok = parse_uint(v, PATH_MAX, &max) == 0 && max >= 2;
+    if (ok) local_max_path = (size_t)max;
   } else return 0;
+  if (!ok) return -1;
   ++*k;
-  return ok ? 1 : -1;
+  return 1;
 }
 
 /*
@@ -1655,21 +1718,15 @@ static int local_option(int argc, char **argv, int *k) {
  * them while we start the guest): u32 length, then NUL-terminated words.
  */
 static void read_config(void) {
-  uint32_t len;
-  in_all(&len, 4);
-  if (len > (1u << 20)) protocol_fatal("configuration larger than 1 MiB");
-  char *buf = malloc(len + 1);
-  char **words = malloc((len / 2 + 2) * sizeof *words);
-  if (!buf || !words) fatal("malloc");
-  in_all(buf, len);
-  buf[len] = 0;
-  int n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  if (len && buf[len - 1] != 0) protocol_fatal("configuration does not end with NUL");
+  struct words cfg;
+  enum frame_status s = read_words(0, MAX_FRAME, 1, &cfg);
+  if (s == FRAME_NONE || s == FRAME_CUT) controller_gone();
+  if (s == FRAME_IO) fatal("read from controller");
+  if (s != FRAME_OK) frame_fatal("configuration", s);
+  int n = (int)cfg.n; /* at most MAX_FRAME words */
   for (int k = 0; k < n; k++)
-    if (local_option(n, words, &k) != 1) protocol_fatal("bad word in the configuration");
-  free(words); /* the tables keep copies */
-  free(buf);
+    if (local_option(n, cfg.word, &k) != 1) word_fatal("bad word in the configuration", cfg.word[k]);
+  free_words(&cfg); /* the tables keep copies */
 }
 
 /*
@@ -1680,32 +1737,25 @@ static void read_config(void) {
  * End of input before that (the controller went away) ends the spare quietly.
  */
 static char **standby(int *argc_out, char *self) {
-  uint32_t len;
-  ssize_t got = read(0, &len, 4);
-  if (got == 0) {
+  struct words msg;
+  enum frame_status s = read_words(0, MAX_FRAME, 0, &msg);
+  if (s == FRAME_NONE) {
     end_guest(); /* a child waiting for its run: ended and reaped, no zombie left for pid 1 */
     _exit(0);
   }
-  if (got < 0) fatal("read");
-  if (got < 4) in_all((char *)&len + got, 4 - (size_t)got);
-  if (len == 0 || len > (1u << 20)) protocol_fatal("start message of a bad size");
-  char *buf = malloc(len);
-  char **words = malloc((len + 2) * sizeof *words);
-  if (!buf || !words) fatal("malloc");
-  in_all(buf, len);
-  if (buf[len - 1] != 0) protocol_fatal("start message does not end with NUL");
-  size_t n = 0;
-  for (uint32_t at = 0; at < len; at += (uint32_t)strlen(buf + at) + 1) words[n++] = buf + at;
-  char *end;
-  unsigned long argc = strtoul(words[0], &end, 10);
-  if (*end || argc == 0 || argc >= n) protocol_fatal("start message with a bad argument count");
+  if (s == FRAME_CUT) controller_gone();
+  if (s == FRAME_IO) fatal("read from controller");
+  if (s != FRAME_OK) frame_fatal("start message", s);
+  /* The count, then that many arguments: at least one, and all inside the message. */
+  uint64_t argc;
+  if (parse_uint(msg.word[0], msg.n - 1, &argc) < 0 || argc == 0) word_fatal("start message with a bad argument count", msg.word[0]);
   if (clearenv() != 0) fatal("clearenv");
-  for (size_t k = 1 + argc; k < n; k++)
-    if (!strchr(words[k], '=') || putenv(words[k]) != 0) protocol_fatal("bad environment word in the start message");
-  words[0] = self; /* the words stay allocated: argv and the environment point into them */
-  words[argc + 1] = NULL;
+  for (size_t k = 1 + argc; k < msg.n; k++)
+    if (!env_word_ok(msg.word[k]) || putenv(msg.word[k]) != 0) word_fatal("bad environment word in the start message", msg.word[k]);
+  msg.word[0] = self; /* the words stay allocated: argv and the environment point into them */
+  msg.word[argc + 1] = NULL;
   *argc_out = (int)argc + 1;
-  return words;
+  return msg.word;
 }
 
 static int bad_option(const char *name, const char *value) {
@@ -1773,7 +1823,13 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
   }
   close(sv[1]);
   close(early_status[1]);
-  if (standby) close(go[0]), premade_go = go[1];
+  if (standby) {
+    close(go[0]);
+    premade_go = go[1];
+    /* A run refused before it starts (status 2: main returns) ends and reaps the waiting child
+     * first: its processes would be left as zombies for pid 1, which may never reap them. */
+    atexit(end_guest);
+  }
   listener = receive_listener(sv[0]);
   close(sv[0]);
   if (listener < 0) {
@@ -1790,31 +1846,22 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
 }
 
 /* The run, for the child waiting since standby: limits, program and arguments, environment. */
-static void send_go(const struct walls *w, char **guest_argv) {
-  char num[6][32];
-  const unsigned long long v[5] = {w->as, w->cpu, w->nofile, w->fsize, w->nproc};
+static void send_go(struct walls *w, char **guest_argv) {
+  struct frame go = {0};
+  char num[24];
+  for (size_t k = 0; k < N_NUMBER_OPTIONS; k++) {
+    if (NUMBER_OPTIONS[k].field == HEAP_LIMIT) continue;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)*wall_limit_field(w, &NUMBER_OPTIONS[k]));
+    frame_add(&go, num);
+  }
   size_t argc = 0;
   while (guest_argv[argc]) argc++;
-  for (int k = 0; k < 5; k++) snprintf(num[k], sizeof num[k], "%llu", v[k]);
-  snprintf(num[5], sizeof num[5], "%zu", argc);
-  size_t len = 0;
-  for (int k = 0; k < 6; k++) len += strlen(num[k]) + 1;
-  for (size_t k = 0; k < argc; k++) len += strlen(guest_argv[k]) + 1;
-  for (char **e = environ; e && *e; e++) len += strlen(*e) + 1; /* clearenv may leave it NULL */
-  if (len > (1u << 20)) protocol_fatal("run too large for the waiting child");
-  char *msg = malloc(4 + len), *at = msg + 4;
-  if (!msg) fatal("malloc");
-  uint32_t l32 = (uint32_t)len;
-  memcpy(msg, &l32, 4);
-  for (int k = 0; k < 6; k++) at = stpcpy(at, num[k]) + 1;
-  for (size_t k = 0; k < argc; k++) at = stpcpy(at, guest_argv[k]) + 1;
-  for (char **e = environ; e && *e; e++) at = stpcpy(at, *e) + 1;
-  for (size_t done = 0; done < 4 + len;) {
-    ssize_t n = write(premade_go, msg + done, 4 + len - done);
-    if (n <= 0) fatal("write to the waiting child");
-    done += (size_t)n;
-  }
-  free(msg);
+  snprintf(num, sizeof num, "%zu", argc);
+  frame_add(&go, num);
+  for (size_t k = 0; k < argc; k++) frame_add(&go, guest_argv[k]);
+  for (char **e = environ; e && *e; e++) frame_add(&go, *e); /* clearenv may leave it NULL */
+  if (go.too_big) protocol_fatal("run too large for the waiting child");
+  if (write_frame(premade_go, &go) < 0) fatal("write to the waiting child");
   close(premade_go);
   premade_go = -1;
 }
@@ -1849,17 +1896,6 @@ static void take_identity(struct walls *w) {
 /* A child started ahead runs as the uid claimed then: it serves a run of the same range only. */
 static uint32_t premade_id;
 
-/* A decimal number of at most 64 bits, nothing else (no sign, no suffix, no overflow). */
-static int parse_u64(const char *s, uint64_t *out) {
-  if (*s < '0' || *s > '9') return 0;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end) return 0;
-  *out = v;
-  return 1;
-}
-
 /*
  * The run's caps (see caps): --memory BYTES, --tasks N, --max-fds N (0: none) and
  * --cgroup off|auto|required. Returns like local_option.
@@ -1870,7 +1906,7 @@ static int limit_option(int argc, char **argv, int *k) {
   const char *o = argv[*k], *v = argv[*k + 1];
   uint64_t *number = strcmp(o, "--memory") == 0 ? &caps.memory : strcmp(o, "--tasks") == 0 ? &caps.tasks : strcmp(o, "--max-fds") == 0 ? &caps.fds : NULL;
   int ok = 0;
-  if (number) ok = parse_u64(v, number);
+  if (number) ok = parse_uint(v, UINT64_MAX, number) == 0; /* words.h */
   else if (strcmp(o, "--cgroup") == 0) {
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++)
       if (strcmp(v, modes[m].name) == 0) caps.cgroup = modes[m].mode, ok = 1;
@@ -1951,7 +1987,7 @@ int main(int argc, char **argv) {
   memset(&w, 0, sizeof w);
   w.namespaces = NAMESPACES_WHERE_ALLOWED;
   w.drop_root = 1;
-  int protocol_guest = 0, config_stdin = 0, local;
+  int protocol_guest = 0, config_stdin = 0, local, number;
   const char *wall_lib = NULL;
   int k = 1;
   for (; k < argc && strcmp(argv[k], "--") != 0; k++) {
@@ -1964,20 +2000,10 @@ int main(int argc, char **argv) {
     else if (identity_option(argc, argv, &k)) continue;
     else if ((local = limit_option(argc, argv, &k)) != 0) { if (local < 0) return bad_option(argv[k - 1], argv[k]); }
     else if ((local = local_option(argc, argv, &k)) != 0) {
-      if (local < 0) return bad_option(argv[k - 1], argv[k]);
+      if (local < 0) return bad_option(argv[k], argv[k + 1]);
     }
-    else if (k + 1 < argc) {
-      unsigned long long v = strtoull(argv[k + 1], NULL, 10);
-      if (strcmp(argv[k], "--as") == 0) w.as = v;
-      else if (strcmp(argv[k], "--heap") == 0) heap_limit = v;
-      else if (strcmp(argv[k], "--cpu") == 0) w.cpu = v;
-      else if (strcmp(argv[k], "--nofile") == 0) w.nofile = v;
-      else if (strcmp(argv[k], "--fsize") == 0) w.fsize = v;
-      else if (strcmp(argv[k], "--nproc") == 0) w.nproc = v;
-      else {
-        fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);
-        return 2;
-      }
+    else if (k + 1 < argc && (number = number_option(&w, argv[k], argv[k + 1])) != 0) {
+      if (number < 0) return bad_option(argv[k], argv[k + 1]);
       k++;
     } else {
       fprintf(stderr, "pypy-box-supervisor: unknown option %s\n", argv[k]);

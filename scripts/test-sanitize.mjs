@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs the tests that drive the native supervisor against its AddressSanitizer + UBSan build
+// (build/native-asan, made here first): any sanitizer report ends the supervisor with a failure the
+// tests see. The controller finds that build through PYPY_BOX_SUPERVISOR (src/supervisor/locate.ts).
+// Usage: node scripts/test-sanitize.mjs [more vitest arguments]
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Test files that start the supervisor (stock interpreters, walls, spares, its input). */
+const SUPERVISOR_TESTS = [
+  'test/supervisor-fuzz.test.ts',
+  'test/stock.test.ts',
+  'test/spare.test.ts',
+  'test/local-answers.test.ts',
+  'test/hostile.test.ts',
+  'test/cli.test.ts',
+  'test/controller.e2e.test.ts',
+  'test/filter.test.ts',
+  'test/limits.test.ts',
+  'test/strict-wall.test.ts',
+];
+
+execFileSync(process.execPath, [path.join(root, 'scripts/build-native.mjs'), '--sanitize'], { stdio: 'inherit' });
+const env = { ...process.env, PYPY_BOX_SUPERVISOR: path.join(root, 'build/native-asan/pypy-box-supervisor') };
+const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
+try {
+  execFileSync(process.execPath, [vitest, 'run', ...SUPERVISOR_TESTS, '--outputFile.json=build/test-results-sanitize.json', ...process.argv.slice(2)], { stdio: 'inherit', env, cwd: root });
+} catch {
+  process.exit(1);
+}
