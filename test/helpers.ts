@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Controller, GuestErrno, type ControllerOptions, type RunResult } from '../src/index.js';
+import { expect } from 'vitest';
+import { closeSpareSupervisor, Controller, GuestErrno, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const GUEST = path.join(ROOT, 'build/test/guest');
@@ -55,4 +56,23 @@ export function errnoOf(fn: () => unknown): number {
     throw err;
   }
   return 0;
+}
+
+/** A run's result, or the SandboxError it rejected with (anything else is rethrown). */
+export async function outcome(p: Promise<RunResult>): Promise<RunResult | SandboxError> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof SandboxError) return err;
+    throw err;
+  }
+}
+
+/** After a hostile run: the controller still works, and nothing leaked. */
+export async function healthy(fdsBefore: string[]): Promise<void> {
+  const r = await runGuest(['call getpid()i']);
+  expect(r.outcome).toBe('exited');
+  await closeSpareSupervisor();
+  expect(openFds()).toEqual(fdsBefore);
+  expect(childPids()).toEqual([]);
 }

@@ -5,7 +5,7 @@ import { MISSING_NAME, type DecodedCall } from '../src/protocol/decoder.js';
 import { parseSignature } from '../src/protocol/signature.js';
 import { checkReport } from '../src/supervisor/reports.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { childPids, openFds, runGuest } from './helpers.js';
+import { childPids, healthy, openFds, outcome, runGuest } from './helpers.js';
 
 /** One raw call: length byte, signature, 8-byte arguments. */
 function rawCall(sig: string, words: (number | bigint)[] = []): Buffer {
@@ -14,23 +14,6 @@ function rawCall(sig: string, words: (number | bigint)[] = []): Buffer {
   return Buffer.concat([Buffer.of(sig.length), Buffer.from(sig, 'latin1'), args]);
 }
 
-async function outcome(p: Promise<RunResult>): Promise<RunResult | SandboxError> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof SandboxError) return err;
-    throw err;
-  }
-}
-
-/** After each hostile run: the controller still works, and nothing leaked. */
-async function healthy(fdsBefore: string[]): Promise<void> {
-  const r = await runGuest(['call getpid()i']);
-  expect(r.outcome).toBe('exited');
-  await closeSpareSupervisor();
-  expect(openFds()).toEqual(fdsBefore);
-  expect(childPids()).toEqual([]);
-}
 
 /** What a scripted guest can do: send bytes, wait for bytes from the controller, end. */
 interface GuestSide {

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, Errno, SandboxError, type RunResult } from '../src/index.js';
 import { fakeGuest, rng } from './fake-guest.js';
-import { childPids, GUEST, openFds, results, ROOT, runGuest } from './helpers.js';
+import { childPids, GUEST, healthy, openFds, outcome, results, ROOT, runGuest } from './helpers.js';
 
 /** Hex of one raw call, for the guest's `raw` script line. */
 function rawCall(sig: string, words: number[] = []): string {
@@ -16,23 +16,6 @@ function rawCall(sig: string, words: number[] = []): string {
   return Buffer.concat([Buffer.of(sig.length), Buffer.from(sig, 'latin1'), args]).toString('hex');
 }
 
-async function outcome(p: Promise<RunResult & { lines?: string[] }>): Promise<RunResult | SandboxError> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof SandboxError) return err;
-    throw err;
-  }
-}
-
-/** After each hostile run: the controller still works, and nothing leaked. */
-async function healthy(fdsBefore: string[]): Promise<void> {
-  const r = await runGuest(['call getpid()i']);
-  expect(r.outcome).toBe('exited');
-  await closeSpareSupervisor();
-  expect(openFds()).toEqual(fdsBefore);
-  expect(childPids()).toEqual([]);
-}
 
 describe('hostile guests through the C test guest', () => {
   it('a truncated message is a protocol error with the bytes', async () => {

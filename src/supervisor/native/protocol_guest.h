@@ -322,10 +322,8 @@ static void know_library_places(const char *program, const char *wall_lib) {
 static void serve_protocol_guest(int sock) {
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
   if (pidfd < 0) fatal("pidfd_open");
-  struct seccomp_notif_sizes sizes;
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) fatal("SECCOMP_GET_NOTIF_SIZES");
-  struct seccomp_notif *req = calloc(1, sizes.seccomp_notif > sizeof *req ? sizes.seccomp_notif : sizeof *req);
-  if (!req) fatal("calloc");
+  size_t req_size;
+  struct seccomp_notif *req = notif_buffer(&req_size);
   for (;;) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {sock, POLLIN, 0}, {pidfd, POLLIN, 0}};
     if (poll(pfd, 3, -1) < 0) {
@@ -333,7 +331,7 @@ static void serve_protocol_guest(int sock) {
       fatal("poll");
     }
     if (pfd[0].revents & POLLIN) {
-      memset(req, 0, sizes.seccomp_notif);
+      memset(req, 0, req_size);
       if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
         answer_strict(req);
         continue;

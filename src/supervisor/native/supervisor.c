@@ -282,6 +282,16 @@ static int guest_write(pid_t pid, uint64_t addr, const void *buf, size_t n) {
 
 /* ---- seccomp ---- */
 
+/* A buffer for SECCOMP_IOCTL_NOTIF_RECV as large as this kernel's notifications (*size: that size). */
+static struct seccomp_notif *notif_buffer(size_t *size) {
+  struct seccomp_notif_sizes sizes;
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) fatal("SECCOMP_GET_NOTIF_SIZES");
+  *size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ? sizes.seccomp_notif : sizeof(struct seccomp_notif);
+  struct seccomp_notif *req = calloc(1, *size);
+  if (!req) fatal("calloc");
+  return req;
+}
+
 static int notif_id_valid(uint64_t id) {
   return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
@@ -2045,10 +2055,8 @@ int main(int argc, char **argv) {
   int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
   if (pidfd < 0) fatal("pidfd_open");
 
-  struct seccomp_notif_sizes sizes;
-  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) fatal("SECCOMP_GET_NOTIF_SIZES");
-  struct seccomp_notif *req = calloc(1, sizes.seccomp_notif > sizeof *req ? sizes.seccomp_notif : sizeof *req);
-  if (!req) fatal("calloc");
+  size_t req_size;
+  struct seccomp_notif *req = notif_buffer(&req_size);
 
   for (;;) {
     struct pollfd pfd[3] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}, {0, POLLIN, 0}};
@@ -2068,7 +2076,7 @@ int main(int argc, char **argv) {
       check_heap(0);
     }
     if (pfd[0].revents & POLLIN) {
-      memset(req, 0, sizes.seccomp_notif);
+      memset(req, 0, req_size);
       if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
         if (errno == EINTR || errno == ENOENT) continue;
         if (errno == ENOTCONN) pfd[1].revents |= POLLIN; /* no guest task left: see below */

@@ -60,16 +60,18 @@ static int apply_limits(struct walls *w) {
 }
 
 /*
- * New user, network, IPC, UTS and mount namespaces, the user mapped to itself. Returns -1 with
- * errno when the kernel refuses them here: the caller decides whether that stops the run.
+ * New user, network, IPC, UTS and mount namespaces, the user mapped to itself. Returns 0; 1 with
+ * errno when the kernel refuses them here (the caller decides whether that stops the run); -1 with
+ * errno when they were made but their id maps could not be written (that always stops it).
  */
 static int enter_namespaces(struct walls *w) {
   uid_t uid = geteuid();
   gid_t gid = getegid();
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) != 0) return -1;
+  /* Dropping root made us non-dumpable: /proc/self would then be root's, and its id maps not ours to write. */
+  if (prctl(PR_SET_DUMPABLE, 1) < 0) return -1;
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS) != 0) return 1;
   char map[64];
   snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-  /* A namespace without its mapping would leave the guest an unmapped identity: a failure too. */
   if (write_file("/proc/self/setgroups", "deny\n") < 0 || write_file("/proc/self/uid_map", map) < 0) return -1;
   snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
   if (write_file("/proc/self/gid_map", map) < 0) return -1;
@@ -91,7 +93,12 @@ static int apply_isolation(struct walls *w) {
     }
     wall_note(w, "uid-per-run");
   }
-  if (w->namespaces && enter_namespaces(w) < 0 && w->namespaces == NAMESPACES_REQUIRED) {
+  int ns = w->namespaces ? enter_namespaces(w) : 0;
+  if (ns < 0) {
+    fprintf(stderr, "pypy-box-supervisor: cannot map the run's ids in its user namespace: %s\n", strerror(errno));
+    return -1;
+  }
+  if (ns > 0 && w->namespaces == NAMESPACES_REQUIRED) {
     fprintf(stderr, "pypy-box-supervisor: the namespaces were asked for and cannot be made: %s\n", strerror(errno));
     return -1;
   }
@@ -105,7 +112,8 @@ static int apply_isolation(struct walls *w) {
   return 0;
 }
 
+/* Isolation first, as a waiting child does it: the limits could leave it no descriptor to make it with. */
 static int apply_walls(struct walls *w) {
-  return apply_limits(w) < 0 ? -1 : apply_isolation(w);
+  return apply_isolation(w) < 0 ? -1 : apply_limits(w);
 }
 #endif
