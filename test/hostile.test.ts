@@ -267,7 +267,7 @@ describe('no orphans', () => {
     const token = `orphan-check-${process.pid}-${Date.now()}`;
     const code = `import('${path.join(ROOT, 'dist/src/index.js')}').then(({ Controller }) => new Controller(${options(token)}).run())`;
     const parent = execa(process.execPath, ['-e', code], { reject: false });
-    for (let k = 0; k < 200 && !alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
+    for (let k = 0; k < 600 && !alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
     expect(alive(token, parent.pid)).toBe(true);
     parent.kill('SIGKILL');
     await parent;
