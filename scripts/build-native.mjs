@@ -63,10 +63,18 @@ try {
     console.error(`pypy-box: could not build the sanitizer supervisor with "${cc}": ${err.message}\n  It needs the compiler's sanitizer runtimes (Debian: apt-get install -y gcc libasan8 libubsan1).`);
     process.exit(1);
   }
-  console.warn(
+  const message =
     `pypy-box: could not compile the native supervisor with "${cc}" (${err.code === 'ENOENT' ? 'no C compiler found' : err.message}).\n` +
-      '  Stock-interpreter guests (pypy3/python3) need it. Install a compiler and build it:\n' +
-      '    apt-get install -y gcc && npx pypy-box-build-native',
-  );
+    '  Stock-interpreter guests (pypy3/python3) need it. Install a compiler and build it:\n' +
+    '    apt-get install -y gcc && npx pypy-box-build-native';
+  console.warn(message);
   if (!lenient) process.exit(1);
+  // npm shows nothing of a dependency's install script that succeeds: tell the terminal directly.
+  if (!process.stderr.isTTY) {
+    try {
+      fs.writeFileSync('/dev/tty', `${message}\n`);
+    } catch {
+      /* no terminal: the message is in npm's log, and a stock-interpreter run says the same */
+    }
+  }
 }
