@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Compiles the native supervisor with the system C compiler (run by `npm install`/`npm ci`).
-// Without a compiler the install still succeeds: stock-interpreter guests then report how to fix it.
+// Compiles the native supervisor and its wall library with the system C compiler, from the C
+// sources in src/supervisor/native into build/native beside them: the package's `install` script,
+// so it runs in a checkout (`npm ci`) and wherever the package is installed (`npm install pypy-box`,
+// or a packed tarball). As the install script, a missing compiler does not fail the install
+// (stock-interpreter guests then say how to fix it) unless PYPY_BOX_REQUIRE_NATIVE is set. Run by
+// hand (`npx pypy-box-build-native`, `npm run build:native`), any failure is an error.
 //
 // `--sanitize` builds it instead with AddressSanitizer and UBSan into build/native-asan (dynamic,
 // no optimisation beyond -O1, any report fatal): the tests that drive the supervisor run against it
@@ -18,12 +22,14 @@ const outDir = path.join(root, sanitize ? 'build/native-asan' : 'build/native');
 const out = path.join(outDir, 'pypy-box-supervisor');
 const wall = path.join(outDir, 'libpypybox-wall.so');
 const cc = process.env.CC || 'cc';
+/** Run by npm as the install script: a failed build warns (unless PYPY_BOX_REQUIRE_NATIVE); asked for by hand, it fails. */
+const lenient = process.env.npm_lifecycle_event === 'install' && !process.env.PYPY_BOX_REQUIRE_NATIVE;
 const WARNINGS = ['-Wall', '-Wextra'];
 const SANITIZERS = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.warn(`pypy-box: the native supervisor supports Linux x86-64 only; stock-interpreter guests are unavailable on ${process.platform}-${process.arch}.`);
-  process.exit(sanitize ? 1 : 0);
+  process.exit(sanitize || !lenient ? 1 : 0);
 }
 
 /** The supervisor as shipped: static where the C library allows it (no dynamic loading at every start, about 0.4 ms). */
@@ -57,10 +63,18 @@ try {
     console.error(`pypy-box: could not build the sanitizer supervisor with "${cc}": ${err.message}\n  It needs the compiler's sanitizer runtimes (Debian: apt-get install -y gcc libasan8 libubsan1).`);
     process.exit(1);
   }
-  console.warn(
+  const message =
     `pypy-box: could not compile the native supervisor with "${cc}" (${err.code === 'ENOENT' ? 'no C compiler found' : err.message}).\n` +
-      '  Stock-interpreter guests (pypy3/python3) need it. Install a compiler and build it:\n' +
-      '    apt-get install -y gcc && npm run build:native',
-  );
-  if (process.env.PYPY_BOX_REQUIRE_NATIVE) process.exit(1);
+    '  Stock-interpreter guests (pypy3/python3) need it. Install a compiler and build it:\n' +
+    '    apt-get install -y gcc && npx pypy-box-build-native';
+  console.warn(message);
+  if (!lenient) process.exit(1);
+  // npm shows nothing of a dependency's install script that succeeds: tell the terminal directly.
+  if (!process.stderr.isTTY) {
+    try {
+      fs.writeFileSync('/dev/tty', `${message}\n`);
+    } catch {
+      /* no terminal: the message is in npm's log, and a stock-interpreter run says the same */
+    }
+  }
 }

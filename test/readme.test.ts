@@ -6,7 +6,7 @@ import { ROOT } from './helpers.js';
 
 it('the README library example runs as written', async () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const block = /## Library\n\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  const block = /## Library\n\n[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
   expect(block).toBeDefined();
   // Inside the package directory, `import 'pypy-box'` resolves to the package itself.
   const file = path.join(ROOT, 'build', `readme-example-${process.pid}.mjs`);

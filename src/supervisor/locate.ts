@@ -12,13 +12,17 @@ function packageRoot(): string {
   throw new Error('pypy-box: cannot find the package root');
 }
 
-/** Path of the compiled supervisor; a clear error when it was never built. */
+/**
+ * Path of the compiled supervisor; a clear error when it was never built. The package's install
+ * script builds it into build/native at the package root, in a checkout as in an installed package
+ * (node_modules/pypy-box/build/native), where this module runs from dist/src/supervisor.
+ */
 export function supervisorPath(): string {
   const override = process.env.PYPY_BOX_SUPERVISOR;
   const p = override ?? path.join(packageRoot(), 'build/native/pypy-box-supervisor');
   if (!fs.existsSync(p)) {
     throw new Error(
-      `the native supervisor is not built (${p} is missing). Stock-interpreter guests need it: install a C compiler (apt-get install gcc) and run "npm run build:native" in the pypy-box package.`,
+      `the native supervisor is not built (${p} is missing). Stock-interpreter guests need it: install a C compiler (apt-get install gcc) and run "npx pypy-box-build-native" (in a checkout of pypy-box: "npm run build:native").`,
     );
   }
   return p;
