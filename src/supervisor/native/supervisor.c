@@ -417,7 +417,7 @@ static void check_heap(uint64_t more) {
 /* ---- the task cap without a cgroup ---- */
 
 /*
- * The guest's threads, from /proc/PID/status (0 when it cannot be read). Without a cgroup the task
+ * The guest's threads, from /proc/PID/status (UINT64_MAX when it cannot be read: no new thread). Without a cgroup the task
  * cap is RLIMIT_NPROC, which the kernel does not apply to uid 0: a guest that keeps root's uid
  * (dropRoot off) would start threads without end. So without a cgroup the filter sends every new
  * thread here, and the supervisor counts the guest's threads before it lets one more start.
@@ -426,8 +426,8 @@ static uint64_t count_guest_threads(pid_t pid) {
   char path[64], line[256];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   FILE *f = fopen(path, "re");
-  if (!f) return 0;
-  uint64_t n = 0;
+  if (!f) return UINT64_MAX;
+  uint64_t n = UINT64_MAX;
   while (fgets(line, sizeof line, f))
     if (strncmp(line, "Threads:", 8) == 0) {
       n = strtoull(line + 8, NULL, 10);
@@ -440,7 +440,7 @@ static uint64_t count_guest_threads(pid_t pid) {
 /* Whether one more thread fits under the task cap; a refusal is counted for limitsReached. */
 static int thread_fits(pid_t pid) {
   if (!caps.tasks) return 1;
-  if (count_guest_threads(pid) + 1 <= caps.tasks) return 1;
+  if (count_guest_threads(pid) < caps.tasks) return 1;
   caps.task_refusals++;
   return 0;
 }
