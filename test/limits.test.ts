@@ -162,6 +162,18 @@ for t in ts:
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeLessThan(20);
   });
+
+  // Root's own uid is exempt from RLIMIT_NPROC: kept (dropRoot: false) without a cgroup, only the
+  // supervisor's count of the guest's threads holds the cap.
+  it('without a cgroup, as root keeping uid 0, a thread bomb is refused at the task cap and reported', async (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip();
+    const r = await py(THREAD_BOMB, { limits: { tasks: 20 }, walls: { namespaces: false, dropRoot: false, cgroup: false } });
+    expect(r.outcome).toBe('exited');
+    const m = /^refused (\d+)\n$/.exec(r.stdout.toString());
+    expect(m, r.stdout.toString()).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(20);
+    expect(r.limitsReached).toContainEqual({ name: 'tasks', value: 20, calls: 1 });
+  });
 });
 
 describe('open-file limit counts every descriptor', () => {

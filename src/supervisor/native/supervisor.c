@@ -91,7 +91,8 @@ static struct {
   uint64_t fd_estimate; /* an upper bound of the guest's descriptors (0: count them next time) */
   uint64_t fd_refusals; /* new descriptors refused with EMFILE at the limit */
   uint64_t guest_cpu_us; /* the ended guest's CPU time, from wait4 */
-} caps = {0, 0, 0, 0, CGROUP_AUTO, 0, 0, 0, 0, 0};
+  uint64_t task_refusals; /* without a cgroup: new threads refused at the task cap (count_tasks) */
+} caps = {0, 0, 0, 0, CGROUP_AUTO, 0, 0, 0, 0, 0, 0};
 /*
  * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
  * (read end here, write end in init): the run's end is told to the controller at once, while the
@@ -395,7 +396,7 @@ static void note_reached(void) {
     snprintf(limit, sizeof limit, "open-files %llu", (unsigned long long)caps.fds);
     note("reached %s %llu\n", limit, (unsigned long long)caps.fd_refusals);
   }
-  uint64_t tasks = cgroup_task_refusals();
+  uint64_t tasks = cgroup_task_refusals() + caps.task_refusals;
   if (tasks) {
     snprintf(limit, sizeof limit, "tasks %llu", (unsigned long long)caps.tasks);
     note("reached %s %llu\n", limit, (unsigned long long)tasks);
@@ -480,6 +481,37 @@ static void check_heap(uint64_t more) {
   uint64_t held = guest_rss() + more + guest_shm_bytes();
   if (heap_limit && held > heap_limit) limit_hit("heap", heap_limit);
   if (caps.memory_poll && held > caps.memory_poll) limit_hit("memory", caps.memory_poll);
+}
+
+/* ---- the task cap without a cgroup ---- */
+
+/*
+ * The guest's threads, from /proc/PID/status (UINT64_MAX when it cannot be read: no new thread). Without a cgroup the task
+ * cap is RLIMIT_NPROC, which the kernel does not apply to uid 0: a guest that keeps root's uid
+ * (dropRoot off) would start threads without end. So without a cgroup the filter sends every new
+ * thread here, and the supervisor counts the guest's threads before it lets one more start.
+ */
+static uint64_t count_guest_threads(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return UINT64_MAX;
+  uint64_t n = UINT64_MAX;
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, "Threads:", 8) == 0) {
+      n = strtoull(line + 8, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return n;
+}
+
+/* Whether one more thread fits under the task cap; a refusal is counted for limitsReached. */
+static int thread_fits(pid_t pid) {
+  if (!caps.tasks) return 1;
+  if (count_guest_threads(pid) < caps.tasks) return 1;
+  caps.task_refusals++;
+  return 0;
 }
 
 /* ---- the open-file limit over every descriptor ---- */
@@ -739,12 +771,12 @@ static void emit_mmap(struct bpf_asm *a) {
  * clone: a thread (CLONE_THREAD) without new namespaces; anything else would be a new process or
  * new namespaces. The flags are an unsigned long, but the kernel keeps their low 32 bits only.
  */
-static void emit_clone(struct bpf_asm *a) {
+static void emit_clone(struct bpf_asm *a, int count_tasks) {
   bpf_ld_arg_lo(a, 0);
   bpf_jset(a, CLONE_NEW_NAMESPACES, "refuse", NULL);
   bpf_jset(a, CLONE_THREAD, "allow", "refuse");
   bpf_bind(a, "allow");
-  bpf_ret(a, SECCOMP_RET_ALLOW);
+  bpf_ret(a, count_tasks ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW); /* see thread_fits */
   bpf_bind(a, "refuse");
   bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
 }
@@ -806,7 +838,7 @@ static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t sel
     emit_mmap(a);
     return;
   case CLONE:
-    emit_clone(a);
+    emit_clone(a, !run_cgroup.version);
     return;
   case SELF:
     if (!self_rule(f->nr)) {
@@ -1600,6 +1632,10 @@ static void handle(const struct seccomp_notif *req) {
     return;
   case FDX:
     forward(req, f);
+    return;
+  case CLONE: /* a new thread, without a cgroup (see thread_fits) */
+    if (thread_fits((pid_t)req->pid)) respond(req->id, 0, 0, 1);
+    else respond(req->id, 0, EAGAIN, 0);
     return;
   case SELF: /* only prlimit64 setting a limit of the guest's own (see SELF_RULES) */
     respond(req->id, 0, EPERM, 0);
