@@ -31,6 +31,36 @@ export interface GuestEnd {
 
 type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: false; encoding: 'buffer'; reject: false }>;
 
+// Guests never outlive the controller, without touching how the host reacts to signals: execa's
+// `cleanup` (signal-exit) would add SIGINT/SIGTERM listeners that re-raise the signal when they think
+// they are alone, killing a host whose own handler was registered with `once` or meant to shut down
+// gracefully. Instead the supervisor has a parent-death signal, and a plain `exit` hook kills what
+// is left when Node exits (however the host chose to exit).
+const live = new Set<Child>();
+let exitHook = false;
+
+function killLeftovers(): void {
+  for (const c of live) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+function track(child: Child): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', killLeftovers);
+  }
+  live.add(child);
+  const forget = () => void live.delete(child);
+  child.once('exit', forget);
+  child.once('error', forget);
+}
+
 function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>): Child {
   const child = execa(file, args, {
     ...(argv0 !== undefined ? { argv0 } : {}),
@@ -40,12 +70,13 @@ function start(file: string, args: string[], argv0: string | undefined, env: Rec
     buffer: false,
     encoding: 'buffer',
     reject: false,
-    cleanup: true,
+    cleanup: false,
     forceKillAfterDelay: 2000,
     stripFinalNewline: false,
   }) as Child;
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
   child.stdin.on('error', () => undefined);
+  track(child);
   return child;
 }
 
