@@ -57,5 +57,26 @@ describe("the host's own signal handling", () => {
       await waitFor(() => guests.every((p) => !alive(p)), 5000);
     });
   }
-});
 
+  it('a host that exits in the middle of a run leaves no guest (the exit hook)', async () => {
+    const file = path.join(os.tmpdir(), `pypy-box-exit-host-${process.pid}.mjs`);
+    fs.writeFileSync(
+      file,
+      [
+        `import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};`,
+        `const args = ['call write(ipi)i 1 s:up\\n 3', 'sleep 30000'];`,
+        `new Controller({ executable: ${JSON.stringify(path.join(ROOT, 'build/test/guest'))}, args, walls: false, stdout: (b) => process.stdout.write(b) }).run().catch(() => {});`,
+        `process.stdin.once('data', () => process.exit(7));`,
+      ].join('\n'),
+    );
+    const host = execa(process.execPath, [file], { reject: false, timeout: 30_000, buffer: { stdout: false } });
+    await new Promise<void>((resolve) => host.stdout.on('data', (b: Buffer) => b.toString().includes('up') && resolve()));
+    const guests = childrenOf(host.pid!);
+    expect(guests.length).toBeGreaterThan(0);
+    host.stdin.write('exit\n');
+    const r = await host;
+    fs.rmSync(file, { force: true });
+    expect(r.exitCode).toBe(7);
+    await waitFor(() => guests.every((p) => !alive(p)), 5000);
+  });
+});
