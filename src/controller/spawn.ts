@@ -35,14 +35,15 @@ type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: fa
 // `cleanup` (signal-exit) would add SIGINT/SIGTERM listeners that re-raise the signal when they think
 // they are alone, killing a host whose own handler was registered with `once` or meant to shut down
 // gracefully. Instead the supervisor has a parent-death signal, and a plain `exit` hook kills what
-// is left when Node exits (however the host chose to exit).
-const live = new Set<Child>();
+// is left when Node exits (however the host chose to exit): SIGTERM for a supervisor, which then
+// ends its guest and removes the run's cgroup by itself, SIGKILL for a guest started without one.
+const live = new Map<Child, NodeJS.Signals>();
 let exitHook = false;
 
 function killLeftovers(): void {
-  for (const c of live) {
+  for (const [c, sig] of live) {
     try {
-      c.kill('SIGKILL');
+      c.kill(sig);
     } catch {
       // already gone
     }
@@ -50,18 +51,18 @@ function killLeftovers(): void {
   live.clear();
 }
 
-function track(child: Child): void {
+function track(child: Child, supervised: boolean): void {
   if (!exitHook) {
     exitHook = true;
     process.on('exit', killLeftovers);
   }
-  live.add(child);
+  live.set(child, supervised ? 'SIGTERM' : 'SIGKILL');
   const forget = () => void live.delete(child);
   child.once('exit', forget);
   child.once('error', forget);
 }
 
-function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>): Child {
+function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = true): Child {
   const child = execa(file, args, {
     ...(argv0 !== undefined ? { argv0 } : {}),
     env,
@@ -76,7 +77,7 @@ function start(file: string, args: string[], argv0: string | undefined, env: Rec
   }) as Child;
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
   child.stdin.on('error', () => undefined);
-  track(child);
+  track(child, supervised);
   return child;
 }
 
@@ -161,7 +162,7 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
     void t.done.then(replaceSpare);
     return t;
   }
-  return transport(start(file, args, argv0, env), supervised);
+  return transport(start(file, args, argv0, env, supervised), supervised);
 }
 
 // ---- the spare supervisor ----
