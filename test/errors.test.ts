@@ -75,4 +75,10 @@ describe('errors', () => {
     expect(() => new Controller({ executable: '/bin/true', timout: 5 } as never)).toThrow(/option timout: unknown option \(did you mean timeout\?\)/);
     expect(() => new Controller({ executable: '/bin/true', zzzzzzzz: 1 } as never)).toThrow(/^option zzzzzzzz: unknown option$/);
   });
+
+  it('checks the clock up front', () => {
+    expect(() => new Controller({ executable: '/bin/true', clock: { fixed: 'notadate' } })).toThrow(/^option clock\.fixed: not a date: notadate$/);
+    expect(() => new Controller({ executable: '/bin/true', clock: 'fake' as never })).toThrow(/^option clock: expected 'real' or \{ fixed: date \}/);
+    expect(() => new Controller({ executable: '/bin/true', clock: { fixed: '2020-01-01T00:00:00Z' } })).not.toThrow();
+  });
 });

@@ -259,6 +259,12 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
     const near = closest(k, KNOWN_OPTIONS);
     throw new OptionError(k, `unknown option${near ? ` (did you mean ${near}?)` : ''}`);
   }
+  if (o.clock !== undefined && o.clock !== 'real') {
+    const fixed = typeof o.clock === 'object' && o.clock !== null ? (o.clock as { fixed?: unknown }).fixed : undefined;
+    if (fixed === undefined) throw new OptionError('clock', `expected 'real' or { fixed: date }, got ${describeValue(o.clock)}`);
+    if (!['number', 'string'].includes(typeof fixed) && !(fixed instanceof Date)) throw new OptionError('clock.fixed', `expected a Date, a date string or milliseconds, got ${describeValue(fixed)}`);
+    if (Number.isNaN(new Date(fixed as string).getTime())) throw new OptionError('clock.fixed', `not a date: ${String(fixed)}`);
+  }
   checkInput(o.stdin);
   checkOutput(o.stdout, 'stdout');
   checkOutput(o.stderr, 'stderr');
