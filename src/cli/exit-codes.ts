@@ -2,7 +2,7 @@
 export const ExitCode = {
   /** Bad command line, bad option value, unreadable policy file. */
   usage: 2,
-  /** `check`: the binary declares calls the controller does not implement. */
+  /** `check`, `--debug`: the binary declares calls the controller does not implement, or gives no capability dump at all. */
   unsupported: 3,
   /** The wall-clock timeout ended the guest (as timeout(1) reports it). */
   timeout: 124,
@@ -10,8 +10,8 @@ export const ExitCode = {
   limit: 125,
   /** The controller ended the guest: protocol violation, refused call, internal error. */
   sandboxError: 126,
-  /** The guest binary could not be started. */
+  /** The guest binary could not be started (`check`: missing or not executable). */
   cannotStart: 127,
-  /** Died of signal N: 128 + N (e.g. 139 for SIGSEGV, 134 for SIGABRT). */
+  /** Died of signal N: 128 + N (e.g. 139 for SIGSEGV, 134 for SIGABRT); also pypy-box's own SIGINT/SIGTERM (130/143) and a closed output (141). */
   signalBase: 128,
 } as const;

@@ -15,6 +15,45 @@ import { ExitCode } from './exit-codes.js';
 import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
+/** The file given to check is missing or no executable (exit 127, as for interact). */
+class CannotStart extends Error {}
+
+/** Library options the command line sets from a flag: their errors name the flag. */
+const FLAG_OF: Record<string, string> = {
+  'limits.openFiles': '--max-open-files',
+  'limits.openDirs': '--max-open-dirs',
+  'limits.pathLength': '--max-path',
+  'limits.tasks': '--max-tasks',
+  'limits.ioChunkBytes': '--io-chunk',
+  'limits.stallMs': '--stall-timeout',
+  'limits.timeoutMs': '--timeout',
+  'limits.heapBytes': '--heapsize',
+  'limits.memoryBytes': '--memory',
+  'limits.outputBytes': '--output-limit',
+  'limits.stdinBytes': '--stdin-limit',
+  'limits.tmpBytes': '--tmp-quota',
+  'limits.cpuSeconds': '--cpu-limit',
+  python: '--python',
+  cwd: '--cwd',
+  argv0: '--argv0',
+  identityRange: '--uid-range',
+  'identityRange.first': '--uid-range',
+  'identityRange.count': '--uid-range',
+  'identityRange.lockFile': '--uid-lock',
+};
+
+/** The package's version, from package.json. */
+function version(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'pypy-box' && pkg.version) return pkg.version;
+    } catch {
+      // not there: the other layout (src/ under tsx, dist/src/ when built)
+    }
+  }
+  return 'unknown';
+}
 
 /** yargs' own complaints are usage errors; anything else thrown while parsing is passed on. */
 function failure(msg: string | null, err: Error | undefined): never {
@@ -34,13 +73,14 @@ function isElfExecutable(p: string): boolean {
 const EPILOG = [
   'Exit codes:',
   "  0-255  the guest's own exit code, when it exits by itself",
-  `  ${ExitCode.usage}      usage error (bad option, bad policy file)`,
-  `  ${ExitCode.unsupported}      the binary declares calls the controller lacks (check, --debug)`,
+  `  ${ExitCode.usage}      usage error (bad option, bad policy or trace file)`,
+  `  ${ExitCode.unsupported}      the binary declares calls the controller lacks, or is no sandboxed PyPy (check, --debug)`,
   `  ${ExitCode.timeout}    timeout`,
   `  ${ExitCode.limit}    another limit (output, stdin, heap, CPU, ...)`,
   `  ${ExitCode.sandboxError}    sandbox error (protocol violation, refused call)`,
   `  ${ExitCode.cannotStart}    the guest cannot be started`,
-  '  128+N  the guest died of signal N',
+  '  128+N  the guest died of signal N; 130/143: pypy-box got SIGINT/SIGTERM and ended the guest;',
+  '         141: its output was closed (| head), the guest was ended',
 ].join('\n');
 
 /** --uid-range FIRST:COUNT and --uid-lock FILE as the library's identityRange (checked there). */
@@ -60,6 +100,22 @@ function sizeText(bytes: number): string {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
+}
+
+/** A numeric flag's value, checked here so the message names the flag (not the library option). */
+function numberOption(v: string, flag: string, kind: 'count' | 'seconds'): number {
+  const n = Number(v);
+  if (kind === 'count' ? !/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) : v.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`${flag} expects ${kind === 'count' ? 'a whole number (0 or more)' : 'a number of seconds'}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** --clock: 'real' or a date/time Date.parse reads. */
+function clockOption(v: string | undefined): ControllerOptions['clock'] {
+  if (v === undefined || v === 'real') return 'real';
+  if (Number.isNaN(Date.parse(v))) throw new UsageError(`--clock expects 'real' or a date/time such as 2020-01-01T00:00:00Z, got ${JSON.stringify(v)}`);
+  return { fixed: v };
 }
 
 function sizeOption(v: unknown, name: string): number {
@@ -90,9 +146,9 @@ function interactParser(args: string[]) {
     .option('tmp', { type: 'string', describe: 'host directory shown read-only as the virtual cwd /tmp; guest writes go to memory', requiresArg: true })
     .option('lib-path', { type: 'string', describe: 'host directory holding lib-python/ and lib_pypy/ (a PyPy tree), shown at /lib', requiresArg: true })
     .option('heapsize', { type: 'string', describe: 'heap cap for the guest, e.g. 512m (PyPy --heapsize for a sandboxed PyPy; a cap on resident memory and memfds for a stock interpreter)', requiresArg: true })
-    .option('cpu-limit', { type: 'number', describe: 'CPU seconds for the guest (RLIMIT_CPU)', requiresArg: true })
-    .option('timeout', { type: 'number', describe: 'wall-clock limit in seconds', requiresArg: true })
-    .option('stall-timeout', { type: 'number', describe: 'seconds the guest may go without sending a byte in the middle of a message (a call, a reply it owes), or without reading an answer waiting for it, before it is killed as broken (default 5, 0 = wait forever)', requiresArg: true })
+    .option('cpu-limit', { type: 'string', describe: 'CPU seconds for the guest (RLIMIT_CPU)', requiresArg: true })
+    .option('timeout', { type: 'string', describe: 'wall-clock limit in seconds', requiresArg: true })
+    .option('stall-timeout', { type: 'string', describe: 'seconds the guest may go without sending a byte in the middle of a message (a call, a reply it owes), or without reading an answer waiting for it, before it is killed as broken (default 5, 0 = wait forever)', requiresArg: true })
     .option('log', { type: 'string', describe: 'write a msgpack trace of every call to FILE (read it with "pypy-box trace FILE")', requiresArg: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print one line per call on stderr, with the policy reason' })
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
@@ -104,14 +160,14 @@ function interactParser(args: string[]) {
     .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })
     .option('argv0', { type: 'string', describe: "the guest's virtual argv[0] (default /lib/pypy)", requiresArg: true })
     .option('memory', { type: 'string', describe: `memory cap for everything the guest makes the kernel hold (heap, memfds, page cache): the run's cgroup where the host allows it, else rlimits and polling; 0 for none (default ${sizeText(CLI_LIMITS.memoryBytes)})`, requiresArg: true })
-    .option('max-tasks', { type: 'number', describe: `threads and processes of the guest at once (cgroup task cap, else RLIMIT_NPROC); 0 for none (default ${CLI_LIMITS.tasks})`, requiresArg: true })
+    .option('max-tasks', { type: 'string', describe: `threads and processes of the guest at once (cgroup task cap, else RLIMIT_NPROC); 0 for none (default ${CLI_LIMITS.tasks})`, requiresArg: true })
     .option('cgroup', { type: 'boolean', describe: "--cgroup: require the run's cgroup (no start without it); --no-cgroup: rlimits and polling instead (default: a cgroup where the host allows it)" })
     .option('output-limit', { type: 'string', describe: `stop the guest after this much stdout+stderr; 0 for unlimited (default ${sizeText(CLI_LIMITS.outputBytes)})`, requiresArg: true })
     .option('stdin-limit', { type: 'string', describe: 'most bytes of stdin the guest may read (default unlimited)', requiresArg: true })
     .option('tmp-quota', { type: 'string', describe: 'bytes the guest may store in /tmp (default 64m)', requiresArg: true })
-    .option('max-open-files', { type: 'number', describe: `descriptors open at once, every kind (files, pipes, memfds, eventfds, ...), stdio included (default ${CLI_LIMITS.openFiles})`, requiresArg: true })
-    .option('max-open-dirs', { type: 'number', describe: 'directory streams open at once (default 64)', requiresArg: true })
-    .option('max-path', { type: 'number', describe: 'longest path the guest may use, NUL included (default 4096)', requiresArg: true })
+    .option('max-open-files', { type: 'string', describe: `descriptors open at once, every kind (files, pipes, memfds, eventfds, ...), stdio included (default ${CLI_LIMITS.openFiles})`, requiresArg: true })
+    .option('max-open-dirs', { type: 'string', describe: 'directory streams open at once (default 64)', requiresArg: true })
+    .option('max-path', { type: 'string', describe: 'longest path the guest may use, NUL included (default 4096)', requiresArg: true })
     .option('io-chunk', { type: 'string', describe: 'most bytes moved by one call (default 1m)', requiresArg: true })
     .option('clock', { type: 'string', describe: "'real' (default) or a start date/time for a virtual clock, e.g. 2020-01-01T00:00:00Z", requiresArg: true })
     .option('walls', { type: 'boolean', default: true, describe: "walls around the guest process; --no-walls (debugging) drops the seccomp wall of a sandboxed PyPy, namespaces and the run's own uid" })
@@ -169,24 +225,22 @@ export async function interact(args: string[], io: Io): Promise<number> {
   const limits: Partial<Limits> = { outputBytes: CLI_LIMITS.outputBytes };
   if (opts.heapsize !== undefined) limits.heapBytes = sizeOption(opts.heapsize, '--heapsize');
   if (opts.memory !== undefined) limits.memoryBytes = sizeOption(opts.memory, '--memory');
-  if (opts['max-tasks'] !== undefined) limits.tasks = opts['max-tasks'];
+  if (opts['max-tasks'] !== undefined) limits.tasks = numberOption(opts['max-tasks'], '--max-tasks', 'count');
   if (opts.timeout !== undefined) {
-    if (!(opts.timeout > 0)) throw new UsageError('--timeout expects a positive number of seconds');
-    limits.timeoutMs = Math.ceil(opts.timeout * 1000);
+    const t = numberOption(opts.timeout, '--timeout', 'seconds');
+    if (!(t > 0)) throw new UsageError('--timeout expects a positive number of seconds');
+    limits.timeoutMs = Math.ceil(t * 1000);
   }
-  if (opts['stall-timeout'] !== undefined) {
-    if (!(opts['stall-timeout'] >= 0)) throw new UsageError('--stall-timeout expects a number of seconds (0 = wait forever)');
-    limits.stallMs = Math.ceil(opts['stall-timeout'] * 1000);
-  }
+  if (opts['stall-timeout'] !== undefined) limits.stallMs = Math.ceil(numberOption(opts['stall-timeout'], '--stall-timeout', 'seconds') * 1000);
   if (opts['output-limit'] !== undefined) limits.outputBytes = sizeOption(opts['output-limit'], '--output-limit');
   if (opts['stdin-limit'] !== undefined) limits.stdinBytes = sizeOption(opts['stdin-limit'], '--stdin-limit');
   if (opts['tmp-quota'] !== undefined) tmpQuota = sizeOption(opts['tmp-quota'], '--tmp-quota');
   if (tmpQuota !== undefined) limits.tmpBytes = tmpQuota;
   if (opts['io-chunk'] !== undefined) limits.ioChunkBytes = sizeOption(opts['io-chunk'], '--io-chunk');
-  if (opts['max-open-files'] !== undefined) limits.openFiles = opts['max-open-files'];
-  if (opts['max-open-dirs'] !== undefined) limits.openDirs = opts['max-open-dirs'];
-  if (opts['max-path'] !== undefined) limits.pathLength = opts['max-path'];
-  if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(opts['cpu-limit']);
+  if (opts['max-open-files'] !== undefined) limits.openFiles = numberOption(opts['max-open-files'], '--max-open-files', 'count');
+  if (opts['max-open-dirs'] !== undefined) limits.openDirs = numberOption(opts['max-open-dirs'], '--max-open-dirs', 'count');
+  if (opts['max-path'] !== undefined) limits.pathLength = numberOption(opts['max-path'], '--max-path', 'count');
+  if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(numberOption(opts['cpu-limit'], '--cpu-limit', 'seconds'));
 
   // A prompt typed at by the user (no script, a terminal): its line editor needs escape sequences.
   const interactivePrompt = process.stdin.isTTY === true && (sandboxed ? guestArgs.length === 0 : guestArgs.length === 0);
@@ -209,7 +263,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     libPath: opts['lib-path'],
     tmpDir,
     limits,
-    clock: opts.clock && opts.clock !== 'real' ? { fixed: opts.clock } : 'real',
+    clock: clockOption(opts.clock),
     stdin: 'inherit',
     stdout: guestWriter(io.stdout, raw || !io.stdout.isTTY, null),
     stderr: guestWriter(io.stderr, raw || !io.stderr.isTTY, color && !interactivePrompt ? st.yellow : null),
@@ -239,14 +293,31 @@ export async function interact(args: string[], io: Io): Promise<number> {
     say(`capability check passed: ${report.funcs.length} calls declared, all implemented`);
   }
 
-  const stop = () => controllerAbort.abort();
+  // Ctrl-C or SIGTERM ends the guest, then pypy-box exits as a program killed by that signal would
+  // report it (130, 143). A reader that goes away (`| head`) ends the guest quietly, 141 as for SIGPIPE.
+  let stoppedBy: NodeJS.Signals | undefined;
+  const stop = (sig: NodeJS.Signals) => {
+    stoppedBy ??= sig;
+    controllerAbort.abort(new Error(sig === 'SIGPIPE' ? 'the output was closed' : `pypy-box got ${sig}`));
+  };
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') stop('SIGPIPE');
+    else controllerAbort.abort(err);
+  };
+  io.stdout.on('error', onOutputError);
+  io.stderr.on('error', onOutputError);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     const result = await controller.run();
+    if (stoppedBy === 'SIGPIPE') return ExitCode.signalBase + osConstants.signals.SIGPIPE;
     return report(result, Boolean(opts.verbose), say);
   } catch (err) {
     if (err instanceof SandboxError) {
+      if (err.kind === 'aborted' && stoppedBy) {
+        if (stoppedBy !== 'SIGPIPE') say(`guest stopped (${stoppedBy})`);
+        return ExitCode.signalBase + osConstants.signals[stoppedBy];
+      }
       say(st.red(err.message));
       if (opts.verbose) summary(err.result, say);
       return err.kind === 'spawn' ? ExitCode.cannotStart : err.kind === 'aborted' ? ExitCode.signalBase + osConstants.signals.SIGINT : ExitCode.sandboxError;
@@ -291,6 +362,7 @@ function oneArgument(args: string[], command: string, arg: string, usage: string
     .usage(`Usage: pypy-box ${command} <${arg}>\n\n${usage}`)
     .option(flag, { type: 'boolean', describe: flagHelp })
     .demandCommand(1, 1, `missing <${arg}>`, `${command} takes one <${arg}>`)
+    .wrap(null) // yargs' own wrapping breaks words in the middle
     .help()
     .alias('h', 'help')
     .version(false)
@@ -304,8 +376,23 @@ export async function check(args: string[], io: Io): Promise<number> {
   const opts = await oneArgument(args, 'check', 'executable', "Runs the binary's capability dump (RPY_SANDBOX_DUMP) and compares the calls it declares with the ones this controller implements.", 'json', 'print the report as JSON');
   if (opts.help) return 0;
   const executable = String(opts._[0]);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(executable);
+  } catch (err) {
+    throw new CannotStart(`cannot start ${executable}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  if (!st.isFile() || (st.mode & 0o111) === 0) throw new CannotStart(`cannot start ${executable}: not an executable file`);
   const implemented = new Controller({ executable }).supportedSignatures();
-  const report = compareCapabilities(await dumpCapabilities(executable), implemented);
+  let dump;
+  try {
+    dump = await dumpCapabilities(executable);
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0]!.replace(/:\s*$/, '');
+    io.stderr.write(`pypy-box: ${executable} is not a PyPy translated with --sandbox: no capability dump (${why})\n`);
+    return ExitCode.unsupported;
+  }
+  const report = compareCapabilities(dump, implemented);
   if (opts.json) {
     io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } else {
@@ -320,7 +407,19 @@ export async function check(args: string[], io: Io): Promise<number> {
 export async function trace(args: string[], io: Io): Promise<number> {
   const opts = await oneArgument(args, 'trace', 'file', 'Lists the calls of a trace written by "interact --log FILE" and summarises them per signature.', 'summary', 'print only the per-signature summary');
   if (opts.help) return 0;
-  let text = formatTrace(readTrace(String(opts._[0])));
+  const file = String(opts._[0]);
+  let entries;
+  try {
+    entries = readTrace(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'a directory' : e.code === 'EACCES' ? 'permission denied' : `not a pypy-box trace (${e.message})`}`);
+  }
+  const first = entries[0] as { type?: unknown; format?: unknown } | undefined;
+  if (!Array.isArray(entries) || !first || typeof first !== 'object' || first.type !== 'header' || first.format !== 'pypy-box-trace') {
+    throw new UsageError(`${file} is not a pypy-box trace (write one with "pypy-box interact --log FILE")`);
+  }
+  let text = formatTrace(entries);
   if (opts.summary) text = text.slice(text.indexOf('Summary by signature:'));
   io.stdout.write(text);
   return 0;
@@ -333,6 +432,7 @@ Commands:
   pypy-box interact [options] [python args...]         run a stock pypy3/python3 under the supervisor
   pypy-box check <executable>                          compare a binary's declared calls with the controller's
   pypy-box trace <file>                                list a trace written by interact --log
+  pypy-box --version                                   print the version
 
 Run "pypy-box <command> --help" for the options of a command.
 
@@ -349,6 +449,11 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await check(rest, io);
       case 'trace':
         return await trace(rest, io);
+      case '--version':
+      case '-V':
+      case 'version':
+        io.stdout.write(`pypy-box ${version()}\n`);
+        return 0;
       case undefined:
       case '--help':
       case '-h':
@@ -359,6 +464,13 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }
   } catch (err) {
+    if (err instanceof CannotStart) {
+      io.stderr.write(`pypy-box: ${err.message}\n`);
+      return ExitCode.cannotStart;
+    }
+    if (err instanceof OptionError && cmd === 'interact' && FLAG_OF[err.option]) {
+      err.message = `${FLAG_OF[err.option]}: ${err.message.slice(`option ${err.option}: `.length)}`;
+    }
     if (err instanceof UsageError || err instanceof PolicySpecError || err instanceof OptionError) {
       io.stderr.write(`pypy-box: ${err.message}\n(see pypy-box ${cmd && ['interact', 'check', 'trace'].includes(cmd) ? `${cmd} ` : ''}--help)\n`);
       return ExitCode.usage;

@@ -30,6 +30,7 @@ export function escapeControls(data: Buffer): Buffer {
 
 export function guestWriter(stream: Writable, raw: boolean, color: ((s: string) => string) | null): (data: Buffer) => void {
   return (data) => {
+    if (stream.destroyed || stream.writableEnded) return; // a reader that went away (EPIPE): the run is being ended
     const shown = raw ? data : escapeControls(data);
     stream.write(color ? color(shown.toString('utf8')) : shown);
   };

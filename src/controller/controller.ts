@@ -375,7 +375,7 @@ class Run {
     const o = this.o;
     if (o.signal?.aborted) {
       this.early?.kill();
-      return this.finishEarly('aborted', new Error('aborted before start'));
+      return this.finishEarly('aborted', abortError(o.signal, 'aborted before start'));
     }
     if (this.earlyError) return this.finishEarly('spawn', this.earlyError);
     let cmd: ReturnType<Run['command']>;
@@ -422,7 +422,7 @@ class Run {
         this.kill();
       }, this.limits.timeoutMs);
     }
-    const onAbort = () => this.fatal('aborted', new Error('run aborted by its AbortSignal'));
+    const onAbort = () => this.fatal('aborted', abortError(o.signal!, 'run aborted by its AbortSignal'));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     // A supervisor says how the guest ended before it has finished tearing its namespaces down.
     const done = await (child.told ? Promise.race([child.done, child.told]) : child.done);
@@ -447,6 +447,16 @@ class Run {
     this.killedByUs = true;
     this.channel?.close();
     this.child?.kill();
+  }
+
+  /** The caller's onCall hook: what it throws ends the run, named as the hook's. */
+  private hook(rec: CallRecord): void {
+    if (!this.o.onCall) return;
+    try {
+      this.o.onCall(rec);
+    } catch (err) {
+      throw new Error(`the onCall hook threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   private fatal(kind: SandboxErrorKind, error: Error): void {
@@ -554,7 +564,7 @@ class Run {
       rec.reason = `host ${r.hostPath || grant.hostPath} under ${grant.reason}`;
     } else if (r.errno === Errno.ENOENT) rec.reason = `${rec.path ?? 'the name'} does not exist`;
     this.trace?.write(rec);
-    this.o.onCall?.(rec);
+    this.hook(rec);
   }
 
   /** The supervisor answered getdents64 from a listing: one the controller sent, packed as it would. */
@@ -642,7 +652,7 @@ class Run {
       rec.reason = d.reason;
     } else if (reason) rec.reason = reason;
     this.trace?.write(rec);
-    this.o.onCall?.(rec);
+    this.hook(rec);
   }
 
   // ---- the end ----
@@ -702,7 +712,7 @@ class Run {
     this.trace?.write({ type: 'footer', outcome: 'killed', exitCode: null, signal: null, calls: 0, denials: 0, durationMs: result.durationMs, error: error.message });
     this.trace?.close();
     const what = kind === 'spawn' ? `cannot start ${this.stock?.binary ?? this.o.executable}: ${error.message}` : error.message;
-    throw new SandboxError(kind, what, result, { cause: error });
+    throw new SandboxError(kind, what, result, { cause: kind === 'aborted' ? error.cause : error });
   }
 
   private finish(done: { exitCode?: number; signal?: string; failed?: boolean; message?: string; originalMessage?: string }): RunResult {
@@ -770,8 +780,18 @@ class Run {
       : 'controller error';
     let msg = `${head}: ${e.error.message}`;
     if (this.guestStderr.trim()) msg += `\nguest stderr: ${this.guestStderr.trim().slice(0, 2000)}`;
-    return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.error });
+    // An abort's cause is the AbortSignal's own reason.
+    return new SandboxError(e.kind, msg, { ...r, outcome: 'killed' }, { cause: e.kind === 'aborted' ? e.error.cause : e.error });
   }
+}
+
+/** An abort with its signal's reason in the message and as the cause (the SandboxError's cause too). */
+function abortError(signal: AbortSignal, what: string): Error {
+  const reason: unknown = signal.reason;
+  const text = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : reason === undefined ? '' : String(reason);
+  // AbortController.abort() without a reason gives a DOMException "This operation was aborted": nothing to add.
+  const plain = reason instanceof Error && reason.name === 'AbortError';
+  return new Error(text && !plain ? `${what} (${text})` : what, { cause: reason });
 }
 
 /** A supervisor's reason, with the errno's name when it has one: `...: Resource temporarily unavailable (EAGAIN)`. */

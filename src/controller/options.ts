@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { Handler } from '../handlers/context.js';
 import type { ClockSpec, Identity } from '../kernel/session.js';
 import type { Platform } from '../platform/index.js';
@@ -193,9 +193,82 @@ function checkIdentityRange(r: IdentityRange): void {
   }
 }
 
+/** Every option key; anything else is a mistake (a misspelling would otherwise be silently ignored). */
+const KNOWN_OPTIONS: readonly (keyof ControllerOptions)[] = [
+  'executable', 'python', 'args', 'argv0', 'env', 'cwd', 'identity', 'clock', 'stdin', 'stdout', 'stderr', 'guestStderr',
+  'walls', 'identityRange', 'localAnswers', 'spareSupervisor', 'tty', 'vfs', 'policy', 'libPath', 'tmpDir', 'tmpFilter',
+  'files', 'limits', 'timeout', 'signal', 'handlers', 'unknownCalls', 'onCall', 'traceFile', 'platform', 'transport',
+];
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps), case-insensitive. */
+function distance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known name closest to a misspelled one, when it is close enough to be meant. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = distance(name, k);
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+const STREAM_CHOICES = "'capture', 'inherit', 'ignore', a Writable stream or a function (data: Buffer) => void";
+
+function isWritable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function' && typeof (v as { on?: unknown }).on === 'function';
+}
+
+function checkOutput(v: unknown, name: 'stdout' | 'stderr'): void {
+  if (v === undefined || v === 'capture' || v === 'inherit' || v === 'ignore' || typeof v === 'function' || isWritable(v)) return;
+  throw new OptionError(name, `expected ${STREAM_CHOICES}, got ${describeValue(v)}`);
+}
+
+function checkInput(v: unknown): void {
+  if (v === undefined || v === 'inherit' || v === 'ignore' || typeof v === 'string' || Buffer.isBuffer(v)) return;
+  if (v instanceof Readable) return;
+  throw new OptionError('stdin', `expected a Buffer, a string (the input itself), a Readable stream, 'inherit' or 'ignore', got ${describeValue(v)}`);
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return `an object (${(v as object).constructor?.name ?? 'no class'})`;
+}
+
 /** Validates options once, up front; every message names the option. */
 export function normalizeOptions(o: ControllerOptions): ControllerOptions & { limits: Limits } {
   if (!o || typeof o !== 'object') throw new OptionError('options', 'expected an object');
+  for (const k of Object.keys(o)) {
+    if ((KNOWN_OPTIONS as readonly string[]).includes(k)) continue;
+    const near = closest(k, KNOWN_OPTIONS);
+    throw new OptionError(k, `unknown option${near ? ` (did you mean ${near}?)` : ''}`);
+  }
+  if (o.clock !== undefined && o.clock !== 'real') {
+    const fixed = typeof o.clock === 'object' && o.clock !== null ? (o.clock as { fixed?: unknown }).fixed : undefined;
+    if (fixed === undefined) throw new OptionError('clock', `expected 'real' or { fixed: date }, got ${describeValue(o.clock)}`);
+    if (!['number', 'string'].includes(typeof fixed) && !(fixed instanceof Date)) throw new OptionError('clock.fixed', `expected a Date, a date string or milliseconds, got ${describeValue(fixed)}`);
+    if (Number.isNaN(new Date(fixed as string).getTime())) throw new OptionError('clock.fixed', `not a date: ${String(fixed)}`);
+  }
+  checkInput(o.stdin);
+  checkOutput(o.stdout, 'stdout');
+  checkOutput(o.stderr, 'stderr');
+  if (o.guestStderr !== undefined && !isWritable(o.guestStderr)) throw new OptionError('guestStderr', `expected a Writable stream, got ${describeValue(o.guestStderr)}`);
   if (o.executable !== undefined && (typeof o.executable !== 'string' || o.executable === '')) throw new OptionError('executable', 'expected the host path of the guest binary');
   if (o.python !== undefined && (typeof o.python !== 'string' || o.python === '')) throw new OptionError('python', "expected 'pypy3', 'python3' or the path of an interpreter");
   if (o.executable !== undefined && o.python !== undefined) throw new OptionError('python', 'give either executable (a sandboxed PyPy) or python (a stock interpreter), not both');

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type { Decision } from '../policy/policy.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
@@ -69,5 +70,36 @@ export class SandboxError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    // Node prints an uncaught error with its enumerable properties (no custom inspect there): the
+    // whole filesystem would be hundreds of lines. It stays at err.result.vfs, just not listed.
+    if (result && typeof result === 'object' && 'vfs' in result) {
+      Object.defineProperty(result, 'vfs', { value: result.vfs, enumerable: false, writable: true, configurable: true });
+    }
+  }
+
+  /**
+   * Printed (an uncaught error, console.log) in a few lines: the message, the stack, the kind and a
+   * summary of the result. Every field stays reachable on the error itself (`err.result.vfs`, ...).
+   */
+  [inspect.custom](depth: number, options: { stylize?: unknown; depth?: number | null }, show: typeof inspect = inspect): string {
+    const r = this.result;
+    const summary = r && {
+      outcome: r.outcome,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      limit: r.limit,
+      calls: r.calls,
+      denials: r.denials,
+      durationMs: r.durationMs,
+    };
+    const opts = { ...options, depth: 2, compact: true, breakLength: Infinity };
+    let text = `${this.stack ?? `${this.name}: ${this.message}`}
+    kind: ${show(this.kind, opts)}, result: ${show(summary, opts)} (err.result has the rest)`;
+    if (this.cause !== undefined && depth >= 0) {
+      const cause = show(this.cause, { ...options, depth: 1 }).split('\n').join('\n    ');
+      text += `
+    [cause]: ${cause}`;
+    }
+    return text;
   }
 }
