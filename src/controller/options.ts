@@ -193,12 +193,45 @@ function checkIdentityRange(r: IdentityRange): void {
   }
 }
 
-/** Every option key; anything else is a mistake (a misspelling would otherwise be silently ignored). */
-const KNOWN_OPTIONS: readonly (keyof ControllerOptions)[] = [
-  'executable', 'python', 'args', 'argv0', 'env', 'cwd', 'identity', 'clock', 'stdin', 'stdout', 'stderr', 'guestStderr',
-  'walls', 'identityRange', 'localAnswers', 'spareSupervisor', 'tty', 'vfs', 'policy', 'libPath', 'tmpDir', 'tmpFilter',
-  'files', 'limits', 'timeout', 'signal', 'handlers', 'unknownCalls', 'onCall', 'traceFile', 'platform', 'transport',
-];
+/**
+ * Every option key; anything else is a mistake (a misspelling would otherwise be silently ignored).
+ * A record over the interface's keys, so that an option added there and forgotten here fails to compile.
+ */
+const OPTION_KEYS: Record<keyof ControllerOptions, true> = {
+  executable: true,
+  python: true,
+  args: true,
+  argv0: true,
+  env: true,
+  cwd: true,
+  identity: true,
+  clock: true,
+  stdin: true,
+  stdout: true,
+  stderr: true,
+  guestStderr: true,
+  walls: true,
+  identityRange: true,
+  localAnswers: true,
+  spareSupervisor: true,
+  tty: true,
+  vfs: true,
+  policy: true,
+  libPath: true,
+  tmpDir: true,
+  tmpFilter: true,
+  files: true,
+  limits: true,
+  timeout: true,
+  signal: true,
+  handlers: true,
+  unknownCalls: true,
+  onCall: true,
+  traceFile: true,
+  platform: true,
+  transport: true,
+};
+const KNOWN_OPTIONS = Object.keys(OPTION_KEYS) as (keyof ControllerOptions)[];
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps), case-insensitive. */
 function distance(a: string, b: string): number {
