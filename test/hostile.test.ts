@@ -271,7 +271,7 @@ describe('no orphans', () => {
     expect(alive(token, parent.pid)).toBe(true);
     parent.kill('SIGKILL');
     await parent;
-    for (let k = 0; k < 40 && alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
+    for (let k = 0; k < 200 && alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
     expect(alive(token, parent.pid)).toBe(false);
   });
 
