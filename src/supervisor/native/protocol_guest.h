@@ -354,7 +354,7 @@ static void launch_protocol_guest(struct walls *w, const char *wall_lib, char **
   if (wall_lib) know_library_places(argv[0], wall_lib);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
-  child = fork();
+  fork_child();
   if (child < 0) fatal("fork");
   if (child == 0) {
     close(sv[0]);

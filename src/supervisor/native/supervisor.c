@@ -202,6 +202,21 @@ static void on_term(int sig) {
   kill(getpid(), SIGKILL);
 }
 
+/*
+ * Forks the guest's child and records it in `child` with SIGTERM held off meanwhile: on_term ends
+ * the guest through `child`, and a SIGTERM taken between the fork and that store would find none,
+ * then wait forever for a child it never killed (its guest waiting on us for an answer).
+ */
+static pid_t fork_child(void) {
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, &old);
+  child = fork();
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return child;
+}
+
 /* Before any child exists: orphans below us come back to us, and SIGTERM ends everything cleanly. */
 static void become_reaper(void) {
   prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -1824,13 +1839,24 @@ static void prepare_streams(void) {
   become_reaper();
 }
 
+/* The controller that started us, as the first thing we learn (see die_with_controller). */
+static pid_t controller_pid;
+
+/*
+ * From here on, the controller's death ends us (SIGTERM, on_term: the guest ended and the run's
+ * cgroup removed). If it died before, we were already reparented: to pid 1, or to a subreaper
+ * (a service manager, a container's init), so the parent is compared with the one we started with.
+ */
+static void die_with_controller(void) {
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG");
+  if (getppid() != controller_pid) _exit(125);
+}
+
 /* What a stock guest's supervisor needs before its child: the buffer, the placeholders. */
 static void prepare_stock(void) {
   static int done;
   if (done++) return;
-  /* SIGTERM (on_term): the guest ended and the run's cgroup removed even when the controller dies. */
-  if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG");
-  if (getppid() == 1) _exit(125);
+  die_with_controller();
   iobuf = malloc(MAX_CHUNK + 16);
   if (!iobuf) fatal("malloc");
   placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
@@ -1856,7 +1882,7 @@ static void start_child(struct walls *w, char **guest_argv, int standby) {
   int sv[2], go[2] = {-1, -1};
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) start_failed("socketpair for the guest's child", errno);
   if (pipe2(early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0)) start_failed("pipe2 for the guest's child", errno);
-  child = fork();
+  fork_child();
   if (child < 0) start_failed("fork of the guest's child", errno);
   if (child == 0) {
     close(sv[0]);
@@ -2010,6 +2036,7 @@ static void set_up_caps(struct walls *w, int protocol) {
 }
 
 int main(int argc, char **argv) {
+  controller_pid = getppid();
   caps.owner = getpid();
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
     /* A spare claims its uid (from the default range) as it starts, as it would for its run. */
@@ -2068,8 +2095,7 @@ int main(int argc, char **argv) {
   take_identity(&w);
   if (protocol_guest) {
     discard_premade();
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) fatal("PR_SET_PDEATHSIG"); /* as in prepare_stock */
-    if (getppid() == 1) _exit(125);
+    die_with_controller();
     launch_protocol_guest(&w, wall_lib, guest_argv);
   }
   prepare_stock();
