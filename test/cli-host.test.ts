@@ -3,40 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, GUEST, ROOT } from './helpers.js';
+import { alive, childrenOf, CLI, GUEST, ROOT, waitFor } from './helpers.js';
 
 function cli(args: string[]) {
   return execa(process.execPath, [CLI, ...args], { reject: false, env: { NO_COLOR: '1' }, timeout: 30_000 });
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(check: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('pypy-box CLI and the host', () => {

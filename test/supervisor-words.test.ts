@@ -10,6 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FRAME, wordFrame } from '../src/supervisor/words.js';
 import { ROOT } from './helpers.js';
+import { rng } from './rng.js';
 
 const PROBE = path.join(ROOT, 'build/test/words-probe');
 const SEED = Number(process.env.PYPY_BOX_FUZZ_SEED ?? 20_261_130);
@@ -59,19 +60,6 @@ function refRead(max: number, allowEmpty: boolean, stream: Buffer): string {
 
 // ---- cases ----
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number): number => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  return { int, pick, chance: (p: number) => next() < p };
-}
 
 /** Text without NUL (a C string ends there), from an alphabet that makes near misses likely. */
 function text(r: ReturnType<typeof rng>, alphabet: string, max: number): string {
