@@ -109,3 +109,13 @@ export async function waitFor(check: () => boolean, ms = 15_000): Promise<void> 
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** A run that must not start: the SandboxError it rejects with (a run that started fails the test). */
+export async function refusedRun(options: ControllerOptions): Promise<SandboxError> {
+  const err = await new Controller(options).run().then(
+    (r) => new Error(`the run started: ${r.outcome} ${r.exitCode}`),
+    (e: unknown) => e as Error,
+  );
+  expect(err).toBeInstanceOf(SandboxError);
+  return err as SandboxError;
+}

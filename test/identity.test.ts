@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, OptionError, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
-import { ROOT } from './helpers.js';
+import { refusedRun, ROOT } from './helpers.js';
 
 /** Ranges of this file's own, far from the default one that other runs on the machine use. */
 const PAIR = { first: 3_000_000, count: 2 };
@@ -67,15 +67,6 @@ class ReadableFromPromise extends Readable {
   }
 }
 
-async function refusal(options: ControllerOptions): Promise<SandboxError> {
-  const err = await new Controller(options).run().then(
-    (r) => new Error(`the run started: ${r.outcome} ${r.exitCode}`),
-    (e: unknown) => e as Error,
-  );
-  expect(err).toBeInstanceOf(SandboxError);
-  return err as SandboxError;
-}
-
 describe('identity options', () => {
   it('are checked up front, with the option named', () => {
     const make = (identityRange: unknown) => () => new Controller({ python: 'python3', identityRange: identityRange as never });
@@ -98,7 +89,7 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     await Promise.all([a.started, b.started]);
     const held = [...descendantUids()].filter((u) => u >= PAIR.first && u < PAIR.first + PAIR.count).sort();
     expect(held).toEqual([PAIR.first, PAIR.first + 1]);
-    const err = await refusal({ python: 'python3', args: ['-c', 'print(1)'], identityRange: PAIR });
+    const err = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: PAIR });
     expect(err.kind).toBe('spawn');
     expect(err.message).toMatch(/no free uid: all 2 of 3000000\.\.3000001 are in use by other runs \(lock file \/run\/pypy-box\/uids\.lock\)$/);
     a.release();
@@ -126,7 +117,7 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     const out: string[] = [];
     const up = new Promise<void>((resolve) => other.stdout!.on('data', (b: Buffer) => (out.push(b.toString()), out.join('').includes('up') && resolve())));
     await up;
-    const err = await refusal({ python: 'python3', args: ['-c', 'print(1)'], identityRange: SINGLE });
+    const err = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: SINGLE });
     expect(err.message).toMatch(/no free uid: all 1 of 3000100\.\.3000100/);
     other.stdin!.end();
     await promisify((cb: (e: Error | null) => void) => other.once('exit', () => cb(null)))();
@@ -179,14 +170,14 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
   });
 
   it('does not start without a usable lock file, and says why', async () => {
-    const notDir = await refusal({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: '/proc/version/uids.lock' } });
+    const notDir = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: '/proc/version/uids.lock' } });
     expect(notDir.kind).toBe('spawn');
     expect(notDir.message).toMatch(/cannot open the uid lock file \/proc\/version\/uids\.lock: Not a directory \(ENOTDIR\)$/);
     const open = path.join(ROOT, 'build/test/open-uids.lock');
     fs.mkdirSync(path.dirname(open), { recursive: true });
     fs.writeFileSync(open, '');
     fs.chmodSync(open, 0o644); // others could read it, and hold read locks on every uid
-    const loose = await refusal({ executable: path.join(ROOT, 'build/test/guest'), args: ['call getpid()i'], identityRange: { lockFile: open } });
+    const loose = await refusedRun({ executable: path.join(ROOT, 'build/test/guest'), args: ['call getpid()i'], identityRange: { lockFile: open } });
     expect(loose.message).toMatch(/uid lock file .*open-uids\.lock is not a regular file of ours closed to others/);
   });
 });

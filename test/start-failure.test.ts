@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, SandboxError } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { ROOT } from './helpers.js';
+import { refusedRun, ROOT } from './helpers.js';
 
 /**
  * An interpreter root can run but the guest's unprivileged uid cannot: a copy of python3 in a
@@ -22,15 +22,6 @@ function unreachableInterpreter(dirName = 'root-only'): string {
   fs.chmodSync(file, 0o755);
   fs.chmodSync(dir, 0o700);
   return file;
-}
-
-async function startError(options: ConstructorParameters<typeof Controller>[0]): Promise<SandboxError> {
-  const err = await new Controller(options).run().then(
-    (r) => new Error(`the run started: ${r.outcome} ${r.exitCode}`),
-    (e: unknown) => e as Error,
-  );
-  expect(err).toBeInstanceOf(SandboxError);
-  return err as SandboxError;
 }
 
 describe('the start-failed note', () => {
@@ -55,7 +46,7 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
     await closeSpareSupervisor();
     // The first run starts a fresh supervisor; from the second on the spare's waiting child serves.
     for (let k = 0; k < 3; k++) {
-      const err = await startError({ python, args: ['-c', 'print(1)'], timeout: 30_000 });
+      const err = await refusedRun({ python, args: ['-c', 'print(1)'], timeout: 30_000 });
       expect(err.kind).toBe('spawn');
       expect(err.message).toBe(`cannot start ${python}: the guest's child: exec of ${python}: Permission denied (EACCES)`);
       expect(err.result.outcome).toBe('killed');
@@ -65,7 +56,7 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
 
   it('says so in one line of printable ASCII, whatever bytes the path has', async () => {
     const python = unreachableInterpreter('root-only-caf\u00e9');
-    const err = await startError({ python, args: ['-c', 'print(1)'], spareSupervisor: false, timeout: 30_000 });
+    const err = await refusedRun({ python, args: ['-c', 'print(1)'], spareSupervisor: false, timeout: 30_000 });
     expect(err.kind).toBe('spawn');
     expect(err.message).toBe(`cannot start ${python}: the guest's child: exec of ${python.replace('\u00e9', '??')}: Permission denied (EACCES)`);
   });
