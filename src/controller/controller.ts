@@ -15,18 +15,19 @@ import { TraceWriter, type CallRecord } from '../trace/trace.js';
 import { GuestChannel } from './channel.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
-import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
+import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
-import { NoteReader } from '../supervisor/notes.js';
+import { NoteReader, type Note } from '../supervisor/notes.js';
+import { DenialLog } from './denials.js';
+import { stockEnv } from '../supervisor/stand-ins.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 
-const MAX_DENIED_KEPT = 100;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -150,8 +151,7 @@ class Run {
   /** The run has been wound up: answers still in flight are dropped. */
   private over = false;
   private calls = 0;
-  private denials = 0;
-  private readonly denied: DeniedCall[] = [];
+  private readonly denials = new DenialLog();
   private readonly unknown: Record<string, number> = {};
   private limitHit: LimitHit | null = null;
   private timedOut = false;
@@ -286,8 +286,7 @@ class Run {
   private onDecision(d: Decision): void {
     if (this.ctx) this.ctx.decision = d;
     if (d.allow) return;
-    this.denials++;
-    if (this.denied.length < MAX_DENIED_KEPT) this.denied.push({ sig: this.currentSig, op: d.op, path: d.vpath, errno: d.errno, reason: d.reason });
+    this.denials.decision(this.currentSig, d);
   }
 
   private argv0(): string {
@@ -327,7 +326,7 @@ class Run {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env }, supervised: true };
+      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: stockEnv(o.env), supervised: true };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
     if (o.walls === false) {
@@ -410,7 +409,7 @@ class Run {
         return this.finishEarly('internal', err as Error);
       }
     }
-    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b)));
+    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b).forEach((n) => this.refused(n))));
     child.notes?.on('end', () => this.noted(() => this.notes.end()));
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
@@ -471,6 +470,17 @@ class Run {
     } catch (err) {
       this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
     }
+  }
+
+  /** A call the supervisor refused (a `refused` note): a denial, a call, a line of the trace. */
+  private refused(note: Note): void {
+    if (note.kind !== 'refused' && note.kind !== 'refused-more') return;
+    const rec = this.denials.refusal(note);
+    this.calls += note.count;
+    if (rec === undefined || !this.recording) return;
+    const full: CallRecord = { ...rec, seq: this.calls, t: Number((process.hrtime.bigint() - this.started) / 1000n) };
+    this.trace?.write(full);
+    this.hook(full);
   }
 
   // ---- the per-call path ----
@@ -669,8 +679,8 @@ class Run {
       stderr: this.stderrCapture?.take() ?? Buffer.alloc(0),
       guestStderr: this.guestStderr,
       calls: this.calls,
-      denials: this.denials,
-      denied: this.denied,
+      denials: this.denials.count,
+      denied: this.denials.kept,
       unknownCalls: this.unknown,
       limitsReached: this.limitsReached(),
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Policy } from '../policy/policy.js';
+import { addStandIns } from '../supervisor/stand-ins.js';
 import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
@@ -36,6 +37,7 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
       policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
       vfs.mountHost(g, g);
     }
+    addStandIns(vfs, stock);
   }
   if (o.libPath !== undefined) {
     const lib = path.resolve(o.libPath);
@@ -113,7 +115,7 @@ export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, 
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
     // Files with their content: small ones are handed to the supervisor to open itself.
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, stock.missing ?? [], o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }

@@ -54,6 +54,7 @@ const MAX_GRANTS = 256;
 const MAX_LINKS = 256;
 const MAX_DIRS = 256;
 const MAX_NAMES = 1024;
+const MAX_ABSENT = 64;
 const MAX_HOST_DEVS = 512;
 /** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
 const LOCAL_FILE_BYTES = 64 * 1024;
@@ -109,6 +110,7 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
       }
     }
     for (const name of known.others) args.push('--name', name);
+    for (const name of vfs.absent().slice(0, MAX_ABSENT)) if (Buffer.byteLength(name) < maxPath) args.push('--absent', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
   // The working directory, and whether a stat of it may be repeated while nothing else happens:

@@ -22,9 +22,15 @@ export interface StockProfile {
   grants: string[];
   /** Host symlinks on the way to the grants, replicated in the virtual tree: [path, link text]. */
   symlinks: [string, string][];
+  /**
+   * Entries of the interpreter's module search path that are not granted (site and dist packages,
+   * a zipped standard library that does not exist): shown as missing, the interpreter only probes them.
+   */
+  missing?: string[];
 }
 
-const PROFILE_VERSION = 3;
+/** Part of the cache key: a new field makes a new version (a name of its own, never reused). */
+const PROFILE_VERSION = '4-missing';
 const memory = new Map<string, Promise<StockProfile>>();
 
 /** Whether a host file starts with the ELF magic. */
@@ -134,9 +140,9 @@ export function walkLinks(p: string, links: Map<string, string>): string {
 
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const query = 'import sys, json; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path]))';
+  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, site.getsitepackages()]))';
   const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
-  const [impl, prefix, execPrefix, sysPath] = JSON.parse(stdout) as [string, string, string, string[]];
+  const [impl, prefix, execPrefix, sysPath, sitePackages] = JSON.parse(stdout) as [string, string, string, string[], string[]];
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
   const objects = [binary];
   for (const d of stdlib) listSharedObjects(d, objects);
@@ -152,7 +158,8 @@ async function compute(argv0: string): Promise<StockProfile> {
   // A grant inside a granted directory is already covered.
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
-  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()] };
+  const missing = [...sysPath, ...sitePackages].filter((p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')));
+  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()], missing };
 }
 
 function isDir(p: string): boolean {

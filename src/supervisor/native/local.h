@@ -355,6 +355,31 @@ static int find_name(const char *p, size_t n) {
   return 0;
 }
 
+/*
+ * Names the controller's tree shows as missing (ENOENT) in directories that otherwise refuse
+ * unknown names (the stock profile's probes: /etc/ld.so.preload, locales, ...); everything below
+ * one is missing too.
+ */
+#define MAX_ABSENT 64
+static char *absent[MAX_ABSENT];
+static size_t absent_lens[MAX_ABSENT], n_absent;
+
+/* --absent PATH */
+static int add_absent(const char *path) {
+  if (!table_path_ok(path) || n_absent >= MAX_ABSENT) return -1;
+  absent[n_absent] = dup_or_die(path);
+  absent_lens[n_absent] = strlen(path);
+  n_absent++;
+  return 0;
+}
+
+/* Whether the n bytes at p name an absent name or something below one. */
+static int under_absent(const char *p, size_t n) {
+  for (size_t k = 0; k < n_absent; k++)
+    if (absent_lens[k] <= n && memcmp(absent[k], p, absent_lens[k]) == 0 && (absent_lens[k] == n || p[absent_lens[k]] == '/')) return 1;
+  return 0;
+}
+
 /* The number of the call named by the n bytes at name (its name or whole signature), or -1. */
 static int local_call_nr(const char *name, size_t n) {
   if (n == 0) return -1;
@@ -493,6 +518,7 @@ static int resolve_local(const char *in, size_t n, int follow_last, char *host, 
       while (path[start - 1] != '/') start--;
       int err = missing_in(path, start - 1);
       if (!err) return -1;
+      if (err == EACCES && under_absent(path, len)) err = ENOENT; /* shown as missing (--absent) */
       memcpy(host, path, e);
       host[e] = 0;
       *missing_err = err;

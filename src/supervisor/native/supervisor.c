@@ -400,12 +400,15 @@ static uint64_t guest_rss(void) {
   return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+static void note_refusals(void);
+
 /*
  * Limits that refused something without ending the run, as `reached NAME VALUE COUNT` lines for
  * the controller's limitsReached: new descriptors past the open-file limit, new tasks past the
- * cgroup's task cap.
+ * cgroup's task cap. The repeats of reported refusals go first (note_refusals).
  */
 static void note_reached(void) {
+  note_refusals();
   char limit[64];
   if (caps.fd_refusals) {
     snprintf(limit, sizeof limit, "open-files %llu", (unsigned long long)caps.fds);
@@ -786,14 +789,19 @@ static void emit_mmap(struct bpf_asm *a) {
  * clone: a thread (CLONE_THREAD) without new namespaces; anything else would be a new process or
  * new namespaces. The flags are an unsigned long, but the kernel keeps their low 32 bits only.
  */
+/* What the filter lets clone do (emit_clone): a thread without new namespaces (low word of the flags). */
+static int clone_is_thread(uint64_t flags) {
+  return !((uint32_t)flags & CLONE_NEW_NAMESPACES) && ((uint32_t)flags & CLONE_THREAD);
+}
+
 static void emit_clone(struct bpf_asm *a, int count_tasks) {
   bpf_ld_arg_lo(a, 0);
   bpf_jset(a, CLONE_NEW_NAMESPACES, "refuse", NULL);
   bpf_jset(a, CLONE_THREAD, "allow", "refuse");
   bpf_bind(a, "allow");
   bpf_ret(a, count_tasks ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW); /* see thread_fits */
-  bpf_bind(a, "refuse");
-  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "refuse"); /* a new process or new namespaces: refused and reported (refusals.h) */
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
 }
 
 /* A SELF rule: the first argument is the guest (or 0 where that means itself), all 64 bits. */
@@ -811,8 +819,8 @@ static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) 
   }
   bpf_bind(a, "allow");
   bpf_ret(a, SECCOMP_RET_ALLOW);
-  bpf_bind(a, "refuse");
-  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "refuse"); /* another process: refused with EPERM and reported by the supervisor */
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
 }
 
 /* prctl: the listed options only (the option is an int: low word). */
@@ -841,6 +849,7 @@ static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t sel
     return;
   case FWD:
   case EXEC:
+  case REFUSE: /* the supervisor answers the errno and reports the refusal */
   case NEWFD: /* the supervisor counts the guest's descriptors first */
   case DUP:
     bpf_ret(a, SECCOMP_RET_USER_NOTIF);
@@ -1118,6 +1127,8 @@ static int read_string(pid_t pid, uint64_t ptr, uint64_t max, unsigned char *out
   *len = n;
   return 0;
 }
+
+#include "refusals.h"
 
 /* Where the path strings of the message in callbuf start, by argument (NULL: not a path or bad). */
 static const char *call_paths[6];
@@ -1613,7 +1624,8 @@ static void handle(const struct seccomp_notif *req) {
   }
   switch (f->fate) {
   case EXEC:
-    respond(req->id, 0, EPERM, 0);
+  case REFUSE:
+    refuse_reported(req, f->sig, f->fate == EXEC ? EPERM : f->err);
     return;
   case MMAP:
     if (req->data.args[3] & MAP_ANONYMOUS) {
@@ -1648,12 +1660,13 @@ static void handle(const struct seccomp_notif *req) {
   case FDX:
     forward(req, f);
     return;
-  case CLONE: /* a new thread, without a cgroup (see thread_fits) */
-    if (thread_fits((pid_t)req->pid)) respond(req->id, 0, 0, 1);
+  case CLONE: /* a new thread, without a cgroup (see thread_fits); or anything else, refused */
+    if (!clone_is_thread(req->data.args[0])) refuse_reported(req, f->sig, EPERM);
+    else if (thread_fits((pid_t)req->pid)) respond(req->id, 0, 0, 1);
     else respond(req->id, 0, EAGAIN, 0);
     return;
-  case SELF: /* only prlimit64 setting a limit of the guest's own (see SELF_RULES) */
-    respond(req->id, 0, EPERM, 0);
+  case SELF: /* another process, or prlimit64 setting a limit of the guest's own (see SELF_RULES) */
+    refuse_reported(req, f->sig, EPERM);
     return;
   case NEWFD:
     respond(req->id, 0, 0, 1);
@@ -1746,6 +1759,7 @@ static int local_option(int argc, char **argv, int *k) {
   int ok;
   if (strcmp(o, "--dir") == 0) ok = add_dir(v) == 0;
   else if (strcmp(o, "--name") == 0) ok = add_name(v) == 0;
+  else if (strcmp(o, "--absent") == 0) ok = add_absent(v) == 0;
   else if (strcmp(o, "--host-dev") == 0) ok = add_host_dev(v) == 0;
   else if (strcmp(o, "--cwd") == 0) {
     ok = v[0] == '/' && strlen(v) < PATH_MAX;

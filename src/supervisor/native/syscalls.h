@@ -23,14 +23,17 @@
  *           supervisor has checked the guest's descriptors against the open-file limit (EMFILE past it)
  *   DUP     like FDX, but always seen by the supervisor, which checks a copy that makes a new
  *           descriptor against the open-file limit before it lets it run natively
- *   ERR     refused with the errno given
+ *   ERR     refused with the errno given, silently: an answer the guest's libc takes as "not
+ *           there" (ENOSYS, ENOTSUP, EXDEV, EINVAL) and falls back from, or a harmless no-op (0)
+ *   REFUSE  (what E() makes of an EPERM or EACCES entry) refused with that errno by the supervisor, which reports it to the
+ *           controller as a denial (refusals.h): the guest asked for something the sandbox forbids
  */
 #ifndef PYPY_BOX_SYSCALLS_H
 #define PYPY_BOX_SYSCALLS_H
 #include <errno.h>
 #include <sys/syscall.h>
 
-enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP };
+enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP, REFUSE };
 
 /* Virtual descriptors are placed at this number and above; real ones stay below it. */
 #define VIRTUAL_FD_BASE 512
@@ -54,7 +57,7 @@ struct syscall_fate {
 #define DN(name, kinds) {SYS_##name, #name "(" kinds ")i", FDN, 0}
 #define DX(name, kinds) {SYS_##name, #name "(" kinds ")i", FDX, 0}
 #define DU(name, kinds) {SYS_##name, #name "(" kinds ")i", DUP, 0}
-#define E(name, e) {SYS_##name, #name, ERR, e}
+#define E(name, e) {SYS_##name, #name, (e) == EPERM || (e) == EACCES ? REFUSE : ERR, e}
 #define X(name, f) {SYS_##name, #name, f, 0}
 
 static const struct syscall_fate FATES[] = {
