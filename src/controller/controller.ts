@@ -23,6 +23,7 @@ import { wordFrame } from '../supervisor/words.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
 import { NoteReader, type Note } from '../supervisor/notes.js';
 import { DenialLog } from './denials.js';
+import { checkOptionsForGuest } from './guest-options.js';
 import { stockEnv } from '../supervisor/stand-ins.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
@@ -103,6 +104,7 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.options = normalizeOptions(options);
     this.guestKind = this.options.executable !== undefined ? 'sandboxed-pypy' : 'stock';
+    checkOptionsForGuest(this.options, this.guestKind, new Set(Object.keys(linuxHandlers)));
     this.handlers = { ...(this.guestKind === 'stock' ? linuxHandlers : pypyHandlers), ...this.options.handlers };
   }
 
