@@ -140,7 +140,7 @@ export function walkLinks(p: string, links: Map<string, string>): string {
 
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, site.getsitepackages()]))';
+  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, getattr(site, "getsitepackages", list)()]))';
   const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
   const [impl, prefix, execPrefix, sysPath, sitePackages] = JSON.parse(stdout) as [string, string, string, string[], string[]];
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
@@ -158,7 +158,8 @@ async function compute(argv0: string): Promise<StockProfile> {
   // A grant inside a granted directory is already covered.
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
-  const missing = [...sysPath, ...sitePackages].filter((p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')));
+  // Older answers (or interpreters without site packages) leave the last field out.
+  const missing = [...sysPath, ...(Array.isArray(sitePackages) ? sitePackages : [])].filter((p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')));
   return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()], missing };
 }
 
