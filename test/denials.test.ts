@@ -109,3 +109,13 @@ describe('refused notes', () => {
 });
 
 export type { RunResult };
+
+const PYPY36 = path.join(path.dirname(CLI), '../../build/pypy-sandbox/pypy3.6-sandbox');
+
+describe.skipIf(!fs.existsSync(path.join(PYPY36, 'pypy3-c')))('denials of a sandboxed PyPy', () => {
+  it('a signal to another process, refused by the controller, is a denial with its reason', async () => {
+    const r = await new Controller({ executable: path.join(PYPY36, 'pypy3-c'), libPath: PYPY36, args: ['-S', '-c', 'import os\nfor k in range(3):\n  try:\n    os.kill(1, 9)\n  except OSError as e:\n    print(e.errno)'], spareSupervisor: false, timeout: 60_000 }).run();
+    expect(r.stdout.toString()).toBe(`${EPERM}\n${EPERM}\n${EPERM}\n`);
+    expect(r.denied).toContainEqual({ sig: 'kill(ii)i', op: 'call', path: '', errno: EPERM, reason: 'no signals to other processes', count: 3 });
+  });
+});

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
-import { CallContext, CONTINUE, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
+import { CallContext, CONTINUE, Refusal, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
 import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
@@ -621,10 +621,12 @@ class Run {
     if (this.killedByUs || this.over) return;
     if (err instanceof GuestErrno) {
       if (err.limit) this.noteLimit(err.limit);
+      const denied = err instanceof Refusal;
+      if (denied) this.denials.add({ sig: call.sig.text, op: 'call', path: '', errno: err.errno, reason: err.reason });
       const kind = call.sig.result;
       this.ctx.enc.discard(); // what the handler queued before failing is not sent
       this.ctx.enc.errno(err.errno).result(kind, failValue(kind));
-      if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0);
+      if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0, denied);
       this.channel.finish(this.ctx.enc.flush());
       return;
     }
@@ -640,7 +642,7 @@ class Run {
     this.fatal('internal', new Error(`handler for ${call.sig.text} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
   }
 
-  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint): void {
+  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint, denied = false): void {
     const ctx = this.ctx;
     const now = process.hrtime.bigint();
     const d = ctx.decision;
@@ -663,6 +665,7 @@ class Run {
       rec.allowed = d.allow;
       rec.reason = d.reason;
     } else if (reason) rec.reason = reason;
+    if (denied) rec.allowed = false;
     this.trace?.write(rec);
     this.hook(rec);
   }
