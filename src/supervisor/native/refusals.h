@@ -59,7 +59,7 @@ static void address_family(const struct seccomp_notif *req, int i, char *out, si
 
 /* The decisive argument of a refused call, as one word. Pids and signals are C ints (low words). */
 static void refusal_detail(const struct seccomp_notif *req, char *out, size_t n) {
-  const uint64_t *a = req->data.args;
+  const __u64 *a = req->data.args;
   switch (req->data.nr) {
   case SYS_socket:
   case SYS_socketpair: {
@@ -79,9 +79,9 @@ static void refusal_detail(const struct seccomp_notif *req, char *out, size_t n)
   case SYS_ptrace: snprintf(out, n, "request=%lld,pid=%d", (long long)a[0], (int)(uint32_t)a[1]); return;
   case SYS_clone: snprintf(out, n, "flags=0x%llx", (unsigned long long)a[0]); return;
   case SYS_execve: {
-    unsigned char path[REFUSAL_DETAIL_MAX];
+    unsigned char path[REFUSAL_DETAIL_MAX - 5]; /* "path=" before it */
     uint64_t len = 0;
-    if (read_string((pid_t)req->pid, a[0], sizeof path - 6, path, &len) == 0) {
+    if (read_string((pid_t)req->pid, a[0], sizeof path - 1, path, &len) == 0) {
       path[len] = 0;
       snprintf(out, n, "path=%s", (char *)path);
     } else snprintf(out, n, "-");
