@@ -230,3 +230,54 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds', () => {
     });
   }
 });
+
+/** The one line pypy-box printed (a usage error's "(see ... --help)" aside): no stack, nothing undefined. */
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() && !/^\(see pypy-box .*--help\)$/.test(l));
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/undefined|\n\s+at |Error:/);
+  return lines[0]!;
+}
+
+const PYTHON3 = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => fs.existsSync(p));
+
+describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () => {
+  it('interact --debug of /bin/true exits 3, not a sandboxed PyPy, as check does', async () => {
+    for (const walls of [[], ['--no-walls']]) {
+      const r = await cli(['interact', '--debug', ...walls, '/bin/true']);
+      expect(r.exitCode).toBe(3);
+      expect(oneLine(r.stderr)).toMatch(/^pypy-box: \/bin\/true is not a PyPy translated with --sandbox: no capability dump \(.*printed no sandbox capability dump/);
+    }
+    const c = await cli(['check', '/bin/true']);
+    expect(c.exitCode).toBe(3);
+    expect(oneLine(c.stderr)).toMatch(/^pypy-box: \/bin\/true is not a PyPy translated with --sandbox/);
+  });
+
+  it.skipIf(!PYTHON3)('a stock python3 given as the sandboxed binary: interact --debug and check exit 3, in one line', async () => {
+    const r = await cli(['interact', '--debug', PYTHON3!, '-c', 'print(1)']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toMatch(new RegExp(`^pypy-box: ${PYTHON3} is not a PyPy translated with --sandbox: no capability dump \\(.*exited with`));
+    const c = await cli(['check', '--json', PYTHON3!]);
+    expect(c.exitCode).toBe(3);
+    expect(oneLine(c.stderr)).toMatch(/is not a PyPy translated with --sandbox/);
+  });
+
+  it('check of a missing file or of a directory: 127, cannot start', async () => {
+    const missing = await cli(['check', '/nonexistent/pypy-c']);
+    expect(missing.exitCode).toBe(127);
+    expect(oneLine(missing.stderr)).toBe('pypy-box: cannot start /nonexistent/pypy-c: no such file');
+    const dir = await cli(['check', os.tmpdir()]);
+    expect(dir.exitCode).toBe(127);
+    expect(oneLine(dir.stderr)).toBe(`pypy-box: cannot start ${os.tmpdir()}: not an executable file`);
+  });
+
+  it('trace of a binary or of a missing file: 2, not a trace', async () => {
+    const bin = await cli(['trace', '/bin/true']);
+    expect(bin.exitCode).toBe(2);
+    expect(oneLine(bin.stderr)).toMatch(/^pypy-box: cannot read \/bin\/true: not a pypy-box trace/);
+    const missing = await cli(['trace', '/nonexistent/run.log']);
+    expect(missing.exitCode).toBe(2);
+    expect(oneLine(missing.stderr)).toBe('pypy-box: cannot read /nonexistent/run.log: no such file');
+  });
+});
