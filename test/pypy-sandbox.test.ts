@@ -280,4 +280,23 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
     expect(missing.exitCode).toBe(2);
     expect(oneLine(missing.stderr)).toBe('pypy-box: cannot read /nonexistent/run.log: no such file');
   });
+
+  it('a missing or wrong --lib-path, --tmp, --allow-read or --log: 2, the flag named', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--lib-path', '/nonexistent'], /^pypy-box: --lib-path: \/nonexistent has no lib-python\/ directory/],
+      [['--lib-path', '/bin/true'], /^pypy-box: --lib-path: \/bin\/true has no lib-python\/ directory/],
+      [['--tmp', '/nonexistent'], /^pypy-box: --tmp: \/nonexistent is not a directory$/],
+      [['--tmp', '/bin/true'], /^pypy-box: --tmp: \/bin\/true is not a directory$/],
+      [['--allow-read', '/nonexistent'], /^pypy-box: --allow-read: \/nonexistent: no such file or directory$/],
+      [['--log', '/nonexistent/run.log'], /^pypy-box: --log: cannot write \/nonexistent\/run.log: no such directory$/],
+      [['--log', os.tmpdir()], new RegExp(`^pypy-box: --log: cannot write ${os.tmpdir()}: a directory$`)],
+    ];
+    for (const [opts, message] of cases) {
+      for (const guest of [['/bin/true'], ['-c', 'pass']]) {
+        const r = await cli(['interact', ...opts, ...guest]);
+        expect(r.exitCode, `${opts.join(' ')} ${guest.join(' ')}`).toBe(2);
+        expect(oneLine(r.stderr)).toMatch(message);
+      }
+    }
+  });
 });

@@ -36,6 +36,9 @@ const FLAG_OF: Record<string, string> = {
   python: '--python',
   cwd: '--cwd',
   argv0: '--argv0',
+  libPath: '--lib-path',
+  tmpDir: '--tmp',
+  traceFile: '--log',
   identityRange: '--uid-range',
   'identityRange.first': '--uid-range',
   'identityRange.count': '--uid-range',
@@ -216,7 +219,10 @@ export async function interact(args: string[], io: Io): Promise<number> {
     if (spec.tmp?.quota !== undefined) tmpQuota = Number(spec.tmp.quota);
     if (spec.tmp?.from && !tmpDir) tmpDir = spec.tmp.from;
   }
-  for (const p of opts['allow-read'] ?? []) policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
+  for (const p of opts['allow-read'] ?? []) {
+    if (!fs.existsSync(p)) throw new UsageError(`--allow-read: ${p}: no such file or directory`);
+    policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
+  }
   for (const kv of opts.env ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got ${JSON.stringify(kv)}`);

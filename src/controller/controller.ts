@@ -26,6 +26,7 @@ import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 import { HeapExhaustion } from './heap-exhaustion.js';
+import { openTraceFile } from './trace-file.js';
 
 const MAX_DENIED_KEPT = 100;
 const GUEST_STDERR_KEPT = 64 * 1024;
@@ -261,7 +262,7 @@ class Run {
       localListings: listsLocally(this.delegation),
     };
     this.identity = identity;
-    this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
+    this.trace = o.traceFile ? openTraceFile(o.traceFile) : undefined;
     this.recording = this.trace !== undefined || o.onCall !== undefined;
   }
 
