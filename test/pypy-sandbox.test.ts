@@ -299,4 +299,20 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
       }
     }
   });
+
+  it('--python given a program that is no Python, or no file: 127, said in one line', async () => {
+    const cases: [string, RegExp][] = [
+      ['/bin/true', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/true is not a Python interpreter \(it printed no description of itself\)$/],
+      ['/bin/echo', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/echo is not a Python interpreter \(it printed no description of itself\)$/],
+      ['/bin/false', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/false is not a Python interpreter \(it exited with 1 when asked to describe itself\)$/],
+      ['/usr/bin/env', /^\[pypy-box\] cannot prepare the stock interpreter: \/usr\/bin\/env is not a Python interpreter \(it exited with \d+ when asked to describe itself: .*\)$/],
+      ['/nonexistent/python', /^\[pypy-box\] cannot prepare the stock interpreter: interpreter \/nonexistent\/python not found \(or not an ELF binary\)$/],
+    ];
+    for (const [python, message] of cases) {
+      const r = await cli(['interact', '--python', python, '-c', 'print(1)']);
+      expect(r.exitCode, python).toBe(127);
+      expect(r.stdout).toBe('');
+      expect(oneLine(r.stderr)).toMatch(message);
+    }
+  });
 });
