@@ -69,7 +69,7 @@ function writesCode(outside: string[]): string {
   ].join('\n');
 }
 
-describe.skipIf(!havePyPys)('real sandboxed PyPy builds', () => {
+describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
   let work: string; // a host directory shown at /tmp (--tmp), with a script in it
   beforeAll(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-sandboxed-'));
@@ -158,11 +158,12 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds', () => {
       });
 
       it('--tmp shows a host directory at /tmp, the cwd: a script runs by its name', async () => {
-        for (const script of ['script.py', '/tmp/script.py']) {
-          const r = await cli(['interact', '--lib-path', p.dir, '--tmp', work, p.exe, '-S', script]);
-          expect(r.exitCode).toBe(0);
-          expect(r.stdout).toBe(`script ${script} says 42`);
-        }
+        const scripts = ['script.py', '/tmp/script.py'];
+        const results = await Promise.all(scripts.map((script) => cli(['interact', '--lib-path', p.dir, '--tmp', work, p.exe, '-S', script])));
+        scripts.forEach((script, i) => {
+          expect(results[i]!.exitCode).toBe(0);
+          expect(results[i]!.stdout).toBe(`script ${script} says 42`);
+        });
       });
 
       it('--tmp: writes go to memory, the host directory is unchanged, writes elsewhere are refused', async () => {
@@ -183,14 +184,13 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds', () => {
       });
 
       it('check: every declared call implemented, exit 0; --json says the same', async () => {
-        const r = await cli(['check', p.exe]);
+        const [r, j] = await Promise.all([cli(['check', p.exe]), cli(['check', '--json', p.exe])]);
         expect(r.exitCode).toBe(0);
         const m = /^(.*): protocol version 20001, platform (\S+)\n(\d+) calls declared, (\d+) implemented, 0 not implemented\nresult: ok$/.exec(r.stdout);
         expect(m, r.stdout).not.toBeNull();
         expect(m![1]).toBe(p.exe);
         expect(Number(m![3])).toBeGreaterThan(100);
         expect(m![4]).toBe(m![3]);
-        const j = await cli(['check', '--json', p.exe]);
         expect(j.exitCode).toBe(0);
         const report = JSON.parse(j.stdout) as { version: number; funcs: string[]; unsupported: string[] };
         expect(report).toMatchObject({ version: 20001, unsupported: [] });
@@ -298,13 +298,13 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
       [['--log', '/nonexistent/run.log'], /^pypy-box: --log: cannot write \/nonexistent\/run.log: no such directory$/],
       [['--log', os.tmpdir()], new RegExp(`^pypy-box: --log: cannot write ${os.tmpdir()}: a directory$`)],
     ];
-    for (const [opts, message] of cases) {
-      for (const guest of [['/bin/true'], ['-c', 'pass']]) {
-        const r = await cli(['interact', ...opts, ...guest]);
-        expect(r.exitCode, `${opts.join(' ')} ${guest.join(' ')}`).toBe(2);
-        expect(oneLine(r.stderr)).toMatch(message);
-      }
-    }
+    // Each with a sandboxed binary, and --log (which a stock run meets after its supervisor has started) with a stock one too.
+    const runs = cases.flatMap(([opts, message]) => [['/bin/true'], ...(opts[0] === '--log' ? [['-c', 'pass']] : [])].map((guest) => ({ args: [...opts, ...guest], message })));
+    const results = await Promise.all(runs.map((c) => cli(['interact', ...c.args])));
+    runs.forEach((c, i) => {
+      expect(results[i]!.exitCode, c.args.join(' ')).toBe(2);
+      expect(oneLine(results[i]!.stderr)).toMatch(c.message);
+    });
   });
 
   it('--python given a program that is no Python, or no file: 127, said in one line', async () => {
@@ -315,11 +315,11 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
       ['/usr/bin/env', /^\[pypy-box\] cannot prepare the stock interpreter: \/usr\/bin\/env is not a Python interpreter \(it exited with \d+ when asked to describe itself: .*\)$/],
       ['/nonexistent/python', /^\[pypy-box\] cannot prepare the stock interpreter: interpreter \/nonexistent\/python not found \(or not an ELF binary\)$/],
     ];
-    for (const [python, message] of cases) {
-      const r = await cli(['interact', '--python', python, '-c', 'print(1)']);
-      expect(r.exitCode, python).toBe(127);
-      expect(r.stdout).toBe('');
-      expect(oneLine(r.stderr)).toMatch(message);
-    }
+    const results = await Promise.all(cases.map(([python]) => cli(['interact', '--python', python, '-c', 'print(1)'])));
+    cases.forEach(([python, message], i) => {
+      expect(results[i]!.exitCode, python).toBe(127);
+      expect(results[i]!.stdout).toBe('');
+      expect(oneLine(results[i]!.stderr)).toMatch(message);
+    });
   });
 });
