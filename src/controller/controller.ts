@@ -28,6 +28,8 @@ import { stockEnv } from '../supervisor/stand-ins.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
+import { HeapExhaustion } from './heap-exhaustion.js';
+import { openTraceFile } from './trace-file.js';
 
 const GUEST_STDERR_KEPT = 64 * 1024;
 
@@ -146,6 +148,7 @@ class Run {
   private channel!: GuestChannel;
   private ctx!: CallContext;
   private guestStderr = '';
+  private readonly heapExhaustion = new HeapExhaustion();
   /** The supervisor's notes (walls in force, limits hit, how the guest ended), checked as they come. */
   private readonly notes = new NoteReader();
   /** Signatures the supervisor may report answering itself (from the delegation, once known). */
@@ -261,7 +264,7 @@ class Run {
       localListings: listsLocally(this.delegation),
     };
     this.identity = identity;
-    this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
+    this.trace = o.traceFile ? openTraceFile(o.traceFile) : undefined;
     this.recording = this.trace !== undefined || o.onCall !== undefined;
   }
 
@@ -415,6 +418,7 @@ class Run {
     child.notes?.on('end', () => this.noted(() => this.notes.end()));
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
+      if (!this.stock && this.limits.heapBytes > 0) this.heapExhaustion.see(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
     });
     if (this.limits.timeoutMs > 0) {
@@ -752,6 +756,10 @@ class Run {
       const { name, value } = this.notes.find('limit')!;
       r.outcome = 'limit';
       r.limit = { name, value: name === 'cpu' ? this.limits.cpuSeconds : value };
+    } else if (this.heapExhaustion.endedRun(signal) && !this.killedByUs) {
+      r.outcome = 'limit';
+      r.signal = signal;
+      r.limit = { name: 'heap', value: this.limits.heapBytes };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
       r.outcome = 'signaled';
       r.signal = signal;

@@ -27,10 +27,11 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   }
   vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
   const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
+  // What interpreters read about the machine, made up: one CPU, 1 GiB. (A sandboxed PyPy's GC
+  // sizes its nursery from the cache size, and warns on every start when it cannot read it.)
+  vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
+  vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
   if (stock) {
-    // What interpreters read about the machine, made up: one CPU, 1 GiB.
-    vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
-    vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
     // The interpreter's own installation, read-only, at its real paths, with the host's symlinks.
     for (const [link, target] of stock.symlinks) if (!exists(vfs, link)) vfs.addSymlink(link, target);
     for (const g of stock.grants) {

@@ -138,11 +138,36 @@ export function walkLinks(p: string, links: Map<string, string>): string {
   return cur;
 }
 
+/**
+ * What the interpreter says of itself: implementation, prefixes, module path. Anything that does
+ * not answer as a Python would (a failure, other output) is no Python interpreter, said in one line.
+ */
+async function describeInterpreter(binary: string): Promise<[string, string, string, string[], string[]]> {
+  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, getattr(site, "getsitepackages", list)()]))';
+  let stdout: string;
+  try {
+    ({ stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 }));
+  } catch (err) {
+    const e = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
+    const how = e.killed ? 'it did not answer within 20 s' : typeof e.code === 'number' ? `it exited with ${e.code}` : e.signal ? `it died of ${String(e.signal)}` : `it could not be run: ${String(e.code)}`;
+    const said = String(e.stderr ?? '').trim().split('\n')[0]?.slice(0, 200);
+    throw new Error(`${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`);
+  }
+  let answer: unknown;
+  try {
+    answer = JSON.parse(stdout);
+  } catch {
+    /* checked below */
+  }
+  const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
+  const ok = Array.isArray(answer) && answer.length === 5 && answer.slice(0, 3).every((x) => typeof x === 'string') && strings(answer[3]) && strings(answer[4]);
+  if (!ok) throw new Error(`${binary} is not a Python interpreter (it printed no description of itself)`);
+  return answer as [string, string, string, string[], string[]];
+}
+
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, getattr(site, "getsitepackages", list)()]))';
-  const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
-  const [impl, prefix, execPrefix, sysPath, sitePackages] = JSON.parse(stdout) as [string, string, string, string[], string[]];
+  const [impl, prefix, execPrefix, sysPath, sitePackages] = await describeInterpreter(binary);
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
   const objects = [binary];
   for (const d of stdlib) listSharedObjects(d, objects);
