@@ -102,6 +102,14 @@ function sizeText(bytes: number): string {
   return String(bytes);
 }
 
+/**
+ * A list flag's values: repeated flags and comma-separated lists both add to it (`--allow-read
+ * a,b --allow-read c`). Empty items (`a,,b`, a trailing comma) are left out.
+ */
+function commaList(values: string[] | undefined): string[] | undefined {
+  return values?.flatMap((v) => String(v).split(',')).filter((v) => v !== '');
+}
+
 /** A numeric flag's value, checked here so the message names the flag (not the library option). */
 function numberOption(v: string, flag: string, kind: 'count' | 'seconds'): number {
   const n = Number(v);
@@ -154,7 +162,7 @@ function interactParser(args: string[]) {
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
     .option('nocolor', { type: 'boolean', describe: 'no colors in controller output' })
     .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped, except at an interactive prompt)" })
-    .option('allow-read', { type: 'string', array: true, nargs: 1, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
+    .option('allow-read', { type: 'string', array: true, nargs: 1, coerce: commaList, describe: 'grant read-only access to host files or directories, shown at the same paths (repeatable, or a comma-separated list)', requiresArg: true })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
     .option('env', { type: 'string', array: true, nargs: 1, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
     .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })

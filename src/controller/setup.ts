@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Policy } from '../policy/policy.js';
 import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
+import { addInterpreterFootprint, exists } from './footprint.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
 
 export const DEFAULT_ARGV0 = '/lib/pypy';
@@ -26,17 +27,7 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   }
   vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
   const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
-  if (stock) {
-    // What interpreters read about the machine, made up: one CPU, 1 GiB.
-    vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
-    vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
-    // The interpreter's own installation, read-only, at its real paths, with the host's symlinks.
-    for (const [link, target] of stock.symlinks) if (!exists(vfs, link)) vfs.addSymlink(link, target);
-    for (const g of stock.grants) {
-      policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
-      vfs.mountHost(g, g);
-    }
-  }
+  if (stock) addInterpreterFootprint(vfs, policy, stock);
   if (o.libPath !== undefined) {
     const lib = path.resolve(o.libPath);
     const dirs = ['lib-python', 'lib_pypy'];
@@ -91,14 +82,6 @@ function sameFile(a: string, b: string): boolean {
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function exists(vfs: VirtualFS, vpath: string): boolean {
-  try {
-    return vfs.resolve(vpath, [], false).node !== null;
   } catch {
     return false;
   }

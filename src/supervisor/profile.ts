@@ -24,7 +24,7 @@ export interface StockProfile {
   symlinks: [string, string][];
 }
 
-const PROFILE_VERSION = 3;
+const PROFILE_VERSION = 4;
 const memory = new Map<string, Promise<StockProfile>>();
 
 /** Whether a host file starts with the ELF magic. */
@@ -111,8 +111,12 @@ async function sharedLibraries(objects: string[]): Promise<string[]> {
   return [...libs];
 }
 
-/** Records the host symlinks met on the way to `p` (path -> link text); returns its real path. */
-export function walkLinks(p: string, links: Map<string, string>): string {
+/**
+ * Records the host symlinks met on the way to `p` (path -> link text), every hop of a chain
+ * (a venv's bin/python -> python3 -> /usr/bin/python3 -> python3.11), so that the virtual tree
+ * resolves the name as the host does; returns its real path.
+ */
+export function walkLinks(p: string, links: Map<string, string>, hops = 0): string {
   const parts = path.resolve(p).split('/').filter(Boolean);
   let cur = '/';
   for (let k = 0; k < parts.length; k++) {
@@ -126,7 +130,7 @@ export function walkLinks(p: string, links: Map<string, string>): string {
     if (st.isSymbolicLink()) {
       const text = fs.readlinkSync(next);
       links.set(next, text);
-      cur = fs.realpathSync(next);
+      cur = hops < 40 ? walkLinks(path.resolve(cur, text), links, hops + 1) : fs.realpathSync(next);
     } else cur = next;
   }
   return cur;
@@ -134,21 +138,23 @@ export function walkLinks(p: string, links: Map<string, string>): string {
 
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const query = 'import sys, json; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path]))';
-  const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
-  const [impl, prefix, execPrefix, sysPath] = JSON.parse(stdout) as [string, string, string, string[]];
+  // Asked of the interpreter as named (a venv's bin/python finds its pyvenv.cfg from there), with
+  // site enabled (a venv's prefix is set by site on older versions) but no user site or environment.
+  const query = 'import sys, json, site; venv = sys.prefix != sys.base_prefix; print(json.dumps([sys.implementation.name, sys.prefix, venv, sys.path, site.getsitepackages() if venv else []]))';
+  const { stdout } = await run(path.resolve(argv0), ['-s', '-E', '-c', query], { env: {}, timeout: 20_000 });
+  const [impl, prefix, venv, sysPath, venvSite] = JSON.parse(stdout) as [string, string, boolean, string[], string[]];
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
+  // A venv's own packages, and the pyvenv.cfg that tells the interpreter it runs in one.
+  const venvFiles = venv ? [path.join(prefix, 'pyvenv.cfg'), ...venvSite.filter(isDir)] : [];
   const objects = [binary];
-  for (const d of stdlib) listSharedObjects(d, objects);
+  for (const d of [...stdlib, ...venvFiles]) listSharedObjects(d, objects);
   const libs = await sharedLibraries(objects);
   const links = new Map<string, string>();
   const grants = new Set<string>();
-  for (const p of [argv0, ...stdlib, ...libs, '/etc/ld.so.cache']) {
+  for (const p of [argv0, ...stdlib, ...venvFiles, ...libs, '/etc/ld.so.cache']) {
     if (!fs.existsSync(p)) continue;
     grants.add(walkLinks(p, links));
   }
-  void prefix;
-  void execPrefix;
   // A grant inside a granted directory is already covered.
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
