@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { GuestErrno } from '../platform/index.js';
 import { Policy } from '../policy/policy.js';
 import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
@@ -25,7 +26,13 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
     if (!isDir(o.tmpDir)) throw new OptionError('tmpDir', `${o.tmpDir} is not a directory`);
     policy.allowRead(o.tmpDir, { reason: `read grant for ${o.tmpDir} (--tmp)` });
   }
-  vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
+  try {
+    vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter, files: o.tmpFiles });
+  } catch (err) {
+    if (err instanceof GuestErrno) throw new OptionError('tmpFiles', `do not fit in the /tmp quota (limits.tmpBytes): ${err.message}`);
+    if (o.tmpFiles) throw new OptionError('tmpFiles', (err as Error).message);
+    throw err;
+  }
   const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
   if (stock) addInterpreterFootprint(vfs, policy, stock);
   if (o.libPath !== undefined) {
@@ -96,7 +103,7 @@ export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, 
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
     // Files with their content: small ones are handed to the supervisor to open itself.
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.tmpFiles ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }
