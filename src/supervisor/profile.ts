@@ -139,10 +139,12 @@ export function walkLinks(p: string, links: Map<string, string>, hops = 0): stri
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
   // Asked of the interpreter as named (a venv's bin/python finds its pyvenv.cfg from there), with
-  // site enabled (a venv's prefix is set by site on older versions) but no user site or environment.
-  const query = 'import sys, json, site; venv = sys.prefix != sys.base_prefix; print(json.dumps([sys.implementation.name, sys.prefix, venv, sys.path, site.getsitepackages() if venv else []]))';
-  const { stdout } = await run(path.resolve(argv0), ['-s', '-E', '-c', query], { env: {}, timeout: 20_000 });
-  const [impl, prefix, venv, sysPath, venvSite] = JSON.parse(stdout) as [string, string, boolean, string[], string[]];
+  // no user site or environment; site is run by the query itself, after -S (the form the test
+  // guests answer), since a venv's prefix is set by site on older versions.
+  const query = 'import sys, json, site; site.main(); venv = sys.prefix != sys.base_prefix; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, site.getsitepackages() if venv else []]))';
+  const { stdout } = await run(path.resolve(argv0), ['-S', '-s', '-E', '-c', query], { env: {}, timeout: 20_000 });
+  const [impl, prefix, , sysPath, venvSite = []] = JSON.parse(stdout) as [string, string, string, string[], string[]?];
+  const venv = venvSite.length > 0;
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
   // A venv's own packages, and the pyvenv.cfg that tells the interpreter it runs in one.
   const venvFiles = venv ? [path.join(prefix, 'pyvenv.cfg'), ...venvSite.filter(isDir)] : [];
