@@ -24,7 +24,7 @@ export interface StockProfile {
   symlinks: [string, string][];
 }
 
-const PROFILE_VERSION = 4;
+const PROFILE_VERSION = 5;
 const memory = new Map<string, Promise<StockProfile>>();
 
 /** Whether a host file starts with the ELF magic. */
@@ -140,8 +140,9 @@ async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
   // Asked of the interpreter as named (a venv's bin/python finds its pyvenv.cfg from there), with
   // no user site or environment; site is run by the query itself, after -S (the form the test
-  // guests answer), since a venv's prefix is set by site on older versions.
-  const query = 'import sys, json, site; site.main(); venv = sys.prefix != sys.base_prefix; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, site.getsitepackages() if venv else []]))';
+  // guests answer), since a venv's prefix is set by site on older versions. The standard library
+  // is the path before site ran: not what .pth files of the host's site-packages add.
+  const query = 'import sys, json, site; path = list(sys.path); site.main(); venv = sys.prefix != sys.base_prefix; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, path, site.getsitepackages() if venv else []]))';
   const { stdout } = await run(path.resolve(argv0), ['-S', '-s', '-E', '-c', query], { env: {}, timeout: 20_000 });
   const [impl, prefix, , sysPath, venvSite = []] = JSON.parse(stdout) as [string, string, string, string[], string[]?];
   const venv = venvSite.length > 0;
