@@ -161,7 +161,8 @@ function interactParser(args: string[]) {
         'Everything after <executable> (or from the first argument that is not a pypy-box option) goes to',
         'the guest untouched, even when it looks like an option: pypy-box interact -c "print(6*7)".',
         'A first argument that is an ELF executable on the host is a sandboxed PyPy binary; anything else',
-        '(-c, -m, a script path such as /tmp/script.py) is given to the stock interpreter.',
+        '(-c, -m, a script path) is given to the stock interpreter. A script named by its host path',
+        '(report.py, ../x.py) runs from its directory, shown read-only at /app (Python sources only).',
       ].join('\n'),
     )
     .option('python', { type: 'string', describe: 'stock interpreter to run under the supervisor: pypy3, python3 or a path (default: pypy3, else python3)', requiresArg: true })
