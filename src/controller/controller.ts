@@ -17,6 +17,7 @@ import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
+import { addInterpreterFootprint } from './footprint.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
@@ -220,6 +221,8 @@ class Run {
   private setUp(o: ReturnType<typeof normalizeOptions>, stock: StockProfile | undefined): void {
     this.policy = o.policy ? o.policy.clone() : new Policy();
     const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
+    // A tree the caller built gets the interpreter's own installation too, or it could not start.
+    if (o.vfs && stock) addInterpreterFootprint(o.vfs, this.policy, stock);
     this.vfs = vfs;
     const platform = o.platform ?? hostPlatform();
     const identity: Identity = { ...DEFAULT_IDENTITY, ...o.identity };
