@@ -251,7 +251,7 @@ class Run {
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
       isatty: tty,
-      terminal: { termios: undefined, apply: this.hostTerminal ? (t, flush) => this.hostTerminal?.apply(t, flush) : undefined },
+      terminal: this.terminalHooks(),
       home: stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0),
       guestStrings: new Map(),
       environPtr: undefined,
@@ -276,6 +276,12 @@ class Run {
   }
 
   private hostTerminal: HostTerminal | undefined;
+
+  /** The session's terminal: settings and pending input go to the host terminal when the guest has it. */
+  private terminalHooks(): Session['terminal'] {
+    const t = this.hostTerminal;
+    return t ? { termios: undefined, apply: (termios, flush) => t.apply(termios, flush), available: () => t.available() } : { termios: undefined };
+  }
 
   private stdinSource(opt: StdinOption | undefined, ttyIn: boolean): InputSource {
     this.hostTerminal = undefined;

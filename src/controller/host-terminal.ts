@@ -40,6 +40,12 @@ export class HostTerminal implements InputSource {
     this.discipline.set(termios, flush);
   }
 
+  /** Bytes the guest could read now (FIONREAD). */
+  available(): number {
+    this.start();
+    return this.discipline.available();
+  }
+
   read(max: number): Promise<Buffer> {
     this.start();
     this.interrupts = []; // the guest is back at its input: earlier interrupts were answered

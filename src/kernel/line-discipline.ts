@@ -57,6 +57,11 @@ export class LineDiscipline implements InputSource {
     return (this.t.lflag & L.ISIG) !== 0;
   }
 
+  /** Bytes a read could return now (FIONREAD): whole lines only in canonical mode. */
+  available(): number {
+    return this.canonical ? this.ready.reduce((n, b) => n + b.length, 0) : this.pending;
+  }
+
   /** Keystrokes from the host terminal. */
   input(data: Buffer): void {
     for (const byte of data) this.receive(byte);

@@ -163,6 +163,14 @@ export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
   }
   if (!tty) throw new GuestErrno(Errno.ENOTTY, 'not a terminal');
   switch (req) {
+    case FIONREAD: {
+      // Input typed and not read yet (a line editor asks after an escape character).
+      if (d.kind !== 'stdio' || d.stream !== 'stdin') throw new GuestErrno(Errno.ENOTTY, 'FIONREAD on an output terminal');
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(Math.min(ctx.session.terminal.available?.() ?? 0, 0x7fffffff));
+      ctx.writeMemory(ptrArg(argv!), b);
+      return 0;
+    }
     case TCGETS:
       ctx.writeMemory(ptrArg(argv!), ctx.session.terminal.termios ?? defaultTermios());
       return 0;
