@@ -288,10 +288,13 @@ class Run {
     if (opt === undefined || opt === 'ignore') return new BufferInput(Buffer.alloc(0));
     if (opt === 'inherit' && ttyIn && process.stdin.isTTY) {
       // The guest's own terminal: its settings are applied here, its signal characters reach it.
-      return (this.hostTerminal = new HostTerminal(process.stdin, {
+      // Raw on the host from the start, so nothing typed ahead is echoed twice (host, then here).
+      this.hostTerminal = new HostTerminal(process.stdin, {
         signal: (sig) => this.child?.interrupt?.(sig),
         giveUp: () => this.fatal('aborted', new Error(`the guest did not answer ${INTERRUPTS_TO_GIVE_UP} interrupts typed at the terminal; run ended`)),
-      }));
+      });
+      this.hostTerminal.start();
+      return this.hostTerminal;
     }
     if (opt === 'inherit') return new StreamInput(process.stdin);
     if (typeof opt === 'string') return new BufferInput(Buffer.from(opt));

@@ -52,7 +52,7 @@ export class HostTerminal implements InputSource {
     return this.discipline.read(max);
   }
 
-  /** Raw host terminal from the guest's first look at it on; cooked again at the end. */
+  /** Raw host terminal for the run; cooked again at the end (close). */
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
