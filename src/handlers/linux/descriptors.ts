@@ -164,8 +164,8 @@ export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
   if (!tty) throw new GuestErrno(Errno.ENOTTY, 'not a terminal');
   switch (req) {
     case FIONREAD: {
-      // Input typed and not read yet (a line editor asks after an escape character).
-      if (d.kind !== 'stdio' || d.stream !== 'stdin') throw new GuestErrno(Errno.ENOTTY, 'FIONREAD on an output terminal');
+      // Input typed and not read yet (a line editor asks after an escape character); any of the
+      // standard streams that is a terminal is the same terminal here.
       const b = Buffer.alloc(4);
       b.writeInt32LE(Math.min(ctx.session.terminal.available?.() ?? 0, 0x7fffffff));
       ctx.writeMemory(ptrArg(argv!), b);
