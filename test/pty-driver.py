@@ -3,7 +3,7 @@
 Usage: python3 pty-driver.py < script.json, where the script is
   {"argv": [...], "env": {...}, "steps": [step, ...], "exitTimeout": seconds}
 and a step is {"send": text}, {"expect": regex, "timeout": seconds} (searched in the output
-since the previous match) or {"sleep": seconds}. Prints one JSON object: the transcript, the
+since the previous match), {"signal": number} (sent to the command) or {"sleep": seconds}. Prints one JSON object: the transcript, the
 exit status, the step that failed (if any), and whether the terminal's settings after the
 command ended are those it started with.
 """
@@ -102,6 +102,8 @@ def main():
             if not session.expect(step["expect"], step.get("timeout", 10)):
                 failed = {"index": k, "step": step}
                 break
+        elif "signal" in step:
+            os.kill(pid, step["signal"])
         elif "sleep" in step:
             end = time.monotonic() + step["sleep"]
             while time.monotonic() < end:

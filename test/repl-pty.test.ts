@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, ROOT } from './helpers.js';
@@ -10,7 +11,7 @@ import { CLI, ROOT } from './helpers.js';
 const DRIVER = path.join(ROOT, 'test/pty-driver.py');
 const CTRL_C = '\u0003', CTRL_D = '\u0004', CTRL_BACKSLASH = '\u001c';
 
-type Step = { send: string; delay?: number } | { expect: string; timeout?: number } | { sleep: number };
+type Step = { send: string; delay?: number } | { expect: string; timeout?: number } | { sleep: number } | { signal: number };
 interface Transcript {
   output: string;
   failed: { index: number; step: Step } | null;
@@ -125,6 +126,16 @@ describe.concurrent('interact at a terminal: stock interpreters', () => {
     ]);
     expectClean(t, 130);
     expect(t.output).toContain('did not answer 3 interrupts');
+  });
+
+  it.skipIf(!haveStock('pypy3'))('SIGTERM to pypy-box while pyrepl has the terminal raw: exit 143, the terminal restored', async () => {
+    const t = await typeAt([], [{ expect: '>>>> ', timeout: 30 }, { sleep: 0.3 }, { signal: os.constants.signals.SIGTERM }]);
+    expectClean(t, 143);
+  });
+
+  it.skipIf(!haveStock('pypy3'))('a guest killed at its prompt (SIGKILL): exit 137, the terminal restored', async () => {
+    const t = await typeAt([], [{ expect: '>>>> ', timeout: 30 }, line('import os; os.kill(os.getpid(), 9)'), { expect: 'SIGKILL' }]);
+    expectClean(t, 137);
   });
 
   it.skipIf(!haveStock('python3'))('python3: Ctrl-\\ sends SIGQUIT, which ends the guest as it would at a terminal (131)', async () => {
