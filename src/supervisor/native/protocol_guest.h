@@ -287,6 +287,7 @@ static int stat_own_fd(const struct seccomp_notif *req) {
 /* One notification of the strict filter. */
 static void answer_strict(const struct seccomp_notif *req) {
   int nr = req->data.nr, err;
+  know_guest((pid_t)req->pid);
   if (!exec_let_through) {
     /*
      * Our own child, between the filter and its execve: nothing else notifies there. Letting

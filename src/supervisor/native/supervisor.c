@@ -203,6 +203,40 @@ static void on_term(int sig) {
 }
 
 /*
+ * The guest's process, pinned by a pidfd as soon as its first notification names it, so a
+ * signal meant for it never reaches another process that took its number after it ended.
+ */
+static volatile int guest_pidfd = -1;
+
+static void know_guest(pid_t pid) {
+  if (guest_pid >= 0) return;
+  guest_pid = pid;
+  guest_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/*
+ * SIGUSR1 and SIGUSR2 from the controller: the interrupt and quit characters were typed at the
+ * terminal with the guest's ISIG set. The guest gets SIGINT or SIGQUIT, as from a terminal; the
+ * controller cannot send them itself (the guest runs under its own uid, in its own namespaces).
+ * Async-signal-safe; nothing happens before the guest is known.
+ */
+static void on_terminal_signal(int sig) {
+  int saved = errno;
+  int fd = guest_pidfd;
+  if (fd >= 0) (void)syscall(SYS_pidfd_send_signal, fd, sig == SIGUSR1 ? SIGINT : SIGQUIT, NULL, 0);
+  errno = saved;
+}
+
+static void take_terminal_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_terminal_signal;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
+}
+
+/*
  * Forks the guest's child and records it in `child` with SIGTERM held off meanwhile: on_term ends
  * the guest through `child`, and a SIGTERM taken between the fork and that store would find none,
  * then wait forever for a child it never killed (its guest waiting on us for an answer).
@@ -1606,7 +1640,7 @@ static void refuse_at_fd_limit(const struct seccomp_notif *req, const struct sys
 
 static void handle(const struct seccomp_notif *req) {
   int nr = req->data.nr;
-  if (guest_pid < 0) guest_pid = (pid_t)req->pid; /* the first call comes from the main thread */
+  know_guest((pid_t)req->pid); /* the first call comes from the main thread */
   if (!exec_done) {
     /* Our own child between installing the filter and starting the interpreter. */
     if (nr == SYS_execve) exec_done = 1;
@@ -2050,6 +2084,7 @@ static void set_up_caps(struct walls *w, int protocol) {
 }
 
 int main(int argc, char **argv) {
+  take_terminal_signals();
   controller_pid = getppid();
   caps.owner = getpid();
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) {
