@@ -120,6 +120,11 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
         expect(r.vfs.snapshot('/tmp')).toMatchObject({ x: Buffer.from('in memory'), 'script.py': Buffer.alloc(0) });
       });
 
+      it('imports from its read-only library without a denial (no bytecode caches written)', async () => {
+        const r = await run('import json, decimal, collections; print(1)');
+        expect(r).toMatchObject({ outcome: 'exited', exitCode: 0, denials: 0 });
+      });
+
       it('refuses /etc/passwd with EACCES, and the result says why', async () => {
         const r = await run("open('/etc/passwd')");
         expect(r).toMatchObject({ outcome: 'exited', exitCode: 1 });
