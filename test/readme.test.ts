@@ -83,3 +83,19 @@ it('the README links resolve to files of the checkout', () => {
     expect(fs.existsSync(path.join(ROOT, m[1]!)), `README links ${m[1]}, which is missing`).toBe(true);
   }
 });
+
+it('the README documents every ControllerOptions key, every RunResult field and every interact flag', async () => {
+  const text = readme();
+  const options = fs.readFileSync(path.join(ROOT, 'src/controller/options.ts'), 'utf8');
+  const keys = [.../const OPTION_KEYS[^{]*\{([\s\S]*?)\n\};/.exec(options)![1]!.matchAll(/^\s+(\w+): true,/gm)].map((m) => m[1]!);
+  expect(keys.length).toBeGreaterThan(30);
+  for (const k of keys) expect(text, `option ${k}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${k}\`( \\||,)`, 'm'));
+  const result = fs.readFileSync(path.join(ROOT, 'src/controller/result.ts'), 'utf8');
+  const fields = [.../export interface RunResult \{([\s\S]*?)\n\}/.exec(result)![1]!.matchAll(/^ {2}(\w+): /gm)].map((m) => m[1]!);
+  expect(fields.length).toBeGreaterThan(15);
+  for (const f of fields) expect(text, `result field ${f}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${f}\`( \\||,)`, 'm'));
+  const help = await execa(process.execPath, [path.join(ROOT, 'dist/controller/pypy-box.js'), 'interact', '--help'], { env: { NO_COLOR: '1' } });
+  const flags = [...help.stdout.matchAll(/^\s+(?:-\w, )?--([\w-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help');
+  expect(flags.length).toBeGreaterThan(30);
+  for (const f of flags) expect(text, `flag --${f}`).toMatch(new RegExp(`\`--(no-)?${f}[\` ]`));
+});
