@@ -18,7 +18,7 @@ it('examples/input-output.mjs: input files in /tmp, the output exported, the sym
   const r = await node('input-output.mjs');
   expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
-  expect(r.stdout).toMatch(/^total 42\n\[ 'total.txt' \] 42\n\[\n  \{\n    path: '\/tmp\/out\/passwd',\n    reason: 'symlink to "\/etc\/passwd", not followed'\n  \}\n\]$/);
+  expect(r.stdout).toMatch(/^total 42\n\[ 'total.txt' \] 42\n\[\n {2}\{\n {4}path: '\/tmp\/out\/passwd',\n {4}reason: 'symlink to "\/etc\/passwd", not followed'\n {2}\}\n\]$/);
 });
 
 it('examples/cli-recipes.sh: a script of the cwd with a sibling module, an input file, an export', async () => {

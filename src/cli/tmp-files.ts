@@ -16,14 +16,14 @@ export function readTmpFiles(specs: readonly string[], maxBytes: number): Record
     try {
       tmpFileParts(name);
     } catch (err) {
-      throw new Error(`--tmp-file ${spec}: the name ${(err as Error).message}`);
+      throw new Error(`--tmp-file ${spec}: the name ${(err as Error).message}`, { cause: err });
     }
     if (name in files) throw new Error(`--tmp-file ${spec}: ${name} is given twice`);
     let st: fs.Stats;
     try {
       st = fs.statSync(hostPath);
     } catch (err) {
-      throw new Error(`--tmp-file ${spec}: cannot read ${hostPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new Error(`--tmp-file ${spec}: cannot read ${hostPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
     }
     if (!st.isFile()) throw new Error(`--tmp-file ${spec}: ${hostPath} is not a regular file`);
     if (st.size > maxBytes) throw new Error(`--tmp-file ${spec}: ${hostPath} has ${st.size} bytes, more than the /tmp quota (${maxBytes}; --tmp-quota)`);

@@ -104,7 +104,10 @@ export class LineDiscipline implements InputSource {
         await this.wait();
         continue;
       }
-      if (this.pending !== seen) (lastByteAt = Date.now()), (seen = this.pending);
+      if (this.pending !== seen) {
+        lastByteAt = Date.now();
+        seen = this.pending;
+      }
       const min = this.t.cc[V.MIN]!;
       const timeMs = this.t.cc[V.TIME]! * 100;
       if (this.ended || (min === 0 && timeMs === 0)) return this.take(max);
@@ -219,7 +222,10 @@ export class LineDiscipline implements InputSource {
     const ends = c === NL || isChar(t, V.EOL, c) || isChar(t, V.EOL2, c);
     if (!this.canonical) {
       this.echoChar(c);
-      if (this.pending < MAX_PENDING) this.ready.push(Buffer.of(c)), this.pending++;
+      if (this.pending < MAX_PENDING) {
+        this.ready.push(Buffer.of(c));
+        this.pending++;
+      }
       return;
     }
     if (!ends && this.line.length >= MAX_LINE) return;

@@ -166,7 +166,7 @@ async function describeInterpreter(binary: string): Promise<Description> {
     const e = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
     const how = e.killed ? 'it did not answer within 20 s' : typeof e.code === 'number' ? `it exited with ${e.code}` : e.signal ? `it died of ${String(e.signal)}` : `it could not be run: ${String(e.code)}`;
     const said = String(e.stderr ?? '').trim().split('\n')[0]?.slice(0, 200);
-    throw new Error(`${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`);
+    throw new Error(`${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`, { cause: err });
   }
   let answer: unknown;
   try {
