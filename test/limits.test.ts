@@ -359,8 +359,8 @@ describe('defaults', () => {
   });
 });
 
-describe('the fate table and the descriptor makers (syscalls.h)', () => {
-  const header = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/syscalls.h'), 'utf8');
+describe('the fate table and the descriptor makers (syscalls.c)', () => {
+  const header = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/syscalls.c'), 'utf8');
   const fates = header.slice(header.indexOf('FATES[] = {'), header.indexOf('};', header.indexOf('FATES[] = {')));
   const rows = [...fates.matchAll(/\b(A|F|D|DN|DX|DU|E|X)\((\w+)(?:, ([^)]*))?\)/g)].map((m) => ({ macro: m[1]!, name: m[2]!, rest: m[3] ?? '' }));
   const makers = [...header.matchAll(/\{SYS_(\w+), \d+, MAKES_\w+\}/g)].map((m) => m[1]!);

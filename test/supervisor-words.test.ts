@@ -1,5 +1,5 @@
 /*
- * The supervisor's input parsers (src/supervisor/native/words.h) against a reference written here:
+ * The supervisor's input parsers (src/supervisor/native/words.c) against a reference written here:
  * unsigned decimal numbers, numbers in fields, hex, word frames read from a pipe, frames written.
  * Boundary cases first, then seeded random ones; the C side runs under AddressSanitizer and UBSan
  * where the compiler has them (test/guest/words-probe.c).
@@ -74,7 +74,7 @@ describe('the supervisor input parsers (words.h)', () => {
     const cc = process.env.CC ?? 'cc';
     fs.mkdirSync(path.dirname(PROBE), { recursive: true });
     const src = path.join(ROOT, 'test/guest/words-probe.c');
-    const plain = ['-O1', '-g', '-Wall', '-Wextra', '-o', PROBE, src];
+    const plain = ['-O1', '-g', '-Wall', '-Wextra', '-o', PROBE, src, path.join(ROOT, 'src/supervisor/native/words.c')];
     try {
       execFileSync(cc, ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', ...plain], { stdio: ['ignore', 'ignore', 'pipe'] });
       // Leak checks need ptrace, which containers often refuse; this probe leaks nothing by design.
