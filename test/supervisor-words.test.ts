@@ -151,13 +151,6 @@ describe('the supervisor input parsers (words.h)', () => {
     expect(got).toEqual(cases.map(([m, e, s]) => refRead(m, e, s)));
   });
 
-  it('has the frame limit the controller has (src/supervisor/words.ts)', () => {
-    const h = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/words.h'), 'utf8');
-    const m = /#define MAX_FRAME \(1u << (\d+)\)/.exec(h);
-    expect(m, 'MAX_FRAME in words.h').not.toBeNull();
-    expect(1 << Number(m![1])).toBe(MAX_FRAME);
-  });
-
   it('writes frames as the controller does, and the reader takes them back word for word', () => {
     const r = rng(SEED + 4);
     const cases: string[][] = [[], [''], ['a', '', 'b'], ['NAME=value', '--', '/bin/true']];

@@ -261,12 +261,12 @@ static int plain_path(const char *p, size_t n) {
 
 int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, char *host, int *missing_err) {
   char path[PATH_MAX], next[PATH_MAX];
-  if (n >= sizeof path || n >= lc->max_path) return -1; /* the controller says ENAMETOOLONG */
+  if (n >= sizeof path || n >= lc->max_path) return LOCAL_FORWARD; /* the controller says ENAMETOOLONG */
   memcpy(path, in, n);
   path[n] = 0;
   for (int hops = 0; hops <= MAX_LINK_HOPS; hops++) {
     size_t len = strlen(path);
-    if (!plain_path(path, len)) return -1;
+    if (!plain_path(path, len)) return LOCAL_FORWARD;
     int restarted = 0;
     for (size_t e = 1; e <= len && !restarted; e++) {
       if (e < len && path[e] != '/') continue;
@@ -292,37 +292,37 @@ int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, c
           while (dir > 0 && path[dir - 1] != '/') dir--;
           used = (size_t)snprintf(next, sizeof next, "%.*s%s%s", (int)dir, path, t, path + e);
         }
-        if (used >= sizeof next || used >= lc->max_path) return -1;
+        if (used >= sizeof next || used >= lc->max_path) return LOCAL_FORWARD;
         memcpy(path, next, used + 1);
         restarted = 1;
         break;
       }
       if (find_name(lc, path, e)) {
-        if (!last || !find_own_stat(lc, path, e)) return -1;
+        if (!last || !find_own_stat(lc, path, e)) return LOCAL_FORWARD;
         memcpy(host, path, e); /* a file of the controller's tree given with --file */
         host[e] = 0;
-        return OWN_TREE;
+        return GRANT_OWN_TREE;
       }
       if (leads_somewhere(lc, path, e) || missing_in(lc, path, e)) { /* a directory of the controller's tree */
         if (last) { /* the directory itself: answered from --stat, if given */
           memcpy(host, path, e);
           host[e] = 0;
-          return OWN_TREE;
+          return GRANT_OWN_TREE;
         }
         continue;
       }
       size_t start = e;
       while (path[start - 1] != '/') start--;
       int err = missing_in(lc, path, start - 1);
-      if (!err) return -1;
+      if (!err) return LOCAL_FORWARD;
       memcpy(host, path, e);
       host[e] = 0;
       *missing_err = err;
-      return RESOLVED_MISSING;
+      return GRANT_MISSING_NAME;
     }
-    if (!restarted) return -1;
+    if (!restarted) return LOCAL_FORWARD;
   }
-  return -1;
+  return LOCAL_FORWARD;
 }
 
 int open_host(struct local *lc, const char *host, int g, uint64_t flags) {
@@ -378,7 +378,7 @@ int host_stat(struct local *lc, const char *host, int g, struct stat *st) {
 const struct stat *own_stat(struct local *lc, int g, int link, const char *path, size_t n, char *host) {
   if (n == 1 && path[0] == '/') memcpy(host, "/", 2);
   else if (g == RESOLVED_LINK) memcpy(host, lc->links[link].path, lc->links[link].len + 1);
-  else if (g != OWN_TREE) return NULL;
+  else if (g != GRANT_OWN_TREE) return NULL;
   return find_own_stat(lc, host, strlen(host));
 }
 

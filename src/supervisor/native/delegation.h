@@ -18,24 +18,23 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define MAX_GRANTS 256
-#define MAX_LINKS 256
-#define MAX_DIRS 256
-#define MAX_NAMES 1024
-#define MAX_HOST_DEVS 512
+#include "contract.h"
+
+/* MAX_GRANTS, MAX_LINKS, MAX_DIRS, MAX_NAMES, MAX_HOST_DEVS and MAX_LISTING are the contract's (contract.h). */
 #define MAX_STATS 512
 #define MAX_VFILES 1024
 #define MAX_DIR_FDS 128
 #define MAX_LISTINGS 64
-#define MAX_LISTING (256 * 1024)
 #define MAX_LINK_HOPS 40
 
-/* What resolve_local and the answers return besides a grant's index (>= 0), and what reports say. */
-#define RESOLVED_MISSING (-2) /* a name missing from a fully known directory */
-#define RESOLVED_LINK (-3)    /* the name is a virtual symlink itself (not followed) */
-#define REPEATED (-4)         /* the controller's last answer for the same question, repeated */
-#define NO_GRANT (-5)         /* answered without a grant (identity, cwd, randomness) */
-#define OWN_TREE (-6)         /* a directory or symlink of the controller's own tree, from --stat */
+/*
+ * What resolve_local and the answers return: a grant's index (>= 0), one of the contract's report
+ * codes (GRANT_MISSING_NAME, GRANT_OWN_TREE, ...: reported as they are), or one of these,
+ * below every report code, which never reach a report.
+ */
+#define LOCAL_FORWARD (-100) /* not answered here: the call goes to the controller */
+#define RESOLVED_LINK (-101) /* the name is a virtual symlink itself (not followed) */
+#define LOCAL_ANSWERED (-102) /* answered and reported by the handler itself (local.c) */
 
 struct local_grant {
   char *path;
@@ -152,11 +151,11 @@ int local_option(struct local *lc, int argc, char **argv, int *k);
 
 /*
  * Lexical resolution through the delegated part of the tree. On success fills `host` with the
- * host path (grant path, then the rest) and returns the grant's index; -1 means "forward it".
+ * host path (grant path, then the rest) and returns the grant's index; LOCAL_FORWARD: forward it.
  * Virtual symlinks are followed like the controller's walker does (relative to their directory).
- * RESOLVED_MISSING: a name missing from a fully known directory; `host` then holds the virtual
+ * GRANT_MISSING_NAME: a name missing from a fully known directory; `host` then holds the virtual
  * path up to that name and *missing_err its errno. RESOLVED_LINK: the link itself (not followed),
- * its target in `host` and its index in *missing_err. OWN_TREE: a directory or file of the
+ * its target in `host` and its index in *missing_err. GRANT_OWN_TREE: a directory or file of the
  * controller's tree, its path in `host`.
  */
 int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, char *host, int *missing_err);
@@ -171,7 +170,7 @@ void virtual_stat(struct local *lc, const struct stat *h, uint64_t dev, struct s
  */
 int host_stat(struct local *lc, const char *host, int g, struct stat *st);
 /*
- * The stat of a directory or symlink of the controller's own tree (OWN_TREE, or RESOLVED_LINK
+ * The stat of a directory or symlink of the controller's own tree (GRANT_OWN_TREE, or RESOLVED_LINK
  * with the link's index in `link`): from --stat, with `host` set to its virtual path. NULL if unknown.
  */
 const struct stat *own_stat(struct local *lc, int g, int link, const char *path, size_t n, char *host);

@@ -138,7 +138,7 @@ void end_early(struct run *run) {
   reports_flush(&run->reports);
   run->limits.guest_cpu_us = end.cpu_us;
   note_end_limits(run, end.status);
-  note(&run->notes, "exit %s%llu\n", "", (unsigned)end.status);
+  note(&run->notes, NOTE_EXIT " %s%llu\n", "", (unsigned)end.status);
   close(run->notes.fd);
   run->notes.fd = -1;
   close(1);

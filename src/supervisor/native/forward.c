@@ -51,11 +51,11 @@ static void cmd_read(struct exchange *x) {
   uint64_t ptr = wire_in64(), size = wire_in64();
   if (size > MAX_CHUNK) protocol_fatal("R larger than the supervisor's chunk");
   if (guest_read(x->pid, ptr, iobuf + 1, size) < 0 || !notif_id_valid(x->run->listener, x->c->req->id)) {
-    wire_out("!", 1);
+    wire_out(&(char){STATUS_FAULT}, 1);
     x->fault = 1;
     return;
   }
-  iobuf[0] = '+';
+  iobuf[0] = STATUS_OK;
   wire_out(iobuf, size + 1);
 }
 
@@ -66,11 +66,11 @@ static void cmd_string(struct exchange *x) {
   if (maxlen > MAX_CHUNK) maxlen = MAX_CHUNK;
   uint64_t n = 0; /* nothing to read when maxlen is 0, whatever the pointer */
   if ((maxlen && guest_string(x->pid, ptr, maxlen, (unsigned char *)iobuf + 9, &n) < 0) || !notif_id_valid(x->run->listener, x->c->req->id)) {
-    wire_out("!", 1);
+    wire_out(&(char){STATUS_FAULT}, 1);
     x->fault = 1;
     return;
   }
-  iobuf[0] = '+';
+  iobuf[0] = STATUS_OK;
   memcpy(iobuf + 1, &n, 8);
   wire_out(iobuf, 9 + n);
 }
@@ -90,7 +90,7 @@ static void cmd_errno(struct exchange *x) {
   int32_t e;
   wire_in(&e, 4);
   /* The kernel's errno range (MAX_ERRNO); respond() negates it, and 0 means none. */
-  if (e < 0 || e > 4095) protocol_fatal("E with an errno outside 0..4095");
+  if (e < 0 || e > MAX_ERRNO) protocol_fatal("E with an errno outside 0..MAX_ERRNO");
   x->err = e;
 }
 
@@ -99,7 +99,7 @@ static void cmd_virtual(struct exchange *x) {
   int64_t target = (int64_t)wire_in64();
   uint64_t flags = wire_in64();
   int64_t res = inject(x->run->listener, x->c->req->id, x->run->guest.placeholder, target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
-  wire_out("+", 1);
+  wire_out(&(char){STATUS_OK}, 1);
   wire_out(&res, 8);
 }
 
@@ -185,16 +185,16 @@ static void cmd_result(struct exchange *x) {
 /* One command from the controller; returns 1 when it was the call's final answer. */
 static int command(struct exchange *x, unsigned char cmd) {
   switch (cmd) {
-  case 'R': cmd_read(x); return 0;
-  case 'Z': cmd_string(x); return 0;
-  case 'W': cmd_write(x); return 0;
-  case 'E': cmd_errno(x); return 0;
-  case 'V': cmd_virtual(x); return 0;
-  case 'L': cmd_listing(x); return 0;
-  case 'o': cmd_open_host(x); return 1;
-  case 'm': cmd_sealed_copy(x); return 1;
-  case 'C': cmd_continue(x); return 1;
-  case 'i': cmd_result(x); return 1;
+  case CMD_READ: cmd_read(x); return 0;
+  case CMD_STRING: cmd_string(x); return 0;
+  case CMD_WRITE: cmd_write(x); return 0;
+  case CMD_ERRNO: cmd_errno(x); return 0;
+  case CMD_VIRTUAL: cmd_virtual(x); return 0;
+  case CMD_LISTING: cmd_listing(x); return 0;
+  case CMD_OPEN_HOST: cmd_open_host(x); return 1;
+  case CMD_SEALED_COPY: cmd_sealed_copy(x); return 1;
+  case CMD_CONTINUE: cmd_continue(x); return 1;
+  case CMD_RESULT: cmd_result(x); return 1;
   default: {
     char what[64];
     snprintf(what, sizeof what, "unexpected command byte 0x%02x", cmd);

@@ -78,7 +78,7 @@ static void refuse_at_fd_limit(struct run *run, const struct seccomp_notif *req,
   struct call c;
   if (forwarded) encode_call(&c, req, f);
   respond(run->listener, req->id, 0, EMFILE, 0);
-  if (forwarded) report(&run->reports, &c, -1, EMFILE, NO_GRANT, t0, NULL);
+  if (forwarded) report(&run->reports, &c, -1, EMFILE, GRANT_NONE, t0, NULL);
 }
 
 /* mmap that reached us: large anonymous ones pass the heap check, files only when real. */

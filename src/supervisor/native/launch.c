@@ -197,7 +197,7 @@ __attribute__((noreturn)) static void child_main(struct run *run, int sock, stru
   /* Built once our pid is final, and while stderr still reaches the controller (errors). */
   struct sock_fprog fprog = build_filter(getpid(), !run->cgroup.version);
   arrange_child_fds(run, standby);
-  if (!standby) note(notes, "walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
+  if (!standby) note(notes, NOTE_WALLS " seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (lfd < 0) child_failed(notes, "seccomp filter with a user-notification listener");
   send_listener(notes, lfd);
@@ -206,7 +206,7 @@ __attribute__((noreturn)) static void child_main(struct run *run, int sock, stru
   close(SOCK_FD);
   if (standby) {
     argv = await_go(run, w);
-    note(notes, "walls seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
+    note(notes, NOTE_WALLS " seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   }
   static char *no_env[] = {NULL};
   execve(argv[0], argv + 1, environ ? environ : no_env);

@@ -110,7 +110,7 @@ static const char *cgroup_wall(struct run *run, int *err) {
     char why[200];
     snprintf(why, sizeof why, "no writable cgroup v2 with memory and pids, nor v1 memory and pids hierarchies: %s", strerror(e));
     fprintf(stderr, "pypy-box-supervisor: the cgroup wall was asked for and cannot be made (%s)\n", why);
-    note(&run->notes, "wall-failed cgroup %s %llu\n", why, (unsigned long long)e);
+    note(&run->notes, NOTE_WALL_FAILED " cgroup %s %llu\n", why, (unsigned long long)e);
     end_guest(run);
     _exit(127);
   }
@@ -131,7 +131,7 @@ static void caps_as_rlimits(struct run *run, struct walls *w, int protocol) {
     if (!protocol) l->memory_poll = l->memory;
   }
   if (l->tasks && (!w->nproc || w->nproc > l->tasks)) w->nproc = l->tasks;
-  if (l->memory || l->tasks) note(&run->notes, "walls+ rlimit-memory%s%.0llu\n", l->memory_poll ? ",memory-poll" : "", 0);
+  if (l->memory || l->tasks) note(&run->notes, NOTE_WALLS_PLUS " rlimit-memory%s%.0llu\n", l->memory_poll ? ",memory-poll" : "", 0);
 }
 
 void set_up_caps(struct run *run, struct walls *w, int protocol) {
@@ -142,7 +142,7 @@ void set_up_caps(struct run *run, struct walls *w, int protocol) {
   if (run->premade_go >= 0 && (other_walls || wrong_group)) discard_premade(run); /* its group goes with it */
   int err = 0;
   const char *wall = l->cgroup != CGROUP_OFF ? cgroup_wall(run, &err) : NULL;
-  if (wall) note(&run->notes, "walls+ %s%.0llu\n", wall, 0);
+  if (wall) note(&run->notes, NOTE_WALLS_PLUS " %s%.0llu\n", wall, 0);
   else caps_as_rlimits(run, w, protocol);
 }
 
@@ -155,8 +155,8 @@ void check_heap(struct run *run, uint64_t more) {
   if (!memory_polled(l)) return;
   pid_t pid = guest_process(run);
   uint64_t held = guest_rss(pid) + more + guest_shm_bytes(&run->guest, pid);
-  if (l->heap && held > l->heap) limit_hit(run, "heap", l->heap);
-  if (l->memory_poll && held > l->memory_poll) limit_hit(run, "memory", l->memory_poll);
+  if (l->heap && held > l->heap) limit_hit(run, LIMIT_NAME_HEAP, l->heap);
+  if (l->memory_poll && held > l->memory_poll) limit_hit(run, LIMIT_NAME_MEMORY, l->memory_poll);
 }
 
 void poll_heap(struct run *run) {
@@ -214,13 +214,13 @@ void note_reached(struct run *run) {
   struct limits *l = &run->limits;
   char limit[64];
   if (l->fd_refusals) {
-    snprintf(limit, sizeof limit, "open-files %llu", (unsigned long long)l->fds);
-    note(&run->notes, "reached %s %llu\n", limit, (unsigned long long)l->fd_refusals);
+    snprintf(limit, sizeof limit, REACHED_NAME_OPEN_FILES " %llu", (unsigned long long)l->fds);
+    note(&run->notes, NOTE_REACHED " %s %llu\n", limit, (unsigned long long)l->fd_refusals);
   }
   uint64_t tasks = cgroup_task_refusals(&run->cgroup) + l->task_refusals;
   if (tasks) {
-    snprintf(limit, sizeof limit, "tasks %llu", (unsigned long long)l->tasks);
-    note(&run->notes, "reached %s %llu\n", limit, (unsigned long long)tasks);
+    snprintf(limit, sizeof limit, REACHED_NAME_TASKS " %llu", (unsigned long long)l->tasks);
+    note(&run->notes, NOTE_REACHED " %s %llu\n", limit, (unsigned long long)tasks);
   }
 }
 
@@ -228,7 +228,7 @@ void limit_hit(struct run *run, const char *name, uint64_t value) {
   if (run->child > 0) kill(run->child, SIGKILL);
   reports_flush(&run->reports);
   note_reached(run);
-  note(&run->notes, "limit %s %llu\n", name, (unsigned long long)value);
+  note(&run->notes, NOTE_LIMIT " %s %llu\n", name, (unsigned long long)value);
   end_guest(run);
   _exit(125);
 }
@@ -242,6 +242,6 @@ void note_end_limits(struct run *run, int status) {
   note_reached(run);
   if (!WIFSIGNALED(status)) return;
   int sig = WTERMSIG(status);
-  if (sig == SIGXCPU || (sig == SIGKILL && l->cpu && l->guest_cpu_us / 1000000u >= l->cpu)) note(&run->notes, "limit %s %llu\n", "cpu", (unsigned long long)l->cpu);
-  else if (sig == SIGKILL && cgroup_oom_killed(&run->cgroup)) note(&run->notes, "limit %s %llu\n", "memory", (unsigned long long)l->memory);
+  if (sig == SIGXCPU || (sig == SIGKILL && l->cpu && l->guest_cpu_us / 1000000u >= l->cpu)) note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_CPU, (unsigned long long)l->cpu);
+  else if (sig == SIGKILL && cgroup_oom_killed(&run->cgroup)) note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_MEMORY, (unsigned long long)l->memory);
 }

@@ -16,8 +16,8 @@
 #include "reports.h"
 
 /* What a handler below returns besides a grant or a report code. */
-#define FORWARD (-1)    /* not answered here: the controller's */
-#define ANSWERED (-100) /* answered and reported by the handler itself */
+#define FORWARD LOCAL_FORWARD /* not answered here: the controller's */
+#define ANSWERED LOCAL_ANSWERED /* answered and reported by the handler itself */
 
 /* An answer given here: the call's result or errno, and what answered it (for the report). */
 struct answer {
@@ -27,8 +27,8 @@ struct answer {
 };
 
 static int local_stat(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, int follow, uint64_t buf, int64_t *result, int *err, char *host) {
-  int g = n == 1 && path[0] == '/' ? OWN_TREE : resolve_local(lc, path, n, follow, host, err);
-  if (g == RESOLVED_MISSING) {
+  int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, follow, host, err);
+  if (g == GRANT_MISSING_NAME) {
     *result = -1;
     return g;
   }
@@ -36,12 +36,12 @@ static int local_stat(struct local *lc, const struct seccomp_notif *req, const c
   if (own) {
     if (guest_write((pid_t)req->pid, buf, own, sizeof *own) < 0) *err = EFAULT, *result = -1;
     else *err = 0, *result = 0;
-    return OWN_TREE;
+    return GRANT_OWN_TREE;
   }
-  if (g < 0) return -1; /* a directory or link of the controller's tree without --stat */
+  if (g < 0) return FORWARD; /* a directory or link of the controller's tree without --stat */
   struct stat st, out;
   int rc = host_stat(lc, host, g, &st);
-  if (rc > 0) return -1;
+  if (rc > 0) return FORWARD;
   if (rc < 0) {
     *err = -rc;
     *result = -1;
@@ -59,9 +59,9 @@ static int local_stat(struct local *lc, const struct seccomp_notif *req, const c
 }
 
 static int local_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host) {
-  if (mode & ~(uint64_t)7 || mode & W_OK) return -1;
-  int g = n == 1 && path[0] == '/' ? OWN_TREE : resolve_local(lc, path, n, 1, host, err);
-  if (g == RESOLVED_MISSING) {
+  if (mode & ~(uint64_t)7 || mode & W_OK) return FORWARD;
+  int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, 1, host, err);
+  if (g == GRANT_MISSING_NAME) {
     *result = -1;
     return g;
   }
@@ -70,12 +70,12 @@ static int local_access(struct local *lc, const char *path, size_t n, uint64_t m
     *result = -1;
     if ((mode & X_OK) && !(own->st_mode & 0111)) *err = EACCES;
     else *err = 0, *result = 0;
-    return OWN_TREE;
+    return GRANT_OWN_TREE;
   }
-  if (g < 0) return -1;
+  if (g < 0) return FORWARD;
   struct stat st;
   int rc = host_stat(lc, host, g, &st);
-  if (rc > 0) return -1;
+  if (rc > 0) return FORWARD;
   *result = -1;
   if (rc < 0) *err = -rc;
   else if ((mode & X_OK) && !(st.st_mode & 0111)) *err = EACCES;
@@ -87,7 +87,7 @@ static int local_access(struct local *lc, const char *path, size_t n, uint64_t m
 static int local_getdents(struct local *lc, const struct seccomp_notif *req, int64_t fd, uint64_t buf, uint64_t count, int64_t *result, int *err) {
   size_t k = 0;
   while (k < lc->n_listings && lc->listings[k].fd != fd) k++;
-  if (k == lc->n_listings) return -1;
+  if (k == lc->n_listings) return FORWARD;
   const unsigned char *b = lc->listings[k].buf;
   size_t pos = lc->listings[k].pos, end = pos, len = lc->listings[k].len;
   while (end + 19 <= len) {
@@ -98,37 +98,37 @@ static int local_getdents(struct local *lc, const struct seccomp_notif *req, int
   }
   if (end == pos && pos < len) {
     *err = EINVAL, *result = -1;
-    return NO_GRANT;
+    return GRANT_NONE;
   }
   if (end > pos && guest_write((pid_t)req->pid, buf, b + pos, end - pos) < 0) {
     *err = EFAULT, *result = -1;
-    return NO_GRANT;
+    return GRANT_NONE;
   }
   lc->listings[k].pos = end;
   *err = 0, *result = (int64_t)(end - pos);
-  return NO_GRANT;
+  return GRANT_NONE;
 }
 
 /* Returns the grant, with *fd_out the opened host file (or -1 and *err set); -1: forward. */
 static int local_open(struct local *lc, const char *path, size_t n, uint64_t flags, int *fd_out, int *err, char *host) {
   const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY;
   lc->pending_dir_grant = -1;
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & ~(ok | O_ACCMODE))) return -1;
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & ~(ok | O_ACCMODE))) return FORWARD;
   int g = resolve_local(lc, path, n, !(flags & O_NOFOLLOW), host, err);
-  if (g == RESOLVED_MISSING) {
+  if (g == GRANT_MISSING_NAME) {
     *fd_out = -1;
     return g;
   }
-  if (g == OWN_TREE && !(flags & O_DIRECTORY)) { /* a file given with --file: its sealed copy */
+  if (g == GRANT_OWN_TREE && !(flags & O_DIRECTORY)) { /* a file given with --file: its sealed copy */
     int k = vfile_find(lc, host);
-    if (k < 0) return -1;
+    if (k < 0) return FORWARD;
     int fd = vfile_open(lc, k);
-    if (fd < 0) return -1;
+    if (fd < 0) return FORWARD;
     *fd_out = fd;
     *err = 0;
-    return OWN_TREE;
+    return GRANT_OWN_TREE;
   }
-  if (g < 0) return -1;
+  if (g < 0) return FORWARD;
   /* O_NONBLOCK: a FIFO must not block the supervisor (only regular files are handed over). */
   int fd = open_host(lc, host, g, O_RDONLY | O_NONBLOCK);
   if (fd == -ENOENT) {
@@ -136,7 +136,7 @@ static int local_open(struct local *lc, const char *path, size_t n, uint64_t fla
     *err = ENOENT;
     return g;
   }
-  if (fd < 0) return -1;
+  if (fd < 0) return FORWARD;
   struct stat st;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (flags & O_DIRECTORY)) {
     /* Directories get a virtual descriptor from the controller; remember which one it is. */
@@ -145,11 +145,11 @@ static int local_open(struct local *lc, const char *path, size_t n, uint64_t fla
       lc->pending_dir_grant = g;
     }
     close(fd);
-    return -1;
+    return FORWARD;
   }
   if (fcntl(fd, F_SETFL, 0) < 0) { /* the guest gets the description without O_NONBLOCK */
     close(fd);
-    return -1;
+    return FORWARD;
   }
   *fd_out = fd;
   *err = 0;
@@ -158,9 +158,9 @@ static int local_open(struct local *lc, const char *path, size_t n, uint64_t fla
 
 /* readlink: a virtual symlink's text, EINVAL for a granted file or directory, or a missing name. */
 static int local_readlink(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, uint64_t buf, int64_t size, int64_t *result, int *err, char *host) {
-  if (size <= 0) return -1;
+  if (size <= 0) return FORWARD;
   int g = resolve_local(lc, path, n, 0, host, err);
-  if (g == RESOLVED_MISSING) {
+  if (g == GRANT_MISSING_NAME) {
     *result = -1;
     return g;
   }
@@ -171,12 +171,12 @@ static int local_readlink(struct local *lc, const struct seccomp_notif *req, con
     if (len && guest_write((pid_t)req->pid, buf, host, len) < 0) *err = EFAULT, *result = -1;
     else *err = 0, *result = (int64_t)len;
     host[0] = 0;
-    return g;
+    return GRANT_NONE; /* the link's own text: no grant answered it */
   }
-  if (g < 0) return -1;
+  if (g < 0) return FORWARD;
   struct stat st;
   int rc = host_stat(lc, host, g, &st);
-  if (rc > 0) return -1;
+  if (rc > 0) return FORWARD;
   *result = -1;
   *err = rc < 0 ? -rc : EINVAL;
   return g;
@@ -239,7 +239,7 @@ static int answer_identity(struct local *lc, const struct call *c, struct answer
   int which = nr == SYS_getuid ? 0 : nr == SYS_geteuid ? 1 : nr == SYS_getgid ? 2 : 3;
   if (lc->ids[which] < 0) return FORWARD;
   a->result = lc->ids[which];
-  return NO_GRANT;
+  return GRANT_NONE;
 }
 
 /* The granted host directory behind fstat(fd) or newfstatat(fd, "", AT_EMPTY_PATH): its index in dir_fds, or -1. */
@@ -268,7 +268,7 @@ static int answer_fstatat(struct local *lc, const struct call *c, struct answer 
   if (!p || (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))) return FORWARD;
   if (lc->cwd_stat_ok && flags == 0 && c->path_len[1] == lc->cwd_len && memcmp(p, lc->cwd, lc->cwd_len) == 0) {
     write_answer(c, a, arg[2], lc->cwd_stat, sizeof lc->cwd_stat, 0);
-    return REPEATED;
+    return GRANT_REPEATED_ANSWER;
   }
   return local_stat(lc, c->req, p, c->path_len[1], !(flags & AT_SYMLINK_NOFOLLOW), arg[2], &a->result, &a->err, a->host);
 }
@@ -303,7 +303,7 @@ static int answer_close(struct run *run, struct local *lc, const struct call *c,
   forget_dir_fd(lc, int_arg(c->req, 0));
   forget_listing(lc, int_arg(c->req, 0));
   respond(run->listener, c->req->id, 0, 0, 1);
-  report(&run->reports, c, 0, 0, -1, t0, NULL);
+  report(&run->reports, c, 0, 0, GRANT_NONE, t0, NULL);
   return ANSWERED;
 }
 
@@ -313,7 +313,7 @@ static int answer_getcwd(struct local *lc, const struct call *c, struct answer *
   int64_t size = (int64_t)arg[1];
   if (size < (int64_t)lc->cwd_len + 1) a->err = ERANGE;
   else write_answer(c, a, arg[0], lc->cwd, lc->cwd_len + 1, (int64_t)lc->cwd_len + 1);
-  return NO_GRANT;
+  return GRANT_NONE;
 }
 
 static int answer_readlink(struct local *lc, const struct call *c, struct answer *a) {
@@ -326,7 +326,7 @@ static int answer_readlink(struct local *lc, const struct call *c, struct answer
 static int answer_uname(struct local *lc, const struct call *c, struct answer *a) {
   if (!lc->utsname_known) return FORWARD;
   write_answer(c, a, c->req->data.args[0], lc->utsname, sizeof lc->utsname, 0);
-  return NO_GRANT;
+  return GRANT_NONE;
 }
 
 /* open of a delegated file: the host file (or a sealed copy) handed over as the call's result. */
@@ -353,7 +353,7 @@ static int answer_call(struct run *run, struct local *lc, const struct call *c, 
   case SYS_close: return answer_close(run, lc, c, t0);
   case SYS_getcwd: return answer_getcwd(lc, c, a);
   case SYS_readlink: case SYS_readlinkat: return answer_readlink(lc, c, a);
-  case SYS_getrandom: return local_getrandom(c->req, c->req->data.args[0], (int64_t)c->req->data.args[1], &a->result, &a->err) < 0 ? FORWARD : NO_GRANT;
+  case SYS_getrandom: return local_getrandom(c->req, c->req->data.args[0], (int64_t)c->req->data.args[1], &a->result, &a->err) < 0 ? FORWARD : GRANT_NONE;
   case SYS_uname: return answer_uname(lc, c, a);
   case SYS_open: case SYS_openat: return answer_open(run, lc, c, a, t0);
   default: return FORWARD;
@@ -371,7 +371,7 @@ int answer_locally(struct run *run, struct local *lc, const struct call *c) {
   int g = answer_call(run, lc, c, &a, t0);
   if (g == ANSWERED) return 1;
   if (g == FORWARD) return 0;
-  /* Answered here: grant g (or NO_GRANT, RESOLVED_MISSING, REPEATED, OWN_TREE), reported in call order. */
+  /* Answered here: grant g (or GRANT_NONE, GRANT_MISSING_NAME, GRANT_REPEATED_ANSWER, GRANT_OWN_TREE), reported in call order. */
   respond(run->listener, c->req->id, a.result, a.err, 0);
   report(&run->reports, c, a.result, a.err, g, t0, a.host);
   return 1;
@@ -422,7 +422,7 @@ int answer_stdio(struct run *run, struct local *lc, const struct call *c) {
     else result = 0;
   }
   respond(run->listener, c->req->id, result, err, cont);
-  report(&run->reports, c, cont ? 0 : result, err, -1, t0, NULL);
+  report(&run->reports, c, cont ? 0 : result, err, GRANT_NONE, t0, NULL);
   return 1;
 }
 

@@ -17,6 +17,6 @@ void say_start_failed(const struct notes *n, const char *text, int err) {
   size_t k = 0;
   for (; text[k] && k < sizeof line - 1; k++) line[k] = text[k] >= 0x20 && text[k] <= 0x7e ? text[k] : '?';
   line[k] = 0;
-  if (n->fd >= 0) note(n, "start-failed %s %llu\n", line, (unsigned long long)err);
+  if (n->fd >= 0) note(n, NOTE_START_FAILED " %s %llu\n", line, (unsigned long long)err);
   else fprintf(stderr, "pypy-box-supervisor: %s\n", text);
 }

@@ -156,7 +156,7 @@ __attribute__((noreturn)) static void protocol_child(struct run *run, const stru
 __attribute__((noreturn)) static void wall_failed(struct run *run, const char *name, int err) {
   char text[320];
   snprintf(text, sizeof text, "%s %s", name, err ? strerror(err) : "the child ended before its walls were up");
-  note(&run->notes, "wall-failed %s %llu\n", text, (unsigned long long)err);
+  note(&run->notes, NOTE_WALL_FAILED " %s %llu\n", text, (unsigned long long)err);
   fprintf(stderr, "pypy-box-supervisor: cannot set up the wall %s\n", text);
   end_guest(run);
   _exit(127);
@@ -197,7 +197,7 @@ static int take_exec_failure(struct run *run, int sock, int flags) {
   int fd;
   int got = handoff_recv(sock, &h, &fd, flags);
   if (fd >= 0) close(fd);
-  if (got == 1 && h.tag == HANDOFF_EXEC_FAILED) note(&run->notes, "exec-failed %s %llu\n", strerror(h.err), (unsigned long long)h.err);
+  if (got == 1 && h.tag == HANDOFF_EXEC_FAILED) note(&run->notes, NOTE_EXEC_FAILED " %s %llu\n", strerror(h.err), (unsigned long long)h.err);
   return got;
 }
 
@@ -325,7 +325,7 @@ static void answer_strict(int listener, struct window *win, const struct seccomp
 /* Where the program and the preloaded library are, for the window (before the child exists). */
 static void know_library_places(struct run *run, struct window *win, const char *program, const char *wall_lib) {
   if (!realpath(program, win->exe_real)) {
-    note(&run->notes, "exec-failed %s %llu\n", strerror(errno), (unsigned long long)errno);
+    note(&run->notes, NOTE_EXEC_FAILED " %s %llu\n", strerror(errno), (unsigned long long)errno);
     _exit(127);
   }
   snprintf(win->exe_dir, sizeof win->exe_dir, "%.*s", (int)(strrchr(win->exe_real, '/') + 1 - win->exe_real), win->exe_real);
@@ -392,6 +392,6 @@ void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_li
       wall_failed(run, "seccomp-strict", h.tag == HANDOFF_WALL_FAILED ? h.err : 0);
     }
   }
-  note(&run->notes, wall_lib ? "walls seccomp-strict,parent-death-signal,%s%.0llu\n" : "walls parent-death-signal,%s%.0llu\n", walls, 0);
+  note(&run->notes, wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n" : NOTE_WALLS " parent-death-signal,%s%.0llu\n", walls, 0);
   serve_protocol_guest(run, win, sv[0]);
 }

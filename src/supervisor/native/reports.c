@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "delegation.h"
 
 uint64_t mono_ns(void) {
   struct timespec t;
@@ -28,12 +27,10 @@ void reports_flush_with(struct reports *r, const void *msg, size_t n) {
   wire_out(msg, n);
 }
 
-/* A grant as the wire carries it: its index, or one of the codes past every index. */
+/* A grant as the wire carries it: its index, or a report code (anything else would be a bug: none). */
 static uint16_t grant_code(int grant) {
-  if (grant == RESOLVED_MISSING) return 0xfffe;
-  if (grant == REPEATED) return 0xfffd;
-  if (grant == OWN_TREE) return 0xfffc;
-  return grant < 0 ? 0xffff : (uint16_t)grant;
+  if (grant < GRANT_OWN_TREE) grant = GRANT_NONE;
+  return GRANT_WIRE(grant);
 }
 
 void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0, const char *host) {
@@ -44,7 +41,7 @@ void report(struct reports *r, const struct call *c, int64_t result, int32_t err
   unsigned char *p = r->buf + r->used;
   uint16_t g = grant_code(grant), hl = (uint16_t)hlen;
   uint32_t spent = (uint32_t)(mono_ns() - t0);
-  *p++ = 0;
+  *p++ = REPORT_MARKER;
   memcpy(p, c->buf, c->len), p += c->len;
   memcpy(p, &result, 8), p += 8;
   memcpy(p, &err, 4), p += 4;

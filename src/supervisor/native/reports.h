@@ -10,9 +10,6 @@
 #include "state.h"
 #include "wire.h"
 
-/* How long a report may wait for the next forwarded call. */
-#define REPORT_DELAY_MS 10
-
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t mono_ns(void);
 
@@ -23,7 +20,7 @@ void reports_flush_with(struct reports *r, const void *msg, size_t n);
 
 /*
  * 0x00, the call exactly as it would have been forwarded, then i64 result, i32 errno, u16 grant
- * (see the grant codes in delegation.h), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns
+ * (an index, or GRANT_WIRE of a GRANT_ code of contract.h), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns
  * spent, u16 length and the host path that answered (empty when none).
  */
 void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0, const char *host);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "contract.h"
 #include "identity.h"
 #include "walls.h"
 
@@ -23,7 +24,6 @@
 #define SOCK_FD 509
 #define GO_FD 510
 #define NOTE_CHILD_FD 511
-#define NOTE_FD 3 /* optional: notes for the controller (walls in force, limits hit) */
 
 /* The notes descriptor (-1: the controller gave none). */
 struct notes {

@@ -29,10 +29,11 @@
 #define PYPY_BOX_SYSCALLS_H
 #include <stddef.h>
 
+#include "contract.h"
+
 enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP };
 
-/* Virtual descriptors are placed at this number and above; real ones stay below it. */
-#define VIRTUAL_FD_BASE 512
+/* Virtual descriptors are placed at VIRTUAL_FD_BASE and above (contract.h); real ones stay below it. */
 
 /*
  * Argument kinds in this table: p pointer, s pointer to a path (its string is read at once and

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract.h"
 #include "syscalls.h"
 
-#define MAX_CHUNK (1 << 20) /* largest single transfer through the supervisor's buffer */
 
 /* All n bytes to the controller (a failed write is fatal). */
 void wire_out(const void *p, size_t n);

@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The largest frame either side sends or accepts (the controller's messages are far smaller). */
-#define MAX_FRAME (1u << 20)
+#include "contract.h"
+
+/* The largest frame either side sends or accepts is MAX_FRAME (contract.h). */
 
 /*
  * Unsigned decimal: one or more digits, nothing else (no sign, space, prefix or suffix), at most
