@@ -202,7 +202,8 @@ static int set_local_calls(struct local *lc, const char *list) {
   for (const char *name = list;;) {
     const char *comma = strchr(name, ',');
     int nr = syscall_named(name, comma ? (size_t)(comma - name) : strlen(name));
-    if (nr < 0 || nr >= (int)sizeof lc->calls) return -1;
+    const struct syscall_fate *f = nr < 0 ? NULL : fate_of(nr);
+    if (!f || !(f->flags & CALL_LOCAL) || nr >= (int)sizeof lc->calls) return -1; /* only calls the table says can be */
     lc->calls[nr] = 1;
     if (!comma) return 0;
     name = comma + 1;

@@ -401,7 +401,7 @@ static int64_t stdio_statbuf(const struct call *c) {
 }
 
 int answer_stdio(struct run *run, struct local *lc, const struct call *c) {
-  if (!lc->stdio) return 0;
+  if (!lc->stdio || !(c->fate->flags & CALL_STDIO)) return 0;
   int64_t fd = int_arg(c->req, 0);
   if (fd < 0 || fd > 2) return 0;
   int64_t statbuf = stdio_statbuf(c);

@@ -1,6 +1,9 @@
 /*
- * The fate of every system call a stock interpreter may make under the supervisor. One table:
- * a call that is not listed here is refused with ENOSYS by the filter.
+ * The fate of every system call a stock interpreter may make under the supervisor. One table, one
+ * row per call, written in the contract (src/supervisor/contract/contract.json, "syscalls") and
+ * generated into syscall_table.c: a call that is not listed there is refused with ENOSYS by the
+ * filter. Each row also says whether the supervisor may answer the call itself from what the
+ * controller handed it (CALL_LOCAL, local.h) and for the guest's own standard streams (CALL_STDIO).
  *
  *   ALLOW   runs natively: it only touches the guest's own memory, threads, signals or timers
  *   FWD     forwarded to the controller as a protocol call NAME(KINDS)i; never runs natively
@@ -43,10 +46,14 @@ enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD
  */
 struct syscall_fate {
   int nr;
-  const char *sig; /* NAME(KINDS)i for FWD/FD/FDX; the name for the others */
+  const char *sig; /* NAME(KINDS)i for FWD/FD/FDN/FDX/DUP; the name for the others */
   enum fate fate;
   int err;
+  unsigned flags;  /* CALL_LOCAL, CALL_STDIO */
 };
+
+#define CALL_LOCAL 1u /* may be answered from what the controller handed over (--local) */
+#define CALL_STDIO 2u /* answered for the guest's own standard streams (--stdio-local) */
 
 /* The table, in the filter's order (frequent calls first), and its length. */
 extern const struct syscall_fate FATES[];
