@@ -17,6 +17,7 @@ export const C_HEADER = path.join(root, 'src/supervisor/native/contract.h');
 export const TS_MODULE = path.join(root, 'src/supervisor/contract/contract.ts');
 export const C_TABLE = path.join(root, 'src/supervisor/native/syscall_table.c');
 const FATES_WITH_KINDS = new Set(['FWD', 'FD', 'FDN', 'FDX', 'DUP']);
+const FATES_WITH_ERRNO = new Set(['ERR', 'REFUSE']);
 const ROW_FLAGS = { local: 'CALL_LOCAL', stdio: 'CALL_STDIO' };
 const BANNER = 'Generated from src/supervisor/contract/contract.json by scripts/gen-contract.mjs (npm run gen:contract): do not edit.';
 
@@ -36,7 +37,7 @@ function load() {
     if (seen.has(name)) throw new Error(`contract: system call ${name} listed twice`);
     seen.add(name);
     if (!Object.hasOwn(spec.syscalls.fates, fate)) throw new Error(`contract: ${name} has an unknown fate ${fate}`);
-    const argOk = FATES_WITH_KINDS.has(fate) ? /^[psli]{0,6}$/.test(arg) : fate === 'ERR' ? /^(E[A-Z]+|0)$/.test(arg) : arg === '';
+    const argOk = FATES_WITH_KINDS.has(fate) ? /^[psli]{0,6}$/.test(arg) : FATES_WITH_ERRNO.has(fate) ? /^(E[A-Z]+|0)$/.test(arg) : arg === '';
     if (!argOk || !/^[a-z0-9_]+$/.test(name)) throw new Error(`contract: ${name}: ${fate} with ${JSON.stringify(arg)}`);
     if (flags && !flags.split(',').every((f) => Object.hasOwn(ROW_FLAGS, f))) throw new Error(`contract: ${name} has unknown flags ${flags}`);
   }
@@ -56,7 +57,7 @@ function cTable(spec) {
       // The signature keeps the kinds l and s: encode_call sends l as i, s with its path.
       const sig = FATES_WITH_KINDS.has(fate) ? `${name}(${arg})i` : name;
       const flagBits = flags ? flags.split(',').map((f) => ROW_FLAGS[f]).join(' | ') : '0';
-      out.push(`  {SYS_${name}, "${sig}", ${fate}, ${fate === 'ERR' ? arg : 0}, ${flagBits}},`);
+      out.push(`  {SYS_${name}, "${sig}", ${fate}, ${FATES_WITH_ERRNO.has(fate) ? arg : 0}, ${flagBits}},`);
     }
   }
   out.push('};', 'const size_t N_FATES = sizeof FATES / sizeof FATES[0];', '');
@@ -124,12 +125,12 @@ function tsModule(spec) {
   if (!spec.syscalls) return out.join('\n');
   out.push('/** One row of the fate table (src/supervisor/native/syscalls.h says what each fate means). */');
   out.push('export interface SyscallRow {', '  name: string;', `  fate: ${Object.keys(spec.syscalls.fates).filter((k) => !k.startsWith('$')).map((f) => `'${f}'`).join(' | ')};`);
-  out.push('  /** Argument kinds (p pointer, s path sent along, l 64-bit integer, i C int) of a call the controller may see. */', '  kinds?: string;', '  /** The errno name of an ERR row (0: accepted, nothing done). */', '  errno?: string;', '  /** The supervisor may answer it from what it was handed (--local). */', '  local?: true;', '  /** Answered for the guest\'s own standard streams (--stdio-local). */', '  stdio?: true;', '}', '');
+  out.push('  /** Argument kinds (p pointer, s path sent along, l 64-bit integer, i C int) of a call the controller may see. */', '  kinds?: string;', '  /** The errno name of an ERR or REFUSE row (0: accepted, nothing done). */', '  errno?: string;', '  /** The supervisor may answer it from what it was handed (--local). */', '  local?: true;', '  /** Answered for the guest\'s own standard streams (--stdio-local). */', '  stdio?: true;', '}', '');
   out.push('/** Every system call a stock interpreter may make, in the filter\'s order; any other is refused with ENOSYS. */', 'export const SYSCALLS: readonly SyscallRow[] = [');
   for (const [name, fate, arg = '', flags = ''] of syscallRows(spec)) {
     const fields = [`name: '${name}'`, `fate: '${fate}'`];
     if (FATES_WITH_KINDS.has(fate)) fields.push(`kinds: '${arg}'`);
-    if (fate === 'ERR') fields.push(`errno: '${arg}'`);
+    if (FATES_WITH_ERRNO.has(fate)) fields.push(`errno: '${arg}'`);
     for (const f of flags ? flags.split(',') : []) fields.push(`${f}: true`);
     out.push(`  { ${fields.join(', ')} },`);
   }

@@ -210,7 +210,7 @@ describe('supervisor notes are checked like guest input', () => {
     ['an exit status out of range', ['exit 123456\n'], /malformed note.*"exit 123456"/],
     ['control characters', ['walls a\x1b[2J\n'], /malformed note/],
     ['a note cut short', ['walls seccomp'], /note from the supervisor cut short: "walls seccomp"/],
-    ['too many notes', ['walls ' + 'a,'.repeat(2100) + '\n'], /more than 4096 bytes of notes/],
+    ['too many notes', ['walls ' + 'a,'.repeat(8300) + '\n'], /more than 16384 bytes of notes/],
   ])('%s ends the run as a protocol error', async (_name, notes, message) => {
     await closeSpareSupervisor();
     const before = openFds();

@@ -58,7 +58,8 @@ describe('the spare supervisor', () => {
     expect(r.walls).not.toContain('net-ns');
     expect(r.stdout.toString()).toBe('é x');
     const py = await new Controller({ python: 'python3', args: ['-c', 'import os, sys; print(sys.argv[1:], os.environ.get("GREETING"), len(os.environ))', 'a b', '', 'ü'], env: { GREETING: 'hello world=1' } }).run();
-    expect(py.stdout.toString()).toBe("['a b', '', 'ü'] hello world=1 1\n");
+    // GREETING, and HOME (a stock interpreter gets HOME=/tmp unless env sets it).
+    expect(py.stdout.toString()).toBe("['a b', '', 'ü'] hello world=1 2\n");
   });
 
   it('for stock interpreters, has the child waiting in its walls; the run sets its own limits, or gets a fresh child', async () => {

@@ -234,8 +234,8 @@ describe('escape attempts from a stock interpreter', () => {
     const lines = out(r).trim().split('\n');
     expect(lines).toEqual([
       'symlink PermissionError',
-      // The link resolves inside the virtual tree: its /etc holds only the loader's cache.
-      "relative-symlink RESULT ['ld.so.cache']",
+      // The link resolves inside the virtual tree: its /etc holds only the loader's cache and UTC as local time.
+      "relative-symlink RESULT ['ld.so.cache', 'localtime']",
       // /proc is virtual: cpuinfo and meminfo, made up.
       'proc-exe FileNotFoundError',
       'proc-root FileNotFoundError',

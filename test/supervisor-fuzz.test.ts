@@ -251,8 +251,10 @@ function localItem(r: Rng): Item {
     case 2:
       if (ok) return { words: ['--dir', `${r.pick(['2', '13'])}:${absPath(r)}`], valid: true };
       return { words: ['--dir', r.pick(['5:/x', '+2:/x', '2:x', '2', '-13:/x', `2:${tooLongPath()}`, ':/x'])], valid: false };
-    case 3:
-      return ok ? { words: ['--name', absPath(r)], valid: true } : { words: ['--name', r.pick(['rel', '', tooLongPath()])], valid: false };
+    case 3: {
+      const opt = r.pick(['--name', '--absent']);
+      return ok ? { words: [opt, absPath(r)], valid: true } : { words: [opt, r.pick(['rel', '', tooLongPath()])], valid: false };
+    }
     case 4:
       if (ok) return { words: ['--link', absPath(r), r.pick(['target', '/abs/t', '../up'])], valid: true };
       return { words: ['--link', r.pick(['rel', '', tooLongPath()]), 't'], valid: false };

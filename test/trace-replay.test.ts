@@ -91,7 +91,11 @@ function script(calls: Recorded[]): { lines: string[]; replayed: Recorded[] } {
   for (const c of calls) {
     const [a, b, d] = c.ints;
     switch (c.sig) {
-      case 'open(pii)i': add(c, `call open(pii)i s:${c.path} ${a} ${b}`); break;
+      case 'open(pii)i':
+        add(c, `call open(pii)i s:${c.path} ${a} ${b}`);
+        // Made up here (the recorded controller had none): closed again, so descriptors number as recorded.
+        if (c.path === '/proc/meminfo') lines.push('save meminfo', 'quiet', 'call close(i)i v:meminfo', 'loud');
+        break;
       case 'stat64(pp)i': add(c, `call stat64(pp)i s:${c.path} b:st`); break;
       case 'lstat64(pp)i': add(c, `call lstat64(pp)i s:${c.path} b:st`); break;
       case 'access(pi)i': add(c, `call access(pi)i s:${c.path} ${c.ints.at(-1)}`); break;
@@ -119,7 +123,7 @@ function script(calls: Recorded[]): { lines: string[]; replayed: Recorded[] } {
 function expected(c: Recorded): { ok: boolean; errno?: string } {
   if (c.sig === 'uname(p)i' || c.sig === 'clock_gettime(ip)i' || c.sig === 'fcntl(iii)i') return { ok: true }; // answered, not ENOSYS
   if (c.path === '/dev/urandom') return { ok: true }; // a virtual device here
-  if (c.path === '/proc/meminfo') return { ok: false, errno: 'EACCES' }; // outside the sandbox's tree
+  if (c.path === '/proc/meminfo') return { ok: true }; // a made-up machine description here
   if (c.sig === 'open(pii)i' && Number(c.ints[0]) & 0o100) return { ok: false, errno: 'EROFS' }; // creating a .pyc in the read-only stdlib
   return { ok: c.ok, errno: c.ok ? undefined : c.errno };
 }

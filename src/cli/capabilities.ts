@@ -41,6 +41,12 @@ export async function dumpCapabilities(executable: string, timeoutMs = 10_000, w
   return parseDump(String(r.stdout), executable);
 }
 
+/** One line for a binary whose capability dump failed (check, interact --debug): the first line of why. */
+export function notSandboxedPyPy(executable: string, err: Error): string {
+  const why = err.message.split('\n')[0]!.replace(/:\s*$/, '');
+  return `${executable} is not a PyPy translated with --sandbox: no capability dump (${why})`;
+}
+
 export function parseDump(text: string, source = 'dump'): CapabilityDump {
   const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim();
   const version = field('Version');

@@ -10,7 +10,7 @@ import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../p
 import { formatCall } from '../trace/format.js';
 import { formatTrace, readTrace } from '../trace/index.js';
 import { isElf } from '../supervisor/profile.js';
-import { compareCapabilities, dumpCapabilities, PROTOCOL_VERSION } from './capabilities.js';
+import { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } from './capabilities.js';
 import { ExitCode } from './exit-codes.js';
 import { guestWriter, styler } from './output.js';
 
@@ -36,6 +36,13 @@ const FLAG_OF: Record<string, string> = {
   python: '--python',
   cwd: '--cwd',
   argv0: '--argv0',
+  clock: '--clock',
+  'clock.fixed': '--clock',
+  libPath: '--lib-path',
+  unknownCalls: '--unknown-calls',
+  localAnswers: '--no-local-answers',
+  tmpDir: '--tmp',
+  traceFile: '--log',
   identityRange: '--uid-range',
   'identityRange.first': '--uid-range',
   'identityRange.count': '--uid-range',
@@ -216,7 +223,10 @@ export async function interact(args: string[], io: Io): Promise<number> {
     if (spec.tmp?.quota !== undefined) tmpQuota = Number(spec.tmp.quota);
     if (spec.tmp?.from && !tmpDir) tmpDir = spec.tmp.from;
   }
-  for (const p of opts['allow-read'] ?? []) policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
+  for (const p of opts['allow-read'] ?? []) {
+    if (!fs.existsSync(p)) throw new UsageError(`--allow-read: ${p}: no such file or directory`);
+    policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
+  }
   for (const kv of opts.env ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got ${JSON.stringify(kv)}`);
@@ -271,7 +281,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     traceFile: opts.log,
     walls: opts.walls === false ? false : { ...(opts.namespaces !== undefined ? { namespaces: opts.namespaces } : {}), dropRoot: !opts['keep-uid'], ...(opts.cgroup !== undefined ? { cgroup: opts.cgroup } : {}) },
     ...identityRangeOption(opts['uid-range'], opts['uid-lock']),
-    localAnswers: opts['local-answers'] !== false,
+    localAnswers: opts['local-answers'] === false ? false : undefined,
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };
@@ -284,7 +294,14 @@ export async function interact(args: string[], io: Io): Promise<number> {
   }
 
   if (opts.debug && executable) {
-    const report = compareCapabilities(await dumpCapabilities(executable, undefined, opts.walls !== false), controller.supportedSignatures());
+    let dump;
+    try {
+      dump = await dumpCapabilities(executable, undefined, opts.walls !== false);
+    } catch (err) {
+      io.stderr.write(`pypy-box: ${notSandboxedPyPy(executable, err as Error)}\n`);
+      return ExitCode.unsupported;
+    }
+    const report = compareCapabilities(dump, controller.supportedSignatures());
     if (report.version !== PROTOCOL_VERSION) say(`warning: protocol version ${report.version}, this controller speaks ${PROTOCOL_VERSION}`);
     if (report.unsupported.length) {
       say(`refusing ${executable}: it declares ${report.unsupported.length} call(s) this controller does not implement: ${report.unsupported.join(' ')}`);
@@ -388,8 +405,7 @@ export async function check(args: string[], io: Io): Promise<number> {
   try {
     dump = await dumpCapabilities(executable);
   } catch (err) {
-    const why = (err as Error).message.split('\n')[0]!.replace(/:\s*$/, '');
-    io.stderr.write(`pypy-box: ${executable} is not a PyPy translated with --sandbox: no capability dump (${why})\n`);
+    io.stderr.write(`pypy-box: ${notSandboxedPyPy(executable, err as Error)}\n`);
     return ExitCode.unsupported;
   }
   const report = compareCapabilities(dump, implemented);

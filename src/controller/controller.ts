@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Readable, Writable } from 'node:stream';
-import { CallContext, CONTINUE, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
+import { CallContext, CONTINUE, Refusal, InjectFileCopy, InjectHostFile, type Answer, type Handler } from '../handlers/context.js';
 import { ExitRequested } from '../handlers/pypy/process.js';
 import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
@@ -15,19 +15,23 @@ import { TraceWriter, type CallRecord } from '../trace/trace.js';
 import { GuestChannel } from './channel.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
-import { SandboxError, type DeniedCall, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
+import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../supervisor/delegation.js';
-import { NoteReader } from '../supervisor/notes.js';
+import { NoteReader, type Note } from '../supervisor/notes.js';
+import { DenialLog } from './denials.js';
+import { checkOptionsForGuest } from './guest-options.js';
+import { stockEnv } from '../supervisor/stand-ins.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 import { LIMITS } from '../supervisor/contract/contract.js';
+import { HeapExhaustion } from './heap-exhaustion.js';
+import { openTraceFile } from './trace-file.js';
 
-const MAX_DENIED_KEPT = 100;
 const GUEST_STDERR_KEPT = 64 * 1024;
 
 const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
@@ -103,6 +107,7 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.options = normalizeOptions(options);
     this.guestKind = this.options.executable !== undefined ? 'sandboxed-pypy' : 'stock';
+    checkOptionsForGuest(this.options, this.guestKind, new Set(Object.keys(linuxHandlers)));
     this.handlers = { ...(this.guestKind === 'stock' ? linuxHandlers : pypyHandlers), ...this.options.handlers };
   }
 
@@ -144,6 +149,7 @@ class Run {
   private channel!: GuestChannel;
   private ctx!: CallContext;
   private guestStderr = '';
+  private readonly heapExhaustion = new HeapExhaustion();
   /** The supervisor's notes (walls in force, limits hit, how the guest ended), checked as they come. */
   private readonly notes = new NoteReader();
   /** Signatures the supervisor may report answering itself (from the delegation, once known). */
@@ -151,8 +157,7 @@ class Run {
   /** The run has been wound up: answers still in flight are dropped. */
   private over = false;
   private calls = 0;
-  private denials = 0;
-  private readonly denied: DeniedCall[] = [];
+  private readonly denials = new DenialLog();
   private readonly unknown: Record<string, number> = {};
   private limitHit: LimitHit | null = null;
   private timedOut = false;
@@ -260,7 +265,7 @@ class Run {
       localListings: listsLocally(this.delegation),
     };
     this.identity = identity;
-    this.trace = o.traceFile ? new TraceWriter(o.traceFile) : undefined;
+    this.trace = o.traceFile ? openTraceFile(o.traceFile) : undefined;
     this.recording = this.trace !== undefined || o.onCall !== undefined;
   }
 
@@ -287,8 +292,7 @@ class Run {
   private onDecision(d: Decision): void {
     if (this.ctx) this.ctx.decision = d;
     if (d.allow) return;
-    this.denials++;
-    if (this.denied.length < MAX_DENIED_KEPT) this.denied.push({ sig: this.currentSig, op: d.op, path: d.vpath, errno: d.errno, reason: d.reason });
+    this.denials.decision(this.currentSig, d);
   }
 
   private argv0(): string {
@@ -328,7 +332,7 @@ class Run {
     const o = this.o;
     const args = o.args ?? [];
     if (this.stock) {
-      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: { ...o.env }, supervised: true };
+      return { file: supervisorPath(), args: [...this.wallArgs(), '--config-stdin', '--', this.stock.binary, this.stock.argv0, ...args], env: stockEnv(o.env), supervised: true };
     }
     const heap = this.limits.heapBytes > 0 ? ['--heapsize', String(this.limits.heapBytes)] : [];
     if (o.walls === false) {
@@ -411,10 +415,11 @@ class Run {
         return this.finishEarly('internal', err as Error);
       }
     }
-    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b)));
+    child.notes?.on('data', (b: Buffer) => this.noted(() => this.notes.add(b).forEach((n) => this.refused(n))));
     child.notes?.on('end', () => this.noted(() => this.notes.end()));
     child.stderr.on('data', (b: Buffer) => {
       o.guestStderr?.write(b);
+      if (!this.stock && this.limits.heapBytes > 0) this.heapExhaustion.see(b);
       if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
     });
     if (this.limits.timeoutMs > 0) {
@@ -472,6 +477,17 @@ class Run {
     } catch (err) {
       this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
     }
+  }
+
+  /** A call the supervisor refused (a `refused` note): a denial, a call, a line of the trace. */
+  private refused(note: Note): void {
+    if (note.kind !== 'refused' && note.kind !== 'refused-more') return;
+    const rec = this.denials.refusal(note);
+    this.calls += note.count;
+    if (rec === undefined || !this.recording) return;
+    const full: CallRecord = { ...rec, seq: this.calls, t: Number((process.hrtime.bigint() - this.started) / 1000n) };
+    this.trace?.write(full);
+    this.hook(full);
   }
 
   // ---- the per-call path ----
@@ -610,10 +626,12 @@ class Run {
     if (this.killedByUs || this.over) return;
     if (err instanceof GuestErrno) {
       if (err.limit) this.noteLimit(err.limit);
+      const denied = err instanceof Refusal;
+      if (denied) this.denials.add({ sig: call.sig.text, op: 'call', path: '', errno: err.errno, reason: err.reason });
       const kind = call.sig.result;
       this.ctx.enc.discard(); // what the handler queued before failing is not sent
       this.ctx.enc.errno(err.errno).result(kind, failValue(kind));
-      if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0);
+      if (this.recording) this.record(call, failValue(kind), err.errno, err.reason, t0, denied);
       this.channel.finish(this.ctx.enc.flush());
       return;
     }
@@ -629,7 +647,7 @@ class Run {
     this.fatal('internal', new Error(`handler for ${call.sig.text} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
   }
 
-  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint): void {
+  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint, denied = false): void {
     const ctx = this.ctx;
     const now = process.hrtime.bigint();
     const d = ctx.decision;
@@ -652,6 +670,7 @@ class Run {
       rec.allowed = d.allow;
       rec.reason = d.reason;
     } else if (reason) rec.reason = reason;
+    if (denied) rec.allowed = false;
     this.trace?.write(rec);
     this.hook(rec);
   }
@@ -670,8 +689,8 @@ class Run {
       stderr: this.stderrCapture?.take() ?? Buffer.alloc(0),
       guestStderr: this.guestStderr,
       calls: this.calls,
-      denials: this.denials,
-      denied: this.denied,
+      denials: this.denials.count,
+      denied: this.denials.kept,
       unknownCalls: this.unknown,
       limitsReached: this.limitsReached(),
       durationMs: Number((process.hrtime.bigint() - this.started) / 1000n) / 1000,
@@ -738,6 +757,10 @@ class Run {
       const { name, value } = this.notes.find('limit')!;
       r.outcome = 'limit';
       r.limit = { name, value: name === 'cpu' ? this.limits.cpuSeconds : value };
+    } else if (this.heapExhaustion.endedRun(signal) && !this.killedByUs) {
+      r.outcome = 'limit';
+      r.signal = signal;
+      r.limit = { name: 'heap', value: this.limits.heapBytes };
     } else if (signal && !(this.killedByUs && signal === 'SIGKILL')) {
       r.outcome = 'signaled';
       r.signal = signal;

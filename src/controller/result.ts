@@ -21,12 +21,20 @@ export type Outcome =
   /** The controller ended it: protocol violation, refused call, abort, internal error (see the error). */
   | 'killed';
 
+/** One kind of denial: the same call refused the same way for the same reason. */
 export interface DeniedCall {
+  /** The signature (a policy's refusal), or the system call's name (one the supervisor refused). */
   sig: string;
-  op: Decision['op'];
+  /** What was refused: an operation on a path, or `call`, a system call the sandbox forbids. */
+  op: Decision['op'] | 'call';
+  /** The virtual path ('' for a refused call that names none). */
   path: string;
   errno: number;
   reason: string;
+  /** A refused call's decisive argument, e.g. `family=AF_INET`, `pid=1,sig=9`. */
+  detail?: string;
+  /** How many times it happened. */
+  count: number;
 }
 
 /** Everything that happened in one run. */
@@ -44,8 +52,9 @@ export interface RunResult {
   /** Text the guest wrote to its real stderr (fatal sandbox errors, crash messages). */
   guestStderr: string;
   calls: number;
+  /** Every request refused by the policy or the sandbox (see the README, "What counts as a denial"). */
   denials: number;
-  /** The first denials, with the policy's reasons. */
+  /** The first 100 distinct denials, with their reasons and counts. */
   denied: DeniedCall[];
   /** Limits that refused calls without ending the run (EMFILE, ENOSPC, ENAMETOOLONG, a new thread past the task cap), with counts. */
   limitsReached: { name: LimitName; value: number; calls: number }[];

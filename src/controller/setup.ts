@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Policy } from '../policy/policy.js';
+import { addStandIns } from '../supervisor/stand-ins.js';
 import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
@@ -26,16 +27,18 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   }
   vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
   const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
+  // What interpreters read about the machine, made up: one CPU, 1 GiB. (A sandboxed PyPy's GC
+  // sizes its nursery from the cache size, and warns on every start when it cannot read it.)
+  vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
+  vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
   if (stock) {
-    // What interpreters read about the machine, made up: one CPU, 1 GiB.
-    vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
-    vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
     // The interpreter's own installation, read-only, at its real paths, with the host's symlinks.
     for (const [link, target] of stock.symlinks) if (!exists(vfs, link)) vfs.addSymlink(link, target);
     for (const g of stock.grants) {
       policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
       vfs.mountHost(g, g);
     }
+    addStandIns(vfs, stock);
   }
   if (o.libPath !== undefined) {
     const lib = path.resolve(o.libPath);
@@ -113,7 +116,7 @@ export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, 
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
     // Files with their content: small ones are handed to the supervisor to open itself.
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, stock.missing ?? [], o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }

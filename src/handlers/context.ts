@@ -145,9 +145,17 @@ export class CallContext {
 }
 
 /** A handler that always fails with `errno`, for the explicit entries of the table. */
+/**
+ * A call refused by the sandbox's rules (EPERM, EACCES: a signal to another process, a change of
+ * identity, ...): a denial, counted and kept in the result like the policy's refusals. Other errnos
+ * of `refuse` say "not there" (ENOSYS, ENOTSUP, ENOTTY) and the guest falls back.
+ */
+export class Refusal extends GuestErrno {}
+
 export function refuse(errno: number, reason: string): Handler {
+  const denial = errno === Errno.EPERM || errno === Errno.EACCES;
   return () => {
-    throw new GuestErrno(errno, reason);
+    throw denial ? new Refusal(errno, reason) : new GuestErrno(errno, reason);
   };
 }
 

@@ -160,7 +160,7 @@ export class FileTable {
 
   /** ENOENT for a missing name; EACCES (a denial) for one outside the sandbox's filesystem. */
   private missing(r: Resolved, op: Operation): GuestErrno {
-    if (r.mount.source === 'memory' && r.mountPoint.length === 0 && this.vfs.isContainer(r.parts.slice(0, -1))) {
+    if (r.mount.source === 'memory' && r.mountPoint.length === 0 && this.vfs.isContainer(r.parts.slice(0, -1)) && !this.vfs.isAbsent(r.parts)) {
       const err = outside(r.parts);
       this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
       return err;

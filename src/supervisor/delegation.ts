@@ -51,7 +51,7 @@ const OTHER_CALLS: Record<string, string> = {
   getdents64: 'getdents64(ipi)i',
 };
 /** What the supervisor keeps (the contract's limits). */
-const { maxGrants: MAX_GRANTS, maxLinks: MAX_LINKS, maxDirs: MAX_DIRS, maxNames: MAX_NAMES, maxHostDevs: MAX_HOST_DEVS } = LIMITS;
+const { maxGrants: MAX_GRANTS, maxLinks: MAX_LINKS, maxDirs: MAX_DIRS, maxNames: MAX_NAMES, maxAbsent: MAX_ABSENT, maxHostDevs: MAX_HOST_DEVS } = LIMITS;
 /** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
 const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
@@ -106,6 +106,7 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
       }
     }
     for (const name of known.others) args.push('--name', name);
+    for (const name of vfs.absent().slice(0, MAX_ABSENT)) if (Buffer.byteLength(name) < maxPath) args.push('--absent', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
   // The working directory, and whether a stat of it may be repeated while nothing else happens:

@@ -12,7 +12,9 @@ export type Note =
   | { kind: 'exec-failed'; reason: string; errno: number }
   | { kind: 'wall-failed'; wall: string; reason: string; errno: number }
   | { kind: 'start-failed'; reason: string; errno: number }
-  | { kind: 'exit'; status: number };
+  | { kind: 'exit'; status: number }
+  | { kind: 'refused'; call: string; errno: number; count: number; detail: string }
+  | { kind: 'refused-more'; count: number };
 
 /** Limits the supervisor enforces by ending the guest, as their notes name them. */
 const SUPERVISOR_LIMITS = LIMIT_NAMES;
@@ -21,7 +23,10 @@ export type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
 const REACHED_LIMITS = REACHED_NAMES;
 export type ReachedLimit = (typeof REACHED_LIMITS)[number];
 
-/** The most note bytes a run may send: a handful of short lines. */
+/**
+ * The most note bytes a run may send: a handful of short lines, and two lines for each kind of
+ * refused call the supervisor keeps (at most maxRefusalKinds, each line under 200 bytes; refusals.h).
+ */
 export const MAX_NOTES_BYTES = LIMITS.maxNotesBytes;
 const MAX_ERRNO = LIMITS.maxErrno;
 /** A wait status: exit code and signal fit in 16 bits. */
@@ -29,6 +34,7 @@ const MAX_WAIT_STATUS = 0xffff;
 
 /** Each note: its words after the keyword, and how they become a Note (null: malformed). */
 const wallsNote = (rest: string): Note | null => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null);
+const count = (text: string | undefined): number => (text !== undefined && /^\d{1,20}$/.test(text) ? Number(text) : NaN);
 const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Note | null> = {
   // Names of walls, comma-separated (the list may end with a comma): the child's, then the
   // supervisor's own for the run's caps (walls+).
@@ -63,6 +69,18 @@ const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Not
     const m = /^(.+) (\d{1,4})$/.exec(rest);
     const errno = m ? Number(m[2]) : NaN;
     return m && errno <= MAX_ERRNO ? { kind: 'start-failed', reason: m[1]!, errno } : null;
+  },
+  // A call the supervisor refused (refusals.h): its name, errno, how many times, the decisive
+  // argument (or '-'). The same kind may come again with its repeats; counts add up.
+  [NOTE.refused]: (rest) => {
+    const m = /^([a-z0-9_]{1,32}) (\d{1,4}) (\d{1,20}) ([\x21-\x7e]{1,100})$/.exec(rest);
+    const [errno, n] = m ? [Number(m[2]), count(m[3])] : [NaN, NaN];
+    return m && errno >= 1 && errno <= MAX_ERRNO && Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused', call: m[1]!, errno, count: n, detail: m[4]! } : null;
+  },
+  // Refusals of kinds past the supervisor's table, only counted.
+  [NOTE.refusedMore]: (rest) => {
+    const n = count(rest);
+    return Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused-more', count: n } : null;
   },
   [NOTE.exit]: (rest) => {
     const status = /^\d{1,5}$/.test(rest) ? Number(rest) : NaN;

@@ -22,9 +22,15 @@ export interface StockProfile {
   grants: string[];
   /** Host symlinks on the way to the grants, replicated in the virtual tree: [path, link text]. */
   symlinks: [string, string][];
+  /**
+   * Entries of the interpreter's module search path that are not granted (site and dist packages,
+   * a zipped standard library that does not exist): shown as missing, the interpreter only probes them.
+   */
+  missing?: string[];
 }
 
-const PROFILE_VERSION = 3;
+/** Part of the cache key: a new field makes a new version (a name of its own, never reused). */
+const PROFILE_VERSION = '4-missing';
 const memory = new Map<string, Promise<StockProfile>>();
 
 /** Whether a host file starts with the ELF magic. */
@@ -132,11 +138,36 @@ export function walkLinks(p: string, links: Map<string, string>): string {
   return cur;
 }
 
+/**
+ * What the interpreter says of itself: implementation, prefixes, module path. Anything that does
+ * not answer as a Python would (a failure, other output) is no Python interpreter, said in one line.
+ */
+async function describeInterpreter(binary: string): Promise<[string, string, string, string[], string[]]> {
+  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, getattr(site, "getsitepackages", list)()]))';
+  let stdout: string;
+  try {
+    ({ stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 }));
+  } catch (err) {
+    const e = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
+    const how = e.killed ? 'it did not answer within 20 s' : typeof e.code === 'number' ? `it exited with ${e.code}` : e.signal ? `it died of ${String(e.signal)}` : `it could not be run: ${String(e.code)}`;
+    const said = String(e.stderr ?? '').trim().split('\n')[0]?.slice(0, 200);
+    throw new Error(`${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`);
+  }
+  let answer: unknown;
+  try {
+    answer = JSON.parse(stdout);
+  } catch {
+    /* checked below */
+  }
+  const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
+  const ok = Array.isArray(answer) && answer.length === 5 && answer.slice(0, 3).every((x) => typeof x === 'string') && strings(answer[3]) && strings(answer[4]);
+  if (!ok) throw new Error(`${binary} is not a Python interpreter (it printed no description of itself)`);
+  return answer as [string, string, string, string[], string[]];
+}
+
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const query = 'import sys, json; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path]))';
-  const { stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 });
-  const [impl, prefix, execPrefix, sysPath] = JSON.parse(stdout) as [string, string, string, string[]];
+  const [impl, prefix, execPrefix, sysPath, sitePackages] = await describeInterpreter(binary);
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
   const objects = [binary];
   for (const d of stdlib) listSharedObjects(d, objects);
@@ -152,7 +183,9 @@ async function compute(argv0: string): Promise<StockProfile> {
   // A grant inside a granted directory is already covered.
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
-  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()] };
+  // Older answers (or interpreters without site packages) leave the last field out.
+  const missing = [...sysPath, ...(Array.isArray(sitePackages) ? sitePackages : [])].filter((p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')));
+  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()], missing };
 }
 
 function isDir(p: string): boolean {

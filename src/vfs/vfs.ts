@@ -85,6 +85,10 @@ export class VirtualFS {
   private readonly containers = new Set<string>(['/']);
   /** Directories whose container status must be decided again (parents of new mount points). */
   private readonly unsettled = new Set<string>();
+  /** Files the sandbox supplies in container directories, which stay containers (addStandIn). */
+  private readonly standIns = new Set<string>();
+  /** Names shown as missing (ENOENT) in container directories, and all below them (addAbsent). */
+  private readonly absentNames = new Set<string>();
 
   constructor(readonly options: VfsOptions = {}) {
     this.maxPathLength = options.maxPathLength ?? DEFAULT_MAX_PATH;
@@ -102,6 +106,45 @@ export class VirtualFS {
     this.ordinary(parts.slice(0, -1));
     this.ownerOf(parts, 'addFile').put(parts, data, mode);
     return this;
+  }
+
+  /**
+   * A small read-only file the sandbox answers for itself in a directory that otherwise refuses
+   * names nothing granted (/etc/localtime in /etc): unlike addFile, the directory's other names
+   * stay outside the sandbox's filesystem (EACCES, a denial).
+   */
+  addStandIn(vpath: string, data: Buffer | string, mode = 0o644): this {
+    const parts = splitPath(vpath);
+    this.settleContainers();
+    for (let k = 1; k < parts.length; k++) {
+      const dir = joinPath(parts.slice(0, k));
+      if (!this.vol.existsSync(dir)) this.containers.add(dir);
+    }
+    this.ownerOf(parts, 'addStandIn').put(parts, data, mode);
+    this.standIns.add(joinPath(parts));
+    return this;
+  }
+
+  /**
+   * A name the sandbox shows as missing (ENOENT, not a denial) in a directory that otherwise
+   * refuses names nothing granted, with everything below it: what an interpreter or its libc only
+   * probes for (/etc/ld.so.preload, locale archives, a zipped standard library).
+   */
+  addAbsent(vpath: string): this {
+    this.absentNames.add(joinPath(splitPath(vpath)));
+    return this;
+  }
+
+  /** The names given to addAbsent. */
+  absent(): string[] {
+    return [...this.absentNames];
+  }
+
+  /** Whether the path or one of its parents was given to addAbsent. */
+  isAbsent(parts: readonly string[]): boolean {
+    if (this.absentNames.size === 0) return false;
+    for (let k = parts.length; k >= 1; k--) if (this.absentNames.has(joinPath(parts.slice(0, k)))) return true;
+    return false;
   }
 
   addDir(vpath: string): this {
@@ -193,7 +236,7 @@ export class VirtualFS {
       const dir = splitPath(path);
       const entries = this.vol.readdirSync(path) as string[];
       // A directory whose every entry leads to a mount point (or is one) holds nothing of its own.
-      const onlyMounts = entries.every((name) => this.mounts.some((m) => hasPrefix(m.at, [...dir, name])));
+      const onlyMounts = entries.every((name) => this.standIns.has(joinPath([...dir, name])) || this.mounts.some((m) => hasPrefix(m.at, [...dir, name])));
       if (onlyMounts) this.containers.add(path);
       else this.containers.delete(path);
     }
@@ -255,7 +298,7 @@ export class VirtualFS {
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
           const prefix = parts.slice(0, k);
-          if (mount === this.root && this.isContainer(prefix.slice(0, -1))) throw outside(prefix);
+          if (mount === this.root && this.isContainer(prefix.slice(0, -1)) && !this.isAbsent(parts)) throw outside(prefix);
           throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
         }
         const type = node.stat.mode & S_IFMT;

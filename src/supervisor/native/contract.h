@@ -40,8 +40,10 @@
 #define MAX_NAMES 1024 /* other names in those directories (--name) */
 #define MAX_HOST_DEVS 512 /* host mounts with their device numbers (--host-dev) */
 #define NOTE_FD 3 /* the descriptor the notes arrive on */
-#define MAX_NOTES_BYTES 4096 /* the most note bytes a run may send */
+#define MAX_NOTES_BYTES 16384 /* the most note bytes a run may send (a handful of lines, two for each kind of refusal kept) */
 #define REPORT_DELAY_MS 10 /* how long a report may wait for the next forwarded call */
+#define MAX_ABSENT 64 /* names shown as missing in directories that refuse unknown names (--absent) */
+#define MAX_REFUSAL_KINDS 32 /* kinds of refusal the supervisor keeps (more are only counted) */
 
 /* The notes' keywords (the first word of each line) and the limit names they carry. */
 #define NOTE_WALLS "walls" /* walls LIST: the walls in force, comma-separated */
@@ -52,6 +54,8 @@
 #define NOTE_WALL_FAILED "wall-failed" /* wall-failed WALL REASON ERRNO: a wall asked for could not be set up */
 #define NOTE_START_FAILED "start-failed" /* start-failed REASON ERRNO: the run could not start */
 #define NOTE_EXIT "exit" /* exit STATUS: the guest's wait status */
+#define NOTE_REFUSED "refused" /* refused NAME ERRNO COUNT DETAIL: a call the sandbox forbids, refused (the repeats of a kind come again at the end) */
+#define NOTE_REFUSED_MORE "refused-more" /* refused-more COUNT: refusals of kinds past the supervisor's table, only counted */
 #define LIMIT_NAME_HEAP "heap"
 #define LIMIT_NAME_CPU "cpu"
 #define LIMIT_NAME_MEMORY "memory"
@@ -59,6 +63,6 @@
 #define REACHED_NAME_TASKS "tasks"
 
 /* Every value above, for test/contract.test.ts to compare with the TypeScript module. */
-#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS)
-#define CONTRACT_STRINGS(X) X(NOTE_WALLS) X(NOTE_WALLS_PLUS) X(NOTE_LIMIT) X(NOTE_REACHED) X(NOTE_EXEC_FAILED) X(NOTE_WALL_FAILED) X(NOTE_START_FAILED) X(NOTE_EXIT) X(LIMIT_NAME_HEAP) X(LIMIT_NAME_CPU) X(LIMIT_NAME_MEMORY) X(REACHED_NAME_OPEN_FILES) X(REACHED_NAME_TASKS)
+#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS) X(MAX_ABSENT) X(MAX_REFUSAL_KINDS)
+#define CONTRACT_STRINGS(X) X(NOTE_WALLS) X(NOTE_WALLS_PLUS) X(NOTE_LIMIT) X(NOTE_REACHED) X(NOTE_EXEC_FAILED) X(NOTE_WALL_FAILED) X(NOTE_START_FAILED) X(NOTE_EXIT) X(NOTE_REFUSED) X(NOTE_REFUSED_MORE) X(LIMIT_NAME_HEAP) X(LIMIT_NAME_CPU) X(LIMIT_NAME_MEMORY) X(REACHED_NAME_OPEN_FILES) X(REACHED_NAME_TASKS)
 #endif

@@ -197,6 +197,22 @@ static int find_name(struct local *lc, const char *p, size_t n) {
 }
 
 /* The number of the call named by the n bytes at name (its name or whole signature), or -1. */
+/* --absent PATH */
+static int add_absent(struct local *lc, const char *path) {
+  if (!table_path_ok(path) || lc->n_absent >= MAX_ABSENT) return -1;
+  lc->absent[lc->n_absent] = dup_or_die(path);
+  lc->absent_lens[lc->n_absent] = strlen(path);
+  lc->n_absent++;
+  return 0;
+}
+
+/* Whether the n bytes at p name an absent name or something below one. */
+static int under_absent(struct local *lc, const char *p, size_t n) {
+  for (size_t k = 0; k < lc->n_absent; k++)
+    if (lc->absent_lens[k] <= n && memcmp(lc->absent[k], p, lc->absent_lens[k]) == 0 && (lc->absent_lens[k] == n || p[lc->absent_lens[k]] == '/')) return 1;
+  return 0;
+}
+
 /* --local open,openat,newfstatat,...: one or more known lc->names, no empty one. */
 static int set_local_calls(struct local *lc, const char *list) {
   for (const char *name = list;;) {
@@ -316,6 +332,7 @@ int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, c
       while (path[start - 1] != '/') start--;
       int err = missing_in(lc, path, start - 1);
       if (!err) return LOCAL_FORWARD;
+      if (err == EACCES && under_absent(lc, path, len)) err = ENOENT; /* shown as missing (--absent) */
       memcpy(host, path, e);
       host[e] = 0;
       *missing_err = err;
@@ -452,6 +469,7 @@ int local_option(struct local *lc, int argc, char **argv, int *k) {
   int ok;
   if (strcmp(o, "--dir") == 0) ok = add_dir(lc, v) == 0;
   else if (strcmp(o, "--name") == 0) ok = add_name(lc, v) == 0;
+  else if (strcmp(o, "--absent") == 0) ok = add_absent(lc, v) == 0;
   else if (strcmp(o, "--host-dev") == 0) ok = add_host_dev(lc, v) == 0;
   else if (strcmp(o, "--cwd") == 0) {
     ok = v[0] == '/' && strlen(v) < PATH_MAX;

@@ -20,7 +20,7 @@
 
 #include "contract.h"
 
-/* MAX_GRANTS, MAX_LINKS, MAX_DIRS, MAX_NAMES, MAX_HOST_DEVS and MAX_LISTING are the contract's (contract.h). */
+/* MAX_GRANTS, MAX_LINKS, MAX_DIRS, MAX_NAMES, MAX_ABSENT, MAX_HOST_DEVS and MAX_LISTING are the contract's (contract.h). */
 #define MAX_STATS 512
 #define MAX_VFILES 1024
 #define MAX_DIR_FDS 128
@@ -106,6 +106,13 @@ struct local {
   size_t n_dirs;
   char *names[MAX_NAMES]; /* other names in those directories: always the controller's */
   size_t name_lens[MAX_NAMES], n_names;
+  /*
+   * Names the controller's tree shows as missing (ENOENT) in directories that otherwise refuse
+   * unknown names (the stock profile's probes: /etc/ld.so.preload, locales, ...); everything
+   * below one is missing too (--absent).
+   */
+  char *absent[MAX_ABSENT];
+  size_t absent_lens[MAX_ABSENT], n_absent;
   struct local_grant host_devs[MAX_HOST_DEVS]; /* every host mount, with the device number shown */
   size_t n_host_devs;
   struct own_stat own_stats[MAX_STATS];

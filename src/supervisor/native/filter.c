@@ -204,14 +204,18 @@ static void emit_mmap(struct bpf_asm *a) {
  * clone: a thread (CLONE_THREAD) without new namespaces; anything else would be a new process or
  * new namespaces. The flags are an unsigned long, but the kernel keeps their low 32 bits only.
  */
+int clone_is_thread(uint64_t flags) {
+  return !((uint32_t)flags & CLONE_NEW_NAMESPACES) && ((uint32_t)flags & CLONE_THREAD);
+}
+
 static void emit_clone(struct bpf_asm *a, int count_tasks) {
   bpf_ld_arg_lo(a, 0);
   bpf_jset(a, CLONE_NEW_NAMESPACES, "refuse", NULL);
   bpf_jset(a, CLONE_THREAD, "allow", "refuse");
   bpf_bind(a, "allow");
   bpf_ret(a, count_tasks ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW); /* see thread_fits */
-  bpf_bind(a, "refuse");
-  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "refuse"); /* a new process or new namespaces: refused and reported (refusals.h) */
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
 }
 
 /* A SELF rule: the first argument is the guest (or 0 where that means itself), all 64 bits. */
@@ -229,8 +233,8 @@ static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) 
   }
   bpf_bind(a, "allow");
   bpf_ret(a, SECCOMP_RET_ALLOW);
-  bpf_bind(a, "refuse");
-  bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
+  bpf_bind(a, "refuse"); /* another process: refused with EPERM and reported by the supervisor */
+  bpf_ret(a, SECCOMP_RET_USER_NOTIF);
 }
 
 /* prctl: the listed options only (the option is an int: low word). */
@@ -259,6 +263,7 @@ static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t sel
     return;
   case FWD:
   case EXEC:
+  case REFUSE: /* the supervisor answers the errno and reports the refusal */
   case NEWFD: /* the supervisor counts the guest's descriptors first */
   case DUP:
     bpf_ret(a, SECCOMP_RET_USER_NOTIF);

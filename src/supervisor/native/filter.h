@@ -24,6 +24,9 @@ struct sock_fprog build_filter(pid_t self, int count_tasks);
  */
 int fd_command_forwarded(int nr, uint64_t cmd);
 
+/* What the filter lets clone do: a thread without new namespaces (low word of the flags). */
+int clone_is_thread(uint64_t flags);
+
 /* The errno to refuse an fcntl or ioctl command on a real descriptor with, or 0 to let it run. */
 int native_fd_refusal(int nr, uint64_t cmd, uint64_t arg);
 #endif

@@ -16,6 +16,7 @@
 #include "limits.h"
 #include "listener.h"
 #include "local.h"
+#include "refusals.h"
 #include "reports.h"
 #include "syscalls.h"
 #include "wire.h"
@@ -111,7 +112,8 @@ static void handle_fd_call(struct run *run, struct local *lc, const struct secco
 static void handle_fate(struct run *run, struct local *lc, const struct seccomp_notif *req, const struct syscall_fate *f) {
   int listener = run->listener;
   switch (f->fate) {
-  case EXEC: respond(listener, req->id, 0, EPERM, 0); return;
+  case EXEC:
+  case REFUSE: refuse_reported(run, req, f->sig, f->fate == EXEC ? EPERM : f->err); return;
   case MMAP: handle_mmap(run, req); return;
   case FDN:
   case FD: handle_fd_call(run, lc, req, f); return;
@@ -120,11 +122,12 @@ static void handle_fate(struct run *run, struct local *lc, const struct seccomp_
     forward_call(run, lc, req, f);
     return;
   case FDX: forward_call(run, lc, req, f); return;
-  case CLONE: /* a new thread, without a cgroup (see thread_fits) */
-    if (thread_fits(&run->limits, (pid_t)req->pid)) respond(listener, req->id, 0, 0, 1);
+  case CLONE: /* a new thread, without a cgroup (see thread_fits); or anything else, refused */
+    if (!clone_is_thread(req->data.args[0])) refuse_reported(run, req, f->sig, EPERM);
+    else if (thread_fits(&run->limits, (pid_t)req->pid)) respond(listener, req->id, 0, 0, 1);
     else respond(listener, req->id, 0, EAGAIN, 0);
     return;
-  case SELF: respond(listener, req->id, 0, EPERM, 0); return; /* only prlimit64 setting a limit of the guest's own */
+  case SELF: refuse_reported(run, req, f->sig, EPERM); return; /* another process, or prlimit64 setting a limit of the guest's own */
   case NEWFD: respond(listener, req->id, 0, 0, 1); return;
   case DUP:
     if (dup_between_real(req)) respond(listener, req->id, 0, 0, 1);

@@ -17,6 +17,7 @@
 #include "guest.h"
 #include "launch.h"
 #include "notes.h"
+#include "refusals.h"
 #include "reports.h"
 #include "syscalls.h"
 
@@ -211,6 +212,7 @@ int fds_fit(struct limits *l, const struct seccomp_notif *req) {
 }
 
 void note_reached(struct run *run) {
+  note_refusals(run); /* the repeats of reported refusals go first */
   struct limits *l = &run->limits;
   char limit[64];
   if (l->fd_refusals) {

@@ -45,7 +45,7 @@ int thread_fits(struct limits *l, pid_t pid);
 /* Whether the descriptors this call makes fit under the open-file limit; counted in when they do. */
 int fds_fit(struct limits *l, const struct seccomp_notif *req);
 
-/* `reached NAME VALUE COUNT` notes for the limits that refused something. */
+/* `reached NAME VALUE COUNT` notes for the limits that refused something (after the refusals' repeats). */
 void note_reached(struct run *run);
 /* Ends the guest for exceeding a limit, with its `limit NAME VALUE` note (status 125). */
 __attribute__((noreturn)) void limit_hit(struct run *run, const char *name, uint64_t value);

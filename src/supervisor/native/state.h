@@ -59,6 +59,20 @@ struct guest {
   char *iobuf;              /* one chunk (MAX_CHUNK) and a little room */
 };
 
+/* Refusals reported as denials (refusals.h): kinds kept, their repeats, and the ones only counted. */
+#define REFUSAL_DETAIL_MAX 100 /* the longest detail: a note line stays well under note()'s 512 bytes */
+struct refusal {
+  int nr;
+  int err;
+  char detail[REFUSAL_DETAIL_MAX + 1];
+  uint64_t repeats; /* after the first, not yet told */
+};
+struct refusals {
+  struct refusal kind[MAX_REFUSAL_KINDS];
+  unsigned n;
+  uint64_t unkept;
+};
+
 /* Reports of calls answered here, waiting to go to the controller in call order (reports.h). */
 #define REPORT_BUF (64 * 1024)
 struct reports {
@@ -87,6 +101,7 @@ struct run {
   struct limits limits;
   struct guest guest;
   struct reports reports;
+  struct refusals refusals;
   struct run_cgroup cgroup;
   struct identity id;
 };

@@ -26,7 +26,10 @@
  *           supervisor has checked the guest's descriptors against the open-file limit (EMFILE past it)
  *   DUP     like FDX, but always seen by the supervisor, which checks a copy that makes a new
  *           descriptor against the open-file limit before it lets it run natively
- *   ERR     refused with the errno given
+ *   ERR     refused with the errno given, silently: an answer the guest's libc takes as "not
+ *           there" (ENOSYS, ENOTSUP, EXDEV, EINVAL) and falls back from, or a harmless no-op (0)
+ *   REFUSE  refused with the errno given by the supervisor, which reports it to the controller
+ *           as a denial (refusals.h): the guest asked for something the sandbox forbids
  */
 #ifndef PYPY_BOX_SYSCALLS_H
 #define PYPY_BOX_SYSCALLS_H
@@ -34,7 +37,7 @@
 
 #include "contract.h"
 
-enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP };
+enum fate { ALLOW, FWD, FD, FDN, FDX, MMAP, CLONE, SELF, PRCTL, EXEC, ERR, NEWFD, DUP, REFUSE };
 
 /* Virtual descriptors are placed at VIRTUAL_FD_BASE and above (contract.h); real ones stay below it. */
 
