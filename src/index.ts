@@ -7,6 +7,7 @@ export { CallContext, refuse, constant, type Handler, type Answer } from './hand
 export { pypyHandlers } from './handlers/pypy/table.js';
 export { VirtualFS, DEFAULT_TMP_QUOTA, type VfsOptions, type TmpOptions } from './vfs/vfs.js';
 export type { HostMountFilter } from './vfs/host-mount.js';
+export { exportTree, ExportError, type ExportOptions, type ExportReport } from './vfs/export.js';
 export * from './policy/index.js';
 export * from './protocol/index.js';
 export { Errno, errnoName, GuestErrno, hostPlatform, linuxX8664, linuxAarch64, type Platform, type StatInfo } from './platform/index.js';

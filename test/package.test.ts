@@ -73,6 +73,13 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     expect(r.stdout).toContain("'answer.json': <Buffer 34 32>");
   });
 
+  it('runs the example of a tree and policy built by hand', async () => {
+    fs.copyFileSync(path.join(ROOT, 'examples/policy-vfs.mjs'), path.join(project, 'policy-vfs.mjs'));
+    const r = await run(process.execPath, ['policy-vfs.mjs']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toBe("hello ['private', 'sales.csv']\ntotal 42\nprivate: Permission denied\n[ 'private data' ]");
+  });
+
   it('runs the command line (npx pypy-box)', async () => {
     const r = await run('npx', ['--no-install', 'pypy-box', 'interact', '-c', 'import os; print(6*7, os.listdir("/"))']);
     expect(r.exitCode, r.all).toBe(0);

@@ -32,3 +32,9 @@ it('the README quick-start command runs as written from the checkout (npx pypy-b
   expect(r.stdout).toMatch(/^42 \[.*'tmp'.*\]$/);
   expect(r.stdout).not.toMatch(/'(home|root|work|var)'/);
 });
+
+it('the README example of a tree built by hand is examples/policy-vfs.mjs, word for word', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /Building the filesystem and policy by hand[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(block).toBe(fs.readFileSync(path.join(ROOT, 'examples/policy-vfs.mjs'), 'utf8'));
+});

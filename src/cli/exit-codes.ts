@@ -1,5 +1,7 @@
 /** Exit codes of the `pypy-box` command. A guest that exits by itself passes its own code through. */
 export const ExitCode = {
+  /** The guest succeeded, and an --export was refused or failed (nothing of that export written when refused). */
+  exportFailed: 1,
   /** Bad command line, bad option value, unreadable policy file. */
   usage: 2,
   /** `check`, `--debug`: the binary declares calls the controller does not implement, or gives no capability dump at all. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import yargs from 'yargs';
 import { Controller } from '../controller/controller.js';
@@ -12,6 +13,9 @@ import { formatTrace, readTrace } from '../trace/index.js';
 import { isElf } from '../supervisor/profile.js';
 import { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } from './capabilities.js';
 import { ExitCode } from './exit-codes.js';
+import { exportSpec, runExports } from './export.js';
+import { hostScript, SCRIPT_DIR } from './script.js';
+import { readTmpFiles } from './tmp-files.js';
 import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
@@ -109,6 +113,25 @@ function sizeText(bytes: number): string {
   return String(bytes);
 }
 
+/**
+ * A list flag's values: repeated flags and comma-separated lists both add to it (`--allow-read
+ * a,b --allow-read c`). Empty items (`a,,b`, a trailing comma) are left out.
+ */
+function commaList(values: string[] | undefined): string[] | undefined {
+  return values?.flatMap((v) => String(v).split(',')).filter((v) => v !== '');
+}
+
+/** A parser of a flag's value whose errors are usage errors (exit 2, the message as it is). */
+function usage<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+  return (...args) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
+}
+
 /** A numeric flag's value, checked here so the message names the flag (not the library option). */
 function numberOption(v: string, flag: string, kind: 'count' | 'seconds'): number {
   const n = Number(v);
@@ -145,7 +168,8 @@ function interactParser(args: string[]) {
         'Everything after <executable> (or from the first argument that is not a pypy-box option) goes to',
         'the guest untouched, even when it looks like an option: pypy-box interact -c "print(6*7)".',
         'A first argument that is an ELF executable on the host is a sandboxed PyPy binary; anything else',
-        '(-c, -m, a script path such as /tmp/script.py) is given to the stock interpreter.',
+        '(-c, -m, a script path) is given to the stock interpreter. A script named by its host path',
+        '(report.py, ../x.py) runs from its directory, shown read-only at /app (Python sources only).',
       ].join('\n'),
     )
     .option('python', { type: 'string', describe: 'stock interpreter to run under the supervisor: pypy3, python3 or a path (default: pypy3, else python3)', requiresArg: true })
@@ -161,7 +185,11 @@ function interactParser(args: string[]) {
     .option('debug', { type: 'boolean', describe: "check the binary's capability dump first; refuse it if it declares calls the controller lacks" })
     .option('nocolor', { type: 'boolean', describe: 'no colors in controller output' })
     .option('raw-stdout', { type: 'boolean', describe: "pass the guest's output to the terminal untouched (default: control characters are escaped, except at an interactive prompt)" })
-    .option('allow-read', { type: 'string', array: true, nargs: 1, describe: 'grant read-only access to a host file or directory, shown at the same path (repeatable)', requiresArg: true })
+    .option('allow-read', { type: 'string', array: true, nargs: 1, coerce: commaList, describe: 'grant read-only access to host files or directories, shown at the same paths (repeatable, or a comma-separated list)', requiresArg: true })
+    .option('tmp-file', { type: 'string', array: true, nargs: 1, coerce: commaList, describe: 'copy a host file into the writable /tmp before the run: [NAME=]HOSTPATH, NAME relative to /tmp (default: the file\'s name); the guest may change it, the host file is only read (repeatable, or a comma-separated list)', requiresArg: true })
+    .option('export', { type: 'string', array: true, nargs: 1, coerce: commaList, describe: 'after the run, copy the regular files and directories under a virtual directory to a host directory: VPATH:HOSTDIR (made if missing; symlinks and special files are left out and reported; existing files refused unless --overwrite) (repeatable, or a comma-separated list)', requiresArg: true })
+    .option('export-tmp', { type: 'string', describe: 'after the run, copy what is in the virtual /tmp to DIR (same as --export /tmp:DIR)', requiresArg: true })
+    .option('overwrite', { type: 'boolean', describe: 'let --export replace regular files already in the target directory (never symlinks)' })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
     .option('env', { type: 'string', array: true, nargs: 1, describe: 'set NAME=VALUE in the virtual environment (repeatable)', requiresArg: true })
     .option('cwd', { type: 'string', describe: 'virtual working directory (default /tmp)', requiresArg: true })
@@ -227,6 +255,14 @@ export async function interact(args: string[], io: Io): Promise<number> {
     if (!fs.existsSync(p)) throw new UsageError(`--allow-read: ${p}: no such file or directory`);
     policy.allowRead(p, { reason: `read grant for ${p} (--allow-read)` });
   }
+  // A script named by its host path runs from its directory, shown read-only at /app.
+  const script = hostScript(guestArgs, { tmpDir, granted: (p) => policy.grants.some((g) => p === g.at || p.startsWith(`${g.at}/`)) });
+  if (script) {
+    guestArgs[script.index] = script.vpath;
+    policy.allowRead(script.hostDir, { at: SCRIPT_DIR, include: script.include, dotfiles: false, reason: `the script's directory ${script.hostDir}, Python sources only, read-only at ${SCRIPT_DIR}` });
+  }
+  const exports = [...(opts.export ?? []).map(usage(exportSpec)), ...(opts['export-tmp'] !== undefined ? [{ vpath: '/tmp', hostDir: path.resolve(opts['export-tmp']) }] : [])];
+  if (opts.overwrite && exports.length === 0) throw new UsageError('--overwrite only applies to --export or --export-tmp');
   for (const kv of opts.env ?? []) {
     const eq = kv.indexOf('=');
     if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, got ${JSON.stringify(kv)}`);
@@ -246,6 +282,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts['stdin-limit'] !== undefined) limits.stdinBytes = sizeOption(opts['stdin-limit'], '--stdin-limit');
   if (opts['tmp-quota'] !== undefined) tmpQuota = sizeOption(opts['tmp-quota'], '--tmp-quota');
   if (tmpQuota !== undefined) limits.tmpBytes = tmpQuota;
+  const tmpFiles = opts['tmp-file']?.length ? usage(readTmpFiles)(opts['tmp-file'], tmpQuota ?? LIBRARY_LIMITS.tmpBytes) : undefined;
   if (opts['io-chunk'] !== undefined) limits.ioChunkBytes = sizeOption(opts['io-chunk'], '--io-chunk');
   if (opts['max-open-files'] !== undefined) limits.openFiles = numberOption(opts['max-open-files'], '--max-open-files', 'count');
   if (opts['max-open-dirs'] !== undefined) limits.openDirs = numberOption(opts['max-open-dirs'], '--max-open-dirs', 'count');
@@ -272,6 +309,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     policy,
     libPath: opts['lib-path'],
     tmpDir,
+    tmpFiles,
     limits,
     clock: clockOption(opts.clock),
     stdin: 'inherit',
@@ -328,7 +366,9 @@ export async function interact(args: string[], io: Io): Promise<number> {
   try {
     const result = await controller.run();
     if (stoppedBy === 'SIGPIPE') return ExitCode.signalBase + osConstants.signals.SIGPIPE;
-    return report(result, Boolean(opts.verbose), say);
+    const code = report(result, Boolean(opts.verbose), say);
+    const exported = runExports(result.vfs, exports, Boolean(opts.overwrite), say);
+    return exported || code !== 0 ? code : ExitCode.exportFailed;
   } catch (err) {
     if (err instanceof SandboxError) {
       if (err.kind === 'aborted' && stoppedBy) {
@@ -337,6 +377,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
       }
       say(st.red(err.message));
       if (opts.verbose) summary(err.result, say);
+      runExports(err.result.vfs, exports, Boolean(opts.overwrite), say);
       return err.kind === 'spawn' ? ExitCode.cannotStart : err.kind === 'aborted' ? ExitCode.signalBase + osConstants.signals.SIGINT : ExitCode.sandboxError;
     }
     throw err;

@@ -13,10 +13,12 @@ import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
 import { GuestChannel } from './channel.js';
+import { HostTerminal, INTERRUPTS_TO_GIVE_UP } from './host-terminal.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
+import { addInterpreterFootprint } from './footprint.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
@@ -221,6 +223,8 @@ class Run {
   private setUp(o: ReturnType<typeof normalizeOptions>, stock: StockProfile | undefined): void {
     this.policy = o.policy ? o.policy.clone() : new Policy();
     const vfs = o.vfs ?? buildVfs(o, this.limits, this.policy, stock);
+    // A tree the caller built gets the interpreter's own installation too, or it could not start.
+    if (o.vfs && stock) addInterpreterFootprint(o.vfs, this.policy, stock);
     this.vfs = vfs;
     const platform = o.platform ?? hostPlatform();
     const identity: Identity = { ...DEFAULT_IDENTITY, ...o.identity };
@@ -252,11 +256,11 @@ class Run {
       platform,
       // The supervisor moves at most one chunk (1 MiB) per command.
       limits: { maxIoBytes: stock ? Math.min(this.limits.ioChunkBytes, LIMITS.maxChunk) : this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
-      stdin: new LimitedInput(this.stdinSource(o.stdin), this.limits.stdinBytes, () => this.hitLimit({ name: 'stdin', value: this.limits.stdinBytes })),
+      stdin: new LimitedInput(this.stdinSource(o.stdin, tty.stdin), this.limits.stdinBytes, () => this.hitLimit({ name: 'stdin', value: this.limits.stdinBytes })),
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
       isatty: tty,
-      terminal: { termios: undefined, setRaw: tty.stdin && o.stdin === 'inherit' && process.stdin.isTTY ? (raw) => this.setRaw(raw) : undefined },
+      terminal: this.terminalHooks(),
       home: stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0),
       guestStrings: new Map(),
       environPtr: undefined,
@@ -280,8 +284,27 @@ class Run {
     return { stdin: o.tty.stdin ?? inherited.stdin, stdout: o.tty.stdout ?? inherited.stdout, stderr: o.tty.stderr ?? inherited.stderr };
   }
 
-  private stdinSource(opt: StdinOption | undefined): InputSource {
+  private hostTerminal: HostTerminal | undefined;
+
+  /** The session's terminal: settings and pending input go to the host terminal when the guest has it. */
+  private terminalHooks(): Session['terminal'] {
+    const t = this.hostTerminal;
+    return t ? { termios: undefined, apply: (termios, flush) => t.apply(termios, flush), available: () => t.available() } : { termios: undefined };
+  }
+
+  private stdinSource(opt: StdinOption | undefined, ttyIn: boolean): InputSource {
+    this.hostTerminal = undefined;
     if (opt === undefined || opt === 'ignore') return new BufferInput(Buffer.alloc(0));
+    if (opt === 'inherit' && ttyIn && process.stdin.isTTY) {
+      // The guest's own terminal: its settings are applied here, its signal characters reach it.
+      // Raw on the host from the start, so nothing typed ahead is echoed twice (host, then here).
+      this.hostTerminal = new HostTerminal(process.stdin, {
+        signal: (sig) => this.child?.interrupt?.(sig),
+        giveUp: () => this.fatal('aborted', new Error(`the guest did not answer ${INTERRUPTS_TO_GIVE_UP} interrupts typed at the terminal; run ended`)),
+      });
+      this.hostTerminal.start();
+      return this.hostTerminal;
+    }
     if (opt === 'inherit') return new StreamInput(process.stdin);
     if (typeof opt === 'string') return new BufferInput(Buffer.from(opt));
     if (Buffer.isBuffer(opt)) return new BufferInput(opt);
@@ -709,17 +732,7 @@ class Run {
     return [...all.values()];
   }
 
-  private rawMode = false;
-
-  /** Mirrors the guest's raw/cooked terminal mode on the host terminal (restored at the end). */
-  private setRaw(raw: boolean): void {
-    if (raw === this.rawMode || !process.stdin.isTTY) return;
-    process.stdin.setRawMode(raw);
-    this.rawMode = raw;
-  }
-
   private cleanup(): void {
-    this.setRaw(false);
     clearTimeout(this.timer);
     this.abort.abort();
     this.session.files.closeAll();

@@ -1,4 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
+import { tmpFileParts } from '../vfs/tmp-files.js';
 import type { Handler } from '../handlers/context.js';
 import type { ClockSpec, Identity } from '../kernel/session.js';
 import type { Platform } from '../platform/index.js';
@@ -130,6 +131,11 @@ export interface ControllerOptions {
   tmpFilter?: HostMountFilter;
   /** Extra read-only virtual files: `{ '/etc/motd': 'hi' }`. */
   files?: Record<string, string | Buffer>;
+  /**
+   * Input files in the writable `/tmp`, names relative to it: `{ 'data.csv': '...' }` is
+   * `/tmp/data.csv`, which the guest may read, change or delete. Counted in `limits.tmpBytes`.
+   */
+  tmpFiles?: Record<string, string | Buffer>;
   limits?: Partial<Limits>;
   /** Milliseconds of wall-clock time (shorthand for limits.timeoutMs). */
   timeout?: number;
@@ -221,6 +227,7 @@ const OPTION_KEYS: Record<keyof ControllerOptions, true> = {
   tmpDir: true,
   tmpFilter: true,
   files: true,
+  tmpFiles: true,
   limits: true,
   timeout: true,
   signal: true,
@@ -324,7 +331,8 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
     }
   }
   if (o.identityRange !== undefined) checkIdentityRange(o.identityRange);
-  if (o.vfs && (o.libPath || o.tmpDir || o.files)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files, not both');
+  if (o.vfs && (o.libPath || o.tmpDir || o.files || o.tmpFiles)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files/tmpFiles, not both (mountTmp takes files of its own)');
+  checkTmpFiles(o.tmpFiles);
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {
     if (!(k in LIBRARY_LIMITS)) throw new OptionError(`limits.${k}`, `unknown limit (expected one of ${Object.keys(LIBRARY_LIMITS).join(', ')})`);
@@ -339,4 +347,18 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
     if (typeof h !== 'function') throw new OptionError(`handlers['${sig}']`, 'expected a function');
   }
   return { ...o, limits };
+}
+
+/** `tmpFiles`: relative names inside /tmp, each a string or a Buffer. */
+function checkTmpFiles(files: ControllerOptions['tmpFiles']): void {
+  if (files === undefined) return;
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) throw new OptionError('tmpFiles', "expected an object of { 'name': string | Buffer }");
+  for (const [name, data] of Object.entries(files)) {
+    try {
+      tmpFileParts(name);
+    } catch (err) {
+      throw new OptionError(`tmpFiles[${JSON.stringify(name)}]`, (err as Error).message);
+    }
+    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new OptionError(`tmpFiles[${JSON.stringify(name)}]`, `expected a string or a Buffer, got ${describeValue(data)}`);
+  }
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { GuestErrno } from '../platform/index.js';
 import { Policy } from '../policy/policy.js';
 import { addStandIns } from '../supervisor/stand-ins.js';
 import { walkLinks, type StockProfile } from '../supervisor/profile.js';
 import { VirtualFS } from '../vfs/vfs.js';
+import { addInterpreterFootprint, addMachineDescription, exists } from './footprint.js';
 import { OptionError, type ControllerOptions, type Limits } from './options.js';
 
 export const DEFAULT_ARGV0 = '/lib/pypy';
@@ -25,19 +27,17 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
     if (!isDir(o.tmpDir)) throw new OptionError('tmpDir', `${o.tmpDir} is not a directory`);
     policy.allowRead(o.tmpDir, { reason: `read grant for ${o.tmpDir} (--tmp)` });
   }
-  vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter });
+  try {
+    vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter, files: o.tmpFiles });
+  } catch (err) {
+    if (err instanceof GuestErrno) throw new OptionError('tmpFiles', `do not fit in the /tmp quota (limits.tmpBytes): ${err.message}`);
+    if (o.tmpFiles) throw new OptionError('tmpFiles', (err as Error).message);
+    throw err;
+  }
   const argv0 = stock ? stock.argv0 : (o.argv0 ?? DEFAULT_ARGV0);
-  // What interpreters read about the machine, made up: one CPU, 1 GiB. (A sandboxed PyPy's GC
-  // sizes its nursery from the cache size, and warns on every start when it cannot read it.)
-  vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
-  vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
+  addMachineDescription(vfs);
   if (stock) {
-    // The interpreter's own installation, read-only, at its real paths, with the host's symlinks.
-    for (const [link, target] of stock.symlinks) if (!exists(vfs, link)) vfs.addSymlink(link, target);
-    for (const g of stock.grants) {
-      policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
-      vfs.mountHost(g, g);
-    }
+    addInterpreterFootprint(vfs, policy, stock);
     addStandIns(vfs, stock);
   }
   if (o.libPath !== undefined) {
@@ -99,14 +99,6 @@ function isDir(p: string): boolean {
   }
 }
 
-function exists(vfs: VirtualFS, vpath: string): boolean {
-  try {
-    return vfs.resolve(vpath, [], false).node !== null;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Everything `buildVfs` makes a stock guest's tree from, as one string: two runs with the same
  * recipe get the same tree (host contents aside), so what is derived from the tree can be reused.
@@ -116,7 +108,7 @@ export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, 
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
     // Files with their content: small ones are handed to the supervisor to open itself.
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, stock.missing ?? [], o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
+    stock.binary, stock.argv0, stock.grants, stock.symlinks, stock.missing ?? [], o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.tmpFiles ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }

@@ -12,6 +12,11 @@ export interface GuestTransport {
   /** Notes from the supervisor (walls in force, limits hit), when there is one. */
   notes?: Readable;
   kill(): void;
+  /**
+   * The terminal's interrupt or quit character for the guest (SIGINT, SIGQUIT): a supervisor is
+   * asked to pass it on (SIGUSR1, SIGUSR2), a guest started without one gets it directly.
+   */
+  interrupt?(sig: 'SIGINT' | 'SIGQUIT'): void;
   /** Settles when the guest has ended and its streams are closed. */
   done: Promise<GuestEnd>;
   /**
@@ -135,6 +140,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     // The supervisor ends on SIGTERM by killing its guest and reaping every process below it (no
     // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
     kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
+    interrupt: (sig) => void child.kill(supervised ? (sig === 'SIGINT' ? 'SIGUSR1' : 'SIGUSR2') : sig),
     done: child.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
   };
 }

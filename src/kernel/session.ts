@@ -58,8 +58,8 @@ export interface Session {
   readonly stdout: OutputSink;
   readonly stderr: OutputSink;
   readonly isatty: { stdin: boolean; stdout: boolean; stderr: boolean };
-  /** Terminal settings the guest last set (kernel `struct termios`), and how to apply raw mode to the host terminal. */
-  terminal: { termios: Buffer | undefined; setRaw?: (raw: boolean) => void };
+  /** Terminal settings the guest last set (kernel `struct termios`), and how they reach the host terminal (TCSETSF: flush). */
+  terminal: { termios: Buffer | undefined; apply?: (termios: Buffer, flush: boolean) => void; available?: () => number };
   /** Virtual path `_pypy_init_home` answers with. */
   readonly home: string;
   /** Guest pointers the controller allocated and keeps for reuse (getenv answers, environ). */

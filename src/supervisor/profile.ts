@@ -30,7 +30,7 @@ export interface StockProfile {
 }
 
 /** Part of the cache key: a new field makes a new version (a name of its own, never reused). */
-const PROFILE_VERSION = '4-missing';
+const PROFILE_VERSION = '6-venv-missing';
 const memory = new Map<string, Promise<StockProfile>>();
 
 /** Whether a host file starts with the ELF magic. */
@@ -117,8 +117,12 @@ async function sharedLibraries(objects: string[]): Promise<string[]> {
   return [...libs];
 }
 
-/** Records the host symlinks met on the way to `p` (path -> link text); returns its real path. */
-export function walkLinks(p: string, links: Map<string, string>): string {
+/**
+ * Records the host symlinks met on the way to `p` (path -> link text), every hop of a chain
+ * (a venv's bin/python -> python3 -> /usr/bin/python3 -> python3.11), so that the virtual tree
+ * resolves the name as the host does; returns its real path.
+ */
+export function walkLinks(p: string, links: Map<string, string>, hops = 0): string {
   const parts = path.resolve(p).split('/').filter(Boolean);
   let cur = '/';
   for (let k = 0; k < parts.length; k++) {
@@ -132,21 +136,32 @@ export function walkLinks(p: string, links: Map<string, string>): string {
     if (st.isSymbolicLink()) {
       const text = fs.readlinkSync(next);
       links.set(next, text);
-      cur = fs.realpathSync(next);
+      cur = hops < 40 ? walkLinks(path.resolve(cur, text), links, hops + 1) : fs.realpathSync(next);
     } else cur = next;
   }
   return cur;
 }
 
+/** Implementation, prefix, exec prefix, module path before site ran, a venv's site packages, all site packages. */
+type Description = [string, string, string, string[], string[], string[]];
+
+/**
+ * Run with -S, the form the test guests answer; site is run by the query itself, since a venv's
+ * prefix is set by site on older versions. The standard library is the path before site ran: not
+ * what .pth files of the host's site-packages add.
+ */
+const DESCRIBE =
+  'import sys, json, site; path = list(sys.path); site.main(); venv = sys.prefix != sys.base_prefix; ' +
+  'print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, path, site.getsitepackages() if venv else [], getattr(site, "getsitepackages", list)()]))';
+
 /**
  * What the interpreter says of itself: implementation, prefixes, module path. Anything that does
  * not answer as a Python would (a failure, other output) is no Python interpreter, said in one line.
  */
-async function describeInterpreter(binary: string): Promise<[string, string, string, string[], string[]]> {
-  const query = 'import sys, json, site; print(json.dumps([sys.implementation.name, sys.prefix, sys.exec_prefix, sys.path, getattr(site, "getsitepackages", list)()]))';
+async function describeInterpreter(binary: string): Promise<Description> {
   let stdout: string;
   try {
-    ({ stdout } = await run(binary, ['-S', '-E', '-c', query], { env: {}, timeout: 20_000 }));
+    ({ stdout } = await run(binary, ['-S', '-s', '-E', '-c', DESCRIBE], { env: {}, timeout: 20_000 }));
   } catch (err) {
     const e = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
     const how = e.killed ? 'it did not answer within 20 s' : typeof e.code === 'number' ? `it exited with ${e.code}` : e.signal ? `it died of ${String(e.signal)}` : `it could not be run: ${String(e.code)}`;
@@ -160,26 +175,28 @@ async function describeInterpreter(binary: string): Promise<[string, string, str
     /* checked below */
   }
   const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
-  const ok = Array.isArray(answer) && answer.length === 5 && answer.slice(0, 3).every((x) => typeof x === 'string') && strings(answer[3]) && strings(answer[4]);
+  const ok = Array.isArray(answer) && answer.length === 6 && answer.slice(0, 3).every((x) => typeof x === 'string') && answer.slice(3).every(strings);
   if (!ok) throw new Error(`${binary} is not a Python interpreter (it printed no description of itself)`);
-  return answer as [string, string, string, string[], string[]];
+  return answer as Description;
 }
 
 async function compute(argv0: string): Promise<StockProfile> {
   const binary = fs.realpathSync(argv0);
-  const [impl, prefix, execPrefix, sysPath, sitePackages] = await describeInterpreter(binary);
+  // Asked of the interpreter as named (a venv's bin/python finds its pyvenv.cfg from there).
+  const [impl, prefix, , sysPath, venvSite, sitePackages] = await describeInterpreter(path.resolve(argv0));
+  const venv = venvSite.length > 0;
   const stdlib = sysPath.filter((p) => p && path.isAbsolute(p) && !/(site|dist)-packages/.test(p) && isDir(p));
+  // A venv's own packages, and the pyvenv.cfg that tells the interpreter it runs in one.
+  const venvFiles = venv ? [path.join(prefix, 'pyvenv.cfg'), ...venvSite.filter(isDir)] : [];
   const objects = [binary];
-  for (const d of stdlib) listSharedObjects(d, objects);
+  for (const d of [...stdlib, ...venvFiles]) listSharedObjects(d, objects);
   const libs = await sharedLibraries(objects);
   const links = new Map<string, string>();
   const grants = new Set<string>();
-  for (const p of [argv0, ...stdlib, ...libs, '/etc/ld.so.cache']) {
+  for (const p of [argv0, ...stdlib, ...venvFiles, ...libs, '/etc/ld.so.cache']) {
     if (!fs.existsSync(p)) continue;
     grants.add(walkLinks(p, links));
   }
-  void prefix;
-  void execPrefix;
   // A grant inside a granted directory is already covered.
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));

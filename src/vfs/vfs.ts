@@ -6,6 +6,8 @@ import { MemoryMount } from './memory-mount.js';
 import { OverlayMount } from './overlay-mount.js';
 import { DEFAULT_MAX_PATH, hasPrefix, joinPath, splitPath } from './path.js';
 import { Quota } from './quota.js';
+import { seedTree } from './tmp-files.js';
+import { exportTree, type ExportOptions, type ExportReport } from './export.js';
 import type { Mount, NodeInfo } from './types.js';
 
 export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
@@ -45,6 +47,11 @@ export interface TmpOptions {
   /** A host directory shown read-only underneath; changes go to memory. */
   lowerDir?: string;
   lowerFilter?: HostMountFilter;
+  /**
+   * Files the tree starts with, writable by the guest and counted in the quota: names relative to
+   * the tree (`{ 'data.csv': '...', 'in/a.txt': buf }`), directories made as needed.
+   */
+  files?: Record<string, Buffer | string>;
 }
 
 /** A name resolved to the mount that holds it. `node` is null when the last component does not exist. */
@@ -198,6 +205,7 @@ export class VirtualFS {
     const upper = new MemoryMount(upperVol, '/upper', { dev, owner: this.owner, writable: true, quota });
     const lower = opts.lowerDir ? new HostMount(opts.lowerDir, { ...opts.lowerFilter, dev, owner: this.owner }) : null;
     const mount = new OverlayMount(upper, lower, quota);
+    if (opts.files) seedTree(mount, opts.files);
     this.attach(vpath, mount, S_IFDIR);
     return mount;
   }
@@ -383,6 +391,14 @@ export class VirtualFS {
     };
     walk(this.split(vpath), '');
     return out;
+  }
+
+  /**
+   * Copies the regular files and directories under `vpath` to the host directory `hostDir` (made
+   * if missing); symlinks and special files are left out and reported. See exportTree.
+   */
+  exportTo(vpath: string, hostDir: string, opts: ExportOptions = {}): ExportReport {
+    return exportTree(this, vpath, hostDir, opts);
   }
 
   /** Reads a whole virtual file (host side, no policy: the host may read what it built or the guest wrote). */

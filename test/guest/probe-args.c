@@ -248,7 +248,7 @@ static void probe_refused(void) {
 /* What the controller's profile of a stock interpreter asks: implementation, prefixes, path. */
 static int answer_profile_query(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "-S") != 0) return 0;
-  printf("[\"probe-args\", \"/\", \"/\", []]\n");
+  printf("[\"probe-args\", \"/\", \"/\", [], [], []]\n");
   return 1;
 }
 

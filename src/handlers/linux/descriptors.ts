@@ -5,6 +5,7 @@ import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import { CONTINUE, InjectFileCopy, InjectHostFile, type CallContext, type Handler } from '../context.js';
 import { direntRecords } from '../../kernel/files.js';
 import { LIMITS } from '../../supervisor/contract/contract.js';
+import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
 
 /**
  * Descriptor calls of a stock guest under the supervisor. The kernel chooses descriptor numbers:
@@ -139,26 +140,12 @@ export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
 const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404, TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414, FIONREAD = 0x541b, FIONCLEX = 0x5450, FIOCLEX = 0x5451, TIOCGPGRP = 0x540f;
 
-/** A sane cooked terminal (kernel `struct termios`, 36 bytes) for guests told they have one. */
-function defaultTermios(): Buffer {
-  const b = Buffer.alloc(36);
-  b.writeUInt32LE(0o2400, 0); // ICRNL | IXON
-  b.writeUInt32LE(0o5, 4); // OPOST | ONLCR
-  b.writeUInt32LE(0o277, 8); // B38400 | CS8 | CREAD
-  b.writeUInt32LE(0o105073, 12); // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
-  const cc = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22];
-  cc.forEach((v, k) => (b[17 + k] = v));
-  return b;
-}
-
-const ICANON = 0o2;
-
-/** The guest's terminal settings are kept; raw mode (no ICANON) is mirrored on the host terminal. */
-async function setTermios(ctx: CallContext, ptr: bigint): Promise<number> {
-  const t = await ctx.readMemory(ptr, 36);
+/** The guest's terminal settings are kept, and applied by the controller's line discipline. */
+async function setTermios(ctx: CallContext, ptr: bigint, flush: boolean): Promise<number> {
+  const t = Buffer.from(await ctx.readMemory(ptr, TERMIOS_BYTES));
   const term = ctx.session.terminal;
-  term.termios = Buffer.from(t);
-  term.setRaw?.((t.readUInt32LE(12) & ICANON) === 0);
+  term.termios = t;
+  term.apply?.(t, flush);
   return 0;
 }
 
@@ -177,13 +164,21 @@ export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
   }
   if (!tty) throw new GuestErrno(Errno.ENOTTY, 'not a terminal');
   switch (req) {
+    case FIONREAD: {
+      // Input typed and not read yet (a line editor asks after an escape character); any of the
+      // standard streams that is a terminal is the same terminal here.
+      const b = Buffer.alloc(4);
+      b.writeInt32LE(Math.min(ctx.session.terminal.available?.() ?? 0, 0x7fffffff));
+      ctx.writeMemory(ptrArg(argv!), b);
+      return 0;
+    }
     case TCGETS:
       ctx.writeMemory(ptrArg(argv!), ctx.session.terminal.termios ?? defaultTermios());
       return 0;
     case TCSETS:
     case TCSETSW:
     case TCSETSF:
-      return setTermios(ctx, ptrArg(argv!));
+      return setTermios(ctx, ptrArg(argv!), req === TCSETSF);
     case TIOCSWINSZ:
       return 0; // the host's terminal size stays as it is
     case TIOCGWINSZ: {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +19,10 @@
 #include "reports.h"
 
 /*
- * The run that SIGTERM and the fatal exits end. A signal handler has no arguments, and the fatal
- * exits are reached from deep inside the wire and the parsers, where passing the run along would
- * only be for this: the one file-scope pointer of the supervisor, set once by end_watch.
+ * The run that SIGTERM and the fatal exits end, and whose guest the terminal's signals reach. A
+ * signal handler has no arguments, and the fatal exits are reached from deep inside the wire and
+ * the parsers, where passing the run along would only be for this: the one file-scope pointer of
+ * the supervisor, set by take_terminal_signals and end_watch.
  */
 static struct run *watched;
 
@@ -54,6 +56,24 @@ static void on_term(int sig) {
   if (watched) end_guest(watched);
   signal(SIGKILL, SIG_DFL);
   kill(getpid(), SIGKILL);
+}
+
+/* Async-signal-safe: the pidfd is set once, before or after; errno is kept. */
+static void on_terminal_signal(int sig) {
+  int saved = errno;
+  int fd = watched ? watched->guest.signal_pidfd : -1;
+  if (fd >= 0) (void)syscall(SYS_pidfd_send_signal, fd, sig == SIGUSR1 ? SIGINT : SIGQUIT, NULL, 0);
+  errno = saved;
+}
+
+void take_terminal_signals(struct run *run) {
+  watched = run;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_terminal_signal;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
 }
 
 void end_watch(struct run *run) {

@@ -24,6 +24,14 @@ void end_watch(struct run *run);
  */
 void end_guest(struct run *run);
 
+/*
+ * SIGUSR1 and SIGUSR2 from the controller (the interrupt and quit characters typed at the terminal
+ * with the guest's ISIG set) reach the watched run's guest as SIGINT and SIGQUIT, as from a
+ * terminal: the controller cannot send them itself (the guest runs under its own uid, in its own
+ * namespaces). Installed first thing; nothing happens before the guest is known (guest_know).
+ */
+void take_terminal_signals(struct run *run);
+
 /* Ends the watched run's guest when the supervisor returns from main or calls exit. */
 void end_at_exit(void);
 

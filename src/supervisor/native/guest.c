@@ -35,6 +35,12 @@ void guest_init(struct guest *g) {
   }
 }
 
+void guest_know(struct guest *g, pid_t pid) {
+  if (g->pid >= 0) return;
+  g->pid = pid;
+  g->signal_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 pid_t guest_process(const struct run *run) {
   return run->guest.pid > 0 ? run->guest.pid : run->child;
 }

@@ -17,6 +17,12 @@
 /* The placeholders and the data buffer, before the child starts (failures are fatal). */
 void guest_init(struct guest *g);
 
+/*
+ * The interpreter, from its first notification: pinned by a pidfd at once, so that a signal meant
+ * for it never reaches another process that took its number after it ended.
+ */
+void guest_know(struct guest *g, pid_t pid);
+
 /* The process to look at: the interpreter once known, else our child. */
 pid_t guest_process(const struct run *run);
 

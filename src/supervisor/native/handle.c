@@ -139,7 +139,7 @@ static void handle_fate(struct run *run, struct local *lc, const struct seccomp_
 
 void handle(struct run *run, struct local *lc, const struct seccomp_notif *req) {
   int nr = req->data.nr;
-  if (run->guest.pid < 0) run->guest.pid = (pid_t)req->pid; /* the first call comes from the main thread */
+  guest_know(&run->guest, (pid_t)req->pid); /* the first call comes from the main thread */
   if (!run->exec_done) {
     /* Our own child between installing the filter and starting the interpreter. */
     if (nr == SYS_execve) run->exec_done = 1;

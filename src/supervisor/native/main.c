@@ -256,6 +256,7 @@ int main(int argc, char **argv) {
   static struct run run;     /* large (the reports' buffer): kept off the stack */
   static struct local local; /* the tables handed over: likewise */
   run_init(&run);
+  take_terminal_signals(&run);
   local_init(&local);
   run.controller = getppid();
   run.owner = getpid();

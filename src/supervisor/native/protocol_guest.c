@@ -299,8 +299,10 @@ static int stat_own_fd(int listener, const struct seccomp_notif *req) {
 }
 
 /* One notification of the strict filter. */
-static void answer_strict(int listener, struct window *win, const struct seccomp_notif *req) {
+static void answer_strict(struct run *run, struct window *win, const struct seccomp_notif *req) {
+  int listener = run->listener;
   int nr = req->data.nr, err;
+  guest_know(&run->guest, (pid_t)req->pid);
   if (!win->exec_let_through) {
     /*
      * Our own child, between the filter and its execve: nothing else notifies there. Letting
@@ -347,7 +349,7 @@ __attribute__((noreturn)) static void serve_protocol_guest(struct run *run, stru
     if (pfd[0].revents & POLLIN) {
       memset(req, 0, req_size);
       if (ioctl(run->listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0) {
-        answer_strict(run->listener, win, req);
+        answer_strict(run, win, req);
         continue;
       }
       if (errno == ENOTCONN) pfd[0].revents |= POLLHUP;

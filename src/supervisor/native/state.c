@@ -16,5 +16,6 @@ void run_init(struct run *run) {
   for (int k = 0; k < 3; k++) run->guest.stdio_placeholder[k] = -1;
   run->guest.pidfd = -1;
   run->guest.pidfd_of = -1;
+  run->guest.signal_pidfd = -1;
   identity_init(&run->id);
 }

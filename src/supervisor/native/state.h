@@ -50,6 +50,7 @@ struct limits {
 /* The stock guest as the supervisor sees it: its placeholders, and a buffer for its data. */
 struct guest {
   pid_t pid;                /* the interpreter (may differ from the child: PID namespace relays) */
+  volatile int signal_pidfd; /* pid pinned as soon as known: terminal signals go there (end.c) */
   int placeholder;          /* the virtual descriptors' placeholder */
   int stdio_placeholder[3]; /* the standard streams' own, so they can be told apart */
   ino_t placeholder_ino[4]; /* virtual, stdin, stdout, stderr, all on one memfd device */

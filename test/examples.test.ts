@@ -1,0 +1,31 @@
+/** The examples/ files run as a user runs them, from the checkout (`import 'pypy-box'` is the package itself). */
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { ROOT } from './helpers.js';
+
+const node = (file: string) => execa(process.execPath, [path.join(ROOT, 'examples', file)], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' }, timeout: 60_000 });
+
+it('examples/policy-vfs.mjs: a tree and policy built by hand, with the interpreter added', async () => {
+  const r = await node('policy-vfs.mjs');
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toBe("hello ['private', 'sales.csv']\ntotal 42\nprivate: Permission denied\n[ 'private data' ]");
+});
+
+it('examples/input-output.mjs: input files in /tmp, the output exported, the symlink left out', async () => {
+  const r = await node('input-output.mjs');
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toMatch(/^total 42\n\[ 'total.txt' \] 42\n\[\n  \{\n    path: '\/tmp\/out\/passwd',\n    reason: 'symlink to "\/etc\/passwd", not followed'\n  \}\n\]$/);
+});
+
+it('examples/cli-recipes.sh: a script of the cwd with a sibling module, an input file, an export', async () => {
+  const before = fs.readdirSync(path.join(ROOT, 'examples/report')).sort();
+  const r = await execa('sh', [path.join(ROOT, 'examples/cli-recipes.sh')], { reject: false, env: { NO_COLOR: '1' }, timeout: 120_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toBe('no /tmp/sales.csv: sample data\n2 months, total 30, best feb\n3 months, total 63, best feb\n3 months, total 63, best feb');
+  expect(r.stderr).toMatch(/^\[pypy-box\] exported 1 file\(s\), 29 bytes, from \/tmp\/out to \S+\/result$/);
+  expect(fs.readdirSync(path.join(ROOT, 'examples/report')).sort()).toEqual(before);
+});
