@@ -29,3 +29,25 @@ it('examples/cli-recipes.sh: a script of the cwd with a sibling module, an input
   expect(r.stderr).toMatch(/^\[pypy-box\] exported 1 file\(s\), 29 bytes, from \/tmp\/out to \S+\/result$/);
   expect(fs.readdirSync(path.join(ROOT, 'examples/report')).sort()).toEqual(before);
 });
+
+it('examples/grant.sh: a directory granted at its own path, a policy file with a mount, globs and a deny rule', async () => {
+  const r = await execa('sh', [path.join(ROOT, 'examples/grant.sh')], { reject: false, env: { NO_COLOR: '1' }, timeout: 120_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stderr).toBe('');
+  // /usr/share/common-licenses (Debian's base-files): GPL-1 excluded, only names matching GPL*.
+  expect(r.stdout).toBe("['report.py', 'sales.csv', 'stats.py']\n['GPL', 'GPL-2', 'GPL-3'] C.UTF-8\nGPL-2: Permission denied");
+});
+
+it('examples/limits.sh: a timeout and the output limit end the run (124, 125); the descriptor cap refuses opens', async () => {
+  const r = await execa('sh', [path.join(ROOT, 'examples/limits.sh')], { reject: false, env: { NO_COLOR: '1' }, timeout: 120_000 });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stdout).toBe('timeout: exit 124\noutput: exit 125\n5 open, then Too many open files\nopen files: exit 0');
+  expect(r.stderr).toBe('[pypy-box] timeout: guest stopped after 2000 ms\n[pypy-box] limit: guest stopped by the output limit (1048576)');
+});
+
+it('examples/library.mjs: a run with a limit and a file left in the in-memory /tmp', async () => {
+  const r = await node('library.mjs');
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toBe("exited 0 done\n{ 'answer.json': <Buffer 34 32> }");
+});

@@ -5,7 +5,7 @@ import { MISSING_NAME, type DecodedCall } from '../src/protocol/decoder.js';
 import { parseSignature } from '../src/protocol/signature.js';
 import { checkReport } from '../src/supervisor/reports.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { childPids, healthy, openFds, outcome, runGuest } from './helpers.js';
+import { healthy, openFds, outcome, runGuest } from './helpers.js';
 
 /** One raw call: length byte, signature, 8-byte arguments. */
 function rawCall(sig: string, words: (number | bigint)[] = []): Buffer {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSpareSupervisor, Controller, OptionError, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
+import { closeSpareSupervisor, Controller, OptionError, type ControllerOptions, type RunResult } from '../src/index.js';
 import { refusedRun, ROOT } from './helpers.js';
 
 /** Ranges of this file's own, far from the default one that other runs on the machine use. */

@@ -17,7 +17,7 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-const README_EXAMPLE = /## Library\n\n[\s\S]*?```js\n([\s\S]*?)```/;
+const README_EXAMPLE = /<!-- example: examples\/library.mjs -->\n```js\n([\s\S]*?)```/;
 
 it('examples/library.mjs is the README library example', () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -53,7 +53,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   it('ships what it needs and nothing of the checkout', async () => {
     const list = await execa('tar', ['-tzf', tarball]);
     const files = list.stdout.split('\n').map((f) => f.replace(/^package\//, ''));
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/protocol.md', 'examples/library.mjs', 'scripts/build-native.mjs', 'src/supervisor/native/main.c', 'src/supervisor/native/wall.c', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/controller/pypy-box.js']) {
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/protocol.md', 'docs/performance.md', 'examples/grant.sh', 'examples/policy.json', 'examples/library.mjs', 'scripts/build-native.mjs', 'src/supervisor/native/main.c', 'src/supervisor/native/wall.c', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/controller/pypy-box.js']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /^(dist\/bench|build|test|bench|node_modules)\/|\.map$|^src\/.*\.ts$/.test(f))).toEqual([]);

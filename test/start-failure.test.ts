@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSpareSupervisor, Controller, SandboxError } from '../src/index.js';
+import { closeSpareSupervisor } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
 import { parseNote } from '../src/supervisor/notes.js';
 import { refusedRun, ROOT } from './helpers.js';

@@ -65,7 +65,7 @@ export class GuestChannel {
   private flushedAtStart = 0;
 
   constructor(
-    private readonly fromGuest: Readable,
+    fromGuest: Readable,
     private readonly toGuest: Writable,
     private readonly onCall: (call: DecodedCall) => void,
     private readonly onFatal: (err: Error) => void,

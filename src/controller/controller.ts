@@ -27,6 +27,7 @@ import { NoteReader, type Note } from '../supervisor/notes.js';
 import { DenialLog } from './denials.js';
 import { checkOptionsForGuest } from './guest-options.js';
 import { stockEnv } from '../supervisor/stand-ins.js';
+import { sandboxedEnv } from './setup.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
@@ -250,7 +251,7 @@ class Run {
     const tty = this.ttyFlags(o);
     this.session = {
       files,
-      env: new Map(Object.entries(o.env ?? {})),
+      env: new Map(Object.entries(stock ? (o.env ?? {}) : sandboxedEnv(o.env))),
       identity,
       clock: new Clock(o.clock),
       platform,

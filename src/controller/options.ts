@@ -9,9 +9,12 @@ import type { HostMountFilter } from '../vfs/host-mount.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 import type { GuestTransport } from './spawn.js';
 
+/** The guest's stdin: the bytes themselves (a Buffer or string), a stream, the host's own stdin, or nothing (end of input). */
 export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';
+/** Where guest output goes: kept in the result (`capture`, the default), the host's stream, dropped, a stream, or a function per chunk. */
 export type OutputOption = 'capture' | 'inherit' | 'ignore' | Writable | ((data: Buffer) => void);
 
+/** Per-run limits (`limits`); each one reached is reported by name (`result.limit` or `result.limitsReached`). */
 export interface Limits {
   /** Wall-clock time, ms (0 = none). */
   timeoutMs: number;
@@ -37,7 +40,7 @@ export interface Limits {
   ioChunkBytes: number;
   /** Heap cap in bytes: `--heapsize` for a sandboxed PyPy, address-space and resident-memory (memfds included) caps for a stock guest (0 = none). */
   heapBytes: number;
-  /** CPU seconds of a stock guest (RLIMIT_CPU; 0 = none). */
+  /** CPU seconds of the guest (RLIMIT_CPU, set by the supervisor; 0 = none); past it the run ends with the `cpu` limit. */
   cpuSeconds: number;
   /**
    * Memory of the guest in bytes, everything it makes the kernel hold (heap, memfds and other shared
@@ -81,10 +84,15 @@ export interface ControllerOptions {
   env?: Record<string, string>;
   /** Virtual working directory (default `/tmp`). */
   cwd?: string;
+  /** The identity the guest is shown (default uid/gid 1000, pid 4200, ppid 4199, hostname `sandbox`); `pid`/`ppid` for a sandboxed PyPy only. */
   identity?: Partial<Identity>;
+  /** The guest's time: `'real'` (default) or `{ fixed: date }`, a clock that starts there (sandboxed PyPy only). */
   clock?: ClockSpec;
+  /** The guest's stdin (default: empty). */
   stdin?: StdinOption;
+  /** Where the guest's stdout goes (default `'capture'`: `result.stdout`). */
   stdout?: OutputOption;
+  /** Where the guest's stderr goes (default `'capture'`: `result.stderr`). */
   stderr?: OutputOption;
   /** Also copy the guest's real stderr (its fatal messages) here as it comes; it is kept in the result either way. */
   guestStderr?: Writable;
@@ -123,11 +131,13 @@ export interface ControllerOptions {
   tty?: boolean | { stdin?: boolean; stdout?: boolean; stderr?: boolean };
   /** The guest's filesystem; built from the options below when absent. */
   vfs?: VirtualFS;
+  /** Read grants and rules (default: deny everything not granted); the run works on its own copy. */
   policy?: Policy;
   /** Host directory holding `lib-python/` and `lib_pypy/`, shown at `/lib` (where `_pypy_init_home` points). */
   libPath?: string;
   /** Host directory shown read-only as `/tmp`, with writes going to memory. */
   tmpDir?: string;
+  /** Which names of `tmpDir` the guest sees (include/exclude globs, dotfiles). */
   tmpFilter?: HostMountFilter;
   /** Extra read-only virtual files: `{ '/etc/motd': 'hi' }`. */
   files?: Record<string, string | Buffer>;
@@ -136,9 +146,11 @@ export interface ControllerOptions {
    * `/tmp/data.csv`, which the guest may read, change or delete. Counted in `limits.tmpBytes`.
    */
   tmpFiles?: Record<string, string | Buffer>;
+  /** Limits to change; the rest keep their defaults (`LIBRARY_LIMITS`). */
   limits?: Partial<Limits>;
   /** Milliseconds of wall-clock time (shorthand for limits.timeoutMs). */
   timeout?: number;
+  /** Aborting it ends the run: `run()` rejects with a `SandboxError` of kind `aborted`, the signal's reason as its `cause`. */
   signal?: AbortSignal;
   /** Extra or replacing handlers, keyed by signature (`'getpid()i'`). */
   handlers?: Record<string, Handler>;
@@ -148,6 +160,7 @@ export interface ControllerOptions {
   onCall?: (rec: CallRecord) => void;
   /** Write a msgpack trace of every call to this file. */
   traceFile?: string;
+  /** C struct layouts and errno values of the guest (default: the host's, x86-64). */
   platform?: Platform;
   /**
    * Runs the protocol over these streams instead of starting a process (embedding in another
@@ -160,6 +173,7 @@ export interface ControllerOptions {
 export interface IdentityRange {
   /** The first id of the range, given with `count` (both or neither). */
   first?: number;
+  /** How many ids the range holds, from `first`. */
   count?: number;
   /** An absolute path: the lock file where runs claim their uids (created 0600 if missing). */
   lockFile?: string;

@@ -2,13 +2,17 @@ import { inspect } from 'node:util';
 import type { Decision } from '../policy/policy.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
+/** A limit by name, as reported in `limit` and `limitsReached`. */
 export type LimitName = 'timeout' | 'cpu' | 'heap' | 'memory' | 'tasks' | 'output' | 'stdin' | 'open-files' | 'open-dirs' | 'tmp-quota' | 'path-length' | 'io-chunk';
 
+/** The limit that ended a run. */
 export interface LimitHit {
   name: LimitName;
+  /** Its value: bytes, ms (`timeout`), seconds (`cpu`), a count (`tasks`, `open-files`, ...). */
   value: number;
 }
 
+/** How the run ended. */
 export type Outcome =
   /** The guest exited by itself (or asked to with `_exit`). */
   | 'exited'
@@ -29,7 +33,9 @@ export interface DeniedCall {
   op: Decision['op'] | 'call';
   /** The virtual path ('' for a refused call that names none). */
   path: string;
+  /** The errno the guest got (`EACCES`, `EPERM`, ...), as a number. */
   errno: number;
+  /** Why: the policy's reason, or the supervisor's (`no network in the sandbox`). */
   reason: string;
   /** A refused call's decisive argument, e.g. `family=AF_INET`, `pid=1,sig=9`. */
   detail?: string;
@@ -39,18 +45,25 @@ export interface DeniedCall {
 
 /** Everything that happened in one run. */
 export interface RunResult {
+  /** How the run ended. */
   outcome: Outcome;
+  /** The guest's exit status when it exited by itself, else null. */
   exitCode: number | null;
+  /** The signal the guest died of, else null. */
   signal: NodeJS.Signals | null;
   /** What the signal means, e.g. "Segmentation fault". */
   signalDescription: string | null;
+  /** Whether the wall-clock timeout ended it (`outcome: 'timeout'`). */
   timedOut: boolean;
+  /** The limit that ended the run (`outcome: 'limit'` or `'timeout'`), else null. */
   limit: LimitHit | null;
   /** Captured guest output (empty when streamed elsewhere). */
   stdout: Buffer;
+  /** Captured guest stderr (empty when streamed elsewhere). */
   stderr: Buffer;
   /** Text the guest wrote to its real stderr (fatal sandbox errors, crash messages). */
   guestStderr: string;
+  /** Calls the guest made through the protocol (those the supervisor answered itself included). */
   calls: number;
   /** Every request refused by the policy or the sandbox (see the README, "What counts as a denial"). */
   denials: number;
@@ -60,6 +73,7 @@ export interface RunResult {
   limitsReached: { name: LimitName; value: number; calls: number }[];
   /** Signatures no handler knew, with how often each came. */
   unknownCalls: Record<string, number>;
+  /** Wall-clock duration of the run, ms. */
   durationMs: number;
   /** Walls around the guest process that were in force. */
   walls: string[];
@@ -67,6 +81,7 @@ export interface RunResult {
   vfs: VirtualFS;
 }
 
+/** Why the controller ended a run: the guest broke the protocol, made a refused unknown call (`unknownCalls: 'fail'`), could not be started (or a wall could not be set up), the run was aborted, or the controller failed. */
 export type SandboxErrorKind = 'protocol' | 'unsupported-call' | 'spawn' | 'aborted' | 'internal';
 
 /** A run the controller had to end on its own account; carries the whole result so far. */

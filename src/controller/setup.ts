@@ -112,3 +112,11 @@ export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, 
     o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
   ]);
 }
+
+/**
+ * A sandboxed PyPy's environment: PYTHONDONTWRITEBYTECODE unless given, so imports from the
+ * read-only library do not try to write bytecode caches there (each a refused write, a denial).
+ */
+export function sandboxedEnv(env: Record<string, string> | undefined): Record<string, string> {
+  return env && Object.hasOwn(env, 'PYTHONDONTWRITEBYTECODE') ? { ...env } : { PYTHONDONTWRITEBYTECODE: '1', ...env };
+}

@@ -2,16 +2,25 @@ import type { Platform } from '../platform/index.js';
 import type { FileTable } from './files.js';
 import type { InputSource, OutputSink } from './io.js';
 
+/** What the guest is told about itself; virtual, unrelated to the host uid it runs as. */
 export interface Identity {
+  /** Real user id (default 1000). */
   uid: number;
+  /** Real group id (default 1000). */
   gid: number;
+  /** Effective user id (default 1000). */
   euid: number;
+  /** Effective group id (default 1000). */
   egid: number;
+  /** Process id (default 4200; sandboxed PyPy only). */
   pid: number;
+  /** Parent process id (default 4199; sandboxed PyPy only). */
   ppid: number;
+  /** Host name (`uname`, `gethostname`; default `sandbox`). */
   hostname: string;
 }
 
+/** `'real'`: the host's time; `{ fixed }`: a clock that starts at that date (a Date, a date string or ms) and advances in real time. */
 export type ClockSpec = 'real' | { fixed: number | Date | string };
 
 /** Virtual clock: the host's real time, or a fixed instant that advances with real elapsed time. */

@@ -103,7 +103,7 @@ async function sharedLibraries(objects: string[]): Promise<string[]> {
   const libs = new Set<string>();
   for (let k = 0; k < objects.length; k += 64) {
     const batch = objects.slice(k, k + 64);
-    let text = '';
+    let text: string;
     try {
       text = (await run('ldd', batch, { maxBuffer: 16 * 1024 * 1024 })).stdout;
     } catch (err) {

@@ -40,7 +40,7 @@ export default function setup(): void {
       .join(' ');
     execFileSync(cc, ['-O2', '-Wall', '-Werror', `-DALL_FUNCS="${py3}"`, '-o', path.join(out, 'guest-pypy3'), src], { stdio: 'inherit' });
   } catch (err) {
-    throw new Error(`cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`);
+    throw new Error(`cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`, { cause: err });
   }
   buildAttackers(cc, out);
   unpackSandboxedPyPys();
