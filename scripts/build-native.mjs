@@ -24,7 +24,17 @@ const wall = path.join(outDir, 'libpypybox-wall.so');
 const cc = process.env.CC || 'cc';
 /** Run by npm as the install script: a failed build warns (unless PYPY_BOX_REQUIRE_NATIVE); asked for by hand, it fails. */
 const lenient = process.env.npm_lifecycle_event === 'install' && !process.env.PYPY_BOX_REQUIRE_NATIVE;
-const WARNINGS = ['-Wall', '-Wextra'];
+const WARNINGS = ['-Wall', '-Wextra', '-Wshadow', '-Wmissing-prototypes'];
+/** The wall library's units: the preload itself, and the strict filter it installs once more. */
+const WALL_UNITS = ['wall.c', 'strict.c', 'bpf.c'];
+/** Units of the sanitizer build only (its settings). */
+const SANITIZE_UNITS = ['sanitize.c'];
+/** The supervisor's compilation units: every other .c beside them. */
+const SUPERVISOR_UNITS = fs
+  .readdirSync(native)
+  .filter((f) => f.endsWith('.c') && f !== 'wall.c' && !SANITIZE_UNITS.includes(f))
+  .sort();
+const sources = (units) => units.map((f) => path.join(native, f));
 const SANITIZERS = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
@@ -34,7 +44,7 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
 
 /** The supervisor as shipped: static where the C library allows it (no dynamic loading at every start, about 0.4 ms). */
 function buildSupervisor() {
-  const flags = ['-O2', ...WARNINGS, '-o', out, path.join(native, 'supervisor.c')];
+  const flags = ['-O2', ...WARNINGS, '-o', out, ...sources(SUPERVISOR_UNITS)];
   try {
     execFileSync(cc, ['-static', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch {
@@ -44,11 +54,11 @@ function buildSupervisor() {
 
 /** The supervisor under the sanitizers, with their settings built in (sanitize.c). */
 function buildSanitizedSupervisor() {
-  execFileSync(cc, [...SANITIZERS, ...WARNINGS, '-o', out, path.join(native, 'supervisor.c'), path.join(native, 'sanitize.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, [...SANITIZERS, ...WARNINGS, '-o', out, ...sources([...SUPERVISOR_UNITS, ...SANITIZE_UNITS])], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 function buildWall() {
-  execFileSync(cc, ['-O2', ...WARNINGS, '-shared', '-fPIC', '-o', wall, path.join(native, 'wall.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, ['-O2', ...WARNINGS, '-shared', '-fPIC', '-o', wall, ...sources(WALL_UNITS)], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 fs.mkdirSync(outDir, { recursive: true });

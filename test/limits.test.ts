@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
+import { SYSCALLS } from '../src/supervisor/contract/contract.js';
 import { CLI, GUEST, ROOT } from './helpers.js';
 
 const MIB = 1024 * 1024;
@@ -359,10 +360,9 @@ describe('defaults', () => {
   });
 });
 
-describe('the fate table and the descriptor makers (syscalls.h)', () => {
-  const header = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/syscalls.h'), 'utf8');
-  const fates = header.slice(header.indexOf('FATES[] = {'), header.indexOf('};', header.indexOf('FATES[] = {')));
-  const rows = [...fates.matchAll(/\b(A|F|D|DN|DX|DU|E|X)\((\w+)(?:, ([^)]*))?\)/g)].map((m) => ({ macro: m[1]!, name: m[2]!, rest: m[3] ?? '' }));
+describe('the fate table (the contract) and the descriptor makers (syscalls.c)', () => {
+  const header = fs.readFileSync(path.join(ROOT, 'src/supervisor/native/syscalls.c'), 'utf8');
+  const rows = SYSCALLS;
   const makers = [...header.matchAll(/\{SYS_(\w+), \d+, MAKES_\w+\}/g)].map((m) => m[1]!);
 
   it('lists every call once', () => {
@@ -375,8 +375,8 @@ describe('the fate table and the descriptor makers (syscalls.h)', () => {
     expect(makers.length).toBeGreaterThan(10);
     for (const name of makers) {
       const row = rows.find((r) => r.name === name);
-      // Seen by the supervisor: forwarded (F), descriptor calls it decides (D, DU), or counted first (NEWFD).
-      const seen = row && (row.macro === 'F' || row.macro === 'D' || row.macro === 'DU' || (row.macro === 'X' && row.rest === 'NEWFD'));
+      // Seen by the supervisor: forwarded, descriptor calls it decides (FD, DUP), or counted first (NEWFD).
+      const seen = row && (row.fate === 'FWD' || row.fate === 'FD' || row.fate === 'DUP' || row.fate === 'NEWFD');
       expect({ name, seen }).toEqual({ name, seen: true });
     }
   });

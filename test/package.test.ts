@@ -53,7 +53,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   it('ships what it needs and nothing of the checkout', async () => {
     const list = await execa('tar', ['-tzf', tarball]);
     const files = list.stdout.split('\n').map((f) => f.replace(/^package\//, ''));
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/protocol.md', 'docs/performance.md', 'examples/grant.sh', 'examples/policy.json', 'examples/library.mjs', 'scripts/build-native.mjs', 'src/supervisor/native/supervisor.c', 'src/supervisor/native/wall.c', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/controller/pypy-box.js']) {
+    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/protocol.md', 'docs/performance.md', 'examples/grant.sh', 'examples/policy.json', 'examples/library.mjs', 'scripts/build-native.mjs', 'src/supervisor/native/main.c', 'src/supervisor/native/wall.c', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/controller/pypy-box.js']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /^(dist\/bench|build|test|bench|node_modules)\/|\.map$|^src\/.*\.ts$/.test(f))).toEqual([]);

@@ -29,7 +29,7 @@ const PATH_MAX = 4096;
 const U64_MAX = (1n << 64n) - 1n;
 const STAT_HEX = 2 * 144; // struct stat on x86-64, as hex
 
-/** Exit statuses of the supervisor itself (src/supervisor/native/supervisor.c). */
+/** Exit statuses of the supervisor itself (src/supervisor/native/end.h). */
 const EXIT = { usage: 2, controllerGone: 125, protocol: 126, cannotStart: 127 } as const;
 
 /** The sanitizer build when present and newer than the sources, unless PYPY_BOX_SUPERVISOR chooses. */
@@ -295,7 +295,7 @@ function localItem(r: Rng): Item {
   }
 }
 
-/** Limits: the command line only (src/supervisor/native/supervisor.c: NUMBER_OPTIONS, and the caps of limit_option). */
+/** Limits: the command line only (src/supervisor/native/limits.c: NUMBER_OPTIONS, and the caps of limit_option). */
 const LIMITS: readonly { option: string; max: bigint; usable: readonly string[] }[] = [
   { option: '--as', max: U64_MAX, usable: ['0', String(U64_MAX), String(64n << 30n)] },
   { option: '--heap', max: U64_MAX, usable: ['0', String(U64_MAX), String(1n << 30n)] },

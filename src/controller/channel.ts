@@ -3,6 +3,7 @@ import { Errno, GuestErrno } from '../platform/index.js';
 import { CallDecoder, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { SignatureCache } from '../protocol/signature.js';
+import { STATUS } from '../supervisor/contract/contract.js';
 
 /** What a reply looks like, step by step. */
 const enum Step {
@@ -31,9 +32,9 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
-const STATUS_OK = 0x2b; // '+'
+const STATUS_OK = STATUS.ok; // '+'
 
-const STATUS_FAULT = 0x21; // '!'
+const STATUS_FAULT = STATUS.fault; // '!'
 
 /** Reply bytes kept for error messages. */
 const HEAD_KEPT = 64;

@@ -31,6 +31,7 @@ import { sandboxedEnv } from './setup.js';
 import { checkReport } from '../supervisor/reports.js';
 import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
+import { LIMITS } from '../supervisor/contract/contract.js';
 import { HeapExhaustion } from './heap-exhaustion.js';
 import { openTraceFile } from './trace-file.js';
 
@@ -254,8 +255,8 @@ class Run {
       identity,
       clock: new Clock(o.clock),
       platform,
-      // The supervisor moves at most 1 MiB per command.
-      limits: { maxIoBytes: stock ? Math.min(this.limits.ioChunkBytes, 1 << 20) : this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
+      // The supervisor moves at most one chunk (1 MiB) per command.
+      limits: { maxIoBytes: stock ? Math.min(this.limits.ioChunkBytes, LIMITS.maxChunk) : this.limits.ioChunkBytes, maxPathLength: this.limits.pathLength },
       stdin: new LimitedInput(this.stdinSource(o.stdin, tty.stdin), this.limits.stdinBytes, () => this.hitLimit({ name: 'stdin', value: this.limits.stdinBytes })),
       stdout: new LimitedSink(out, outCount, this.limits.outputBytes, onOutput),
       stderr: new LimitedSink(err, outCount, this.limits.outputBytes, onOutput),
@@ -344,7 +345,7 @@ class Run {
       args.push('--as', String(this.limits.heapBytes * 2 + 512 * 1024 * 1024));
     }
     // Virtual descriptors of a stock guest are numbered from 512 up, so its limit leaves room for them.
-    args.push('--nofile', String(this.stock ? 512 + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
+    args.push('--nofile', String(this.stock ? LIMITS.virtualFdBase + this.limits.openFiles + 64 : Math.max(this.limits.openFiles, 16)));
     // Threads and processes: the cgroup's task cap (--tasks); where no cgroup can be made the
     // supervisor sets RLIMIT_NPROC to it instead (per user: not the precise count a cgroup keeps).
     return args;

@@ -5,6 +5,7 @@ import type { Session } from '../kernel/session.js';
 import type { ArgValue } from '../protocol/decoder.js';
 import { AnswerEncoder } from '../protocol/encoder.js';
 import { decodePath } from '../vfs/path.js';
+import { COMMAND } from '../supervisor/contract/contract.js';
 
 /** Answer of a supervisor call that may run natively now that the controller has seen it. */
 export const CONTINUE: unique symbol = Symbol('continue');
@@ -123,7 +124,7 @@ export class CallContext {
   /** Supervisor guests: a virtual descriptor (placeholder) in the guest; resolves to its number. */
   async injectVirtual(cloexec: boolean, target = -1): Promise<number> {
     const cmd = Buffer.alloc(17);
-    cmd[0] = 0x56; // 'V'
+    cmd[0] = COMMAND.virtual;
     cmd.writeBigInt64LE(BigInt(target), 1);
     cmd.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 9);
     return this.extension([cmd], 'V');

@@ -1,6 +1,7 @@
 import { ProtocolError } from './errors.js';
 import { readInt, readPtr } from './int64.js';
 import { SignatureCache, type Signature } from './signature.js';
+import { GRANT, REPORT_MARKER } from '../supervisor/contract/contract.js';
 
 export type ArgValue = number | bigint;
 
@@ -28,12 +29,17 @@ export interface CallReport {
 }
 
 /** Report grant value: a name missing from a fully known directory of the controller's tree. */
-export const MISSING_NAME = -2;
+export const MISSING_NAME = GRANT.missingName;
 /** Report grant value: the controller's last answer to the same question, repeated. */
-export const REPEATED_ANSWER = -3;
+export const REPEATED_ANSWER = GRANT.repeatedAnswer;
 /** Report grant value: a directory or symlink of the controller's own tree (its stat was handed over). */
-export const OWN_TREE = -4;
-const REPORT_GRANTS: Record<number, number> = { 0xffff: -1, 0xfffe: MISSING_NAME, 0xfffd: REPEATED_ANSWER, 0xfffc: OWN_TREE };
+export const OWN_TREE = GRANT.ownTree;
+const GRANT_CODES: ReadonlySet<number> = new Set(Object.values(GRANT));
+
+/** A report's u16 grant: an index, or 65536 plus one of the contract's codes. */
+function reportGrant(wire: number): number {
+  return GRANT_CODES.has(wire - 0x10000) ? wire - 0x10000 : wire;
+}
 
 /** Bytes after a reported call: result, errno, grant, start, spent, host path length. */
 const REPORT_TAIL = 8 + 4 + 2 + 8 + 4 + 2;
@@ -107,7 +113,7 @@ export class CallDecoder {
       switch (this.state) {
         case State.Length: {
           const n = chunk[pos++]!;
-          if (n === 0 && this.reports && !this.reporting) {
+          if (n === REPORT_MARKER && this.reports && !this.reporting) {
             this.reporting = true;
             break;
           }
@@ -191,7 +197,7 @@ export class CallDecoder {
           if (this.filled < REPORT_TAIL) break;
           const t = this.tail;
           const grant = t.readUInt16LE(12);
-          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: REPORT_GRANTS[grant] ?? grant, startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
+          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: reportGrant(grant), startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
           this.strBuf = Buffer.allocUnsafe(t.readUInt16LE(26));
           this.filled = 0;
           this.state = State.ReportPath;

@@ -1,14 +1,15 @@
 import { writeInt, writePtr, type Int, type Ptr } from './int64.js';
 import type { ResultKind } from './signature.js';
+import { COMMAND } from '../supervisor/contract/contract.js';
 
 /** Command bytes the controller sends (sandbox-2). */
 export const Cmd = {
-  Read: 0x52, // 'R' ptr size -> guest writes size bytes
-  Str: 0x5a, // 'Z' ptr maxlen -> guest writes len(8) + bytes
-  Write: 0x57, // 'W' ptr size bytes
-  Malloc: 0x4d, // 'M' size bytes -> guest writes ptr(8)
-  Free: 0x46, // 'F' ptr
-  Errno: 0x45, // 'E' int32
+  Read: COMMAND.read, // 'R' ptr size -> guest writes size bytes
+  Str: COMMAND.string, // 'Z' ptr maxlen -> guest writes len(8) + bytes
+  Write: COMMAND.write, // 'W' ptr size bytes
+  Malloc: 0x4d, // 'M' size bytes -> guest writes ptr(8) (sandboxed PyPy only)
+  Free: 0x46, // 'F' ptr (sandboxed PyPy only)
+  Errno: COMMAND.errno, // 'E' int32
 } as const;
 
 /** Payloads at least this large are queued as their own buffer instead of being copied. */
@@ -95,7 +96,7 @@ export class AnswerEncoder {
   /** Supervisor extension: instead of a result, let the call run natively. */
   continueNative(): this {
     this.ensure(1);
-    this.scratch[this.used++] = 0x43; // 'C'
+    this.scratch[this.used++] = COMMAND.continue;
     return this;
   }
 
@@ -103,7 +104,7 @@ export class AnswerEncoder {
   openAndReturn(hostPath: string, cloexec: boolean): this {
     const path = Buffer.from(hostPath);
     this.ensure(17);
-    this.scratch[this.used] = 0x6f; // 'o'
+    this.scratch[this.used] = COMMAND.openHost;
     this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
     this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
     this.used += 17;
@@ -115,7 +116,7 @@ export class AnswerEncoder {
   fileCopy(vpath: string, stat: Uint8Array, content: Uint8Array, cloexec: boolean): this {
     const path = Buffer.from(vpath);
     this.ensure(25);
-    this.scratch[this.used] = 0x6d; // 'm'
+    this.scratch[this.used] = COMMAND.sealedCopy;
     this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
     this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
     this.scratch.writeBigUInt64LE(BigInt(content.length), this.used + 17);
@@ -132,7 +133,7 @@ export class AnswerEncoder {
    */
   listing(records: Uint8Array): this {
     this.ensure(9);
-    this.scratch[this.used] = 0x4c; // 'L'
+    this.scratch[this.used] = COMMAND.listing;
     this.scratch.writeBigUInt64LE(BigInt(records.length), this.used + 1);
     this.used += 9;
     this.bytes(records);

@@ -9,6 +9,7 @@ import { MemoryMount } from '../vfs/memory-mount.js';
 import { OverlayMount } from '../vfs/overlay-mount.js';
 import type { Mount } from '../vfs/types.js';
 import type { VirtualFS } from '../vfs/vfs.js';
+import { LIMITS } from './contract/contract.js';
 
 /**
  * Local answers: the part of the guest's filesystem whose answers are already decided, handed to
@@ -49,13 +50,8 @@ const OTHER_CALLS: Record<string, string> = {
   // of a virtual directory descriptor, from the listing sent with its open ('L'); see listsLocally
   getdents64: 'getdents64(ipi)i',
 };
-/** What the supervisor keeps (local.h). */
-const MAX_GRANTS = 256;
-const MAX_LINKS = 256;
-const MAX_DIRS = 256;
-const MAX_NAMES = 1024;
-const MAX_ABSENT = 64;
-const MAX_HOST_DEVS = 512;
+/** What the supervisor keeps (the contract's limits). */
+const { maxGrants: MAX_GRANTS, maxLinks: MAX_LINKS, maxDirs: MAX_DIRS, maxNames: MAX_NAMES, maxAbsent: MAX_ABSENT, maxHostDevs: MAX_HOST_DEVS } = LIMITS;
 /** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
 const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../protocol/errors.js';
+import { LIMIT_NAMES, LIMITS, NOTE, REACHED_NAMES } from './contract/contract.js';
 
 /**
  * The supervisor's notes (docs/protocol.md, "Notes"): lines on descriptor 3, read like guest
@@ -16,72 +17,72 @@ export type Note =
   | { kind: 'refused-more'; count: number };
 
 /** Limits the supervisor enforces by ending the guest, as their notes name them. */
-const SUPERVISOR_LIMITS = ['heap', 'cpu', 'memory'] as const;
+const SUPERVISOR_LIMITS = LIMIT_NAMES;
 export type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
 /** Limits the supervisor enforces by refusing calls, the run going on (`reached NAME VALUE COUNT`). */
-const REACHED_LIMITS = ['open-files', 'tasks'] as const;
+const REACHED_LIMITS = REACHED_NAMES;
 export type ReachedLimit = (typeof REACHED_LIMITS)[number];
 
 /**
  * The most note bytes a run may send: a handful of short lines, and two lines for each kind of
- * refused call the supervisor keeps (at most 32 kinds, each line under 200 bytes; refusals.h).
+ * refused call the supervisor keeps (at most maxRefusalKinds, each line under 200 bytes; refusals.h).
  */
-export const MAX_NOTES_BYTES = 16384;
-const MAX_ERRNO = 4095;
+export const MAX_NOTES_BYTES = LIMITS.maxNotesBytes;
+const MAX_ERRNO = LIMITS.maxErrno;
 /** A wait status: exit code and signal fit in 16 bits. */
 const MAX_WAIT_STATUS = 0xffff;
 
 /** Each note: its words after the keyword, and how they become a Note (null: malformed). */
 const wallsNote = (rest: string): Note | null => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null);
 const count = (text: string | undefined): number => (text !== undefined && /^\d{1,20}$/.test(text) ? Number(text) : NaN);
-const NOTE_FORMS: Record<Note['kind'] | 'walls+', (rest: string) => Note | null> = {
+const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Note | null> = {
   // Names of walls, comma-separated (the list may end with a comma): the child's, then the
   // supervisor's own for the run's caps (walls+).
-  walls: wallsNote,
-  'walls+': wallsNote,
-  limit: (rest) => {
+  [NOTE.walls]: wallsNote,
+  [NOTE.wallsPlus]: wallsNote,
+  [NOTE.limit]: (rest) => {
     const m = /^([a-z]+) (\d{1,20})$/.exec(rest);
     const name = SUPERVISOR_LIMITS.find((n) => n === m?.[1]);
     const value = m ? Number(m[2]) : NaN;
     return name && Number.isSafeInteger(value) ? { kind: 'limit', name, value } : null;
   },
-  reached: (rest) => {
+  [NOTE.reached]: (rest) => {
     const m = /^([a-z-]+) (\d{1,20}) (\d{1,20})$/.exec(rest);
     const name = REACHED_LIMITS.find((n) => n === m?.[1]);
     const [value, count] = m ? [Number(m[2]), Number(m[3])] : [NaN, NaN];
     return name && Number.isSafeInteger(value) && Number.isSafeInteger(count) ? { kind: 'reached', name, value, count } : null;
   },
-  'exec-failed': (rest) => {
+  [NOTE.execFailed]: (rest) => {
     const m = /^(.+) (\d{1,4})$/.exec(rest);
     const errno = m ? Number(m[2]) : NaN;
     return m && errno >= 1 && errno <= MAX_ERRNO ? { kind: 'exec-failed', reason: m[1]!, errno } : null;
   },
   // A wall asked for could not be set up (errno 0: the child ended before its walls were up).
-  'wall-failed': (rest) => {
+  [NOTE.wallFailed]: (rest) => {
     const m = /^([a-z0-9-]+) (.+) (\d{1,4})$/.exec(rest);
     const errno = m ? Number(m[3]) : NaN;
     return m && errno <= MAX_ERRNO ? { kind: 'wall-failed', wall: m[1]!, reason: m[2]!, errno } : null;
   },
   // The run could not start: what failed, and its errno (0: none). The first such line is the most
   // precise (the supervisor may add its own view after its child's).
-  'start-failed': (rest) => {
+  [NOTE.startFailed]: (rest) => {
     const m = /^(.+) (\d{1,4})$/.exec(rest);
     const errno = m ? Number(m[2]) : NaN;
     return m && errno <= MAX_ERRNO ? { kind: 'start-failed', reason: m[1]!, errno } : null;
   },
   // A call the supervisor refused (refusals.h): its name, errno, how many times, the decisive
   // argument (or '-'). The same kind may come again with its repeats; counts add up.
-  refused: (rest) => {
+  [NOTE.refused]: (rest) => {
     const m = /^([a-z0-9_]{1,32}) (\d{1,4}) (\d{1,20}) ([\x21-\x7e]{1,100})$/.exec(rest);
     const [errno, n] = m ? [Number(m[2]), count(m[3])] : [NaN, NaN];
     return m && errno >= 1 && errno <= MAX_ERRNO && Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused', call: m[1]!, errno, count: n, detail: m[4]! } : null;
   },
   // Refusals of kinds past the supervisor's table, only counted.
-  'refused-more': (rest) => {
+  [NOTE.refusedMore]: (rest) => {
     const n = count(rest);
     return Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused-more', count: n } : null;
   },
-  exit: (rest) => {
+  [NOTE.exit]: (rest) => {
     const status = /^\d{1,5}$/.test(rest) ? Number(rest) : NaN;
     return status <= MAX_WAIT_STATUS ? { kind: 'exit', status } : null;
   },

@@ -1,6 +1,7 @@
 import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type ArgValue, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { Errno } from '../platform/errno.js';
+import { GRANT, LIMITS } from './contract/contract.js';
 
 /**
  * Reports of calls the supervisor answered itself (docs/protocol.md, "Local answers") are read
@@ -8,9 +9,9 @@ import { Errno } from '../platform/errno.js';
  * grant and descriptor numbers that make sense. Anything else is a protocol error.
  */
 
-const MAX_ERRNO = 4095;
+const MAX_ERRNO = LIMITS.maxErrno;
 /** Grant values that name no grant (see CallReport.grant). */
-const NO_GRANT = -1;
+const NO_GRANT = GRANT.none;
 const GRANT_SENTINELS: ReadonlySet<number> = new Set([NO_GRANT, MISSING_NAME, REPEATED_ANSWER, OWN_TREE]);
 
 /** Reportable calls whose first argument is a descriptor (a C int, sign-extended). */

@@ -1,11 +1,13 @@
+import { LIMITS } from './contract/contract.js';
+
 /**
- * The supervisor's word frame, as src/supervisor/native/words.h reads it: u32 length (little
+ * The supervisor's word frame, as src/supervisor/native/words.c reads it: u32 length (little
  * endian), then that many bytes of NUL-terminated words, at most MAX_FRAME bytes. The local-answer
  * configuration and a spare supervisor's start message travel so.
  */
 
-/** Largest frame the supervisor takes (checked against words.h by test/supervisor-words.test.ts). */
-export const MAX_FRAME = 1 << 20;
+/** Largest frame the supervisor takes (the contract's, src/supervisor/contract/contract.json). */
+export const MAX_FRAME = LIMITS.maxFrame;
 
 /** One frame of words; a word with a NUL, or a frame the supervisor would refuse, is an error here. */
 export function wordFrame(words: readonly string[]): Buffer {

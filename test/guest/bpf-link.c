@@ -1,9 +1,11 @@
 /*
- * Links small programs with src/supervisor/native/bpf.h and prints, per case, "NAME: ERROR" (or
+ * Links small programs with src/supervisor/native/bpf.c and prints, per case, "NAME: ERROR" (or
  * "NAME: linked N" and the resolved jumps), for test/filter.test.ts: the assembler must refuse
  * what would jump wrong, never emit it.
  */
 #include "../../src/supervisor/native/bpf.h"
+#include <stdio.h>
+#include <string.h>
 
 static struct bpf_asm a;
 

@@ -1,5 +1,5 @@
 /*
- * Drives the supervisor's input parsers (src/supervisor/native/words.h) for the tests, one request
+ * Drives the supervisor's input parsers (src/supervisor/native/words.c) for the tests, one request
  * per line on stdin, one answer per line on stdout. Every text travels as hex, so any byte can be
  * given; the answers are compared with a reference written in TypeScript.
  *
@@ -14,6 +14,9 @@
  */
 #include "../../src/supervisor/native/words.h"
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* The probe's own hex decoding of its input, kept apart from the hex_bytes under test. */
 static size_t unhex(const char *in, char *out) {

@@ -30,7 +30,7 @@ export default function setup(): void {
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'reaper'), path.join(root, 'test/guest/reaper.c')], { stdio: 'inherit' });
     // A stock guest that tries the supervisor's seccomp filter with crafted arguments (filter.test.ts).
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-pthread', '-o', path.join(out, 'probe-args'), path.join(root, 'test/guest/probe-args.c')], { stdio: 'inherit' });
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'bpf-link'), path.join(root, 'test/guest/bpf-link.c')], { stdio: 'inherit' });
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'bpf-link'), path.join(root, 'test/guest/bpf-link.c'), path.join(root, 'src/supervisor/native/bpf.c')], { stdio: 'inherit' });
     // A guest that declares what a PyPy 3.6 sandbox-2 build declares, for `check`.
     const py3 = fs
       .readFileSync(path.join(root, 'test/data/pypy-sandbox-funcs.txt'), 'utf8')

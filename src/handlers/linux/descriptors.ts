@@ -4,6 +4,7 @@ import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import { CONTINUE, InjectFileCopy, InjectHostFile, type CallContext, type Handler } from '../context.js';
 import { direntRecords } from '../../kernel/files.js';
+import { LIMITS } from '../../supervisor/contract/contract.js';
 import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
 
 /**
@@ -14,7 +15,7 @@ import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
 
 const O_CLOEXEC = 0o2000000;
 /** Virtual descriptors live at this number and above (the supervisor's filter knows it too). */
-export const VIRTUAL_FD_BASE = 512;
+export const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
 export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile | InjectFileCopy> {
@@ -62,12 +63,12 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   return fd;
 }
 
-/** Read-only in-memory files up to this size are opened as sealed copies (at most FILE_COPIES names a run). */
-export const FILE_COPY_MAX = 1 << 20;
+/** Read-only in-memory files up to this size (one 'm' transfer) are opened as sealed copies (at most FILE_COPIES names a run). */
+export const FILE_COPY_MAX = LIMITS.maxChunk;
 export const FILE_COPIES = 512;
 
 /** Listings larger than this stay with the controller (getdents64 forwarded as usual). */
-const MAX_LISTING_BYTES = 256 * 1024;
+const MAX_LISTING_BYTES = LIMITS.maxListing;
 
 export const close: Handler = (ctx, [fdv]) => {
   const fd = typeof fdv === 'number' ? fdv : -1;

@@ -7,8 +7,10 @@ import * as desc from './descriptors.js';
 import * as names from './names.js';
 
 /**
- * Linux system calls that the native supervisor forwards (its own table in syscalls.h says which
- * calls run natively and which are refused there). Keyed by the signature the supervisor sends.
+ * Linux system calls that the native supervisor forwards (the fate table of the contract,
+ * src/supervisor/contract/contract.json, says which calls run natively and which are refused
+ * there; test/syscall-table.test.ts checks this table against it row by row). Keyed by the
+ * signature the supervisor sends.
  * Where the system call has the libc function's arguments and meaning, the PyPy handler serves.
  */
 export const linuxHandlers: Readonly<Record<string, Handler>> = {
@@ -35,15 +37,11 @@ export const linuxHandlers: Readonly<Record<string, Handler>> = {
   'fdatasync(i)i': io.fsync,
   'ftruncate(ii)i': io.ftruncate,
   'fadvise64(iiii)i': io.acceptOnValidFd,
-  'flock(ii)i': io.acceptOnValidFd,
   'fallocate(iiii)i': refuse(Errno.EOPNOTSUPP, 'preallocation is not supported'),
   'getdents64(ipi)i': desc.getdents64,
   'fchdir(i)i': files.fchdir,
-  'fstatfs(ip)i': refuse(Errno.ENOSYS, 'filesystem statistics are not available'),
-  'fchmod(ii)i': refuse(Errno.EPERM, 'permissions are fixed in the sandbox'),
-  'fchown(iii)i': refuse(Errno.EPERM, 'ownership is fixed in the sandbox'),
-  'fgetxattr(ippi)i': refuse(Errno.ENOTSUP, 'no extended attributes'),
-  'flistxattr(ipi)i': refuse(Errno.ENOTSUP, 'no extended attributes'),
+  // fstatfs, fchmod, fchown, fgetxattr, flistxattr and flock never reach the controller: the
+  // filter refuses them (or accepts flock) on every descriptor.
 
   // ---- names ----
   'open(pii)i': names.open,
