@@ -10,7 +10,10 @@ const PROJECT = path.join(FIXTURES, 'project');
 
 describe('Controller with the C test guest', () => {
   it('answers identity calls and proxies stdout and stderr writes', async () => {
-    const r = await runGuest(['call getpid()i', 'call getuid()i', 'call write(ipi)i 1 s:out\\n 4', 'call write(ipi)i 2 s:err\\n 4'], { identity: { pid: 77, uid: 5 } });
+    const r = await runGuest(
+      ['call getpid()i', 'call getuid()i', 'call write(ipi)i 1 s:out\\n 4', 'call write(ipi)i 2 s:err\\n 4'],
+      { identity: { pid: 77, uid: 5 } },
+    );
     expect(r.outcome).toBe('exited');
     expect(r.exitCode).toBe(0);
     expect(results(r.lines).map((x) => x.value)).toEqual([77n, 5n, 4n, 4n]);
@@ -34,11 +37,20 @@ describe('Controller with the C test guest', () => {
     const policy = new Policy().allowRead(PROJECT, { at: '/project' });
     const r = await runGuest(
       [
-        'call open(pii)i s:/project/data/numbers.csv 0 0', 'save fd',
-        'buf b 100', 'call read(ipi)i v:fd b:b 7', 'text b r',
-        'call lseek(iii)i v:fd -4 2', 'call read(ipi)i v:fd b:b 100', 'text b r',
-        'buf st 144', 'call fstat64(ip)i v:fd b:st', 'u64 st 48', 'u32 st 24',
-        'call close(i)i v:fd', 'call close(i)i v:fd',
+        'call open(pii)i s:/project/data/numbers.csv 0 0',
+        'save fd',
+        'buf b 100',
+        'call read(ipi)i v:fd b:b 7',
+        'text b r',
+        'call lseek(iii)i v:fd -4 2',
+        'call read(ipi)i v:fd b:b 100',
+        'text b r',
+        'buf st 144',
+        'call fstat64(ip)i v:fd b:st',
+        'u64 st 48',
+        'u32 st 24',
+        'call close(i)i v:fd',
+        'call close(i)i v:fd',
         'call open(pii)i s:/project/.env 0 0',
         'call open(pii)i s:/project/link-outside/passwd 0 0',
       ],
@@ -73,21 +85,53 @@ describe('Controller with the C test guest', () => {
   it('gives cwd, environment, uname and clocks from the virtual world', async () => {
     const r = await runGuest(
       [
-        'buf cwd 64', 'call getcwd(pi)p b:cwd 64', 'text cwd 4', 'call chdir(p)i s:/dev', 'call getcwd(pi)p b:cwd 64', 'text cwd 4',
+        'buf cwd 64',
+        'call getcwd(pi)p b:cwd 64',
+        'text cwd 4',
+        'call chdir(p)i s:/dev',
+        'call getcwd(pi)p b:cwd 64',
+        'text cwd 4',
         'call getcwd(pi)p b:cwd 2',
-        'call getenv(p)p s:GREETING', 'save g', 'str g', 'call getenv(p)p s:HOME',
-        'call get_environ()p', 'save env', 'u64 env 8',
-        'buf uts 390', 'call uname(p)i b:uts', 'text uts 5',
-        'call time(p)i null', 'buf tv 16', 'call gettimeofday(pp)i b:tv null', 'u64 tv 0',
-        'call _pypy_init_home()p', 'save h', 'str h', 'call _pypy_init_free(p)v v:h',
+        'call getenv(p)p s:GREETING',
+        'save g',
+        'str g',
+        'call getenv(p)p s:HOME',
+        'call get_environ()p',
+        'save env',
+        'u64 env 16',
+        'call getenv(p)p s:PYTHONDONTWRITEBYTECODE',
+        'save b',
+        'str b',
+        'buf uts 390',
+        'call uname(p)i b:uts',
+        'text uts 5',
+        'call time(p)i null',
+        'buf tv 16',
+        'call gettimeofday(pp)i b:tv null',
+        'u64 tv 0',
+        'call _pypy_init_home()p',
+        'save h',
+        'str h',
+        'call _pypy_init_free(p)v v:h',
       ],
       { env: { GREETING: 'hello there' }, clock: { fixed: '2020-01-01T00:00:00Z' }, argv0: '/opt/pypy/bin/pypy' },
     );
-    expect(r.lines).toEqual(expect.arrayContaining(['TEXT /tmp', 'TEXT /dev', 'STR hello there', 'u64 0', 'TEXT Linux', 'STR /opt/pypy/bin/pypy']));
+    // The environment given, NULL-terminated, plus the bytecode-cache switch a sandboxed PyPy gets by default.
+    expect(r.lines).toEqual(
+      expect.arrayContaining([
+        'TEXT /tmp',
+        'TEXT /dev',
+        'STR hello there',
+        'u64 0',
+        'STR 1',
+        'TEXT Linux',
+        'STR /opt/pypy/bin/pypy',
+      ]),
+    );
     const res = results(r.lines);
     expect(res[3]).toEqual({ value: 0n, errno: Errno.ERANGE });
     expect(res[5]).toEqual({ value: 0n, errno: Errno.ERANGE }); // getenv HOME: NULL, errno untouched
-    const t = Number(res[8]!.value);
+    const t = Number(res[9]!.value);
     expect(t).toBeGreaterThanOrEqual(1577836800);
     expect(t).toBeLessThan(1577836800 + 60);
     expect(r.lines).toContain(`u64 ${t}`);
@@ -95,7 +139,10 @@ describe('Controller with the C test guest', () => {
 
   it('answers isatty with ENOTTY when not a terminal, and 1 when told it is', async () => {
     const a = await runGuest(['call isatty(i)i 1', 'call isatty(i)i 9']);
-    expect(results(a.lines)).toEqual([{ value: 0n, errno: Errno.ENOTTY }, { value: -1n, errno: Errno.EBADF }]);
+    expect(results(a.lines)).toEqual([
+      { value: 0n, errno: Errno.ENOTTY },
+      { value: -1n, errno: Errno.EBADF },
+    ]);
     const b = await runGuest(['call isatty(i)i 0'], { tty: true });
     expect(results(b.lines)[0]!.value).toBe(1n);
   });
@@ -154,14 +201,24 @@ describe('Controller with the C test guest', () => {
   });
 
   it('stops a guest that writes more than the output cap', async () => {
-    const r = await runGuest(['quiet', 'fill x A 65536', 'loop 100', 'call write(ipi)i 1 b:x 65536', 'end'], { limits: { outputBytes: 200_000 } });
+    const r = await runGuest(['quiet', 'fill x A 65536', 'loop 100', 'call write(ipi)i 1 b:x 65536', 'end'], {
+      limits: { outputBytes: 200_000 },
+    });
     expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'output', value: 200_000 } });
     expect(r.stdout.length).toBe(200_000);
   });
 
   it('serves huge read requests in bounded chunks', async () => {
     const policy = new Policy().allowRead(PROJECT, { at: '/project' });
-    const r = await runGuest(['buf b 2000000', 'call open(pii)i s:/project/data/large.bin 0 0', 'call read(ipi)i 3 b:b 0x4000000000000000', 'call read(ipi)i 3 b:b -5'], { policy, limits: { ioChunkBytes: 1_000_000 } });
+    const r = await runGuest(
+      [
+        'buf b 2000000',
+        'call open(pii)i s:/project/data/large.bin 0 0',
+        'call read(ipi)i 3 b:b 0x4000000000000000',
+        'call read(ipi)i 3 b:b -5',
+      ],
+      { policy, limits: { ioChunkBytes: 1_000_000 } },
+    );
     const res = results(r.lines);
     expect(res[1]!.value).toBe(1_000_000n);
     expect(res[2]).toEqual({ value: -1n, errno: Errno.EINVAL });
@@ -176,10 +233,18 @@ describe('Controller with the C test guest', () => {
     vfs.mountTmp('/tmp');
     vfs.addFile('/data/big', data);
     const copy = (file: string, chunk: number) => [
-      `buf b ${chunk}`, `call open(pii)i s:${file} 0 0`, 'save fd',
-      `loop ${Math.ceil(size / chunk) + 1}`, `call read(ipi)i v:fd b:b ${chunk}`, 'call write(ipi)i 1 b:b r', 'end',
-      'call lseek(iii)i v:fd 1000000 0', 'call read(ipi)i v:fd b:b 20000', 'call write(ipi)i 1 b:b r',
-      'call lseek(iii)i v:fd 5 2', 'call read(ipi)i v:fd b:b 20000',
+      `buf b ${chunk}`,
+      `call open(pii)i s:${file} 0 0`,
+      'save fd',
+      `loop ${Math.ceil(size / chunk) + 1}`,
+      `call read(ipi)i v:fd b:b ${chunk}`,
+      'call write(ipi)i 1 b:b r',
+      'end',
+      'call lseek(iii)i v:fd 1000000 0',
+      'call read(ipi)i v:fd b:b 20000',
+      'call write(ipi)i 1 b:b r',
+      'call lseek(iii)i v:fd 5 2',
+      'call read(ipi)i v:fd b:b 20000',
     ];
     for (const chunk of [1 << 20, 65536, 20000]) {
       const r = await runGuest(['quiet', ...copy('/data/big', chunk)], { vfs, limits: { outputBytes: 64 << 20 } });
@@ -187,8 +252,23 @@ describe('Controller with the C test guest', () => {
       expect(Buffer.compare(r.stdout, Buffer.concat([data, data.subarray(1_000_000, 1_020_000)]))).toBe(0);
     }
     // The same through /tmp (a writable file: its bytes are copied), written by the guest first.
-    const r = await runGuest(['quiet', 'call open(pii)i s:/data/big 0 0', 'save in', 'call open(pii)i s:/tmp/t 577 420', 'save out', 'buf b 1048576',
-      'loop 4', 'call read(ipi)i v:in b:b 1048576', 'call write(ipi)i v:out b:b r', 'end', 'call close(i)i v:out', ...copy('/tmp/t', 1 << 20)], { vfs, limits: { outputBytes: 64 << 20 } });
+    const r = await runGuest(
+      [
+        'quiet',
+        'call open(pii)i s:/data/big 0 0',
+        'save in',
+        'call open(pii)i s:/tmp/t 577 420',
+        'save out',
+        'buf b 1048576',
+        'loop 4',
+        'call read(ipi)i v:in b:b 1048576',
+        'call write(ipi)i v:out b:b r',
+        'end',
+        'call close(i)i v:out',
+        ...copy('/tmp/t', 1 << 20),
+      ],
+      { vfs, limits: { outputBytes: 64 << 20 } },
+    );
     expect(Buffer.compare(r.stdout, Buffer.concat([data, data.subarray(1_000_000, 1_020_000)]))).toBe(0);
     // The host program replacing the file later does not change what a finished run saw, and a new run sees the new bytes.
     const first = r.stdout.subarray(0, 16);
@@ -199,8 +279,13 @@ describe('Controller with the C test guest', () => {
   });
 
   it('rejects over-long and unterminated paths with ENAMETOOLONG', async () => {
-    const r = await runGuest(['fill p a 5000', 'call open(pii)i b:p 0 0', 'call stat64(pp)i b:p null'], { limits: { pathLength: 4096 } });
-    expect(results(r.lines)).toEqual([{ value: -1n, errno: Errno.ENAMETOOLONG }, { value: -1n, errno: Errno.ENAMETOOLONG }]);
+    const r = await runGuest(['fill p a 5000', 'call open(pii)i b:p 0 0', 'call stat64(pp)i b:p null'], {
+      limits: { pathLength: 4096 },
+    });
+    expect(results(r.lines)).toEqual([
+      { value: -1n, errno: Errno.ENAMETOOLONG },
+      { value: -1n, errno: Errno.ENAMETOOLONG },
+    ]);
   });
 
   it('aborts on an AbortSignal, killing the guest', async () => {
@@ -213,13 +298,22 @@ describe('Controller with the C test guest', () => {
   it('writes a msgpack trace with arguments, paths, results, errno and reasons', async () => {
     const file = path.join(os.tmpdir(), `pypy-box-trace-${process.pid}.msgpack`);
     const seen: CallRecord[] = [];
-    await runGuest(['call open(pii)i s:/tmp/t.txt 65 420', 'call write(ipi)i 3 s:abc 3', 'call open(pii)i s:/etc/shadow 0 0'], { traceFile: file, onCall: (r) => seen.push(r) });
+    await runGuest(
+      ['call open(pii)i s:/tmp/t.txt 65 420', 'call write(ipi)i 3 s:abc 3', 'call open(pii)i s:/etc/shadow 0 0'],
+      { traceFile: file, onCall: (r) => seen.push(r) },
+    );
     const entries = readTrace(file);
     fs.unlinkSync(file);
     expect(entries[0]).toMatchObject({ type: 'header', format: 'pypy-box-trace' });
     const calls = entries.filter((e) => e.type === 'call') as CallRecord[];
     expect(calls).toHaveLength(3);
-    expect(calls[0]).toMatchObject({ sig: 'open(pii)i', path: '/tmp/t.txt', result: 3, allowed: true, reason: 'writable in-memory tree' });
+    expect(calls[0]).toMatchObject({
+      sig: 'open(pii)i',
+      path: '/tmp/t.txt',
+      result: 3,
+      allowed: true,
+      reason: 'writable in-memory tree',
+    });
     expect(typeof calls[0]!.args[0]).toBe('bigint');
     expect(calls[1]).toMatchObject({ sig: 'write(ipi)i', result: 3, fromGuest: 3 });
     expect(calls[2]).toMatchObject({ path: '/etc/shadow', result: -1, errno: Errno.EACCES, allowed: false });
@@ -229,7 +323,12 @@ describe('Controller with the C test guest', () => {
   });
 
   it('keeps what the guest wrote in memory only, readable by the host afterwards', async () => {
-    const r = await runGuest(['call mkdir(pi)i s:/tmp/out 493', 'call open(pii)i s:/tmp/out/result.txt 577 420', 'call write(ipi)i 3 s:42\\n 3', 'call close(i)i 3']);
+    const r = await runGuest([
+      'call mkdir(pi)i s:/tmp/out 493',
+      'call open(pii)i s:/tmp/out/result.txt 577 420',
+      'call write(ipi)i 3 s:42\\n 3',
+      'call close(i)i 3',
+    ]);
     expect(r.vfs.snapshot('/tmp')).toEqual({ 'out/result.txt': Buffer.from('42\n') });
     expect(fs.existsSync('/tmp/out/result.txt')).toBe(false);
   });
@@ -238,12 +337,16 @@ describe('Controller with the C test guest', () => {
     expect(() => new Controller({ executable: '' })).toThrow(/option executable/);
     expect(() => new Controller({ executable: GUEST, limits: { bogus: 1 } as never })).toThrow(/limits\.bogus/);
     expect(() => new Controller({ executable: GUEST, cwd: 'relative' })).toThrow(/option cwd/);
-    expect(() => new Controller({ python: 'pypy3', localAnswers: 'yes' as unknown as boolean })).toThrow(/option localAnswers/);
+    expect(() => new Controller({ python: 'pypy3', localAnswers: 'yes' as unknown as boolean })).toThrow(
+      /option localAnswers/,
+    );
     expect(() => new Controller({ executable: GUEST, env: { 'A=B': 'x' } })).toThrow(/env\.A=B/);
   });
 
   it('rejects with a spawn error for a missing binary', async () => {
-    const err = (await new Controller({ executable: '/nonexistent/pypy' }).run().catch((e: unknown) => e)) as SandboxError;
+    const err = (await new Controller({ executable: '/nonexistent/pypy' })
+      .run()
+      .catch((e: unknown) => e)) as SandboxError;
     expect(err).toBeInstanceOf(SandboxError);
     expect(err.kind).toBe('spawn');
   });
