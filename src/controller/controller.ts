@@ -12,13 +12,13 @@ import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type DecodedCall } from '../pr
 import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
-import { GuestChannel } from './channel.js';
+import { GuestChannel } from '../protocol/channel.js';
 import { HostTerminal, INTERRUPTS_TO_GIVE_UP } from './host-terminal.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
-import { addInterpreterFootprint } from './footprint.js';
+import { addInterpreterFootprint } from '../guest/footprint.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
@@ -26,9 +26,9 @@ import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation }
 import { NoteReader, type Note } from '../supervisor/notes.js';
 import { DenialLog } from './denials.js';
 import { checkOptionsForGuest } from './guest-options.js';
-import { stockEnv } from '../supervisor/stand-ins.js';
+import { stockEnv } from '../guest/stand-ins.js';
 import { checkReport } from '../supervisor/reports.js';
-import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
+import { defaultInterpreter, stockProfile, type StockProfile } from '../guest/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 import { HeapExhaustion } from './heap-exhaustion.js';
 import { openTraceFile } from './trace-file.js';

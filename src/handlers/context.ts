@@ -1,6 +1,6 @@
 import { Errno, GuestErrno } from '../platform/index.js';
 import type { Decision } from '../policy/policy.js';
-import type { GuestChannel } from '../controller/channel.js';
+import type { GuestChannel } from '../protocol/channel.js';
 import type { Session } from '../kernel/session.js';
 import type { ArgValue } from '../protocol/decoder.js';
 import { AnswerEncoder } from '../protocol/encoder.js';
