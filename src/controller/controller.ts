@@ -6,7 +6,7 @@ import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
 import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, type OutputSink } from '../kernel/io.js';
 import { Clock, type Identity, type Session } from '../kernel/session.js';
-import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
+import { ACCESS, Errno, GuestErrno, hostPlatform } from '../platform/index.js';
 import { Policy, type Decision } from '../policy/policy.js';
 import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -856,8 +856,8 @@ function emptyResult(): RunResult {
 function reportedOp(call: DecodedCall): 'stat' | 'read' {
   const name = call.sig.name;
   if (name === 'open' || name === 'openat') return 'read';
-  if (name === 'access') return (Number(call.args[1]) & 4) !== 0 ? 'read' : 'stat';
-  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & 4) !== 0 ? 'read' : 'stat';
+  if (name === 'access') return (Number(call.args[1]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
+  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
   return 'stat';
 }
 

@@ -125,7 +125,7 @@ export class CallContext {
     const cmd = Buffer.alloc(17);
     cmd[0] = 0x56; // 'V'
     cmd.writeBigInt64LE(BigInt(target), 1);
-    cmd.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 9);
+    cmd.writeBigUInt64LE(cloexec ? BigInt(this.session.platform.open.O_CLOEXEC) : 0n, 9);
     return this.extension([cmd], 'V');
   }
 

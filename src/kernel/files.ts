@@ -3,7 +3,7 @@ import type { Decision, Operation, Policy } from '../policy/policy.js';
 import { joinPath } from '../vfs/path.js';
 import type { DirEntry, FileHandle, OpenRequest } from '../vfs/types.js';
 import { outside, OutsideError, type Resolved, type VirtualFS } from '../vfs/vfs.js';
-import { DT_DIR } from '../platform/index.js';
+import { DT_DIR, LP64_LINUX, putDirent64, S_IFREG } from '../platform/index.js';
 
 export type Stdio = 'stdin' | 'stdout' | 'stderr';
 
@@ -56,7 +56,7 @@ export const MAX_FILE_OFFSET = 2 ** 53 - 1;
 
 /** Size of one `struct linux_dirent64` record (name and NUL, padded to 8). */
 function direntLength(name: string): number {
-  return (19 + Buffer.byteLength(name) + 1 + 7) & ~7;
+  return (LP64_LINUX.dirent64.offsets.d_name + Buffer.byteLength(name) + 1 + 7) & ~7;
 }
 
 /** How many of entries[from..] fit in `count` bytes of records, and their size. */
@@ -79,11 +79,7 @@ export function direntRecords(entries: readonly DirEntry[], from: number, count:
   for (let k = from; k < next; k++) {
     const e = entries[k]!;
     const reclen = direntLength(e.name);
-    out.writeBigUInt64LE(BigInt(e.ino), at);
-    out.writeBigInt64LE(BigInt(k + 1), at + 8);
-    out.writeUInt16LE(reclen, at + 16);
-    out[at + 18] = e.type;
-    out.write(e.name, at + 19);
+    putDirent64(out, at, reclen, e.ino, k + 1, e.type, e.name);
     at += reclen;
   }
   return { out, next };
@@ -293,7 +289,7 @@ export class FileTable {
       if (!req.create) throw this.missing(r, req.write ? 'write' : 'read');
       this.check('create', r);
     }
-    const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === 0o100000;
+    const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === S_IFREG;
     return { r, req, append: (flags & F.O_APPEND) !== 0, regular };
   }
 
