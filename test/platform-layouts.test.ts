@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ACCESS, AT, FCNTL, hostPlatform, IOCTL, NCCS, RENAME, TERMIOS_C, TERMIOS_I, TERMIOS_L, TERMIOS_O, TERMIOS_V,
+  ACCESS, AT, CLOCK, FCNTL, PATHCONF, RUSAGE, hostPlatform, IOCTL, NCCS, RENAME, SEEK, TERMIOS_C, TERMIOS_I, TERMIOS_L, TERMIOS_O, TERMIOS_V,
   UTSNAME_FIELD_BYTES, type Layouts,
 } from '../src/platform/index.js';
 
@@ -66,8 +66,8 @@ describe(`struct layouts of ${platform.name}`, () => {
 
 describe(`flag numbers of ${platform.name}`, () => {
   const ours = (): Record<string, number> => ({
-    ...platform.open, ...AT, ...ACCESS, ...IOCTL, ...TERMIOS_I, ...TERMIOS_O, ...TERMIOS_C, ...TERMIOS_L,
-    ...TERMIOS_V, ...FCNTL, ...RENAME,
+    ...platform.open, ...AT, ...SEEK, ...ACCESS, ...IOCTL, ...TERMIOS_I, ...TERMIOS_O, ...TERMIOS_C, ...TERMIOS_L,
+    ...TERMIOS_V, ...FCNTL, ...RENAME, ...RUSAGE, ...PATHCONF, ...CLOCK,
   });
 
   it('are the ones of the C headers, each of them', () => {

@@ -7,6 +7,22 @@
 /** The *at() calls' flags. */
 export const AT = { AT_FDCWD: -100, AT_SYMLINK_NOFOLLOW: 0x100, AT_REMOVEDIR: 0x200, AT_EMPTY_PATH: 0x1000 } as const;
 
+/** lseek() whence. */
+export const SEEK = { SEEK_SET: 0, SEEK_CUR: 1, SEEK_END: 2 } as const;
+
+/** getrusage() who. */
+export const RUSAGE = { RUSAGE_SELF: 0, RUSAGE_CHILDREN: -1, RUSAGE_THREAD: 1 } as const;
+
+/** pathconf() names. */
+export const PATHCONF = { _PC_LINK_MAX: 0, _PC_NAME_MAX: 3, _PC_PATH_MAX: 4 } as const;
+
+/** Clock ids. */
+export const CLOCK = {
+  CLOCK_REALTIME: 0, CLOCK_MONOTONIC: 1, CLOCK_PROCESS_CPUTIME_ID: 2, CLOCK_THREAD_CPUTIME_ID: 3,
+  CLOCK_MONOTONIC_RAW: 4, CLOCK_REALTIME_COARSE: 5, CLOCK_MONOTONIC_COARSE: 6, CLOCK_BOOTTIME: 7,
+  CLOCK_REALTIME_ALARM: 8, CLOCK_BOOTTIME_ALARM: 9,
+} as const;
+
 /** access() modes. */
 export const ACCESS = { R_OK: 4, W_OK: 2, X_OK: 1, F_OK: 0 } as const;
 

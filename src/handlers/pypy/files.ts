@@ -1,4 +1,4 @@
-import { AT, Errno, GuestErrno } from '../../platform/index.js';
+import { AT, Errno, GuestErrno, PATHCONF } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
@@ -176,9 +176,9 @@ export const futimens: Handler = (ctx, [fdv]) => acceptFd(ctx, fdv!);
 /** pathconf/fpathconf: the limits the VFS enforces. */
 export function pathconfValue(ctx: CallContext, namev: ArgValue): number {
   const name = intArg(namev, 'name');
-  if (name === 3) return 255; // _PC_NAME_MAX
-  if (name === 4) return ctx.session.limits.maxPathLength; // _PC_PATH_MAX
-  if (name === 0) return 1; // _PC_LINK_MAX
+  if (name === PATHCONF._PC_NAME_MAX) return 255;
+  if (name === PATHCONF._PC_PATH_MAX) return ctx.session.limits.maxPathLength;
+  if (name === PATHCONF._PC_LINK_MAX) return 1;
   throw new GuestErrno(Errno.EINVAL, `pathconf name ${name} is not supported`);
 }
 

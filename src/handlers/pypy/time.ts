@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { CLOCK, Errno, GuestErrno, RUSAGE } from '../../platform/index.js';
 import { intArg, ptrArg } from '../args.js';
 import type { Handler } from '../context.js';
 
@@ -23,8 +23,13 @@ export const gettimeofday: Handler = (ctx, [tvv]) => {
   return 0;
 };
 
-const REALTIME = new Set([0, 5, 8]); // REALTIME, REALTIME_COARSE, REALTIME_ALARM
-const MONOTONIC = new Set([1, 2, 3, 4, 6, 7, 9]); // MONOTONIC(_RAW/_COARSE), BOOTTIME(_ALARM), CPU clocks
+const C = CLOCK;
+const REALTIME = new Set<number>([C.CLOCK_REALTIME, C.CLOCK_REALTIME_COARSE, C.CLOCK_REALTIME_ALARM]);
+/** The run's elapsed time stands in for the monotonic, boot and CPU clocks. */
+const MONOTONIC = new Set<number>([
+  C.CLOCK_MONOTONIC, C.CLOCK_PROCESS_CPUTIME_ID, C.CLOCK_THREAD_CPUTIME_ID, C.CLOCK_MONOTONIC_RAW,
+  C.CLOCK_MONOTONIC_COARSE, C.CLOCK_BOOTTIME, C.CLOCK_BOOTTIME_ALARM,
+]);
 
 export const clockGettime: Handler = (ctx, [clkv, tsv]) => {
   const clk = intArg(clkv!, 'clock id');
@@ -62,7 +67,7 @@ export const times: Handler = (ctx, [bufv]) => {
 
 export const getrusage: Handler = (ctx, [whov, bufv]) => {
   const who = intArg(whov!, 'who');
-  if (who !== 0 && who !== -1 && who !== 1) throw new GuestErrno(Errno.EINVAL, 'bad who');
+  if (!Object.values(RUSAGE).includes(who as never)) throw new GuestErrno(Errno.EINVAL, 'bad who');
   const { rusage } = ctx.session.platform.layouts;
   const b = Buffer.alloc(rusage.size);
   const us = ctx.session.clock.monotonicNs() / 1000n;
