@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
-import { findInterpreter } from '../src/supervisor/profile.js';
+import { findInterpreter } from '../src/guest/profile.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');

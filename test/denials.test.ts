@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Controller, type RunResult } from '../src/index.js';
 import { MAX_DENIED_KEPT } from '../src/controller/denials.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { findInterpreter } from '../src/supervisor/profile.js';
+import { findInterpreter } from '../src/guest/profile.js';
 import { CLI } from './helpers.js';
 
 const EACCES = 13;

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { supervisorPath } from '../src/supervisor/locate.js';
-import { findInterpreter } from '../src/supervisor/profile.js';
+import { findInterpreter } from '../src/guest/profile.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Controller, Policy, type CallRecord, type ControllerOptions, type RunResult } from '../src/index.js';
-import { findInterpreter } from '../src/supervisor/profile.js';
+import { findInterpreter } from '../src/guest/profile.js';
 
 /**
  * The supervisor answers part of a stock guest's calls itself (src/supervisor/delegation.ts). What

@@ -10,7 +10,7 @@ import { Policy } from '../policy/policy.js';
 import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../policy/spec.js';
 import { formatCall } from '../trace/format.js';
 import { formatTrace, readTrace } from '../trace/index.js';
-import { isElf } from '../supervisor/profile.js';
+import { isElf } from '../guest/profile.js';
 import { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } from './capabilities.js';
 import { ExitCode } from './exit-codes.js';
 import { exportSpec, runExports } from './export.js';

@@ -6,19 +6,19 @@ import { pypyHandlers } from '../handlers/pypy/table.js';
 import { FileTable } from '../kernel/files.js';
 import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, type OutputSink } from '../kernel/io.js';
 import { Clock, type Identity, type Session } from '../kernel/session.js';
-import { Errno, GuestErrno, hostPlatform } from '../platform/index.js';
+import { ACCESS, Errno, GuestErrno, hostPlatform } from '../platform/index.js';
 import { Policy, type Decision } from '../policy/policy.js';
 import { MISSING_NAME, OWN_TREE, REPEATED_ANSWER, type DecodedCall } from '../protocol/decoder.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ResultKind } from '../protocol/signature.js';
 import { TraceWriter, type CallRecord } from '../trace/trace.js';
-import { GuestChannel } from './channel.js';
+import { GuestChannel } from '../protocol/channel.js';
 import { HostTerminal, INTERRUPTS_TO_GIVE_UP } from './host-terminal.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 import { normalizeOptions, type ControllerOptions, type Limits, type OutputOption, type StdinOption } from './options.js';
 import { SandboxError, type LimitHit, type LimitName, type RunResult, type SandboxErrorKind } from './result.js';
 import { buildVfs, DEFAULT_ARGV0, vfsRecipe } from './setup.js';
-import { addInterpreterFootprint } from './footprint.js';
+import { addInterpreterFootprint } from '../guest/footprint.js';
 import { linuxHandlers } from '../handlers/linux/table.js';
 import { supervisorPath, wallLibraryPath } from '../supervisor/locate.js';
 import { wordFrame } from '../supervisor/words.js';
@@ -26,10 +26,10 @@ import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation }
 import { NoteReader, type Note } from '../supervisor/notes.js';
 import { DenialLog } from './denials.js';
 import { checkOptionsForGuest } from './guest-options.js';
-import { stockEnv } from '../supervisor/stand-ins.js';
+import { stockEnv } from '../guest/stand-ins.js';
 import { sandboxedEnv } from './setup.js';
 import { checkReport } from '../supervisor/reports.js';
-import { defaultInterpreter, stockProfile, type StockProfile } from '../supervisor/profile.js';
+import { defaultInterpreter, stockProfile, type StockProfile } from '../guest/profile.js';
 import { OutsideError, VirtualFS } from '../vfs/vfs.js';
 import { LIMITS } from '../supervisor/contract/contract.js';
 import { HeapExhaustion } from './heap-exhaustion.js';
@@ -858,8 +858,8 @@ function emptyResult(): RunResult {
 function reportedOp(call: DecodedCall): 'stat' | 'read' {
   const name = call.sig.name;
   if (name === 'open' || name === 'openat') return 'read';
-  if (name === 'access') return (Number(call.args[1]) & 4) !== 0 ? 'read' : 'stat';
-  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & 4) !== 0 ? 'read' : 'stat';
+  if (name === 'access') return (Number(call.args[1]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
+  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
   return 'stat';
 }
 

@@ -1,6 +1,6 @@
 import { Errno, GuestErrno } from '../platform/index.js';
 import type { Decision } from '../policy/policy.js';
-import type { GuestChannel } from '../controller/channel.js';
+import type { GuestChannel } from '../protocol/channel.js';
 import type { Session } from '../kernel/session.js';
 import type { ArgValue } from '../protocol/decoder.js';
 import { AnswerEncoder } from '../protocol/encoder.js';
@@ -126,7 +126,7 @@ export class CallContext {
     const cmd = Buffer.alloc(17);
     cmd[0] = COMMAND.virtual;
     cmd.writeBigInt64LE(BigInt(target), 1);
-    cmd.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, 9);
+    cmd.writeBigUInt64LE(cloexec ? BigInt(this.session.platform.open.O_CLOEXEC) : 0n, 9);
     return this.extension([cmd], 'V');
   }
 

@@ -3,7 +3,7 @@ import type { Decision, Operation, Policy } from '../policy/policy.js';
 import { joinPath } from '../vfs/path.js';
 import type { DirEntry, FileHandle, OpenRequest } from '../vfs/types.js';
 import { outside, OutsideError, type Resolved, type VirtualFS } from '../vfs/vfs.js';
-import { DT_DIR } from '../platform/index.js';
+import { ACCESS, DT_DIR, LP64_LINUX, putDirent64, S_IFREG, SEEK } from '../platform/index.js';
 
 export type Stdio = 'stdin' | 'stdout' | 'stderr';
 
@@ -56,7 +56,7 @@ export const MAX_FILE_OFFSET = 2 ** 53 - 1;
 
 /** Size of one `struct linux_dirent64` record (name and NUL, padded to 8). */
 function direntLength(name: string): number {
-  return (19 + Buffer.byteLength(name) + 1 + 7) & ~7;
+  return (LP64_LINUX.dirent64.offsets.d_name + Buffer.byteLength(name) + 1 + 7) & ~7;
 }
 
 /** How many of entries[from..] fit in `count` bytes of records, and their size. */
@@ -79,11 +79,7 @@ export function direntRecords(entries: readonly DirEntry[], from: number, count:
   for (let k = from; k < next; k++) {
     const e = entries[k]!;
     const reclen = direntLength(e.name);
-    out.writeBigUInt64LE(BigInt(e.ino), at);
-    out.writeBigInt64LE(BigInt(k + 1), at + 8);
-    out.writeUInt16LE(reclen, at + 16);
-    out[at + 18] = e.type;
-    out.write(e.name, at + 19);
+    putDirent64(out, at, reclen, e.ino, k + 1, e.type, e.name);
     at += reclen;
   }
   return { out, next };
@@ -174,12 +170,13 @@ export class FileTable {
     return this.existing(path, follow, 'stat').node.stat;
   }
 
-  /** access(2): F_OK=0, X_OK=1, W_OK=2, R_OK=4. */
+  /** access(2): F_OK, or any of R_OK, W_OK, X_OK. */
   access(path: string, mode: number): void {
-    if (mode & ~7) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
-    const r = this.existing(path, true, mode & 4 ? 'read' : 'stat');
-    if (mode & 2) this.check('write', r);
-    if (mode & 1 && (r.node.stat.mode & 0o111) === 0) throw new GuestErrno(Errno.EACCES, 'not executable');
+    const { R_OK, W_OK, X_OK } = ACCESS;
+    if (mode & ~(R_OK | W_OK | X_OK)) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
+    const r = this.existing(path, true, mode & R_OK ? 'read' : 'stat');
+    if (mode & W_OK) this.check('write', r);
+    if (mode & X_OK && (r.node.stat.mode & 0o111) === 0) throw new GuestErrno(Errno.EACCES, 'not executable');
   }
 
   readlink(path: string): string {
@@ -271,7 +268,7 @@ export class FileTable {
   prepareOpen(path: string, flags: number, mode: number): PreparedOpen {
     const F = this.flags;
     const acc = flags & F.O_ACCMODE;
-    if (acc === 3) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
+    if (acc !== F.O_RDONLY && acc !== F.O_WRONLY && acc !== F.O_RDWR) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
     const req = {
       read: acc === F.O_RDONLY || acc === F.O_RDWR,
       write: acc === F.O_WRONLY || acc === F.O_RDWR,
@@ -293,7 +290,7 @@ export class FileTable {
       if (!req.create) throw this.missing(r, req.write ? 'write' : 'read');
       this.check('create', r);
     }
-    const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === 0o100000;
+    const regular = r.node !== null && (r.node.stat.mode & S_IFMT) === S_IFREG;
     return { r, req, append: (flags & F.O_APPEND) !== 0, regular };
   }
 
@@ -380,10 +377,10 @@ export class FileTable {
     return n;
   }
 
-  /** whence: SEEK_SET 0, SEEK_CUR 1, SEEK_END 2. */
+  /** whence: SEEK_SET, SEEK_CUR or SEEK_END. */
   lseek(fd: number, offset: number, whence: number): number {
     const f = this.file(fd);
-    const base = whence === 0 ? 0 : whence === 1 ? f.position : whence === 2 ? f.handle.stat().size : NaN;
+    const base = whence === SEEK.SEEK_SET ? 0 : whence === SEEK.SEEK_CUR ? f.position : whence === SEEK.SEEK_END ? f.handle.stat().size : NaN;
     if (Number.isNaN(base)) throw new GuestErrno(Errno.EINVAL, `bad whence ${whence}`);
     const pos = base + offset;
     if (pos < 0 || !Number.isSafeInteger(pos)) throw new GuestErrno(Errno.EINVAL, 'resulting offset is out of range');

@@ -4,14 +4,24 @@
  * controller's line discipline (line-discipline.ts) acts on.
  */
 
-export const TERMIOS_BYTES = 36;
+import { LP64_LINUX, NCCS } from '../platform/structs.js';
+import { TERMIOS_C, TERMIOS_I, TERMIOS_L, TERMIOS_O, TERMIOS_V } from '../platform/flags.js';
+
+const T = LP64_LINUX.termios;
+const CC = T.offsets.c_cc;
+
+export const TERMIOS_BYTES = T.size;
 
 /** c_iflag */
-export const I = { ISTRIP: 0o40, INLCR: 0o100, IGNCR: 0o200, ICRNL: 0o400, IXON: 0o2000 } as const;
+export const I = TERMIOS_I;
 /** c_lflag */
-export const L = { ISIG: 0o1, ICANON: 0o2, ECHO: 0o10, ECHOE: 0o20, ECHOK: 0o40, ECHONL: 0o100, NOFLSH: 0o200, ECHOCTL: 0o1000, ECHOKE: 0o4000, IEXTEN: 0o100000 } as const;
+export const L = TERMIOS_L;
 /** Indices into c_cc */
-export const V = { INTR: 0, QUIT: 1, ERASE: 2, KILL: 3, EOF: 4, TIME: 5, MIN: 6, START: 8, STOP: 9, SUSP: 10, EOL: 11, WERASE: 14, LNEXT: 15, EOL2: 16 } as const;
+export const V = {
+  INTR: TERMIOS_V.VINTR, QUIT: TERMIOS_V.VQUIT, ERASE: TERMIOS_V.VERASE, KILL: TERMIOS_V.VKILL, EOF: TERMIOS_V.VEOF,
+  TIME: TERMIOS_V.VTIME, MIN: TERMIOS_V.VMIN, START: TERMIOS_V.VSTART, STOP: TERMIOS_V.VSTOP, SUSP: TERMIOS_V.VSUSP,
+  EOL: TERMIOS_V.VEOL, WERASE: TERMIOS_V.VWERASE, LNEXT: TERMIOS_V.VLNEXT, EOL2: TERMIOS_V.VEOL2,
+} as const;
 
 export interface Termios {
   iflag: number;
@@ -24,18 +34,23 @@ export interface Termios {
 /** A sane cooked terminal, as a new Linux pty starts: what a guest told it has a terminal sees first. */
 export function defaultTermios(): Buffer {
   const b = Buffer.alloc(TERMIOS_BYTES);
-  b.writeUInt32LE(0o2400, 0); // ICRNL | IXON
-  b.writeUInt32LE(0o5, 4); // OPOST | ONLCR
-  b.writeUInt32LE(0o277, 8); // B38400 | CS8 | CREAD
-  b.writeUInt32LE(0o105073, 12); // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
+  b.writeUInt32LE(I.ICRNL | I.IXON, T.offsets.c_iflag);
+  b.writeUInt32LE(TERMIOS_O.OPOST | TERMIOS_O.ONLCR, T.offsets.c_oflag);
+  b.writeUInt32LE(TERMIOS_C.B38400 | TERMIOS_C.CS8 | TERMIOS_C.CREAD, T.offsets.c_cflag);
+  b.writeUInt32LE(L.ISIG | L.ICANON | L.ECHO | L.ECHOE | L.ECHOK | L.ECHOCTL | L.ECHOKE | L.IEXTEN, T.offsets.c_lflag);
+  // ^C ^\ DEL ^U ^D, VTIME 0, VMIN 1, VSWTC 0, ^Q ^S ^Z, VEOL 0, ^R ^O ^W ^V
   const cc = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22];
-  cc.forEach((v, k) => (b[17 + k] = v));
+  cc.forEach((v, k) => (b[CC + k] = v));
   return b;
 }
 
 export function parseTermios(b: Buffer): Termios {
   if (b.length < TERMIOS_BYTES) throw new RangeError(`termios: ${b.length} bytes, expected ${TERMIOS_BYTES}`);
-  return { iflag: b.readUInt32LE(0), oflag: b.readUInt32LE(4), cflag: b.readUInt32LE(8), lflag: b.readUInt32LE(12), cc: Uint8Array.from(b.subarray(17, 36)) };
+  const o = T.offsets;
+  return {
+    iflag: b.readUInt32LE(o.c_iflag), oflag: b.readUInt32LE(o.c_oflag), cflag: b.readUInt32LE(o.c_cflag),
+    lflag: b.readUInt32LE(o.c_lflag), cc: Uint8Array.from(b.subarray(CC, CC + NCCS)),
+  };
 }
 
 /** Whether byte `c` is control character `v` (0 is _POSIX_VDISABLE: the character is off). */

@@ -12,3 +12,6 @@ export function hostPlatform(arch: string = process.arch): Platform {
   if (arch === 'arm64') return linuxAarch64;
   throw new Error(`no struct layout table for architecture ${arch}`);
 }
+export * from './structs.js';
+export * from './flags.js';
+export { putDirent64 } from './common.js';

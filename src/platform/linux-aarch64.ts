@@ -1,30 +1,18 @@
-import { encodeDirent64, encodeTimespec, encodeTimeval, encodeUtsname, putTime } from './common.js';
+import { encodeDirent64, encodeStatIn, encodeTimespec, encodeTimeval, encodeUtsname } from './common.js';
+import { AARCH64_LAYOUTS } from './structs.js';
 import type { Platform, StatInfo } from './types.js';
 
-/** glibc aarch64 (generic layout): `struct stat` is 128 bytes, st_mode before a 32-bit st_nlink. */
+/** aarch64 (the generic layout): st_nlink and st_blksize are 32-bit. */
 function encodeStat(st: StatInfo): Buffer {
-  const b = Buffer.alloc(128);
-  b.writeBigUInt64LE(BigInt(st.dev), 0);
-  b.writeBigUInt64LE(BigInt(st.ino), 8);
-  b.writeUInt32LE(st.mode >>> 0, 16);
-  b.writeUInt32LE(st.nlink >>> 0, 20);
-  b.writeUInt32LE(st.uid >>> 0, 24);
-  b.writeUInt32LE(st.gid >>> 0, 28);
-  b.writeBigUInt64LE(BigInt(st.rdev), 32);
-  b.writeBigInt64LE(BigInt(st.size), 48);
-  b.writeInt32LE(st.blksize, 56);
-  b.writeBigInt64LE(BigInt(st.blocks), 64);
-  putTime(b, 72, st.atimeNs);
-  putTime(b, 88, st.mtimeNs);
-  putTime(b, 104, st.ctimeNs);
-  return b;
+  return encodeStatIn(AARCH64_LAYOUTS, st, false);
 }
 
 export const linuxAarch64: Platform = {
   name: 'linux-aarch64',
-  statSize: 128,
+  layouts: AARCH64_LAYOUTS,
+  statSize: AARCH64_LAYOUTS.stat.size,
   encodeStat,
-  direntSize: 280,
+  direntSize: AARCH64_LAYOUTS.dirent64.size,
   encodeDirent: encodeDirent64,
   open: {
     O_ACCMODE: 0o3, O_RDONLY: 0, O_WRONLY: 0o1, O_RDWR: 0o2, O_CREAT: 0o100, O_EXCL: 0o200,

@@ -1,30 +1,18 @@
-import { encodeDirent64, encodeTimespec, encodeTimeval, encodeUtsname, putTime } from './common.js';
+import { encodeDirent64, encodeStatIn, encodeTimespec, encodeTimeval, encodeUtsname } from './common.js';
+import { X86_64_LAYOUTS } from './structs.js';
 import type { Platform, StatInfo } from './types.js';
 
-/** glibc x86-64: `struct stat` (= stat64) is 144 bytes. */
+/** x86-64: `struct stat` (= stat64) has a 64-bit st_nlink and st_blksize. */
 function encodeStat(st: StatInfo): Buffer {
-  const b = Buffer.alloc(144);
-  b.writeBigUInt64LE(BigInt(st.dev), 0);
-  b.writeBigUInt64LE(BigInt(st.ino), 8);
-  b.writeBigUInt64LE(BigInt(st.nlink), 16);
-  b.writeUInt32LE(st.mode >>> 0, 24);
-  b.writeUInt32LE(st.uid >>> 0, 28);
-  b.writeUInt32LE(st.gid >>> 0, 32);
-  b.writeBigUInt64LE(BigInt(st.rdev), 40);
-  b.writeBigInt64LE(BigInt(st.size), 48);
-  b.writeBigInt64LE(BigInt(st.blksize), 56);
-  b.writeBigInt64LE(BigInt(st.blocks), 64);
-  putTime(b, 72, st.atimeNs);
-  putTime(b, 88, st.mtimeNs);
-  putTime(b, 104, st.ctimeNs);
-  return b;
+  return encodeStatIn(X86_64_LAYOUTS, st, true);
 }
 
 export const linuxX8664: Platform = {
   name: 'linux-x86_64',
-  statSize: 144,
+  layouts: X86_64_LAYOUTS,
+  statSize: X86_64_LAYOUTS.stat.size,
   encodeStat,
-  direntSize: 280,
+  direntSize: X86_64_LAYOUTS.dirent64.size,
   encodeDirent: encodeDirent64,
   open: {
     O_ACCMODE: 0o3, O_RDONLY: 0, O_WRONLY: 0o1, O_RDWR: 0o2, O_CREAT: 0o100, O_EXCL: 0o200,

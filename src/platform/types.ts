@@ -1,3 +1,5 @@
+import type { Layouts } from './structs.js';
+
 /** What a stat call reports, independent of any C layout. Times in nanoseconds since the epoch. */
 export interface StatInfo {
   dev: number;
@@ -34,6 +36,8 @@ export interface OpenFlags {
 /** One platform's C structures and constants as a guest reads them. */
 export interface Platform {
   readonly name: string;
+  /** Sizes and field offsets of every struct the controller reads or writes in guest memory. */
+  readonly layouts: Layouts;
   readonly statSize: number;
   encodeStat(st: StatInfo): Buffer;
   readonly direntSize: number;

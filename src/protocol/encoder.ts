@@ -1,6 +1,12 @@
 import { writeInt, writePtr, type Int, type Ptr } from './int64.js';
 import type { ResultKind } from './signature.js';
 import { COMMAND } from '../supervisor/contract/contract.js';
+import { hostPlatform } from '../platform/index.js';
+
+/** The supervisor's open flags word: O_CLOEXEC of the machine both run on, or nothing. */
+function cloexecFlag(cloexec: boolean): bigint {
+  return cloexec ? BigInt(hostPlatform().open.O_CLOEXEC) : 0n;
+}
 
 /** Command bytes the controller sends (sandbox-2). */
 export const Cmd = {
@@ -105,7 +111,7 @@ export class AnswerEncoder {
     const path = Buffer.from(hostPath);
     this.ensure(17);
     this.scratch[this.used] = COMMAND.openHost;
-    this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
+    this.scratch.writeBigUInt64LE(cloexecFlag(cloexec), this.used + 1);
     this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
     this.used += 17;
     this.bytes(path);
@@ -117,7 +123,7 @@ export class AnswerEncoder {
     const path = Buffer.from(vpath);
     this.ensure(25);
     this.scratch[this.used] = COMMAND.sealedCopy;
-    this.scratch.writeBigUInt64LE(cloexec ? 0o2000000n : 0n, this.used + 1);
+    this.scratch.writeBigUInt64LE(cloexecFlag(cloexec), this.used + 1);
     this.scratch.writeBigUInt64LE(BigInt(path.length), this.used + 9);
     this.scratch.writeBigUInt64LE(BigInt(content.length), this.used + 17);
     this.used += 25;

@@ -1,5 +1,5 @@
 import type { Volume } from 'memfs';
-import { DT_UNKNOWN, direntType, Errno, GuestErrno, errnoFromNode, type StatInfo } from '../platform/index.js';
+import { DT_UNKNOWN, direntType, Errno, GuestErrno, errnoFromNode, S_IFLNK, S_IFMT, type StatInfo } from '../platform/index.js';
 import { INODE_COST, type Quota } from './quota.js';
 import { fromNodeStats } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
@@ -133,7 +133,7 @@ export class MemoryMount implements Mount {
       return null;
     }
     const info: NodeInfo = { stat };
-    if ((stat.mode & 0o170000) === 0o120000) info.linkTarget = String(this.vol.readlinkSync(path));
+    if ((stat.mode & S_IFMT) === S_IFLNK) info.linkTarget = String(this.vol.readlinkSync(path));
     return info;
   }
 

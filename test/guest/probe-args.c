@@ -13,7 +13,7 @@
  * It refuses to run outside a seccomp filter, and with pids that are not single other processes:
  * run natively as root, a probe that works would do what a broken filter lets through.
  *
- * The controller asks a stock interpreter for its paths before the run (src/supervisor/profile.ts):
+ * The controller asks a stock interpreter for its paths before the run (src/guest/profile.ts):
  * asked that way, this program answers as an interpreter without a library would.
  */
 #define _GNU_SOURCE

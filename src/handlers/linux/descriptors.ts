@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { Errno, FCNTL, GuestErrno, IOCTL } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import { CONTINUE, InjectFileCopy, InjectHostFile, type CallContext, type Handler } from '../context.js';
@@ -13,7 +13,6 @@ import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
  * one (their reads never come here). The controller's table follows every open, dup and close.
  */
 
-const O_CLOEXEC = 0o2000000;
 /** Virtual descriptors live at this number and above (the supervisor's filter knows it too). */
 export const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
 
@@ -22,7 +21,7 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   const files = ctx.session.files;
   files.checkRoom();
   const prepared = files.prepareOpen(path, flags, mode);
-  const cloexec = (flags & O_CLOEXEC) !== 0;
+  const cloexec = (flags & ctx.session.platform.open.O_CLOEXEC) !== 0;
   const { r, req } = prepared;
   const hostPath = r.node ? r.mount.hostPath(r.rel, r.node) : undefined;
   if (hostPath !== undefined && prepared.regular && !req.write && !req.create && !req.truncate) {
@@ -106,11 +105,12 @@ export const dup3: Handler = (ctx, [fdv, newv, flagsv]) => {
   const fd = fdArg(fdv!);
   const target = fdArg(newv!);
   const flags = intArg(flagsv!, 'flags');
+  const { O_CLOEXEC } = ctx.session.platform.open;
   if (fd === target || flags & ~O_CLOEXEC) throw new GuestErrno(Errno.EINVAL, 'bad dup3 arguments');
   return duplicate(ctx, fd, target, (flags & O_CLOEXEC) !== 0);
 };
 
-const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+const { F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC } = FCNTL;
 
 export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
   const fd = fdArg(fdv!);
@@ -137,8 +137,7 @@ export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
   }
 };
 
-const TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404, TIOCGWINSZ = 0x5413;
-const TIOCSWINSZ = 0x5414, FIONREAD = 0x541b, FIONCLEX = 0x5450, FIOCLEX = 0x5451, TIOCGPGRP = 0x540f;
+const { TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, TIOCSWINSZ, FIONREAD, FIONCLEX, FIOCLEX, TIOCGPGRP } = IOCTL;
 
 /** The guest's terminal settings are kept, and applied by the controller's line discipline. */
 async function setTermios(ctx: CallContext, ptr: bigint, flush: boolean): Promise<number> {
@@ -182,9 +181,10 @@ export const ioctl: Handler = (ctx, [fdv, reqv, argv]) => {
     case TIOCSWINSZ:
       return 0; // the host's terminal size stays as it is
     case TIOCGWINSZ: {
-      const b = Buffer.alloc(8);
-      b.writeUInt16LE(process.stdout.rows || 24, 0);
-      b.writeUInt16LE(process.stdout.columns || 80, 2);
+      const { size, offsets: o } = ctx.session.platform.layouts.winsize;
+      const b = Buffer.alloc(size);
+      b.writeUInt16LE(process.stdout.rows || 24, o.ws_row);
+      b.writeUInt16LE(process.stdout.columns || 80, o.ws_col);
       ctx.writeMemory(ptrArg(argv!), b);
       return 0;
     }
@@ -206,14 +206,15 @@ async function iovecs(ctx: CallContext, iovv: ArgValue, cntv: ArgValue): Promise
   const cnt = intArg(cntv, 'iovcnt');
   if (cnt < 0 || cnt > IOV_MAX) throw new GuestErrno(Errno.EINVAL, `iovcnt ${cnt}`);
   if (cnt === 0) return [];
-  const raw = await ctx.readMemory(ptrArg(iovv), cnt * 16);
+  const { size, offsets: o } = ctx.session.platform.layouts.iovec;
+  const raw = await ctx.readMemory(ptrArg(iovv), cnt * size);
   let room = ctx.session.limits.maxIoBytes;
   const out: { base: bigint; len: number }[] = [];
   for (let k = 0; k < cnt && room > 0; k++) {
-    const len = raw.readBigInt64LE(16 * k + 8);
+    const len = raw.readBigInt64LE(size * k + o.iov_len);
     if (len < 0n) throw new GuestErrno(Errno.EINVAL, 'negative iov_len');
     const take = Number(len > BigInt(room) ? BigInt(room) : len);
-    out.push({ base: raw.readBigUInt64LE(16 * k), len: take });
+    out.push({ base: raw.readBigUInt64LE(size * k + o.iov_base), len: take });
     room -= take;
   }
   return out;

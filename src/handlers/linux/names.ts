@@ -1,4 +1,4 @@
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { AT, Errno, GuestErrno, RENAME } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
@@ -6,7 +6,7 @@ import { openAt } from './descriptors.js';
 
 /** Path-taking system calls of a stock guest that differ from their libc counterparts. */
 
-const AT_FDCWD = -100;
+const { AT_FDCWD } = AT;
 
 /** Resolves an `*at` path against its directory descriptor (a virtual directory). */
 export async function atPath(ctx: CallContext, dirfdv: ArgValue, pathv: ArgValue, which: 1 | 2 = 1): Promise<string> {
@@ -48,7 +48,7 @@ export const truncate: Handler = async (ctx, [pathv, lenv]) => {
   return 0;
 };
 
-const RENAME_NOREPLACE = 1;
+const { RENAME_NOREPLACE } = RENAME;
 
 export const renameat2: Handler = async (ctx, [fromdir, fromv, todir, tov, flagsv]) => {
   const flags = intArg(flagsv!, 'flags');
@@ -62,12 +62,13 @@ export const renameat2: Handler = async (ctx, [fromdir, fromv, todir, tov, flags
 };
 
 export const sysinfo: Handler = (ctx, [bufv]) => {
-  const b = Buffer.alloc(112);
-  b.writeBigInt64LE(ctx.session.clock.monotonicNs() / 1_000_000_000n, 0); // uptime
-  b.writeBigUInt64LE(1n << 30n, 32); // totalram
-  b.writeBigUInt64LE(1n << 29n, 40); // freeram
-  b.writeUInt16LE(1, 80); // procs
-  b.writeUInt32LE(1, 104); // mem_unit
+  const { size, offsets: o } = ctx.session.platform.layouts.sysinfo;
+  const b = Buffer.alloc(size);
+  b.writeBigInt64LE(ctx.session.clock.monotonicNs() / 1_000_000_000n, o.uptime);
+  b.writeBigUInt64LE(1n << 30n, o.totalram);
+  b.writeBigUInt64LE(1n << 29n, o.freeram);
+  b.writeUInt16LE(1, o.procs);
+  b.writeUInt32LE(1, o.mem_unit);
   ctx.writeMemory(ptrArg(bufv!), b);
   return 0;
 };

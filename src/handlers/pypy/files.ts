@@ -1,4 +1,4 @@
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { AT, Errno, GuestErrno, PATHCONF } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
@@ -6,10 +6,7 @@ import { statOfFd } from './io.js';
 
 /** Name-level calls: open, stat, access, directories of names, cwd. */
 
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const AT_REMOVEDIR = 0x200;
-const AT_EMPTY_PATH = 0x1000;
+const { AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH } = AT;
 
 /** The path an `*at` call names: relative paths are taken from the directory descriptor. */
 async function atPath(ctx: CallContext, dirfdv: ArgValue, pathv: ArgValue, which: 1 | 2 = 1): Promise<string> {
@@ -179,9 +176,9 @@ export const futimens: Handler = (ctx, [fdv]) => acceptFd(ctx, fdv!);
 /** pathconf/fpathconf: the limits the VFS enforces. */
 export function pathconfValue(ctx: CallContext, namev: ArgValue): number {
   const name = intArg(namev, 'name');
-  if (name === 3) return 255; // _PC_NAME_MAX
-  if (name === 4) return ctx.session.limits.maxPathLength; // _PC_PATH_MAX
-  if (name === 0) return 1; // _PC_LINK_MAX
+  if (name === PATHCONF._PC_NAME_MAX) return 255;
+  if (name === PATHCONF._PC_PATH_MAX) return ctx.session.limits.maxPathLength;
+  if (name === PATHCONF._PC_LINK_MAX) return 1;
   throw new GuestErrno(Errno.EINVAL, `pathconf name ${name} is not supported`);
 }
 

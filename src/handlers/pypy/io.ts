@@ -1,4 +1,4 @@
-import { Errno, GuestErrno, S_IFCHR, S_IFIFO, type StatInfo } from '../../platform/index.js';
+import { Errno, FCNTL, GuestErrno, S_IFCHR, S_IFIFO, type StatInfo } from '../../platform/index.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
 
@@ -113,7 +113,7 @@ function statusFlags(ctx: CallContext, fd: number): number {
   return acc | (d.append ? F.O_APPEND : 0);
 }
 
-const F_DUPFD = 0, F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
+const { F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC } = FCNTL;
 
 export const fcntl: Handler = (ctx, [fdv, cmdv, argv]) => {
   const fd = fdArg(fdv!);

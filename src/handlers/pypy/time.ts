@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Errno, GuestErrno } from '../../platform/index.js';
+import { CLOCK, Errno, GuestErrno, RUSAGE } from '../../platform/index.js';
 import { intArg, ptrArg } from '../args.js';
 import type { Handler } from '../context.js';
 
@@ -9,7 +9,7 @@ export const time: Handler = (ctx, [ptrv]) => {
   const sec = ctx.session.clock.realtimeNs() / 1_000_000_000n;
   const p = ptrArg(ptrv!);
   if (p !== 0n) {
-    const b = Buffer.alloc(8);
+    const b = Buffer.alloc(ctx.session.platform.layouts.time_t.size);
     b.writeBigInt64LE(sec);
     ctx.writeMemory(p, b);
   }
@@ -23,8 +23,13 @@ export const gettimeofday: Handler = (ctx, [tvv]) => {
   return 0;
 };
 
-const REALTIME = new Set([0, 5, 8]); // REALTIME, REALTIME_COARSE, REALTIME_ALARM
-const MONOTONIC = new Set([1, 2, 3, 4, 6, 7, 9]); // MONOTONIC(_RAW/_COARSE), BOOTTIME(_ALARM), CPU clocks
+const C = CLOCK;
+const REALTIME = new Set<number>([C.CLOCK_REALTIME, C.CLOCK_REALTIME_COARSE, C.CLOCK_REALTIME_ALARM]);
+/** The run's elapsed time stands in for the monotonic, boot and CPU clocks. */
+const MONOTONIC = new Set<number>([
+  C.CLOCK_MONOTONIC, C.CLOCK_PROCESS_CPUTIME_ID, C.CLOCK_THREAD_CPUTIME_ID, C.CLOCK_MONOTONIC_RAW,
+  C.CLOCK_MONOTONIC_COARSE, C.CLOCK_BOOTTIME, C.CLOCK_BOOTTIME_ALARM,
+]);
 
 export const clockGettime: Handler = (ctx, [clkv, tsv]) => {
   const clk = intArg(clkv!, 'clock id');
@@ -52,8 +57,9 @@ export const times: Handler = (ctx, [bufv]) => {
   const ticks = ctx.session.clock.monotonicNs() / 10_000_000n;
   const p = ptrArg(bufv!);
   if (p !== 0n) {
-    const b = Buffer.alloc(32);
-    b.writeBigInt64LE(ticks, 0);
+    const { size, offsets: o } = ctx.session.platform.layouts.tms;
+    const b = Buffer.alloc(size);
+    b.writeBigInt64LE(ticks, o.tms_utime);
     ctx.writeMemory(p, b);
   }
   return ticks;
@@ -61,11 +67,11 @@ export const times: Handler = (ctx, [bufv]) => {
 
 export const getrusage: Handler = (ctx, [whov, bufv]) => {
   const who = intArg(whov!, 'who');
-  if (who !== 0 && who !== -1 && who !== 1) throw new GuestErrno(Errno.EINVAL, 'bad who');
-  const b = Buffer.alloc(144);
+  if (!Object.values(RUSAGE).includes(who as never)) throw new GuestErrno(Errno.EINVAL, 'bad who');
+  const { rusage } = ctx.session.platform.layouts;
+  const b = Buffer.alloc(rusage.size);
   const us = ctx.session.clock.monotonicNs() / 1000n;
-  b.writeBigInt64LE(us / 1_000_000n, 0);
-  b.writeBigInt64LE(us % 1_000_000n, 8);
+  ctx.session.platform.encodeTimeval(us / 1_000_000n, us % 1_000_000n).copy(b, rusage.offsets.ru_utime);
   ctx.writeMemory(ptrArg(bufv!), b);
   return 0;
 };
@@ -76,13 +82,14 @@ export const select: Handler = async (ctx, [nfdsv, r, w, x, tvv]) => {
   if (nfds !== 0 || r !== 0n || w !== 0n || x !== 0n) throw new GuestErrno(Errno.ENOSYS, 'select on descriptors is not supported');
   const tv = ptrArg(tvv!);
   if (tv === 0n) throw new GuestErrno(Errno.EINVAL, 'select without timeout or descriptors would block forever');
-  const raw = await ctx.readMemory(tv, 16);
-  const sec = raw.readBigInt64LE(0);
-  const usec = raw.readBigInt64LE(8);
+  const { size, offsets: o } = ctx.session.platform.layouts.timeval;
+  const raw = await ctx.readMemory(tv, size);
+  const sec = raw.readBigInt64LE(o.tv_sec);
+  const usec = raw.readBigInt64LE(o.tv_usec);
   if (sec < 0n || usec < 0n || usec >= 1_000_000n) throw new GuestErrno(Errno.EINVAL, 'bad timeout');
   const ms = Math.min(2 ** 31 - 1, Number(sec) * 1000 + Number(usec) / 1000);
   // The run's signal ends the wait when the run ends (timeout, abort), so no timer outlives it.
   await sleep(ms, undefined, { signal: ctx.session.signal }).catch(() => undefined);
-  ctx.writeMemory(tv, Buffer.alloc(16));
+  ctx.writeMemory(tv, Buffer.alloc(size));
   return 0;
 };

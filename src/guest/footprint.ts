@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Policy } from '../policy/policy.js';
-import type { StockProfile } from '../supervisor/profile.js';
+import type { StockProfile } from './profile.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { Errno, GuestErrno } from '../platform/index.js';
-import { CallDecoder, type DecodedCall } from '../protocol/decoder.js';
-import { ProtocolError } from '../protocol/errors.js';
-import { SignatureCache } from '../protocol/signature.js';
+import { CallDecoder, type DecodedCall } from './decoder.js';
+import { ProtocolError } from './errors.js';
+import { SignatureCache } from './signature.js';
 import { STATUS } from '../supervisor/contract/contract.js';
 
 /** What a reply looks like, step by step. */
