@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Controller, type RunResult } from '../src/index.js';
-import { MAX_DENIED_KEPT } from '../src/controller/denials.js';
+import { MAX_DENIED_KEPT } from '../src/controller/dispatch/denials.js';
 import { parseNote } from '../src/supervisor/notes.js';
 import { findInterpreter } from '../src/guest/profile.js';
 import { CLI } from './helpers.js';

@@ -7,7 +7,7 @@ import type { Policy } from '../policy/policy.js';
 import type { CallRecord } from '../trace/trace.js';
 import type { HostMountFilter } from '../vfs/host-mount.js';
 import type { VirtualFS } from '../vfs/vfs.js';
-import type { GuestTransport } from './spawn.js';
+import type { GuestTransport } from './launch/spawn.js';
 
 /** The guest's stdin: the bytes themselves (a Buffer or string), a stream, the host's own stdin, or nothing (end of input). */
 export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';

@@ -1,13 +1,8 @@
-import type { Handler } from '../handlers/context.js';
 import { utsname } from '../handlers/pypy/process.js';
-import { linuxHandlers } from '../handlers/linux/table.js';
-import { Errno, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Platform, type StatInfo } from '../platform/index.js';
+import { Errno, type Platform } from '../platform/index.js';
 import type { Policy } from '../policy/policy.js';
 import type { Identity } from '../kernel/session.js';
-import { HostMount } from '../vfs/host-mount.js';
-import { MemoryMount } from '../vfs/memory-mount.js';
-import { OverlayMount } from '../vfs/overlay-mount.js';
-import type { Mount } from '../vfs/types.js';
+import type { SupervisorView } from '../vfs/supervisor-view.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 import { LIMITS } from './contract/contract.js';
 
@@ -57,49 +52,52 @@ const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
 const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i', uname: 'uname(p)i' };
 
-export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string, Handler>, identity: Identity, platform: Platform, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
+/**
+ * The supervisor's options for what it answers itself. `replaced`: signatures the caller gave
+ * handlers of its own (their calls all come to the controller).
+ */
+export function delegate(vfs: VirtualFS, policy: Policy, replaced: ReadonlySet<string>, identity: Identity, platform: Platform, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
-  const ours = (sig: string) => handlers[sig] === linuxHandlers[sig];
+  const ours = (sig: string) => !replaced.has(sig);
   const calls = Object.entries(PATH_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
   const idCalls = [...Object.entries(ID_CALLS), ...Object.entries(OTHER_CALLS)].filter(([, sig]) => ours(sig)).map(([name]) => name);
   const args: string[] = [];
   const grants: Delegation['grants'] = [];
-  const table = vfs.mountTable();
-  const root = vfs.rootMount;
+  const view = vfs.describeForSupervisor();
   if (calls.length) {
-    for (const { at, mount } of table) {
-      if (!(mount instanceof HostMount) || mount.filtered || at !== mount.hostRoot) continue;
+    const mountPoints = view.mountPoints();
+    for (const { at, hostRoot, dev, layer, filtered } of view.hostTrees()) {
+      if (layer !== 'mount' || filtered || at !== hostRoot) continue;
       if (Buffer.byteLength(at) + 1 >= maxPath) continue;
-      if (table.some((m) => m.at.startsWith(at + '/'))) continue; // something mounted below it
-      if (!parentsAreOurs(vfs, at, root)) continue;
+      if (mountPoints.some((m) => m.startsWith(at + '/'))) continue; // something mounted below it
+      if (!view.ownParents(at)) continue;
       const decision = policy.decide('read', { vpath: at, source: 'host', hostPath: at, writable: false });
       const reason = policy.grantReason(at);
       if (!decision.allow || reason === undefined || grants.length >= MAX_GRANTS) continue;
-      args.push('--grant', `${mount.dev}:${at}`);
+      args.push('--grant', `${dev}:${at}`);
       grants.push({ hostPath: at, reason });
     }
-    const mountPoints = table.filter((m) => m.mount !== root).map((m) => m.at);
-    const tree = rootTree(root, mountPoints);
+    const tree = view.ownTree({ dirs: MAX_DIRS, links: MAX_LINKS });
     const links: string[] = [];
     for (const [link, target] of tree.links) {
-      if (!parentsAreOurs(vfs, link, root)) continue;
+      if (!view.ownParents(link)) continue;
       args.push('--link', link, target);
       links.push(link);
     }
-    const known = knownDirs(vfs, root, grants.map((g) => g.hostPath), links, tree.dirs);
+    const known = knownDirs(vfs, view, grants.map((g) => g.hostPath), links, tree.dirs);
     for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
     // Their stat answers, and the links' own (lstat): a tree built from the same recipe shows the
     // same ones every time (fixed times; see VfsOptions.time), so they hold for the next runs too.
     if (vfs.options.time !== undefined) {
       for (const p of [...known.dirs.map(([dir]) => dir), ...links]) {
-        const st = ownStat(vfs, root, p);
+        const st = view.ownStat(p);
         if (st && Buffer.byteLength(p) < maxPath) args.push('--stat', `${platform.encodeStat(st).toString('hex')}:${p}`);
       }
       // Its small files (made-up /proc files, `files`), opened as sealed copies as the controller would.
       let room = LOCAL_FILE_BYTES;
       for (const p of known.others) {
-        const file = ownFile(vfs, root, p);
+        const file = view.ownFile(p);
         if (!file || file.content.length > room || Buffer.byteLength(p) >= maxPath) continue;
         room -= file.content.length;
         args.push('--file', `${platform.encodeStat(file.stat).toString('hex')}:${file.content.toString('hex')}:${p}`);
@@ -113,7 +111,7 @@ export function delegate(vfs: VirtualFS, policy: Policy, handlers: Record<string
   // only for a tree that nothing but the guest's own (forwarded) calls can change.
   if (ours('getcwd(pi)i')) local.push('getcwd');
   if (ours('getcwd(pi)i') || ours('newfstatat(ippi)i')) args.push('--cwd', cwd);
-  if (ours('newfstatat(ippi)i') && memoryOnly(vfs, cwd)) args.push('--cwd-stat', 'repeat');
+  if (ours('newfstatat(ippi)i') && view.inMemoryOnly(cwd)) args.push('--cwd-stat', 'repeat');
   // The standard streams, when none is a terminal (a terminal's state lives in the controller).
   const stdio = !anyTerminal && STDIO_CALLS.every(ours);
   if (local.length === 0 && !stdio) return undefined;
@@ -150,7 +148,7 @@ export function listsLocally(d: Delegation | undefined): boolean {
  * another mount) that it leaves to the controller. A name missing there gets its answer from the
  * supervisor: ENOENT, or EACCES where the directory only holds the way to mounts.
  */
-function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[], treeDirs: string[]): { dirs: [string, number][]; others: string[] } {
+function knownDirs(vfs: VirtualFS, view: SupervisorView, grants: string[], links: string[], treeDirs: string[]): { dirs: [string, number][]; others: string[] } {
   const delegated = new Set([...grants, ...links]);
   const ways = new Set<string>(['/', ...treeDirs]);
   for (const p of delegated) {
@@ -161,11 +159,7 @@ function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[
   const others: string[] = [];
   for (const dir of ways) {
     const parts = dir.split('/').filter(Boolean);
-    const rest: string[] = [];
-    for (const e of root.list(parts)) {
-      const child = (dir === '/' ? '' : dir) + '/' + e.name;
-      if (!delegated.has(child) && !ways.has(child)) rest.push(child);
-    }
+    const rest = view.ownNames(dir).filter((child) => !delegated.has(child) && !ways.has(child));
     if (dirs.length >= MAX_DIRS || others.length + rest.length > MAX_NAMES) continue;
     dirs.push([dir, vfs.isContainer(parts) ? Errno.EACCES : Errno.ENOENT]);
     others.push(...rest);
@@ -179,81 +173,8 @@ function knownDirs(vfs: VirtualFS, root: Mount, grants: string[], links: string[
  */
 export function hostDevices(vfs: VirtualFS): string[] {
   const out: string[] = ['--owner', `${vfs.owner.uid}:${vfs.owner.gid}`];
-  for (const { mount } of vfs.mountTable()) {
-    const host = mount instanceof HostMount ? mount : mount instanceof OverlayMount ? mount.lower : null;
-    if (host && out.length < 2 * MAX_HOST_DEVS) out.push('--host-dev', `${host.dev}:${host.hostRoot}`);
+  for (const host of vfs.describeForSupervisor().hostTrees()) {
+    if (out.length < 2 * MAX_HOST_DEVS) out.push('--host-dev', `${host.dev}:${host.hostRoot}`);
   }
   return out;
-}
-
-/** Whether `vpath` lies in a tree held in memory only (no host directory underneath). */
-function memoryOnly(vfs: VirtualFS, vpath: string): boolean {
-  try {
-    const r = vfs.resolve(vpath, [], true);
-    if (r.mount instanceof OverlayMount) return r.mount.lower === null;
-    return r.mount === vfs.rootMount;
-  } catch {
-    return false;
-  }
-}
-
-/** A regular file of the controller's own tree: its stat and bytes. */
-function ownFile(vfs: VirtualFS, root: Mount, vpath: string): { stat: StatInfo; content: Buffer } | undefined {
-  try {
-    const r = vfs.resolve(vpath, [], false);
-    if (r.mount !== root || !r.node || r.node.synthetic || (r.node.stat.mode & S_IFMT) !== S_IFREG || !(root instanceof MemoryMount)) return undefined;
-    return { stat: r.node.stat, content: Buffer.from(root.vol.readFileSync(vpath) as Buffer) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The stat the controller answers for a directory or symlink of its own tree (not followed). */
-function ownStat(vfs: VirtualFS, root: Mount, vpath: string): StatInfo | undefined {
-  try {
-    const r = vfs.resolve(vpath, [], false);
-    const type = r.node ? r.node.stat.mode & S_IFMT : 0;
-    return r.mount === root && r.node && !r.node.synthetic && (type === S_IFDIR || type === S_IFLNK) ? r.node.stat : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every directory above `vpath` is a plain directory of the controller's own tree. */
-function parentsAreOurs(vfs: VirtualFS, vpath: string, root: Mount): boolean {
-  const parts = vpath.split('/').filter(Boolean);
-  for (let k = 1; k < parts.length; k++) {
-    try {
-      const r = vfs.resolve('/' + parts.slice(0, k).join('/'), [], false);
-      if (r.mount !== root || !r.node || r.node.synthetic || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-/** The controller's own tree, not shadowed by a mount: its directories, and its symlinks with their text. */
-function rootTree(root: Mount, mountPoints: string[]): { dirs: string[]; links: [string, string][] } {
-  const dirs: string[] = [];
-  const links: [string, string][] = [];
-  const shadowed = (vpath: string) => mountPoints.some((at) => vpath === at || vpath.startsWith(at + '/'));
-  const walk = (rel: string[], depth: number) => {
-    if (depth > 32) return;
-    for (const e of root.list(rel)) {
-      const child = [...rel, e.name];
-      const vpath = '/' + child.join('/');
-      if (shadowed(vpath)) continue;
-      const node = root.lookup(child);
-      if (!node) continue;
-      const type = node.stat.mode & S_IFMT;
-      if (type === S_IFLNK && node.linkTarget && links.length < MAX_LINKS) links.push([vpath, node.linkTarget]);
-      else if (type === S_IFDIR && !node.synthetic && dirs.length < MAX_DIRS) {
-        dirs.push(vpath);
-        walk(child, depth + 1);
-      }
-    }
-  };
-  walk([], 0);
-  return { dirs, links };
 }

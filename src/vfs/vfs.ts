@@ -8,6 +8,7 @@ import { DEFAULT_MAX_PATH, hasPrefix, joinPath, splitPath } from './path.js';
 import { Quota } from './quota.js';
 import { seedTree } from './tmp-files.js';
 import { exportTree, type ExportOptions, type ExportReport } from './export.js';
+import { SupervisorView } from './supervisor-view.js';
 import type { Mount, NodeInfo } from './types.js';
 
 export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
@@ -265,6 +266,11 @@ export class VirtualFS {
   /** Every mount point with its mount, longest first. */
   mountTable(): { at: string; mount: Mount }[] {
     return this.mounts.map((m) => ({ at: joinPath(m.at), mount: m.mount }));
+  }
+
+  /** What the supervisor may be told of this tree, as plain data (see SupervisorView). */
+  describeForSupervisor(): SupervisorView {
+    return new SupervisorView(this, this.root);
   }
 
   /** The controller's own root tree (where mount points and virtual files live). */

@@ -1,5 +1,5 @@
-import { TraceWriter } from '../trace/trace.js';
-import { OptionError } from './options.js';
+import { TraceWriter } from '../../trace/trace.js';
+import { OptionError } from '../options.js';
 
 const WHY: Record<string, string> = { ENOENT: 'no such directory', EISDIR: 'a directory', EACCES: 'permission denied', ENOTDIR: 'a path through a file', EROFS: 'read-only filesystem' };
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { GuestErrno } from '../platform/index.js';
-import { Policy } from '../policy/policy.js';
-import { addStandIns } from '../guest/stand-ins.js';
-import { walkLinks, type StockProfile } from '../guest/profile.js';
-import { VirtualFS } from '../vfs/vfs.js';
-import { addInterpreterFootprint, addMachineDescription, exists } from '../guest/footprint.js';
-import { OptionError, type ControllerOptions, type Limits } from './options.js';
+import { GuestErrno } from '../../platform/index.js';
+import { Policy } from '../../policy/policy.js';
+import { addStandIns } from '../../guest/stand-ins.js';
+import { walkLinks, type StockProfile } from '../../guest/profile.js';
+import { VirtualFS } from '../../vfs/vfs.js';
+import { addInterpreterFootprint, addMachineDescription, exists } from '../../guest/footprint.js';
+import { OptionError, type ControllerOptions, type Limits } from '../options.js';
 
 export const DEFAULT_ARGV0 = '/lib/pypy';
 

@@ -1,8 +1,8 @@
 import { execa, type ResultPromise } from 'execa';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { NoteReader } from '../supervisor/notes.js';
-import { wordFrame } from '../supervisor/words.js';
+import { NoteReader } from '../../supervisor/notes.js';
+import { wordFrame } from '../../supervisor/words.js';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
 export interface GuestTransport {

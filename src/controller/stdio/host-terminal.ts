@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { ReadStream } from 'node:tty';
-import type { InputSource } from '../kernel/io.js';
-import { LineDiscipline } from '../kernel/line-discipline.js';
+import type { InputSource } from '../../kernel/io.js';
+import { LineDiscipline } from '../../kernel/line-discipline.js';
 
 /** Interrupt characters in this window, with no read by the guest in between, end the run. */
 export const INTERRUPTS_TO_GIVE_UP = 3;

@@ -1,0 +1,107 @@
+import type { StockProfile } from '../../guest/profile.js';
+import type { Session } from '../../kernel/session.js';
+import type { Policy } from '../../policy/policy.js';
+import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../../supervisor/delegation.js';
+import type { VirtualFS } from '../../vfs/vfs.js';
+import type { HandlerTable } from '../dispatch/handler-table.js';
+import type { ControllerOptions, Limits } from '../options.js';
+import { answerCacheKey, cachedAnswers, configurationBytes, rememberAnswers } from './answer-cache.js';
+import { guestCommand, type GuestCommand } from './command.js';
+import { spawnGuest, type GuestTransport } from './spawn.js';
+
+/**
+ * Starting the guest: its command line, the supervisor started early (a stock guest's, while the
+ * filesystem is still being built), and the local answers the supervisor is configured with.
+ */
+export class Launch {
+  /** The supervisor started before the filesystem was built (stock guests), or why it could not be. */
+  private early: GuestTransport | undefined;
+  earlyError: Error | undefined;
+  /** The configuration went out with the early start (local answers reused from the cache). */
+  private configSent = false;
+  /** Recipe of this run's local answers (computed before the tree is built), if reusable. */
+  private key: string | undefined;
+  /** What the supervisor answers itself (stock guests; see src/supervisor/delegation.ts). */
+  delegation: Delegation | undefined;
+  /** Signatures the supervisor may report answering itself (from the delegation, once known). */
+  private reportable: ReadonlySet<string> | undefined;
+
+  constructor(
+    private readonly o: ControllerOptions,
+    private readonly limits: Limits,
+    private readonly stock: StockProfile | undefined,
+    private readonly handlers: HandlerTable,
+  ) {}
+
+  /**
+   * A stock guest's supervisor starts first: it starts the interpreter while the filesystem is
+   * built, and waits for the local-answer configuration before serving any call.
+   */
+  startEarly(): void {
+    const o = this.o;
+    if (!this.stock || o.transport || o.signal?.aborted) return;
+    try {
+      const cmd = guestCommand(o, this.limits, this.stock);
+      this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised, o.spareSupervisor !== false);
+      // The same recipe as a recent run: its local answers go out now, before the tree is built.
+      const key = (this.key = answerCacheKey(o, this.limits, this.stock, this.handlers.replaced));
+      const hit = cachedAnswers(key);
+      if (hit) {
+        this.delegation = hit.delegation;
+        this.configSent = true;
+        this.early.stdin.write(configurationBytes(hit.words));
+      }
+    } catch (err) {
+      this.earlyError = err as Error;
+    }
+  }
+
+  /** Ends a guest started early that will not run (a run stopped before its start). */
+  abandon(): void {
+    this.early?.kill();
+  }
+
+  /** The command still to execute; undefined when the guest was started early or comes from `transport`. */
+  command(): GuestCommand | undefined {
+    return this.o.transport || this.early ? undefined : guestCommand(this.o, this.limits, this.stock);
+  }
+
+  /** The guest, started now unless it already was. */
+  transport(cmd: GuestCommand | undefined): GuestTransport {
+    if (this.early) return this.early;
+    if (this.o.transport) return this.o.transport();
+    return spawnGuest(cmd!.file, cmd!.args, cmd!.argv0, cmd!.env, cmd!.supervised, this.o.spareSupervisor !== false);
+  }
+
+  /** Whether the supervisor still waits for its configuration (a stock guest it was not sent to early). */
+  needsConfiguration(): boolean {
+    return this.stock !== undefined && !this.o.transport && !this.configSent;
+  }
+
+  /**
+   * What the supervisor may answer itself, sent as its configuration (u32 length, NUL-terminated
+   * words): decided now that the filesystem exists.
+   */
+  configuration(vfs: VirtualFS, policy: Policy, session: Session): Buffer {
+    if (this.o.localAnswers !== false) {
+      const anyTerminal = Object.values(session.isatty).some(Boolean);
+      this.delegation = delegate(vfs, policy, this.handlers.replaced, session.identity, session.platform, this.limits.pathLength, anyTerminal, session.files.getcwd());
+    }
+    session.localListings = this.listsLocally();
+    // Host files behind real descriptors are described as their names are (every run).
+    const words = [...(this.delegation?.args ?? []), ...hostDevices(vfs)];
+    if (this.key !== undefined) rememberAnswers(this.key, this.delegation, words);
+    return configurationBytes(words);
+  }
+
+  /** Whether directory opens send their listing along for the supervisor to answer getdents64. */
+  listsLocally(): boolean {
+    return listsLocally(this.delegation);
+  }
+
+  /** Signatures the supervisor may report answering itself. */
+  reportableCalls(): ReadonlySet<string> {
+    this.reportable ??= reportableCalls(this.delegation);
+    return this.reportable;
+  }
+}
