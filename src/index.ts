@@ -1,6 +1,7 @@
 /** pypy-box: run untrusted Python in a sandbox driven by this controller. */
 export { Controller } from './controller/controller.js';
-export { closeSpareSupervisor, type GuestTransport } from './controller/launch/spawn.js';
+export { type GuestTransport } from './controller/launch/spawn.js';
+export { closeSpareSupervisor } from './controller/launch/spare.js';
 export { LIBRARY_LIMITS, OptionError, type ControllerOptions, type IdentityRange, type Limits, type StdinOption, type OutputOption } from './controller/options.js';
 export { SandboxError, type RunResult, type Outcome, type LimitHit, type LimitName, type DeniedCall, type SandboxErrorKind } from './controller/result.js';
 export { CallContext, refuse, constant, type Handler, type Answer } from './handlers/context.js';
