@@ -35,7 +35,6 @@ export class Run {
   private readonly account = new SupervisorAccount();
   private records!: Recorder;
   private calls!: Dispatcher;
-  private policy!: Policy;
   private session!: Session;
 
   constructor(
@@ -59,11 +58,12 @@ export class Run {
   /** The guest's filesystem, its session and streams, and where its calls are recorded. */
   private setUp(handlers: HandlerTable, started: bigint): void {
     const { o, stock } = this;
-    this.policy = o.policy ? o.policy.clone() : new Policy();
-    const vfs = o.vfs ?? buildVfs(o, o.limits, this.policy, stock);
+    // The run's own policy: building the tree adds grants to it.
+    const policy = o.policy ? o.policy.clone() : new Policy();
+    const vfs = o.vfs ?? buildVfs(o, o.limits, policy, stock);
     // A tree the caller built gets the interpreter's own installation too, or it could not start.
-    if (o.vfs && stock) addInterpreterFootprint(o.vfs, this.policy, stock);
-    const files = fileTable(o, o.limits, vfs, this.policy, (d) => this.calls.onDecision(d));
+    if (o.vfs && stock) addInterpreterFootprint(o.vfs, policy, stock);
+    const files = fileTable(o, o.limits, vfs, policy, (d) => this.calls.onDecision(d));
     this.session = buildSession(o, o.limits, stock, files, this.stdio.streams(), this.control.abort.signal, this.launch.listsLocally());
     this.records = new Recorder(o, started);
     this.calls = new Dispatcher(o, handlers, this.limits, this.records, this.control);
@@ -92,7 +92,7 @@ export class Run {
     this.connect(child);
     if (this.launch.needsConfiguration()) {
       try {
-        child.stdin.write(this.launch.configuration(this.session.files.vfs, this.policy, this.session));
+        child.stdin.write(this.launch.configuration(this.session));
       } catch (err) {
         child.kill();
         await child.done;

@@ -1,8 +1,6 @@
 import type { StockProfile } from '../../guest/profile.js';
 import type { Session } from '../../kernel/session.js';
-import type { Policy } from '../../policy/policy.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../../supervisor/delegation.js';
-import type { VirtualFS } from '../../vfs/vfs.js';
 import type { HandlerTable } from '../dispatch/handler-table.js';
 import type { ControllerOptions, Limits } from '../options.js';
 import { answerCacheKey, cachedAnswers, configurationBytes, rememberAnswers } from './answer-cache.js';
@@ -82,7 +80,8 @@ export class Launch {
    * What the supervisor may answer itself, sent as its configuration (u32 length, NUL-terminated
    * words): decided now that the filesystem exists.
    */
-  configuration(vfs: VirtualFS, policy: Policy, session: Session): Buffer {
+  configuration(session: Session): Buffer {
+    const { vfs, policy } = session.files;
     if (this.o.localAnswers !== false) {
       const anyTerminal = Object.values(session.isatty).some(Boolean);
       this.delegation = delegate(vfs, policy, this.handlers.replaced, session.identity, session.platform, this.limits.pathLength, anyTerminal, session.files.getcwd());
