@@ -100,23 +100,21 @@ export function parseNote(line: string): Note {
 }
 
 /**
- * Collects notes as their bytes arrive: complete lines are parsed at once; a run's notes past
- * MAX_NOTES_BYTES, or a line left unfinished at the end, are protocol errors too.
+ * Reads notes as their bytes arrive: complete lines are parsed at once and handed back typed, for
+ * the reader's owner to act on by kind; a run's notes past MAX_NOTES_BYTES, or a line left
+ * unfinished at the end, are protocol errors too.
  */
 export class NoteReader {
-  readonly notes: Note[] = [];
   private bytes = 0;
   private partial = '';
 
-  /** Adds bytes; throws ProtocolError on a malformed line or too many notes. */
+  /** Adds bytes: the notes they complete. Throws ProtocolError on a malformed line or too many notes. */
   add(chunk: Buffer): Note[] {
     this.bytes += chunk.length;
     if (this.bytes > MAX_NOTES_BYTES) throw new ProtocolError('bad-note', `the supervisor sent more than ${MAX_NOTES_BYTES} bytes of notes`, chunk);
     const lines = (this.partial + chunk.toString('latin1')).split('\n');
     this.partial = lines.pop()!;
-    const added = lines.map(parseNote);
-    this.notes.push(...added);
-    return added;
+    return lines.map(parseNote);
   }
 
   /** The end of the notes: a line without its newline is a note cut short. */
@@ -124,11 +122,4 @@ export class NoteReader {
     if (this.partial !== '') throw new ProtocolError('bad-note', `note from the supervisor cut short: ${JSON.stringify(this.partial.slice(0, 200))}`, Buffer.from(this.partial, 'latin1'));
   }
 
-  find<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }> | undefined {
-    return this.notes.find((n): n is Extract<Note, { kind: K }> => n.kind === kind);
-  }
-
-  all<K extends Note['kind']>(kind: K): Extract<Note, { kind: K }>[] {
-    return this.notes.filter((n): n is Extract<Note, { kind: K }> => n.kind === kind);
-  }
 }
