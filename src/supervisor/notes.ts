@@ -121,5 +121,4 @@ export class NoteReader {
   end(): void {
     if (this.partial !== '') throw new ProtocolError('bad-note', `note from the supervisor cut short: ${JSON.stringify(this.partial.slice(0, 200))}`, Buffer.from(this.partial, 'latin1'));
   }
-
 }
