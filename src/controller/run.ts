@@ -4,12 +4,13 @@ import type { Session } from '../kernel/session.js';
 import { Policy } from '../policy/policy.js';
 import { GuestChannel } from '../protocol/channel.js';
 import { ProtocolError } from '../protocol/errors.js';
-import { NoteReader, type Note } from '../supervisor/notes.js';
+import type { Note } from '../supervisor/notes.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { HandlerTable } from './dispatch/handler-table.js';
 import { SupervisorReports } from './dispatch/reported.js';
 import { guestArgv0 } from './launch/command.js';
 import { Launch } from './launch/launch.js';
+import { NoteFeed } from './launch/note-feed.js';
 import type { GuestTransport } from './launch/spawn.js';
 import { RunLimits } from './limits/run-limits.js';
 import type { ControllerOptions, Limits } from './options.js';
@@ -137,9 +138,11 @@ export class Run {
 
   /** The supervisor's notes, read as they come (a malformed one ends the run), and the guest's own stderr. */
   private listen(child: GuestTransport): void {
-    const notes = new NoteReader();
-    child.notes?.on('data', (b: Buffer) => this.noted(() => notes.add(b).forEach((n) => this.onNote(n))));
-    child.notes?.on('end', () => this.noted(() => notes.end()));
+    const feed = child.noteFeed ?? (child.notes ? new NoteFeed(child.notes) : undefined);
+    feed?.subscribe({
+      notes: (notes) => this.noted(() => notes.forEach((n) => this.onNote(n))),
+      broken: (err) => this.notesBroken(err),
+    });
     this.stdio.watchGuestStderr(child.stderr, !this.stock && this.o.limits.heapBytes > 0);
   }
 
@@ -167,13 +170,18 @@ export class Run {
     }
   }
 
-  /** Reads notes from the supervisor; a malformed one ends the run like a protocol violation. */
-  private noted(read: () => void): void {
+  /** Acts on notes; what fails there ends the run (an error of the onCall hook, say). */
+  private noted(act: () => void): void {
     try {
-      read();
+      act();
     } catch (err) {
-      this.control.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
+      this.notesBroken(err);
     }
+  }
+
+  /** A malformed note ends the run like a protocol violation. */
+  private notesBroken(err: unknown): void {
+    this.control.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
   }
 
   // ---- the end ----

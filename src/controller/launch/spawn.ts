@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { NoteReader } from '../../supervisor/notes.js';
 import { start, type Child } from './child.js';
+import { NoteFeed } from './note-feed.js';
 import { countSupervisedStart, ending, replaceSpare, startMessage, takeSpare } from './spare.js';
 
 /** How the controller reaches one guest: its standard streams, its end, and a way to kill it. */
@@ -11,6 +11,8 @@ export interface GuestTransport {
   stderr: Readable;
   /** Notes from the supervisor (walls in force, limits hit), when there is one. */
   notes?: Readable;
+  /** The same notes parsed, for a transport started here (others' `notes` are parsed by the run). */
+  noteFeed?: NoteFeed;
   kill(): void;
   /**
    * The terminal's interrupt or quit character for the guest (SIGINT, SIGQUIT): a supervisor is
@@ -35,25 +37,23 @@ export interface GuestEnd {
 }
 
 /** `exit STATUS` on the notes and the end of every stream: the supervisor's early word (end_early). */
-function told(child: Child): Promise<GuestEnd> {
+function told(child: Child, feed: NoteFeed): Promise<GuestEnd> {
   return new Promise((resolve) => {
     const notes = child.stdio[3] as Readable;
     const open = new Set<Readable>([child.stdout, child.stderr, notes]);
     let status: number | undefined;
-    const reader = new NoteReader();
     const check = () => {
       if (status === undefined || open.size > 0) return;
       const sig = status & 0x7f;
       if (sig === 0) resolve({ exitCode: (status >> 8) & 0xff });
       else resolve({ signal: Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`, failed: true });
     };
-    notes.on('data', (b: Buffer) => {
-      try {
-        for (const note of reader.add(b)) if (note.kind === 'exit') status = note.status;
-      } catch {
-        return; // malformed notes: the controller reads them too, and ends the run for them
-      }
-      check();
+    feed.subscribe({
+      notes: (added) => {
+        for (const note of added) if (note.kind === 'exit') status = note.status;
+        check();
+      },
+      broken: () => undefined, // malformed notes: the run is told too, and ends for them
     });
     for (const s of open) {
       const gone = () => {
@@ -67,9 +67,10 @@ function told(child: Child): Promise<GuestEnd> {
 }
 
 function transport(child: Child, supervised: boolean): GuestTransport {
+  const noteFeed = new NoteFeed(child.stdio[3] as Readable);
   let early: Promise<GuestEnd> | undefined;
   if (supervised) {
-    early = told(child);
+    early = told(child, noteFeed);
     void early.then(() => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone: Promise<unknown> = child.then((): void => void ending.delete(gone));
@@ -82,6 +83,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     stdout: child.stdout,
     stderr: child.stderr,
     notes: child.stdio[3] as Readable,
+    noteFeed,
     // The supervisor ends on SIGTERM by killing its guest and reaping every process below it (no
     // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
     kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
