@@ -2,7 +2,7 @@ import { Errno, GuestErrno, SEEK, type OpenFlags, type StatInfo } from '../platf
 import type { InputSource, OutputSink } from './io.js';
 import type { Descriptor, OpenFile, Stdio } from './open-file.js';
 
-export const MAX_FILE_OFFSET = 2 ** 53 - 1;
+const MAX_FILE_OFFSET = 2 ** 53 - 1;
 
 /** Reads from this size on may go out without a copy (FileHandle.view); smaller ones are copied anyway. */
 const DIRECT_READ_BYTES = 16 * 1024;

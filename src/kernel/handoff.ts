@@ -6,7 +6,7 @@ import { direntSpan } from './dirent.js';
 import type { Names } from './names.js';
 
 /** Names of read-only files a run may hand over as sealed copies (stock guests). */
-export const SEALED_COPIES = 512;
+const SEALED_COPIES = 512;
 
 /**
  * What the supervisor holds for a stock guest on the controller's behalf, so that later calls

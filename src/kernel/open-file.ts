@@ -20,7 +20,7 @@ export interface OpenFile {
   refs: number;
 }
 
-export interface StdioFile {
+interface StdioFile {
   kind: 'stdio';
   stream: Stdio;
   refs: number;

@@ -14,7 +14,7 @@ import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
  */
 
 /** Virtual descriptors live at this number and above (the supervisor's filter knows it too). */
-export const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
+const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
 export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile | InjectFileCopy> {
@@ -63,7 +63,7 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
 }
 
 /** Read-only in-memory files up to this size (one 'm' transfer) are opened as sealed copies (at most SEALED_COPIES names a run). */
-export const FILE_COPY_MAX = LIMITS.maxChunk;
+const FILE_COPY_MAX = LIMITS.maxChunk;
 
 /** Listings larger than this stay with the controller (getdents64 forwarded as usual). */
 const MAX_LISTING_BYTES = LIMITS.maxListing;
