@@ -47,7 +47,7 @@ export function notSandboxedPyPy(executable: string, err: Error): string {
   return `${executable} is not a PyPy translated with --sandbox: no capability dump (${why})`;
 }
 
-export function parseDump(text: string, source = 'dump'): CapabilityDump {
+function parseDump(text: string, source = 'dump'): CapabilityDump {
   const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim();
   const version = field('Version');
   const funcs = field('Funcs');

@@ -290,7 +290,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(numberOption(opts['cpu-limit'], '--cpu-limit', 'seconds'));
 
   // A prompt typed at by the user (no script, a terminal): its line editor needs escape sequences.
-  const interactivePrompt = process.stdin.isTTY === true && (sandboxed ? guestArgs.length === 0 : guestArgs.length === 0);
+  const interactivePrompt = process.stdin.isTTY === true && guestArgs.length === 0;
   const raw = Boolean(opts['raw-stdout']) || interactivePrompt;
   if (!sandboxed && interactivePrompt) {
     // An interactive prompt: the terminal description lets the line editor work.

@@ -20,7 +20,7 @@ export interface HostScript {
  * The position of the script among an interpreter's arguments, as CPython and PyPy read them:
  * the first argument that is no option, unless `-c` or `-m` (or `-`) ends the options first.
  */
-export function scriptIndex(args: readonly string[]): number | undefined {
+function scriptIndex(args: readonly string[]): number | undefined {
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
     if (a === '-') return undefined;

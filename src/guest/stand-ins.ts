@@ -16,7 +16,7 @@ const LIBC_PROBES = [
 ];
 
 /** A TZif file (RFC 8536, version 2) for UTC: one type, no transitions, footer "UTC0". */
-export function utcZoneFile(): Buffer {
+function utcZoneFile(): Buffer {
   const header = (): Buffer => {
     const b = Buffer.alloc(44);
     b.write('TZif2', 0, 'latin1');

@@ -144,7 +144,6 @@ export class CallContext {
   }
 }
 
-/** A handler that always fails with `errno`, for the explicit entries of the table. */
 /**
  * A call refused by the sandbox's rules (EPERM, EACCES: a signal to another process, a change of
  * identity, ...): a denial, counted and kept in the result like the policy's refusals. Other errnos
@@ -152,6 +151,7 @@ export class CallContext {
  */
 export class Refusal extends GuestErrno {}
 
+/** A handler that always fails with `errno`, for the explicit entries of the table. */
 export function refuse(errno: number, reason: string): Handler {
   const denial = errno === Errno.EPERM || errno === Errno.EACCES;
   return () => {

@@ -1,5 +1,6 @@
 import { Errno, GuestErrno } from '../platform/index.js';
 import type { InputSource } from './io.js';
+import { TtyInput } from './tty-input.js';
 import { defaultTermios, I, isChar, L, parseTermios, V, type Termios } from './termios.js';
 
 /**
@@ -17,16 +18,13 @@ export interface LineHooks {
 
 /** Longest line canonical mode keeps (the kernel's N_TTY_BUF_SIZE less the newline). */
 const MAX_LINE = 4095;
-/** Most bytes kept waiting for the guest: typed-ahead input beyond this is dropped. */
-const MAX_PENDING = 1 << 20;
 const EMPTY = Buffer.alloc(0);
 const NL = 0x0a, CR = 0x0d, TAB = 0x09, DEL = 0x7f;
 
 export class LineDiscipline implements InputSource {
   private t: Termios = parseTermios(defaultTermios());
   /** Input the guest may read: whole lines in canonical mode (an empty entry is an end of file). */
-  private ready: Buffer[] = [];
-  private pending = 0;
+  private readonly ready = new TtyInput();
   /** The line being edited (canonical mode), with the width each character took on screen. */
   private line: { c: number; width: number }[] = [];
   private literalNext = false;
@@ -57,9 +55,9 @@ export class LineDiscipline implements InputSource {
     return (this.t.lflag & L.ISIG) !== 0;
   }
 
-  /** Bytes a read could return now (FIONREAD): whole lines only in canonical mode. */
+  /** Bytes a read could return now (FIONREAD): in canonical mode, whole lines only (the line being edited waits apart). */
   available(): number {
-    return this.canonical ? this.ready.reduce((n, b) => n + b.length, 0) : this.pending;
+    return this.ready.bytes;
   }
 
   /** Keystrokes from the host terminal. */
@@ -91,7 +89,7 @@ export class LineDiscipline implements InputSource {
   private async readLoop(max: number): Promise<Buffer> {
     const started = Date.now();
     let lastByteAt = started;
-    let seen = this.pending;
+    let seen = this.ready.bytes;
     for (;;) {
       if (this.closed) return EMPTY;
       if (this.interrupted) {
@@ -99,29 +97,29 @@ export class LineDiscipline implements InputSource {
         throw new GuestErrno(Errno.EINTR, 'interrupted by a signal character');
       }
       if (this.canonical) {
-        if (this.ready.length) return this.takeLine(max);
+        if (this.ready.hasEntries) return this.ready.takeLine(max);
         if (this.ended) return EMPTY;
         await this.wait();
         continue;
       }
-      if (this.pending !== seen) {
+      if (this.ready.bytes !== seen) {
         lastByteAt = Date.now();
-        seen = this.pending;
+        seen = this.ready.bytes;
       }
       const min = this.t.cc[V.MIN]!;
       const timeMs = this.t.cc[V.TIME]! * 100;
-      if (this.ended || (min === 0 && timeMs === 0)) return this.take(max);
+      if (this.ended || (min === 0 && timeMs === 0)) return this.ready.take(max);
       if (min === 0) {
         const left = started + timeMs - Date.now();
-        if (this.pending > 0 || left <= 0) return this.take(max);
+        if (this.ready.bytes > 0 || left <= 0) return this.ready.take(max);
         await this.wait(left);
         continue;
       }
-      if (this.pending >= Math.min(min, max)) return this.take(max);
+      if (this.ready.bytes >= Math.min(min, max)) return this.ready.take(max);
       // VTIME with VMIN: an inter-byte timer, started by the first byte.
-      if (timeMs > 0 && this.pending > 0) {
+      if (timeMs > 0 && this.ready.bytes > 0) {
         const left = lastByteAt + timeMs - Date.now();
-        if (left <= 0) return this.take(max);
+        if (left <= 0) return this.ready.take(max);
         await this.wait(left);
         continue;
       }
@@ -145,45 +143,15 @@ export class LineDiscipline implements InputSource {
     w?.();
   }
 
-  private takeLine(max: number): Buffer {
-    const head = this.ready[0]!;
-    if (head.length <= max) {
-      this.ready.shift();
-      this.pending -= head.length;
-      return head; // an empty line: the end of file typed at the start of a line
-    }
-    this.ready[0] = head.subarray(max);
-    this.pending -= max;
-    return head.subarray(0, max);
-  }
-
-  /** Non-canonical read: whatever is there, up to max (end-of-file marks mean nothing here). */
-  private take(max: number): Buffer {
-    const parts: Buffer[] = [];
-    let n = 0;
-    while (this.ready.length && n < max) {
-      const head = this.ready[0]!;
-      const piece = head.subarray(0, max - n);
-      if (piece.length === head.length) this.ready.shift();
-      else this.ready[0] = head.subarray(piece.length);
-      parts.push(piece);
-      n += piece.length;
-    }
-    this.pending -= n;
-    return Buffer.concat(parts, n);
-  }
-
   private flush(): void {
-    this.ready = [];
-    this.pending = 0;
+    this.ready.clear();
     this.line = [];
     this.literalNext = false;
   }
 
+  /** The line ends (or an end of file): readable now, unless it would pass the bound (then it stays being edited). */
   private complete(data: Buffer): void {
-    if (this.pending + data.length > MAX_PENDING) return;
-    this.ready.push(data);
-    this.pending += data.length;
+    if (!this.ready.pushLine(data)) return;
     this.line = [];
   }
 
@@ -222,10 +190,7 @@ export class LineDiscipline implements InputSource {
     const ends = c === NL || isChar(t, V.EOL, c) || isChar(t, V.EOL2, c);
     if (!this.canonical) {
       this.echoChar(c);
-      if (this.pending < MAX_PENDING) {
-        this.ready.push(Buffer.of(c));
-        this.pending++;
-      }
+      this.ready.pushByte(c);
       return;
     }
     if (!ends && this.line.length >= MAX_LINE) return;

@@ -6,7 +6,7 @@ const NS = 1_000_000_000n;
 const NAME_MAX = 255;
 
 /** A `struct timespec` of `ns` nanoseconds at `off`. */
-export function putTime(buf: Buffer, off: number, ns: bigint): void {
+function putTime(buf: Buffer, off: number, ns: bigint): void {
   const o = LP64_LINUX.timespec.offsets;
   buf.writeBigInt64LE(ns / NS, off + o.tv_sec);
   buf.writeBigInt64LE(ns % NS, off + o.tv_nsec);

@@ -45,7 +45,7 @@ function reportGrant(wire: number): number {
 const REPORT_TAIL = 8 + 4 + 2 + 8 + 4 + 2;
 
 /** Longest string the supervisor may send along with a call. */
-export const MAX_SENT_STRING = 65536;
+const MAX_SENT_STRING = 65536;
 
 const enum State {
   Length,

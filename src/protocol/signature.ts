@@ -4,7 +4,7 @@ import { ProtocolError } from './errors.js';
 export type ArgKind = 'i' | 'f' | 'p';
 export type ResultKind = 'v' | 'i' | 'f' | 'p';
 
-export const WORD = 8;
+const WORD = 8;
 /** The guest's argument buffer holds at most 256 bytes: 32 words. */
 export const MAX_ARGS = 32;
 

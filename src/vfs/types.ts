@@ -80,7 +80,3 @@ export interface Mount {
   symlink?(rel: readonly string[], target: string): void;
 }
 
-export interface IdentityForStat {
-  uid: number;
-  gid: number;
-}

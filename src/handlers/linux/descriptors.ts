@@ -3,7 +3,7 @@ import { Errno, FCNTL, GuestErrno, IOCTL } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import { CONTINUE, InjectFileCopy, InjectHostFile, type CallContext, type Handler } from '../context.js';
-import { direntRecords } from '../../kernel/files.js';
+import { direntRecords } from '../../kernel/dirent.js';
 import { LIMITS } from '../../supervisor/contract/contract.js';
 import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
 
@@ -14,7 +14,7 @@ import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
  */
 
 /** Virtual descriptors live at this number and above (the supervisor's filter knows it too). */
-export const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
+const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
 export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile | InjectFileCopy> {
@@ -30,12 +30,12 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
     return new InjectHostFile(hostPath, cloexec);
   }
   // A small file of a read-only in-memory tree: a sealed copy, read natively (both ways the same).
-  if (r.node && r.mount.source === 'memory' && !r.mount.writable(r.rel) && prepared.regular && !req.write && !req.create && !req.truncate && r.node.stat.size <= FILE_COPY_MAX && (files.copied.has(r.vpath) || files.copied.size < FILE_COPIES)) {
+  if (r.node && r.mount.source === 'memory' && !r.mount.writable(r.rel) && prepared.regular && !req.write && !req.create && !req.truncate && r.node.stat.size <= FILE_COPY_MAX && files.handoff.maySeal(r.vpath)) {
     const file = files.openPrepared(prepared); // the policy's decision, and the bytes
     try {
       const content = Buffer.alloc(r.node.stat.size);
       const n = file.handle.read(content, 0, content.length, 0);
-      files.copied.add(r.vpath);
+      files.handoff.sealedCopy(r.vpath);
       ctx.note = 'sealed in-memory copy';
       return new InjectFileCopy(r.vpath, ctx.session.platform.encodeStat(file.handle.stat()), content.subarray(0, n), cloexec);
     } finally {
@@ -53,7 +53,7 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   files.install(fd, file);
   // A directory: its whole listing goes along, and the supervisor answers getdents64 from it.
   if (ctx.session.localListings && !prepared.regular) {
-    const entries = files.listingAtOpen(fd);
+    const entries = files.handoff.listingAtOpen(fd);
     if (entries) {
       const { out, next } = direntRecords(entries, 0, MAX_LISTING_BYTES);
       if (next === entries.length) ctx.enc.listing(out);
@@ -62,9 +62,8 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
   return fd;
 }
 
-/** Read-only in-memory files up to this size (one 'm' transfer) are opened as sealed copies (at most FILE_COPIES names a run). */
-export const FILE_COPY_MAX = LIMITS.maxChunk;
-export const FILE_COPIES = 512;
+/** Read-only in-memory files up to this size (one 'm' transfer) are opened as sealed copies (at most SEALED_COPIES names a run). */
+const FILE_COPY_MAX = LIMITS.maxChunk;
 
 /** Listings larger than this stay with the controller (getdents64 forwarded as usual). */
 const MAX_LISTING_BYTES = LIMITS.maxListing;
@@ -123,12 +122,8 @@ export const fcntl: Handler = (ctx, [fdv, cmdv]) => {
     case F_GETFD:
     case F_SETFD:
       return CONTINUE; // descriptor flags live on the guest's own descriptor
-    case F_GETFL: {
-      const d = files.get(fd);
-      const F = ctx.session.platform.open;
-      if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
-      return (d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY) | (d.append ? F.O_APPEND : 0);
-    }
+    case F_GETFL:
+      return files.statusFlags(fd);
     case F_SETFL:
       files.get(fd);
       return 0;
@@ -223,26 +218,12 @@ async function iovecs(ctx: CallContext, iovv: ArgValue, cntv: ArgValue): Promise
 async function gatherWrite(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
   const parts: Buffer[] = [];
   for (const v of iov) if (v.len) parts.push(await ctx.readMemory(v.base, v.len));
-  const data = Buffer.concat(parts);
-  const files = ctx.session.files;
-  const d = files.get(fd);
-  if (d.kind === 'stdio') {
-    if (d.stream === 'stdin') throw new GuestErrno(Errno.EBADF, 'fd 0 is not writable');
-    (d.stream === 'stdout' ? ctx.session.stdout : ctx.session.stderr).write(data);
-    return data.length;
-  }
-  return files.write(fd, data, at);
+  return ctx.session.files.writeAny(fd, Buffer.concat(parts), ctx.session, at);
 }
 
 async function scatterRead(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
   const total = iov.reduce((n, v) => n + v.len, 0);
-  const files = ctx.session.files;
-  const d = files.get(fd);
-  let data: Buffer;
-  if (d.kind === 'stdio') {
-    if (d.stream !== 'stdin') throw new GuestErrno(Errno.EBADF, `fd ${fd} is not readable`);
-    data = total ? await ctx.session.stdin.read(total) : Buffer.alloc(0);
-  } else data = files.read(fd, total, at);
+  const data = await ctx.session.files.readAny(fd, total, ctx.session, at);
   let off = 0;
   for (const v of iov) {
     if (off >= data.length) break;

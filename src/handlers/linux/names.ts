@@ -1,21 +1,10 @@
-import { AT, Errno, GuestErrno, RENAME } from '../../platform/index.js';
-import type { ArgValue } from '../../protocol/decoder.js';
-import { fdArg, intArg, offsetArg, ptrArg } from '../args.js';
-import type { CallContext, Handler } from '../context.js';
+import { Errno, GuestErrno, RENAME } from '../../platform/index.js';
+import { intArg, offsetArg, ptrArg } from '../args.js';
+import type { Handler } from '../context.js';
+import { atPath } from '../at-path.js';
 import { openAt } from './descriptors.js';
 
 /** Path-taking system calls of a stock guest that differ from their libc counterparts. */
-
-const { AT_FDCWD } = AT;
-
-/** Resolves an `*at` path against its directory descriptor (a virtual directory). */
-export async function atPath(ctx: CallContext, dirfdv: ArgValue, pathv: ArgValue, which: 1 | 2 = 1): Promise<string> {
-  const path = await ctx.readPath(ptrArg(pathv), which);
-  if (path.startsWith('/') || dirfdv === AT_FDCWD) return path;
-  const d = ctx.session.files.get(fdArg(dirfdv));
-  if (d.kind !== 'file') throw new GuestErrno(Errno.ENOTDIR, 'descriptor is not a directory');
-  return path === '' ? d.vpath : `${d.vpath}/${path}`;
-}
 
 export const open: Handler = async (ctx, [pathv, flagsv, modev]) =>
   openAt(ctx, await ctx.readPath(ptrArg(pathv!)), intArg(flagsv!, 'flags'), intArg(modev!, 'mode'));

@@ -2,21 +2,12 @@ import { AT, Errno, GuestErrno, PATHCONF } from '../../platform/index.js';
 import type { ArgValue } from '../../protocol/decoder.js';
 import { countArg, fdArg, intArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
+import { atPath, pathFrom } from '../at-path.js';
 import { statOfFd } from './io.js';
 
 /** Name-level calls: open, stat, access, directories of names, cwd. */
 
-const { AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH } = AT;
-
-/** The path an `*at` call names: relative paths are taken from the directory descriptor. */
-async function atPath(ctx: CallContext, dirfdv: ArgValue, pathv: ArgValue, which: 1 | 2 = 1): Promise<string> {
-  const path = await ctx.readPath(ptrArg(pathv), which);
-  const dirfd = typeof dirfdv === 'number' ? dirfdv : NaN;
-  if (path.startsWith('/') || dirfd === AT_FDCWD) return path;
-  const d = ctx.session.files.get(fdArg(dirfdv));
-  if (d.kind !== 'file') throw new GuestErrno(Errno.ENOTDIR, 'descriptor is not a directory');
-  return path === '' ? d.vpath : `${d.vpath}/${path}`;
-}
+const { AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH } = AT;
 
 export const open: Handler = async (ctx, [pathv, flagsv, modev]) => {
   const path = await ctx.readPath(ptrArg(pathv!));
@@ -48,15 +39,9 @@ export const fstatat: Handler = async (ctx, [dirfdv, pathv, bufv, flagsv]) => {
     ctx.writeMemory(ptrArg(bufv!), ctx.session.platform.encodeStat(statOfFd(ctx, fdArg(dirfdv!))));
     return 0;
   }
-  const path = raw.startsWith('/') || dirfdv === AT_FDCWD ? raw : await atPathFrom(ctx, dirfdv!, raw);
+  const path = pathFrom(ctx, dirfdv!, raw);
   return writeStat(ctx, bufv!, path, (flags & AT_SYMLINK_NOFOLLOW) === 0);
 };
-
-async function atPathFrom(ctx: CallContext, dirfdv: ArgValue, rel: string): Promise<string> {
-  const d = ctx.session.files.get(fdArg(dirfdv));
-  if (d.kind !== 'file') throw new GuestErrno(Errno.ENOTDIR, 'descriptor is not a directory');
-  return `${d.vpath}/${rel}`;
-}
 
 export const access: Handler = async (ctx, [pathv, modev]) => {
   ctx.session.files.access(await ctx.readPath(ptrArg(pathv!)), intArg(modev!, 'mode'));
@@ -174,7 +159,7 @@ function acceptFd(ctx: CallContext, fdv: ArgValue): number {
 export const futimens: Handler = (ctx, [fdv]) => acceptFd(ctx, fdv!);
 
 /** pathconf/fpathconf: the limits the VFS enforces. */
-export function pathconfValue(ctx: CallContext, namev: ArgValue): number {
+function pathconfValue(ctx: CallContext, namev: ArgValue): number {
   const name = intArg(namev, 'name');
   if (name === PATHCONF._PC_NAME_MAX) return 255;
   if (name === PATHCONF._PC_PATH_MAX) return ctx.session.limits.maxPathLength;

@@ -16,15 +16,7 @@ export const read: Handler = async (ctx, [fdv, bufv, countv]) => {
   const fd = fdArg(fdv!);
   const buf = ptrArg(bufv!);
   const count = countArg(countv!, ctx.session.limits.maxIoBytes);
-  const files = ctx.session.files;
-  const d = files.get(fd);
-  let data: Buffer;
-  if (d.kind === 'stdio') {
-    if (d.stream !== 'stdin') throw new GuestErrno(Errno.EBADF, `fd ${fd} is not readable`);
-    data = count === 0 ? Buffer.alloc(0) : await ctx.session.stdin.read(count);
-  } else {
-    data = files.read(fd, count);
-  }
+  const data = await ctx.session.files.readAny(fd, count, ctx.session);
   if (data.length) ctx.writeMemory(buf, data);
   return data.length;
 };
@@ -32,17 +24,8 @@ export const read: Handler = async (ctx, [fdv, bufv, countv]) => {
 export const write: Handler = async (ctx, [fdv, bufv, countv]) => {
   const fd = fdArg(fdv!);
   const count = countArg(countv!, ctx.session.limits.maxIoBytes);
-  const files = ctx.session.files;
-  const d = files.get(fd);
-  if (d.kind === 'stdio') {
-    if (d.stream === 'stdin') throw new GuestErrno(Errno.EBADF, 'fd 0 is not writable');
-    const data = await ctx.readMemory(ptrArg(bufv!), count);
-    (d.stream === 'stdout' ? ctx.session.stdout : ctx.session.stderr).write(data);
-    return data.length;
-  }
-  files.file(fd); // EBADF/ESPIPE before reading guest memory
-  const data = await ctx.readMemory(ptrArg(bufv!), count);
-  return files.write(fd, data);
+  // The descriptor is checked (EBADF) before guest memory is read.
+  return ctx.session.files.writeAny(fd, () => ctx.readMemory(ptrArg(bufv!), count), ctx.session);
 };
 
 export const pread: Handler = (ctx, [fdv, bufv, countv, offv]) => {
@@ -104,15 +87,6 @@ export const fsync: Handler = (ctx, [fdv]) => {
   return 0;
 };
 
-/** Access-mode bits of a descriptor, as F_GETFL reports them. */
-function statusFlags(ctx: CallContext, fd: number): number {
-  const d = ctx.session.files.get(fd);
-  const F = ctx.session.platform.open;
-  if (d.kind === 'stdio') return d.stream === 'stdin' ? F.O_RDONLY : F.O_WRONLY;
-  const acc = d.readable && d.writable ? F.O_RDWR : d.writable ? F.O_WRONLY : F.O_RDONLY;
-  return acc | (d.append ? F.O_APPEND : 0);
-}
-
 const { F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC } = FCNTL;
 
 export const fcntl: Handler = (ctx, [fdv, cmdv, argv]) => {
@@ -130,13 +104,13 @@ export const fcntl: Handler = (ctx, [fdv, cmdv, argv]) => {
       ctx.session.files.get(fd);
       return 0;
     case F_GETFL:
-      return statusFlags(ctx, fd);
+      return ctx.session.files.statusFlags(fd);
     default:
       throw new GuestErrno(Errno.EINVAL, `fcntl command ${cmd} is not supported`);
   }
 };
 
-export const getStatusFlags: Handler = (ctx, [fdv]) => statusFlags(ctx, fdArg(fdv!));
+export const getStatusFlags: Handler = (ctx, [fdv]) => ctx.session.files.statusFlags(fdArg(fdv!));
 
 /** Descriptor-flag setters: accepted for valid descriptors, nothing to change. */
 export const acceptOnValidFd: Handler = (ctx, [fdv]) => {

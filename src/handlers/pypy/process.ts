@@ -138,7 +138,7 @@ export const getpriority: Handler = () => 0;
  * get_stdout: the guest's `FILE* stdout` as an opaque token (the guest only hands it back to
  * other proxied calls); fileno of that token is 1.
  */
-export const STDOUT_TOKEN = 0x10n;
+const STDOUT_TOKEN = 0x10n;
 export const getStdout: Handler = () => STDOUT_TOKEN;
 
 export const fileno: Handler = (_ctx, [filev]) => {
