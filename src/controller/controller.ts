@@ -420,6 +420,7 @@ class Run {
       return this.finishEarly('spawn', err as Error);
     }
     const child = this.child;
+    o.control?.attach({ interrupt: (sig) => child.interrupt?.(sig), vfs: this.vfs });
     this.channel = new GuestChannel(child.stdout, child.stdin, (call) => this.dispatch(call), (err) => this.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err), this.stock !== undefined, Math.max(4 << 20, 2 * this.limits.ioChunkBytes + (1 << 20)), (call) => this.reported(call), this.limits.stallMs);
     this.ctx = new CallContext(this.session, this.channel);
     // Large reads go into one buffer kept for the run, reused once the last answer has been

@@ -8,6 +8,7 @@ import type { CallRecord } from '../trace/trace.js';
 import type { HostMountFilter } from '../vfs/host-mount.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 import type { GuestTransport } from './spawn.js';
+import { GuestControl } from './guest-control.js';
 
 /** The guest's stdin: the bytes themselves (a Buffer or string), a stream, the host's own stdin, or nothing (end of input). */
 export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';
@@ -167,6 +168,8 @@ export interface ControllerOptions {
    * process manager; tests). The controller still kills through it and waits for `done`.
    */
   transport?: () => GuestTransport;
+  /** Reach into the run while it goes on: interrupt the guest, change its files (see GuestControl). */
+  control?: GuestControl;
 }
 
 /** The supervisor's own default (identity.h) for what is left out: 65,536 ids from 1,000,000; `/run/pypy-box/uids.lock`. */
@@ -251,6 +254,7 @@ const OPTION_KEYS: Record<keyof ControllerOptions, true> = {
   traceFile: true,
   platform: true,
   transport: true,
+  control: true,
 };
 const KNOWN_OPTIONS = Object.keys(OPTION_KEYS) as (keyof ControllerOptions)[];
 
@@ -335,6 +339,7 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   }
   if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
   if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
+  if (o.control !== undefined && !(o.control instanceof GuestControl)) throw new OptionError('control', 'expected a GuestControl');
   if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
   if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean') throw new OptionError('spareSupervisor', 'expected true or false');
   if (o.walls !== undefined && typeof o.walls !== 'boolean') {
