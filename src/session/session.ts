@@ -122,6 +122,11 @@ export class Session {
     return this.end;
   }
 
+  /** Settles when the session has ended, however it ended. */
+  closed(): Promise<SessionEnd> {
+    return this.finished;
+  }
+
   /** Runs a snippet; its last expression's repr is the result's value. */
   run(code: string, opts: RunOptions = {}): Promise<SnippetResult> {
     if (typeof code !== 'string') throw new TypeError('run(code): expected the code as a string');
