@@ -30,6 +30,8 @@ else:
     TEXT = str
     INTS = (int,)
     STRS = (str,)
+MASK = getattr(signal, 'pthread_sigmask', None)
+INTERRUPT = [signal.SIGINT] if signal is not None else []
 try:
     from importlib import invalidate_caches
 except ImportError:
@@ -72,13 +74,25 @@ def on_interrupt(signum, frame):
         return
     raise KeyboardInterrupt
 
+def masked(fn, *args):
+    # A signal that interrupts a call the supervisor is answering makes the call start again once
+    # the handler has run: a write would go out twice, a read lose its bytes. The driver's own
+    # reads and writes therefore hold SIGINT back; it comes the moment they are done.
+    if MASK is None:
+        return fn(*args)
+    MASK(signal.SIG_BLOCK, INTERRUPT)
+    try:
+        return fn(*args)
+    finally:
+        MASK(signal.SIG_UNBLOCK, INTERRUPT)
+
 def send(kind, payload):
     data = b'PBX' + kind + _pack('>I', len(payload)) + payload
     LOCK.acquire()
     ST['sending'] = True
     try:
         while data:
-            data = data[_write(1, data):]
+            data = data[masked(_write, 1, data):]
     finally:
         ST['sending'] = False
         LOCK.release()
@@ -94,7 +108,7 @@ INBUF = [b'']
 def read_exact(n):
     buf = INBUF[0]
     while len(buf) < n:
-        more = _read(0, max(CHUNK, n - len(buf)))
+        more = masked(_read, 0, max(CHUNK, n - len(buf)))
         if not more:
             return None
         buf += more
