@@ -48,7 +48,7 @@ export class FrameReader {
       if (!KINDS.has(kind)) throw new FramingError(`unknown frame kind ${JSON.stringify(kind)}: ${showBytes(this.buf)}`);
       const length = this.buf.readUInt32BE(4);
       const max = kind === 'O' || kind === 'E' ? OUTPUT_FRAME_MAX : this.maxPayload;
-      if (length > max) throw new FramingError(`a ${kind} frame of ${length} bytes, more than ${max}`);
+      if (length > max) throw new FramingError(`frame ${kind} of ${length} bytes, more than ${max}`);
       if (have < HEADER + length) break;
       frames.push({ kind: kind as FrameKind, payload: Buffer.from(this.buf.subarray(HEADER, HEADER + length)) });
       this.buf = this.buf.subarray(HEADER + length);
@@ -76,8 +76,8 @@ export function jsonPayload(frame: Frame): Record<string, unknown> {
   try {
     v = JSON.parse(frame.payload.toString('utf8'));
   } catch {
-    throw new FramingError(`a ${frame.kind} frame that is not JSON: ${showBytes(frame.payload)}`);
+    throw new FramingError(`frame ${frame.kind} that is not JSON: ${showBytes(frame.payload)}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FramingError(`a ${frame.kind} frame that is not a JSON object: ${showBytes(frame.payload)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FramingError(`frame ${frame.kind} that is not a JSON object: ${showBytes(frame.payload)}`);
   return v as Record<string, unknown>;
 }

@@ -220,7 +220,7 @@ export class Session {
       return;
     }
     const p = this.pending;
-    if (!p) throw new FramingError(`a ${f.kind} frame while no snippet runs`);
+    if (!p) throw new FramingError(`frame ${f.kind} while no snippet runs`);
     if (f.kind === 'O' || f.kind === 'E') return this.output(p, f.kind === 'O' ? p.out : p.err, f.payload);
     const answer = answerOf(jsonPayload(f), p.id, p.kind);
     this.settle(p, { value: answer.value, error: answer.error, json: answer.json, ended: null });
