@@ -41,6 +41,7 @@ function parser(args: string[]) {
     .option('heapsize', { type: 'string', describe: 'heap cap', requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds of the whole session', requiresArg: true })
     .option('output-limit', { type: 'string', describe: "one snippet's stdout+stderr kept (default 1m; the rest dropped, outputTruncated)", requiresArg: true })
+    .option('max-answer', { type: 'string', describe: 'largest answer the guest may send: a repr, a call\'s JSON (default 8m)', requiresArg: true })
     .option('tmp-quota', { type: 'string', describe: 'bytes the session may store in /tmp (default 64m)', requiresArg: true })
     .strictOptions()
     .help()
@@ -91,6 +92,7 @@ async function sessionOptions(args: string[]): Promise<SessionOptions | undefine
     policy,
     ...(env ? { env } : {}),
     limits,
+    ...(opts['max-answer'] !== undefined ? { maxAnswerBytes: size(opts['max-answer'], '--max-answer') } : {}),
     ...(opts['snippet-timeout'] !== undefined ? { snippetTimeoutMs: Math.ceil(opts['snippet-timeout'] * 1000) } : {}),
   };
 }
