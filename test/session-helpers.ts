@@ -5,7 +5,8 @@ import { ROOT } from './helpers.js';
 
 /** Stock interpreters on this host (each skipped with a message where absent). */
 export const STOCK = ['pypy3', 'python3'].map((name) => ({ name, path: findInterpreter(name) }));
-for (const s of STOCK) if (!s.path) console.warn(`session tests: no ${s.name} on this host: its session tests are skipped`);
+for (const s of STOCK)
+  if (!s.path) console.warn(`session tests: no ${s.name} on this host: its session tests are skipped`);
 
 /** The real sandboxed PyPy builds (unpacked by the global setup). */
 const BUILDS = path.join(ROOT, 'build/pypy-sandbox');
@@ -13,7 +14,11 @@ export const SANDBOXED = [
   { name: 'PyPy 2.7', dir: path.join(BUILDS, 'pypy2.7-sandbox'), binary: 'pypy-c' },
   { name: 'PyPy 3.6', dir: path.join(BUILDS, 'pypy3.6-sandbox'), binary: 'pypy3-c' },
 ].map((p) => ({ ...p, exe: path.join(p.dir, p.binary), present: fs.existsSync(path.join(p.dir, p.binary)) }));
-for (const p of SANDBOXED) if (!p.present) console.warn(`session tests: ${p.exe} is missing (the archives of ../shared/pypy-sandbox): its session tests are skipped`);
+for (const p of SANDBOXED)
+  if (!p.present)
+    console.warn(
+      `session tests: ${p.exe} is missing (the archives of ../shared/pypy-sandbox): its session tests are skipped`,
+    );
 
 /**
  * A number no other run uses, given as the session's maxAnswerBytes: it is on the guest's

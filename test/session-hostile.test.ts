@@ -34,21 +34,32 @@ for (const py of STOCK) {
     it('print to sys.__stdout__ or a file opened on fd 1 goes to the snippet, or ends the session', async () => {
       const s = await Session.start({ python: py.name });
       try {
-        expect(await s.run('import sys\nprint("via __stdout__", file=sys.__stdout__)')).toMatchObject({ stdout: 'via __stdout__\n', ended: null });
-        expect((await s.run('sys.stdout.fileno()')).error).toMatchObject({ type: expect.stringMatching(/OSError|IOError/) });
+        expect(await s.run('import sys\nprint("via __stdout__", file=sys.__stdout__)')).toMatchObject({
+          stdout: 'via __stdout__\n',
+          ended: null,
+        });
+        expect((await s.run('sys.stdout.fileno()')).error).toMatchObject({
+          type: expect.stringMatching(/OSError|IOError/),
+        });
         expect(await s.run('sys.stdin.read(), input() if False else 1')).toMatchObject({ value: "('', 1)" });
       } finally {
         await s.close();
       }
-      await endsWithProtocolError('import os\nf = os.fdopen(1, "w")\nf.write("x" * 10)\nf.flush()', /outside the session's framing: "xxxxxxxxxx"/);
+      await endsWithProtocolError(
+        'import os\nf = os.fdopen(1, "w")\nf.write("x" * 10)\nf.flush()',
+        /outside the session's framing: "xxxxxxxxxx"/,
+      );
     });
 
     it('a forged answer for a request that is not running ends the session', async () => {
       const forged = 'p = json.dumps({"id": "0123456789abcdef", "value": "\'forged\'", "error": None}).encode()\n';
-      await endsWithProtocolError(`import os, struct, json\n${forged}os.write(1, b"PBXD" + struct.pack(">I", len(p)) + p)`, /an answer for request "0123456789abcdef"/);
+      await endsWithProtocolError(
+        `import os, struct, json\n${forged}os.write(1, b"PBXD" + struct.pack(">I", len(p)) + p)`,
+        /an answer for request "0123456789abcdef"/,
+      );
     });
 
-    it("a snippet that forges its own answer ends its session: nothing reaches the next snippet", async () => {
+    it('a snippet that forges its own answer ends its session: nothing reaches the next snippet', async () => {
       const mark = marker();
       const s = await start(mark);
       const code = [
@@ -72,8 +83,14 @@ for (const py of STOCK) {
     });
 
     it('frame headers out of bounds, of unknown kinds, or a second ready frame end the session', async () => {
-      await endsWithProtocolError(raw('b"PBXO" + struct.pack(">I", 1 << 30)'), /frame O of 1073741824 bytes, more than 65536/);
-      await endsWithProtocolError(raw('b"PBXD" + struct.pack(">I", 1 << 30)'), /frame D of 1073741824 bytes, more than/);
+      await endsWithProtocolError(
+        raw('b"PBXO" + struct.pack(">I", 1 << 30)'),
+        /frame O of 1073741824 bytes, more than 65536/,
+      );
+      await endsWithProtocolError(
+        raw('b"PBXD" + struct.pack(">I", 1 << 30)'),
+        /frame D of 1073741824 bytes, more than/,
+      );
       await endsWithProtocolError(raw('b"PBXZ" + struct.pack(">I", 0)'), /unknown frame kind "Z"/);
       await endsWithProtocolError(raw('b"PBXR" + struct.pack(">I", 2) + b"{}"'), /a second ready frame/);
       await endsWithProtocolError(raw('b"PBXD" + struct.pack(">I", 3) + b"[1]"'), /frame D that is not a JSON object/);
@@ -82,7 +99,9 @@ for (const py of STOCK) {
     it('garbage a thread left behind writes to fd 1 between snippets ends the session', async () => {
       const mark = marker();
       const s = await start(mark);
-      await s.run('import threading, time, os\nthreading.Thread(target=lambda: (time.sleep(0.2), os.write(1, b"late garbage"))).start()');
+      await s.run(
+        'import threading, time, os\nthreading.Thread(target=lambda: (time.sleep(0.2), os.write(1, b"late garbage"))).start()',
+      );
       await new Promise((r) => setTimeout(r, 500));
       // Its write goes out once the driver's read of the next request has been answered.
       const r = await s.run('1').catch((err: unknown) => err);
@@ -134,7 +153,9 @@ for (const py of STOCK) {
         a.files.write('shared.py', 'X = 1\n');
         expect(await b.run('import os\nsorted(os.listdir("/tmp"))')).toMatchObject({ value: '[]' });
         expect((await b.run('secret')).error).toMatchObject({ type: 'NameError' });
-        expect((await b.run('import shared')).error).toMatchObject({ type: expect.stringMatching(/ImportError|ModuleNotFoundError/) });
+        expect((await b.run('import shared')).error).toMatchObject({
+          type: expect.stringMatching(/ImportError|ModuleNotFoundError/),
+        });
         expect(() => b.files.read('secret.txt')).toThrow(/does not exist/);
       } finally {
         await Promise.all([a.close(), b.close()]);
@@ -148,7 +169,10 @@ for (const py of STOCK) {
         expect(r.value!.length).toBeLessThan(70_000);
         expect(r.value).toMatch(/\.\.\. \(1000002 characters in all\)$/);
         const c = await s.call('json:loads', ['[' + Array(200_000).fill('1').join(',') + ']']);
-        expect(c.error).toMatchObject({ type: 'ValueError', message: expect.stringMatching(/more than the session carries \(262144\)/) });
+        expect(c.error).toMatchObject({
+          type: 'ValueError',
+          message: expect.stringMatching(/more than the session carries \(262144\)/),
+        });
         expect(await s.run('1')).toMatchObject({ value: '1', ended: null });
       } finally {
         await s.close();

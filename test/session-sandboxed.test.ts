@@ -15,13 +15,24 @@ for (const p of SANDBOXED) {
     it('keeps state between cells, shows values and errors, behind the strict wall', async () => {
       const s = await start();
       try {
-        expect(s.info).toMatchObject({ implementation: 'pypy', interrupts: false, version: p.name.endsWith('2.7') ? expect.stringMatching(/^2\.7/) : expect.stringMatching(/^3\.6/) });
+        expect(s.info).toMatchObject({
+          implementation: 'pypy',
+          interrupts: false,
+          version: p.name.endsWith('2.7') ? expect.stringMatching(/^2\.7/) : expect.stringMatching(/^3\.6/),
+        });
         expect(await s.run('import json\nx = 40')).toMatchObject({ value: null, error: null });
-        expect(await s.run('x += 2\nprint(json.dumps({"x": x}))\nx')).toMatchObject({ stdout: '{"x": 42}\n', value: '42' });
+        expect(await s.run('x += 2\nprint(json.dumps({"x": x}))\nx')).toMatchObject({
+          stdout: '{"x": 42}\n',
+          value: '42',
+        });
         const err = await s.run('def f(n):\n    return {}[n]\nf("missing")');
         expect(err.error).toMatchObject({ type: 'KeyError' });
-        expect(err.error!.traceback).toMatch(/File "<cell-3>", line 3, in <module>\n {4}f\("missing"\)\n {2}File "<cell-3>", line 2, in f\n/);
-        expect((await s.run("open('/etc/passwd')")).error).toMatchObject({ type: p.name.endsWith('2.7') ? 'IOError' : 'PermissionError' });
+        expect(err.error!.traceback).toMatch(
+          /File "<cell-3>", line 3, in <module>\n {4}f\("missing"\)\n {2}File "<cell-3>", line 2, in f\n/,
+        );
+        expect((await s.run("open('/etc/passwd')")).error).toMatchObject({
+          type: p.name.endsWith('2.7') ? 'IOError' : 'PermissionError',
+        });
         expect(await s.run('x')).toMatchObject({ value: '42', ended: null });
         const run = await s.close();
         expect(run.run?.walls).toContain('seccomp-strict');
@@ -34,14 +45,21 @@ for (const p of SANDBOXED) {
       const s = await start();
       try {
         s.files.write('in/data.json', '{"values": [3, 4, 5]}');
-        await s.run('import json\ndef total(path):\n    with open(path) as f:\n        return {"sum": sum(json.load(f)["values"])}');
+        await s.run(
+          'import json\ndef total(path):\n    with open(path) as f:\n        return {"sum": sum(json.load(f)["values"])}',
+        );
         expect(await s.call(':total', ['/tmp/in/data.json'])).toMatchObject({ result: { sum: 12 }, error: null });
         expect((await s.call('json:loads', ['{"k": "\\u00e9"}'])).result).toEqual({ k: 'é' });
         await s.run('with open("/tmp/out.txt", "w") as f:\n    f.write("written in the guest")');
         expect(s.files.read('out.txt').toString()).toBe('written in the guest');
-        expect((await s.call(':total', ['/tmp/nothing'])).error).toMatchObject({ type: expect.stringMatching(/IOError|FileNotFoundError/) });
+        expect((await s.call(':total', ['/tmp/nothing'])).error).toMatchObject({
+          type: expect.stringMatching(/IOError|FileNotFoundError/),
+        });
         await s.run('def bad(): return set([1])');
-        expect((await s.call(':bad')).error).toMatchObject({ type: 'TypeError', message: expect.stringContaining('type set') });
+        expect((await s.call(':bad')).error).toMatchObject({
+          type: 'TypeError',
+          message: expect.stringContaining('type set'),
+        });
       } finally {
         await s.close();
       }

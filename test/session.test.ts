@@ -1,5 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSpareSupervisor, Session, SessionClosedError, SessionFileError, type SessionOptions } from '../src/index.js';
+import {
+  closeSpareSupervisor,
+  Session,
+  SessionClosedError,
+  SessionFileError,
+  type SessionOptions,
+} from '../src/index.js';
 import { leftOver, marker, processesWith, STOCK } from './session-helpers.js';
 
 // Sessions on stock interpreters, driven as a notebook (cells one after another, state kept) and
@@ -15,14 +21,21 @@ for (const py of STOCK) {
       const s = await start();
       try {
         expect(await s.run('x = 40\nimport math')).toMatchObject({ value: null, error: null, stdout: '' });
-        expect(await s.run('x += 2\nprint("x is", x)\nx')).toMatchObject({ stdout: 'x is 42\n', value: '42', error: null });
+        expect(await s.run('x += 2\nprint("x is", x)\nx')).toMatchObject({
+          stdout: 'x is 42\n',
+          value: '42',
+          error: null,
+        });
         expect(await s.run('def area(r): return round(math.pi * r * r, 2)\narea(2)')).toMatchObject({ value: '12.57' });
         expect(await s.run('[area(1), "two", {"k": None}]')).toMatchObject({ value: "[3.14, 'two', {'k': None}]" });
         // A statement last, or None, shows nothing; `_` holds the last value shown.
         expect(await s.run('y = x')).toMatchObject({ value: null });
         expect(await s.run('None')).toMatchObject({ value: null });
         expect(await s.run('_')).toMatchObject({ value: "[3.14, 'two', {'k': None}]" });
-        expect(await s.run('import sys; sys.stderr.write("careful\\n"); __name__')).toMatchObject({ stderr: 'careful\n', value: "'__main__'" });
+        expect(await s.run('import sys; sys.stderr.write("careful\\n"); __name__')).toMatchObject({
+          stderr: 'careful\n',
+          value: "'__main__'",
+        });
       } finally {
         await s.close();
       }
@@ -37,7 +50,9 @@ for (const py of STOCK) {
         expect(r.value).toBeNull();
         expect(r.error).toMatchObject({ type: 'ZeroDivisionError', message: expect.stringMatching(/by zero$/) });
         // The frames are the cells' own, with their source lines; none of the driver's.
-        expect(r.error!.traceback).toMatch(/^Traceback \(most recent call last\):\n {2}File "<cell-2>", line 2, in <module>\n {4}outer\(1\)\n {2}File "<cell-1>", line 4, in outer\n {4}return inner\(n - 1\)\n {2}File "<cell-1>", line 2, in inner\n {4}return 10 \/\/ n\nZeroDivisionError: /);
+        expect(r.error!.traceback).toMatch(
+          /^Traceback \(most recent call last\):\n {2}File "<cell-2>", line 2, in <module>\n {4}outer\(1\)\n {2}File "<cell-1>", line 4, in outer\n {4}return inner\(n - 1\)\n {2}File "<cell-1>", line 2, in inner\n {4}return 10 \/\/ n\nZeroDivisionError: /,
+        );
         const syntax = await s.run('def broken(:\n    pass');
         expect(syntax.error).toMatchObject({ type: 'SyntaxError' });
         expect(syntax.error!.traceback).toContain('<cell-3>');
@@ -66,7 +81,10 @@ for (const py of STOCK) {
         // still on its way when one ended never reaches the next.
         for (let i = 0; i < 8; i++) {
           await s.run('time.sleep(0.048)', { timeoutMs: 50 });
-          expect(await s.run(`sum(range(200000)) + ${i}`)).toMatchObject({ error: null, value: String(19999900000 + i) });
+          expect(await s.run(`sum(range(200000)) + ${i}`)).toMatchObject({
+            error: null,
+            value: String(19999900000 + i),
+          });
         }
         expect(await s.run('count > 0')).toMatchObject({ value: 'True', error: null });
       } finally {
@@ -77,7 +95,9 @@ for (const py of STOCK) {
     it('ends the session when a snippet swallows its KeyboardInterrupt, and says so', async () => {
       const mark = marker();
       const s = await start({ interruptGraceMs: 500, maxAnswerBytes: mark });
-      const r = await s.run('import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass', { timeoutMs: 200 });
+      const r = await s.run('import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass', {
+        timeoutMs: 200,
+      });
       expect(r).toMatchObject({ timedOut: true, error: { type: 'TimeoutError' }, ended: { reason: 'timeout' } });
       expect(r.ended!.message).toContain('went on 500 ms after its KeyboardInterrupt');
       await expect(s.run('1')).rejects.toBeInstanceOf(SessionClosedError);
@@ -89,8 +109,12 @@ for (const py of STOCK) {
       try {
         s.files.write('data/in.csv', 'a,b\n1,2\n');
         s.files.write('/tmp/helper.py', 'def twice(v):\n    return 2 * v\n');
-        expect(await s.run('import helper\nrows = open("/tmp/data/in.csv").read().split()\nhelper.twice(len(rows))')).toMatchObject({ value: '4', error: null });
-        await s.run('import os\nos.makedirs("/tmp/out")\nwith open("/tmp/out/result.bin", "wb") as f:\n    f.write(bytes(range(256)))\nos.symlink("/etc/passwd", "/tmp/out/link")');
+        expect(
+          await s.run('import helper\nrows = open("/tmp/data/in.csv").read().split()\nhelper.twice(len(rows))'),
+        ).toMatchObject({ value: '4', error: null });
+        await s.run(
+          'import os\nos.makedirs("/tmp/out")\nwith open("/tmp/out/result.bin", "wb") as f:\n    f.write(bytes(range(256)))\nos.symlink("/etc/passwd", "/tmp/out/link")',
+        );
         expect(s.files.read('out/result.bin')).toEqual(Buffer.from(Array.from({ length: 256 }, (_, i) => i)));
         expect(s.files.list('/tmp/out')).toEqual([
           { name: 'link', type: 'symlink', size: 0 },
@@ -106,7 +130,9 @@ for (const py of STOCK) {
         expect(() => s.files.read('out/link')).toThrow(/not a regular file/);
         s.files.remove('out', { recursive: true });
         s.files.remove('data/in.csv');
-        expect(await s.run('sorted(os.listdir("/tmp")), os.listdir("/tmp/data")')).toMatchObject({ value: "(['data', 'helper.py'], [])" });
+        expect(await s.run('sorted(os.listdir("/tmp")), os.listdir("/tmp/data")')).toMatchObject({
+          value: "(['data', 'helper.py'], [])",
+        });
         expect(() => s.files.remove('nothing')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
       } finally {
         await s.close();
@@ -116,7 +142,9 @@ for (const py of STOCK) {
     it('keeps the /tmp quota for the host writes too', async () => {
       const s = await start({ limits: { tmpBytes: 64 * 1024 } });
       try {
-        expect(() => s.files.write('big', Buffer.alloc(128 * 1024))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+        expect(() => s.files.write('big', Buffer.alloc(128 * 1024))).toThrow(
+          expect.objectContaining({ code: 'ENOSPC' }),
+        );
       } finally {
         await s.close();
       }
@@ -125,20 +153,33 @@ for (const py of STOCK) {
     it('calls functions with JSON arguments and gives back their JSON value', async () => {
       const s = await start();
       try {
-        await s.run('def score(answers, weights=None):\n    weights = weights or [1] * len(answers)\n    return {"total": sum(a * w for a, w in zip(answers, weights)), "n": len(answers)}');
+        await s.run(
+          'def score(answers, weights=None):\n    weights = weights or [1] * len(answers)\n    return {"total": sum(a * w for a, w in zip(answers, weights)), "n": len(answers)}',
+        );
         expect(await s.call('__main__:score', [[1, 0, 1]])).toMatchObject({ result: { total: 2, n: 3 }, error: null });
-        expect(await s.call(':score', [[1, 1]], { kwargs: { weights: [2, 5] } })).toMatchObject({ result: { total: 7, n: 2 } });
+        expect(await s.call(':score', [[1, 1]], { kwargs: { weights: [2, 5] } })).toMatchObject({
+          result: { total: 7, n: 2 },
+        });
         expect(await s.call('os.path:join', ['a', 'b'])).toMatchObject({ result: 'a/b' });
-        expect(await s.call('json:loads', ['{"k": [1, 2.5, null, true]}'])).toMatchObject({ result: { k: [1, 2.5, null, true] } });
+        expect(await s.call('json:loads', ['{"k": [1, 2.5, null, true]}'])).toMatchObject({
+          result: { k: [1, 2.5, null, true] },
+        });
         // A value JSON cannot carry: an error naming its type and where it is; nothing pickled.
-        await s.run('def odd(): return {"ok": [1, {"s": {1, 2}}]}\ndef nan(): return float("nan")\nclass P: pass\ndef obj(): return P()');
-        expect((await s.call(':odd')).error).toMatchObject({ type: 'TypeError', message: "the return value holds a value of type set at result['ok'][1]['s'], which JSON cannot carry" });
+        await s.run(
+          'def odd(): return {"ok": [1, {"s": {1, 2}}]}\ndef nan(): return float("nan")\nclass P: pass\ndef obj(): return P()',
+        );
+        expect((await s.call(':odd')).error).toMatchObject({
+          type: 'TypeError',
+          message: "the return value holds a value of type set at result['ok'][1]['s'], which JSON cannot carry",
+        });
         expect((await s.call(':nan')).error!.message).toContain('nan');
         expect((await s.call(':obj')).error!.message).toContain('type P');
         const failing = await s.call(':score', [[1, 'x']]);
         expect(failing.error).toMatchObject({ type: 'TypeError' });
         expect(failing.error!.traceback).toContain('in score');
-        expect((await s.call('no_such_module:f')).error).toMatchObject({ type: expect.stringMatching(/ImportError|ModuleNotFoundError/) });
+        expect((await s.call('no_such_module:f')).error).toMatchObject({
+          type: expect.stringMatching(/ImportError|ModuleNotFoundError/),
+        });
         expect((await s.call(':missing')).error).toMatchObject({ type: 'AttributeError' });
       } finally {
         await s.close();
@@ -175,7 +216,9 @@ for (const py of STOCK) {
     it('gives a thread that prints after its snippet ended to the next snippet', async () => {
       const s = await start();
       try {
-        await s.run('import threading, time\nt = threading.Thread(target=lambda: (time.sleep(0.2), print("late")))\nt.start()');
+        await s.run(
+          'import threading, time\nt = threading.Thread(target=lambda: (time.sleep(0.2), print("late")))\nt.start()',
+        );
         await new Promise((r) => setTimeout(r, 400));
         expect(await s.run('t.join()\n1')).toMatchObject({ stdout: 'late\n', value: '1', ended: null });
       } finally {
@@ -197,7 +240,11 @@ for (const py of STOCK) {
     it('runs requests one at a time in the order given', async () => {
       const s = await start();
       try {
-        const all = await Promise.all([s.run('log = []'), ...[1, 2, 3].map((i) => s.run(`log.append(${i})`)), s.run('log')]);
+        const all = await Promise.all([
+          s.run('log = []'),
+          ...[1, 2, 3].map((i) => s.run(`log.append(${i})`)),
+          s.run('log'),
+        ]);
         expect(all.at(-1)!.value).toBe('[1, 2, 3]');
       } finally {
         await s.close();
@@ -208,7 +255,9 @@ for (const py of STOCK) {
 
 describe('session options', () => {
   it('refuses the options that carry the session itself', async () => {
-    await expect(Session.start({ args: ['-c', 'pass'] } as never)).rejects.toThrow(/option args: a session carries its requests/);
+    await expect(Session.start({ args: ['-c', 'pass'] } as never)).rejects.toThrow(
+      /option args: a session carries its requests/,
+    );
     await expect(Session.start({ stdout: 'inherit' } as never)).rejects.toThrow(/option stdout/);
     await expect(Session.start({ interruptGraceMs: -1 })).rejects.toThrow(/option interruptGraceMs/);
   });

@@ -32,17 +32,43 @@ function parser(args: string[]) {
       ].join('\n'),
     )
     .option('python', { type: 'string', describe: 'stock interpreter: pypy3, python3 or a path', requiresArg: true })
-    .option('lib-path', { type: 'string', describe: 'a sandboxed PyPy: the tree holding lib-python/ and lib_pypy/', requiresArg: true })
-    .option('allow-read', { type: 'string', array: true, nargs: 1, describe: 'grant read-only access to a host file or directory (repeatable)', requiresArg: true })
+    .option('lib-path', {
+      type: 'string',
+      describe: 'a sandboxed PyPy: the tree holding lib-python/ and lib_pypy/',
+      requiresArg: true,
+    })
+    .option('allow-read', {
+      type: 'string',
+      array: true,
+      nargs: 1,
+      describe: 'grant read-only access to a host file or directory (repeatable)',
+      requiresArg: true,
+    })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
     .option('timeout', { type: 'number', describe: "the whole session's wall-clock limit, seconds", requiresArg: true })
-    .option('snippet-timeout', { type: 'number', describe: "each snippet's timeout unless a request gives one, seconds (KeyboardInterrupt)", requiresArg: true })
+    .option('snippet-timeout', {
+      type: 'number',
+      describe: "each snippet's timeout unless a request gives one, seconds (KeyboardInterrupt)",
+      requiresArg: true,
+    })
     .option('memory', { type: 'string', describe: 'memory cap (default 1g)', requiresArg: true })
     .option('heapsize', { type: 'string', describe: 'heap cap', requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds of the whole session', requiresArg: true })
-    .option('output-limit', { type: 'string', describe: "one snippet's stdout+stderr kept (default 1m; the rest dropped, outputTruncated)", requiresArg: true })
-    .option('max-answer', { type: 'string', describe: 'largest answer the guest may send: a repr, a call\'s JSON (default 8m)', requiresArg: true })
-    .option('tmp-quota', { type: 'string', describe: 'bytes the session may store in /tmp (default 64m)', requiresArg: true })
+    .option('output-limit', {
+      type: 'string',
+      describe: "one snippet's stdout+stderr kept (default 1m; the rest dropped, outputTruncated)",
+      requiresArg: true,
+    })
+    .option('max-answer', {
+      type: 'string',
+      describe: "largest answer the guest may send: a repr, a call's JSON (default 8m)",
+      requiresArg: true,
+    })
+    .option('tmp-quota', {
+      type: 'string',
+      describe: 'bytes the session may store in /tmp (default 64m)',
+      requiresArg: true,
+    })
     .strictOptions()
     .help()
     .alias('h', 'help')
@@ -60,7 +86,8 @@ async function sessionOptions(args: string[]): Promise<SessionOptions | undefine
   const opts = await parser(args).parse();
   if (opts.help) return undefined;
   const rest = opts._.map(String);
-  if (rest.length > 1 || (rest.length === 1 && !isElf(rest[0]!))) throw new SessionUsageError(`expected at most one argument, a sandboxed PyPy binary; got ${rest.join(' ')}`);
+  if (rest.length > 1 || (rest.length === 1 && !isElf(rest[0]!)))
+    throw new SessionUsageError(`expected at most one argument, a sandboxed PyPy binary; got ${rest.join(' ')}`);
   const size = (v: string, flag: string) => {
     try {
       return parseSize(v, flag);
@@ -86,7 +113,8 @@ async function sessionOptions(args: string[]): Promise<SessionOptions | undefine
   if (opts['cpu-limit'] !== undefined) limits.cpuSeconds = Math.ceil(opts['cpu-limit']);
   if (opts['output-limit'] !== undefined) limits.outputBytes = size(opts['output-limit'], '--output-limit');
   if (opts['tmp-quota'] !== undefined) limits.tmpBytes = size(opts['tmp-quota'], '--tmp-quota');
-  for (const [k, v] of Object.entries(limits)) if (!Number.isSafeInteger(v) || v < 0) throw new SessionUsageError(`--${k}: expected a non-negative number`);
+  for (const [k, v] of Object.entries(limits))
+    if (!Number.isSafeInteger(v) || v < 0) throw new SessionUsageError(`--${k}: expected a non-negative number`);
   return {
     ...(rest[0] ? { executable: rest[0], libPath: opts['lib-path'] } : { python: opts.python }),
     policy,
@@ -135,7 +163,10 @@ async function answer(s: Session, req: Request): Promise<Record<string, unknown>
       return { ...r, ended: endJson(r.ended) };
     }
     case 'call': {
-      const r = await s.call(str(req.fn, 'fn'), (req.args ?? []) as unknown[], { ...optMs(req.timeoutMs), ...(req.kwargs ? { kwargs: req.kwargs as Record<string, unknown> } : {}) });
+      const r = await s.call(str(req.fn, 'fn'), (req.args ?? []) as unknown[], {
+        ...optMs(req.timeoutMs),
+        ...(req.kwargs ? { kwargs: req.kwargs as Record<string, unknown> } : {}),
+      });
       return { ...r, ended: endJson(r.ended) };
     }
     case 'files.write':
@@ -155,12 +186,18 @@ async function answer(s: Session, req: Request): Promise<Record<string, unknown>
     case 'close':
       return { ended: endJson(await s.close()) };
     default:
-      throw new SessionFileError('EINVAL', `unknown op ${JSON.stringify(req.op)} (run, call, files.write, files.read, files.list, files.remove, interrupt, close)`);
+      throw new SessionFileError(
+        'EINVAL',
+        `unknown op ${JSON.stringify(req.op)} (run, call, files.write, files.read, files.list, files.remove, interrupt, close)`,
+      );
   }
 }
 
 /** `pypy-box session`: one session over JSON lines. */
-export async function serveSession(args: string[], io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+export async function serveSession(
+  args: string[],
+  io: { stdin: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+): Promise<number> {
   const options = await sessionOptions(args);
   if (!options) return 0;
   const out = (o: object) => io.stdout.write(`${JSON.stringify(o)}\n`);
@@ -187,7 +224,8 @@ export async function serveSession(args: string[], io: { stdin: NodeJS.ReadableS
     const p = answer(s, req).then(
       (r) => void out({ id, ok: true, ...r }),
       (err: unknown) => {
-        const code = err instanceof SessionFileError ? err.code : err instanceof SessionClosedError ? 'ENDED' : 'EINVAL';
+        const code =
+          err instanceof SessionFileError ? err.code : err instanceof SessionClosedError ? 'ENDED' : 'EINVAL';
         out({ id, ok: false, error: { code, message: (err as Error).message } });
       },
     );

@@ -13,12 +13,19 @@ const str = (v: unknown): v is string => typeof v === 'string';
 
 /** The ready frame, checked field by field (guest input). */
 export function readyInfo(o: Record<string, unknown>): GuestInfo {
-  if (!str(o.version) || !str(o.implementation) || typeof o.interrupts !== 'boolean') throw new FramingError(`a ready frame without version, implementation and interrupts: ${JSON.stringify(o).slice(0, 200)}`);
+  if (!str(o.version) || !str(o.implementation) || typeof o.interrupts !== 'boolean')
+    throw new FramingError(
+      `a ready frame without version, implementation and interrupts: ${JSON.stringify(o).slice(0, 200)}`,
+    );
   return { version: o.version, implementation: o.implementation, interrupts: o.interrupts };
 }
 
 /** A done frame for the request `id`, checked field by field (guest input). */
-export function answerOf(o: Record<string, unknown>, id: string, kind: 'run' | 'call'): { value: string | null; error: SnippetError | null; json?: string } {
+export function answerOf(
+  o: Record<string, unknown>,
+  id: string,
+  kind: 'run' | 'call',
+): { value: string | null; error: SnippetError | null; json?: string } {
   if (o.id !== id) throw new FramingError(`an answer for request ${JSON.stringify(o.id)} while ${id} runs`);
   if (o.value !== null && !str(o.value)) throw new FramingError('an answer whose value is not a string or null');
   const error = errorOf(o.error);
@@ -37,6 +44,7 @@ export function answerOf(o: Record<string, unknown>, id: string, kind: 'run' | '
 function errorOf(e: unknown): SnippetError | null {
   if (e === null || e === undefined) return null;
   const r = e as Record<string, unknown>;
-  if (typeof e !== 'object' || !str(r.type) || !str(r.message) || !str(r.traceback)) throw new FramingError('an answer whose error is not { type, message, traceback }');
+  if (typeof e !== 'object' || !str(r.type) || !str(r.message) || !str(r.traceback))
+    throw new FramingError('an answer whose error is not { type, message, traceback }');
   return { type: r.type, message: r.message, traceback: r.traceback };
 }

@@ -42,11 +42,16 @@ export class SessionFiles {
     this.guard(() => {
       for (let k = 1; k < parts.length; k++) this.ensureDir(parts.slice(0, k));
       const r = this.at(parts);
-      if (r.node && (r.node.stat.mode & S_IFMT) !== S_IFREG) throw new SessionFileError('EISDIR', `${r.vpath} is not a regular file`);
-      const file = r.mount.open(r.rel, { read: false, write: true, create: true, exclusive: false, truncate: true, mode: 0o644 }, r.node);
+      if (r.node && (r.node.stat.mode & S_IFMT) !== S_IFREG)
+        throw new SessionFileError('EISDIR', `${r.vpath} is not a regular file`);
+      const file = r.mount.open(
+        r.rel,
+        { read: false, write: true, create: true, exclusive: false, truncate: true, mode: 0o644 },
+        r.node,
+      );
       try {
         const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-        for (let pos = 0; pos < bytes.length; ) pos += file.write(bytes.subarray(pos), pos);
+        for (let pos = 0; pos < bytes.length;) pos += file.write(bytes.subarray(pos), pos);
       } finally {
         file.close();
       }
@@ -60,7 +65,8 @@ export class SessionFiles {
     return this.guard(() => {
       const r = this.at(parts);
       if (!r.node) throw new SessionFileError('ENOENT', `${r.vpath} does not exist`);
-      if ((r.node.stat.mode & S_IFMT) !== S_IFREG) throw new SessionFileError('EISDIR', `${r.vpath} is not a regular file`);
+      if ((r.node.stat.mode & S_IFMT) !== S_IFREG)
+        throw new SessionFileError('EISDIR', `${r.vpath} is not a regular file`);
       return this.vfs().readFile(r.vpath);
     });
   }
@@ -71,7 +77,8 @@ export class SessionFiles {
     return this.guard(() => {
       const r = this.at(parts);
       if (!r.node) throw new SessionFileError('ENOENT', `${r.vpath} does not exist`);
-      if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new SessionFileError('ENOTDIR', `${r.vpath} is not a directory`);
+      if ((r.node.stat.mode & S_IFMT) !== S_IFDIR)
+        throw new SessionFileError('ENOTDIR', `${r.vpath} is not a directory`);
       return r.mount
         .list(r.rel)
         .map((e) => {
@@ -79,7 +86,11 @@ export class SessionFiles {
           const mode = child.node?.stat.mode ?? 0;
           const kind = mode & S_IFMT;
           const type = kind === S_IFREG ? 'file' : kind === S_IFDIR ? 'dir' : kind === S_IFLNK ? 'symlink' : 'other';
-          return { name: e.name, type, size: kind === S_IFREG ? Number(child.node?.stat.size ?? 0) : 0 } as SessionFileEntry;
+          return {
+            name: e.name,
+            type,
+            size: kind === S_IFREG ? Number(child.node?.stat.size ?? 0) : 0,
+          } as SessionFileEntry;
         })
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     });
@@ -97,7 +108,11 @@ export class SessionFiles {
     if (!r.node) throw new SessionFileError('ENOENT', `${r.vpath} does not exist`);
     if ((r.node.stat.mode & S_IFMT) === S_IFDIR) {
       const names = r.mount.list(r.rel).map((e) => e.name);
-      if (names.length && !recursive) throw new SessionFileError('ENOTEMPTY', `${r.vpath} is a directory that is not empty (recursive: true removes it all)`);
+      if (names.length && !recursive)
+        throw new SessionFileError(
+          'ENOTEMPTY',
+          `${r.vpath} is a directory that is not empty (recursive: true removes it all)`,
+        );
       for (const n of names) this.removeAt([...parts, n], true);
       r.mount.rmdir!(r.rel);
     } else r.mount.unlink!(r.rel);
@@ -105,10 +120,12 @@ export class SessionFiles {
 
   /** `/tmp` components of a path; `/tmp` itself only where `inside` is false. */
   private parts(path: string, inside: boolean): string[] {
-    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new SessionFileError('EINVAL', `expected a path inside /tmp, got ${JSON.stringify(path)}`);
+    if (typeof path !== 'string' || path === '' || path.includes('\0'))
+      throw new SessionFileError('EINVAL', `expected a path inside /tmp, got ${JSON.stringify(path)}`);
     const raw = path.startsWith('/') ? path : `/tmp/${path}`;
     const parts = this.vfs().split(raw);
-    if (parts[0] !== 'tmp' || (inside && parts.length < 2)) throw new SessionFileError('EACCES', `${path}: only names inside the session's /tmp can be reached`);
+    if (parts[0] !== 'tmp' || (inside && parts.length < 2))
+      throw new SessionFileError('EACCES', `${path}: only names inside the session's /tmp can be reached`);
     return parts;
   }
 
@@ -117,7 +134,8 @@ export class SessionFiles {
     const vfs = this.vfs();
     for (let k = 2; k < parts.length; k++) {
       const r = vfs.resolve(`/${parts.slice(0, k).join('/')}`, [], false);
-      if (r.node && (r.node.stat.mode & S_IFMT) === S_IFLNK) throw new SessionFileError('ELOOP', `${r.vpath} is a symlink: not followed`);
+      if (r.node && (r.node.stat.mode & S_IFMT) === S_IFLNK)
+        throw new SessionFileError('ELOOP', `${r.vpath} is a symlink: not followed`);
     }
     return vfs.resolve(`/${parts.join('/')}`, [], false);
   }
@@ -126,7 +144,8 @@ export class SessionFiles {
     if (parts.length < 2) return;
     const r = this.at(parts);
     if (!r.node) r.mount.mkdir!(r.rel, 0o755);
-    else if ((r.node.stat.mode & S_IFMT) !== S_IFDIR) throw new SessionFileError('ENOTDIR', `${r.vpath} is not a directory`);
+    else if ((r.node.stat.mode & S_IFMT) !== S_IFDIR)
+      throw new SessionFileError('ENOTDIR', `${r.vpath} is not a directory`);
   }
 
   /** The VFS's own errors (quota, missing names) as SessionFileErrors. */

@@ -41,11 +41,14 @@ export class FrameReader {
       const have = this.buf.length;
       const magic = Math.min(have, FRAME_MAGIC.length);
       if (!this.buf.subarray(0, magic).equals(FRAME_MAGIC.subarray(0, magic))) {
-        throw new FramingError(`the guest wrote to its real stdout outside the session's framing: ${showBytes(this.buf)}`);
+        throw new FramingError(
+          `the guest wrote to its real stdout outside the session's framing: ${showBytes(this.buf)}`,
+        );
       }
       if (have < HEADER) break;
       const kind = String.fromCharCode(this.buf[3]!);
-      if (!KINDS.has(kind)) throw new FramingError(`unknown frame kind ${JSON.stringify(kind)}: ${showBytes(this.buf)}`);
+      if (!KINDS.has(kind))
+        throw new FramingError(`unknown frame kind ${JSON.stringify(kind)}: ${showBytes(this.buf)}`);
       const length = this.buf.readUInt32BE(4);
       const max = kind === 'O' || kind === 'E' ? OUTPUT_FRAME_MAX : this.maxPayload;
       if (length > max) throw new FramingError(`frame ${kind} of ${length} bytes, more than ${max}`);
@@ -78,6 +81,7 @@ export function jsonPayload(frame: Frame): Record<string, unknown> {
   } catch {
     throw new FramingError(`frame ${frame.kind} that is not JSON: ${showBytes(frame.payload)}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FramingError(`frame ${frame.kind} that is not a JSON object: ${showBytes(frame.payload)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new FramingError(`frame ${frame.kind} that is not a JSON object: ${showBytes(frame.payload)}`);
   return v as Record<string, unknown>;
 }

@@ -9,7 +9,14 @@ import { endOfRun } from './end.js';
 import { SessionFiles } from './files.js';
 import { FrameReader, FramingError, jsonPayload, requestBytes, type Frame } from './frames.js';
 import { answerOf, readyInfo, type GuestInfo } from './answers.js';
-import { SessionClosedError, type CallResult, type RunOptions, type SessionEnd, type SessionOptions, type SnippetResult } from './types.js';
+import {
+  SessionClosedError,
+  type CallResult,
+  type RunOptions,
+  type SessionEnd,
+  type SessionOptions,
+  type SnippetResult,
+} from './types.js';
 
 const REFUSED = ['args', 'stdin', 'stdout', 'stderr', 'tty', 'control', 'transport'] as const;
 const STRAY_STDERR_KEPT = 64 * 1024;
@@ -98,7 +105,15 @@ export class Session {
     if (rest.signal) {
       const outer = rest.signal;
       if (outer.aborted) throw new OptionError('signal', 'already aborted');
-      outer.addEventListener('abort', () => session.fail('aborted', `aborted by its AbortSignal${outer.reason instanceof Error ? ` (${outer.reason.message})` : ''}`), { once: true });
+      outer.addEventListener(
+        'abort',
+        () =>
+          session.fail(
+            'aborted',
+            `aborted by its AbortSignal${outer.reason instanceof Error ? ` (${outer.reason.message})` : ''}`,
+          ),
+        { once: true },
+      );
     }
     const controller = new Controller(controllerOptions);
     controller.run().then(
@@ -106,7 +121,10 @@ export class Session {
       (err: unknown) => session.ended(undefined, err),
     );
     const limit = startTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => session.fail('error', `the interpreter did not become ready within ${limit} ms`), limit);
+    const timer = setTimeout(
+      () => session.fail('error', `the interpreter did not become ready within ${limit} ms`),
+      limit,
+    );
     try {
       const first = await Promise.race([session.ready, session.finished]);
       if ('reason' in first) throw new SessionClosedError(first);
@@ -138,8 +156,13 @@ export class Session {
    * arguments; resolves with its JSON return value in `result`. A value JSON cannot carry is a
    * TypeError naming its type and where it is.
    */
-  async call(fn: string, args: unknown[] = [], opts: RunOptions & { kwargs?: Record<string, unknown> } = {}): Promise<CallResult> {
-    if (typeof fn !== 'string' || !fn.includes(':')) throw new TypeError(`call(fn): expected "module:function", got ${JSON.stringify(fn)}`);
+  async call(
+    fn: string,
+    args: unknown[] = [],
+    opts: RunOptions & { kwargs?: Record<string, unknown> } = {},
+  ): Promise<CallResult> {
+    if (typeof fn !== 'string' || !fn.includes(':'))
+      throw new TypeError(`call(fn): expected "module:function", got ${JSON.stringify(fn)}`);
     if (!Array.isArray(args)) throw new TypeError('call(fn, args): expected an array of arguments');
     const r = await this.enqueue('call', { fn, args, kwargs: opts.kwargs ?? {} }, opts);
     const { json, ...rest } = r;
@@ -174,12 +197,25 @@ export class Session {
   }
 
   private request(kind: 'run' | 'call', body: object, opts: RunOptions): Promise<SnippetResult & { json?: string }> {
-    if (this.end || this.ending) return Promise.reject(new SessionClosedError(this.end ?? endOf(this.ending!.reason, this.ending!.message)));
+    if (this.end || this.ending)
+      return Promise.reject(new SessionClosedError(this.end ?? endOf(this.ending!.reason, this.ending!.message)));
     const timeoutMs = opts.timeoutMs ?? this.snippetTimeoutMs;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) throw new OptionError('timeoutMs', `expected a non-negative integer, got ${String(timeoutMs)}`);
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0)
+      throw new OptionError('timeoutMs', `expected a non-negative integer, got ${String(timeoutMs)}`);
     return new Promise((resolve) => {
       const id = randomBytes(8).toString('hex');
-      const p: Pending = { id, kind, started: process.hrtime.bigint(), out: [], err: [], bytes: 0, truncated: false, timedOut: false, interrupted: false, resolve };
+      const p: Pending = {
+        id,
+        kind,
+        started: process.hrtime.bigint(),
+        out: [],
+        err: [],
+        bytes: 0,
+        truncated: false,
+        timedOut: false,
+        interrupted: false,
+        resolve,
+      };
       this.pending = p;
       if (timeoutMs > 0) p.timer = setTimeout(() => this.timedOut(p, timeoutMs), timeoutMs);
       const fresh = this.filesChanged;
@@ -192,10 +228,20 @@ export class Session {
     if (this.pending !== p) return;
     p.timedOut = true;
     if (!this.interrupt()) {
-      this.fail('timeout', `the snippet ran past its timeout (${ms} ms) and this interpreter cannot be interrupted (${this.info.implementation} ${this.info.version} has no signal module): session ended`);
+      this.fail(
+        'timeout',
+        `the snippet ran past its timeout (${ms} ms) and this interpreter cannot be interrupted (${this.info.implementation} ${this.info.version} has no signal module): session ended`,
+      );
       return;
     }
-    p.grace = setTimeout(() => this.fail('timeout', `the snippet went on ${this.graceMs} ms after its KeyboardInterrupt (timeout ${ms} ms): session ended`), this.graceMs);
+    p.grace = setTimeout(
+      () =>
+        this.fail(
+          'timeout',
+          `the snippet went on ${this.graceMs} ms after its KeyboardInterrupt (timeout ${ms} ms): session ended`,
+        ),
+      this.graceMs,
+    );
   }
 
   // ---- what the guest sends ----
@@ -238,7 +284,8 @@ export class Session {
   /** The guest's real stderr: the snippet's stderr too, or kept for the session's end. */
   private strayOutput(b: Buffer): void {
     if (this.pending) return this.output(this.pending, this.pending.err, b);
-    if (this.strayStderr.length < STRAY_STDERR_KEPT) this.strayStderr += b.toString('utf8', 0, STRAY_STDERR_KEPT - this.strayStderr.length);
+    if (this.strayStderr.length < STRAY_STDERR_KEPT)
+      this.strayStderr += b.toString('utf8', 0, STRAY_STDERR_KEPT - this.strayStderr.length);
   }
 
   private settle(p: Pending, r: Pick<SnippetResult, 'value' | 'error' | 'ended'> & { json?: string }): void {
@@ -288,11 +335,17 @@ function endOf(reason: SessionEnd['reason'], message: string): SessionEnd {
 function checkSessionOptions(o: SessionOptions): void {
   if (!o || typeof o !== 'object') throw new OptionError('options', 'expected an object');
   for (const k of REFUSED) {
-    if (k in o) throw new OptionError(k, 'a session carries its requests on the guest\'s standard streams: not an option of Session.start');
+    if (k in o)
+      throw new OptionError(
+        k,
+        "a session carries its requests on the guest's standard streams: not an option of Session.start",
+      );
   }
   for (const k of ['interruptGraceMs', 'maxAnswerBytes', 'startTimeoutMs', 'snippetTimeoutMs'] as const) {
     const v = o[k];
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new OptionError(k, `expected a non-negative integer, got ${String(v)}`);
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+      throw new OptionError(k, `expected a non-negative integer, got ${String(v)}`);
   }
-  if (o.maxAnswerBytes !== undefined && o.maxAnswerBytes < 1024) throw new OptionError('maxAnswerBytes', 'must be at least 1024');
+  if (o.maxAnswerBytes !== undefined && o.maxAnswerBytes < 1024)
+    throw new OptionError('maxAnswerBytes', 'must be at least 1024');
 }

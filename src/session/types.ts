@@ -6,7 +6,10 @@ import type { LimitHit, RunResult } from '../controller/result.js';
  * except the guest's arguments and standard streams, which carry the session. `timeout` (and
  * `limits.timeoutMs`) is the whole session's time; `limits.outputBytes` counts per snippet.
  */
-export interface SessionOptions extends Omit<ControllerOptions, 'args' | 'stdin' | 'stdout' | 'stderr' | 'tty' | 'control' | 'transport'> {
+export interface SessionOptions extends Omit<
+  ControllerOptions,
+  'args' | 'stdin' | 'stdout' | 'stderr' | 'tty' | 'control' | 'transport'
+> {
   /** Every snippet's timeout unless run() gives one, ms (default none). */
   snippetTimeoutMs?: number;
   /** How long a snippet may go on after its interrupt before the session is ended (default 2000 ms). */
