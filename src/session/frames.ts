@@ -31,11 +31,21 @@ export function showBytes(b: Buffer, max = 48): string {
 /** Cuts the guest's stdout into frames; throws FramingError at the first byte that does not fit. */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  /** Bytes needed before the next frame can be looked at again. */
+  private needed = 1;
 
   constructor(private readonly maxPayload: number) {}
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    // A large frame comes in many chunks: they wait in a list until it is whole (no copy per chunk).
+    this.waiting.push(chunk);
+    this.waitingBytes += chunk.length;
+    if (this.buf.length + this.waitingBytes < this.needed) return [];
+    this.buf = Buffer.concat([this.buf, ...this.waiting]);
+    this.waiting = [];
+    this.waitingBytes = 0;
     const frames: Frame[] = [];
     for (;;) {
       const have = this.buf.length;
@@ -45,6 +55,7 @@ export class FrameReader {
           `the guest wrote to its real stdout outside the session's framing: ${showBytes(this.buf)}`,
         );
       }
+      this.needed = HEADER;
       if (have < HEADER) break;
       const kind = String.fromCharCode(this.buf[3]!);
       if (!KINDS.has(kind))
@@ -52,16 +63,18 @@ export class FrameReader {
       const length = this.buf.readUInt32BE(4);
       const max = kind === 'O' || kind === 'E' ? OUTPUT_FRAME_MAX : this.maxPayload;
       if (length > max) throw new FramingError(`frame ${kind} of ${length} bytes, more than ${max}`);
+      this.needed = HEADER + length;
       if (have < HEADER + length) break;
       frames.push({ kind: kind as FrameKind, payload: Buffer.from(this.buf.subarray(HEADER, HEADER + length)) });
       this.buf = this.buf.subarray(HEADER + length);
+      this.needed = 1;
     }
     return frames;
   }
 
   /** Bytes of a frame begun and not finished. */
   get pending(): number {
-    return this.buf.length;
+    return this.buf.length + this.waitingBytes;
   }
 }
 

@@ -47,7 +47,7 @@ export class Session {
   readonly files: SessionFiles;
   /** The interpreter, as it describes itself (version, implementation, whether it can be interrupted). */
   info!: GuestInfo;
-  private readonly stdin = new PassThrough();
+  private readonly stdin = new PassThrough().on('error', () => undefined);
   private readonly control = new GuestControl();
   private readonly abort = new AbortController();
   private readonly reader: FrameReader;
@@ -105,15 +105,12 @@ export class Session {
     if (rest.signal) {
       const outer = rest.signal;
       if (outer.aborted) throw new OptionError('signal', 'already aborted');
-      outer.addEventListener(
-        'abort',
-        () =>
-          session.fail(
-            'aborted',
-            `aborted by its AbortSignal${outer.reason instanceof Error ? ` (${outer.reason.message})` : ''}`,
-          ),
-        { once: true },
-      );
+      const onAbort = () => {
+        const why = outer.reason instanceof Error ? ` (${outer.reason.message})` : '';
+        session.fail('aborted', `aborted by its AbortSignal${why}`);
+      };
+      outer.addEventListener('abort', onAbort, { once: true });
+      void session.finished.then(() => outer.removeEventListener('abort', onAbort));
     }
     const controller = new Controller(controllerOptions);
     controller.run().then(
@@ -175,7 +172,7 @@ export class Session {
     if (!p || p.interrupted || !this.info?.interrupts || this.end) return false;
     p.interrupted = true;
     // The mark goes first: the driver tells this signal from a late one for an earlier snippet.
-    this.stdin.write(requestBytes({ t: 'mark', id: p.id }));
+    this.send({ t: 'mark', id: p.id });
     return this.control.interrupt('SIGINT');
   }
 
@@ -220,8 +217,13 @@ export class Session {
       if (timeoutMs > 0) p.timer = setTimeout(() => this.timedOut(p, timeoutMs), timeoutMs);
       const fresh = this.filesChanged;
       this.filesChanged = false;
-      this.stdin.write(requestBytes({ t: kind, id, fresh, ...body }));
+      this.send({ t: kind, id, fresh, ...body });
     });
+  }
+
+  /** A request to the driver; none once its input has been ended. */
+  private send(req: object): void {
+    if (!this.stdin.writableEnded && !this.stdin.destroyed) this.stdin.write(requestBytes(req));
   }
 
   private timedOut(p: Pending, ms: number): void {
