@@ -14,11 +14,16 @@
  * snippet that rebinds them does not change how the driver talks to the host.
  */
 export const DRIVER_SOURCE = String.raw`
-import sys, os, ast, json, struct, traceback, linecache, types
+import sys, os, _ast
+# The builtin halves of signal and ast: their Python wrappers (enum, contextlib, ...) cost a cold
+# start much more than the session needs of them.
 try:
-    import signal
+    import _signal as signal
 except ImportError:
-    signal = None
+    try:
+        import signal
+    except ImportError:
+        signal = None
 PY2 = sys.version_info[0] == 2
 if PY2:
     import __builtin__ as builtins
@@ -32,25 +37,40 @@ else:
     STRS = (str,)
 MASK = getattr(signal, 'pthread_sigmask', None)
 INTERRUPT = [signal.SIGINT] if signal is not None else []
-try:
-    from importlib import invalidate_caches
-except ImportError:
-    invalidate_caches = None
-
 LIMIT = int(sys.argv[1])
 CHUNK = 65536
 REPR_CHARS = 65536
 _read = os.read
 _write = os.write
-_pack = struct.pack
-_unpack = struct.unpack
+if PY2:
+    import struct
+    def be32(n):
+        return struct.pack('>I', n)
+    def from_be32(b):
+        return struct.unpack('>I', b)[0]
+else:
+    def be32(n):
+        return n.to_bytes(4, 'big')
+    def from_be32(b):
+        return int.from_bytes(b, 'big')
+# The thread primitives without the threading module (its import costs a cold start dearly).
 try:
-    import threading
-    LOCK = threading.RLock()
-    MAIN_THREAD = threading.current_thread()
-    def is_main():
-        return threading.current_thread() is MAIN_THREAD
+    import _thread as threads
 except ImportError:
+    try:
+        import thread as threads
+    except ImportError:
+        threads = None
+if threads is not None:
+    MAIN_IDENT = threads.get_ident()
+    if hasattr(threads, 'RLock'):
+        LOCK = threads.RLock()
+    else:
+        import threading
+        LOCK = threading.RLock()
+    def is_main():
+        return threads.get_ident() == MAIN_IDENT
+else:
     class NoLock(object):
         def acquire(self):
             pass
@@ -87,7 +107,7 @@ def masked(fn, *args):
         MASK(signal.SIG_UNBLOCK, INTERRUPT)
 
 def send(kind, payload):
-    data = b'PBX' + kind + _pack('>I', len(payload)) + payload
+    data = b'PBX' + kind + be32(len(payload)) + payload
     LOCK.acquire()
     ST['sending'] = True
     try:
@@ -100,8 +120,30 @@ def send(kind, payload):
         ST['pending'] = False
         raise KeyboardInterrupt
 
+# JSON out without the json module (it brings re with it): the answers hold strings, booleans,
+# None and dicts only. Lone surrogates go out as \udcXX escapes, which JSON reads as such.
+ESCAPES = dict((i, u'\\u%04x' % i) for i in range(32))
+ESCAPES[ord('"')] = u'\\"'
+ESCAPES[ord('\\')] = u'\\\\'
+
+def to_json(v):
+    if v is None:
+        return u'null'
+    if v is True:
+        return u'true'
+    if v is False:
+        return u'false'
+    if isinstance(v, dict):
+        return u'{' + u','.join(to_json(k) + u':' + to_json(x) for k, x in v.items()) + u'}'
+    if not isinstance(v, TEXT):
+        v = v.decode('utf-8', 'replace') if isinstance(v, bytes) else TEXT(v)
+    return u'"' + v.translate(ESCAPES) + u'"'
+
+def json_bytes(obj):
+    return to_json(obj).encode('utf-8', 'replace' if PY2 else 'backslashreplace')
+
 def send_json(kind, obj):
-    send(kind, json.dumps(obj).encode('utf-8'))
+    send(kind, json_bytes(obj))
 
 INBUF = [b'']
 
@@ -119,11 +161,19 @@ def next_request():
     head = read_exact(4)
     if head is None:
         return None
-    n = _unpack('>I', head)[0]
+    n = from_be32(head)
     body = read_exact(n)
     if body is None:
         return None
-    return json.loads(body.decode('utf-8'))
+    # kind NUL id NUL fresh NUL payload: the code itself, or a call's JSON.
+    kind, rid, fresh, payload = body.decode('utf-8').split(u'\x00', 3)
+    req = {'t': kind, 'id': rid, 'fresh': fresh == u'1'}
+    if kind == u'run':
+        req['code'] = payload
+    elif kind == u'call':
+        import json
+        req.update(json.loads(payload))
+    return req
 
 class Output(object):
     softspace = 0
@@ -225,7 +275,7 @@ class NoInput(object):
     def __iter__(self):
         return iter([])
 
-MAIN = types.ModuleType('__main__')
+MAIN = type(sys)('__main__')
 MAIN.__dict__['__builtins__'] = builtins
 sys.modules['__main__'] = MAIN
 NS = MAIN.__dict__
@@ -235,15 +285,29 @@ def snippet_name():
     COUNT[0] += 1
     return '<cell-%d>' % COUNT[0]
 
+SOURCES = {}
+UNSYNCED = []
+
 def remember_source(name, code):
-    lines = [line + '\n' for line in code.splitlines()]
-    linecache.cache[name] = (len(code), None, lines, name)
+    SOURCES[name] = (len(code), None, [line + '\n' for line in code.splitlines()], name)
+    UNSYNCED.append(name)
+    sync_sources()
+
+def sync_sources():
+    # The cells' lines go to linecache (tracebacks) once something has imported it: not before, as
+    # its import is a large part of a cold start.
+    linecache = sys.modules.get('linecache')
+    if linecache is None:
+        return
+    while UNSYNCED:
+        name = UNSYNCED.pop()
+        linecache.cache[name] = SOURCES[name]
 
 def compile_snippet(code, name):
-    tree = ast.parse(code, name, 'exec')
+    tree = compile(code, name, 'exec', _ast.PyCF_ONLY_AST)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+    if tree.body and isinstance(tree.body[-1], _ast.Expr):
+        last = _ast.Expression(body=tree.body.pop().value)
     return compile(tree, name, 'exec'), (compile(last, name, 'eval') if last is not None else None)
 
 def shown(value):
@@ -254,6 +318,10 @@ def shown(value):
         text = text[:REPR_CHARS] + '... (%d characters in all)' % len(text)
     return text
 
+def source_line(filename, lineno):
+    import linecache
+    return linecache.getline(filename, lineno).strip() or None
+
 def user_frames(tb):
     # The driver's own frames (the loop around the code, the interrupt handler) are left out.
     frames = []
@@ -261,9 +329,11 @@ def user_frames(tb):
         if tb.tb_frame.f_globals is not DRIVER_GLOBALS:
             frames.append(tb)
         tb = tb.tb_next
-    return [(t.tb_frame.f_code.co_filename, t.tb_lineno, t.tb_frame.f_code.co_name, linecache.getline(t.tb_frame.f_code.co_filename, t.tb_lineno).strip() or None) for t in frames]
+    return [(t.tb_frame.f_code.co_filename, t.tb_lineno, t.tb_frame.f_code.co_name, source_line(t.tb_frame.f_code.co_filename, t.tb_lineno)) for t in frames]
 
 def error_of(exc_type, exc, tb):
+    import traceback, linecache
+    sync_sources()
     try:
         message = TEXT(exc) if not PY2 else str(exc)
     except Exception:
@@ -332,6 +402,7 @@ def call_function(req):
         kwargs = dict((str(k), v) for k, v in kwargs.items())
     value = fn(*args, **kwargs)
     check_json(value, 'result', 0)
+    import json
     return {'json': json.dumps(value, allow_nan=False)}
 
 OUT, ERR = Output(b'O'), Output(b'E')
@@ -353,8 +424,10 @@ def serve(req):
         LOCK.release()
     try:
         try:
-            if req.get('fresh') and invalidate_caches is not None:
-                invalidate_caches()
+            if req.get('fresh') and not PY2:
+                # Files the host changed: the import system's directory caches are out of date.
+                import importlib
+                importlib.invalidate_caches()
             ST['running'] = True
             answer.update(run_code(req) if req['t'] == 'run' else call_function(req))
         except BaseException:
@@ -366,11 +439,11 @@ def serve(req):
         answer['error'] = {'type': 'KeyboardInterrupt', 'message': '', 'traceback': 'KeyboardInterrupt\n'}
     ST['running'] = False
     try:
-        data = json.dumps(answer).encode('utf-8')
+        data = json_bytes(answer)
     except Exception:
-        data = json.dumps({'id': req['id'], 'value': None, 'error': {'type': 'ValueError', 'message': 'the answer could not be encoded', 'traceback': ''}}).encode('utf-8')
+        data = json_bytes({'id': req['id'], 'value': None, 'error': {'type': 'ValueError', 'message': 'the answer could not be encoded', 'traceback': ''}})
     if len(data) > LIMIT:
-        data = json.dumps({'id': req['id'], 'value': None, 'error': {'type': 'ValueError', 'message': 'the answer is %d bytes, more than the session carries (%d)' % (len(data), LIMIT), 'traceback': ''}}).encode('utf-8')
+        data = json_bytes({'id': req['id'], 'value': None, 'error': {'type': 'ValueError', 'message': 'the answer is %d bytes, more than the session carries (%d)' % (len(data), LIMIT), 'traceback': ''}})
     LOCK.acquire()
     try:
         OUT.flush()
@@ -390,7 +463,7 @@ def main():
         req = next_request()
         if req is None:
             return
-        if req['t'] == 'mark':
+        if req['t'] == u'mark':
             if ST['sigs'] > 0:
                 ST['sigs'] -= 1
             else:

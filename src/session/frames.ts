@@ -51,8 +51,11 @@ export class FrameReader {
       const have = this.buf.length;
       const magic = Math.min(have, FRAME_MAGIC.length);
       if (!this.buf.subarray(0, magic).equals(FRAME_MAGIC.subarray(0, magic))) {
+        // What was written outside the framing: up to the next frame, when one follows.
+        const next = this.buf.indexOf(FRAME_MAGIC, 1);
+        const garbage = next > 0 ? this.buf.subarray(0, next) : this.buf;
         throw new FramingError(
-          `the guest wrote to its real stdout outside the session's framing: ${showBytes(this.buf)}`,
+          `the guest wrote to its real stdout outside the session's framing: ${showBytes(garbage)}`,
         );
       }
       this.needed = HEADER;
@@ -78,9 +81,18 @@ export class FrameReader {
   }
 }
 
-/** A request for the driver: its length, then its JSON. */
-export function requestBytes(req: object): Buffer {
-  const body = Buffer.from(JSON.stringify(req), 'utf8');
+/** A request for the driver: `run` (its code), `call` (its JSON: fn, args, kwargs) or `mark`. */
+export interface DriverRequest {
+  t: 'run' | 'call' | 'mark';
+  id: string;
+  fresh?: boolean;
+  /** The code of a run, the JSON of a call. */
+  payload?: string;
+}
+
+/** A request as the driver reads it: its length, then kind NUL id NUL fresh NUL payload (UTF-8). */
+export function requestBytes(req: DriverRequest): Buffer {
+  const body = Buffer.from(`${req.t}\0${req.id}\0${req.fresh ? '1' : ''}\0${req.payload ?? ''}`, 'utf8');
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
   return Buffer.concat([head, body]);

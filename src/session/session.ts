@@ -7,7 +7,7 @@ import type { RunResult } from '../controller/result.js';
 import { DRIVER_SOURCE } from './driver.js';
 import { endOfRun } from './end.js';
 import { SessionFiles } from './files.js';
-import { FrameReader, FramingError, jsonPayload, requestBytes, type Frame } from './frames.js';
+import { FrameReader, FramingError, jsonPayload, requestBytes, type DriverRequest, type Frame } from './frames.js';
 import { answerOf, readyInfo, type GuestInfo } from './answers.js';
 import {
   SessionClosedError,
@@ -145,7 +145,7 @@ export class Session {
   /** Runs a snippet; its last expression's repr is the result's value. */
   run(code: string, opts: RunOptions = {}): Promise<SnippetResult> {
     if (typeof code !== 'string') throw new TypeError('run(code): expected the code as a string');
-    return this.enqueue('run', { code }, opts);
+    return this.enqueue('run', code, opts);
   }
 
   /**
@@ -161,7 +161,7 @@ export class Session {
     if (typeof fn !== 'string' || !fn.includes(':'))
       throw new TypeError(`call(fn): expected "module:function", got ${JSON.stringify(fn)}`);
     if (!Array.isArray(args)) throw new TypeError('call(fn, args): expected an array of arguments');
-    const r = await this.enqueue('call', { fn, args, kwargs: opts.kwargs ?? {} }, opts);
+    const r = await this.enqueue('call', JSON.stringify({ fn, args, kwargs: opts.kwargs ?? {} }), opts);
     const { json, ...rest } = r;
     return { ...rest, result: json === undefined ? undefined : (JSON.parse(json) as unknown) };
   }
@@ -187,13 +187,13 @@ export class Session {
     return end;
   }
 
-  private enqueue(kind: 'run' | 'call', body: object, opts: RunOptions): Promise<SnippetResult & { json?: string }> {
-    const next = this.queue.then(() => this.request(kind, body, opts));
+  private enqueue(kind: 'run' | 'call', payload: string, opts: RunOptions): Promise<SnippetResult & { json?: string }> {
+    const next = this.queue.then(() => this.request(kind, payload, opts));
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private request(kind: 'run' | 'call', body: object, opts: RunOptions): Promise<SnippetResult & { json?: string }> {
+  private request(kind: 'run' | 'call', payload: string, opts: RunOptions): Promise<SnippetResult & { json?: string }> {
     if (this.end || this.ending)
       return Promise.reject(new SessionClosedError(this.end ?? endOf(this.ending!.reason, this.ending!.message)));
     const timeoutMs = opts.timeoutMs ?? this.snippetTimeoutMs;
@@ -217,12 +217,12 @@ export class Session {
       if (timeoutMs > 0) p.timer = setTimeout(() => this.timedOut(p, timeoutMs), timeoutMs);
       const fresh = this.filesChanged;
       this.filesChanged = false;
-      this.send({ t: kind, id, fresh, ...body });
+      this.send({ t: kind, id, fresh, payload });
     });
   }
 
   /** A request to the driver; none once its input has been ended. */
-  private send(req: object): void {
+  private send(req: DriverRequest): void {
     if (!this.stdin.writableEnded && !this.stdin.destroyed) this.stdin.write(requestBytes(req));
   }
 
