@@ -125,6 +125,7 @@ export async function sessionRows(quick: boolean, root: string): Promise<Session
     target: '<= 1.5x',
     met: c50 / n50 <= 1.5,
   });
+  rows.push(...(await pyodideRows(p50, c50, n)));
   // The sandboxed PyPy 3.6 build, when the tests have unpacked it.
   const dir = path.join(root, 'build/pypy-sandbox/pypy3.6-sandbox');
   if (fs.existsSync(path.join(dir, 'pypy3-c'))) {
@@ -140,4 +141,55 @@ export async function sessionRows(quick: boolean, root: string): Promise<Session
     });
   }
   return rows;
+}
+
+/**
+ * Pyodide (CPython in WebAssembly, npm `pyodide`) in this very process, the comparison users make:
+ * no process wall around it, only the wasm boundary; runPython is synchronous.
+ */
+async function pyodideRows(sessionP50: number, sessionCold: number, n: number): Promise<SessionRow[]> {
+  let load: (() => Promise<{ runPython(code: string): unknown }>) | undefined;
+  try {
+    const mod = (await import('pyodide')) as { loadPyodide: () => Promise<{ runPython(code: string): unknown }> };
+    load = mod.loadPyodide;
+  } catch {
+    return [
+      {
+        name: 'Pyodide rows: skipped (npm pyodide not installed)',
+        pypyBox: NaN,
+        baseline: NaN,
+        unit: 'ms',
+        ratio: NaN,
+      },
+    ];
+  }
+  let t0 = process.hrtime.bigint();
+  const py = await load();
+  const cold = ms(t0);
+  py.runPython('x = 0');
+  for (let k = 0; k < 50; k++) py.runPython('x += 1');
+  const times: number[] = [];
+  for (let k = 0; k < n; k++) {
+    t0 = process.hrtime.bigint();
+    py.runPython('x += 1');
+    times.push(ms(t0));
+  }
+  const p50 = percentile(times, 50);
+  return [
+    {
+      name: '`x += 1` in a warm Session (stock pypy3) vs Pyodide runPython in-process, p50',
+      pypyBox: sessionP50,
+      baseline: p50,
+      unit: 'ms',
+      ratio: sessionP50 / p50,
+      note: `Pyodide p99 ${percentile(times, 99).toFixed(3)} ms; no process wall`,
+    },
+    {
+      name: 'Session.start until ready (stock pypy3) vs loadPyodide() cold',
+      pypyBox: sessionCold,
+      baseline: cold,
+      unit: 'ms',
+      ratio: sessionCold / cold,
+    },
+  ];
 }
