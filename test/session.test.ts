@@ -121,6 +121,9 @@ for (const py of STOCK) {
           { name: 'result.bin', type: 'file', size: 256 },
         ]);
         expect(s.files.list().map((e) => e.name)).toEqual(['data', 'helper.py', 'out']);
+        // A module the host adds after the guest has looked at /tmp is found at once.
+        s.files.write('late.py', 'V = 5\n');
+        expect(await s.run('import late\nlate.V')).toMatchObject({ value: '5', error: null });
         // A module changed by the host is seen fresh after a reload.
         s.files.write('helper.py', 'def twice(v):\n    return 3 * v\n');
         expect(await s.run('import importlib\nimportlib.reload(helper).twice(2)')).toMatchObject({ value: '6' });
@@ -131,7 +134,7 @@ for (const py of STOCK) {
         s.files.remove('out', { recursive: true });
         s.files.remove('data/in.csv');
         expect(await s.run('sorted(os.listdir("/tmp")), os.listdir("/tmp/data")')).toMatchObject({
-          value: "(['data', 'helper.py'], [])",
+          value: "(['data', 'helper.py', 'late.py'], [])",
         });
         expect(() => s.files.remove('nothing')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
       } finally {
@@ -252,6 +255,21 @@ for (const py of STOCK) {
     });
   });
 }
+
+describe.skipIf(!STOCK[0]!.path)('a session and its AbortSignal', () => {
+  it('ends the session when the signal is aborted, and says so', async () => {
+    const mark = marker();
+    const abort = new AbortController();
+    const s = await Session.start({ python: 'pypy3', signal: abort.signal, maxAnswerBytes: mark });
+    const pending = s.run('import time\ntime.sleep(30)');
+    setTimeout(() => abort.abort(new Error('shutting down')), 200);
+    expect((await pending).ended).toMatchObject({
+      reason: 'aborted',
+      message: 'aborted by its AbortSignal (shutting down)',
+    });
+    expect(await leftOver(mark)).toEqual([]);
+  });
+});
 
 describe('session options', () => {
   it('refuses the options that carry the session itself', async () => {
