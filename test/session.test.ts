@@ -278,5 +278,20 @@ describe('session options', () => {
     );
     await expect(Session.start({ stdout: 'inherit' } as never)).rejects.toThrow(/option stdout/);
     await expect(Session.start({ interruptGraceMs: -1 })).rejects.toThrow(/option interruptGraceMs/);
+    await expect(Session.start({ pyhton: 'pypy3' } as never)).rejects.toThrow(
+      /option pyhton: unknown option \(did you mean python\?\)/,
+    );
+  });
+
+  it('says why a session could not start', async () => {
+    const missing = await Session.start({ python: '/nonexistent/python' }).catch((err: unknown) => err);
+    expect(missing).toBeInstanceOf(SessionClosedError);
+    expect((missing as SessionClosedError).end).toMatchObject({
+      reason: 'error',
+      message: expect.stringContaining('/nonexistent/python not found'),
+    });
+    await expect(Session.start({ startTimeoutMs: 1 })).rejects.toThrow(
+      /the interpreter did not become ready within 1 ms/,
+    );
   });
 });

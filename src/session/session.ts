@@ -102,6 +102,7 @@ export class Session {
       // Output is counted per snippet here; the stream carries every request, unbounded.
       limits: { ...rest.limits, outputBytes: 0, stdinBytes: 0 },
     };
+    const controller = new Controller(controllerOptions);
     if (rest.signal) {
       const outer = rest.signal;
       if (outer.aborted) throw new OptionError('signal', 'already aborted');
@@ -112,7 +113,6 @@ export class Session {
       outer.addEventListener('abort', onAbort, { once: true });
       void session.finished.then(() => outer.removeEventListener('abort', onAbort));
     }
-    const controller = new Controller(controllerOptions);
     controller.run().then(
       (r) => session.ended(r, undefined),
       (err: unknown) => session.ended(undefined, err),
