@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
+import { sessionRows } from './session.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');
@@ -269,6 +270,8 @@ step('deep path');
 await deepPath();
 step('1000 runs');
 await memoryAfterRuns();
+step('sessions');
+rows.push(...(await sessionRows(quick, root)));
 await closeSpareSupervisor();
 stage = 'done';
 

@@ -14,3 +14,5 @@ export * from './protocol/index.js';
 export { Errno, errnoName, GuestErrno, hostPlatform, linuxX8664, linuxAarch64, type Platform, type StatInfo } from './platform/index.js';
 export { readTrace, formatTrace, formatCall, type CallRecord, type TraceEntry } from './trace/index.js';
 export { Clock, type ClockSpec, type Identity } from './kernel/session.js';
+export { GuestControl, type GuestHandle } from './controller/guest-control.js';
+export * from './session/index.js';

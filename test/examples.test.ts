@@ -51,3 +51,10 @@ it('examples/library.mjs: a run with a limit and a file left in the in-memory /t
   expect(r.exitCode).toBe(0);
   expect(r.stdout).toBe("exited 0 done\n{ 'answer.json': <Buffer 34 32> }");
 });
+
+it('examples/session.mjs: a session keeps state, survives an error and a timeout, moves files, calls a function', async () => {
+  const r = await node('session.mjs');
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toBe("n = 3 84\nIndexError list index out of range\nKeyboardInterrupt 3\n[ 'ann', '91' ]\nmean 84.0\nclosed");
+});

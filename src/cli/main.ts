@@ -16,6 +16,7 @@ import { ExitCode } from './exit-codes.js';
 import { exportSpec, runExports } from './export.js';
 import { hostScript, SCRIPT_DIR } from './script.js';
 import { readTmpFiles } from './tmp-files.js';
+import { serveSession, SessionUsageError } from './session.js';
 import { guestWriter, styler } from './output.js';
 
 class UsageError extends Error {}
@@ -489,6 +490,7 @@ Commands:
   pypy-box interact [options] [python args...]         run a stock pypy3/python3 under the supervisor
   pypy-box check <executable>                          compare a binary's declared calls with the controller's
   pypy-box trace <file>                                list a trace written by interact --log
+  pypy-box session [options] [<executable>]            serve one long-lived session over stdin/stdout as JSON lines
   pypy-box --version                                   print the version
 
 Run "pypy-box <command> --help" for the options of a command.
@@ -506,6 +508,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await check(rest, io);
       case 'trace':
         return await trace(rest, io);
+      case 'session':
+        return await serveSession(rest, { ...io, stdin: process.stdin });
       case '--version':
       case '-V':
       case 'version':
@@ -528,8 +532,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     if (err instanceof OptionError && cmd === 'interact' && FLAG_OF[err.option]) {
       err.message = `${FLAG_OF[err.option]}: ${err.message.slice(`option ${err.option}: `.length)}`;
     }
-    if (err instanceof UsageError || err instanceof PolicySpecError || err instanceof OptionError) {
-      io.stderr.write(`pypy-box: ${err.message}\n(see pypy-box ${cmd && ['interact', 'check', 'trace'].includes(cmd) ? `${cmd} ` : ''}--help)\n`);
+    if (err instanceof UsageError || err instanceof SessionUsageError || err instanceof PolicySpecError || err instanceof OptionError) {
+      io.stderr.write(`pypy-box: ${err.message}\n(see pypy-box ${cmd && ['interact', 'check', 'trace', 'session'].includes(cmd) ? `${cmd} ` : ''}--help)\n`);
       return ExitCode.usage;
     }
     io.stderr.write(`pypy-box: ${(err as Error).message ?? String(err)}\n`);

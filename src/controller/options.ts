@@ -11,6 +11,7 @@ import type { Limits } from './limits/defaults.js';
 
 export { LIBRARY_LIMITS, type Limits } from './limits/defaults.js';
 export { OptionError } from './option-error.js';
+import type { GuestControl } from './guest-control.js';
 
 /** The guest's stdin: the bytes themselves (a Buffer or string), a stream, the host's own stdin, or nothing (end of input). */
 export type StdinOption = Buffer | string | Readable | 'inherit' | 'ignore';
@@ -116,6 +117,8 @@ export interface ControllerOptions {
    * process manager; tests). The controller still kills through it and waits for `done`.
    */
   transport?: () => GuestTransport;
+  /** Reach into the run while it goes on: interrupt the guest, change its files (see GuestControl). */
+  control?: GuestControl;
 }
 
 /** The supervisor's own default (identity.h) for what is left out: 65,536 ids from 1,000,000; `/run/pypy-box/uids.lock`. */
@@ -166,5 +169,6 @@ const OPTION_KEYS: Record<keyof ControllerOptions, true> = {
   traceFile: true,
   platform: true,
   transport: true,
+  control: true,
 };
 export const KNOWN_OPTIONS = Object.keys(OPTION_KEYS) as (keyof ControllerOptions)[];

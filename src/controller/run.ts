@@ -114,6 +114,7 @@ export class Run {
   private connect(child: GuestTransport): void {
     const { ioChunkBytes, stallMs } = this.o.limits;
     const reports = new SupervisorReports(this.calls, this.launch, this.session, this.records);
+    this.o.control?.attach({ interrupt: (sig) => child.interrupt?.(sig), vfs: this.session.files.vfs });
     const channel = new GuestChannel(
       child.stdout,
       child.stdin,
