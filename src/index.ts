@@ -13,3 +13,4 @@ export * from './protocol/index.js';
 export { Errno, errnoName, GuestErrno, hostPlatform, linuxX8664, linuxAarch64, type Platform, type StatInfo } from './platform/index.js';
 export { readTrace, formatTrace, formatCall, type CallRecord, type TraceEntry } from './trace/index.js';
 export { Clock, type ClockSpec, type Identity } from './kernel/session.js';
+export { Pool, PoolError, type PoolErrorKind, type PoolOptions, type JobOptions, type Job, type JobResult, type PoolStats } from './pool/index.js';
