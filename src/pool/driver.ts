@@ -90,21 +90,27 @@ export interface Job {
 
 /** Checks a job up front (it comes from callers, maybe over a queue): its errors name the field. */
 export function checkJob(job: unknown): asserts job is Job {
-  if (!job || typeof job !== 'object') throw new TypeError('job: expected an object { code, files?, args?, stdin?, name? }');
+  if (!job || typeof job !== 'object')
+    throw new TypeError('job: expected an object { code, files?, args?, stdin?, name? }');
   const j = job as Record<string, unknown>;
   if (typeof j.code !== 'string') throw new TypeError('job.code: expected Python source, a string');
-  if (j.name !== undefined && (typeof j.name !== 'string' || j.name.includes('\0'))) throw new TypeError('job.name: expected a string');
-  if (j.args !== undefined && (!Array.isArray(j.args) || j.args.some((a) => typeof a !== 'string'))) throw new TypeError('job.args: expected an array of strings');
-  if (j.stdin !== undefined && typeof j.stdin !== 'string' && !Buffer.isBuffer(j.stdin)) throw new TypeError('job.stdin: expected a string or a Buffer');
+  if (j.name !== undefined && (typeof j.name !== 'string' || j.name.includes('\0')))
+    throw new TypeError('job.name: expected a string');
+  if (j.args !== undefined && (!Array.isArray(j.args) || j.args.some((a) => typeof a !== 'string')))
+    throw new TypeError('job.args: expected an array of strings');
+  if (j.stdin !== undefined && typeof j.stdin !== 'string' && !Buffer.isBuffer(j.stdin))
+    throw new TypeError('job.stdin: expected a string or a Buffer');
   if (j.files !== undefined) {
-    if (!j.files || typeof j.files !== 'object' || Array.isArray(j.files)) throw new TypeError('job.files: expected { name: text or bytes }');
+    if (!j.files || typeof j.files !== 'object' || Array.isArray(j.files))
+      throw new TypeError('job.files: expected { name: text or bytes }');
     for (const [name, data] of Object.entries(j.files)) {
       try {
         tmpFileParts(name);
       } catch (err) {
-        throw new TypeError(`job.files: ${(err as Error).message}`);
+        throw new TypeError(`job.files: ${(err as Error).message}`, { cause: err });
       }
-      if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError(`job.files[${JSON.stringify(name)}]: expected text or bytes`);
+      if (typeof data !== 'string' && !(data instanceof Uint8Array))
+        throw new TypeError(`job.files[${JSON.stringify(name)}]: expected text or bytes`);
     }
   }
 }

@@ -3,12 +3,12 @@
  * behind its walls, blocked reading its stdin. Given a job, it runs it and ends; its result is
  * the job's.
  */
-import { PassThrough } from 'node:stream';
 import { Controller } from '../controller/controller.js';
 import type { ControllerOptions } from '../controller/options.js';
 import type { LimitHit, RunResult } from '../controller/result.js';
 import { jobHeader, ONE_SHOT_DRIVER, type Job } from './driver.js';
 import { endedResult, type JobResult } from './result.js';
+import { JobInput } from './job-input.js';
 
 /** How a guest's run settled: its result, or what it rejected with. */
 export type Settled = { result: RunResult; error?: undefined } | { error: unknown; result?: undefined };
@@ -18,7 +18,7 @@ export function driverArgs(interpreterArgs: string[], driver: string): string[] 
 }
 
 export class FreshGuest {
-  private readonly input = new PassThrough();
+  private readonly input = new JobInput();
   private readonly abort = new AbortController();
   /** The run, settled when the guest has ended (with or without a job). */
   readonly ended: Promise<Settled>;
@@ -29,7 +29,12 @@ export class FreshGuest {
   private givenAt = 0;
 
   constructor(options: ControllerOptions, interpreterArgs: string[]) {
-    const run = new Controller({ ...options, args: driverArgs(interpreterArgs, ONE_SHOT_DRIVER), stdin: this.input, signal: this.abort.signal }).run();
+    const run = new Controller({
+      ...options,
+      args: driverArgs(interpreterArgs, ONE_SHOT_DRIVER),
+      stdin: this.input,
+      signal: this.abort.signal,
+    }).run();
     this.ended = run.then(
       (result) => ({ result }),
       (error: unknown) => ({ error }),
@@ -44,10 +49,22 @@ export class FreshGuest {
     return !this.given && this.settled === undefined;
   }
 
+  /** Whether it is waiting for its job (its interpreter is up, reading its stdin). */
+  get isReady(): boolean {
+    return this.input.isReady;
+  }
+
+  /** Settles when the guest waits for its job. */
+  get ready(): Promise<void> {
+    return this.input.ready;
+  }
+
   /** Hands the job over; the guest reads it, runs it, and ends. */
   give(job: Job): void {
     this.given = true;
     this.givenAt = performance.now();
+    // A guest given its job before it was up: the job's time starts when it is.
+    void this.input.ready.then(() => (this.givenAt = Math.max(this.givenAt, performance.now())));
     this.input.write(jobHeader(job));
     if (job.stdin !== undefined) this.input.write(job.stdin);
     this.input.end();

@@ -4,12 +4,12 @@
  * times each job and caps its output itself, since the run's own limits count the guest's life.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import { Controller } from '../controller/controller.js';
 import type { ControllerOptions } from '../controller/options.js';
 import type { LimitHit } from '../controller/result.js';
 import { jobHeader, LOOP_DRIVER, type Job } from './driver.js';
 import { driverArgs, type Settled } from './fresh-guest.js';
+import { JobInput } from './job-input.js';
 import { endedResult, type JobResult } from './result.js';
 
 interface Current {
@@ -24,7 +24,7 @@ interface Current {
 }
 
 export class KeyedGuest {
-  private readonly input = new PassThrough();
+  private readonly input = new JobInput();
   private readonly abort = new AbortController();
   readonly ended: Promise<Settled>;
   private current: Current | undefined;
@@ -55,6 +55,11 @@ export class KeyedGuest {
     void this.ended.then(() => (this.alive = false));
   }
 
+  /** Settles when the guest waits for its first job. */
+  get ready(): Promise<void> {
+    return this.input.ready;
+  }
+
   get busy(): boolean {
     return this.current !== undefined;
   }
@@ -66,8 +71,18 @@ export class KeyedGuest {
   run(job: Job, outputBytes: number, queuedMs: number): Promise<JobResult> {
     return new Promise<JobResult>((resolve, reject) => {
       const nonce = randomBytes(16).toString('hex');
-      this.current = { nonce, stdout: [], stderr: Buffer.alloc(0), bytes: 0, outputBytes, startedAt: performance.now(), queuedMs, finish: resolve };
+      this.current = {
+        nonce,
+        stdout: [],
+        stderr: Buffer.alloc(0),
+        bytes: 0,
+        outputBytes,
+        startedAt: performance.now(),
+        queuedMs,
+        finish: resolve,
+      };
       const cur = this.current;
+      void this.input.ready.then(() => (cur.startedAt = Math.max(cur.startedAt, performance.now())));
       void this.ended.then((s) => {
         if (this.current !== cur) return;
         this.current = undefined;
@@ -115,12 +130,25 @@ export class KeyedGuest {
       return;
     }
     const status = Number(all.subarray(at + mark.length, nl).toString());
-    if (nl + 1 !== all.length || !Number.isInteger(status)) return this.stop(new Error(`the guest of key ${JSON.stringify(this.key)} wrote past the end of its job`));
+    if (nl + 1 !== all.length || !Number.isInteger(status))
+      return this.stop(new Error(`the guest of key ${JSON.stringify(this.key)} wrote past the end of its job`));
     this.current = undefined;
     this.lastUsed = Date.now();
     const stdout = Buffer.concat(cur.stdout);
     const stderr = all.subarray(0, at);
-    cur.finish({ outcome: 'exited', exitCode: status, signal: null, signalDescription: null, timedOut: false, limit: null, stdout, stderr, durationMs: performance.now() - cur.startedAt, queuedMs: cur.queuedMs, guest: 'keyed' });
+    cur.finish({
+      outcome: 'exited',
+      exitCode: status,
+      signal: null,
+      signalDescription: null,
+      timedOut: false,
+      limit: null,
+      stdout,
+      stderr,
+      durationMs: performance.now() - cur.startedAt,
+      queuedMs: cur.queuedMs,
+      guest: 'keyed',
+    });
   }
 
   /** Counts a job's output; past its cap the guest is ended and the job with it (limit `output`). */

@@ -1,7 +1,10 @@
 /** The pool's options and errors, checked up front like the Controller's. */
 import { OptionError, type ControllerOptions, type Limits } from '../controller/options.js';
 
-export interface PoolOptions extends Omit<ControllerOptions, 'args' | 'stdin' | 'signal' | 'vfs' | 'transport' | 'traceFile' | 'tty'> {
+export interface PoolOptions extends Omit<
+  ControllerOptions,
+  'args' | 'stdin' | 'signal' | 'vfs' | 'transport' | 'traceFile' | 'tty'
+> {
   /** Warm guests kept ready, each waiting for one job (default 2). */
   size?: number;
   /** Jobs running at once (default: `size`). */
@@ -53,7 +56,8 @@ const REFUSED: Record<string, string> = {
 
 function count(v: unknown, name: string, min: number, fallback: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new OptionError(name, `expected an integer >= ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw new OptionError(name, `expected an integer >= ${min}, got ${String(v)}`);
   return v;
 }
 
@@ -72,13 +76,24 @@ export interface PoolSettings {
 
 export function poolSettings(o: PoolOptions): PoolSettings {
   if (!o || typeof o !== 'object') throw new OptionError('options', 'expected an object');
-  for (const key of Object.keys(o)) if (REFUSED[key] !== undefined && (o as Record<string, unknown>)[key] !== undefined) throw new OptionError(key, `not a pool option: ${REFUSED[key]}`);
+  for (const key of Object.keys(o))
+    if (REFUSED[key] !== undefined && (o as Record<string, unknown>)[key] !== undefined)
+      throw new OptionError(key, `not a pool option: ${REFUSED[key]}`);
   const { size, concurrency, queueLimit, maxKeys, keyIdleMs, interpreterArgs, timeout, ...run } = o;
   const sz = count(size, 'size', 0, 2);
-  if (interpreterArgs !== undefined && (!Array.isArray(interpreterArgs) || interpreterArgs.some((a) => typeof a !== 'string' || !a.startsWith('-') || a === '-c'))) {
+  if (
+    interpreterArgs !== undefined &&
+    (!Array.isArray(interpreterArgs) ||
+      interpreterArgs.some((a) => typeof a !== 'string' || !a.startsWith('-') || a === '-c'))
+  ) {
     throw new OptionError('interpreterArgs', 'expected interpreter options such as ["-S"]');
   }
-  const timeoutMs = count(timeout ?? run.limits?.timeoutMs, timeout !== undefined ? 'timeout' : 'limits.timeoutMs', 0, 0);
+  const timeoutMs = count(
+    timeout ?? run.limits?.timeoutMs,
+    timeout !== undefined ? 'timeout' : 'limits.timeoutMs',
+    0,
+    0,
+  );
   return {
     size: sz,
     concurrency: count(concurrency, 'concurrency', 1, Math.max(1, sz)),

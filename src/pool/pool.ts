@@ -8,9 +8,16 @@ import { Controller } from '../controller/controller.js';
 import { LIBRARY_LIMITS, type Limits } from '../controller/options.js';
 import { supervisorsGone } from '../controller/spawn.js';
 import { checkJob, ONE_SHOT_DRIVER, type Job } from './driver.js';
-import { driverArgs, FreshGuest } from './fresh-guest.js';
+import { driverArgs, FreshGuest, type Settled } from './fresh-guest.js';
 import { KeyedGuest } from './keyed-guest.js';
-import { needsOwnGuest, PoolError, poolSettings, type JobOptions, type PoolOptions, type PoolSettings } from './options.js';
+import {
+  needsOwnGuest,
+  PoolError,
+  poolSettings,
+  type JobOptions,
+  type PoolOptions,
+  type PoolSettings,
+} from './options.js';
 import type { JobResult } from './result.js';
 import { Latencies, type PoolStats } from './stats.js';
 
@@ -29,7 +36,7 @@ const KEYED_LIMITS = new Set(['timeoutMs', 'outputBytes']);
 
 export class Pool {
   private readonly s: PoolSettings;
-  private readonly warm: FreshGuest[] = [];
+  private warm: FreshGuest[] = [];
   private readonly queue: Pending[] = [];
   private readonly keyed = new Map<string, KeyedGuest>();
   /** Every guest not yet ended, for close() to wait on. */
@@ -43,6 +50,7 @@ export class Pool {
   private rejected = 0;
   /** Warm guests that ended before they had a job, in a row: the refill backs off. */
   private idleDeaths = 0;
+  private idleDeath: Settled | undefined;
   private refillTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -62,7 +70,11 @@ export class Pool {
       checkJob(job);
       const { key, limits, signal } = this.checkOptions(options, job);
       if (this.closed) return this.refuse(reject, new PoolError('closed', 'the pool is closed: it takes no more jobs'));
-      if (signal?.aborted) return this.refuse(reject, new PoolError('aborted', `job aborted before it ran (${String(signal.reason)})`, { cause: signal.reason }));
+      if (signal?.aborted)
+        return this.refuse(
+          reject,
+          new PoolError('aborted', `job aborted before it ran (${String(signal.reason)})`, { cause: signal.reason }),
+        );
       const p: Pending = {
         job,
         key,
@@ -79,7 +91,10 @@ export class Pool {
           const at = this.queue.indexOf(p);
           if (at < 0) return;
           this.queue.splice(at, 1);
-          p.settle(undefined, new PoolError('aborted', `job aborted while queued (${String(signal!.reason)})`, { cause: signal!.reason }));
+          p.settle(
+            undefined,
+            new PoolError('aborted', `job aborted while queued (${String(signal!.reason)})`, { cause: signal!.reason }),
+          );
           this.wakeIdle();
         },
       };
@@ -89,7 +104,13 @@ export class Pool {
       if (this.queue.includes(p) && this.queue.length > this.s.queueLimit) {
         this.queue.splice(this.queue.indexOf(p), 1);
         signal?.removeEventListener('abort', p.dropIfAborted);
-        this.refuse(reject, new PoolError('queue-full', `the pool's queue is full: ${this.running} jobs running, ${this.queue.length} waiting (queueLimit ${this.s.queueLimit}); try again later`));
+        this.refuse(
+          reject,
+          new PoolError(
+            'queue-full',
+            `the pool's queue is full: ${this.running} jobs running, ${this.queue.length} waiting (queueLimit ${this.s.queueLimit}); try again later`,
+          ),
+        );
       }
     });
   }
@@ -97,7 +118,8 @@ export class Pool {
   /** The pool's counters now. */
   stats(): PoolStats {
     return {
-      warm: this.warm.filter((g) => g.usable).length,
+      warm: this.warm.filter((g) => g.usable && g.isReady).length,
+      starting: this.warm.filter((g) => g.usable && !g.isReady).length,
       keyed: this.keyed.size,
       queued: this.queue.length,
       running: this.running,
@@ -107,6 +129,18 @@ export class Pool {
       p50Ms: this.latencies.quantile(0.5),
       p99Ms: this.latencies.quantile(0.99),
     };
+  }
+
+  /**
+   * Resolves once `size` warm guests wait for jobs, their interpreters up (for benchmarks and
+   * tests); rejects with the reason when a warm guest ends before it had a job (it cannot start).
+   */
+  async ready(): Promise<void> {
+    while (!this.closed && this.stats().warm < this.s.size) {
+      if (this.idleDeath) throw idleDeathError(this.idleDeath);
+      const waits = this.warm.filter((g) => !g.isReady).flatMap((g) => [g.ready, g.ended]);
+      await Promise.race([...waits, new Promise((r) => setTimeout(r, 50))]);
+    }
   }
 
   /** Resolves once no job is queued or running (new jobs are still taken meanwhile). */
@@ -144,21 +178,30 @@ export class Pool {
     reject(err);
   }
 
-  private checkOptions(o: JobOptions, job: Job): { key: string | undefined; limits: Partial<Limits>; signal: AbortSignal | undefined } {
+  private checkOptions(
+    o: JobOptions,
+    job: Job,
+  ): { key: string | undefined; limits: Partial<Limits>; signal: AbortSignal | undefined } {
     if (!o || typeof o !== 'object') throw new TypeError('options: expected { signal?, limits?, key? }');
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('options.signal: expected an AbortSignal');
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+      throw new TypeError('options.signal: expected an AbortSignal');
     const limits = o.limits ?? {};
     if (typeof limits !== 'object') throw new TypeError('options.limits: expected an object of limits');
     for (const [k, v] of Object.entries(limits)) {
       if (!(k in LIBRARY_LIMITS)) throw new TypeError(`options.limits.${k}: unknown limit`);
-      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new TypeError(`options.limits.${k}: expected a non-negative integer`);
+      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0))
+        throw new TypeError(`options.limits.${k}: expected a non-negative integer`);
     }
     if (o.key !== undefined) {
       if (typeof o.key !== 'string' || o.key === '') throw new TypeError('options.key: expected a non-empty string');
       if (this.s.maxKeys === 0) throw new TypeError('options.key: this pool keeps no keyed guests (maxKeys: 0)');
       const fixed = Object.keys(limits).find((k) => !KEYED_LIMITS.has(k) && limits[k as keyof Limits] !== undefined);
-      if (fixed) throw new TypeError(`options.limits.${fixed}: a keyed job may only change timeoutMs and outputBytes (its guest's other limits are the pool's)`);
-      if (job.stdin !== undefined) throw new TypeError("job.stdin: a keyed job's stdin is empty (its guest's stdin carries the jobs)");
+      if (fixed)
+        throw new TypeError(
+          `options.limits.${fixed}: a keyed job may only change timeoutMs and outputBytes (its guest's other limits are the pool's)`,
+        );
+      if (job.stdin !== undefined)
+        throw new TypeError("job.stdin: a keyed job's stdin is empty (its guest's stdin carries the jobs)");
     }
     return { key: o.key, limits, signal: o.signal };
   }
@@ -187,12 +230,27 @@ export class Pool {
     const queuedMs = performance.now() - p.submittedAt;
     const timeoutMs = p.limits.timeoutMs ?? this.s.timeoutMs;
     const guest = p.key !== undefined ? this.keyedGuest(p.key) : this.freshGuest(p.limits);
-    const timer = timeoutMs > 0 ? setTimeout(() => guest.stop(new Error(`job timeout (${timeoutMs} ms)`), { name: 'timeout', value: timeoutMs }), timeoutMs) : undefined;
+    // The job's time starts when its guest is up (at once for a warm one).
+    let timer: NodeJS.Timeout | undefined;
+    let over = false;
+    if (timeoutMs > 0) {
+      void guest.ready.then(() => {
+        if (!over)
+          timer = setTimeout(
+            () => guest.stop(new Error(`job timeout (${timeoutMs} ms)`), { name: 'timeout', value: timeoutMs }),
+            timeoutMs,
+          );
+      });
+    }
     const onAbort = () => guest.stop(p.signal!.reason);
     p.signal?.addEventListener('abort', onAbort, { once: true });
     let result: Promise<JobResult>;
     if (guest instanceof KeyedGuest) {
-      result = guest.run(p.job, p.limits.outputBytes ?? this.s.run.limits?.outputBytes ?? LIBRARY_LIMITS.outputBytes, queuedMs);
+      result = guest.run(
+        p.job,
+        p.limits.outputBytes ?? this.s.run.limits?.outputBytes ?? LIBRARY_LIMITS.outputBytes,
+        queuedMs,
+      );
     } else {
       guest.give(p.job);
       result = guest.result(queuedMs);
@@ -200,12 +258,16 @@ export class Pool {
     void result
       .then(
         (r) => {
-          if (r.guest === 'fresh' && r.run) this.idleDeaths = 0;
+          if (r.guest === 'fresh' && r.run) {
+            this.idleDeaths = 0;
+            this.idleDeath = undefined;
+          }
           p.settle(r);
         },
         (err: unknown) => p.settle(undefined, err),
       )
       .finally(() => {
+        over = true;
         clearTimeout(timer);
         p.signal?.removeEventListener('abort', onAbort);
         this.running--;
@@ -216,8 +278,12 @@ export class Pool {
   /** A warm guest, or one started now when none is ready or the job's limits need their own. */
   private freshGuest(limits: Partial<Limits>): FreshGuest {
     if (needsOwnGuest(limits)) return this.startFresh({ ...this.s.run.limits, ...limits, timeoutMs: 0 });
-    for (let g = this.warm.shift(); g; g = this.warm.shift()) if (g.usable) return g;
-    return this.startFresh();
+    this.warm = this.warm.filter((g) => g.usable);
+    const at = Math.max(
+      0,
+      this.warm.findIndex((g) => g.isReady),
+    );
+    return this.warm.splice(at, 1)[0] ?? this.startFresh();
   }
 
   private startFresh(limits?: Partial<Limits>): FreshGuest {
@@ -274,6 +340,7 @@ export class Pool {
         if (at < 0) return; // it had a job, or the pool took it away
         this.warm.splice(at, 1);
         this.idleDeaths++;
+        this.idleDeath = g.settled;
         const delay = Math.min(5000, 50 * 2 ** Math.min(this.idleDeaths, 7));
         this.refillTimer = setTimeout(() => {
           this.refillTimer = undefined;
@@ -292,4 +359,14 @@ export class Pool {
     if (!this.isIdle()) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** Why a warm guest ended before it had a job. */
+function idleDeathError(s: Settled): Error {
+  if (s.error !== undefined) return s.error instanceof Error ? s.error : new Error(String(s.error));
+  const r = s.result!;
+  const detail = (r.stderr.toString() + r.guestStderr).trim().split('\n').slice(-3).join('\n');
+  return new Error(
+    `a warm guest ended before its job (${r.outcome}${r.exitCode !== null ? ` ${r.exitCode}` : ''}${r.signal ? ` ${r.signal}` : ''})${detail ? `: ${detail}` : ''}`,
+  );
 }

@@ -27,14 +27,40 @@ export interface JobResult {
 }
 
 /** A fresh guest's result as a job's. */
-export function fromRun(run: RunResult, durationMs: number, queuedMs: number, guest: JobResult['guest'] = 'fresh'): JobResult {
+export function fromRun(
+  run: RunResult,
+  durationMs: number,
+  queuedMs: number,
+  guest: JobResult['guest'] = 'fresh',
+): JobResult {
   const { outcome, exitCode, signal, signalDescription, timedOut, limit, stdout, stderr } = run;
-  return { outcome, exitCode, signal, signalDescription, timedOut, limit, stdout, stderr, durationMs, queuedMs, guest, run };
+  return {
+    outcome,
+    exitCode,
+    signal,
+    signalDescription,
+    timedOut,
+    limit,
+    stdout,
+    stderr,
+    durationMs,
+    queuedMs,
+    guest,
+    run,
+  };
 }
 
 /** A guest the pool's per-job timer ended: reported as the Controller reports its own timeout. */
 export function asTimeout(r: JobResult, timeoutMs: number): JobResult {
-  return { ...r, outcome: 'timeout', timedOut: true, exitCode: null, signal: null, signalDescription: null, limit: { name: 'timeout', value: timeoutMs } };
+  return {
+    ...r,
+    outcome: 'timeout',
+    timedOut: true,
+    exitCode: null,
+    signal: null,
+    signalDescription: null,
+    limit: { name: 'timeout', value: timeoutMs },
+  };
 }
 
 /**
@@ -42,8 +68,15 @@ export function asTimeout(r: JobResult, timeoutMs: number): JobResult {
  * cap) is reported as that limit; any other error of the run (an abort by the job's signal, a
  * protocol violation, a guest that could not start) is the job's error.
  */
-export function endedResult(s: { result?: RunResult; error?: unknown }, endedBy: LimitHit | null, durationMs: number, queuedMs: number, guest: JobResult['guest']): JobResult {
-  const run = s.result ?? (endedBy && s.error instanceof SandboxError && s.error.kind === 'aborted' ? s.error.result : undefined);
+export function endedResult(
+  s: { result?: RunResult; error?: unknown },
+  endedBy: LimitHit | null,
+  durationMs: number,
+  queuedMs: number,
+  guest: JobResult['guest'],
+): JobResult {
+  const run =
+    s.result ?? (endedBy && s.error instanceof SandboxError && s.error.kind === 'aborted' ? s.error.result : undefined);
   if (!run) throw s.error;
   const r = fromRun(run, durationMs, queuedMs, guest);
   if (!endedBy) return r;

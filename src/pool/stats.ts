@@ -1,8 +1,10 @@
 /** The pool's counters, and latency percentiles over its recent jobs. */
 
 export interface PoolStats {
-  /** Warm guests ready for a job. */
+  /** Warm guests waiting for a job, their interpreters up. */
   warm: number;
+  /** Warm guests still starting. */
+  starting: number;
   /** Long-lived guests kept for keys. */
   keyed: number;
   /** Jobs waiting for a slot. */
