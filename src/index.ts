@@ -14,3 +14,4 @@ export { Errno, errnoName, GuestErrno, hostPlatform, linuxX8664, linuxAarch64, t
 export { readTrace, formatTrace, formatCall, type CallRecord, type TraceEntry } from './trace/index.js';
 export { Clock, type ClockSpec, type Identity } from './kernel/session.js';
 export { Pool, PoolError, type PoolErrorKind, type PoolOptions, type JobOptions, type Job, type JobResult, type PoolStats } from './pool/index.js';
+export { JobClient, QueueWorker, type JobClientOptions, type SubmitOptions, type QueueWorkerOptions, type QueueResult } from './queue/index.js';

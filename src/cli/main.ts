@@ -17,6 +17,7 @@ import { exportSpec, runExports } from './export.js';
 import { hostScript, SCRIPT_DIR } from './script.js';
 import { readTmpFiles } from './tmp-files.js';
 import { guestWriter, styler } from './output.js';
+import { worker } from './worker.js';
 
 class UsageError extends Error {}
 /** The file given to check is missing or no executable (exit 127, as for interact). */
@@ -489,6 +490,7 @@ Commands:
   pypy-box interact [options] [python args...]         run a stock pypy3/python3 under the supervisor
   pypy-box check <executable>                          compare a binary's declared calls with the controller's
   pypy-box trace <file>                                list a trace written by interact --log
+  pypy-box worker --redis URL --queue NAME [options]   run jobs from a BullMQ queue on Redis in a pool of guests
   pypy-box --version                                   print the version
 
 Run "pypy-box <command> --help" for the options of a command.
@@ -506,6 +508,8 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await check(rest, io);
       case 'trace':
         return await trace(rest, io);
+      case 'worker':
+        return await worker(rest, io);
       case '--version':
       case '-V':
       case 'version':
