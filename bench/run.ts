@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
+import { poolRows, workerRows } from './pool.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');
@@ -270,6 +271,12 @@ await deepPath();
 step('1000 runs');
 await memoryAfterRuns();
 await closeSpareSupervisor();
+if (findInterpreter('pypy3')) {
+  step('pools');
+  const poolOfTwo = await poolRows(rows, quick);
+  step('queue workers');
+  await workerRows(rows, quick, root, poolOfTwo);
+}
 stage = 'done';
 
 const out = table();

@@ -31,6 +31,8 @@ export class JobClient {
     const connection = { url: o.redis, maxRetriesPerRequest: null };
     this.queue = new Queue<WireJob, QueueResult>(o.queue, { connection, ...(o.defaultJobOptions ? { defaultJobOptions: o.defaultJobOptions } : {}) });
     this.events = new QueueEvents(o.queue, { connection });
+    // BullMQ adds one 'closing' listener per job being waited for: many at once is normal here.
+    this.queue.setMaxListeners(0);
     this.queue.on('error', () => undefined); // reconnects by itself; a command that fails rejects its caller
     this.events.on('error', () => undefined);
   }
