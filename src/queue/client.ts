@@ -2,7 +2,8 @@
  * The producer side: puts jobs on a BullMQ queue and waits for their results. Attempts, backoff,
  * priorities, delays and removal are BullMQ's job options, passed through.
  */
-import { Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
+import type { Job as BullJob, JobsOptions, Queue, QueueEvents } from 'bullmq';
+import { bullmq } from './bullmq.js';
 import type { Limits } from '../controller/options.js';
 import type { Job } from '../pool/driver.js';
 import { toWire, type QueueResult, type WireJob } from './wire.js';
@@ -29,6 +30,7 @@ export class JobClient {
 
   constructor(o: JobClientOptions) {
     const connection = { url: o.redis, maxRetriesPerRequest: null };
+    const { Queue, QueueEvents } = bullmq();
     this.queue = new Queue<WireJob, QueueResult>(o.queue, { connection, ...(o.defaultJobOptions ? { defaultJobOptions: o.defaultJobOptions } : {}) });
     this.events = new QueueEvents(o.queue, { connection });
     // BullMQ adds one 'closing' listener per job being waited for: many at once is normal here.

@@ -5,7 +5,8 @@
  * produced an answer.
  */
 import os from 'node:os';
-import { UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import type { Job as BullJob, Worker } from 'bullmq';
+import { bullmq } from './bullmq.js';
 import { Pool } from '../pool/pool.js';
 import type { PoolOptions } from '../pool/options.js';
 import type { JobResult } from '../pool/result.js';
@@ -50,7 +51,7 @@ export class QueueWorker {
     const concurrency = o.concurrency ?? 2;
     this.log = o.log ?? (() => undefined);
     this.pool = new Pool({ size: concurrency, concurrency, queueLimit: concurrency, ...o.pool });
-    this.worker = new Worker(o.queue, (job) => this.process(job), {
+    this.worker = new (bullmq().Worker)(o.queue, (job) => this.process(job), {
       connection: { url: o.redis, maxRetriesPerRequest: null },
       concurrency,
       ...(o.lockDurationMs !== undefined ? { lockDuration: o.lockDurationMs } : {}),
@@ -75,13 +76,13 @@ export class QueueWorker {
       parsed = fromWire(bull.data);
     } catch (err) {
       // A malformed job would fail the same way every time: straight to the failed set.
-      throw new UnrecoverableError(`bad job: ${(err as Error).message}`);
+      throw new (bullmq().UnrecoverableError)(`bad job: ${(err as Error).message}`);
     }
     let r: JobResult;
     try {
       r = await this.pool.run(parsed.job, { limits: parsed.limits });
     } catch (err) {
-      if (err instanceof TypeError) throw new UnrecoverableError(`bad job: ${err.message}`);
+      if (err instanceof TypeError) throw new (bullmq().UnrecoverableError)(`bad job: ${err.message}`);
       throw err;
     }
     const failed = failure(r);
