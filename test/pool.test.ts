@@ -114,6 +114,45 @@ describe('Pool', () => {
     }
   });
 
+  it("a job cannot read another job's data while both run", async () => {
+    const p = pool({ size: 2 });
+    await p.ready();
+    const holder = p.run({ code: 'import time\nwith open("/tmp/secret.txt", "w") as f:\n    f.write("s3cret")\ntime.sleep(1.5)\nprint(open("/tmp/secret.txt").read())' });
+    await new Promise((r) => setTimeout(r, 500));
+    const snoop = await p.run({
+      code: [
+        'import os',
+        'print(os.listdir("/tmp"))',
+        'for path in ("/proc/1/environ", "/proc/self/root/tmp/secret.txt", "/tmp/../tmp/secret.txt"):',
+        '    try:',
+        '        print(path, open(path).read())',
+        '    except OSError as e:',
+        '        print(path, type(e).__name__)',
+      ].join('\n'),
+    });
+    expect(text(snoop)).not.toContain('s3cret');
+    expect(text(snoop).split('\n')[0]).toBe('[]');
+    expect(text(await holder)).toBe('s3cret\n');
+  });
+
+  it("a thread a keyed job leaves behind writes into its own key's next job, never another's", async () => {
+    const p = pool({ size: 1 });
+    const r = await p.run({ code: 'import threading, time\nstate = 1\ndef late():\n    time.sleep(0.3)\n    print("late", flush=True)\nthreading.Thread(target=late).start()' }, { key: 'k' });
+    expect([r.exitCode, text(r)]).toEqual([0, '']);
+    await new Promise((res) => setTimeout(res, 600));
+    expect(text(await p.run({ code: 'print("other")' }, { key: 'other' }))).toBe('other\n');
+    expect(text(await p.run({ code: 'print("plain")' }))).toBe('plain\n');
+    // The guest's write waits behind its driver's read of the next job: it comes with that job.
+    const next = await p.run({ code: 'print("state" in globals())' }, { key: 'k' });
+    expect(text(next).split('\n').sort()).toEqual(['', 'True', 'late']);
+  });
+
+  it('an interpreter that cannot start: ready() and run() say why', async () => {
+    const p = pool({ python: '/nonexistent/python3', size: 1 });
+    await expect(p.ready()).rejects.toThrow(/nonexistent/);
+    await expect(p.run({ code: 'print(1)' })).rejects.toMatchObject({ kind: 'spawn' });
+  });
+
   it("an uncaught exception is the job's traceback (without the driver) and exit status 1", async () => {
     const p = pool({ size: 1 });
     const r = await p.run({
