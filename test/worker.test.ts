@@ -149,3 +149,21 @@ describe.skipIf(NO_REDIS)('pypy-box worker on Redis', () => {
     }
   });
 });
+
+describe('pypy-box worker, its command line', () => {
+  it('a bad or missing flag is a usage error that names it (exit 2)', async () => {
+    const run = (args: string[]) => execa(process.execPath, [CLI, 'worker', ...args], { reject: false, env: { NO_COLOR: '1' } });
+    const cases: [string[], string][] = [
+      [['--queue', 'q'], 'pypy-box: Missing required argument: redis'],
+      [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--rate-limit', '5'], 'pypy-box: --rate-limit expects N/SECONDS (10/1: ten jobs a second), got "5"'],
+      [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--concurrency', '0'], 'pypy-box: --concurrency expects a whole number above 0, got 0'],
+      [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--memory', 'lots'], 'pypy-box: --memory'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toMatch(/\(see pypy-box worker --help\)$/);
+    }
+  });
+});
