@@ -60,7 +60,8 @@ function bytes(v: unknown, name: string): Buffer {
 export function fromWire(data: unknown): { job: Job; limits: Partial<Limits> | undefined } {
   if (!data || typeof data !== 'object') throw new TypeError('job data: expected an object');
   const d = data as Record<string, unknown>;
-  const files = d.files === undefined ? undefined : typeof d.files === 'object' && d.files !== null ? Object.fromEntries(Object.entries(d.files).map(([k, v]) => [k, bytes(v, `files[${JSON.stringify(k)}]`)])) : bytes(d.files, 'files');
+  if (d.files !== undefined && (typeof d.files !== 'object' || d.files === null || Array.isArray(d.files))) throw new TypeError('files: expected { name: base64 }');
+  const files = d.files === undefined ? undefined : Object.fromEntries(Object.entries(d.files).map(([k, v]) => [k, bytes(v, `files[${JSON.stringify(k)}]`)]));
   const job = { code: d.code, name: d.name, args: d.args, files, stdin: d.stdin === undefined ? undefined : bytes(d.stdin, 'stdin') } as Job;
   for (const k of Object.keys(job) as (keyof Job)[]) if (job[k] === undefined) delete job[k];
   checkJob(job);
