@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
 import { sessionRows } from './session.js';
+import { poolRows, workerRows } from './pool.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');
@@ -273,6 +274,12 @@ await memoryAfterRuns();
 step('sessions');
 rows.push(...(await sessionRows(quick, root)));
 await closeSpareSupervisor();
+if (findInterpreter('pypy3')) {
+  step('pools');
+  const poolOfTwo = await poolRows(rows, quick);
+  step('queue workers');
+  await workerRows(rows, quick, root, poolOfTwo);
+}
 stage = 'done';
 
 const out = table();

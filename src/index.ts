@@ -16,3 +16,5 @@ export { readTrace, formatTrace, formatCall, type CallRecord, type TraceEntry } 
 export { Clock, type ClockSpec, type Identity } from './kernel/session.js';
 export { GuestControl, type GuestHandle } from './controller/guest-control.js';
 export * from './session/index.js';
+export { Pool, PoolError, type PoolErrorKind, type PoolOptions, type JobOptions, type Job, type JobResult, type PoolStats } from './pool/index.js';
+export { JobClient, QueueWorker, type JobClientOptions, type SubmitOptions, type QueueWorkerOptions, type QueueResult } from './queue/index.js';

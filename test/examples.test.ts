@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
+import { NO_REDIS, OwnRedis } from './redis.js';
 
 const node = (file: string) => execa(process.execPath, [path.join(ROOT, 'examples', file)], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' }, timeout: 60_000 });
 
@@ -57,4 +58,24 @@ it('examples/session.mjs: a session keeps state, survives an error and a timeout
   expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
   expect(r.stdout).toBe("n = 3 84\nIndexError list index out of range\nKeyboardInterrupt 3\n[ 'ann', '91' ]\nmean 84.0\nclosed");
+});
+
+it('examples/pool.mjs: a grader with a pool: a pass, a fail, a timeout, a denial, a keyed state', async () => {
+  const r = await node('pool.mjs');
+  expect(r.stderr).toBe('');
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout).toBe("ann True\nbob False\ncid too slow\ndee PermissionError: [Errno 13] Permission denied: '/home'\nann again 42\n{ done: 4, failed: 2 }");
+});
+
+it.skipIf(NO_REDIS)('examples/fleet.sh: two workers (examples/worker.mjs) on one Redis, jobs from examples/submit.mjs, a crash in the failed set', async () => {
+  const own = process.env.PYPY_BOX_TEST_REDIS ? undefined : await OwnRedis.start();
+  try {
+    const env = { NO_COLOR: '1', REDIS_URL: process.env.PYPY_BOX_TEST_REDIS ?? own!.url };
+    const r = await execa('sh', [path.join(ROOT, 'examples/fleet.sh')], { reject: false, env, timeout: 120_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('exited 0 499500\nexited 0 1999000\nexited 0 4498500\nexited 0 7998000\nthe guest died of SIGSEGV (Segmentation fault) before it answered\nworkers stopped');
+  } finally {
+    await own?.stop();
+  }
 });

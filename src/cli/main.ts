@@ -491,6 +491,7 @@ Commands:
   pypy-box check <executable>                          compare a binary's declared calls with the controller's
   pypy-box trace <file>                                list a trace written by interact --log
   pypy-box session [options] [<executable>]            serve one long-lived session over stdin/stdout as JSON lines
+  pypy-box worker --redis URL --queue NAME [options]   run jobs from a BullMQ queue on Redis in a pool of guests
   pypy-box --version                                   print the version
 
 Run "pypy-box <command> --help" for the options of a command.
@@ -510,6 +511,9 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
         return await trace(rest, io);
       case 'session':
         return await serveSession(rest, { ...io, stdin: process.stdin });
+      case 'worker':
+        // Loaded only here: BullMQ and ioredis add a fifth of a second to every start.
+        return await (await import('./worker.js')).worker(rest, io);
       case '--version':
       case '-V':
       case 'version':

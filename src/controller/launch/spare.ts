@@ -104,3 +104,12 @@ export async function closeSpareSupervisor(): Promise<void> {
   }
   await Promise.all([...ending]);
 }
+
+/**
+ * Waits until every supervisor whose run has already ended has finished tearing its guest down
+ * (the spare, if any, is left alone): for callers that end many runs at once and then check
+ * their child processes, such as a pool closing.
+ */
+export async function supervisorsGone(): Promise<void> {
+  await Promise.all([...ending]);
+}
