@@ -3,7 +3,8 @@
  * Bundles the command line (as tsc compiled it into dist/) into one file,
  * dist/controller/pypy-box.bundle.cjs, that dist/controller/pypy-box.js runs with V8's code cache.
  * Loading a hundred-odd modules through Node's ESM loader was most of the command's start-up.
- * Dependencies are bundled too, but msgpackr's optional native decoder (found at run time).
+ * Dependencies are bundled too, but msgpackr: the trace module loads it from node_modules when a
+ * trace is written or read.
  */
 import { build } from 'esbuild';
 import fs from 'node:fs';
@@ -17,12 +18,12 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'cjs',
+  charset: 'ascii', // read back as latin1 (src/cli/bundle.ts)
   target: 'node20',
   outfile,
   // The bundle runs as a function given its own URL (src/cli/bundle.ts): the package root is
   // found from it (the supervisor, package.json), as from the modules.
   define: { 'import.meta.url': '__pypyBoxBundleUrl' },
-  external: ['msgpackr-extract'],
   logLevel: 'warning',
 });
 fs.chmodSync(path.join(root, 'dist/controller/pypy-box.js'), 0o755);
