@@ -1,4 +1,4 @@
-import { execa, type ResultPromise } from 'execa';
+import { startChild, type Child } from './child.js';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NoteReader } from '../supervisor/notes.js';
@@ -34,10 +34,8 @@ export interface GuestEnd {
   message?: string;
 }
 
-type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: false; encoding: 'buffer'; reject: false }>;
-
-// Guests never outlive the controller, without touching how the host reacts to signals: execa's
-// `cleanup` (signal-exit) would add SIGINT/SIGTERM listeners that re-raise the signal when they think
+// Guests never outlive the controller, without touching how the host reacts to signals: a
+// `cleanup` of the signal-exit kind would add SIGINT/SIGTERM listeners that re-raise the signal when they think
 // they are alone, killing a host whose own handler was registered with `once` or meant to shut down
 // gracefully. Instead the supervisor has a parent-death signal, and a plain `exit` hook kills what
 // is left when Node exits (however the host chose to exit): SIGTERM for a supervisor, which then
@@ -68,18 +66,7 @@ function track(child: Child, supervised: boolean): void {
 }
 
 function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = true): Child {
-  const child = execa(file, args, {
-    ...(argv0 !== undefined ? { argv0 } : {}),
-    env,
-    extendEnv: false,
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    encoding: 'buffer',
-    reject: false,
-    cleanup: false,
-    forceKillAfterDelay: 2000,
-    stripFinalNewline: false,
-  }) as Child;
+  const child = startChild(file, args, argv0, env);
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
   child.stdin.on('error', () => undefined);
   track(child, supervised);
@@ -127,7 +114,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     early = told(child);
     void early.then(() => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone: Promise<unknown> = child.then((): void => void ending.delete(gone));
+      const gone: Promise<unknown> = child.ended.then((): void => void ending.delete(gone));
       ending.add(gone);
     });
   }
@@ -141,7 +128,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
     kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
     interrupt: (sig) => void child.kill(supervised ? (sig === 'SIGINT' ? 'SIGUSR1' : 'SIGUSR2') : sig),
-    done: child.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
+    done: child.ended.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
   };
 }
 
@@ -239,7 +226,7 @@ function replaceSpare(): void {
     const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
     timer.unref();
     spare = { file: spareFile, kind: spareKind, child, timer };
-    void child.then(() => {
+    void child.ended.then(() => {
       if (spare?.child === child) {
         clearTimeout(spare.timer);
         spare = undefined;
@@ -262,7 +249,7 @@ export async function closeSpareSupervisor(): Promise<void> {
     clearTimeout(s.timer);
     setRef(s.child, true); // the caller waits for it: it keeps the event loop alive until it has gone
     s.child.stdin.end(); // end of input before a start message: the spare exits quietly
-    await s.child;
+    await s.child.ended;
   }
   await Promise.all([...ending]);
 }
