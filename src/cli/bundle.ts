@@ -22,11 +22,12 @@ export function runBundle(url: URL, argv: string[]): boolean {
     return false;
   }
   // One cache per command: each keeps the functions that command compiled (interact's are not check's).
-  const cache = cacheFile(`${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}\0${commandOf(argv)}`);
+  const command = commandOf(argv);
+  const cache = cacheFile(`${file}\0${command}`, `${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}\0${command}`);
   const cachedData = cache && readCache(cache.path, cache.key);
   const wrapper = `(function (exports, require, module, __filename, __dirname, __pypyBoxBundleUrl) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
-  if (cache && (!cachedData || script.cachedDataRejected)) process.once('exit', () => writeCache(cache.path, cache.key, script));
+  if (cache && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => writeCache(cache.path, cache.key, script));
   const module = { exports: {} };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file), url.href);
   return true;
@@ -36,11 +37,14 @@ function commandOf(argv: string[]): string {
   return ['interact', 'check', 'trace'].includes(argv[0] ?? '') ? argv[0]! : 'other';
 }
 
-/** Where the cache for this key lives, in the user's cache directory (none if there is no home). */
-function cacheFile(key: string): { path: string; key: string } | undefined {
+/**
+ * Where the cache lives, in the user's cache directory (none if there is no home): one file per
+ * bundle and command, replaced when the bundle or Node changes (the key), so old ones do not pile up.
+ */
+function cacheFile(name: string, key: string): { path: string; key: string } | undefined {
   try {
     const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-    return { path: path.join(base, 'pypy-box', `cli-${fnv1a(key)}.v8`), key };
+    return { path: path.join(base, 'pypy-box', `cli-${fnv1a(name)}.v8`), key };
   } catch {
     return undefined;
   }
@@ -79,7 +83,7 @@ function writeCache(file: string, key: string, script: vm.Script): void {
   }
 }
 
-/** FNV-1a, 32 bits, as hex: a short file name for the key (the key itself is checked on reading). */
+/** FNV-1a, 32 bits, as hex: a short file name (the whole key is checked on reading). */
 function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193) >>> 0;
