@@ -39,8 +39,9 @@ export function startChild(file: string, args: string[], argv0: string | undefin
   });
   child.ended = new Promise<ChildEnd>((resolve) => {
     let startError: Error | undefined;
-    child.once('error', (err) => {
-      startError = err;
+    // Listened to for good: an error event nobody hears (a kill that fails) would end the host.
+    child.on('error', (err) => {
+      startError ??= err;
       // Never started: there is no exit to wait for, only the pipes Node made for it.
       if (child.pid === undefined) {
         for (const s of child.stdio) s?.destroy();
