@@ -64,7 +64,7 @@ function readCache(file: string, key: string): Buffer | undefined {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined;
+    if (!st.isFile() || !trustedOwner(st.uid) || (st.mode & 0o022) !== 0) return undefined;
     const data = fs.readFileSync(fd);
     const head = Buffer.from(`${key}\n`);
     return data.subarray(0, head.length).equals(head) ? data.subarray(head.length) : undefined;
@@ -83,7 +83,7 @@ function writeCache(file: string, key: string, script: vm.Script): void {
     fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${key}\n`), script.createCachedData()]), { mode: 0o600, flag: 'wx' });
     fs.renameSync(tmp, file);
   } catch {
-    fs.rmSync(tmp, { force: true }); // a read-only home only costs the compilation next time
+    removeQuietly(tmp); // a read-only home only costs the compilation next time
   }
 }
 
@@ -92,4 +92,18 @@ function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
+}
+
+/** Removes a file if it can; a directory it may not even look into is no error of the run's. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // left for whoever may
+  }
+}
+
+/** The user's own file, or root's (who could change anything of the user's anyway). */
+function trustedOwner(uid: number): boolean {
+  return uid === process.getuid?.() || uid === 0;
 }
