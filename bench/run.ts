@@ -12,6 +12,7 @@ import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
 import { sessionRows } from './session.js';
 import { poolRows, workerRows } from './pool.js';
+import { sandboxedRows, timeProgram, type SandboxedCase } from './sandboxed.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');
@@ -19,7 +20,10 @@ fs.mkdirSync(build, { recursive: true });
 const cc = process.env.CC ?? 'cc';
 execFileSync(cc, ['-O2', '-o', path.join(build, 'pingpong'), path.join(root, 'bench/pingpong.c')]);
 execFileSync(cc, ['-O2', '-o', path.join(build, 'guest'), path.join(root, 'test/guest/guest.c')]);
+execFileSync(cc, ['-O2', '-o', path.join(build, 'replay'), path.join(root, 'bench/replay.c')]);
 const PINGPONG = path.join(build, 'pingpong');
+const REPLAY = path.join(build, 'replay');
+const CLI = path.join(root, 'dist/controller/pypy-box.js');
 const GUEST = path.join(build, 'guest');
 const quick = process.argv.includes('--quick');
 
@@ -229,6 +233,77 @@ async function deepPath(): Promise<void> {
   });
 }
 
+const nodeStart = () => timeProgram(process.execPath, ['-e', '0']);
+
+/** What a person at a terminal waits for before anything runs: `pypy-box --version` vs `node -e 0`. */
+function cliStartup(runs: number): void {
+  timeProgram(process.execPath, [CLI, '--version']); // its code cache, as after any first run
+  const ours: number[] = [];
+  const node: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    node.push(nodeStart());
+    ours.push(timeProgram(process.execPath, [CLI, '--version']));
+  }
+  const [o, n] = [median(ours), median(node)];
+  rows.push({ name: `command line start-up: pypy-box --version vs node -e 0 (median of ${runs})`, pypyBox: o, baseline: n, unit: 'ms', ratio: o / n, target: '<= 1.3x', met: o / n <= 1.3 });
+}
+
+/** `pypy-box interact -c pass` (stock pypy3) as typed, against pypy3 itself and the same run through the library. */
+async function interactPass(runs: number): Promise<void> {
+  const interp = findInterpreter('pypy3');
+  const label = 'pypy-box interact -c pass (stock pypy3)';
+  if (!interp) {
+    rows.push({ name: `${label}: skipped (no pypy3)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+    return;
+  }
+  const library = async () => {
+    const t0 = process.hrtime.bigint();
+    const r = await new Controller({ python: 'pypy3', args: ['-c', 'pass'] }).run();
+    if (r.exitCode !== 0) throw new Error(`${label} through the library failed: ${r.guestStderr}`);
+    return seconds(t0) * 1e3;
+  };
+  timeProgram(process.execPath, [CLI, 'interact', '-c', 'pass']); // the profile and code caches
+  await library();
+  const times: Record<'cli' | 'native' | 'library', number[]> = { cli: [], native: [], library: [] };
+  for (let k = 0; k < runs; k++) {
+    times.native.push(timeProgram(interp, ['-c', 'pass'], {}));
+    times.cli.push(timeProgram(process.execPath, [CLI, 'interact', '-c', 'pass']));
+    times.library.push(await library());
+    await pause(30);
+  }
+  const [c, n, l] = [median(times.cli), median(times.native), median(times.library)];
+  rows.push({ name: `${label} vs pypy3 -c pass (median of ${runs})`, pypyBox: c, baseline: n, unit: 'ms', ratio: c / n, target: '<= 2x', met: c / n <= 2 });
+  rows.push({ name: `${label} vs the same run through the library in a warm process`, pypyBox: c, baseline: l, unit: 'ms', ratio: c / l });
+}
+
+/** The sandboxed PyPy 2.7 and 3.6 builds: `-S -c 'print(6*7)'` and an import-heavy script. */
+async function sandboxedPyPys(runs: number): Promise<void> {
+  const builds = path.join(root, 'build/pypy-sandbox');
+  const pypys = [
+    { name: 'sandboxed PyPy 2.7', dir: path.join(builds, 'pypy2.7-sandbox'), binary: 'pypy-c' },
+    { name: 'sandboxed PyPy 3.6', dir: path.join(builds, 'pypy3.6-sandbox'), binary: 'pypy3-c' },
+  ];
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-bench-'));
+  try {
+    for (const p of pypys) {
+      if (!fs.existsSync(path.join(p.dir, p.binary))) {
+        rows.push({ name: `${p.name}: skipped (no build/pypy-sandbox; run the tests once)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+        continue;
+      }
+      for (const [what, code] of [['`-S -c print(6*7)`', 'print(6*7)'], ['import-heavy script', IMPORT_HEAVY]] as const) {
+        const c: SandboxedCase = { label: `${p.name} ${what}`, binary: path.join(p.dir, p.binary), libPath: p.dir, args: ['-S', '-c', code], cliFlags: [], options: {} };
+        step(c.label);
+        await sandboxedRows(c, { cli: CLI, replay: REPLAY, logDir, runs, nodeStart }, (r) => rows.push(r));
+      }
+    }
+  } finally {
+    fs.rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+/** Library modules both sandboxed builds can import, as a program would (1,500-2,000 calls). */
+const IMPORT_HEAVY = 'import json, re, decimal, collections, datetime, fractions, textwrap, difflib, string, heapq, bisect, struct, base64; print(json.dumps([str(decimal.Decimal("1.1") + 2)]))';
+
 function machine() {
   const cpus = os.cpus();
   return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release(), node: process.version, platform: `${process.platform}-${process.arch}` };
@@ -255,26 +330,29 @@ const step = (name: string) => {
   stage = name;
   console.error(`bench: ${name}`);
 };
-step('no-op calls');
-await noopCall();
-step('64 MiB reads');
-await fileRead();
-step('pypy3 startup');
-await pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21);
-step('import-heavy script');
-await pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11);
-step('strict wall');
-await strictWall(quick ? 3 : 9);
-step('one system call');
-await forwardedSyscall();
-step('deep path');
-await deepPath();
-step('1000 runs');
-await memoryAfterRuns();
-step('sessions');
-rows.push(...(await sessionRows(quick, root)));
+// `--only=startup,sandboxed` runs some stages (keys below); the default is all of them.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const stages: [string, string, () => unknown][] = [
+  ['startup', 'command line start-up', () => cliStartup(quick ? 7 : 21)],
+  ['interact', 'interact -c pass', () => interactPass(quick ? 5 : 15)],
+  ['sandboxed', 'sandboxed PyPy binaries', () => sandboxedPyPys(quick ? 3 : 9)],
+  ['noop', 'no-op calls', noopCall],
+  ['reads', '64 MiB reads', fileRead],
+  ['pypy3', 'pypy3 startup', () => pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21)],
+  ['imports', 'import-heavy script', () => pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11)],
+  ['wall', 'strict wall', () => strictWall(quick ? 3 : 9)],
+  ['syscall', 'one system call', forwardedSyscall],
+  ['deep', 'deep path', deepPath],
+  ['runs', '1000 runs', memoryAfterRuns],
+  ['sessions', 'sessions', async () => rows.push(...(await sessionRows(quick, root)))],
+];
+for (const [key, name, run] of stages) {
+  if (only && !only.includes(key)) continue;
+  step(name);
+  await run();
+}
 await closeSpareSupervisor();
-if (findInterpreter('pypy3')) {
+if (findInterpreter('pypy3') && (!only || only.includes('pools'))) {
   step('pools');
   const poolOfTwo = await poolRows(rows, quick);
   step('queue workers');

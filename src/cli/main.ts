@@ -1,25 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
-import yargs from 'yargs';
-import { Controller } from '../controller/controller.js';
 import type { ControllerOptions, Limits } from '../controller/options.js';
 import { LIBRARY_LIMITS, OptionError } from '../controller/options.js';
 import { SandboxError, type RunResult } from '../controller/result.js';
-import { Policy } from '../policy/policy.js';
-import { loadPolicyFile, parseSize, policyFromSpec, PolicySpecError } from '../policy/spec.js';
-import { formatCall } from '../trace/format.js';
-import { formatTrace, readTrace } from '../trace/index.js';
-import { isElf } from '../guest/profile.js';
-import { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } from './capabilities.js';
+import { about, EPILOG } from './about.js';
 import { ExitCode } from './exit-codes.js';
-import { exportSpec, runExports } from './export.js';
 import { hostScript, SCRIPT_DIR } from './script.js';
 import { readTmpFiles } from './tmp-files.js';
-import { serveSession, SessionUsageError } from './session.js';
 import { guestWriter, styler } from './output.js';
 
+// What a command needs is loaded when it runs (yargs, the controller, the trace reader): `--version`
+// and `--help` load none of it, and each command only its own part.
+const loadYargs = async () => (await import('yargs')).default;
+const loadController = async () => (await import('../controller/controller.js')).Controller;
+const loadPolicy = async () => ({ ...(await import('../policy/spec.js')), Policy: (await import('../policy/policy.js')).Policy });
+const loadCapabilities = () => import('./capabilities.js');
+
 class UsageError extends Error {}
+/** A bad policy file (PolicySpecError, told by its name: its module is only loaded when a policy is). */
+const isPolicySpecError = (err: unknown): err is Error => err instanceof Error && err.name === 'PolicySpecError';
+const isSessionUsageError = (err: unknown): err is Error => err instanceof Error && err.name === 'SessionUsageError';
 /** The file given to check is missing or no executable (exit 127, as for interact). */
 class CannotStart extends Error {}
 
@@ -54,19 +55,6 @@ const FLAG_OF: Record<string, string> = {
   'identityRange.lockFile': '--uid-lock',
 };
 
-/** The package's version, from package.json. */
-function version(): string {
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'pypy-box' && pkg.version) return pkg.version;
-    } catch {
-      // not there: the other layout (src/ under tsx, dist/src/ when built)
-    }
-  }
-  return 'unknown';
-}
-
 /** yargs' own complaints are usage errors; anything else thrown while parsing is passed on. */
 function failure(msg: string | null, err: Error | undefined): never {
   if (err && err.name !== 'YError') throw err;
@@ -74,7 +62,8 @@ function failure(msg: string | null, err: Error | undefined): never {
 }
 
 /** A host file that is an ELF executable: the sandboxed-PyPy form of interact. */
-function isElfExecutable(p: string): boolean {
+async function isElfExecutable(p: string): Promise<boolean> {
+  const { isElf } = await import('../guest/profile.js');
   try {
     return isElf(p) && (fs.statSync(p).mode & 0o111) !== 0;
   } catch {
@@ -82,18 +71,6 @@ function isElfExecutable(p: string): boolean {
   }
 }
 
-const EPILOG = [
-  'Exit codes:',
-  "  0-255  the guest's own exit code, when it exits by itself",
-  `  ${ExitCode.usage}      usage error (bad option, bad policy or trace file)`,
-  `  ${ExitCode.unsupported}      the binary declares calls the controller lacks, or is no sandboxed PyPy (check, --debug)`,
-  `  ${ExitCode.timeout}    timeout`,
-  `  ${ExitCode.limit}    another limit (output, stdin, heap, CPU, ...)`,
-  `  ${ExitCode.sandboxError}    sandbox error (protocol violation, refused call)`,
-  `  ${ExitCode.cannotStart}    the guest cannot be started`,
-  '  128+N  the guest died of signal N; 130/143: pypy-box got SIGINT/SIGTERM and ended the guest;',
-  '         141: its output was closed (| head), the guest was ended',
-].join('\n');
 
 /** --uid-range FIRST:COUNT and --uid-lock FILE as the library's identityRange (checked there). */
 function identityRangeOption(range: string | undefined, lockFile: string | undefined): Pick<ControllerOptions, 'identityRange'> {
@@ -149,15 +126,7 @@ function clockOption(v: string | undefined): ControllerOptions['clock'] {
   return { fixed: v };
 }
 
-function sizeOption(v: unknown, name: string): number {
-  try {
-    return parseSize(v, name);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-function interactParser(args: string[]) {
+function interactParser(yargs: Awaited<ReturnType<typeof loadYargs>>, args: string[]) {
   return yargs(args)
     .scriptName('pypy-box interact')
     .usage(
@@ -229,18 +198,20 @@ interface Io {
 }
 
 export async function interact(args: string[], io: Io): Promise<number> {
-  const parser = interactParser(args);
+  const parser = interactParser(await loadYargs(), args);
   const opts = await parser.parse();
   if (opts.help) return 0;
   const rest = opts._.map(String);
   if (rest[0]?.startsWith('--') && !opts.python) throw new UsageError(`unknown option ${rest[0]}`);
-  const sandboxed = opts.python === undefined && rest.length > 0 && isElfExecutable(rest[0]!);
+  const sandboxed = opts.python === undefined && rest.length > 0 && (await isElfExecutable(rest[0]!));
   const executable = sandboxed ? rest[0] : undefined;
   const guestArgs = sandboxed ? rest.slice(1) : rest;
   const color = !opts.nocolor && !process.env.NO_COLOR && Boolean(io.stderr.isTTY);
   const st = styler(color);
   const say = (s: string) => io.stderr.write(`${st.cyan('[pypy-box]')} ${s}\n`);
 
+  const { Policy, loadPolicyFile, policyFromSpec, parseSize } = await loadPolicy();
+  const sizeOption = (v: unknown, name: string) => usage(parseSize)(v, name);
   const policy = new Policy();
   let env: Record<string, string> = {};
   let tmpQuota: number | undefined;
@@ -262,6 +233,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
     guestArgs[script.index] = script.vpath;
     policy.allowRead(script.hostDir, { at: SCRIPT_DIR, include: script.include, dotfiles: false, reason: `the script's directory ${script.hostDir}, Python sources only, read-only at ${SCRIPT_DIR}` });
   }
+  const { exportSpec, runExports } = await import('./export.js');
   const exports = [...(opts.export ?? []).map(usage(exportSpec)), ...(opts['export-tmp'] !== undefined ? [{ vpath: '/tmp', hostDir: path.resolve(opts['export-tmp']) }] : [])];
   if (opts.overwrite && exports.length === 0) throw new UsageError('--overwrite only applies to --export or --export-tmp');
   for (const kv of opts.env ?? []) {
@@ -324,15 +296,17 @@ export async function interact(args: string[], io: Io): Promise<number> {
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };
+  const { formatCall } = await import('../trace/format.js');
   if (opts.verbose) controllerOpts.onCall = (rec) => io.stderr.write(`${st.dim('[sandbox]')} ${formatCall(rec)}\n`);
   const controllerAbort = new AbortController();
   controllerOpts.signal = controllerAbort.signal;
-  const controller = new Controller(controllerOpts);
+  const controller = new (await loadController())(controllerOpts);
   if (opts.verbose) {
     say(executable ? `guest: sandboxed PyPy ${executable}` : `guest: stock interpreter ${controller.interpreter()}${opts.python ? '' : ' (default: the system pypy3, else python3)'} under the native supervisor`);
   }
 
   if (opts.debug && executable) {
+    const { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } = await loadCapabilities();
     let dump;
     try {
       dump = await dumpCapabilities(executable, undefined, opts.walls !== false);
@@ -415,7 +389,8 @@ function report(r: RunResult, verbose: boolean, say: (s: string) => void): numbe
 }
 
 /** A command with one positional argument and one boolean flag (check, trace). */
-function oneArgument(args: string[], command: string, arg: string, usage: string, flag: string, flagHelp: string) {
+async function oneArgument(args: string[], command: string, arg: string, usage: string, flag: string, flagHelp: string) {
+  const yargs = await loadYargs();
   return yargs(args)
     .scriptName(`pypy-box ${command}`)
     .usage(`Usage: pypy-box ${command} <${arg}>\n\n${usage}`)
@@ -442,7 +417,8 @@ export async function check(args: string[], io: Io): Promise<number> {
     throw new CannotStart(`cannot start ${executable}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   if (!st.isFile() || (st.mode & 0o111) === 0) throw new CannotStart(`cannot start ${executable}: not an executable file`);
-  const implemented = new Controller({ executable }).supportedSignatures();
+  const { compareCapabilities, dumpCapabilities, notSandboxedPyPy, PROTOCOL_VERSION } = await loadCapabilities();
+  const implemented = new (await loadController())({ executable }).supportedSignatures();
   let dump;
   try {
     dump = await dumpCapabilities(executable);
@@ -466,6 +442,7 @@ export async function trace(args: string[], io: Io): Promise<number> {
   const opts = await oneArgument(args, 'trace', 'file', 'Lists the calls of a trace written by "interact --log FILE" and summarises them per signature.', 'summary', 'print only the per-signature summary');
   if (opts.help) return 0;
   const file = String(opts._[0]);
+  const { formatTrace, readTrace } = await import('../trace/index.js');
   let entries;
   try {
     entries = readTrace(file);
@@ -483,21 +460,6 @@ export async function trace(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-const TOP_HELP = `Usage: pypy-box <command> [options]
-
-Commands:
-  pypy-box interact [options] <executable> [args...]   run a sandboxed PyPy under the controller
-  pypy-box interact [options] [python args...]         run a stock pypy3/python3 under the supervisor
-  pypy-box check <executable>                          compare a binary's declared calls with the controller's
-  pypy-box trace <file>                                list a trace written by interact --log
-  pypy-box session [options] [<executable>]            serve one long-lived session over stdin/stdout as JSON lines
-  pypy-box worker --redis URL --queue NAME [options]   run jobs from a BullMQ queue on Redis in a pool of guests
-  pypy-box --version                                   print the version
-
-Run "pypy-box <command> --help" for the options of a command.
-
-${EPILOG}
-`;
 
 export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -510,21 +472,19 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
       case 'trace':
         return await trace(rest, io);
       case 'session':
-        return await serveSession(rest, { ...io, stdin: process.stdin });
+        // Loaded only here, like every command's own modules.
+        return await (await import('./session.js')).serveSession(rest, { ...io, stdin: process.stdin });
       case 'worker':
         // Loaded only here: BullMQ and ioredis add a fifth of a second to every start.
         return await (await import('./worker.js')).worker(rest, io);
+      case undefined:
       case '--version':
       case '-V':
       case 'version':
-        io.stdout.write(`pypy-box ${version()}\n`);
-        return 0;
-      case undefined:
       case '--help':
       case '-h':
       case 'help':
-        io.stdout.write(TOP_HELP);
-        return cmd === undefined ? ExitCode.usage : 0;
+        return about(cmd, io.stdout);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
     }
@@ -536,7 +496,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     if (err instanceof OptionError && cmd === 'interact' && FLAG_OF[err.option]) {
       err.message = `${FLAG_OF[err.option]}: ${err.message.slice(`option ${err.option}: `.length)}`;
     }
-    if (err instanceof UsageError || err instanceof SessionUsageError || err instanceof PolicySpecError || err instanceof OptionError) {
+    if (err instanceof UsageError || isPolicySpecError(err) || isSessionUsageError(err) || err instanceof OptionError) {
       io.stderr.write(`pypy-box: ${err.message}\n(see pypy-box ${cmd && ['interact', 'check', 'trace', 'session'].includes(cmd) ? `${cmd} ` : ''}--help)\n`);
       return ExitCode.usage;
     }

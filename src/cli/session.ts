@@ -13,7 +13,9 @@ import { LineReader } from './lines.js';
 /** A request line longer than this is refused (and ends the command: the stream is out of step). */
 const MAX_LINE = 64 * 1024 * 1024;
 
-export class SessionUsageError extends Error {}
+export class SessionUsageError extends Error {
+  override readonly name = 'SessionUsageError';
+}
 
 function parser(args: string[]) {
   return yargs(args)

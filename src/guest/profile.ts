@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { readCachedProfile, writeCachedProfile } from './profile-cache.js';
 
 const run = promisify(execFile);
 
@@ -221,23 +222,10 @@ export function stockProfile(interpreter: string): Promise<StockProfile> {
   if (!p) {
     p = (async () => {
       const file = cacheFile(fs.realpathSync(argv0));
-      if (file) {
-        try {
-          const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as StockProfile;
-          if (cached.argv0 === path.resolve(argv0)) return cached;
-        } catch {
-          /* not cached yet */
-        }
-      }
+      const cached = file ? readCachedProfile(file, argv0) : undefined;
+      if (cached) return cached;
       const profile = await compute(argv0);
-      if (file) {
-        try {
-          fs.mkdirSync(path.dirname(file), { recursive: true });
-          fs.writeFileSync(file, JSON.stringify(profile));
-        } catch {
-          /* a read-only home only costs the recomputation */
-        }
-      }
+      if (file) writeCachedProfile(file, profile);
       return profile;
     })();
     memory.set(argv0, p);

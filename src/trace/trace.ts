@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { Packr, unpackMultiple } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr';
 
 /** One guest call as the trace keeps it. */
 export interface CallRecord {
@@ -49,8 +50,19 @@ export interface TraceFooter {
 
 export type TraceEntry = TraceHeader | CallRecord | TraceFooter;
 
-// useBigInt64 keeps 64-bit pointers exact (the option is missing from msgpackr's type declarations).
-const packr = new Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]);
+/**
+ * msgpackr, loaded on the first trace written or read: most runs write none, and loading it (and
+ * its native decoder) was a tenth of the command line's start-up.
+ */
+let codec: { packr: Packr; unpackMultiple: (data: Buffer) => unknown[] } | undefined;
+function msgpack(): NonNullable<typeof codec> {
+  if (!codec) {
+    const m = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    // useBigInt64 keeps 64-bit pointers exact (the option is missing from msgpackr's type declarations).
+    codec = { packr: new m.Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]), unpackMultiple: (data) => m.unpackMultiple(data) as unknown[] };
+  }
+  return codec;
+}
 
 /** Appends msgpack-encoded entries to a file, buffered, written synchronously in blocks. */
 export class TraceWriter {
@@ -65,7 +77,7 @@ export class TraceWriter {
 
   write(entry: TraceEntry): void {
     if (this.closed) return;
-    const b = packr.pack(entry);
+    const b = msgpack().packr.pack(entry);
     this.chunks.push(b);
     this.size += b.length;
     if (this.size >= 1 << 16) this.flush();
@@ -91,5 +103,5 @@ export class TraceWriter {
 export function readTrace(file: string): TraceEntry[] {
   const data = fs.readFileSync(file);
   if (data.length === 0) return [];
-  return unpackMultiple(data) as TraceEntry[];
+  return msgpack().unpackMultiple(data) as TraceEntry[];
 }

@@ -20,6 +20,8 @@ export function largeFixtureBytes(size: number): Buffer {
 export default function setup(): void {
   // The CLI tests run the built program, so build first (a few seconds).
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+  // The command line as it ships: bundled into one file (what dist/controller/pypy-box.js runs).
+  execFileSync(process.execPath, [path.join(root, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
   const out = path.join(root, 'build/test');
   fs.mkdirSync(out, { recursive: true });
   const cc = process.env.CC ?? 'cc';

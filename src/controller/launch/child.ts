@@ -1,10 +1,10 @@
-import { execa, type ResultPromise } from 'execa';
+import { startChild, type Child } from './process.js';
 
-/** A guest or supervisor process as started here, its four pipes (stdin, stdout, stderr, notes) held. */
-export type Child = ResultPromise<{ stdio: ['pipe', 'pipe', 'pipe', 'pipe']; buffer: false; encoding: 'buffer'; reject: false }>;
+export type { Child };
 
-// Guests never outlive the controller, without touching how the host reacts to signals: execa's
-// `cleanup` (signal-exit) would add SIGINT/SIGTERM listeners that re-raise the signal when they think
+
+// Guests never outlive the controller, without touching how the host reacts to signals: a
+// `cleanup` of the signal-exit kind would add SIGINT/SIGTERM listeners that re-raise the signal when they think
 // they are alone, killing a host whose own handler was registered with `once` or meant to shut down
 // gracefully. Instead the supervisor has a parent-death signal, and a plain `exit` hook kills what
 // is left when Node exits (however the host chose to exit): SIGTERM for a supervisor, which then
@@ -35,18 +35,7 @@ function track(child: Child, supervised: boolean): void {
 }
 
 export function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = true): Child {
-  const child = execa(file, args, {
-    ...(argv0 !== undefined ? { argv0 } : {}),
-    env,
-    extendEnv: false,
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    encoding: 'buffer',
-    reject: false,
-    cleanup: false,
-    forceKillAfterDelay: 2000,
-    stripFinalNewline: false,
-  }) as Child;
+  const child = startChild(file, args, argv0, env);
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
   child.stdin.on('error', () => undefined);
   track(child, supervised);

@@ -77,7 +77,7 @@ export function replaceSpare(): void {
     const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
     timer.unref();
     spare = { file: spareFile, kind: spareKind, child, timer };
-    void child.then(() => {
+    void child.ended.then(() => {
       if (spare?.child === child) {
         clearTimeout(spare.timer);
         spare = undefined;
@@ -100,7 +100,7 @@ export async function closeSpareSupervisor(): Promise<void> {
     clearTimeout(s.timer);
     setRef(s.child, true); // the caller waits for it: it keeps the event loop alive until it has gone
     s.child.stdin.end(); // end of input before a start message: the spare exits quietly
-    await s.child;
+    await s.child.ended;
   }
   await Promise.all([...ending]);
 }

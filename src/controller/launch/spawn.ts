@@ -73,7 +73,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     early = told(child, noteFeed);
     void early.then(() => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone: Promise<unknown> = child.then((): void => void ending.delete(gone));
+      const gone: Promise<unknown> = child.ended.then((): void => void ending.delete(gone));
       ending.add(gone);
     });
   }
@@ -88,7 +88,7 @@ function transport(child: Child, supervised: boolean): GuestTransport {
     // zombies left for pid 1); SIGKILL follows if it has not ended within 2 s.
     kill: () => void child.kill(supervised ? 'SIGTERM' : 'SIGKILL'),
     interrupt: (sig) => void child.kill(supervised ? (sig === 'SIGINT' ? 'SIGUSR1' : 'SIGUSR2') : sig),
-    done: child.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
+    done: child.ended.then((r) => ({ exitCode: r.exitCode, signal: r.signal, failed: r.failed, message: r.message })),
   };
 }
 

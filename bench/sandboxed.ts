@@ -1,0 +1,178 @@
+/**
+ * The real sandboxed PyPy binaries (build/pypy-sandbox, unpacked by the tests' setup) through the
+ * command line and through the library, against the floor of the same run: bench/replay.c
+ * answering the binary from a recording of its own calls.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { Controller, type ControllerOptions } from '../src/index.js';
+import { spawnGuest } from '../src/controller/spawn.js';
+import { DEFAULT_ARGV0 } from '../src/controller/setup.js';
+
+export interface SandboxedCase {
+  /** What the row calls the run. */
+  label: string;
+  binary: string;
+  libPath: string;
+  args: string[];
+  /** Extra command-line flags (e.g. --no-walls). */
+  cliFlags: string[];
+  /** Library options matching cliFlags. */
+  options: Partial<ControllerOptions>;
+}
+
+export interface Floor {
+  wallUs: number;
+  guestCpuUs: number;
+  ownCpuUs: number;
+  calls: number;
+}
+
+/**
+ * One run under pypy-box with every byte between it and the guest written to `log`, the guest
+ * started by `replay exec` (no address randomisation, so a replay meets the same pointers).
+ * Returns the number of calls the run made.
+ */
+export async function record(replay: string, c: SandboxedCase, log: string): Promise<number> {
+  const argv = [c.options.argv0 ?? DEFAULT_ARGV0, ...c.args];
+  const chunks: Buffer[] = [];
+  let last = '';
+  const add = (dir: '<' | '>', b: Buffer) => {
+    // Consecutive bytes of one direction make one record: the replay reads or writes them at once.
+    if (dir === last) {
+      const prev = chunks.pop()!;
+      chunks.push(Buffer.concat([prev, b]));
+    } else chunks.push(Buffer.from(dir), b);
+    last = dir;
+  };
+  const transport = () => {
+    const t = spawnGuest(replay, ['exec', c.binary, ...argv], undefined, {}, false);
+    const stdout = new PassThrough();
+    const stdin = new PassThrough();
+    t.stdout.on('data', (b: Buffer) => {
+      add('<', b);
+      stdout.write(b);
+    });
+    t.stdout.on('end', () => stdout.end());
+    stdin.on('data', (b: Buffer) => {
+      add('>', b);
+      t.stdin.write(b);
+    });
+    stdin.on('end', () => t.stdin.end());
+    return { ...t, stdin, stdout };
+  };
+  const r = await new Controller({ executable: c.binary, libPath: c.libPath, args: c.args, ...c.options, transport }).run();
+  if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`recording ${c.label} ended with ${r.outcome} ${r.exitCode}: ${r.guestStderr}`);
+  const head = [u32(argv.length), ...argv.map((a) => Buffer.from(`${a}\0`))];
+  const records: Buffer[] = [];
+  for (let k = 0; k < chunks.length; k += 2) records.push(chunks[k]!, u32(chunks[k + 1]!.length), chunks[k + 1]!);
+  fs.writeFileSync(log, Buffer.concat([...head, ...records]));
+  return r.calls;
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+/** One replay of a recording; throws if the guest strayed from it (the floor would be meaningless). */
+export function replayOnce(replay: string, log: string, binary: string, calls: number): Floor {
+  const [wall, guest, own, differs, status] = execFileSync(replay, ['play', log, binary]).toString().trim().split(' ').map(Number);
+  if (differs !== -1 || status !== 0) throw new Error(`the replay of ${log} diverged at byte ${differs} (exit ${status})`);
+  return { wallUs: wall!, guestCpuUs: guest!, ownCpuUs: own!, calls };
+}
+
+/** A row of the bench table (bench/run.ts). */
+export interface BenchRow {
+  name: string;
+  pypyBox: number;
+  baseline: number;
+  unit: string;
+  ratio: number;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Wall time of a program run to its end, in ms (its output discarded; a failure throws). */
+export function timeProgram(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${file} ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+export interface SandboxedSetup {
+  cli: string;
+  replay: string;
+  logDir: string;
+  runs: number;
+  /** Median of `node -e 0` measured beside these rows (ms), for the command line's target. */
+  nodeStart: () => number;
+}
+
+/**
+ * Rows for one case: through the library (a warm process) and through the command line, each
+ * against the replay floor, and the controller's cost per call against the floor's.
+ */
+export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (r: BenchRow) => void): Promise<void> {
+  const log = `${s.logDir}/${c.label.replace(/\W+/g, '-')}.replay`;
+  const calls = await record(s.replay, c, log);
+  const lib = async () => {
+    const t0 = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    const r = await new Controller({ executable: c.binary, libPath: c.libPath, args: c.args, ...c.options }).run();
+    const used = process.cpuUsage(cpu);
+    if (r.outcome !== 'exited' || r.exitCode !== 0 || r.calls !== calls) throw new Error(`${c.label} ended with ${r.outcome} ${r.exitCode} after ${r.calls} calls (recorded: ${calls}): ${r.guestStderr}`);
+    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (used.user + used.system) / 1e3 };
+  };
+  await lib(); // the spare supervisor and the interpreter's tree, as in any warm process
+  const floors: Floor[] = [];
+  const libs: { ms: number; cpuMs: number }[] = [];
+  const clis: number[] = [];
+  const nodes: number[] = [];
+  const cliArgs = [s.cli, 'interact', ...c.cliFlags, '--lib-path', c.libPath, c.binary, ...c.args];
+  for (let k = 0; k < s.runs; k++) {
+    floors.push(replayOnce(s.replay, log, c.binary, calls));
+    libs.push(await lib());
+    await pause(30); // the spare supervisor is replaced just after a run: not during the next one
+    clis.push(timeProgram(process.execPath, cliArgs));
+    nodes.push(s.nodeStart());
+  }
+  const floor = median(floors.map((f) => f.wallUs / 1e3));
+  const guestCpu = median(floors.map((f) => f.guestCpuUs / 1e3));
+  const libMs = median(libs.map((l) => l.ms));
+  const cliMs = median(clis);
+  const node = median(nodes);
+  const ratio = (x: number) => x / floor;
+  push({ name: `${c.label} through the library (warm process) vs the replay floor (median of ${s.runs}, ${calls} calls)`, pypyBox: libMs, baseline: floor, unit: 'ms', ratio: ratio(libMs), target: '<= 1.3x', met: libMs <= 1.3 * floor });
+  const cliTarget = 1.3 * floor + 1.3 * node;
+  push({ name: `${c.label} through the command line vs the replay floor`, pypyBox: cliMs, baseline: floor, unit: 'ms', ratio: ratio(cliMs), target: '<= 1.3x + 1.3x node -e 0', met: cliMs <= cliTarget, note: `target ${cliTarget.toFixed(0)} ms with node -e 0 at ${node.toFixed(0)} ms` });
+  // Wall time less the guest's own CPU (measured in the replay: the same work), over the calls.
+  const perCall = (libMs - guestCpu) / calls;
+  const floorPerCall = (floor - guestCpu) / calls;
+  const ctrlCpu = median(libs.map((l) => l.cpuMs)) / calls;
+  const ownCpu = median(floors.map((f) => f.ownCpuUs / 1e3)) / calls;
+  push({
+    name: `${c.label}: per call, wall less the guest's CPU, library vs replay floor`,
+    pypyBox: perCall * 1e3,
+    baseline: floorPerCall * 1e3,
+    unit: 'µs/call',
+    ratio: perCall / floorPerCall,
+    target: '<= 2x',
+    met: perCall <= 2 * floorPerCall,
+    note: `controller CPU ${(ctrlCpu * 1e3).toFixed(0)} µs/call, the replay's ${(ownCpu * 1e3).toFixed(0)} µs/call; guest CPU ${guestCpu.toFixed(0)} ms`,
+  });
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * Bundles the command line (as tsc compiled it into dist/) into one file,
+ * dist/controller/pypy-box.bundle.cjs, that dist/controller/pypy-box.js runs with V8's code cache.
+ * Loading a hundred-odd modules through Node's ESM loader was most of the command's start-up.
+ * Dependencies are bundled too, but msgpackr: the trace module loads it from node_modules when a
+ * trace is written or read.
+ */
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = path.join(root, 'dist/controller/pypy-box.bundle.cjs');
+await build({
+  stdin: { contents: "import { runCli } from './run.js';\nrunCli(process.argv.slice(2));\n", resolveDir: path.join(root, 'dist/src/cli'), sourcefile: 'pypy-box-bundle.js' },
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  // Smaller to read and to decode on every start (names kept: errors and classes show theirs).
+  minify: true,
+  keepNames: true,
+  charset: 'ascii', // read back as latin1 (src/cli/bundle.ts)
+  target: 'node20',
+  outfile,
+  // The bundle runs as a function given its own URL (src/cli/bundle.ts): the package root is
+  // found from it (the supervisor, package.json), as from the modules.
+  define: { 'import.meta.url': '__pypyBoxBundleUrl' },
+  logLevel: 'warning',
+});
+fs.chmodSync(path.join(root, 'dist/controller/pypy-box.js'), 0o755);
