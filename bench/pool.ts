@@ -9,17 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Controller, JobClient, Pool } from '../src/index.js';
-
-export interface BenchRow {
-  name: string;
-  pypyBox: number;
-  baseline: number;
-  unit: string;
-  ratio: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
+import type { Row } from './row.js';
 
 const CODE = 'import json\nprint(json.dumps(sorted(str(i * i) for i in range(200)))[:20])';
 
@@ -49,7 +39,7 @@ async function poolRate(size: number, jobs: number): Promise<{ rate: number; p50
 }
 
 /** Pools of 1, 2 and 4 against one Controller run at a time; returns the Pool of 2's rate. */
-export async function poolRows(rows: BenchRow[], quick: boolean): Promise<number> {
+export async function poolRows(rows: Row[], quick: boolean): Promise<number> {
   const jobs = quick ? 16 : 48;
   const seq = await sequentialRate(jobs);
   let two = seq;
@@ -116,7 +106,7 @@ async function queueRate(cli: string, url: string, workers: number, jobs: number
 }
 
 /** One and two worker processes (two jobs at once each) on one Redis on loopback. */
-export async function workerRows(rows: BenchRow[], quick: boolean, root: string, poolOfTwo: number): Promise<void> {
+export async function workerRows(rows: Row[], quick: boolean, root: string, poolOfTwo: number): Promise<void> {
   const server = redisServer();
   if (!server) {
     rows.push({ name: 'queue workers on Redis: skipped (no redis-server; apt-get install redis-server)', pypyBox: NaN, baseline: NaN, unit: 'jobs/s', ratio: NaN });

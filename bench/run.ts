@@ -13,6 +13,7 @@ import { findInterpreter } from '../src/guest/profile.js';
 import { sessionRows } from './session.js';
 import { poolRows, workerRows } from './pool.js';
 import { sandboxedRows, timeProgram, type SandboxedCase } from './sandboxed.js';
+import type { Row } from './row.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = path.join(root, 'build/bench');
@@ -27,17 +28,6 @@ const CLI = path.join(root, 'dist/controller/pypy-box.js');
 const GUEST = path.join(build, 'guest');
 const quick = process.argv.includes('--quick');
 
-interface Row {
-  name: string;
-  pypyBox: number;
-  baseline: number;
-  unit: string;
-  /** pypyBox / baseline, or its inverse for throughputs (so that lower is better everywhere). */
-  ratio: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
 const rows: Row[] = [];
 
 function seconds(t0: bigint): number {

@@ -7,8 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { Controller, type ControllerOptions } from '../src/index.js';
-import { spawnGuest } from '../src/controller/spawn.js';
-import { DEFAULT_ARGV0 } from '../src/controller/setup.js';
+import { spawnGuest } from '../src/controller/launch/spawn.js';
+import { DEFAULT_ARGV0 } from '../src/controller/setup/filesystem.js';
+import type { Row } from './row.js';
 
 export interface SandboxedCase {
   /** What the row calls the run. */
@@ -84,18 +85,6 @@ export function replayOnce(replay: string, log: string, binary: string, calls: n
   return { wallUs: wall!, guestCpuUs: guest!, ownCpuUs: own!, calls };
 }
 
-/** A row of the bench table (bench/run.ts). */
-export interface BenchRow {
-  name: string;
-  pypyBox: number;
-  baseline: number;
-  unit: string;
-  ratio: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -123,7 +112,7 @@ export interface SandboxedSetup {
  * Rows for one case: through the library (a warm process) and through the command line, each
  * against the replay floor, and the controller's cost per call against the floor's.
  */
-export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (r: BenchRow) => void): Promise<void> {
+export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (r: Row) => void): Promise<void> {
   const log = `${s.logDir}/${c.label.replace(/\W+/g, '-')}.replay`;
   const calls = await record(s.replay, c, log);
   const lib = async () => {

@@ -7,17 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Controller, Session, type SessionOptions } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
-
-export interface SessionRow {
-  name: string;
-  pypyBox: number;
-  baseline: number;
-  unit: string;
-  ratio: number;
-  target?: string;
-  met?: boolean;
-  note?: string;
-}
+import type { Row } from './row.js';
 
 function ms(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
@@ -63,8 +53,8 @@ async function freshRuns(python: string, n: number): Promise<number[]> {
   return times;
 }
 
-export async function sessionRows(quick: boolean, root: string): Promise<SessionRow[]> {
-  const rows: SessionRow[] = [];
+export async function sessionRows(quick: boolean, root: string): Promise<Row[]> {
+  const rows: Row[] = [];
   const pypy = findInterpreter('pypy3');
   if (!pypy) return [{ name: 'session rows: skipped (no pypy3)', pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN }];
   const n = quick ? 300 : 2000;
@@ -147,7 +137,7 @@ export async function sessionRows(quick: boolean, root: string): Promise<Session
  * Pyodide (CPython in WebAssembly, npm `pyodide`) in this very process, the comparison users make:
  * no process wall around it, only the wasm boundary; runPython is synchronous.
  */
-async function pyodideRows(sessionP50: number, sessionCold: number, n: number): Promise<SessionRow[]> {
+async function pyodideRows(sessionP50: number, sessionCold: number, n: number): Promise<Row[]> {
   let load: (() => Promise<{ runPython(code: string): unknown }>) | undefined;
   try {
     const mod = (await import('pyodide')) as { loadPyodide: () => Promise<{ runPython(code: string): unknown }> };

@@ -1,18 +1,10 @@
 /** What a job resolves to: how it ended and its output, timed from when its guest took it. */
-import { SandboxError, type LimitHit, type Outcome, type RunResult } from '../controller/result.js';
+import { SandboxError, type LimitHit, type RunResult } from '../controller/result.js';
 
-export interface JobResult {
-  /** As the Controller's: `exited`, `timeout` (the job's timeout), `limit`, `signaled`, `killed`. */
-  outcome: Outcome;
-  /** The job's exit status (`sys.exit(n)`; 1 for an uncaught exception), else null. */
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  signalDescription: string | null;
-  timedOut: boolean;
-  limit: LimitHit | null;
-  /** The job's own output. */
-  stdout: Buffer;
-  stderr: Buffer;
+export interface JobResult extends Pick<
+  RunResult,
+  'outcome' | 'exitCode' | 'signal' | 'signalDescription' | 'timedOut' | 'limit' | 'stdout' | 'stderr'
+> {
   /** Ms from the job's handing over to its end. */
   durationMs: number;
   /** Ms the job waited in the queue. */
