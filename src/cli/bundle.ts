@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { removeQuietly, trustedOwner } from '../platform/owned-files.js';
 
 /** Runs the bundle if it is there (false otherwise: the caller loads the modules). */
 export function runBundle(url: URL, argv: string[]): boolean {
@@ -94,16 +95,3 @@ function fnv1a(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-/** Removes a file if it can; a directory it may not even look into is no error of the run's. */
-function removeQuietly(file: string): void {
-  try {
-    fs.rmSync(file, { force: true });
-  } catch {
-    // left for whoever may
-  }
-}
-
-/** The user's own file, or root's (who could change anything of the user's anyway). */
-function trustedOwner(uid: number): boolean {
-  return uid === process.getuid?.() || uid === 0;
-}

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StockProfile } from './profile.js';
+import { removeQuietly, trustedOwner } from '../platform/owned-files.js';
 
 /** A profile is a few KiB; anything much larger is not one. */
 const MAX_BYTES = 1 << 20;
@@ -51,16 +52,3 @@ function isProfile(x: unknown): x is StockProfile {
   return absolute(p.binary) && absolute(p.argv0) && (p.family === 'pypy' || p.family === 'cpython') && paths(p.grants) && links && (p.missing === undefined || paths(p.missing));
 }
 
-/** Removes a file if it can; a directory it may not even look into is no error of the run's. */
-function removeQuietly(file: string): void {
-  try {
-    fs.rmSync(file, { force: true });
-  } catch {
-    // left for whoever may
-  }
-}
-
-/** The user's own file, or root's (who could change anything of the user's anyway). */
-function trustedOwner(uid: number): boolean {
-  return uid === process.getuid?.() || uid === 0;
-}
