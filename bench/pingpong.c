@@ -12,6 +12,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include "bench.h"
 
 static void full_read(int fd, void *buf, size_t n) {
   char *p = buf;
@@ -33,16 +34,6 @@ static void full_write(int fd, const void *buf, size_t n) {
   }
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* The size the supervisor gives its pipes to the controller: 2 MiB where allowed, else 1 MiB. */
-static void pipe_size(int fd) {
-  if (fcntl(fd, F_SETPIPE_SZ, 2 << 20) < 0) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-}
 
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "calls") == 0) {

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 static int full_read(int fd, void *buf, size_t n) {
   char *p = buf;
@@ -50,16 +51,6 @@ static int full_write(int fd, const void *buf, size_t n) {
   return 0;
 }
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* As large as the pipes between pypy-box and its guests: 2 MiB where allowed, else 1 MiB. */
-static void pipe_size(int fd) {
-  if (fcntl(fd, F_SETPIPE_SZ, 2 << 20) < 0) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-}
 
 static void exec_fixed(const char *binary, char **argv, char **envp) {
   if (personality(ADDR_NO_RANDOMIZE) < 0) perror("replay: personality");

@@ -8,16 +8,22 @@
  */
 import { tmpFileParts } from '../vfs/tmp-files.js';
 
-/** One job for a fresh guest: read the header, write the files, run the code, exit. */
-export const ONE_SHOT_DRIVER = String.raw`import sys
-def _pypy_box_job():
-    import json, os, base64
-    head = json.loads(sys.stdin.buffer.readline())
-    for name, data in head['files'].items():
+/** The job's input files, written into the guest's /tmp. */
+const WRITE_FILES = String.raw`def _pypy_box_write(files):
+    import os, base64
+    for name, data in files.items():
         path = os.path.join('/tmp', name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, 'wb') as f:
             f.write(base64.b64decode(data))
+`;
+
+/** One job for a fresh guest: read the header, write the files, run the code, exit. */
+export const ONE_SHOT_DRIVER = String.raw`import sys
+${WRITE_FILES}def _pypy_box_job():
+    import json, os, base64
+    head = json.loads(sys.stdin.buffer.readline())
+    _pypy_box_write(head['files'])
     sys.argv[:] = head['argv']
     return compile(head['code'], head['name'], 'exec')
 _pypy_box_code = _pypy_box_job()
@@ -39,7 +45,7 @@ except BaseException as e:
  * The job's own stdin is empty: the real one is the driver's channel.
  */
 export const LOOP_DRIVER = String.raw`import sys
-def _pypy_box_serve():
+${WRITE_FILES}def _pypy_box_serve():
     import io, json, os, base64, traceback
     channel = sys.stdin.buffer
     space = {'__name__': '__main__', '__builtins__': __builtins__}
@@ -50,11 +56,7 @@ def _pypy_box_serve():
         head = json.loads(line)
         status = 0
         try:
-            for name, data in head['files'].items():
-                path = os.path.join('/tmp', name)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, 'wb') as f:
-                    f.write(base64.b64decode(data))
+            _pypy_box_write(head['files'])
             sys.argv[:] = head['argv']
             sys.stdin = io.StringIO()
             exec(compile(head['code'], head['name'], 'exec'), space)
