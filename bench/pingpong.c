@@ -34,7 +34,6 @@ static void full_write(int fd, const void *buf, size_t n) {
   }
 }
 
-
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "calls") == 0) {
     long n = atol(argv[2]);

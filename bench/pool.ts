@@ -79,7 +79,11 @@ function redisServer(): string | undefined {
 }
 
 function startWorker(cli: string, url: string, queue: string): Promise<ChildProcess> {
-  const w = spawn(process.execPath, [cli, 'worker', '--redis', url, '--queue', queue, '--concurrency', '2', '--python', 'pypy3'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const w = spawn(
+    process.execPath,
+    [cli, 'worker', '--redis', url, '--queue', queue, '--concurrency', '2', '--python', 'pypy3'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return new Promise((resolve, reject) => {
     let log = '';
     w.stderr!.on('data', (b: Buffer) => {
@@ -97,7 +101,9 @@ async function queueRate(cli: string, url: string, workers: number, jobs: number
   const client = new JobClient({ redis: url, queue });
   await client.submit({ code: 'pass' }); // connections up
   const t0 = process.hrtime.bigint();
-  const results = await Promise.all(Array.from({ length: jobs }, () => client.submit({ code: CODE }, { removeOnComplete: true })));
+  const results = await Promise.all(
+    Array.from({ length: jobs }, () => client.submit({ code: CODE }, { removeOnComplete: true })),
+  );
   const rate = jobs / since(t0);
   if (results.some((r) => r.exitCode !== 0)) throw new Error('a bench job failed in a worker');
   await client.close();
@@ -109,12 +115,22 @@ async function queueRate(cli: string, url: string, workers: number, jobs: number
 export async function workerRows(rows: Row[], quick: boolean, root: string, poolOfTwo: number): Promise<void> {
   const server = redisServer();
   if (!server) {
-    rows.push({ name: 'queue workers on Redis: skipped (no redis-server; apt-get install redis-server)', pypyBox: NaN, baseline: NaN, unit: 'jobs/s', ratio: NaN });
+    rows.push({
+      name: 'queue workers on Redis: skipped (no redis-server; apt-get install redis-server)',
+      pypyBox: NaN,
+      baseline: NaN,
+      unit: 'jobs/s',
+      ratio: NaN,
+    });
     return;
   }
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-bench-redis-'));
-  const redis = spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const redis = spawn(
+    server,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   try {
     await new Promise((r) => setTimeout(r, 500));
     const url = `redis://127.0.0.1:${port}`;
@@ -122,8 +138,21 @@ export async function workerRows(rows: Row[], quick: boolean, root: string, pool
     const jobs = quick ? 16 : 48;
     const one = await queueRate(cli, url, 1, jobs);
     const two = await queueRate(cli, url, 2, jobs);
-    rows.push({ name: `${jobs} jobs through Redis on loopback, one worker process (--concurrency 2) vs a Pool of 2 in process`, pypyBox: one, baseline: poolOfTwo, unit: 'jobs/s', ratio: poolOfTwo / one });
-    rows.push({ name: `${jobs} jobs through Redis on loopback, two worker processes vs one`, pypyBox: two, baseline: one, unit: 'jobs/s', ratio: one / two, note: `${os.cpus().length} cores: more workers on one machine share them` });
+    rows.push({
+      name: `${jobs} jobs through Redis on loopback, one worker process (--concurrency 2) vs a Pool of 2 in process`,
+      pypyBox: one,
+      baseline: poolOfTwo,
+      unit: 'jobs/s',
+      ratio: poolOfTwo / one,
+    });
+    rows.push({
+      name: `${jobs} jobs through Redis on loopback, two worker processes vs one`,
+      pypyBox: two,
+      baseline: one,
+      unit: 'jobs/s',
+      ratio: one / two,
+      note: `${os.cpus().length} cores: more workers on one machine share them`,
+    });
   } finally {
     redis.kill('SIGTERM');
     await new Promise((r) => redis.once('exit', r));

@@ -51,7 +51,6 @@ static int full_write(int fd, const void *buf, size_t n) {
   return 0;
 }
 
-
 static void exec_fixed(const char *binary, char **argv, char **envp) {
   if (personality(ADDR_NO_RANDOMIZE) < 0) perror("replay: personality");
   execve(binary, argv, envp);
@@ -139,7 +138,8 @@ static int play(const char *log_path, const char *binary) {
   getrusage(RUSAGE_SELF, &self);
   double gcpu = guest.ru_utime.tv_sec + guest.ru_stime.tv_sec + (guest.ru_utime.tv_usec + guest.ru_stime.tv_usec) / 1e6;
   double scpu = self.ru_utime.tv_sec + self.ru_stime.tv_sec + (self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
-  printf("%.0f %.0f %.0f %lld %d\n", wall * 1e6, gcpu * 1e6, scpu * 1e6, differs, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  printf("%.0f %.0f %.0f %lld %d\n", wall * 1e6, gcpu * 1e6, scpu * 1e6, differs,
+         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
   return 0;
 }
 

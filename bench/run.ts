@@ -39,7 +39,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function guestRun(args: string[], extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}): Promise<number> {
+async function guestRun(
+  args: string[],
+  extra: Partial<ConstructorParameters<typeof Controller>[0]> = {},
+): Promise<number> {
   const t0 = process.hrtime.bigint();
   const r = await new Controller({ executable: GUEST, args, ...extra }).run();
   if (r.outcome !== 'exited') throw new Error(`bench guest ended with ${r.outcome}: ${r.guestStderr}`);
@@ -54,7 +57,15 @@ async function noopCall(): Promise<void> {
   const per = (full - empty) / n;
   const rawAgain = Number(execFileSync(PINGPONG, ['calls', String(n)]).toString());
   const base = (raw + rawAgain) / 2;
-  rows.push({ name: 'no-op call getpid()i (C guest) vs raw pipe ping-pong', pypyBox: per * 1e6, baseline: base * 1e6, unit: 'µs/call', ratio: per / base, target: '<= 2x', met: per / base <= 2 });
+  rows.push({
+    name: 'no-op call getpid()i (C guest) vs raw pipe ping-pong',
+    pypyBox: per * 1e6,
+    baseline: base * 1e6,
+    unit: 'µs/call',
+    ratio: per / base,
+    target: '<= 2x',
+    met: per / base <= 2,
+  });
 }
 
 async function fileRead(): Promise<void> {
@@ -62,7 +73,8 @@ async function fileRead(): Promise<void> {
   const vfs = new VirtualFS();
   vfs.mountTmp('/tmp');
   vfs.addFile('/data/big', Buffer.alloc(size, 7));
-  const pingpong = (mode: string, chunk: number) => Number(execFileSync(PINGPONG, [mode, String(size), String(chunk)]).toString());
+  const pingpong = (mode: string, chunk: number) =>
+    Number(execFileSync(PINGPONG, [mode, String(size), String(chunk)]).toString());
   for (const chunk of [8192, 65536, 1 << 20]) {
     // Medians of three, interleaved: the raw pipe alone varies by 2-3x between runs on a VM.
     const raw: number[] = [];
@@ -71,7 +83,20 @@ async function fileRead(): Promise<void> {
     for (let k = 0; k < 3; k++) {
       raw.push(pingpong('bandwidth', chunk));
       floor.push(pingpong('reads', chunk));
-      ours.push(size / (await guestRun(['quiet', `buf b ${chunk}`, 'call open(pii)i s:/data/big 0 0', `loop ${size / chunk}`, `call read(ipi)i 3 b:b ${chunk}`, 'end'], { vfs })));
+      ours.push(
+        size /
+          (await guestRun(
+            [
+              'quiet',
+              `buf b ${chunk}`,
+              'call open(pii)i s:/data/big 0 0',
+              `loop ${size / chunk}`,
+              `call read(ipi)i 3 b:b ${chunk}`,
+              'end',
+            ],
+            { vfs },
+          )),
+      );
     }
     const rate = median(ours);
     const bw = median(raw);
@@ -98,13 +123,25 @@ async function strictWall(runs: number): Promise<void> {
   const dir = path.join(root, 'build/pypy-sandbox/pypy3.6-sandbox');
   const label = 'sandboxed PyPy 3.6 `-S -c print(6*7)`: strict wall vs none';
   if (!fs.existsSync(path.join(dir, 'pypy3-c'))) {
-    rows.push({ name: `${label}: skipped (no build/pypy-sandbox; run the tests once)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+    rows.push({
+      name: `${label}: skipped (no build/pypy-sandbox; run the tests once)`,
+      pypyBox: NaN,
+      baseline: NaN,
+      unit: 'ms',
+      ratio: NaN,
+    });
     return;
   }
   const once = async (seccomp: boolean) => {
     const t0 = process.hrtime.bigint();
-    const r = await new Controller({ executable: path.join(dir, 'pypy3-c'), libPath: dir, args: ['-S', '-c', 'print(6*7)'], walls: { seccomp } }).run();
-    if (r.outcome !== 'exited' || r.walls.includes('seccomp-strict') !== seccomp) throw new Error(`sandboxed PyPy ended with ${r.outcome}: ${r.guestStderr}`);
+    const r = await new Controller({
+      executable: path.join(dir, 'pypy3-c'),
+      libPath: dir,
+      args: ['-S', '-c', 'print(6*7)'],
+      walls: { seccomp },
+    }).run();
+    if (r.outcome !== 'exited' || r.walls.includes('seccomp-strict') !== seccomp)
+      throw new Error(`sandboxed PyPy ended with ${r.outcome}: ${r.guestStderr}`);
     return seconds(t0);
   };
   const walled: number[] = [];
@@ -114,7 +151,15 @@ async function strictWall(runs: number): Promise<void> {
     bare.push(await once(false));
   }
   const [w, b] = [median(walled), median(bare)];
-  rows.push({ name: `${label} (median of ${runs})`, pypyBox: w * 1e3, baseline: b * 1e3, unit: 'ms', ratio: w / b, target: '<= 1.1x', met: w / b <= 1.1 });
+  rows.push({
+    name: `${label} (median of ${runs})`,
+    pypyBox: w * 1e3,
+    baseline: b * 1e3,
+    unit: 'ms',
+    ratio: w / b,
+    target: '<= 1.1x',
+    met: w / b <= 1.1,
+  });
 }
 
 async function pythonStartup(label: string, args: string[], runs: number): Promise<void> {
@@ -136,16 +181,37 @@ async function pythonStartup(label: string, args: string[], runs: number): Promi
       const t0 = process.hrtime.bigint();
       const r = await run();
       times[name]!.push(seconds(t0));
-      if (name === 'boxed' && (r as { exitCode?: number }).exitCode !== 0) throw new Error(`${label} under pypy-box failed`);
+      if (name === 'boxed' && (r as { exitCode?: number }).exitCode !== 0)
+        throw new Error(`${label} under pypy-box failed`);
       // A pause after every run, measured or not: the spare supervisor kept for the next run is
       // started just after a run ends, and must not overlap the next measurement (of any kind).
       await pause(30);
     }
   }
   const [n, b, f, fresh] = (['native', 'boxed', 'forwarded', 'fresh'] as const).map((k) => median(times[k]!));
-  rows.push({ name: `${label}: pypy3 native vs under pypy-box (median of ${runs})`, pypyBox: b! * 1e3, baseline: n! * 1e3, unit: 'ms', ratio: b! / n!, target: '<= 1.5x', met: b! / n! <= 1.5 });
-  rows.push({ name: `${label}, a run that starts its own supervisor (spareSupervisor: false)`, pypyBox: fresh! * 1e3, baseline: n! * 1e3, unit: 'ms', ratio: fresh! / n! });
-  rows.push({ name: `${label}, every call sent to the controller (localAnswers: false)`, pypyBox: f! * 1e3, baseline: n! * 1e3, unit: 'ms', ratio: f! / n! });
+  rows.push({
+    name: `${label}: pypy3 native vs under pypy-box (median of ${runs})`,
+    pypyBox: b! * 1e3,
+    baseline: n! * 1e3,
+    unit: 'ms',
+    ratio: b! / n!,
+    target: '<= 1.5x',
+    met: b! / n! <= 1.5,
+  });
+  rows.push({
+    name: `${label}, a run that starts its own supervisor (spareSupervisor: false)`,
+    pypyBox: fresh! * 1e3,
+    baseline: n! * 1e3,
+    unit: 'ms',
+    ratio: fresh! / n!,
+  });
+  rows.push({
+    name: `${label}, every call sent to the controller (localAnswers: false)`,
+    pypyBox: f! * 1e3,
+    baseline: n! * 1e3,
+    unit: 'ms',
+    ratio: f! / n!,
+  });
 }
 
 function pause(ms: number): Promise<void> {
@@ -160,8 +226,12 @@ async function forwardedSyscall(): Promise<void> {
   // A file in /tmp (written by the guest: the controller answers) and a file of the interpreter's
   // stdlib (the supervisor does).
   const probe = `/tmp/pypy-box-bench-${process.pid}`;
-  for (const [what, path] of [['forwarded to the controller', probe], ['answered by the supervisor', `${stdlib}/os.py`]] as const) {
-    const code = (count: number) => `import os\nopen(${JSON.stringify(probe)}, 'w').close()\nfor i in range(${count}): os.stat(${JSON.stringify(path)})\nos.unlink(${JSON.stringify(probe)})`;
+  for (const [what, path] of [
+    ['forwarded to the controller', probe],
+    ['answered by the supervisor', `${stdlib}/os.py`],
+  ] as const) {
+    const code = (count: number) =>
+      `import os\nopen(${JSON.stringify(probe)}, 'w').close()\nfor i in range(${count}): os.stat(${JSON.stringify(path)})\nos.unlink(${JSON.stringify(probe)})`;
     const time = async (count: number, boxed: boolean) => {
       const t0 = process.hrtime.bigint();
       if (boxed) await new Controller({ python: 'pypy3', args: ['-c', code(count)] }).run();
@@ -172,7 +242,13 @@ async function forwardedSyscall(): Promise<void> {
     };
     const boxed = ((await time(n, true)) - (await time(0, true))) / n;
     const native = ((await time(n, false)) - (await time(0, false))) / n;
-    rows.push({ name: `one system call ${what} (os.stat in stock pypy3) vs native`, pypyBox: boxed * 1e6, baseline: native * 1e6, unit: 'µs/call', ratio: boxed / native });
+    rows.push({
+      name: `one system call ${what} (os.stat in stock pypy3) vs native`,
+      pypyBox: boxed * 1e6,
+      baseline: native * 1e6,
+      unit: 'µs/call',
+      ratio: boxed / native,
+    });
   }
 }
 
@@ -185,11 +261,24 @@ async function memoryAfterRuns(): Promise<void> {
   const seq = seconds(t0);
   global.gc?.();
   const after = process.memoryUsage().rss;
-  rows.push({ name: `controller resident memory before vs after ${n} sequential runs`, pypyBox: after / 2 ** 20, baseline: before / 2 ** 20, unit: 'MiB', ratio: after / before, note: `${(n / seq).toFixed(0)} runs/s sequential` });
+  rows.push({
+    name: `controller resident memory before vs after ${n} sequential runs`,
+    pypyBox: after / 2 ** 20,
+    baseline: before / 2 ** 20,
+    unit: 'MiB',
+    ratio: after / before,
+    note: `${(n / seq).toFixed(0)} runs/s sequential`,
+  });
   const t1 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: 50 }, () => guestRun(['call getpid()i'])));
   const conc = seconds(t1);
-  rows.push({ name: '50 concurrent runs vs 50 sequential (throughput)', pypyBox: 50 / conc, baseline: n / seq, unit: 'runs/s', ratio: n / seq / (50 / conc) });
+  rows.push({
+    name: '50 concurrent runs vs 50 sequential (throughput)',
+    pypyBox: 50 / conc,
+    baseline: n / seq,
+    unit: 'runs/s',
+    ratio: n / seq / (50 / conc),
+  });
 }
 
 /**
@@ -200,15 +289,30 @@ async function memoryAfterRuns(): Promise<void> {
 async function deepPath(): Promise<void> {
   const depth = 1000;
   const n = quick ? 200 : 1000;
-  const script = (levels: number) => ['quiet', 'buf st 144', `loop ${levels}`, 'call mkdir(pi)i s:d 493', 'call chdir(p)i s:d', 'end', `loop ${n}`, 'call stat64(pp)i s:. b:st', 'end'];
+  const script = (levels: number) => [
+    'quiet',
+    'buf st 144',
+    `loop ${levels}`,
+    'call mkdir(pi)i s:d 493',
+    'call chdir(p)i s:d',
+    'end',
+    `loop ${n}`,
+    'call stat64(pp)i s:. b:st',
+    'end',
+  ];
   // Timed from the first stat's arrival to the last's, inside one run: building the chain (and
   // starting the guest) varies far more than the stats take.
   const perStat = async (levels: number) => {
     const arrivals: number[] = [];
     const cpu = process.cpuUsage();
-    const r = await new Controller({ executable: GUEST, args: script(levels), onCall: (c) => void (c.sig === 'stat64(pp)i' && arrivals.push(c.t)) }).run();
+    const r = await new Controller({
+      executable: GUEST,
+      args: script(levels),
+      onCall: (c) => void (c.sig === 'stat64(pp)i' && arrivals.push(c.t)),
+    }).run();
     const used = process.cpuUsage(cpu);
-    if (r.outcome !== 'exited' || arrivals.length !== n) throw new Error(`deep path guest ended with ${r.outcome}: ${r.guestStderr}`);
+    if (r.outcome !== 'exited' || arrivals.length !== n)
+      throw new Error(`deep path guest ended with ${r.outcome}: ${r.guestStderr}`);
     return { per: (arrivals[n - 1]! - arrivals[0]!) / (n - 1) / 1e6, cpu: (used.user + used.system) / 1e6 };
   };
   const top = await perStat(0);
@@ -235,7 +339,15 @@ function cliStartup(runs: number): void {
     ours.push(timeProgram(process.execPath, [CLI, '--version']));
   }
   const [o, n] = [median(ours), median(node)];
-  rows.push({ name: `command line start-up: pypy-box --version vs node -e 0 (median of ${runs})`, pypyBox: o, baseline: n, unit: 'ms', ratio: o / n, target: '<= 1.3x', met: o / n <= 1.3 });
+  rows.push({
+    name: `command line start-up: pypy-box --version vs node -e 0 (median of ${runs})`,
+    pypyBox: o,
+    baseline: n,
+    unit: 'ms',
+    ratio: o / n,
+    target: '<= 1.3x',
+    met: o / n <= 1.3,
+  });
 }
 
 /** `pypy-box interact -c pass` (stock pypy3) as typed, against pypy3 itself and the same run through the library. */
@@ -262,8 +374,22 @@ async function interactPass(runs: number): Promise<void> {
     await pause(30);
   }
   const [c, n, l] = [median(times.cli), median(times.native), median(times.library)];
-  rows.push({ name: `${label} vs pypy3 -c pass (median of ${runs})`, pypyBox: c, baseline: n, unit: 'ms', ratio: c / n, target: '<= 2x', met: c / n <= 2 });
-  rows.push({ name: `${label} vs the same run through the library in a warm process`, pypyBox: c, baseline: l, unit: 'ms', ratio: c / l });
+  rows.push({
+    name: `${label} vs pypy3 -c pass (median of ${runs})`,
+    pypyBox: c,
+    baseline: n,
+    unit: 'ms',
+    ratio: c / n,
+    target: '<= 2x',
+    met: c / n <= 2,
+  });
+  rows.push({
+    name: `${label} vs the same run through the library in a warm process`,
+    pypyBox: c,
+    baseline: l,
+    unit: 'ms',
+    ratio: c / l,
+  });
 }
 
 /** The sandboxed PyPy 2.7 and 3.6 builds: `-S -c 'print(6*7)'` and an import-heavy script. */
@@ -277,11 +403,27 @@ async function sandboxedPyPys(runs: number): Promise<void> {
   try {
     for (const p of pypys) {
       if (!fs.existsSync(path.join(p.dir, p.binary))) {
-        rows.push({ name: `${p.name}: skipped (no build/pypy-sandbox; run the tests once)`, pypyBox: NaN, baseline: NaN, unit: 'ms', ratio: NaN });
+        rows.push({
+          name: `${p.name}: skipped (no build/pypy-sandbox; run the tests once)`,
+          pypyBox: NaN,
+          baseline: NaN,
+          unit: 'ms',
+          ratio: NaN,
+        });
         continue;
       }
-      for (const [what, code] of [['`-S -c print(6*7)`', 'print(6*7)'], ['import-heavy script', IMPORT_HEAVY]] as const) {
-        const c: SandboxedCase = { label: `${p.name} ${what}`, binary: path.join(p.dir, p.binary), libPath: p.dir, args: ['-S', '-c', code], cliFlags: [], options: {} };
+      for (const [what, code] of [
+        ['`-S -c print(6*7)`', 'print(6*7)'],
+        ['import-heavy script', IMPORT_HEAVY],
+      ] as const) {
+        const c: SandboxedCase = {
+          label: `${p.name} ${what}`,
+          binary: path.join(p.dir, p.binary),
+          libPath: p.dir,
+          args: ['-S', '-c', code],
+          cliFlags: [],
+          options: {},
+        };
         step(c.label);
         await sandboxedRows(c, { cli: CLI, replay: REPLAY, logDir, runs, nodeStart }, (r) => rows.push(r));
       }
@@ -292,16 +434,31 @@ async function sandboxedPyPys(runs: number): Promise<void> {
 }
 
 /** Library modules both sandboxed builds can import, as a program would (1,500-2,000 calls). */
-const IMPORT_HEAVY = 'import json, re, decimal, collections, datetime, fractions, textwrap, difflib, string, heapq, bisect, struct, base64; print(json.dumps([str(decimal.Decimal("1.1") + 2)]))';
+const IMPORT_HEAVY =
+  'import json, re, decimal, collections, datetime, fractions, textwrap, difflib, string, heapq, bisect, struct, base64; print(json.dumps([str(decimal.Decimal("1.1") + 2)]))';
 
 function machine() {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release(), node: process.version, platform: `${process.platform}-${process.arch}` };
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
 }
 
 function table(): string {
   const head = ['benchmark', 'pypy-box', 'baseline', 'unit', 'ratio', 'target'];
-  const body = rows.map((r) => [r.name, fmt(r.pypyBox), fmt(r.baseline), r.unit, Number.isNaN(r.ratio) ? '-' : `${r.ratio.toFixed(2)}x${r.note ? ` (${r.note})` : ''}`, r.target ? `${r.target} ${r.met ? 'met' : 'NOT met'}` : '']);
+  const body = rows.map((r) => [
+    r.name,
+    fmt(r.pypyBox),
+    fmt(r.baseline),
+    r.unit,
+    Number.isNaN(r.ratio) ? '-' : `${r.ratio.toFixed(2)}x${r.note ? ` (${r.note})` : ''}`,
+    r.target ? `${r.target} ${r.met ? 'met' : 'NOT met'}` : '',
+  ]);
   const lines = [head, ...body].map((cols) => `| ${cols.join(' | ')} |`);
   lines.splice(1, 0, `|${head.map(() => '---').join('|')}|`);
   return lines.join('\n');
@@ -321,7 +478,10 @@ const step = (name: string) => {
   console.error(`bench: ${name}`);
 };
 // `--only=startup,sandboxed` runs some stages (keys below); the default is all of them.
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const stages: [string, string, () => unknown][] = [
   ['startup', 'command line start-up', () => cliStartup(quick ? 7 : 21)],
   ['interact', 'interact -c pass', () => interactPass(quick ? 5 : 15)],
@@ -329,7 +489,16 @@ const stages: [string, string, () => unknown][] = [
   ['noop', 'no-op calls', noopCall],
   ['reads', '64 MiB reads', fileRead],
   ['pypy3', 'pypy3 startup', () => pythonStartup('startup `-c pass`', ['-c', 'pass'], quick ? 5 : 21)],
-  ['imports', 'import-heavy script', () => pythonStartup('import-heavy script', ['-c', 'import json, re, decimal, collections, email.parser, argparse'], quick ? 3 : 11)],
+  [
+    'imports',
+    'import-heavy script',
+    () =>
+      pythonStartup(
+        'import-heavy script',
+        ['-c', 'import json, re, decimal, collections, email.parser, argparse'],
+        quick ? 3 : 11,
+      ),
+  ],
   ['wall', 'strict wall', () => strictWall(quick ? 3 : 9)],
   ['syscall', 'one system call', forwardedSyscall],
   ['deep', 'deep path', deepPath],
@@ -355,5 +524,9 @@ console.log(out);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const file = path.join(root, 'bench/results', `${stamp}.json`);
 fs.mkdirSync(path.dirname(file), { recursive: true });
-fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine: machine(), command: 'npm run bench', rows }, null, 2) + '\n');
+fs.writeFileSync(
+  file,
+  JSON.stringify({ date: new Date().toISOString(), machine: machine(), command: 'npm run bench', rows }, null, 2) +
+    '\n',
+);
 console.log(`\nmachine: ${JSON.stringify(machine())}\nwritten: ${path.relative(root, file)}`);

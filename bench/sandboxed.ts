@@ -63,8 +63,15 @@ export async function record(replay: string, c: SandboxedCase, log: string): Pro
     stdin.on('end', () => t.stdin.end());
     return { ...t, stdin, stdout };
   };
-  const r = await new Controller({ executable: c.binary, libPath: c.libPath, args: c.args, ...c.options, transport }).run();
-  if (r.outcome !== 'exited' || r.exitCode !== 0) throw new Error(`recording ${c.label} ended with ${r.outcome} ${r.exitCode}: ${r.guestStderr}`);
+  const r = await new Controller({
+    executable: c.binary,
+    libPath: c.libPath,
+    args: c.args,
+    ...c.options,
+    transport,
+  }).run();
+  if (r.outcome !== 'exited' || r.exitCode !== 0)
+    throw new Error(`recording ${c.label} ended with ${r.outcome} ${r.exitCode}: ${r.guestStderr}`);
   const head = [u32(argv.length), ...argv.map((a) => Buffer.from(`${a}\0`))];
   const records: Buffer[] = [];
   for (let k = 0; k < chunks.length; k += 2) records.push(chunks[k]!, u32(chunks[k + 1]!.length), chunks[k + 1]!);
@@ -80,8 +87,13 @@ function u32(n: number): Buffer {
 
 /** One replay of a recording; throws if the guest strayed from it (the floor would be meaningless). */
 export function replayOnce(replay: string, log: string, binary: string, calls: number): Floor {
-  const [wall, guest, own, differs, status] = execFileSync(replay, ['play', log, binary]).toString().trim().split(' ').map(Number);
-  if (differs !== -1 || status !== 0) throw new Error(`the replay of ${log} diverged at byte ${differs} (exit ${status})`);
+  const [wall, guest, own, differs, status] = execFileSync(replay, ['play', log, binary])
+    .toString()
+    .trim()
+    .split(' ')
+    .map(Number);
+  if (differs !== -1 || status !== 0)
+    throw new Error(`the replay of ${log} diverged at byte ${differs} (exit ${status})`);
   return { wallUs: wall!, guestCpuUs: guest!, ownCpuUs: own!, calls };
 }
 
@@ -120,7 +132,10 @@ export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (
     const cpu = process.cpuUsage();
     const r = await new Controller({ executable: c.binary, libPath: c.libPath, args: c.args, ...c.options }).run();
     const used = process.cpuUsage(cpu);
-    if (r.outcome !== 'exited' || r.exitCode !== 0 || r.calls !== calls) throw new Error(`${c.label} ended with ${r.outcome} ${r.exitCode} after ${r.calls} calls (recorded: ${calls}): ${r.guestStderr}`);
+    if (r.outcome !== 'exited' || r.exitCode !== 0 || r.calls !== calls)
+      throw new Error(
+        `${c.label} ended with ${r.outcome} ${r.exitCode} after ${r.calls} calls (recorded: ${calls}): ${r.guestStderr}`,
+      );
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (used.user + used.system) / 1e3 };
   };
   await lib(); // the spare supervisor and the interpreter's tree, as in any warm process
@@ -142,9 +157,26 @@ export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (
   const cliMs = median(clis);
   const node = median(nodes);
   const ratio = (x: number) => x / floor;
-  push({ name: `${c.label} through the library (warm process) vs the replay floor (median of ${s.runs}, ${calls} calls)`, pypyBox: libMs, baseline: floor, unit: 'ms', ratio: ratio(libMs), target: '<= 1.3x', met: libMs <= 1.3 * floor });
+  push({
+    name: `${c.label} through the library (warm process) vs the replay floor (median of ${s.runs}, ${calls} calls)`,
+    pypyBox: libMs,
+    baseline: floor,
+    unit: 'ms',
+    ratio: ratio(libMs),
+    target: '<= 1.3x',
+    met: libMs <= 1.3 * floor,
+  });
   const cliTarget = 1.3 * floor + 1.3 * node;
-  push({ name: `${c.label} through the command line vs the replay floor`, pypyBox: cliMs, baseline: floor, unit: 'ms', ratio: ratio(cliMs), target: '<= 1.3x + 1.3x node -e 0', met: cliMs <= cliTarget, note: `target ${cliTarget.toFixed(0)} ms with node -e 0 at ${node.toFixed(0)} ms` });
+  push({
+    name: `${c.label} through the command line vs the replay floor`,
+    pypyBox: cliMs,
+    baseline: floor,
+    unit: 'ms',
+    ratio: ratio(cliMs),
+    target: '<= 1.3x + 1.3x node -e 0',
+    met: cliMs <= cliTarget,
+    note: `target ${cliTarget.toFixed(0)} ms with node -e 0 at ${node.toFixed(0)} ms`,
+  });
   // Wall time less the guest's own CPU (measured in the replay: the same work), over the calls.
   const perCall = (libMs - guestCpu) / calls;
   const floorPerCall = (floor - guestCpu) / calls;

@@ -8,14 +8,17 @@ import { Controller } from 'pypy-box';
 const result = await new Controller({
   python: 'pypy3',
   tmpFiles: { 'sales.csv': 'month,total\njan,10\nfeb,32\n' },
-  args: ['-c', `
+  args: [
+    '-c',
+    `
 import csv, os
 total = sum(int(row['total']) for row in csv.DictReader(open('/tmp/sales.csv')))
 os.makedirs('/tmp/out')
 open('/tmp/out/total.txt', 'w').write(f'{total}\\n')
 os.symlink('/etc/passwd', '/tmp/out/passwd')
 print('total', total)
-`],
+`,
+  ],
   timeout: 10_000,
 }).run();
 

@@ -11,7 +11,9 @@ fs.writeFileSync(path.join(data, 'private', 'salaries.csv'), 'name,pay\nann,99\n
 fs.writeFileSync(path.join(data, 'notes.txt'), 'not shown\n');
 
 // The host directory is seen at /srv/data: CSV files only, the private part refused.
-const policy = new Policy().allowRead(data, { at: '/srv/data' }).deny('/srv/data/private/**', ['read', 'list'], 'private data');
+const policy = new Policy()
+  .allowRead(data, { at: '/srv/data' })
+  .deny('/srv/data/private/**', ['read', 'list'], 'private data');
 const vfs = new VirtualFS();
 vfs.mountTmp('/tmp', { quotaBytes: 8 << 20 });
 vfs.mountDevices('/dev');

@@ -18,13 +18,21 @@ const results = await Promise.all(
   ),
 );
 for (const [who, r] of results) {
-  const verdict = r.outcome === 'timeout' ? 'too slow' : r.exitCode !== 0 ? r.stderr.toString().trim().split('\n').pop() : r.stdout.toString().trim();
+  const verdict =
+    r.outcome === 'timeout'
+      ? 'too slow'
+      : r.exitCode !== 0
+        ? r.stderr.toString().trim().split('\n').pop()
+        : r.stdout.toString().trim();
   console.log(who, verdict);
 }
 
 // Jobs with a key share one long-lived guest: a notebook-like state per user.
 await pool.run({ code: 'total = 40' }, { key: 'ann' });
-console.log('ann again', (await pool.run({ code: 'total += 2\nprint(total)' }, { key: 'ann' })).stdout.toString().trim());
+console.log(
+  'ann again',
+  (await pool.run({ code: 'total += 2\nprint(total)' }, { key: 'ann' })).stdout.toString().trim(),
+);
 
 const { done, failed } = pool.stats();
 console.log({ done, failed });

@@ -35,10 +35,18 @@ const SUPERVISOR_UNITS = fs
   .filter((f) => f.endsWith('.c') && f !== 'wall.c' && !SANITIZE_UNITS.includes(f))
   .sort();
 const sources = (units) => units.map((f) => path.join(native, f));
-const SANITIZERS = ['-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
+const SANITIZERS = [
+  '-O1',
+  '-g',
+  '-fno-omit-frame-pointer',
+  '-fsanitize=address,undefined',
+  '-fno-sanitize-recover=all',
+];
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.warn(`pypy-box: the native supervisor supports Linux x86-64 only; stock-interpreter guests are unavailable on ${process.platform}-${process.arch}.`);
+  console.warn(
+    `pypy-box: the native supervisor supports Linux x86-64 only; stock-interpreter guests are unavailable on ${process.platform}-${process.arch}.`,
+  );
   process.exit(sanitize || !lenient ? 1 : 0);
 }
 
@@ -54,11 +62,15 @@ function buildSupervisor() {
 
 /** The supervisor under the sanitizers, with their settings built in (sanitize.c). */
 function buildSanitizedSupervisor() {
-  execFileSync(cc, [...SANITIZERS, ...WARNINGS, '-o', out, ...sources([...SUPERVISOR_UNITS, ...SANITIZE_UNITS])], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, [...SANITIZERS, ...WARNINGS, '-o', out, ...sources([...SUPERVISOR_UNITS, ...SANITIZE_UNITS])], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 function buildWall() {
-  execFileSync(cc, ['-O2', ...WARNINGS, '-shared', '-fPIC', '-o', wall, ...sources(WALL_UNITS)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(cc, ['-O2', ...WARNINGS, '-shared', '-fPIC', '-o', wall, ...sources(WALL_UNITS)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 fs.mkdirSync(outDir, { recursive: true });
@@ -70,7 +82,9 @@ try {
 } catch (err) {
   if (sanitize) {
     // Asked for explicitly (CI): no silent fallback.
-    console.error(`pypy-box: could not build the sanitizer supervisor with "${cc}": ${err.message}\n  It needs the compiler's sanitizer runtimes (Debian: apt-get install -y gcc libasan8 libubsan1).`);
+    console.error(
+      `pypy-box: could not build the sanitizer supervisor with "${cc}": ${err.message}\n  It needs the compiler's sanitizer runtimes (Debian: apt-get install -y gcc libasan8 libubsan1).`,
+    );
     process.exit(1);
   }
   const message =

@@ -14,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = path.join(root, 'dist/controller/pypy-box.bundle.cjs');
 await build({
-  stdin: { contents: "import { runCli } from './run.js';\nrunCli(process.argv.slice(2));\n", resolveDir: path.join(root, 'dist/src/cli'), sourcefile: 'pypy-box-bundle.js' },
+  stdin: {
+    contents: "import { runCli } from './run.js';\nrunCli(process.argv.slice(2));\n",
+    resolveDir: path.join(root, 'dist/src/cli'),
+    sourcefile: 'pypy-box-bundle.js',
+  },
   bundle: true,
   platform: 'node',
   format: 'cjs',

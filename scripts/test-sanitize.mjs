@@ -27,7 +27,17 @@ execFileSync(process.execPath, [path.join(root, 'scripts/build-native.mjs'), '--
 const env = { ...process.env, PYPY_BOX_SUPERVISOR: path.join(root, 'build/native-asan/pypy-box-supervisor') };
 const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
 try {
-  execFileSync(process.execPath, [vitest, 'run', ...SUPERVISOR_TESTS, '--outputFile.json=build/test-results-sanitize.json', ...process.argv.slice(2)], { stdio: 'inherit', env, cwd: root });
+  execFileSync(
+    process.execPath,
+    [
+      vitest,
+      'run',
+      ...SUPERVISOR_TESTS,
+      '--outputFile.json=build/test-results-sanitize.json',
+      ...process.argv.slice(2),
+    ],
+    { stdio: 'inherit', env, cwd: root },
+  );
 } catch {
   process.exit(1);
 }

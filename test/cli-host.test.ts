@@ -10,10 +10,19 @@ function cli(args: string[]) {
 }
 
 describe('pypy-box CLI and the host', () => {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${sig} ends the guest and exits ${code}`, async () => {
-      const run = execa(process.execPath, [CLI, 'interact', '-c', 'import time\nprint("up", flush=True)\ntime.sleep(30)'], { reject: false, env: { NO_COLOR: '1' }, timeout: 30_000, buffer: { stdout: false } });
-      await new Promise<void>((resolve) => run.stdout.on('data', (b: Buffer) => b.toString().includes('up') && resolve()));
+      const run = execa(
+        process.execPath,
+        [CLI, 'interact', '-c', 'import time\nprint("up", flush=True)\ntime.sleep(30)'],
+        { reject: false, env: { NO_COLOR: '1' }, timeout: 30_000, buffer: { stdout: false } },
+      );
+      await new Promise<void>((resolve) =>
+        run.stdout.on('data', (b: Buffer) => b.toString().includes('up') && resolve()),
+      );
       const guests = childrenOf(run.pid!);
       expect(guests.length).toBeGreaterThan(0);
       run.kill(sig);
@@ -25,11 +34,21 @@ describe('pypy-box CLI and the host', () => {
   }
 
   it('a reader that goes away (| head -2) ends the run quietly, exit 141', async () => {
-    const r = await execa('sh', ['-c', `"${process.execPath}" "${CLI}" interact -c 'while 1: print(1)' | head -2`], { reject: false, timeout: 30_000 });
+    const r = await execa('sh', ['-c', `"${process.execPath}" "${CLI}" interact -c 'while 1: print(1)' | head -2`], {
+      reject: false,
+      timeout: 30_000,
+    });
     expect(r.stdout).toBe('1\n1');
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    const b = await execa('bash', ['-c', `"${process.execPath}" "${CLI}" interact -c 'while 1: print(1)' | head -2 >/dev/null; echo "\${PIPESTATUS[0]}"`], { reject: false, timeout: 30_000 });
+    const b = await execa(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" interact -c 'while 1: print(1)' | head -2 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+      ],
+      { reject: false, timeout: 30_000 },
+    );
     expect(b.stderr).toBe('');
     expect(b.stdout.trim()).toBe('141');
   });
@@ -78,7 +97,8 @@ describe('pypy-box CLI and the host', () => {
     for (const cmd of ['check', 'trace']) {
       const r = await cli([cmd, '--help']);
       expect(r.exitCode).toBe(0);
-      for (const word of cmd === 'check' ? ['RPY_SANDBOX_DUMP', 'implements.'] : ['summarises', 'signature.']) expect(r.stdout).toContain(word);
+      for (const word of cmd === 'check' ? ['RPY_SANDBOX_DUMP', 'implements.'] : ['summarises', 'signature.'])
+        expect(r.stdout).toContain(word);
     }
   });
 

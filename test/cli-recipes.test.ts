@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ROOT } from './helpers.js';
 
 function cli(args: string[], cwd?: string) {
-  return execa(process.execPath, [CLI, 'interact', ...args], { reject: false, cwd, env: { NO_COLOR: '1' }, timeout: 60_000 });
+  return execa(process.execPath, [CLI, 'interact', ...args], {
+    reject: false,
+    cwd,
+    env: { NO_COLOR: '1' },
+    timeout: 60_000,
+  });
 }
 
 /** Every file under a host directory with its content (to show the run changed nothing there). */
@@ -18,7 +23,11 @@ function tree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     const p = path.join(e.parentPath, e.name);
-    out[path.relative(dir, p)] = e.isFile() ? fs.readFileSync(p, 'utf8') : e.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : 'dir';
+    out[path.relative(dir, p)] = e.isFile()
+      ? fs.readFileSync(p, 'utf8')
+      : e.isSymbolicLink()
+        ? `-> ${fs.readlinkSync(p)}`
+        : 'dir';
   }
   return out;
 }
@@ -74,7 +83,11 @@ describe('a script named by its host path', () => {
   });
 
   it('with ./name, ../name, an absolute path and interpreter options before it', async () => {
-    for (const [args, cwd] of [[['./report.py'], project], [['../report.py'], path.join(project, 'sub')], [['-u', '-B', path.join(project, 'report.py')], '/']] as const) {
+    for (const [args, cwd] of [
+      [['./report.py'], project],
+      [['../report.py'], path.join(project, 'sub')],
+      [['-u', '-B', path.join(project, 'report.py')], '/'],
+    ] as const) {
       const r = await cli([...args], cwd);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^report 7 \/app\/report.py \[\] \/tmp\n/);
@@ -96,7 +109,12 @@ describe('input files and exports', () => {
   it('--tmp-file puts host files into the writable /tmp; the guest may change them, the host files stay as they were', async () => {
     const input = path.join(work, 'in.csv');
     fs.writeFileSync(input, 'a,b\n');
-    const r = await cli(['--tmp-file', `${input},deep/copy.csv=${input}`, '-c', 'import os; print(open("/tmp/in.csv").read().strip(), open("/tmp/deep/copy.csv").read().strip()); f = open("/tmp/in.csv", "a"); f.write("c\\n"); f.close(); print(repr(open("/tmp/in.csv").read())); os.remove("/tmp/deep/copy.csv")']);
+    const r = await cli([
+      '--tmp-file',
+      `${input},deep/copy.csv=${input}`,
+      '-c',
+      'import os; print(open("/tmp/in.csv").read().strip(), open("/tmp/deep/copy.csv").read().strip()); f = open("/tmp/in.csv", "a"); f.write("c\\n"); f.close(); print(repr(open("/tmp/in.csv").read())); os.remove("/tmp/deep/copy.csv")',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe("a,b a,b\n'a,b\\nc\\n'");
     expect(fs.readFileSync(input, 'utf8')).toBe('a,b\n');
@@ -110,7 +128,8 @@ describe('input files and exports', () => {
 
   it('--export-tmp gives the files a guest wrote, not its symlinks (reported); existing files are refused unless --overwrite, symlinks always', async () => {
     const out = path.join(work, 'export', 'new'); // made with its parent
-    const guest = 'import os; os.makedirs("/tmp/out/deep"); open("/tmp/out/a.txt", "w").write("A"); open("/tmp/out/deep/b.txt", "w").write("B"); os.symlink("/etc/passwd", "/tmp/out/passwd"); os.symlink("../..", "/tmp/out/up")';
+    const guest =
+      'import os; os.makedirs("/tmp/out/deep"); open("/tmp/out/a.txt", "w").write("A"); open("/tmp/out/deep/b.txt", "w").write("B"); os.symlink("/etc/passwd", "/tmp/out/passwd"); os.symlink("../..", "/tmp/out/up")';
     const r = await cli(['--export-tmp', out, '-c', guest]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(tree(out)).toEqual({ out: 'dir', 'out/a.txt': 'A', 'out/deep': 'dir', 'out/deep/b.txt': 'B' });
@@ -122,9 +141,17 @@ describe('input files and exports', () => {
     // Again into the same place: refused as a whole, nothing written, exit 1 for a guest that succeeded.
     const again = await cli(['--export', `/tmp/out:${path.join(out, 'out')}`, '-c', guest.replace('"A"', '"changed"')]);
     expect(again.exitCode).toBe(1);
-    expect(again.stderr).toMatch(/export of \/tmp\/out to .* failed: export to .* refused, nothing written: .*a\.txt exists \(overwrite not allowed\)/);
+    expect(again.stderr).toMatch(
+      /export of \/tmp\/out to .* failed: export to .* refused, nothing written: .*a\.txt exists \(overwrite not allowed\)/,
+    );
     expect(fs.readFileSync(path.join(out, 'out/a.txt'), 'utf8')).toBe('A');
-    const over = await cli(['--overwrite', '--export', `/tmp/out:${path.join(out, 'out')}`, '-c', guest.replace('"A"', '"changed"')]);
+    const over = await cli([
+      '--overwrite',
+      '--export',
+      `/tmp/out:${path.join(out, 'out')}`,
+      '-c',
+      guest.replace('"A"', '"changed"'),
+    ]);
     expect(over.exitCode, over.stderr).toBe(0);
     expect(fs.readFileSync(path.join(out, 'out/a.txt'), 'utf8')).toBe('changed');
 
@@ -173,18 +200,25 @@ describe('an interpreter of a venv (python3 -m venv)', () => {
   async function venv(dir: string): Promise<string> {
     made.push(dir);
     await execa(base, ['-m', 'venv', '--without-pip', dir]);
-    const site = (await execa(path.join(dir, 'bin/python'), ['-c', 'import site; print(site.getsitepackages()[0])'])).stdout.trim();
+    const site = (
+      await execa(path.join(dir, 'bin/python'), ['-c', 'import site; print(site.getsitepackages()[0])'])
+    ).stdout.trim();
     fs.mkdirSync(path.join(site, 'venvpkg'));
     fs.writeFileSync(path.join(site, 'venvpkg', '__init__.py'), 'ANSWER = 42\n');
     return path.join(dir, 'bin/python');
   }
 
   it.each([
-    ['under the host /tmp (the virtual /tmp is the guest\'s)', () => path.join(work, 'venv')],
+    ["under the host /tmp (the virtual /tmp is the guest's)", () => path.join(work, 'venv')],
     ['elsewhere', () => path.join(ROOT, 'build', `venv-${process.pid}`)],
   ])('keeps its packages: %s', async (_where, dir) => {
     const python = await venv(dir());
-    const r = await cli(['--python', python, '-c', 'import sys, venvpkg; print(venvpkg.ANSWER, sys.prefix == sys.base_prefix, venvpkg.__file__.startswith(sys.prefix))']);
+    const r = await cli([
+      '--python',
+      python,
+      '-c',
+      'import sys, venvpkg; print(venvpkg.ANSWER, sys.prefix == sys.base_prefix, venvpkg.__file__.startswith(sys.prefix))',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('42 False True');
     expect(r.exitCode).toBe(0);

@@ -23,9 +23,21 @@ describe('pypy-box CLI', () => {
   });
 
   it('--verbose prints one line per call with the policy reason', async () => {
-    const r = await cli(['interact', '--verbose', '--allow-read', PROJECT, GUEST, `call open(pii)i s:${PROJECT}/README.txt 0 0`, 'call open(pii)i s:/etc/passwd 0 0']);
-    expect(r.stderr).toMatch(new RegExp(`\\[sandbox\\] open\\("${PROJECT}/README.txt", 0, 0\\) = 3 \\(host .* under read grant`));
-    expect(r.stderr).toMatch(/\[sandbox\] open\("\/etc\/passwd", 0, 0\) = -1 EACCES \(denied: \/etc is outside the sandbox's filesystem/);
+    const r = await cli([
+      'interact',
+      '--verbose',
+      '--allow-read',
+      PROJECT,
+      GUEST,
+      `call open(pii)i s:${PROJECT}/README.txt 0 0`,
+      'call open(pii)i s:/etc/passwd 0 0',
+    ]);
+    expect(r.stderr).toMatch(
+      new RegExp(`\\[sandbox\\] open\\("${PROJECT}/README.txt", 0, 0\\) = 3 \\(host .* under read grant`),
+    );
+    expect(r.stderr).toMatch(
+      /\[sandbox\] open\("\/etc\/passwd", 0, 0\) = -1 EACCES \(denied: \/etc is outside the sandbox's filesystem/,
+    );
     expect(r.stderr).toMatch(/2 calls, 1 denied/);
   });
 
@@ -55,11 +67,23 @@ describe('pypy-box CLI', () => {
     const bad = await cli(['interact', '--stall-timeout', '-1', GUEST, 'call getpid()i']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--stall-timeout expects a number of seconds/);
-    expect((await cli(['interact', '--help'])).stdout).toMatch(/--stall-timeout +seconds the guest may go without sending a byte/);
+    expect((await cli(['interact', '--help'])).stdout).toMatch(
+      /--stall-timeout +seconds the guest may go without sending a byte/,
+    );
   });
 
   it('--output-limit ends the guest with exit code 125', async () => {
-    const r = await cli(['interact', '--output-limit', '1k', GUEST, 'quiet', 'fill x A 600', 'loop 10', 'call write(ipi)i 1 b:x 600', 'end']);
+    const r = await cli([
+      'interact',
+      '--output-limit',
+      '1k',
+      GUEST,
+      'quiet',
+      'fill x A 600',
+      'loop 10',
+      'call write(ipi)i 1 b:x 600',
+      'end',
+    ]);
     expect(r.exitCode).toBe(125);
     expect(r.stdout.length).toBe(1024);
   });
@@ -83,7 +107,18 @@ describe('pypy-box CLI', () => {
   });
 
   it('--tmp shows a host directory as /tmp and keeps writes in memory', async () => {
-    const r = await cli(['interact', '--tmp', PROJECT, GUEST, 'buf b 64', 'call open(pii)i s:README.txt 0 0', 'call read(ipi)i 3 b:b 64', 'call write(ipi)i 1 b:b r', 'call open(pii)i s:/tmp/new.txt 577 420', 'call write(ipi)i 4 s:x 1']);
+    const r = await cli([
+      'interact',
+      '--tmp',
+      PROJECT,
+      GUEST,
+      'buf b 64',
+      'call open(pii)i s:README.txt 0 0',
+      'call read(ipi)i 3 b:b 64',
+      'call write(ipi)i 1 b:b r',
+      'call open(pii)i s:/tmp/new.txt 577 420',
+      'call write(ipi)i 4 s:x 1',
+    ]);
     expect(r.stdout).toBe('pypy-box fixture project');
     expect(fs.existsSync(path.join(PROJECT, 'new.txt'))).toBe(false);
   });
@@ -96,12 +131,24 @@ describe('pypy-box CLI', () => {
     fs.writeFileSync(path.join(lib, 'lib-python/3/__pycache__/os.pypy36.pyc'), 'stale');
     fs.writeFileSync(path.join(lib, 'lib_pypy/_structseq.py'), '# structseq\n');
     const r = await cli([
-      'interact', '--lib-path', lib, GUEST,
-      'call access(pi)i s:/lib/pypy 1', 'buf st 144', 'call stat64(pp)i s:/lib/lib-python/3 b:st', 'call stat64(pp)i s:/lib/lib_pypy b:st',
-      'call open(pii)i s:/lib/lib-python/3/os.py 524288 438', 'call open(pii)i s:/lib/lib-python/3/__pycache__/os.pypy36.pyc 0 0',
-      'call mkdir(pi)i s:/lib/lib-python/3/__pycache__x 511', 'call _pypy_init_home()p', 'save h', 'str h',
+      'interact',
+      '--lib-path',
+      lib,
+      GUEST,
+      'call access(pi)i s:/lib/pypy 1',
+      'buf st 144',
+      'call stat64(pp)i s:/lib/lib-python/3 b:st',
+      'call stat64(pp)i s:/lib/lib_pypy b:st',
+      'call open(pii)i s:/lib/lib-python/3/os.py 524288 438',
+      'call open(pii)i s:/lib/lib-python/3/__pycache__/os.pypy36.pyc 0 0',
+      'call mkdir(pi)i s:/lib/lib-python/3/__pycache__x 511',
+      'call _pypy_init_home()p',
+      'save h',
+      'str h',
     ]);
-    expect(r.stderr).toContain(['= 0 errno=0', '= 0 errno=0', '= 0 errno=0', '= 3 errno=0', '= -1 errno=2', '= -1 errno=30'].join('\n'));
+    expect(r.stderr).toContain(
+      ['= 0 errno=0', '= 0 errno=0', '= 0 errno=0', '= 3 errno=0', '= -1 errno=2', '= -1 errno=30'].join('\n'),
+    );
     expect(r.stderr).toContain('STR /lib/pypy');
     fs.rmSync(lib, { recursive: true });
   });
@@ -109,8 +156,21 @@ describe('pypy-box CLI', () => {
   it('--policy reads a JSON policy and names a bad field', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'policy-'));
     const good = path.join(dir, 'good.json');
-    fs.writeFileSync(good, JSON.stringify({ allowRead: [{ path: PROJECT, at: '/data', exclude: ['**/*.csv'] }], env: { MODE: 'test' } }));
-    const ok = await cli(['interact', '--policy', good, GUEST, 'call access(pi)i s:/data/README.txt 4', 'call access(pi)i s:/data/data/numbers.csv 4', 'call getenv(p)p s:MODE', 'save m', 'str m']);
+    fs.writeFileSync(
+      good,
+      JSON.stringify({ allowRead: [{ path: PROJECT, at: '/data', exclude: ['**/*.csv'] }], env: { MODE: 'test' } }),
+    );
+    const ok = await cli([
+      'interact',
+      '--policy',
+      good,
+      GUEST,
+      'call access(pi)i s:/data/README.txt 4',
+      'call access(pi)i s:/data/data/numbers.csv 4',
+      'call getenv(p)p s:MODE',
+      'save m',
+      'str m',
+    ]);
     expect(ok.stderr).toContain('= 0 errno=0\n= -1 errno=2');
     expect(ok.stderr).toContain('STR test');
     const bad = path.join(dir, 'bad.json');
@@ -119,7 +179,9 @@ describe('pypy-box CLI', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('policy.allowRead[0].include: expected an array of strings');
     fs.writeFileSync(bad, JSON.stringify({ rules: [{ effect: 'deny', path: '/x', ops: ['fly'] }] }));
-    expect((await cli(['interact', '--policy', bad, GUEST])).stderr).toContain('policy.rules[0].ops[0]: unknown operation "fly"');
+    expect((await cli(['interact', '--policy', bad, GUEST])).stderr).toContain(
+      'policy.rules[0].ops[0]: unknown operation "fly"',
+    );
     fs.writeFileSync(bad, JSON.stringify({ allowread: [] }));
     expect((await cli(['interact', '--policy', bad, GUEST])).stderr).toContain('policy.allowread: unknown field');
     fs.rmSync(dir, { recursive: true });
@@ -155,7 +217,20 @@ describe('pypy-box CLI', () => {
     expect((await cli(['frobnicate'])).exitCode).toBe(2);
     const h = await cli(['interact', '--help']);
     expect(h.exitCode).toBe(0);
-    for (const opt of ['--tmp', '--lib-path', '--heapsize', '--timeout', '--log', '--verbose', '--debug', '--nocolor', '--raw-stdout', '--allow-read', '--policy']) expect(h.stdout).toContain(opt);
+    for (const opt of [
+      '--tmp',
+      '--lib-path',
+      '--heapsize',
+      '--timeout',
+      '--log',
+      '--verbose',
+      '--debug',
+      '--nocolor',
+      '--raw-stdout',
+      '--allow-read',
+      '--policy',
+    ])
+      expect(h.stdout).toContain(opt);
     expect(h.stdout).toMatch(/124 +timeout/);
   });
 

@@ -13,7 +13,10 @@ import { ROOT } from './helpers.js';
  */
 async function batch(pythons: string[], count: number): Promise<Record<string, number>> {
   const script = path.join(ROOT, 'test/many-runs.mjs');
-  const { stdout } = await promisify(execFile)(process.execPath, [script, pythons.join(','), String(count)], { timeout: 290_000, maxBuffer: 1 << 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, [script, pythons.join(','), String(count)], {
+    timeout: 290_000,
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(stdout) as Record<string, number>;
 }
 
@@ -37,7 +40,10 @@ describe('many runs at once in one process', () => {
     const stdin = new PassThrough();
     const hogRun = new Controller({
       python: 'python3',
-      args: ['-c', 'import sys, threading\ngo = threading.Event()\nts = [threading.Thread(target=go.wait) for _ in range(250)]\n[t.start() for t in ts]\nprint(threading.active_count(), flush=True)\nsys.stdin.read()\ngo.set()\n[t.join() for t in ts]'],
+      args: [
+        '-c',
+        'import sys, threading\ngo = threading.Event()\nts = [threading.Thread(target=go.wait) for _ in range(250)]\n[t.start() for t in ts]\nprint(threading.active_count(), flush=True)\nsys.stdin.read()\ngo.set()\n[t.join() for t in ts]',
+      ],
       stdin,
       stdout: (b) => holding(b.toString()),
       timeout: 280_000,

@@ -30,7 +30,12 @@ describe('the supervisor contract', () => {
     // The check itself must fail on a stale file: run it on a copy of the tree with one edited spec value.
     const tmp = fs.mkdtempSync(path.join(ROOT, 'build/contract-'));
     try {
-      for (const rel of ['scripts/gen-contract.mjs', 'src/supervisor/contract/contract.json', 'src/supervisor/contract/contract.ts', 'src/supervisor/native/contract.h']) {
+      for (const rel of [
+        'scripts/gen-contract.mjs',
+        'src/supervisor/contract/contract.json',
+        'src/supervisor/contract/contract.ts',
+        'src/supervisor/native/contract.h',
+      ]) {
         fs.mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
         fs.copyFileSync(path.join(ROOT, rel), path.join(tmp, rel));
       }
@@ -77,7 +82,10 @@ describe('the supervisor contract', () => {
     const ts = Object.entries(C_NAMES).map(([k, v]) => `${k} ${typeof v === 'string' ? `'${v}'` : v}`);
     expect(c.slice(0, ts.length)).toEqual(ts);
     // Grants travel as u16 values: 65536 plus the code.
-    expect(c.slice(ts.length)).toEqual([`GRANT_WIRE(GRANT_NONE) ${0x10000 + GRANT.none}`, `GRANT_WIRE(GRANT_OWN_TREE) ${0x10000 + GRANT.ownTree}`]);
+    expect(c.slice(ts.length)).toEqual([
+      `GRANT_WIRE(GRANT_NONE) ${0x10000 + GRANT.none}`,
+      `GRANT_WIRE(GRANT_OWN_TREE) ${0x10000 + GRANT.ownTree}`,
+    ]);
     expect(COMMAND.read).toBe('R'.charCodeAt(0));
     expect(LIMITS.virtualFdBase).toBe(512);
   });

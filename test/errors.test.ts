@@ -35,7 +35,9 @@ describe('errors', () => {
   });
 
   it('an abort with a string reason keeps it', async () => {
-    const err = (await runGuest(['sleep 10000'], { signal: AbortSignal.abort('user cancelled') }).catch((e: unknown) => e)) as SandboxError;
+    const err = (await runGuest(['sleep 10000'], { signal: AbortSignal.abort('user cancelled') }).catch(
+      (e: unknown) => e,
+    )) as SandboxError;
     expect(err.kind).toBe('aborted');
     expect(err.message).toContain('user cancelled');
     expect(err.cause).toBe('user cancelled');
@@ -63,22 +65,36 @@ describe('errors', () => {
     };
     const out = bad({ stdout: 'pipe' });
     expect(out).toBeInstanceOf(OptionError);
-    expect(out.message).toMatch(/^option stdout: expected 'capture', 'inherit', 'ignore', a Writable stream or a function .*got "pipe"/);
+    expect(out.message).toMatch(
+      /^option stdout: expected 'capture', 'inherit', 'ignore', a Writable stream or a function .*got "pipe"/,
+    );
     expect(bad({ stderr: 7 }).message).toMatch(/^option stderr: expected .*got 7/);
     const inp = bad({ stdin: 42 });
     expect(inp).toBeInstanceOf(OptionError);
-    expect(inp.message).toMatch(/^option stdin: expected a Buffer, a string .*a Readable stream, 'inherit' or 'ignore', got 42/);
+    expect(inp.message).toMatch(
+      /^option stdin: expected a Buffer, a string .*a Readable stream, 'inherit' or 'ignore', got 42/,
+    );
   });
 
   it('refuses unknown option keys, suggesting the closest known one', () => {
-    expect(() => new Controller({ pyhton: 'pypy3' } as never)).toThrow(/^option pyhton: unknown option \(did you mean python\?\)$/);
-    expect(() => new Controller({ executable: '/bin/true', timout: 5 } as never)).toThrow(/option timout: unknown option \(did you mean timeout\?\)/);
-    expect(() => new Controller({ executable: '/bin/true', zzzzzzzz: 1 } as never)).toThrow(/^option zzzzzzzz: unknown option$/);
+    expect(() => new Controller({ pyhton: 'pypy3' } as never)).toThrow(
+      /^option pyhton: unknown option \(did you mean python\?\)$/,
+    );
+    expect(() => new Controller({ executable: '/bin/true', timout: 5 } as never)).toThrow(
+      /option timout: unknown option \(did you mean timeout\?\)/,
+    );
+    expect(() => new Controller({ executable: '/bin/true', zzzzzzzz: 1 } as never)).toThrow(
+      /^option zzzzzzzz: unknown option$/,
+    );
   });
 
   it('checks the clock up front', () => {
-    expect(() => new Controller({ executable: '/bin/true', clock: { fixed: 'notadate' } })).toThrow(/^option clock\.fixed: not a date: notadate$/);
-    expect(() => new Controller({ executable: '/bin/true', clock: 'fake' as never })).toThrow(/^option clock: expected 'real' or \{ fixed: date \}/);
+    expect(() => new Controller({ executable: '/bin/true', clock: { fixed: 'notadate' } })).toThrow(
+      /^option clock\.fixed: not a date: notadate$/,
+    );
+    expect(() => new Controller({ executable: '/bin/true', clock: 'fake' as never })).toThrow(
+      /^option clock: expected 'real' or \{ fixed: date \}/,
+    );
     expect(() => new Controller({ executable: '/bin/true', clock: { fixed: '2020-01-01T00:00:00Z' } })).not.toThrow();
   });
 });

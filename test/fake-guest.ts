@@ -12,10 +12,25 @@ export function rng(seed: number) {
     x >>>= 0;
     return x / 0x1_0000_0000;
   };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(a: readonly T[]) => a[Math.floor(next() * a.length)]! };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(a: readonly T[]) => a[Math.floor(next() * a.length)]!,
+  };
 }
 
-const STRINGS = ['/tmp/a', '/tmp', '/etc/passwd', '../../..', '/dev/urandom', '', 'x'.repeat(300), '/tmp/\u00ff\u00fe', 'HOME', '/proc/self/mem'];
+const STRINGS = [
+  '/tmp/a',
+  '/tmp',
+  '/etc/passwd',
+  '../../..',
+  '/dev/urandom',
+  '',
+  'x'.repeat(300),
+  '/tmp/\u00ff\u00fe',
+  'HOME',
+  '/proc/self/mem',
+];
 
 /**
  * A guest written in JS for fuzzing: it sends the messages of `stream` one at a time, as a real

@@ -183,28 +183,36 @@ describe('the stock guest seccomp filter, probed with crafted arguments', () => 
     victim.kill('SIGKILL');
   });
 
-  it.each(WALLS)('%s: every rule holds on all the bits the kernel reads, and no signal gets out', async (_label, walls) => {
-    const r = await new Controller({
-      python: PROBE,
-      args: [String(process.pid), String(victim.pid)],
-      timeout: 30_000,
-      ...(walls ? { walls } : {}),
-    }).run();
-    expect(r.guestStderr).toBe('');
-    expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
-    expect(r.stdout.toString().endsWith('done\n')).toBe(true);
-    expect(outcomes(r.stdout.toString())).toEqual(EXPECTED);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // a signal sent is delivered by now
-    expect(usr2).toBe(0);
-    expect(running(victim)).toBe(true);
-    if (walls?.namespaces === false) expect(r.walls).not.toContain('pid-ns');
-  });
+  it.each(WALLS)(
+    '%s: every rule holds on all the bits the kernel reads, and no signal gets out',
+    async (_label, walls) => {
+      const r = await new Controller({
+        python: PROBE,
+        args: [String(process.pid), String(victim.pid)],
+        timeout: 30_000,
+        ...(walls ? { walls } : {}),
+      }).run();
+      expect(r.guestStderr).toBe('');
+      expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
+      expect(r.stdout.toString().endsWith('done\n')).toBe(true);
+      expect(outcomes(r.stdout.toString())).toEqual(EXPECTED);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a signal sent is delivered by now
+      expect(usr2).toBe(0);
+      expect(running(victim)).toBe(true);
+      if (walls?.namespaces === false) expect(r.walls).not.toContain('pid-ns');
+    },
+  );
 
   it('keeps a guest from raising its own CPU limit: the run ends reported as over its CPU limit', async () => {
     const code =
       'import resource\nsoft, hard = resource.getrlimit(resource.RLIMIT_CPU)\ntry:\n  resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))\n  print("raised", flush=True)\n' +
       'except ValueError as e:\n  print("refused:", e, flush=True)\nwhile True: pass';
-    const r = await new Controller({ python: 'python3', args: ['-c', code], timeout: 30_000, limits: { cpuSeconds: 1 } }).run();
+    const r = await new Controller({
+      python: 'python3',
+      args: ['-c', code],
+      timeout: 30_000,
+      limits: { cpuSeconds: 1 },
+    }).run();
     // CPython reports setrlimit's EPERM as a ValueError.
     expect(r.stdout.toString()).toBe('refused: not allowed to raise maximum limit\n');
     expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'cpu', value: 1 } });

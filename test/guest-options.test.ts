@@ -12,29 +12,55 @@ const havePyPy = fs.existsSync(path.join(PYPY36, 'pypy3-c'));
 
 describe('options a stock interpreter cannot honour', () => {
   it.each([
-    ['clock', { clock: { fixed: '2020-01-01T00:00:00Z' } }, /^option clock: a stock interpreter reads the time from the kernel/],
-    ['identity.pid', { identity: { pid: 77 } }, /^option identity\.pid: a stock interpreter gets its process ids from the kernel/],
+    [
+      'clock',
+      { clock: { fixed: '2020-01-01T00:00:00Z' } },
+      /^option clock: a stock interpreter reads the time from the kernel/,
+    ],
+    [
+      'identity.pid',
+      { identity: { pid: 77 } },
+      /^option identity\.pid: a stock interpreter gets its process ids from the kernel/,
+    ],
     ['identity.ppid', { identity: { ppid: 76 } }, /^option identity\.ppid: /],
     ['argv0', { argv0: '/opt/pypy' }, /^option argv0: a stock interpreter runs as its own path/],
     ['libPath', { libPath: PYPY36 }, /^option libPath: a stock interpreter uses its own installed library/],
     ['unknownCalls', { unknownCalls: 'fail' as const }, /^option unknownCalls: .*'fail' cannot apply/],
-    ['handlers', { handlers: { 'll_os.ll_os_getpid()i': () => 1 } }, /^option handlers\['ll_os\.ll_os_getpid\(\)i'\]: a stock interpreter never makes this call/],
+    [
+      'handlers',
+      { handlers: { 'll_os.ll_os_getpid()i': () => 1 } },
+      /^option handlers\['ll_os\.ll_os_getpid\(\)i'\]: a stock interpreter never makes this call/,
+    ],
   ])('%s is refused before start', (_name, opts, message) => {
     expect(() => new Controller({ python: 'python3', args: ['-c', 'pass'], ...opts })).toThrow(message);
   });
 
   it('what it can honour is accepted: the real clock, uid and hostname, its own handlers', () => {
-    expect(() => new Controller({ python: 'python3', clock: 'real', identity: { uid: 5, hostname: 'box' }, handlers: { 'getuid()i': () => 7 } })).not.toThrow();
+    expect(
+      () =>
+        new Controller({
+          python: 'python3',
+          clock: 'real',
+          identity: { uid: 5, hostname: 'box' },
+          handlers: { 'getuid()i': () => 7 },
+        }),
+    ).not.toThrow();
   });
 
   it('the CLI says which flag: --clock with a stock interpreter is a usage error (exit 2)', async () => {
-    const r = await execa(process.execPath, [CLI, 'interact', '--clock', '2020-01-01', '-c', 'pass'], { reject: false, env: { NO_COLOR: '1' }, timeout: 30_000 });
+    const r = await execa(process.execPath, [CLI, 'interact', '--clock', '2020-01-01', '-c', 'pass'], {
+      reject: false,
+      env: { NO_COLOR: '1' },
+      timeout: 30_000,
+    });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/^pypy-box: --clock: a stock interpreter reads the time from the kernel/);
   });
 
   it('a sandboxed PyPy has no supervisor answering for it: localAnswers is refused', () => {
-    expect(() => new Controller({ executable: '/bin/true', localAnswers: false })).toThrow(/^option localAnswers: only a stock interpreter/);
+    expect(() => new Controller({ executable: '/bin/true', localAnswers: false })).toThrow(
+      /^option localAnswers: only a stock interpreter/,
+    );
   });
 });
 
@@ -59,7 +85,22 @@ describe.skipIf(!havePyPy)('the same options work for a sandboxed PyPy', () => {
   });
 
   it('the CLI runs it with --clock', async () => {
-    const r = await execa(process.execPath, [CLI, 'interact', '--clock', '2020-01-01T00:00:00Z', '--lib-path', PYPY36, path.join(PYPY36, 'pypy3-c'), '-S', '-c', 'import time; print(time.gmtime().tm_year)'], { reject: false, env: { NO_COLOR: '1' }, timeout: 60_000 });
+    const r = await execa(
+      process.execPath,
+      [
+        CLI,
+        'interact',
+        '--clock',
+        '2020-01-01T00:00:00Z',
+        '--lib-path',
+        PYPY36,
+        path.join(PYPY36, 'pypy3-c'),
+        '-S',
+        '-c',
+        'import time; print(time.gmtime().tm_year)',
+      ],
+      { reject: false, env: { NO_COLOR: '1' }, timeout: 60_000 },
+    );
     expect(r.stdout.trim()).toBe('2020');
     expect(r.exitCode).toBe(0);
   });

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { closeSpareSupervisor, Controller, GuestErrno, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
+import {
+  closeSpareSupervisor,
+  Controller,
+  GuestErrno,
+  SandboxError,
+  type ControllerOptions,
+  type RunResult,
+} from '../src/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const GUEST = path.join(ROOT, 'build/test/guest');
@@ -11,7 +18,10 @@ export const FIXTURES = path.join(ROOT, 'vfs-fixtures');
 export const CLI = path.join(ROOT, 'dist/controller/pypy-box.js');
 
 /** Runs the C test guest with a script; returns the result and the guest's per-call report lines. */
-export async function runGuest(script: string[], opts: Partial<ControllerOptions> = {}): Promise<RunResult & { lines: string[] }> {
+export async function runGuest(
+  script: string[],
+  opts: Partial<ControllerOptions> = {},
+): Promise<RunResult & { lines: string[] }> {
   const r = await new Controller({ executable: GUEST, args: script, ...opts }).run();
   return { ...r, lines: r.guestStderr.split('\n').filter(Boolean) };
 }

@@ -6,11 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { alive, childrenOf, ROOT, waitFor } from './helpers.js';
 
 describe("the host's own signal handling", () => {
-  for (const [sig, code] of [['SIGINT', 3], ['SIGTERM', 4]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 3],
+    ['SIGTERM', 4],
+  ] as const) {
     it(`a host with its own ${sig} handler shuts down its way, and no guest is left`, async () => {
       const ready = path.join(os.tmpdir(), `pypy-box-host-${process.pid}-${sig}`);
       fs.rmSync(ready, { force: true });
-      const host = execa(process.execPath, [path.join(ROOT, 'examples/graceful-host.mjs'), ready], { reject: false, timeout: 30_000 });
+      const host = execa(process.execPath, [path.join(ROOT, 'examples/graceful-host.mjs'), ready], {
+        reject: false,
+        timeout: 30_000,
+      });
       await waitFor(() => fs.existsSync(ready));
       const guests = childrenOf(host.pid!);
       expect(guests.length).toBeGreaterThan(0);
@@ -38,7 +44,9 @@ describe("the host's own signal handling", () => {
       ].join('\n'),
     );
     const host = execa(process.execPath, [file], { reject: false, timeout: 30_000, buffer: { stdout: false } });
-    await new Promise<void>((resolve) => host.stdout.on('data', (b: Buffer) => b.toString().includes('up') && resolve()));
+    await new Promise<void>((resolve) =>
+      host.stdout.on('data', (b: Buffer) => b.toString().includes('up') && resolve()),
+    );
     const guests = childrenOf(host.pid!);
     expect(guests.length).toBeGreaterThan(0);
     host.stdin.write('exit\n');

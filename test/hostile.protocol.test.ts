@@ -1,6 +1,13 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { closeSpareSupervisor, Controller, SandboxError, type ControllerOptions, type GuestTransport, type RunResult } from '../src/index.js';
+import {
+  closeSpareSupervisor,
+  Controller,
+  SandboxError,
+  type ControllerOptions,
+  type GuestTransport,
+  type RunResult,
+} from '../src/index.js';
 import { MISSING_NAME, type DecodedCall } from '../src/protocol/decoder.js';
 import { parseSignature } from '../src/protocol/signature.js';
 import { checkReport } from '../src/supervisor/reports.js';
@@ -14,7 +21,6 @@ function rawCall(sig: string, words: (number | bigint)[] = []): Buffer {
   return Buffer.concat([Buffer.of(sig.length), Buffer.from(sig, 'latin1'), args]);
 }
 
-
 /** What a scripted guest can do: send bytes, wait for bytes from the controller, end. */
 interface GuestSide {
   send(b: Buffer): void;
@@ -27,7 +33,10 @@ interface GuestSide {
 }
 
 /** A guest written as a script, with the supervisor's notes stream; tells whether it was killed. */
-function scriptedGuest(script: (g: GuestSide) => Promise<void>, notes: string[] = []): { transport: () => GuestTransport; killed: () => boolean } {
+function scriptedGuest(
+  script: (g: GuestSide) => Promise<void>,
+  notes: string[] = [],
+): { transport: () => GuestTransport; killed: () => boolean } {
   let wasKilled = false;
   const transport = (): GuestTransport => {
     const stdout = new PassThrough();
@@ -97,7 +106,10 @@ function shortReply(given: number, then: (g: GuestSide) => void) {
   });
 }
 
-function run(transport: () => GuestTransport, extra: Partial<ControllerOptions> = {}): Promise<RunResult | SandboxError> {
+function run(
+  transport: () => GuestTransport,
+  extra: Partial<ControllerOptions> = {},
+): Promise<RunResult | SandboxError> {
   return outcome(new Controller({ executable: '(scripted)', transport, timeout: 30_000, ...extra }).run());
 }
 
@@ -123,7 +135,10 @@ describe('a guest that stops in the middle of a message', () => {
     const before = openFds();
     const guest = shortReply(10, () => undefined); // then nothing: waits to be killed
     const r = await run(guest.transport, { limits: { stallMs: 300 } });
-    expectProtocolError(r, /stalled: no byte for 300 ms in the middle of its reply to R \(100 bytes\) \(10 bytes of it received\).*41 41 41/s);
+    expectProtocolError(
+      r,
+      /stalled: no byte for 300 ms in the middle of its reply to R \(100 bytes\) \(10 bytes of it received\).*41 41 41/s,
+    );
     expect(guest.killed()).toBe(true);
     await healthy(before);
   });
@@ -132,15 +147,24 @@ describe('a guest that stops in the middle of a message', () => {
     await closeSpareSupervisor();
     const before = openFds();
     const read = rawCall('read(ipi)i', [0, 0x1000, 4 << 20]).toString('hex');
-    const r = await outcome(runGuest([`raw ${read} -`, 'sleep 30000'], { stdin: Buffer.alloc(4 << 20, 0x5a), limits: { ioChunkBytes: 4 << 20, stallMs: 300 } }));
+    const r = await outcome(
+      runGuest([`raw ${read} -`, 'sleep 30000'], {
+        stdin: Buffer.alloc(4 << 20, 0x5a),
+        limits: { ioChunkBytes: 4 << 20, stallMs: 300 },
+      }),
+    );
     expectProtocolError(r, /guest stalled: it read none of the \d+ bytes of answers waiting for it for 300 ms/);
     await healthy(before);
   });
 
   it('the stall timeout is an option checked up front', () => {
     expect(new Controller({ executable: '(any)' }).options.limits.stallMs).toBe(5000);
-    expect(() => new Controller({ executable: '(any)', limits: { stallMs: -1 } })).toThrow(/option limits.stallMs: expected a non-negative integer/);
-    expect(() => new Controller({ executable: '(any)', limits: { stallMs: 2 ** 31 } })).toThrow(/option limits.stallMs: must be at most 2147483647/);
+    expect(() => new Controller({ executable: '(any)', limits: { stallMs: -1 } })).toThrow(
+      /option limits.stallMs: expected a non-negative integer/,
+    );
+    expect(() => new Controller({ executable: '(any)', limits: { stallMs: 2 ** 31 } })).toThrow(
+      /option limits.stallMs: must be at most 2147483647/,
+    );
   });
 
   it('a guest that trickles its reply is not stalled: each byte restarts the clock', async () => {
@@ -177,13 +201,19 @@ describe('a guest that closes its output in the middle of a message and exits 0'
     const before = openFds();
     const guest = shortReply(3, (g) => g.exit(0));
     const r = await run(guest.transport);
-    expectProtocolError(r, /guest ended in the middle of its reply to R \(100 bytes\) \(3 bytes of it received\) \(bytes: 41 41 41 /);
+    expectProtocolError(
+      r,
+      /guest ended in the middle of its reply to R \(100 bytes\) \(3 bytes of it received\) \(bytes: 41 41 41 /,
+    );
     await healthy(before);
   });
 
   it('before any byte of its reply to R: a protocol error too', async () => {
     const guest = shortReply(0, (g) => g.exit(0));
-    expectProtocolError(await run(guest.transport), /guest ended in the middle of its reply to R \(100 bytes\) \(0 bytes of it received\)/);
+    expectProtocolError(
+      await run(guest.transport),
+      /guest ended in the middle of its reply to R \(100 bytes\) \(0 bytes of it received\)/,
+    );
   });
 
   it('a reply cut short by a crash is reported as the crash', async () => {
@@ -198,7 +228,10 @@ describe('a guest that closes its output in the middle of a message and exits 0'
       g.send(report.subarray(0, 8));
       g.exit(0);
     });
-    expectProtocolError(await outcome(new Controller({ python: 'python3', transport: guest.transport, timeout: 30_000 }).run()), /guest ended in the middle of a call \(bytes: 00 09 63 6c 6f 73 65 28/);
+    expectProtocolError(
+      await outcome(new Controller({ python: 'python3', transport: guest.transport, timeout: 30_000 }).run()),
+      /guest ended in the middle of a call \(bytes: 00 09 63 6c 6f 73 65 28/,
+    );
   });
 });
 
@@ -223,22 +256,41 @@ describe('supervisor notes are checked like guest input', () => {
   });
 
   it('well-formed notes still tell the walls and the limit that ended the guest', async () => {
-    const guest = scriptedGuest(async (g) => {
-      await new Promise((res) => setTimeout(res, 100));
-      g.exit(0);
-    }, ['walls seccomp-strict,rlimits,\n', 'limit heap 1048576\n', 'exit 9\n']);
+    const guest = scriptedGuest(
+      async (g) => {
+        await new Promise((res) => setTimeout(res, 100));
+        g.exit(0);
+      },
+      ['walls seccomp-strict,rlimits,\n', 'limit heap 1048576\n', 'exit 9\n'],
+    );
     const r = await run(guest.transport);
     expect(r).not.toBeInstanceOf(SandboxError);
     expect((r as RunResult).walls).toEqual(['seccomp-strict', 'rlimits']);
-    expect((r as RunResult)).toMatchObject({ outcome: 'limit', limit: { name: 'heap', value: 1048576 } });
+    expect(r as RunResult).toMatchObject({ outcome: 'limit', limit: { name: 'heap', value: 1048576 } });
   });
 
   it('parses each note form, and refuses anything else', () => {
     expect(parseNote('walls a,b-c,')).toEqual({ kind: 'walls', walls: ['a', 'b-c'] });
     expect(parseNote('limit cpu 0')).toEqual({ kind: 'limit', name: 'cpu', value: 0 });
-    expect(parseNote('exec-failed No such file or directory 2')).toEqual({ kind: 'exec-failed', reason: 'No such file or directory', errno: 2 });
+    expect(parseNote('exec-failed No such file or directory 2')).toEqual({
+      kind: 'exec-failed',
+      reason: 'No such file or directory',
+      errno: 2,
+    });
     expect(parseNote('exit 256')).toEqual({ kind: 'exit', status: 256 });
-    for (const bad of ['', 'exit', 'exit -1', 'exit 1 2', 'limit heap', 'limit heap 99999999999999999999', 'exec-failed 2', 'exec-failed oops 0', 'walls A', 'toString 1', 'walls\ta']) {
+    for (const bad of [
+      '',
+      'exit',
+      'exit -1',
+      'exit 1 2',
+      'limit heap',
+      'limit heap 99999999999999999999',
+      'exec-failed 2',
+      'exec-failed oops 0',
+      'walls A',
+      'toString 1',
+      'walls\ta',
+    ]) {
       expect(() => parseNote(bad), bad).toThrow(/malformed note/);
     }
   });
@@ -271,7 +323,11 @@ describe('supervisor reports are checked like guest input', () => {
     await healthy(before);
   });
 
-  const call = (sig: string, args: (number | bigint)[], report: Partial<NonNullable<DecodedCall['report']>>): DecodedCall => ({
+  const call = (
+    sig: string,
+    args: (number | bigint)[],
+    report: Partial<NonNullable<DecodedCall['report']>>,
+  ): DecodedCall => ({
     sig: parseSignature(sig, true),
     args,
     report: { result: 0n, errno: 0, grant: -1, startNs: 1n, spentNs: 1, hostPath: '', ...report },
@@ -281,9 +337,19 @@ describe('supervisor reports are checked like guest input', () => {
   it('accepts what a supervisor sends', () => {
     expect(() => checkReport(call('close(i)i', [7], {}), allowed, 0)).not.toThrow();
     expect(() => checkReport(call('close(i)i', [-1], {}), allowed, 0)).not.toThrow(); // the guest's own bad close
-    expect(() => checkReport(call('newfstatat(ippi)i', [-100, 0x1000n, 0x2000n, 0], { result: -1n, errno: 2, grant: MISSING_NAME }), allowed, 0)).not.toThrow();
-    expect(() => checkReport(call('openat(ipii)i', [-100, 0x1000n, 0, 0], { result: 5n, grant: 2 }), allowed, 3)).not.toThrow();
-    expect(() => checkReport(call('getdents64(ipi)i', [512, 0x1000n, -1], { result: 4096n }), allowed, 0)).not.toThrow(); // count read as unsigned
+    expect(() =>
+      checkReport(
+        call('newfstatat(ippi)i', [-100, 0x1000n, 0x2000n, 0], { result: -1n, errno: 2, grant: MISSING_NAME }),
+        allowed,
+        0,
+      ),
+    ).not.toThrow();
+    expect(() =>
+      checkReport(call('openat(ipii)i', [-100, 0x1000n, 0, 0], { result: 5n, grant: 2 }), allowed, 3),
+    ).not.toThrow();
+    expect(() =>
+      checkReport(call('getdents64(ipi)i', [512, 0x1000n, -1], { result: 4096n }), allowed, 0),
+    ).not.toThrow(); // count read as unsigned
   });
 
   it.each([
@@ -292,10 +358,22 @@ describe('supervisor reports are checked like guest input', () => {
     ['a negative errno', call('close(i)i', [7], { result: -1n, errno: -2 }), /errno -2 out of range/],
     ['a failure that does not return -1', call('close(i)i', [7], { result: 0n, errno: 9 }), /result 0 with errno 9/],
     ['a negative result without errno', call('close(i)i', [7], { result: -5n }), /result -5 out of range/],
-    ['a grant it was not given', call('openat(ipii)i', [-100, 1n, 0, 0], { result: 5n, grant: 3 }), /grant 3 \(it was given 3\)/],
-    ['an unknown grant sentinel', call('openat(ipii)i', [-100, 1n, 0, 0], { result: 5n, grant: 0xfffb }), /grant 65531/],
+    [
+      'a grant it was not given',
+      call('openat(ipii)i', [-100, 1n, 0, 0], { result: 5n, grant: 3 }),
+      /grant 3 \(it was given 3\)/,
+    ],
+    [
+      'an unknown grant sentinel',
+      call('openat(ipii)i', [-100, 1n, 0, 0], { result: 5n, grant: 0xfffb }),
+      /grant 65531/,
+    ],
     ['a descriptor that is no C int', call('close(i)i', [2 ** 40], {}), /descriptor 1099511627776 is not a C int/],
-    ['more bytes than the buffer', call('getrandom(pii)i', [1n, 16, 0], { result: 17n }), /result 17 exceeds the count 16/],
+    [
+      'more bytes than the buffer',
+      call('getrandom(pii)i', [1n, 16, 0], { result: 17n }),
+      /result 17 exceeds the count 16/,
+    ],
   ])('refuses %s', (_name, c, message) => {
     expect(() => checkReport(c, allowed, 3)).toThrow(message);
   });

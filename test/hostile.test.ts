@@ -16,7 +16,6 @@ function rawCall(sig: string, words: number[] = []): string {
   return Buffer.concat([Buffer.of(sig.length), Buffer.from(sig, 'latin1'), args]).toString('hex');
 }
 
-
 describe('hostile guests through the C test guest', () => {
   it('a truncated message is a protocol error with the bytes', async () => {
     await closeSpareSupervisor(); // an intended idle process: not a leak
@@ -53,10 +52,12 @@ describe('hostile guests through the C test guest', () => {
 
   it('paths without NUL, longer than the maximum, and .. chains', async () => {
     const r = await runGuest([
-      'fill p a 100000', 'call open(pii)i b:p 0 0',
+      'fill p a 100000',
+      'call open(pii)i b:p 0 0',
       'call open(pii)i s:/../../../../../../etc/passwd 0 0',
       'call stat64(pp)i s:/tmp/../../../.. null',
-      'buf st 144', 'call stat64(pp)i s:/tmp/../../../../tmp b:st',
+      'buf st 144',
+      'call stat64(pp)i s:/tmp/../../../../tmp b:st',
     ]);
     expect(results(r.lines)).toEqual([
       { value: -1n, errno: Errno.ENAMETOOLONG },
@@ -67,7 +68,16 @@ describe('hostile guests through the C test guest', () => {
   });
 
   it('reads of 2^62 bytes and negative counts get bounded answers', async () => {
-    const r = await runGuest(['buf b 70000', 'call open(pii)i s:/dev/zero 0 0', 'call read(ipi)i 3 b:b 0x4000000000000000', 'call read(ipi)i 3 b:b -1', 'call write(ipi)i 1 b:b -7'], { limits: { ioChunkBytes: 65536 } });
+    const r = await runGuest(
+      [
+        'buf b 70000',
+        'call open(pii)i s:/dev/zero 0 0',
+        'call read(ipi)i 3 b:b 0x4000000000000000',
+        'call read(ipi)i 3 b:b -1',
+        'call write(ipi)i 1 b:b -7',
+      ],
+      { limits: { ioChunkBytes: 65536 } },
+    );
     expect(results(r.lines).slice(1)).toEqual([
       { value: 65536n, errno: 0 },
       { value: -1n, errno: Errno.EINVAL },
@@ -78,18 +88,38 @@ describe('hostile guests through the C test guest', () => {
   it('opening files and directories until the caps gives EMFILE, not exhaustion', async () => {
     await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
-    const r = await runGuest(['loop 40', 'call open(pii)i s:/dev/null 0 0', 'end', 'loop 20', 'call opendir(p)p s:/tmp', 'end'], { limits: { openFiles: 32, openDirs: 8 } });
+    const r = await runGuest(
+      ['loop 40', 'call open(pii)i s:/dev/null 0 0', 'end', 'loop 20', 'call opendir(p)p s:/tmp', 'end'],
+      { limits: { openFiles: 32, openDirs: 8 } },
+    );
     const res = results(r.lines);
     expect(res.slice(0, 29).every((x) => x.value >= 3n)).toBe(true);
     expect(res.slice(29, 40).every((x) => x.value === -1n && x.errno === Errno.EMFILE)).toBe(true);
     expect(res.slice(40, 48).every((x) => x.value !== 0n)).toBe(true);
     expect(res.slice(48).every((x) => x.value === 0n && x.errno === Errno.EMFILE)).toBe(true);
-    expect(r.limitsReached).toEqual(expect.arrayContaining([{ name: 'open-files', value: 32, calls: 11 }, { name: 'open-dirs', value: 8, calls: 12 }]));
+    expect(r.limitsReached).toEqual(
+      expect.arrayContaining([
+        { name: 'open-files', value: 32, calls: 11 },
+        { name: 'open-dirs', value: 8, calls: 12 },
+      ]),
+    );
     await healthy(before);
   });
 
   it('writes beyond the /tmp quota fail with ENOSPC', async () => {
-    const r = await runGuest(['quiet', 'fill x A 65536', 'call open(pii)i s:/tmp/big 577 420', 'loop 40', 'call write(ipi)i 3 b:x 65536', 'end', 'loud', 'call write(ipi)i 3 b:x 65536'], { limits: { tmpBytes: 1 << 20 } });
+    const r = await runGuest(
+      [
+        'quiet',
+        'fill x A 65536',
+        'call open(pii)i s:/tmp/big 577 420',
+        'loop 40',
+        'call write(ipi)i 3 b:x 65536',
+        'end',
+        'loud',
+        'call write(ipi)i 3 b:x 65536',
+      ],
+      { limits: { tmpBytes: 1 << 20 } },
+    );
     expect(results(r.lines).at(-1)).toEqual({ value: -1n, errno: Errno.ENOSPC });
     expect(r.limitsReached).toContainEqual(expect.objectContaining({ name: 'tmp-quota', value: 1 << 20 }));
     expect(r.vfs.snapshot('/tmp').big!.length).toBeLessThanOrEqual(1 << 20);
@@ -98,7 +128,10 @@ describe('hostile guests through the C test guest', () => {
   it('100 MB of output streams through with bounded controller memory', async () => {
     let bytes = 0;
     const rssBefore = process.memoryUsage().rss;
-    const r = await runGuest(['quiet', 'fill x A 1048576', 'loop 100', 'call write(ipi)i 1 b:x 1048576', 'end'], { stdout: (b) => (bytes += b.length), limits: { outputBytes: 0 } });
+    const r = await runGuest(['quiet', 'fill x A 1048576', 'loop 100', 'call write(ipi)i 1 b:x 1048576', 'end'], {
+      stdout: (b) => (bytes += b.length),
+      limits: { outputBytes: 0 },
+    });
     expect(r.outcome).toBe('exited');
     expect(bytes).toBe(100 * 1024 * 1024);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(150 * 1024 * 1024);
@@ -109,7 +142,9 @@ describe('hostile guests through the C test guest', () => {
     expect(r.outcome).toBe('exited');
     expect(r.lines).toEqual(expect.arrayContaining([`SYS -1 errno=${Errno.EACCES}`, `SYS -1 errno=${Errno.EPERM}`]));
     expect(results(r.lines)).toHaveLength(2); // the call after the refusals was answered
-    expect(r.walls).toEqual(expect.arrayContaining(['seccomp-strict', 'no-new-privs', 'rlimits', 'parent-death-signal']));
+    expect(r.walls).toEqual(
+      expect.arrayContaining(['seccomp-strict', 'no-new-privs', 'rlimits', 'parent-death-signal']),
+    );
     const off = await runGuest(['call getpid()i'], { walls: false });
     expect(off.walls).toEqual([]);
   });
@@ -144,7 +179,13 @@ describe('a guest that sends calls and never reads the answers', () => {
       stderr.end();
       settle({ signal: 'SIGKILL' });
     };
-    const err = await outcome(new Controller({ executable: '(flood)', transport: () => ({ stdin, stdout, stderr, kill, done }), timeout: 20_000 }).run());
+    const err = await outcome(
+      new Controller({
+        executable: '(flood)',
+        transport: () => ({ stdin, stdout, stderr, kill, done }),
+        timeout: 20_000,
+      }).run(),
+    );
     expect(err).toBeInstanceOf(SandboxError);
     expect((err as SandboxError).kind).toBe('protocol');
     expect((err as SandboxError).message).toMatch(/answers unread/);
@@ -154,15 +195,37 @@ describe('a guest that sends calls and never reads the answers', () => {
 describe('fuzzing the controller with 10,000 seeded streams', () => {
   const valid = (r: ReturnType<typeof rng>): Buffer => {
     const calls: [string, number[]][] = [
-      ['getpid()i', []], ['open(pii)i', [0x1000, 0, 0]], ['read(ipi)i', [3, 0x2000, 100]], ['write(ipi)i', [1, 0x2000, 20]],
-      ['stat64(pp)i', [0x1000, 0x3000]], ['opendir(p)p', [0x1000]], ['readdir(p)p', [0x7f00_0000_0000]], ['getenv(p)p', [0x1000]],
-      ['get_environ()p', []], ['lseek(iii)i', [3, -5, 1]], ['close(i)i', [3]], ['mkdir(pi)i', [0x1000, 0o777]], ['unlink(p)i', [0x1000]],
-      ['time(p)i', [0]], ['getcwd(pi)p', [0x4000, 10]], ['uname(p)i', [0x5000]], ['frob(ffp)v', [1, 2, 3]], ['_pypy_init_home()p', []],
+      ['getpid()i', []],
+      ['open(pii)i', [0x1000, 0, 0]],
+      ['read(ipi)i', [3, 0x2000, 100]],
+      ['write(ipi)i', [1, 0x2000, 20]],
+      ['stat64(pp)i', [0x1000, 0x3000]],
+      ['opendir(p)p', [0x1000]],
+      ['readdir(p)p', [0x7f00_0000_0000]],
+      ['getenv(p)p', [0x1000]],
+      ['get_environ()p', []],
+      ['lseek(iii)i', [3, -5, 1]],
+      ['close(i)i', [3]],
+      ['mkdir(pi)i', [0x1000, 0o777]],
+      ['unlink(p)i', [0x1000]],
+      ['time(p)i', [0]],
+      ['getcwd(pi)p', [0x4000, 10]],
+      ['uname(p)i', [0x5000]],
+      ['frob(ffp)v', [1, 2, 3]],
+      ['_pypy_init_home()p', []],
     ];
     const parts: Buffer[] = [];
     for (let k = 0, n = 1 + r.int(8); k < n; k++) {
       const [sig, words] = r.pick(calls);
-      parts.push(Buffer.from(rawCall(sig, words.map((w) => (r.next() < 0.1 ? r.int(2 ** 31) - 2 ** 30 : w))), 'hex'));
+      parts.push(
+        Buffer.from(
+          rawCall(
+            sig,
+            words.map((w) => (r.next() < 0.1 ? r.int(2 ** 31) - 2 ** 30 : w)),
+          ),
+          'hex',
+        ),
+      );
     }
     return Buffer.concat(parts);
   };
@@ -191,9 +254,19 @@ describe('fuzzing the controller with 10,000 seeded streams', () => {
       while (next < CASES) {
         const k = next++;
         const choice = r.int(3);
-        const stream = choice === 0 ? Buffer.from(Array.from({ length: r.int(300) }, () => r.int(256))) : choice === 1 ? valid(r) : mutate(valid(r), r);
+        const stream =
+          choice === 0
+            ? Buffer.from(Array.from({ length: r.int(300) }, () => r.int(256)))
+            : choice === 1
+              ? valid(r)
+              : mutate(valid(r), r);
         const res = await outcome(
-          new Controller({ executable: '(fuzz)', transport: () => fakeGuest(stream, k + 1), timeout: 5000, limits: { openFiles: 16, openDirs: 4, tmpBytes: 1 << 16 } }).run(),
+          new Controller({
+            executable: '(fuzz)',
+            transport: () => fakeGuest(stream, k + 1),
+            timeout: 5000,
+            limits: { openFiles: 16, openDirs: 4, tmpBytes: 1 << 16 },
+          }).run(),
         );
         const key = res instanceof SandboxError ? `error:${res.kind}` : res.outcome;
         kinds.set(key, (kinds.get(key) ?? 0) + 1);
@@ -216,8 +289,13 @@ describe('fuzzing the controller with 10,000 seeded streams', () => {
 
 describe('load', () => {
   const script = (id: number) => [
-    `call open(pii)i s:/tmp/id.txt 577 420`, `call write(ipi)i 3 s:guest-${id} ${`guest-${id}`.length}`, 'call close(i)i 3',
-    'buf b 64', 'call open(pii)i s:/tmp/id.txt 0 0', 'call read(ipi)i 3 b:b 64', 'call write(ipi)i 1 b:b r',
+    `call open(pii)i s:/tmp/id.txt 577 420`,
+    `call write(ipi)i 3 s:guest-${id} ${`guest-${id}`.length}`,
+    'call close(i)i 3',
+    'buf b 64',
+    'call open(pii)i s:/tmp/id.txt 0 0',
+    'call read(ipi)i 3 b:b 64',
+    'call write(ipi)i 1 b:b r',
   ];
   const check = (r: RunResult, id: number) => {
     expect(r.stdout.toString()).toBe(`guest-${id}`);
@@ -227,7 +305,9 @@ describe('load', () => {
   it('runs 50 guests concurrently without cross-talk', async () => {
     await closeSpareSupervisor(); // an intended idle process: not a leak
     const before = openFds();
-    const runs = await Promise.all(Array.from({ length: 50 }, (_, id) => new Controller({ executable: GUEST, args: script(id) }).run()));
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, id) => new Controller({ executable: GUEST, args: script(id) }).run()),
+    );
     runs.forEach(check);
     await closeSpareSupervisor();
     expect(openFds()).toEqual(before);
@@ -261,8 +341,14 @@ describe('no orphans', () => {
       });
 
   it.each([
-    ['a sandboxed-protocol guest', (token: string) => `{ executable: ${JSON.stringify(GUEST)}, args: ['sleep 30000', '${token}'] }`],
-    ['a stock interpreter', (token: string) => `{ python: 'python3', args: ['-c', 'import time; time.sleep(30)', '${token}'] }`],
+    [
+      'a sandboxed-protocol guest',
+      (token: string) => `{ executable: ${JSON.stringify(GUEST)}, args: ['sleep 30000', '${token}'] }`,
+    ],
+    [
+      'a stock interpreter',
+      (token: string) => `{ python: 'python3', args: ['-c', 'import time; time.sleep(30)', '${token}'] }`,
+    ],
   ])('%s dies when the controller process is killed with SIGKILL', async (_name, options) => {
     const token = `orphan-check-${process.pid}-${Date.now()}`;
     const code = `import('${path.join(ROOT, 'dist/src/index.js')}').then(({ Controller }) => new Controller(${options(token)}).run())`;
@@ -278,7 +364,18 @@ describe('no orphans', () => {
   /** Ends the supervisor under a parent that never reaps strangers; what is left below that parent. */
   const leftAfter = async (signal: number) => {
     const pypy = findInterpreter('pypy3') ?? findInterpreter('python3');
-    const r = await execa(path.join(ROOT, 'build/test/reaper'), [String(signal), supervisorPath(), '--nofile', '832', '--config-stdin', '--', pypy!, pypy!, '-c', 'import time; time.sleep(30)']);
+    const r = await execa(path.join(ROOT, 'build/test/reaper'), [
+      String(signal),
+      supervisorPath(),
+      '--nofile',
+      '832',
+      '--config-stdin',
+      '--',
+      pypy!,
+      pypy!,
+      '-c',
+      'import time; time.sleep(30)',
+    ]);
     const [, left, zombies] = /left (\d+) zombies (\d+)/.exec(r.stdout)!;
     return { left: Number(left), zombies: Number(zombies) };
   };
@@ -294,4 +391,3 @@ describe('no orphans', () => {
     expect((await leftAfter(9)).left).toBeGreaterThan(0);
   });
 });
-

@@ -26,14 +26,20 @@ function descendantUids(): Set<number> {
     }
   }
   const mine = (pid: number): boolean => {
-    for (let p = parent.get(pid), k = 0; p !== undefined && k < 64; p = parent.get(p), k++) if (p === process.pid) return true;
+    for (let p = parent.get(pid), k = 0; p !== undefined && k < 64; p = parent.get(p), k++)
+      if (p === process.pid) return true;
     return false;
   };
   return new Set([...uid].filter(([pid, u]) => u !== 0 && mine(pid)).map(([, u]) => u));
 }
 
 /** A guest that says it is running, then waits for its stdin to end (the test ends it). */
-function waiting(extra: Partial<ControllerOptions> = {}): { run: Promise<RunResult>; started: Promise<void>; release: () => void; output: () => string } {
+function waiting(extra: Partial<ControllerOptions> = {}): {
+  run: Promise<RunResult>;
+  started: Promise<void>;
+  release: () => void;
+  output: () => string;
+} {
   let out = '';
   let release!: () => void;
   let started!: () => void;
@@ -69,7 +75,8 @@ class ReadableFromPromise extends Readable {
 
 describe('identity options', () => {
   it('are checked up front, with the option named', () => {
-    const make = (identityRange: unknown) => () => new Controller({ python: 'python3', identityRange: identityRange as never });
+    const make = (identityRange: unknown) => () =>
+      new Controller({ python: 'python3', identityRange: identityRange as never });
     expect(make({ first: 0, count: 5 })).toThrow(OptionError);
     expect(make({ first: 0, count: 5 })).toThrow(/identityRange.first: must be at least 1/);
     expect(make({ first: 10, count: 0 })).toThrow(/identityRange.count/);
@@ -91,7 +98,9 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     expect(held).toEqual([PAIR.first, PAIR.first + 1]);
     const err = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: PAIR });
     expect(err.kind).toBe('spawn');
-    expect(err.message).toMatch(/no free uid: all 2 of 3000000\.\.3000001 are in use by other runs \(lock file \/run\/pypy-box\/uids\.lock\)$/);
+    expect(err.message).toMatch(
+      /no free uid: all 2 of 3000000\.\.3000001 are in use by other runs \(lock file \/run\/pypy-box\/uids\.lock\)$/,
+    );
     a.release();
     b.release();
     for (const r of await Promise.all([a.run, b.run])) {
@@ -115,7 +124,9 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     );
     const other = execFile(process.execPath, [script]);
     const out: string[] = [];
-    const up = new Promise<void>((resolve) => other.stdout!.on('data', (b: Buffer) => (out.push(b.toString()), out.join('').includes('up') && resolve())));
+    const up = new Promise<void>((resolve) =>
+      other.stdout!.on('data', (b: Buffer) => (out.push(b.toString()), out.join('').includes('up') && resolve())),
+    );
     await up;
     const err = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: SINGLE });
     expect(err.message).toMatch(/no free uid: all 1 of 3000100\.\.3000100/);
@@ -149,35 +160,51 @@ describe.runIf(process.getuid?.() === 0)('one host uid per run (as root)', () =>
     await r.run;
   });
 
-  it('does not start in a user namespace that maps too few ids (a container), and says so', { timeout: 60_000 }, async () => {
-    // `unshare -Ur`: root inside, and only that one id mapped.
-    const script = path.join(ROOT, 'build/test/identity-in-userns.mjs');
-    const lockFile = path.join(ROOT, 'build/test/userns-uids.lock');
-    fs.rmSync(lockFile, { force: true });
-    fs.writeFileSync(
-      script,
-      `import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
+  it(
+    'does not start in a user namespace that maps too few ids (a container), and says so',
+    { timeout: 60_000 },
+    async () => {
+      // `unshare -Ur`: root inside, and only that one id mapped.
+      const script = path.join(ROOT, 'build/test/identity-in-userns.mjs');
+      const lockFile = path.join(ROOT, 'build/test/userns-uids.lock');
+      fs.rmSync(lockFile, { force: true });
+      fs.writeFileSync(
+        script,
+        `import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
        try {
          await new Controller({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: ${JSON.stringify(lockFile)} } }).run();
          console.log('started');
        } catch (e) {
          console.log(e.message);
        }`,
-    );
-    const { stdout } = await promisify(execFile)('unshare', ['-Ur', process.execPath, script], { timeout: 50_000 });
-    const python = fs.realpathSync('/usr/bin/python3');
-    expect(stdout.trim()).toBe(`cannot start ${python}: the uid range 1000000..1065535 is not mapped in this user namespace (a container?): give one inside it (--uid-range)`);
-  });
+      );
+      const { stdout } = await promisify(execFile)('unshare', ['-Ur', process.execPath, script], { timeout: 50_000 });
+      const python = fs.realpathSync('/usr/bin/python3');
+      expect(stdout.trim()).toBe(
+        `cannot start ${python}: the uid range 1000000..1065535 is not mapped in this user namespace (a container?): give one inside it (--uid-range)`,
+      );
+    },
+  );
 
   it('does not start without a usable lock file, and says why', async () => {
-    const notDir = await refusedRun({ python: 'python3', args: ['-c', 'print(1)'], identityRange: { lockFile: '/proc/version/uids.lock' } });
+    const notDir = await refusedRun({
+      python: 'python3',
+      args: ['-c', 'print(1)'],
+      identityRange: { lockFile: '/proc/version/uids.lock' },
+    });
     expect(notDir.kind).toBe('spawn');
-    expect(notDir.message).toMatch(/cannot open the uid lock file \/proc\/version\/uids\.lock: Not a directory \(ENOTDIR\)$/);
+    expect(notDir.message).toMatch(
+      /cannot open the uid lock file \/proc\/version\/uids\.lock: Not a directory \(ENOTDIR\)$/,
+    );
     const open = path.join(ROOT, 'build/test/open-uids.lock');
     fs.mkdirSync(path.dirname(open), { recursive: true });
     fs.writeFileSync(open, '');
     fs.chmodSync(open, 0o644); // others could read it, and hold read locks on every uid
-    const loose = await refusedRun({ executable: path.join(ROOT, 'build/test/guest'), args: ['call getpid()i'], identityRange: { lockFile: open } });
+    const loose = await refusedRun({
+      executable: path.join(ROOT, 'build/test/guest'),
+      args: ['call getpid()i'],
+      identityRange: { lockFile: open },
+    });
     expect(loose.message).toMatch(/uid lock file .*open-uids\.lock is not a regular file of ours closed to others/);
   });
 });

@@ -11,7 +11,8 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const run = (code: string, opts: ConstructorParameters<typeof Controller>[0] = {}) => new Controller({ python: 'pypy3', args: ['-c', code], timeout: 30_000, ...opts }).run();
+const run = (code: string, opts: ConstructorParameters<typeof Controller>[0] = {}) =>
+  new Controller({ python: 'pypy3', args: ['-c', code], timeout: 30_000, ...opts }).run();
 
 describe('tmpFiles', () => {
   it('are in the writable /tmp: read, changed and removed by the guest, counted in its quota', async () => {
@@ -28,9 +29,15 @@ describe('tmpFiles', () => {
     for (const name of ['../x', '/abs', 'a/../b', 'a//b', '']) {
       expect(() => new Controller({ python: 'pypy3', tmpFiles: { [name]: 'x' } })).toThrow(OptionError);
     }
-    expect(() => new Controller({ python: 'pypy3', tmpFiles: { a: 5 as unknown as string } })).toThrow(/tmpFiles\["a"\]: expected a string or a Buffer/);
-    await expect(new Controller({ python: 'pypy3', tmpFiles: { big: Buffer.alloc(4096) }, limits: { tmpBytes: 4096 } }).run()).rejects.toThrow(/tmpFiles: do not fit in the \/tmp quota/);
-    expect(() => new Controller({ python: 'pypy3', tmpFiles: { a: 'x' }, vfs: new VirtualFS() })).toThrow(/either a ready VirtualFS or/);
+    expect(() => new Controller({ python: 'pypy3', tmpFiles: { a: 5 as unknown as string } })).toThrow(
+      /tmpFiles\["a"\]: expected a string or a Buffer/,
+    );
+    await expect(
+      new Controller({ python: 'pypy3', tmpFiles: { big: Buffer.alloc(4096) }, limits: { tmpBytes: 4096 } }).run(),
+    ).rejects.toThrow(/tmpFiles: do not fit in the \/tmp quota/);
+    expect(() => new Controller({ python: 'pypy3', tmpFiles: { a: 'x' }, vfs: new VirtualFS() })).toThrow(
+      /either a ready VirtualFS or/,
+    );
   });
 });
 
@@ -63,7 +70,9 @@ describe('VirtualFS.exportTo', () => {
     expect(fs.readdirSync(dir)).toEqual(['a.txt']);
     fs.rmSync(path.join(dir, 'a.txt'));
     fs.symlinkSync('/etc', path.join(dir, 'deep'));
-    expect(() => guestTree().exportTo('/tmp/out', dir, { overwrite: true })).toThrow(/deep exists and is not a directory \(a symlink\)/);
+    expect(() => guestTree().exportTo('/tmp/out', dir, { overwrite: true })).toThrow(
+      /deep exists and is not a directory \(a symlink\)/,
+    );
     expect(fs.readdirSync(dir)).toEqual(['deep']);
     expect(() => guestTree().exportTo('/tmp/out/passwd', dir)).toThrow(/not a directory \(a symlink, not followed\)/);
   });

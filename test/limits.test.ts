@@ -2,7 +2,13 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSpareSupervisor, Controller, SandboxError, type ControllerOptions, type RunResult } from '../src/index.js';
+import {
+  closeSpareSupervisor,
+  Controller,
+  SandboxError,
+  type ControllerOptions,
+  type RunResult,
+} from '../src/index.js';
 import { SYSCALLS } from '../src/supervisor/contract/contract.js';
 import { CLI, GUEST, ROOT } from './helpers.js';
 
@@ -10,7 +16,13 @@ const MIB = 1024 * 1024;
 
 /** Stock pypy3 under the supervisor with only the walls a test names (seccomp is the supervisor itself). */
 function py(code: string, opts: Partial<ControllerOptions> = {}): Promise<RunResult> {
-  return new Controller({ python: 'pypy3', args: ['-c', code], timeout: 60_000, walls: { namespaces: false, dropRoot: false }, ...opts }).run();
+  return new Controller({
+    python: 'pypy3',
+    args: ['-c', code],
+    timeout: 60_000,
+    walls: { namespaces: false, dropRoot: false },
+    ...opts,
+  }).run();
 }
 
 /** The directories under which runs' cgroups are made (cgroup.h): below this process's cgroup and at each root. */
@@ -22,7 +34,12 @@ function cgroupGroups(): string[] {
     if (id === '0' && controllers === '') own.set('', p);
     for (const c of controllers!.split(',')) own.set(c, p);
   }
-  const mounts: [string, string][] = [['/sys/fs/cgroup', ''], ['/sys/fs/cgroup/unified', ''], ['/sys/fs/cgroup/memory', 'memory'], ['/sys/fs/cgroup/pids', 'pids']];
+  const mounts: [string, string][] = [
+    ['/sys/fs/cgroup', ''],
+    ['/sys/fs/cgroup/unified', ''],
+    ['/sys/fs/cgroup/memory', 'memory'],
+    ['/sys/fs/cgroup/pids', 'pids'],
+  ];
   const dirs = mounts.flatMap(([m, c]) => [path.join(m, own.get(c) ?? '/', 'pypy-box'), path.join(m, 'pypy-box')]);
   return [...new Set(dirs)].filter((d) => fs.existsSync(d));
 }
@@ -40,7 +57,8 @@ function alive(pid: number): boolean {
 async function leftBehind(): Promise<string[]> {
   await closeSpareSupervisor(); // and every supervisor still tearing down
   return cgroupGroups().flatMap((g) =>
-    fs.readdirSync(g, { withFileTypes: true })
+    fs
+      .readdirSync(g, { withFileTypes: true })
       .filter((e) => e.isDirectory() && /^\d+$/.test(e.name) && !alive(Number(e.name)))
       .map((e) => path.join(g, e.name)),
   );
@@ -74,7 +92,10 @@ describe('memory cap', () => {
   it('a memfd filled past the cap ends the run with the memory limit (cgroup)', async (ctx) => {
     const wall = await cgroupWall();
     if (!wall) return ctx.skip();
-    const r = await py(MEMFD_BOMB, { limits: { memoryBytes: 64 * MIB }, walls: { namespaces: false, dropRoot: false, cgroup: true } });
+    const r = await py(MEMFD_BOMB, {
+      limits: { memoryBytes: 64 * MIB },
+      walls: { namespaces: false, dropRoot: false, cgroup: true },
+    });
     expect(r.walls).toContain(wall);
     expect(r.outcome).toBe('limit');
     expect(r.limit).toEqual({ name: 'memory', value: 64 * MIB });
@@ -84,7 +105,8 @@ describe('memory cap', () => {
 
   it('without a cgroup a memfd is refused with EFBIG at the cap (RLIMIT_FSIZE): the host keeps its memory', async () => {
     const walls = { namespaces: false, dropRoot: false, cgroup: false };
-    const grow = 'import os\nfd = os.memfd_create("big")\ntry:\n    os.ftruncate(fd, 128 << 20)\nexcept OSError as e:\n    print("refused", e.errno)\nprint(os.fstat(fd).st_size)';
+    const grow =
+      'import os\nfd = os.memfd_create("big")\ntry:\n    os.ftruncate(fd, 128 << 20)\nexcept OSError as e:\n    print("refused", e.errno)\nprint(os.fstat(fd).st_size)';
     const g = await py(grow, { limits: { memoryBytes: 64 * MIB }, walls });
     expect(g.walls).toEqual(expect.arrayContaining(['rlimit-memory', 'memory-poll']));
     expect(g.walls.some((w) => w.startsWith('cgroup-'))).toBe(false);
@@ -106,13 +128,16 @@ for k in range(40):
         os.write(fd, chunk)
 print("held", 40 * 30, "MiB")
 `;
-    const r = await py(code, { limits: { memoryBytes: 128 * MIB }, walls: { namespaces: false, dropRoot: false, cgroup: false } });
+    const r = await py(code, {
+      limits: { memoryBytes: 128 * MIB },
+      walls: { namespaces: false, dropRoot: false, cgroup: false },
+    });
     expect(r.outcome).toBe('limit');
     expect(r.limit).toEqual({ name: 'memory', value: 128 * MIB });
     expect(r.stdout.toString()).toBe('');
   });
 
-  it('a stock guest\'s heap cap counts its memfds too: --heapsize 64m stops a 512 MiB memfd', async () => {
+  it("a stock guest's heap cap counts its memfds too: --heapsize 64m stops a 512 MiB memfd", async () => {
     const r = await py(MEMFD_BOMB, { limits: { heapBytes: 64 * MIB } });
     expect(r.outcome).toBe('limit');
     expect(r.limit).toEqual({ name: 'heap', value: 64 * MIB });
@@ -123,7 +148,10 @@ print("held", 40 * 30, "MiB")
     const r = await probe;
     expect(r.outcome).toBe('exited');
     expect(r.walls.some((w) => w.startsWith('cgroup-') || w === 'rlimit-memory')).toBe(true);
-    const g = await py('import os\nfd = os.memfd_create("big")\ntry:\n    os.ftruncate(fd, 2 << 30)\nexcept OSError as e:\n    print("refused", e.errno)', { walls: { cgroup: false } });
+    const g = await py(
+      'import os\nfd = os.memfd_create("big")\ntry:\n    os.ftruncate(fd, 2 << 30)\nexcept OSError as e:\n    print("refused", e.errno)',
+      { walls: { cgroup: false } },
+    );
     expect(g.stdout.toString()).toBe('refused 27\n');
   });
 });
@@ -147,7 +175,10 @@ for t in ts:
 
   it('a thread bomb is refused at the cgroup task cap and reported in limitsReached', async (ctx) => {
     if (!(await cgroupWall())) return ctx.skip();
-    const r = await py(THREAD_BOMB, { limits: { tasks: 20 }, walls: { namespaces: false, dropRoot: false, cgroup: true } });
+    const r = await py(THREAD_BOMB, {
+      limits: { tasks: 20 },
+      walls: { namespaces: false, dropRoot: false, cgroup: true },
+    });
     expect(r.outcome).toBe('exited');
     const m = /^refused (\d+)\n$/.exec(r.stdout.toString());
     expect(m).not.toBeNull();
@@ -168,7 +199,10 @@ for t in ts:
   // supervisor's count of the guest's threads holds the cap.
   it('without a cgroup, as root keeping uid 0, a thread bomb is refused at the task cap and reported', async (ctx) => {
     if (process.getuid?.() !== 0) return ctx.skip();
-    const r = await py(THREAD_BOMB, { limits: { tasks: 20 }, walls: { namespaces: false, dropRoot: false, cgroup: false } });
+    const r = await py(THREAD_BOMB, {
+      limits: { tasks: 20 },
+      walls: { namespaces: false, dropRoot: false, cgroup: false },
+    });
     expect(r.outcome).toBe('exited');
     const m = /^refused (\d+)\n$/.exec(r.stdout.toString());
     expect(m, r.stdout.toString()).not.toBeNull();
@@ -238,12 +272,15 @@ print("after a close", count())
 `;
     // python3: PyPy 3.9's os.memfd_create reports a stale errno when it fails.
     const r = await py(code, { python: 'python3', limits: { openFiles: 20 } });
-    expect(r.stdout.toString()).toBe('full 24 20\nmemfd 24 eventfd 24 epoll 24 timerfd 24 signalfd 24 pipe 24 dup 24 dup2 24 fcntl 24 file 24 dir 24\nafter a close 20\n');
+    expect(r.stdout.toString()).toBe(
+      'full 24 20\nmemfd 24 eventfd 24 epoll 24 timerfd 24 signalfd 24 pipe 24 dup 24 dup2 24 fcntl 24 file 24 dir 24\nafter a close 20\n',
+    );
     expect(r.limitsReached).toContainEqual({ name: 'open-files', value: 20, calls: 12 });
   });
 
   it('dups of real descriptors still work under the limit: natively, and onto a standard stream through the controller', async () => {
-    const code = 'import os\nr, w = os.pipe()\nos.write(w, b"hi there")\nc = os.dup(r)\nos.dup2(c, 40)\nos.dup2(40, 0)\nprint(os.read(0, 2), os.read(c, 3), os.read(40, 3))';
+    const code =
+      'import os\nr, w = os.pipe()\nos.write(w, b"hi there")\nc = os.dup(r)\nos.dup2(c, 40)\nos.dup2(40, 0)\nprint(os.read(0, 2), os.read(c, 3), os.read(40, 3))';
     const r = await py(code, { limits: { openFiles: 12 } });
     expect(r.stdout.toString()).toBe("b'hi' b' th' b'ere'\n");
     expect(r.limitsReached).toEqual([]);
@@ -267,7 +304,9 @@ except OSError as e:
 
 describe('CPU limit', () => {
   it('a guest that ignores SIGXCPU and dies of SIGKILL at the hard limit is reported as limit cpu', async () => {
-    const r = await py('import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass', { limits: { cpuSeconds: 1 } });
+    const r = await py('import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass', {
+      limits: { cpuSeconds: 1 },
+    });
     expect(r.outcome).toBe('limit');
     expect(r.limit).toEqual({ name: 'cpu', value: 1 });
   });
@@ -283,23 +322,36 @@ describe('the run cgroup', () => {
     expect(await leftBehind()).toEqual([]);
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 1500);
-    await expect(py('import time\ntime.sleep(60)', { walls, signal: abort.signal })).rejects.toBeInstanceOf(SandboxError);
+    await expect(py('import time\ntime.sleep(60)', { walls, signal: abort.signal })).rejects.toBeInstanceOf(
+      SandboxError,
+    );
     expect(await leftBehind()).toEqual([]);
     // From the spare supervisor too (its child joined the group before the run was known).
-    for (let i = 0; i < 3; i++) expect((await py(MEMFD_BOMB, { walls, limits: { memoryBytes: 48 * MIB } })).limit?.name).toBe('memory');
+    for (let i = 0; i < 3; i++)
+      expect((await py(MEMFD_BOMB, { walls, limits: { memoryBytes: 48 * MIB } })).limit?.name).toBe('memory');
     expect(await leftBehind()).toEqual([]);
   });
 
   it('is removed when the controller process itself is killed outright', async (ctx) => {
     if (!(await cgroupWall())) return ctx.skip();
-    const runDirs = () => new Set(cgroupGroups().flatMap((g) => fs.readdirSync(g).filter((n) => /^\d+$/.test(n)).map((n) => path.join(g, n))));
+    const runDirs = () =>
+      new Set(
+        cgroupGroups().flatMap((g) =>
+          fs
+            .readdirSync(g)
+            .filter((n) => /^\d+$/.test(n))
+            .map((n) => path.join(g, n)),
+        ),
+      );
     const before = runDirs();
     const script = `
 import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
 await new Controller({ python: 'pypy3', args: ['-c', 'import time\\nprint("up", flush=True)\\ntime.sleep(60)'], stdout: (b) => process.stdout.write(b), walls: { cgroup: true }, spareSupervisor: false }).run();
 `;
     const controller = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
-    await new Promise<void>((resolve) => controller.stdout!.on('data', (b: Buffer) => b.toString().includes('up') && resolve()));
+    await new Promise<void>((resolve) =>
+      controller.stdout!.on('data', (b: Buffer) => b.toString().includes('up') && resolve()),
+    );
     // Its supervisor's group (other test files may be making groups of their own meanwhile).
     const parentOf = (pid: number) => {
       try {
@@ -337,7 +389,12 @@ try {
   console.log('REFUSED', e.kind, e.message);
 }
 `;
-    const run = await execa(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, reject: false, cwd: '/' });
+    const run = await execa(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      reject: false,
+      cwd: '/',
+    });
     expect(run.stdout).toMatch(/^REFUSED spawn .*the cgroup wall could not be set up \(no writable cgroup/);
     expect(run.stdout).not.toContain('RAN');
   });
@@ -354,7 +411,11 @@ describe('defaults', () => {
   });
 
   it('pypy-box interact --memory ends a memfd bomb with exit code 125 and names the limit', async () => {
-    const r = await execa(process.execPath, [CLI, 'interact', '--memory', '48m', '-c', MEMFD_BOMB], { reject: false, env: { NO_COLOR: '1' }, timeout: 60_000 });
+    const r = await execa(process.execPath, [CLI, 'interact', '--memory', '48m', '-c', MEMFD_BOMB], {
+      reject: false,
+      env: { NO_COLOR: '1' },
+      timeout: 60_000,
+    });
     if (r.exitCode === 125) expect(r.stderr).toMatch(/limit: guest stopped by the memory limit \(50331648\)/);
     else expect(r.stdout).toBe('refused 27 48\nwrote 48\n'); // no cgroup on this host: the fallback's EFBIG
   });

@@ -16,7 +16,8 @@ function setup(edit: (t: Buffer) => void = () => {}) {
   return { ld, echo: () => echoed.join(''), signals };
 }
 
-const flags = (t: Buffer, word: number, set: number, clear = 0) => t.writeUInt32LE(((t.readUInt32LE(word) | set) & ~clear) >>> 0, word);
+const flags = (t: Buffer, word: number, set: number, clear = 0) =>
+  t.writeUInt32LE(((t.readUInt32LE(word) | set) & ~clear) >>> 0, word);
 const cc = (t: Buffer, v: number, value: number) => (t[17 + v] = value);
 const raw = (t: Buffer) => flags(t, 12, 0, L.ICANON | L.ECHO | L.ISIG | L.IEXTEN);
 const type = (ld: LineDiscipline, s: string) => ld.input(Buffer.from(s, 'latin1'));
@@ -83,7 +84,14 @@ describe('canonical mode (the default cooked terminal)', () => {
     type(ld, 'a\rb\x0d');
     type(ld, 'c\n');
     expect(echo()).toBe('');
-    ld.set((() => { const t = defaultTermios(); flags(t, 0, 0, I.ICRNL); return t; })(), false);
+    ld.set(
+      (() => {
+        const t = defaultTermios();
+        flags(t, 0, 0, I.ICRNL);
+        return t;
+      })(),
+      false,
+    );
     type(ld, 'd\n');
     expect(await text(ld.read(100))).toBe('abc\rd\n'); // the CR made from NL ended no line
   });

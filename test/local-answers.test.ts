@@ -189,9 +189,21 @@ print('cwd', os.getcwd(), os.stat(c) == s3)
 print('probed', len(paths))
 `;
 
-async function run(python: string, localAnswers: boolean, extra: Partial<ControllerOptions> = {}, more: string[] = []): Promise<{ r: RunResult; recs: CallRecord[] }> {
+async function run(
+  python: string,
+  localAnswers: boolean,
+  extra: Partial<ControllerOptions> = {},
+  more: string[] = [],
+): Promise<{ r: RunResult; recs: CallRecord[] }> {
   const recs: CallRecord[] = [];
-  const r = await new Controller({ python, args: ['-c', PROBE, ...more], timeout: 60_000, localAnswers, onCall: (c) => recs.push(c), ...extra }).run();
+  const r = await new Controller({
+    python,
+    args: ['-c', PROBE, ...more],
+    timeout: 60_000,
+    localAnswers,
+    onCall: (c) => recs.push(c),
+    ...extra,
+  }).run();
   return { r, recs };
 }
 
@@ -216,7 +228,9 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(text).not.toMatch(/dirfd .* False/);
     expect(text).not.toMatch(/'[0-9a-f]{40}', False/); // fstat of an open file always agreed with stat
     expect(text).toContain('cwd /tmp True True\ncwd kept True True\ncwd /usr/lib True\ncwd /tmp True\n');
-    expect(local(a.recs).some((c) => c.sig === 'newfstatat(ippi)i' && c.path === '/tmp' && /repeated/.test(c.reason ?? ''))).toBe(true);
+    expect(
+      local(a.recs).some((c) => c.sig === 'newfstatat(ippi)i' && c.path === '/tmp' && /repeated/.test(c.reason ?? '')),
+    ).toBe(true);
     expect(text).toBe(b.r.stdout.toString());
     expect(again.r.stdout.toString()).toBe(text);
     expect(again.r.denials).toBe(a.r.denials);
@@ -232,16 +246,27 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(libc?.reason).toMatch(/^host \/usr\/lib\/x86_64-linux-gnu\/libc\.so\.6 under read grant/);
     // Directories and symlinks of the controller's own tree: their stat was handed over too.
     for (const own of ['/', '/usr', '/etc', '/lib']) {
-      expect(local(a.recs).some((c) => c.path === own && c.sig === 'newfstatat(ippi)i' && c.reason === 'virtual file of the sandbox'), own).toBe(true);
+      expect(
+        local(a.recs).some(
+          (c) => c.path === own && c.sig === 'newfstatat(ippi)i' && c.reason === 'virtual file of the sandbox',
+        ),
+        own,
+      ).toBe(true);
     }
     const outside = local(a.recs).find((c) => c.path === '/etc/passwd');
-    expect(outside).toMatchObject({ allowed: false, errno: 13, reason: "/etc/passwd is outside the sandbox's filesystem (not whitelisted)" });
+    expect(outside).toMatchObject({
+      allowed: false,
+      errno: 13,
+      reason: "/etc/passwd is outside the sandbox's filesystem (not whitelisted)",
+    });
   });
 
   it('agree on a granted host tree with symlinks, hidden names, a FIFO and a nested directory', async () => {
     // Not under /tmp: the guest's /tmp is its own in-memory tree, and a grant inside it is not
     // handed to the supervisor (it lies below another mount).
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(fs.existsSync('/var/tmp') ? '/var/tmp' : os.homedir(), 'pypy-box-local-')));
+    const dir = fs.realpathSync(
+      fs.mkdtempSync(path.join(fs.existsSync('/var/tmp') ? '/var/tmp' : os.homedir(), 'pypy-box-local-')),
+    );
     onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
     fs.mkdirSync(path.join(dir, 'sub/deeper'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha');
@@ -252,8 +277,24 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     fs.symlinkSync('/etc/passwd', path.join(dir, 'outside-link'));
     fs.symlinkSync('sub', path.join(dir, 'dir-link'));
     execFileSync('mkfifo', [path.join(dir, 'pipe')]);
-    const names = ['', '/a.txt', '/run.sh', '/sub', '/sub/deeper', '/sub/deeper/b.txt', '/sub/nothing', '/.secret', '/inside-link',
-      '/outside-link', '/dir-link/deeper/b.txt', '/pipe', '/pipe/x', '/a.txt/x', '/sub/../a.txt', '/missing/deeper'].map((n) => dir + n);
+    const names = [
+      '',
+      '/a.txt',
+      '/run.sh',
+      '/sub',
+      '/sub/deeper',
+      '/sub/deeper/b.txt',
+      '/sub/nothing',
+      '/.secret',
+      '/inside-link',
+      '/outside-link',
+      '/dir-link/deeper/b.txt',
+      '/pipe',
+      '/pipe/x',
+      '/a.txt/x',
+      '/sub/../a.txt',
+      '/missing/deeper',
+    ].map((n) => dir + n);
     const opts = () => ({ policy: new Policy().allowRead(dir) });
     const a = await run(python, true, opts(), names);
     const b = await run(python, false, opts(), names);
@@ -263,14 +304,23 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(denied(a.r)).toEqual(denied(b.r));
     expect(local(a.recs).some((c) => c.path === `${dir}/sub/deeper/b.txt`)).toBe(true);
     for (const name of ['/inside-link', '/outside-link', '/.secret', '/pipe']) {
-      expect(local(a.recs).some((c) => c.path === dir + name), name).toBe(false);
+      expect(
+        local(a.recs).some((c) => c.path === dir + name),
+        name,
+      ).toBe(false);
     }
   });
 
   it('describe open host files as their names, with the identity given, either way', async () => {
-    const code = 'import os\np = os.path.dirname(os.__file__) + "/os.py"\nf = open(p, "rb")\na, b = os.fstat(f.fileno()), os.stat(p)\nprint(a.st_uid, a.st_gid, a.st_dev == b.st_dev, a.st_mode == b.st_mode, os.getuid(), os.fstat(1).st_uid)';
+    const code =
+      'import os\np = os.path.dirname(os.__file__) + "/os.py"\nf = open(p, "rb")\na, b = os.fstat(f.fileno()), os.stat(p)\nprint(a.st_uid, a.st_gid, a.st_dev == b.st_dev, a.st_mode == b.st_mode, os.getuid(), os.fstat(1).st_uid)';
     for (const localAnswers of [true, false]) {
-      const r = await new Controller({ python, args: ['-c', code], localAnswers, identity: { uid: 4321, gid: 77 } }).run();
+      const r = await new Controller({
+        python,
+        args: ['-c', code],
+        localAnswers,
+        identity: { uid: 4321, gid: 77 },
+      }).run();
       expect(r.stdout.toString()).toBe('4321 77 True True 4321 4321\n');
     }
   });
@@ -279,7 +329,13 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     const outs: string[] = [];
     for (const localAnswers of [true, false]) {
       const recs: CallRecord[] = [];
-      const r = await new Controller({ python, args: ['-c', 'import os\nprint(tuple(os.uname()))'], localAnswers, identity: { hostname: 'box-7' }, onCall: (c) => recs.push(c) }).run();
+      const r = await new Controller({
+        python,
+        args: ['-c', 'import os\nprint(tuple(os.uname()))'],
+        localAnswers,
+        identity: { hostname: 'box-7' },
+        onCall: (c) => recs.push(c),
+      }).run();
       outs.push(r.stdout.toString());
       const unames = recs.filter((c) => c.sig === 'uname(p)i');
       expect(unames.length).toBeGreaterThan(0);
@@ -289,11 +345,16 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(outs[0]).toMatch(/^\('Linux', 'box-7', /);
   });
 
-  it('open small read-only files as sealed copies, with this run\'s content, whatever their size', async () => {
-    const code = 'import os, sys\nfor p in sys.argv[1:]:\n  f = open(p, "rb")\n  d = f.read()\n  print(p, len(d), d[:12], os.fstat(f.fileno()).st_size, f.fileno() < 512)';
+  it("open small read-only files as sealed copies, with this run's content, whatever their size", async () => {
+    const code =
+      'import os, sys\nfor p in sys.argv[1:]:\n  f = open(p, "rb")\n  d = f.read()\n  print(p, len(d), d[:12], os.fstat(f.fileno()).st_size, f.fileno() < 512)';
     const paths = ['/data/small.txt', '/data/medium.bin', '/data/large.bin'];
     for (const [k, word] of ['one', 'two two'].entries()) {
-      const files = { '/data/small.txt': word, '/data/medium.bin': Buffer.alloc(200_000, 65 + k), '/data/large.bin': Buffer.alloc(1_500_000, 97 + k) };
+      const files = {
+        '/data/small.txt': word,
+        '/data/medium.bin': Buffer.alloc(200_000, 65 + k),
+        '/data/large.bin': Buffer.alloc(1_500_000, 97 + k),
+      };
       const outs: string[] = [];
       for (const localAnswers of [true, false]) {
         const r = await new Controller({ python, args: ['-c', code, ...paths], files, localAnswers }).run();
@@ -302,7 +363,9 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
       expect(outs[0]).toBe(outs[1]);
       const big = String.fromCharCode(65 + k).repeat(12);
       // Up to 1 MiB a sealed copy (a descriptor below 512); larger files stay virtual descriptors.
-      expect(outs[0]).toBe(`/data/small.txt ${word.length} b'${word}' ${word.length} True\n/data/medium.bin 200000 b'${big}' 200000 True\n/data/large.bin 1500000 b'${String.fromCharCode(97 + k).repeat(12)}' 1500000 False\n`);
+      expect(outs[0]).toBe(
+        `/data/small.txt ${word.length} b'${word}' ${word.length} True\n/data/medium.bin 200000 b'${big}' 200000 True\n/data/large.bin 1500000 b'${String.fromCharCode(97 + k).repeat(12)}' 1500000 False\n`,
+      );
     }
   });
 

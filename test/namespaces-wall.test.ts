@@ -10,11 +10,15 @@ import { CLI, GUEST } from './helpers.js';
  */
 function cliWithoutUserNamespaces(args: string[]) {
   const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"';
-  return execa('unshare', ['-Ur', 'sh', '-c', script, 'sh', process.execPath, CLI, 'interact', '--keep-uid', '--no-cgroup', ...args], {
-    reject: false,
-    env: { NO_COLOR: '1' },
-    timeout: 60_000,
-  });
+  return execa(
+    'unshare',
+    ['-Ur', 'sh', '-c', script, 'sh', process.execPath, CLI, 'interact', '--keep-uid', '--no-cgroup', ...args],
+    {
+      reject: false,
+      env: { NO_COLOR: '1' },
+      timeout: 60_000,
+    },
+  );
 }
 
 describe('the namespace wall', () => {

@@ -39,9 +39,16 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     pkg = path.join(project, 'node_modules/pypy-box');
     fs.mkdirSync(project);
     // dist is already built by the global setup; the tarball holds what `files` names.
-    const pack = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, env: userEnv(), extendEnv: false });
+    const pack = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+      cwd: ROOT,
+      env: userEnv(),
+      extendEnv: false,
+    });
     tarball = path.join(work, JSON.parse(pack.stdout)[0].filename);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'uses-pypy-box', version: '1.0.0', private: true, type: 'module' }, null, 2));
+    fs.writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'uses-pypy-box', version: '1.0.0', private: true, type: 'module' }, null, 2),
+    );
     const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball]);
     expect(install.exitCode, install.all).toBe(0);
   }, 240_000);
@@ -53,10 +60,27 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   it('ships what it needs and nothing of the checkout', async () => {
     const list = await execa('tar', ['-tzf', tarball]);
     const files = list.stdout.split('\n').map((f) => f.replace(/^package\//, ''));
-    for (const f of ['LICENSE', 'CHANGELOG.md', 'README.md', 'docs/protocol.md', 'docs/performance.md', 'examples/grant.sh', 'examples/policy.json', 'examples/library.mjs', 'scripts/build-native.mjs', 'src/supervisor/native/main.c', 'src/supervisor/native/wall.c', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/controller/pypy-box.js']) {
+    for (const f of [
+      'LICENSE',
+      'CHANGELOG.md',
+      'README.md',
+      'docs/protocol.md',
+      'docs/performance.md',
+      'examples/grant.sh',
+      'examples/policy.json',
+      'examples/library.mjs',
+      'scripts/build-native.mjs',
+      'src/supervisor/native/main.c',
+      'src/supervisor/native/wall.c',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/controller/pypy-box.js',
+    ]) {
       expect(files).toContain(f);
     }
-    expect(files.filter((f) => /^(dist\/bench|build|test|bench|node_modules)\/|\.map$|^src\/.*\.ts$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(dist\/bench|build|test|bench|node_modules)\/|\.map$|^src\/.*\.ts$/.test(f))).toEqual(
+      [],
+    );
   });
 
   it('builds the native supervisor and its wall library at install', () => {
@@ -81,7 +105,13 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   });
 
   it('runs the command line (npx pypy-box)', async () => {
-    const r = await run('npx', ['--no-install', 'pypy-box', 'interact', '-c', 'import os; print(6*7, os.listdir("/"))']);
+    const r = await run('npx', [
+      '--no-install',
+      'pypy-box',
+      'interact',
+      '-c',
+      'import os; print(6*7, os.listdir("/"))',
+    ]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/^42 \[.*'tmp'.*\]$/);
     const help = await run('npx', ['--no-install', 'pypy-box', '--help']);
@@ -95,7 +125,10 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     expect(lenient.exitCode, lenient.all).toBe(0);
     expect(lenient.all).toContain('could not compile the native supervisor');
     expect(lenient.all).toContain('npx pypy-box-build-native');
-    const strict = await run('npm', ['rebuild', '--foreground-scripts', 'pypy-box'], { ...noCc, PYPY_BOX_REQUIRE_NATIVE: '1' });
+    const strict = await run('npm', ['rebuild', '--foreground-scripts', 'pypy-box'], {
+      ...noCc,
+      PYPY_BOX_REQUIRE_NATIVE: '1',
+    });
     expect(strict.exitCode).not.toBe(0);
     // By hand, a failed build is an error.
     const byHand = await run('npx', ['--no-install', 'pypy-box-build-native'], noCc);
@@ -107,7 +140,9 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     expect(missing.stderr).toContain('npx pypy-box-build-native');
     const build = await run('npx', ['--no-install', 'pypy-box-build-native']);
     expect(build.exitCode, build.all).toBe(0);
-    expect(build.stdout).toContain('pypy-box: built build/native/pypy-box-supervisor and build/native/libpypybox-wall.so');
+    expect(build.stdout).toContain(
+      'pypy-box: built build/native/pypy-box-supervisor and build/native/libpypybox-wall.so',
+    );
     const again = await run('npx', ['--no-install', 'pypy-box', 'interact', '-c', 'print(6*7)']);
     expect(again.exitCode, again.all).toBe(0);
     expect(again.stdout).toBe('42');

@@ -4,8 +4,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ACCESS, AT, CLOCK, FCNTL, PATHCONF, RUSAGE, hostPlatform, IOCTL, NCCS, RENAME, SEEK, TERMIOS_C, TERMIOS_I, TERMIOS_L, TERMIOS_O, TERMIOS_V,
-  UTSNAME_FIELD_BYTES, type Layouts,
+  ACCESS,
+  AT,
+  CLOCK,
+  FCNTL,
+  PATHCONF,
+  RUSAGE,
+  hostPlatform,
+  IOCTL,
+  NCCS,
+  RENAME,
+  SEEK,
+  TERMIOS_C,
+  TERMIOS_I,
+  TERMIOS_L,
+  TERMIOS_O,
+  TERMIOS_V,
+  UTSNAME_FIELD_BYTES,
+  type Layouts,
 } from '../src/platform/index.js';
 
 /**
@@ -26,7 +42,14 @@ beforeAll(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-layouts-'));
   try {
     const exe = path.join(dir, 'layouts-probe');
-    execFileSync(process.env.CC ?? 'cc', ['-O0', '-Wall', '-Werror', '-o', exe, path.join(ROOT, 'test/guest/layouts-probe.c')]);
+    execFileSync(process.env.CC ?? 'cc', [
+      '-O0',
+      '-Wall',
+      '-Werror',
+      '-o',
+      exe,
+      path.join(ROOT, 'test/guest/layouts-probe.c'),
+    ]);
     probe = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as ProbeOutput;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -53,8 +76,19 @@ describe(`struct layouts of ${platform.name}`, () => {
     expect(platform.direntSize).toBe(probe.layouts.dirent64!.size);
     // st_nlink and st_blksize are as wide as the encoder writes them
     const st = platform.encodeStat({
-      dev: 1, ino: 2, nlink: 0x01020304, mode: 0o100644, uid: 5, gid: 6, rdev: 7, size: 8, blksize: 0x0a0b0c0d,
-      blocks: 9, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+      dev: 1,
+      ino: 2,
+      nlink: 0x01020304,
+      mode: 0o100644,
+      uid: 5,
+      gid: 6,
+      rdev: 7,
+      size: 8,
+      blksize: 0x0a0b0c0d,
+      blocks: 9,
+      atimeNs: 0n,
+      mtimeNs: 0n,
+      ctimeNs: 0n,
     });
     const o = platform.layouts.stat.offsets;
     const read = (off: number, bytes: number) => (bytes === 8 ? Number(st.readBigUInt64LE(off)) : st.readUInt32LE(off));
@@ -66,8 +100,21 @@ describe(`struct layouts of ${platform.name}`, () => {
 
 describe(`flag numbers of ${platform.name}`, () => {
   const ours = (): Record<string, number> => ({
-    ...platform.open, ...AT, ...SEEK, ...ACCESS, ...IOCTL, ...TERMIOS_I, ...TERMIOS_O, ...TERMIOS_C, ...TERMIOS_L,
-    ...TERMIOS_V, ...FCNTL, ...RENAME, ...RUSAGE, ...PATHCONF, ...CLOCK,
+    ...platform.open,
+    ...AT,
+    ...SEEK,
+    ...ACCESS,
+    ...IOCTL,
+    ...TERMIOS_I,
+    ...TERMIOS_O,
+    ...TERMIOS_C,
+    ...TERMIOS_L,
+    ...TERMIOS_V,
+    ...FCNTL,
+    ...RENAME,
+    ...RUSAGE,
+    ...PATHCONF,
+    ...CLOCK,
   });
 
   it('are the ones of the C headers, each of them', () => {

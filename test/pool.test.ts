@@ -117,7 +117,9 @@ describe('Pool', () => {
   it("a job cannot read another job's data while both run", async () => {
     const p = pool({ size: 2 });
     await p.ready();
-    const holder = p.run({ code: 'import time\nwith open("/tmp/secret.txt", "w") as f:\n    f.write("s3cret")\ntime.sleep(1.5)\nprint(open("/tmp/secret.txt").read())' });
+    const holder = p.run({
+      code: 'import time\nwith open("/tmp/secret.txt", "w") as f:\n    f.write("s3cret")\ntime.sleep(1.5)\nprint(open("/tmp/secret.txt").read())',
+    });
     await new Promise((r) => setTimeout(r, 500));
     const snoop = await p.run({
       code: [
@@ -137,7 +139,12 @@ describe('Pool', () => {
 
   it("a thread a keyed job leaves behind writes into its own key's next job, never another's", async () => {
     const p = pool({ size: 1 });
-    const r = await p.run({ code: 'import threading, time\nstate = 1\ndef late():\n    time.sleep(0.3)\n    print("late", flush=True)\nthreading.Thread(target=late).start()' }, { key: 'k' });
+    const r = await p.run(
+      {
+        code: 'import threading, time\nstate = 1\ndef late():\n    time.sleep(0.3)\n    print("late", flush=True)\nthreading.Thread(target=late).start()',
+      },
+      { key: 'k' },
+    );
     expect([r.exitCode, text(r)]).toEqual([0, '']);
     await new Promise((res) => setTimeout(res, 600));
     expect(text(await p.run({ code: 'print("other")' }, { key: 'other' }))).toBe('other\n');

@@ -16,11 +16,15 @@ describe.runIf(hasPypy)('the profile cache of the command line', () => {
   let secret: string;
 
   const readSecret = () =>
-    execa(process.execPath, [CLI, 'interact', '-c', `print(open(${JSON.stringify(path.join(secret, 'data.txt'))}).read())`], {
-      reject: false,
-      env: { XDG_CACHE_HOME: cache, NO_COLOR: '1' },
-      stdin: 'ignore',
-    });
+    execa(
+      process.execPath,
+      [CLI, 'interact', '-c', `print(open(${JSON.stringify(path.join(secret, 'data.txt'))}).read())`],
+      {
+        reject: false,
+        env: { XDG_CACHE_HOME: cache, NO_COLOR: '1' },
+        stdin: 'ignore',
+      },
+    );
   const profileFile = () => {
     const names = fs.readdirSync(path.join(cache, 'pypy-box')).filter((n) => /^profile-.*\.json$/.test(n));
     expect(names).toHaveLength(1);
@@ -79,7 +83,11 @@ describe.runIf(hasPypy)('the profile cache of the command line', () => {
     const file = profileFile();
     for (const junk of ['{"binary": ', '{"binary": 1, "grants": "/"}', '\0\0\0']) {
       fs.writeFileSync(file, junk, { mode: 0o600 });
-      const r = await execa(process.execPath, [CLI, 'interact', '-c', 'print(6*7)'], { reject: false, env: { XDG_CACHE_HOME: cache }, stdin: 'ignore' });
+      const r = await execa(process.execPath, [CLI, 'interact', '-c', 'print(6*7)'], {
+        reject: false,
+        env: { XDG_CACHE_HOME: cache },
+        stdin: 'ignore',
+      });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toBe('42');
     }

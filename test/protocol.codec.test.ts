@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerEncoder, CallDecoder, parseSignature, ProtocolError, readInt, SignatureCache, writeInt, type DecodedCall } from '../src/index.js';
+import {
+  AnswerEncoder,
+  CallDecoder,
+  parseSignature,
+  ProtocolError,
+  readInt,
+  SignatureCache,
+  writeInt,
+  type DecodedCall,
+} from '../src/index.js';
 
 function encodeCall(sig: string, words: (bigint | number)[]): Buffer {
   const name = Buffer.from(sig, 'latin1');
@@ -95,7 +104,13 @@ describe('call decoder', () => {
     const sig33 = `f(${'i'.repeat(33)})i`;
     expect(decodeError(encodeCall(sig33, [])).code).toBe('too-many-args');
     const sig32 = `f(${'i'.repeat(32)})i`;
-    const [c] = decodeAll(encodeCall(sig32, Array.from({ length: 32 }, (_, k) => k)), 3);
+    const [c] = decodeAll(
+      encodeCall(
+        sig32,
+        Array.from({ length: 32 }, (_, k) => k),
+      ),
+      3,
+    );
     expect(c!.args).toHaveLength(32);
   });
 
@@ -116,15 +131,32 @@ describe('call decoder', () => {
 describe('answer encoder', () => {
   it('encodes every command byte for byte', () => {
     const enc = new AnswerEncoder();
-    enc.read(0x1000n, 16).readString(0x2000n, 4096).write(0x3000n, Buffer.from('hi')).malloc(Buffer.from('abc')).free(0x4000n).errno(13);
+    enc
+      .read(0x1000n, 16)
+      .readString(0x2000n, 4096)
+      .write(0x3000n, Buffer.from('hi'))
+      .malloc(Buffer.from('abc'))
+      .free(0x4000n)
+      .errno(13);
     const b = enc.flushOne();
     const expected = Buffer.concat([
-      Buffer.from('R'), u64(0x1000n), u64(16n),
-      Buffer.from('Z'), u64(0x2000n), u64(4096n),
-      Buffer.from('W'), u64(0x3000n), u64(2n), Buffer.from('hi'),
-      Buffer.from('M'), u64(3n), Buffer.from('abc'),
-      Buffer.from('F'), u64(0x4000n),
-      Buffer.from('E'), i32(13),
+      Buffer.from('R'),
+      u64(0x1000n),
+      u64(16n),
+      Buffer.from('Z'),
+      u64(0x2000n),
+      u64(4096n),
+      Buffer.from('W'),
+      u64(0x3000n),
+      u64(2n),
+      Buffer.from('hi'),
+      Buffer.from('M'),
+      u64(3n),
+      Buffer.from('abc'),
+      Buffer.from('F'),
+      u64(0x4000n),
+      Buffer.from('E'),
+      i32(13),
     ]);
     expect(b).toEqual(expected);
   });
@@ -133,7 +165,9 @@ describe('answer encoder', () => {
     const enc = new AnswerEncoder();
     expect(enc.result('v').flushOne()).toEqual(Buffer.from('v'));
     expect(enc.result('i', -1).flushOne()).toEqual(Buffer.concat([Buffer.from('i'), Buffer.alloc(8, 0xff)]));
-    expect(enc.result('p', 0xffff_ffff_ffff_fff8n).flushOne()).toEqual(Buffer.concat([Buffer.from('p'), u64(0xffff_ffff_ffff_fff8n)]));
+    expect(enc.result('p', 0xffff_ffff_ffff_fff8n).flushOne()).toEqual(
+      Buffer.concat([Buffer.from('p'), u64(0xffff_ffff_ffff_fff8n)]),
+    );
     const f = enc.result('f', 2.25).flushOne();
     expect(f[0]).toBe(0x66);
     expect(f.readDoubleLE(1)).toBe(2.25);
@@ -193,7 +227,16 @@ describe('strings sent along with a call (supervisor extension)', () => {
     const path = Buffer.from('/tmp/x');
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(path.length));
-    const bytes = Buffer.concat([Buffer.of(name.length), name, args, Buffer.from('+'), len, path, Buffer.of(9), Buffer.from('getpid()i')]);
+    const bytes = Buffer.concat([
+      Buffer.of(name.length),
+      name,
+      args,
+      Buffer.from('+'),
+      len,
+      path,
+      Buffer.of(9),
+      Buffer.from('getpid()i'),
+    ]);
     const dec = new CallDecoder(new SignatureCache(16, true));
     const calls: DecodedCall[] = [];
     for (let k = 0; k < bytes.length; k++) {

@@ -16,11 +16,17 @@ const PYPYS = [
   { name: 'PyPy 3.6', dir: path.join(BUILDS, 'pypy3.6-sandbox'), binary: 'pypy3-c', denied: 'PermissionError' },
 ].map((p) => ({ ...p, exe: path.join(p.dir, p.binary) }));
 const havePyPys = PYPYS.every((p) => fs.existsSync(p.exe));
-if (!havePyPys) console.warn(`pypy-sandbox tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox, or PYPY_BOX_SANDBOX_ARCHIVES): the real sandboxed PyPy tests are skipped`);
+if (!havePyPys)
+  console.warn(
+    `pypy-sandbox tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox, or PYPY_BOX_SANDBOX_ARCHIVES): the real sandboxed PyPy tests are skipped`,
+  );
 
 const PROJECT = path.join(FIXTURES, 'project');
 /** What a guest lists in the granted fixture: its names but the hidden ones. */
-const PROJECT_LISTING = fs.readdirSync(PROJECT).filter((n) => !n.startsWith('.')).sort();
+const PROJECT_LISTING = fs
+  .readdirSync(PROJECT)
+  .filter((n) => !n.startsWith('.'))
+  .sort();
 /** Library modules, one line that both Python versions print alike. */
 const IMPORTS = [
   'import json, re, decimal, collections, datetime',
@@ -78,9 +84,17 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
   for (const p of PYPYS) {
-    const base = (o: Partial<ControllerOptions> = {}): ControllerOptions => ({ executable: p.exe, libPath: p.dir, spareSupervisor: false, timeout: 60_000, ...o });
-    const run = (code: string, o: Partial<ControllerOptions> = {}) => new Controller(base({ args: ['-S', '-c', code], ...o })).run();
-    const interact = (opts: string[], code: string, timeout?: number) => cli(['interact', '--lib-path', p.dir, ...opts, p.exe, '-S', '-c', code], timeout);
+    const base = (o: Partial<ControllerOptions> = {}): ControllerOptions => ({
+      executable: p.exe,
+      libPath: p.dir,
+      spareSupervisor: false,
+      timeout: 60_000,
+      ...o,
+    });
+    const run = (code: string, o: Partial<ControllerOptions> = {}) =>
+      new Controller(base({ args: ['-S', '-c', code], ...o })).run();
+    const interact = (opts: string[], code: string, timeout?: number) =>
+      cli(['interact', '--lib-path', p.dir, ...opts, p.exe, '-S', '-c', code], timeout);
 
     describe.concurrent(`${p.name} through the library`, () => {
       it('starts without a warning: the machine it reads about is made up', async () => {
@@ -95,11 +109,19 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
         expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
         expect(r.stdout.toString()).toBe(`42\n${IMPORTS_OUT}`);
         // Refused: only the bytecode caches it tries to write beside the library's sources.
-        for (const d of r.denied) expect(d).toMatchObject({ op: 'create', path: expect.stringMatching(/^\/lib\/lib(-python|_pypy)\/.*(\.pyc|__pycache__)$/), errno: 30, reason: 'host files are never written' });
+        for (const d of r.denied)
+          expect(d).toMatchObject({
+            op: 'create',
+            path: expect.stringMatching(/^\/lib\/lib(-python|_pypy)\/.*(\.pyc|__pycache__)$/),
+            errno: 30,
+            reason: 'host files are never written',
+          });
       });
 
       it('lists a granted host directory, hidden names left out', async () => {
-        const r = await run(`import os\nprint(sorted(os.listdir(${JSON.stringify(PROJECT)})))`, { policy: new Policy().allowRead(PROJECT) });
+        const r = await run(`import os\nprint(sorted(os.listdir(${JSON.stringify(PROJECT)})))`, {
+          policy: new Policy().allowRead(PROJECT),
+        });
         expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
         expect(r.stdout.toString()).toBe(`[${PROJECT_LISTING.map((n) => `'${n}'`).join(', ')}]\n`);
       });
@@ -112,9 +134,21 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
 
       it('writes /tmp in memory only; a write elsewhere is refused and reported', async () => {
         const before = contentsOf(work);
-        const r = await run(writesCode(['/tmp/script.py', '/lib/evil.py', `${PROJECT}/new.txt`]), { tmpDir: work, policy: new Policy().allowRead(PROJECT) });
+        const r = await run(writesCode(['/tmp/script.py', '/lib/evil.py', `${PROJECT}/new.txt`]), {
+          tmpDir: work,
+          policy: new Policy().allowRead(PROJECT),
+        });
         expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
-        expect(r.stdout.toString()).toBe(['tmp: in memory', 'written: /tmp/script.py', 'refused: /lib/evil.py errno 30', `refused: ${PROJECT}/new.txt errno 30`, "['script.py', 'x']", ''].join('\n'));
+        expect(r.stdout.toString()).toBe(
+          [
+            'tmp: in memory',
+            'written: /tmp/script.py',
+            'refused: /lib/evil.py errno 30',
+            `refused: ${PROJECT}/new.txt errno 30`,
+            "['script.py', 'x']",
+            '',
+          ].join('\n'),
+        );
         expect(contentsOf(work)).toEqual(before);
         expect(fs.existsSync(path.join(PROJECT, 'new.txt'))).toBe(false);
         expect(r.vfs.snapshot('/tmp')).toMatchObject({ x: Buffer.from('in memory'), 'script.py': Buffer.alloc(0) });
@@ -130,7 +164,16 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
         expect(r).toMatchObject({ outcome: 'exited', exitCode: 1 });
         expect(r.stderr.toString()).toContain(`${p.denied}: [Errno 13] Permission denied: '/etc/passwd'`);
         // The denial names the directory the walk was refused at, with the policy's reason.
-        expect(r.denied).toContainEqual(expect.objectContaining({ sig: 'open(pii)i', op: 'read', path: '/etc', errno: 13, reason: "/etc is outside the sandbox's filesystem (not whitelisted)", count: 1 }));
+        expect(r.denied).toContainEqual(
+          expect.objectContaining({
+            sig: 'open(pii)i',
+            op: 'read',
+            path: '/etc',
+            errno: 13,
+            reason: "/etc is outside the sandbox's filesystem (not whitelisted)",
+            count: 1,
+          }),
+        );
       });
 
       it('ends an endless loop at the timeout and leaves no process', async () => {
@@ -143,7 +186,9 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
       });
 
       it('ends an allocation beyond --heapsize as the heap limit', async () => {
-        const r = await run('x = [bytearray(1 << 20) for i in range(400)]\nprint(len(x))', { limits: { heapBytes: 64 << 20 } });
+        const r = await run('x = [bytearray(1 << 20) for i in range(400)]\nprint(len(x))', {
+          limits: { heapBytes: 64 << 20 },
+        });
         expect(r).toMatchObject({ outcome: 'limit', limit: { name: 'heap', value: 64 << 20 } });
         expect(r.stdout.toString()).toBe('');
       });
@@ -157,14 +202,19 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
       });
 
       it('--allow-read lists a granted host directory', async () => {
-        const r = await interact(['--allow-read', PROJECT], `import os\nprint(sorted(os.listdir(${JSON.stringify(PROJECT)})))`);
+        const r = await interact(
+          ['--allow-read', PROJECT],
+          `import os\nprint(sorted(os.listdir(${JSON.stringify(PROJECT)})))`,
+        );
         expect(r.exitCode).toBe(0);
         expect(r.stdout).toBe(`[${PROJECT_LISTING.map((n) => `'${n}'`).join(', ')}]`);
       });
 
       it('--tmp shows a host directory at /tmp, the cwd: a script runs by its name', async () => {
         const scripts = ['script.py', '/tmp/script.py'];
-        const results = await Promise.all(scripts.map((script) => cli(['interact', '--lib-path', p.dir, '--tmp', work, p.exe, '-S', script])));
+        const results = await Promise.all(
+          scripts.map((script) => cli(['interact', '--lib-path', p.dir, '--tmp', work, p.exe, '-S', script])),
+        );
         scripts.forEach((script, i) => {
           expect(results[i]!.exitCode).toBe(0);
           expect(results[i]!.stdout).toBe(`script ${script} says 42`);
@@ -173,9 +223,20 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
 
       it('--tmp: writes go to memory, the host directory is unchanged, writes elsewhere are refused', async () => {
         const before = contentsOf(work);
-        const r = await interact(['--tmp', work, '--allow-read', PROJECT], writesCode(['/tmp/script.py', '/etc/new.conf', `${PROJECT}/new.txt`]));
+        const r = await interact(
+          ['--tmp', work, '--allow-read', PROJECT],
+          writesCode(['/tmp/script.py', '/etc/new.conf', `${PROJECT}/new.txt`]),
+        );
         expect(r.exitCode).toBe(0);
-        expect(r.stdout).toBe(['tmp: in memory', 'written: /tmp/script.py', 'refused: /etc/new.conf errno 13', `refused: ${PROJECT}/new.txt errno 30`, "['script.py', 'x']"].join('\n'));
+        expect(r.stdout).toBe(
+          [
+            'tmp: in memory',
+            'written: /tmp/script.py',
+            'refused: /etc/new.conf errno 13',
+            `refused: ${PROJECT}/new.txt errno 30`,
+            "['script.py', 'x']",
+          ].join('\n'),
+        );
         expect(contentsOf(work)).toEqual(before);
         expect(fs.existsSync('/etc/new.conf')).toBe(false);
       });
@@ -184,14 +245,19 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
         const r = await interact(['--verbose'], "open('/etc/passwd')");
         expect(r.exitCode).toBe(1);
         expect(r.stderr).toContain(`${p.denied}: [Errno 13] Permission denied: '/etc/passwd'`);
-        expect(r.stderr).toMatch(/open\("\/etc\/passwd", \d+, \d+\) = -1 EACCES \(denied: \/etc is outside the sandbox/);
+        expect(r.stderr).toMatch(
+          /open\("\/etc\/passwd", \d+, \d+\) = -1 EACCES \(denied: \/etc is outside the sandbox/,
+        );
         expect(r.stderr).toMatch(/\d+ calls, [1-9]\d* denied/);
       });
 
       it('check: every declared call implemented, exit 0; --json says the same', async () => {
         const [r, j] = await Promise.all([cli(['check', p.exe]), cli(['check', '--json', p.exe])]);
         expect(r.exitCode).toBe(0);
-        const m = /^(.*): protocol version 20001, platform (\S+)\n(\d+) calls declared, (\d+) implemented, 0 not implemented\nresult: ok$/.exec(r.stdout);
+        const m =
+          /^(.*): protocol version 20001, platform (\S+)\n(\d+) calls declared, (\d+) implemented, 0 not implemented\nresult: ok$/.exec(
+            r.stdout,
+          );
         expect(m, r.stdout).not.toBeNull();
         expect(m![1]).toBe(p.exe);
         expect(Number(m![3])).toBeGreaterThan(100);
@@ -219,7 +285,9 @@ describe.skipIf(!havePyPys).concurrent('real sandboxed PyPy builds', () => {
         fs.rmSync(logs, { recursive: true, force: true });
         expect(t.exitCode).toBe(0);
         expect(t.stdout).toContain(`# guest sandboxed-pypy: ${p.exe} -S -c`);
-        expect(t.stdout).toMatch(/open\("\/etc\/passwd", \d+, \d+\) = -1 EACCES \(denied: \/etc is outside the sandbox/);
+        expect(t.stdout).toMatch(
+          /open\("\/etc\/passwd", \d+, \d+\) = -1 EACCES \(denied: \/etc is outside the sandbox/,
+        );
         expect(t.stdout).toMatch(/write\(1, .*\) = 3/);
         expect(t.stdout).toContain('Summary by signature:');
         expect(t.stdout).toMatch(/open\(pii\)i/);
@@ -258,22 +326,31 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
     for (const walls of [[], ['--no-walls']]) {
       const r = await cli(['interact', '--debug', ...walls, '/bin/true']);
       expect(r.exitCode).toBe(3);
-      expect(oneLine(r.stderr)).toMatch(/^pypy-box: \/bin\/true is not a PyPy translated with --sandbox: no capability dump \(.*printed no sandbox capability dump/);
+      expect(oneLine(r.stderr)).toMatch(
+        /^pypy-box: \/bin\/true is not a PyPy translated with --sandbox: no capability dump \(.*printed no sandbox capability dump/,
+      );
     }
     const c = await cli(['check', '/bin/true']);
     expect(c.exitCode).toBe(3);
     expect(oneLine(c.stderr)).toMatch(/^pypy-box: \/bin\/true is not a PyPy translated with --sandbox/);
   });
 
-  it.skipIf(!PYTHON3)('a stock python3 given as the sandboxed binary: interact --debug and check exit 3, in one line', async () => {
-    const r = await cli(['interact', '--debug', PYTHON3!, '-c', 'print(1)']);
-    expect(r.exitCode).toBe(3);
-    expect(r.stdout).toBe('');
-    expect(oneLine(r.stderr)).toMatch(new RegExp(`^pypy-box: ${PYTHON3} is not a PyPy translated with --sandbox: no capability dump \\(.*exited with`));
-    const c = await cli(['check', '--json', PYTHON3!]);
-    expect(c.exitCode).toBe(3);
-    expect(oneLine(c.stderr)).toMatch(/is not a PyPy translated with --sandbox/);
-  });
+  it.skipIf(!PYTHON3)(
+    'a stock python3 given as the sandboxed binary: interact --debug and check exit 3, in one line',
+    async () => {
+      const r = await cli(['interact', '--debug', PYTHON3!, '-c', 'print(1)']);
+      expect(r.exitCode).toBe(3);
+      expect(r.stdout).toBe('');
+      expect(oneLine(r.stderr)).toMatch(
+        new RegExp(
+          `^pypy-box: ${PYTHON3} is not a PyPy translated with --sandbox: no capability dump \\(.*exited with`,
+        ),
+      );
+      const c = await cli(['check', '--json', PYTHON3!]);
+      expect(c.exitCode).toBe(3);
+      expect(oneLine(c.stderr)).toMatch(/is not a PyPy translated with --sandbox/);
+    },
+  );
 
   it('check of a missing file or of a directory: 127, cannot start', async () => {
     const missing = await cli(['check', '/nonexistent/pypy-c']);
@@ -304,7 +381,12 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
       [['--log', os.tmpdir()], new RegExp(`^pypy-box: --log: cannot write ${os.tmpdir()}: a directory$`)],
     ];
     // Each with a sandboxed binary, and --log (which a stock run meets after its supervisor has started) with a stock one too.
-    const runs = cases.flatMap(([opts, message]) => [['/bin/true'], ...(opts[0] === '--log' ? [['-c', 'pass']] : [])].map((guest) => ({ args: [...opts, ...guest], message })));
+    const runs = cases.flatMap(([opts, message]) =>
+      [['/bin/true'], ...(opts[0] === '--log' ? [['-c', 'pass']] : [])].map((guest) => ({
+        args: [...opts, ...guest],
+        message,
+      })),
+    );
     const results = await Promise.all(runs.map((c) => cli(['interact', ...c.args])));
     runs.forEach((c, i) => {
       expect(results[i]!.exitCode, c.args.join(' ')).toBe(2);
@@ -314,11 +396,26 @@ describe.concurrent('a binary that is no sandboxed PyPy, or no file at all', () 
 
   it('--python given a program that is no Python, or no file: 127, said in one line', async () => {
     const cases: [string, RegExp][] = [
-      ['/bin/true', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/true is not a Python interpreter \(it printed no description of itself\)$/],
-      ['/bin/echo', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/echo is not a Python interpreter \(it printed no description of itself\)$/],
-      ['/bin/false', /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/false is not a Python interpreter \(it exited with 1 when asked to describe itself\)$/],
-      ['/usr/bin/env', /^\[pypy-box\] cannot prepare the stock interpreter: \/usr\/bin\/env is not a Python interpreter \(it exited with \d+ when asked to describe itself: .*\)$/],
-      ['/nonexistent/python', /^\[pypy-box\] cannot prepare the stock interpreter: interpreter \/nonexistent\/python not found \(or not an ELF binary\)$/],
+      [
+        '/bin/true',
+        /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/true is not a Python interpreter \(it printed no description of itself\)$/,
+      ],
+      [
+        '/bin/echo',
+        /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/echo is not a Python interpreter \(it printed no description of itself\)$/,
+      ],
+      [
+        '/bin/false',
+        /^\[pypy-box\] cannot prepare the stock interpreter: \/(usr\/)?bin\/false is not a Python interpreter \(it exited with 1 when asked to describe itself\)$/,
+      ],
+      [
+        '/usr/bin/env',
+        /^\[pypy-box\] cannot prepare the stock interpreter: \/usr\/bin\/env is not a Python interpreter \(it exited with \d+ when asked to describe itself: .*\)$/,
+      ],
+      [
+        '/nonexistent/python',
+        /^\[pypy-box\] cannot prepare the stock interpreter: interpreter \/nonexistent\/python not found \(or not an ELF binary\)$/,
+      ],
     ];
     const results = await Promise.all(cases.map(([python]) => cli(['interact', '--python', python, '-c', 'print(1)'])));
     cases.forEach(([python, message], i) => {

@@ -23,7 +23,11 @@ it('the README quick-start command runs as written from the checkout (npx pypy-b
   const first = codeBlocks(readme())[0]!;
   expect(first.marker).toBe('quick-start');
   // The install steps ran before the tests; the last step is the sandboxed program.
-  const run = first.body.split('\n')[0]!.split('&&').map((part) => part.trim()).find((part) => part.startsWith('npx pypy-box'));
+  const run = first.body
+    .split('\n')[0]!
+    .split('&&')
+    .map((part) => part.trim())
+    .find((part) => part.startsWith('npx pypy-box'));
   expect(run).toBeDefined();
   const r = await execa('sh', ['-c', run!], { cwd: ROOT, reject: false, env: { NO_COLOR: '1' } });
   expect(r.exitCode, r.stderr).toBe(0);
@@ -49,10 +53,16 @@ it('every other README code block is an example file, word for word', () => {
 
 it('every example file is run by a test, and the README links each one', () => {
   const text = readme();
-  const tests = fs.readdirSync(path.join(ROOT, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => fs.readFileSync(path.join(ROOT, 'test', f), 'utf8')).join('\n');
+  const tests = fs
+    .readdirSync(path.join(ROOT, 'test'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => fs.readFileSync(path.join(ROOT, 'test', f), 'utf8'))
+    .join('\n');
   for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) {
     const name = `examples/${f}`;
-    expect(text, `README does not link ${name}`).toContain(`](${name}${fs.statSync(path.join(ROOT, name)).isDirectory() ? '/' : ''})`);
+    expect(text, `README does not link ${name}`).toContain(
+      `](${name}${fs.statSync(path.join(ROOT, name)).isDirectory() ? '/' : ''})`,
+    );
     if (f.endsWith('.json')) continue; // a policy file: run by the script that names it (grant.sh)
     if (fs.statSync(path.join(ROOT, name)).isDirectory()) continue; // a project the scripts run in
     expect(tests, `no test runs ${name}`).toMatch(new RegExp(`examples/${f.replace('.', '\\.')}`));
@@ -87,14 +97,21 @@ it('the README links resolve to files of the checkout', () => {
 it('the README documents every ControllerOptions key, every RunResult field and every interact flag', async () => {
   const text = readme();
   const options = fs.readFileSync(path.join(ROOT, 'src/controller/options.ts'), 'utf8');
-  const keys = [.../const OPTION_KEYS[^{]*\{([\s\S]*?)\n\};/.exec(options)![1]!.matchAll(/^\s+(\w+): true,/gm)].map((m) => m[1]!);
+  const keys = [.../const OPTION_KEYS[^{]*\{([\s\S]*?)\n\};/.exec(options)![1]!.matchAll(/^\s+(\w+): true,/gm)].map(
+    (m) => m[1]!,
+  );
   expect(keys.length).toBeGreaterThan(30);
   for (const k of keys) expect(text, `option ${k}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${k}\`( \\||,)`, 'm'));
   const result = fs.readFileSync(path.join(ROOT, 'src/controller/result.ts'), 'utf8');
-  const fields = [.../export interface RunResult \{([\s\S]*?)\n\}/.exec(result)![1]!.matchAll(/^ {2}(\w+): /gm)].map((m) => m[1]!);
+  const fields = [.../export interface RunResult \{([\s\S]*?)\n\}/.exec(result)![1]!.matchAll(/^ {2}(\w+): /gm)].map(
+    (m) => m[1]!,
+  );
   expect(fields.length).toBeGreaterThan(15);
-  for (const f of fields) expect(text, `result field ${f}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${f}\`( \\||,)`, 'm'));
-  const help = await execa(process.execPath, [path.join(ROOT, 'dist/controller/pypy-box.js'), 'interact', '--help'], { env: { NO_COLOR: '1' } });
+  for (const f of fields)
+    expect(text, `result field ${f}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${f}\`( \\||,)`, 'm'));
+  const help = await execa(process.execPath, [path.join(ROOT, 'dist/controller/pypy-box.js'), 'interact', '--help'], {
+    env: { NO_COLOR: '1' },
+  });
   const flags = [...help.stdout.matchAll(/^\s+(?:-\w, )?--([\w-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help');
   expect(flags.length).toBeGreaterThan(30);
   for (const f of flags) expect(text, `flag --${f}`).toMatch(new RegExp(`\`--(no-)?${f}[\` ]`));

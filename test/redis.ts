@@ -18,7 +18,10 @@ export function redisServerPath(): string | undefined {
 }
 
 export const NO_REDIS = redisServerPath() === undefined && !process.env.PYPY_BOX_TEST_REDIS;
-if (NO_REDIS) console.warn('queue tests skipped: no redis-server on this host (apt-get install redis-server) and no PYPY_BOX_TEST_REDIS=redis://...');
+if (NO_REDIS)
+  console.warn(
+    'queue tests skipped: no redis-server on this host (apt-get install redis-server) and no PYPY_BOX_TEST_REDIS=redis://...',
+  );
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,10 +56,15 @@ export class OwnRedis {
   /** Starts the server (again), and waits until it answers. */
   async up(): Promise<void> {
     const durable = this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-    this.proc = execa(redisServerPath()!, ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...durable], { reject: false, stdout: 'ignore', stderr: 'pipe' });
+    this.proc = execa(
+      redisServerPath()!,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...durable],
+      { reject: false, stdout: 'ignore', stderr: 'pipe' },
+    );
     const end = Date.now() + 10_000;
     while (!(await answers(this.port))) {
-      if (Date.now() > end || this.proc.exitCode !== null) throw new Error(`redis-server did not start on port ${this.port}`);
+      if (Date.now() > end || this.proc.exitCode !== null)
+        throw new Error(`redis-server did not start on port ${this.port}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -9,9 +9,12 @@ import { CLI, ROOT } from './helpers.js';
 // plays the keystrokes), for the stock interpreters and the real sandboxed PyPy builds.
 
 const DRIVER = path.join(ROOT, 'test/pty-driver.py');
-const CTRL_C = '\u0003', CTRL_D = '\u0004', CTRL_BACKSLASH = '\u001c';
+const CTRL_C = '\u0003',
+  CTRL_D = '\u0004',
+  CTRL_BACKSLASH = '\u001c';
 
-type Step = { send: string; delay?: number } | { expect: string; timeout?: number } | { sleep: number } | { signal: number };
+type Step =
+  { send: string; delay?: number } | { expect: string; timeout?: number } | { sleep: number } | { signal: number };
 interface Transcript {
   output: string;
   failed: { index: number; step: Step } | null;
@@ -41,7 +44,11 @@ async function typeAt(args: string[], steps: Step[], exitTimeout = 10): Promise<
 function expectClean(t: Transcript, code = 0): void {
   const shown = `${JSON.stringify(t.failed)}\n--- transcript ---\n${t.output}`;
   expect(t.failed, shown).toBeNull();
-  expect({ exitCode: t.exitCode, signal: t.signal, timedOut: t.timedOut }, shown).toEqual({ exitCode: code, signal: null, timedOut: false });
+  expect({ exitCode: t.exitCode, signal: t.signal, timedOut: t.timedOut }, shown).toEqual({
+    exitCode: code,
+    signal: null,
+    timedOut: false,
+  });
   expect(t.termiosAfter, shown).toBe(t.termiosBefore);
   expect(t.termiosRestored).toBe(true);
 }
@@ -57,100 +64,148 @@ const haveStock = (name: string) => ['/usr/bin', '/usr/local/bin'].some((d) => f
 
 describe.concurrent('interact at a terminal: stock interpreters', () => {
   for (const s of STOCK) {
-    it.skipIf(!haveStock(s.name))(`${s.name}: def, for loop, history, Ctrl-C in a busy loop, then Ctrl-D ends with 0 and the terminal restored`, async () => {
-      const t = await typeAt(s.args, [
-        { expect: s.prompt, timeout: 30 },
-        line('def twice(x):'),
-        { expect: s.cont },
-        line('    return 2 * x'),
-        line(''),
-        { expect: s.prompt },
-        line('print(twice(21))'),
-        { expect: '42\r\n' },
-        { expect: s.prompt },
-        line('for i in range(3): print("item", i * 7)'),
-        line(''),
-        { expect: 'item 0\r\n.*item 7\r\n.*item 14\r\n' },
-        { expect: s.prompt },
-        line('print(twice(100))'),
-        { expect: '200\r\n' },
-        { expect: s.prompt },
-        { send: s.up, delay: 0.3 }, // recalls print(twice(100))
-        line(''),
-        { expect: '200\r\n' },
-        { expect: s.prompt },
-        // Ctrl-C while guest code runs: KeyboardInterrupt in the guest, and the session goes on.
-        line('while True: pass'),
-        line(''),
-        { sleep: 1 },
-        { send: CTRL_C },
-        { expect: 'KeyboardInterrupt\r\n' },
-        { expect: s.prompt },
-        line('print("still", 6 * 7)'),
-        { expect: 'still 42\r\n' },
-        { expect: s.prompt },
-        { send: CTRL_D },
-      ]);
-      expectClean(t);
-      expect(t.output.match(/Traceback/g)?.length).toBe(1); // the KeyboardInterrupt's, no other
-    });
+    it.skipIf(!haveStock(s.name))(
+      `${s.name}: def, for loop, history, Ctrl-C in a busy loop, then Ctrl-D ends with 0 and the terminal restored`,
+      async () => {
+        const t = await typeAt(s.args, [
+          { expect: s.prompt, timeout: 30 },
+          line('def twice(x):'),
+          { expect: s.cont },
+          line('    return 2 * x'),
+          line(''),
+          { expect: s.prompt },
+          line('print(twice(21))'),
+          { expect: '42\r\n' },
+          { expect: s.prompt },
+          line('for i in range(3): print("item", i * 7)'),
+          line(''),
+          { expect: 'item 0\r\n.*item 7\r\n.*item 14\r\n' },
+          { expect: s.prompt },
+          line('print(twice(100))'),
+          { expect: '200\r\n' },
+          { expect: s.prompt },
+          { send: s.up, delay: 0.3 }, // recalls print(twice(100))
+          line(''),
+          { expect: '200\r\n' },
+          { expect: s.prompt },
+          // Ctrl-C while guest code runs: KeyboardInterrupt in the guest, and the session goes on.
+          line('while True: pass'),
+          line(''),
+          { sleep: 1 },
+          { send: CTRL_C },
+          { expect: 'KeyboardInterrupt\r\n' },
+          { expect: s.prompt },
+          line('print("still", 6 * 7)'),
+          { expect: 'still 42\r\n' },
+          { expect: s.prompt },
+          { send: CTRL_D },
+        ]);
+        expectClean(t);
+        expect(t.output.match(/Traceback/g)?.length).toBe(1); // the KeyboardInterrupt's, no other
+      },
+    );
   }
 
-  it.skipIf(!haveStock('pypy3'))('pypy3: Ctrl-C at the prompt (the line editor has ISIG off) reaches pyrepl as a byte and clears the line', async () => {
-    const t = await typeAt([], [
-      { expect: '>>>> ', timeout: 30 },
-      { send: 'print("never")', delay: 0.3 },
-      { send: CTRL_C },
-      { expect: 'KeyboardInterrupt' },
-      { expect: '>>>> ' },
-      line('print("after", 1 + 1)'),
-      { expect: 'after 2\r\n' },
-      { expect: '>>>> ' },
-      { send: CTRL_D },
-    ]);
-    expectClean(t);
-    expect(t.output).not.toContain('never\r\n');
-  });
+  it.skipIf(!haveStock('pypy3'))(
+    'pypy3: Ctrl-C at the prompt (the line editor has ISIG off) reaches pyrepl as a byte and clears the line',
+    async () => {
+      const t = await typeAt(
+        [],
+        [
+          { expect: '>>>> ', timeout: 30 },
+          { send: 'print("never")', delay: 0.3 },
+          { send: CTRL_C },
+          { expect: 'KeyboardInterrupt' },
+          { expect: '>>>> ' },
+          line('print("after", 1 + 1)'),
+          { expect: 'after 2\r\n' },
+          { expect: '>>>> ' },
+          { send: CTRL_D },
+        ],
+      );
+      expectClean(t);
+      expect(t.output).not.toContain('never\r\n');
+    },
+  );
 
-  it.skipIf(!haveStock('pypy3'))('a guest that ignores SIGINT: three Ctrl-C in a row end the session (130), the terminal restored', async () => {
-    const t = await typeAt([], [
-      { expect: '>>>> ', timeout: 30 },
-      line('import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)'),
-      { expect: '>>>> ' },
-      line('while True: pass'),
-      line(''),
-      { sleep: 0.5 },
-      { send: CTRL_C, delay: 0.3 },
-      { send: CTRL_C, delay: 0.3 },
-      { send: CTRL_C },
-    ]);
-    expectClean(t, 130);
-    expect(t.output).toContain('did not answer 3 interrupts');
-  });
+  it.skipIf(!haveStock('pypy3'))(
+    'a guest that ignores SIGINT: three Ctrl-C in a row end the session (130), the terminal restored',
+    async () => {
+      const t = await typeAt(
+        [],
+        [
+          { expect: '>>>> ', timeout: 30 },
+          line('import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)'),
+          { expect: '>>>> ' },
+          line('while True: pass'),
+          line(''),
+          { sleep: 0.5 },
+          { send: CTRL_C, delay: 0.3 },
+          { send: CTRL_C, delay: 0.3 },
+          { send: CTRL_C },
+        ],
+      );
+      expectClean(t, 130);
+      expect(t.output).toContain('did not answer 3 interrupts');
+    },
+  );
 
-  it.skipIf(!haveStock('pypy3'))('SIGTERM to pypy-box while pyrepl has the terminal raw: exit 143, the terminal restored', async () => {
-    const t = await typeAt([], [{ expect: '>>>> ', timeout: 30 }, { sleep: 0.3 }, { signal: os.constants.signals.SIGTERM }]);
-    expectClean(t, 143);
-  });
+  it.skipIf(!haveStock('pypy3'))(
+    'SIGTERM to pypy-box while pyrepl has the terminal raw: exit 143, the terminal restored',
+    async () => {
+      const t = await typeAt(
+        [],
+        [{ expect: '>>>> ', timeout: 30 }, { sleep: 0.3 }, { signal: os.constants.signals.SIGTERM }],
+      );
+      expectClean(t, 143);
+    },
+  );
 
-  it.skipIf(!haveStock('pypy3'))('a guest killed at its prompt (SIGKILL): exit 137, the terminal restored', async () => {
-    const t = await typeAt([], [{ expect: '>>>> ', timeout: 30 }, line('import os; os.kill(os.getpid(), 9)'), { expect: 'SIGKILL' }]);
-    expectClean(t, 137);
-  });
+  it.skipIf(!haveStock('pypy3'))(
+    'a guest killed at its prompt (SIGKILL): exit 137, the terminal restored',
+    async () => {
+      const t = await typeAt(
+        [],
+        [{ expect: '>>>> ', timeout: 30 }, line('import os; os.kill(os.getpid(), 9)'), { expect: 'SIGKILL' }],
+      );
+      expectClean(t, 137);
+    },
+  );
 
-  it.skipIf(!haveStock('python3'))('python3: Ctrl-\\ sends SIGQUIT, which ends the guest as it would at a terminal (131)', async () => {
-    const t = await typeAt(['--python', 'python3'], [{ expect: '>>> ', timeout: 30 }, line('while True: pass'), line(''), { sleep: 0.5 }, { send: CTRL_BACKSLASH }, { expect: 'SIGQUIT' }]);
-    expectClean(t, 131);
-  });
+  it.skipIf(!haveStock('python3'))(
+    'python3: Ctrl-\\ sends SIGQUIT, which ends the guest as it would at a terminal (131)',
+    async () => {
+      const t = await typeAt(
+        ['--python', 'python3'],
+        [
+          { expect: '>>> ', timeout: 30 },
+          line('while True: pass'),
+          line(''),
+          { sleep: 0.5 },
+          { send: CTRL_BACKSLASH },
+          { expect: 'SIGQUIT' },
+        ],
+      );
+      expectClean(t, 131);
+    },
+  );
 });
 
 const BUILDS = path.join(ROOT, 'build/pypy-sandbox');
 const PYPYS = [
   { name: 'PyPy 2.7', dir: path.join(BUILDS, 'pypy2.7-sandbox'), binary: 'pypy-c', print: (e: string) => `print ${e}` },
-  { name: 'PyPy 3.6', dir: path.join(BUILDS, 'pypy3.6-sandbox'), binary: 'pypy3-c', print: (e: string) => `print(${e})` },
+  {
+    name: 'PyPy 3.6',
+    dir: path.join(BUILDS, 'pypy3.6-sandbox'),
+    binary: 'pypy3-c',
+    print: (e: string) => `print(${e})`,
+  },
 ];
 const havePyPys = PYPYS.every((p) => fs.existsSync(path.join(p.dir, p.binary)));
-if (!havePyPys) console.warn(`repl-pty tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox): the sandboxed PyPy REPL tests are skipped`);
+if (!havePyPys)
+  console.warn(
+    `repl-pty tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox): the sandboxed PyPy REPL tests are skipped`,
+  );
 
 describe.concurrent.skipIf(!havePyPys)('interact at a terminal: real sandboxed PyPy builds', () => {
   for (const p of PYPYS) {
@@ -175,7 +230,14 @@ describe.concurrent.skipIf(!havePyPys)('interact at a terminal: real sandboxed P
     });
 
     it(`${p.name}: Ctrl-C ends the session with 130 (a sandboxed PyPy has no signal module to catch SIGINT)`, async () => {
-      const t = await typeAt(args, [{ expect: '>>>> ', timeout: 40 }, line('while True: pass'), line(''), { sleep: 1 }, { send: CTRL_C }, { expect: 'SIGINT' }]);
+      const t = await typeAt(args, [
+        { expect: '>>>> ', timeout: 40 },
+        line('while True: pass'),
+        line(''),
+        { sleep: 1 },
+        { send: CTRL_C },
+        { expect: 'SIGINT' },
+      ]);
       expectClean(t, 130);
     });
   }

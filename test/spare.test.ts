@@ -52,19 +52,29 @@ describe('the spare supervisor', () => {
     await settle();
     expect(spares()).toHaveLength(1);
     // Arguments with spaces, an empty one, non-ASCII text; walls that only this run has.
-    const r = await new Controller({ executable: GUEST, args: ['call getpid()i', '', 'call write(ipi)i 1 s:é\\sx 4'], walls: { namespaces: false } }).run();
+    const r = await new Controller({
+      executable: GUEST,
+      args: ['call getpid()i', '', 'call write(ipi)i 1 s:é\\sx 4'],
+      walls: { namespaces: false },
+    }).run();
     expect(r.outcome).toBe('exited');
     expect(r.walls).toContain('rlimits');
     expect(r.walls).not.toContain('net-ns');
     expect(r.stdout.toString()).toBe('é x');
-    const py = await new Controller({ python: 'python3', args: ['-c', 'import os, sys; print(sys.argv[1:], os.environ.get("GREETING"), len(os.environ))', 'a b', '', 'ü'], env: { GREETING: 'hello world=1' } }).run();
+    const py = await new Controller({
+      python: 'python3',
+      args: ['-c', 'import os, sys; print(sys.argv[1:], os.environ.get("GREETING"), len(os.environ))', 'a b', '', 'ü'],
+      env: { GREETING: 'hello world=1' },
+    }).run();
     // GREETING, and HOME (a stock interpreter gets HOME=/tmp unless env sets it).
     expect(py.stdout.toString()).toBe("['a b', '', 'ü'] hello world=1 2\n");
   });
 
   it('for stock interpreters, has the child waiting in its walls; the run sets its own limits, or gets a fresh child', async () => {
-    const code = 'import os, resource; print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_NOFILE)[0], os.environ.get("W"), os.getpid())';
-    const stock = (extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}) => new Controller({ python: 'python3', args: ['-c', code], env: { W: 'w' }, ...extra }).run();
+    const code =
+      'import os, resource; print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_NOFILE)[0], os.environ.get("W"), os.getpid())';
+    const stock = (extra: Partial<ConstructorParameters<typeof Controller>[0]> = {}) =>
+      new Controller({ python: 'python3', args: ['-c', code], env: { W: 'w' }, ...extra }).run();
     await closeSpareSupervisor();
     await stock();
     await stock();
@@ -72,7 +82,9 @@ describe('the spare supervisor', () => {
     expect(spares()).toHaveLength(1);
     const limited = await stock({ limits: { cpuSeconds: 3, openFiles: 40 } });
     expect(limited.stdout.toString()).toBe(`3 ${512 + 40 + 64} w 2\n`);
-    expect(limited.walls).toEqual(expect.arrayContaining(['rlimits', 'uid-per-run', 'net-ns', 'pid-ns', 'no-new-privs']));
+    expect(limited.walls).toEqual(
+      expect.arrayContaining(['rlimits', 'uid-per-run', 'net-ns', 'pid-ns', 'no-new-privs']),
+    );
     // Other walls than the waiting child's, or a protocol guest: a fresh child, same results.
     await settle();
     const open = await stock({ walls: { namespaces: false } });

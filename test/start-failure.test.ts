@@ -26,13 +26,25 @@ function unreachableInterpreter(dirName = 'root-only'): string {
 
 describe('the start-failed note', () => {
   it('carries what failed and its errno (0: none); anything else is malformed', () => {
-    expect(parseNote("start-failed the guest's child: fork of the PID namespace's init: Resource temporarily unavailable 11")).toEqual({
+    expect(
+      parseNote(
+        "start-failed the guest's child: fork of the PID namespace's init: Resource temporarily unavailable 11",
+      ),
+    ).toEqual({
       kind: 'start-failed',
       reason: "the guest's child: fork of the PID namespace's init: Resource temporarily unavailable",
       errno: 11,
     });
-    expect(parseNote('start-failed no free uid: all 1 of 7..7 are in use by other runs (lock file /l) 0')).toMatchObject({ errno: 0 });
-    for (const bad of ['start-failed', 'start-failed 11', 'start-failed why', 'start-failed why 99999', 'start-failed caf\u00e9 2']) {
+    expect(
+      parseNote('start-failed no free uid: all 1 of 7..7 are in use by other runs (lock file /l) 0'),
+    ).toMatchObject({ errno: 0 });
+    for (const bad of [
+      'start-failed',
+      'start-failed 11',
+      'start-failed why',
+      'start-failed why 99999',
+      'start-failed caf\u00e9 2',
+    ]) {
       expect(() => parseNote(bad), bad).toThrow(/malformed note/);
     }
   });
@@ -48,7 +60,9 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
     for (let k = 0; k < 3; k++) {
       const err = await refusedRun({ python, args: ['-c', 'print(1)'], timeout: 30_000 });
       expect(err.kind).toBe('spawn');
-      expect(err.message).toBe(`cannot start ${python}: the guest's child: exec of ${python}: Permission denied (EACCES)`);
+      expect(err.message).toBe(
+        `cannot start ${python}: the guest's child: exec of ${python}: Permission denied (EACCES)`,
+      );
       expect(err.result.outcome).toBe('killed');
       expect(err.result.exitCode).toBeNull();
     }
@@ -58,12 +72,16 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
     const python = unreachableInterpreter('root-only-caf\u00e9');
     const err = await refusedRun({ python, args: ['-c', 'print(1)'], spareSupervisor: false, timeout: 30_000 });
     expect(err.kind).toBe('spawn');
-    expect(err.message).toBe(`cannot start ${python}: the guest's child: exec of ${python.replace('\u00e9', '??')}: Permission denied (EACCES)`);
+    expect(err.message).toBe(
+      `cannot start ${python}: the guest's child: exec of ${python.replace('\u00e9', '??')}: Permission denied (EACCES)`,
+    );
   });
 
   it("is told by the supervisor on its notes: the child's failure first, then its own view", async () => {
     // A process limit of 1 for the run's uid: the child cannot fork its PID namespace's init.
-    const sup = spawn(supervisorPath(), ['--nproc', '1', '--', '/usr/bin/python3', 'python3', '-c', 'print(1)'], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    const sup = spawn(supervisorPath(), ['--nproc', '1', '--', '/usr/bin/python3', 'python3', '-c', 'print(1)'], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    });
     let notes = '';
     let stderr = '';
     sup.stdio[3]!.on('data', (b: Buffer) => (notes += b.toString()));

@@ -30,12 +30,16 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
   });
 
   it('imports json, re, collections, math and decimal', async () => {
-    const r = await run('import json, re, collections, math, decimal\nprint(json.dumps([re.sub("a", "b", "aa"), math.factorial(5), str(decimal.Decimal("1.10") + 1), collections.Counter("aab")["a"]]))');
+    const r = await run(
+      'import json, re, collections, math, decimal\nprint(json.dumps([re.sub("a", "b", "aa"), math.factorial(5), str(decimal.Decimal("1.10") + 1), collections.Counter("aab")["a"]]))',
+    );
     expect(out(r)).toBe('["bb", 120, "2.10", 2]\n');
   });
 
   it('cannot open host files outside its installation', async () => {
-    const r = await run("import os\nfor p in ['/etc/passwd', '/etc/shadow', '/root/.bashrc', '/proc/self/environ', os.path.expanduser('~')]:\n  try:\n    open(p).read()\n    print('READ', p)\n  except OSError as e:\n    print(type(e).__name__, p)");
+    const r = await run(
+      "import os\nfor p in ['/etc/passwd', '/etc/shadow', '/root/.bashrc', '/proc/self/environ', os.path.expanduser('~')]:\n  try:\n    open(p).read()\n    print('READ', p)\n  except OSError as e:\n    print(type(e).__name__, p)",
+    );
     expect(out(r)).not.toContain('READ');
     expect(out(r).trim().split('\n')).toHaveLength(5);
   });
@@ -69,14 +73,16 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
     const r = await run(
       "import os, hashlib\ndata = os.urandom(3 << 20)\nwith open('/tmp/big.bin', 'wb') as f: f.write(data)\n" +
         "for size in (1000, 8192, 65536, 1 << 20, 3 << 20):\n  h = hashlib.sha256()\n  fd = os.open('/tmp/big.bin', os.O_RDONLY)\n" +
-        "  while True:\n    b = os.read(fd, size)\n    if not b: break\n    h.update(b)\n  os.close(fd)\n  print(size, h.digest() == hashlib.sha256(data).digest())",
+        '  while True:\n    b = os.read(fd, size)\n    if not b: break\n    h.update(b)\n  os.close(fd)\n  print(size, h.digest() == hashlib.sha256(data).digest())',
     );
     expect(out(r)).toBe('1000 True\n8192 True\n65536 True\n1048576 True\n3145728 True\n');
   });
 
   it('writes /tmp in memory: the host reads it through the VFS, nothing lands on disk', async () => {
     const marker = `pypy-box-out-${process.pid}-${python}.txt`;
-    const r = await run(`with open('/tmp/${marker}', 'w') as f: f.write('hello from inside')\nprint(open('/tmp/${marker}').read())`);
+    const r = await run(
+      `with open('/tmp/${marker}', 'w') as f: f.write('hello from inside')\nprint(open('/tmp/${marker}').read())`,
+    );
     expect(out(r)).toBe('hello from inside\n');
     expect(r.vfs.snapshot('/tmp')[marker]?.toString()).toBe('hello from inside');
     expect(fs.existsSync(path.join('/tmp', marker))).toBe(false);
@@ -163,7 +169,10 @@ describe.each(['pypy3', 'python3'])('stock %s under the supervisor', (python) =>
 
   it('runs a script from a host directory given as /tmp', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'script-'));
-    fs.writeFileSync(path.join(dir, 'main.py'), 'import os\nprint(os.getcwd(), sorted(os.listdir(".")))\nopen("made.txt", "w").close()\n');
+    fs.writeFileSync(
+      path.join(dir, 'main.py'),
+      'import os\nprint(os.getcwd(), sorted(os.listdir(".")))\nopen("made.txt", "w").close()\n',
+    );
     const r = await new Controller({ python, args: ['main.py'], tmpDir: dir, timeout: 30_000 }).run();
     expect(out(r)).toBe("/tmp ['main.py']\n");
     expect(fs.readdirSync(dir)).toEqual(['main.py']);
@@ -196,9 +205,25 @@ describe('escape attempts from a stock interpreter', () => {
       'attempt("flock", lambda: fcntl.flock(fd, fcntl.LOCK_EX))',
       'print(os.read(fd, 10))',
     ].join('\n');
-    const r = await new Controller({ python: 'python3', args: ['-c', code], policy: new Policy().allowRead(dir), walls: { dropRoot: false }, timeout: 30_000 }).run();
+    const r = await new Controller({
+      python: 'python3',
+      args: ['-c', code],
+      policy: new Policy().allowRead(dir),
+      walls: { dropRoot: false },
+      timeout: 30_000,
+    }).run();
     expect(r.stdout.toString()).toBe(
-      ['fchmod PermissionError 1', 'fchown PermissionError 1', 'lockf PermissionError 1', 'setown PermissionError 1', 'ioctl-setflags OSError 25', 'write OSError 9', 'flock ok', "b'data\\n'", ''].join('\n'),
+      [
+        'fchmod PermissionError 1',
+        'fchown PermissionError 1',
+        'lockf PermissionError 1',
+        'setown PermissionError 1',
+        'ioctl-setflags OSError 25',
+        'write OSError 9',
+        'flock ok',
+        "b'data\\n'",
+        '',
+      ].join('\n'),
     );
     expect(fs.statSync(file).mode & 0o777).toBe(0o644);
     expect(fs.statSync(file).uid).toBe(process.getuid!());
@@ -206,7 +231,10 @@ describe('escape attempts from a stock interpreter', () => {
   });
 
   it('a thread bomb stops at the thread limit', async () => {
-    const r = await py('import threading, time\nn = 0\ntry:\n  for i in range(5000):\n    threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1\nexcept RuntimeError:\n  print("stopped", n)', { python: 'python3' });
+    const r = await py(
+      'import threading, time\nn = 0\ntry:\n  for i in range(5000):\n    threading.Thread(target=time.sleep, args=(3,), daemon=True).start(); n += 1\nexcept RuntimeError:\n  print("stopped", n)',
+      { python: 'python3' },
+    );
     expect(out(r)).toMatch(/^stopped 25\d\n$/);
   });
 

@@ -17,11 +17,21 @@ const PYPYS = [
   { name: 'PyPy 3.6', dir: path.join(BUILDS, 'pypy3.6-sandbox'), binary: 'pypy3-c' },
 ];
 const havePyPys = PYPYS.every((p) => fs.existsSync(path.join(p.dir, p.binary)));
-if (!havePyPys) console.warn(`strict-wall tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox, or PYPY_BOX_SANDBOX_ARCHIVES): the real sandboxed PyPy tests are skipped`);
+if (!havePyPys)
+  console.warn(
+    `strict-wall tests: ${BUILDS} is missing (the archives of ../shared/pypy-sandbox, or PYPY_BOX_SANDBOX_ARCHIVES): the real sandboxed PyPy tests are skipped`,
+  );
 
 describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls', () => {
   for (const p of PYPYS) {
-    const run = (code: string) => new Controller({ executable: path.join(p.dir, p.binary), libPath: p.dir, args: ['-S', '-c', code], spareSupervisor: false, timeout: 60_000 }).run();
+    const run = (code: string) =>
+      new Controller({
+        executable: path.join(p.dir, p.binary),
+        libPath: p.dir,
+        args: ['-S', '-c', code],
+        spareSupervisor: false,
+        timeout: 60_000,
+      }).run();
 
     it(`${p.name} prints 42 and exits 0, with the strict wall in force`, async () => {
       const r = await run('print(6*7)');
@@ -37,7 +47,7 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls
     });
   }
 
-  it('PyPy 3.6 copied with mode 0711 and the setuid bit (unreadable to the guest\'s user) runs behind the strict wall', async () => {
+  it("PyPy 3.6 copied with mode 0711 and the setuid bit (unreadable to the guest's user) runs behind the strict wall", async () => {
     const p = PYPYS[1]!;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-0711-'));
     try {
@@ -45,7 +55,13 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls
       fs.copyFileSync(path.join(p.dir, p.binary), path.join(dir, p.binary));
       fs.copyFileSync(path.join(p.dir, 'libpypy3-c.so'), path.join(dir, 'libpypy3-c.so')); // beside it: $ORIGIN
       fs.chmodSync(path.join(dir, p.binary), 0o4711);
-      const r = await new Controller({ executable: path.join(dir, p.binary), libPath: p.dir, args: ['-S', '-c', 'print(6*7)'], spareSupervisor: false, timeout: 60_000 }).run();
+      const r = await new Controller({
+        executable: path.join(dir, p.binary),
+        libPath: p.dir,
+        args: ['-S', '-c', 'print(6*7)'],
+        spareSupervisor: false,
+        timeout: 60_000,
+      }).run();
       expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
       expect(r.stdout.toString()).toBe('42\n');
       expect(r.walls).toEqual(expect.arrayContaining(['seccomp-strict', 'no-new-privs']));
@@ -57,11 +73,39 @@ describe.skipIf(!havePyPys)('real sandboxed PyPy builds behind the default walls
 
 /** One line per attack of test/guest/attacker.c. */
 const ATTACKS = [
-  'open-passwd', 'open-passwd-legacy', 'create-file', 'open-library-for-writing', 'open-planted-link', 'open-planted-fifo', 'socket', 'kill-init', 'kill-upper-bits', 'tgkill-init',
-  'tgkill-upper-bits', 'execve-sh', 'execveat-sh', 'ptrace-traceme', 'ptrace-attach-init', 'write-fd3',
-  'write-upper-bits', 'read-upper-bits', 'readlink-other', 'stat-passwd', 'listener-of-its-own', 'i386-open-passwd', 'fork', 'prlimit-raise', 'prlimit-raise-upper-bits', 'prlimit-of-init',
-  'prlimit-upper-bits', 'sendmsg-stdout', 'sendmsg-handoff-upper-bits', 'read-beyond-handed-fds', 'fstat-stdin',
-  'seccomp-tsync', 'seccomp-strict-mode',
+  'open-passwd',
+  'open-passwd-legacy',
+  'create-file',
+  'open-library-for-writing',
+  'open-planted-link',
+  'open-planted-fifo',
+  'socket',
+  'kill-init',
+  'kill-upper-bits',
+  'tgkill-init',
+  'tgkill-upper-bits',
+  'execve-sh',
+  'execveat-sh',
+  'ptrace-traceme',
+  'ptrace-attach-init',
+  'write-fd3',
+  'write-upper-bits',
+  'read-upper-bits',
+  'readlink-other',
+  'stat-passwd',
+  'listener-of-its-own',
+  'i386-open-passwd',
+  'fork',
+  'prlimit-raise',
+  'prlimit-raise-upper-bits',
+  'prlimit-of-init',
+  'prlimit-upper-bits',
+  'sendmsg-stdout',
+  'sendmsg-handoff-upper-bits',
+  'read-beyond-handed-fds',
+  'fstat-stdin',
+  'seccomp-tsync',
+  'seccomp-strict-mode',
 ];
 /** Calls with the same kind of arguments that the wall allows: they succeed. */
 const ALLOWED = ['tgkill-self', 'prlimit-read', 'read-stdin-nothing', 'write-stderr-nothing'];
@@ -77,7 +121,13 @@ describe('the strict wall against a compromised interpreter', () => {
     fs.chmodSync(bin, 0o755);
     target = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-target-'));
     fs.chmodSync(target, 0o777);
-    const copies = [['attacker', 'attacker', 0o755], ['attacker-static', 'attacker-static', 0o755], ['attacker', 'attacker-0711', 0o711], ['attacker', 'attacker-setuid', 0o4755], ['attacker-static', 'attacker-static-0711', 0o711]] as const;
+    const copies = [
+      ['attacker', 'attacker', 0o755],
+      ['attacker-static', 'attacker-static', 0o755],
+      ['attacker', 'attacker-0711', 0o711],
+      ['attacker', 'attacker-setuid', 0o4755],
+      ['attacker-static', 'attacker-static-0711', 0o711],
+    ] as const;
     for (const [from, to, mode] of copies) {
       const src = path.join(ROOT, 'build/test', from);
       if (!fs.existsSync(src)) continue;
@@ -111,7 +161,13 @@ describe('the strict wall against a compromised interpreter', () => {
       if (!fs.existsSync(where(name))) ctx.skip(); // no static C library to build it with
       const created = path.join(target, `${name}-${label.replace(/\W+/g, '-')}`);
       const args = [created, path.join(bin, 'evil.so'), path.join(bin, 'fifo.so')];
-      const r = await new Controller({ executable: where(name), args, ...(walls ? { walls } : {}), spareSupervisor: false, timeout: 30_000 }).run();
+      const r = await new Controller({
+        executable: where(name),
+        args,
+        ...(walls ? { walls } : {}),
+        spareSupervisor: false,
+        timeout: 30_000,
+      }).run();
       expect(r).toMatchObject({ outcome: 'exited', exitCode: 0 });
       expect(r.walls).toContain('seccomp-strict');
       const lines = r.guestStderr.split('\n').filter((l) => l.startsWith('ATTACK '));
@@ -132,9 +188,14 @@ describe('the strict wall against a compromised interpreter', () => {
     });
   }
 
-  it('closes the loader\'s window once a dynamic program\'s main runs; a static one keeps it, for read-only libraries', async (ctx) => {
+  it("closes the loader's window once a dynamic program's main runs; a static one keeps it, for read-only libraries", async (ctx) => {
     const probe = async (name: string) => {
-      const r = await new Controller({ executable: where(name), args: [path.join(target, 'x')], walls: WALL_ALONE, spareSupervisor: false }).run();
+      const r = await new Controller({
+        executable: where(name),
+        args: [path.join(target, 'x')],
+        walls: WALL_ALONE,
+        spareSupervisor: false,
+      }).run();
       return /^ATTACK open-library ret=(-?\d+) errno=(\d+)$/m.exec(r.guestStderr)!.slice(1).map(Number);
     };
     expect(await probe('attacker')).toEqual([-1, Errno.EACCES]); // refused by the preload's filter
@@ -156,11 +217,26 @@ describe('a strict wall that cannot be set up stops the run', () => {
   it('the supervisor notes why, exits 127 and never starts the program', async () => {
     // Three descriptors at most: no room for the filter's listener, so seccomp() fails (EMFILE).
     const wall = path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so');
-    const r = await execa(supervisorPath(), ['--protocol-guest', '--wall', wall, '--no-namespaces', '--keep-uid', '--nofile', '3', '--', path.join(ROOT, 'build/test/attacker'), 'attacker'], {
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      reject: false,
-      encoding: 'utf8',
-    });
+    const r = await execa(
+      supervisorPath(),
+      [
+        '--protocol-guest',
+        '--wall',
+        wall,
+        '--no-namespaces',
+        '--keep-uid',
+        '--nofile',
+        '3',
+        '--',
+        path.join(ROOT, 'build/test/attacker'),
+        'attacker',
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+        reject: false,
+        encoding: 'utf8',
+      },
+    );
     expect(r.exitCode).toBe(127);
     expect(r.stdio[3]).toMatch(new RegExp(`^wall-failed seccomp-strict .+ ${Errno.EMFILE}$`, 'm'));
     expect(r.stdio[3]).not.toMatch(/^walls /m);
@@ -170,9 +246,19 @@ describe('a strict wall that cannot be set up stops the run', () => {
   /** A supervisor that always runs its guest with --nofile 3 (the controller passes 16 or more). */
   function cramped(): string {
     const wrapper = path.join(dir, 'pypy-box-supervisor');
-    const script = ['#!/bin/bash', 'args=(); prev=', 'for a in "$@"; do [ "$prev" = --nofile ] && a=3; args+=("$a"); prev=$a; done', `exec ${supervisorPath()} "\${args[@]}"`, ''];
+    const script = [
+      '#!/bin/bash',
+      'args=(); prev=',
+      'for a in "$@"; do [ "$prev" = --nofile ] && a=3; args+=("$a"); prev=$a; done',
+      `exec ${supervisorPath()} "\${args[@]}"`,
+      '',
+    ];
     fs.writeFileSync(wrapper, script.join('\n'), { mode: 0o755 });
-    if (!fs.existsSync(path.join(dir, 'libpypybox-wall.so'))) fs.symlinkSync(path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so'), path.join(dir, 'libpypybox-wall.so'));
+    if (!fs.existsSync(path.join(dir, 'libpypybox-wall.so')))
+      fs.symlinkSync(
+        path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so'),
+        path.join(dir, 'libpypybox-wall.so'),
+      );
     return wrapper;
   }
 
@@ -190,7 +276,14 @@ describe('a strict wall that cannot be set up stops the run', () => {
   it('the controller rejects with a spawn error that names the wall', async () => {
     const attempt = (walls: ControllerOptions['walls']) =>
       withSupervisor(cramped(), () =>
-        new Controller({ executable: path.join(ROOT, 'build/test/attacker'), args: [path.join(dir, 'x')], walls, spareSupervisor: false }).run().catch((e: unknown) => e),
+        new Controller({
+          executable: path.join(ROOT, 'build/test/attacker'),
+          args: [path.join(dir, 'x')],
+          walls,
+          spareSupervisor: false,
+        })
+          .run()
+          .catch((e: unknown) => e),
       );
     const err = await attempt({ namespaces: false });
     expect(err).toBeInstanceOf(SandboxError);
@@ -208,10 +301,14 @@ describe('a strict wall that cannot be set up stops the run', () => {
   });
 
   it('the command line exits 127 and says so', async () => {
-    const r = await execa(process.execPath, [CLI, 'interact', '--no-namespaces', path.join(ROOT, 'build/test/attacker'), path.join(dir, 'y')], {
-      env: { PYPY_BOX_SUPERVISOR: cramped(), NO_COLOR: '1' },
-      reject: false,
-    });
+    const r = await execa(
+      process.execPath,
+      [CLI, 'interact', '--no-namespaces', path.join(ROOT, 'build/test/attacker'), path.join(dir, 'y')],
+      {
+        env: { PYPY_BOX_SUPERVISOR: cramped(), NO_COLOR: '1' },
+        reject: false,
+      },
+    );
     expect(r.exitCode).toBe(127);
     expect(r.stderr).toMatch(/seccomp-strict wall could not be set up/);
     expect(r.stderr).not.toContain('ATTACK');
@@ -221,7 +318,9 @@ describe('a strict wall that cannot be set up stops the run', () => {
     const bare = fs.mkdtempSync(path.join(dir, 'bare-'));
     fs.symlinkSync(supervisorPath(), path.join(bare, 'pypy-box-supervisor'));
     const err = await withSupervisor(path.join(bare, 'pypy-box-supervisor'), () =>
-      new Controller({ executable: path.join(ROOT, 'build/test/attacker'), spareSupervisor: false }).run().catch((e: unknown) => e),
+      new Controller({ executable: path.join(ROOT, 'build/test/attacker'), spareSupervisor: false })
+        .run()
+        .catch((e: unknown) => e),
     );
     expect(err).toBeInstanceOf(SandboxError);
     expect((err as SandboxError).kind).toBe('spawn');
@@ -234,7 +333,10 @@ describe('the capability dump', () => {
     // The attacker's default target: it would create this file if check ran it bare.
     const created = '/tmp/pypy-box-attacker';
     fs.rmSync(created, { force: true });
-    const r = await execa(process.execPath, [CLI, 'check', path.join(ROOT, 'build/test/attacker')], { env: { NO_COLOR: '1' }, reject: false });
+    const r = await execa(process.execPath, [CLI, 'check', path.join(ROOT, 'build/test/attacker')], {
+      env: { NO_COLOR: '1' },
+      reject: false,
+    });
     // 3: not a sandboxed PyPy (the documented code for a binary without a capability dump).
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/printed no sandbox capability dump/);

@@ -48,7 +48,6 @@ function chooseSupervisor(): string {
 
 // ---- deterministic randomness ----
 
-
 /** One case's own seed: replayable alone, from the run's seed, the group and the case number. */
 function caseSeed(group: number, k: number): number {
   return (Math.imul(SEED ^ Math.imul(group, 0x9e3779b1), 0x85ebca6b) + k * 0xc2b2ae35) >>> 0;
@@ -156,7 +155,10 @@ function groupMembers(leader: number): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [, , pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      const [, , pgrp, session] = stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
       if (pgrp === leader || session === leader) out.push(Number(name));
     } catch {
       /* gone meanwhile */
@@ -180,7 +182,9 @@ async function runSupervisor(args: string[], feed: (io: Io) => Promise<void>): P
   });
   (child.stdio[3] as Readable).resume();
   const reader = new Reader(child.stdout!);
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -212,7 +216,8 @@ function expectCleanEnd(o: Outcome, what: string, allowed: readonly number[]): v
   expect(o.stderr, `sanitizer report: ${tag}`).not.toMatch(/Sanitizer|runtime error:/);
   expect(o.signal, `killed by a signal: ${tag}`).toBeNull();
   expect(allowed, `exit status ${o.code}: ${tag}`).toContain(o.code);
-  if (o.code === EXIT.usage || o.code === EXIT.protocol || o.code === EXIT.cannotStart) expect(o.stderr, `no message: ${tag}`).toMatch(/pypy-box-supervisor/);
+  if (o.code === EXIT.usage || o.code === EXIT.protocol || o.code === EXIT.cannotStart)
+    expect(o.stderr, `no message: ${tag}`).toMatch(/pypy-box-supervisor/);
   expect(o.left, `processes left behind: ${tag}`).toEqual([]);
 }
 
@@ -227,12 +232,41 @@ interface Item {
 const hex = (r: Rng, n: number): string => r.bytes(n).toString('hex');
 const absPath = (r: Rng): string => `/${r.letters(1 + r.int(8))}/${r.letters(1 + r.int(8))}`;
 const tooLongPath = (): string => `/${'a'.repeat(PATH_MAX)}`;
-const LOCAL_CALLS = ['open', 'openat', 'stat', 'lstat', 'newfstatat', 'access', 'getuid', 'geteuid', 'getcwd', 'uname', 'getrandom', 'close', 'getdents64', 'access(si)i', 'uname(p)i'];
+const LOCAL_CALLS = [
+  'open',
+  'openat',
+  'stat',
+  'lstat',
+  'newfstatat',
+  'access',
+  'getuid',
+  'geteuid',
+  'getcwd',
+  'uname',
+  'getrandom',
+  'close',
+  'getdents64',
+  'access(si)i',
+  'uname(p)i',
+];
 
 /** A value for a numeric field: valid (within max) or not, with boundaries first. */
 function number(r: Rng, max: bigint, min = 0n): { text: string; valid: boolean } {
   const good = [String(min), String(max), String(min + (BigInt(r.int(1000)) % (max - min + 1n))), `00${min}`];
-  const bad = ['', 'abc', '-1', '+5', ' 5', '5 ', '1.5', '0x10', '5k', String(max + 1n), '18446744073709551616', '99999999999999999999999'];
+  const bad = [
+    '',
+    'abc',
+    '-1',
+    '+5',
+    ' 5',
+    '5 ',
+    '1.5',
+    '0x10',
+    '5k',
+    String(max + 1n),
+    '18446744073709551616',
+    '99999999999999999999999',
+  ];
   if (min > 0n) bad.push(String(min - 1n));
   return r.chance(0.6) ? { text: r.pick(good), valid: true } : { text: r.pick(bad), valid: false };
 }
@@ -246,14 +280,34 @@ function localItem(r: Rng): Item {
     case 1: {
       const opt = choice === 0 ? '--grant' : '--host-dev';
       if (ok) return { words: [opt, `${r.pick(['0', '2049', String(U64_MAX)])}:${absPath(r)}`], valid: true };
-      return { words: [opt, r.pick([`-1:${absPath(r)}`, `:${absPath(r)}`, '5:rel', '5', ` 5:${absPath(r)}`, `18446744073709551616:/x`, `5:${tooLongPath()}`, ''])], valid: false };
+      return {
+        words: [
+          opt,
+          r.pick([
+            `-1:${absPath(r)}`,
+            `:${absPath(r)}`,
+            '5:rel',
+            '5',
+            ` 5:${absPath(r)}`,
+            `18446744073709551616:/x`,
+            `5:${tooLongPath()}`,
+            '',
+          ]),
+        ],
+        valid: false,
+      };
     }
     case 2:
       if (ok) return { words: ['--dir', `${r.pick(['2', '13'])}:${absPath(r)}`], valid: true };
-      return { words: ['--dir', r.pick(['5:/x', '+2:/x', '2:x', '2', '-13:/x', `2:${tooLongPath()}`, ':/x'])], valid: false };
+      return {
+        words: ['--dir', r.pick(['5:/x', '+2:/x', '2:x', '2', '-13:/x', `2:${tooLongPath()}`, ':/x'])],
+        valid: false,
+      };
     case 3: {
       const opt = r.pick(['--name', '--absent']);
-      return ok ? { words: [opt, absPath(r)], valid: true } : { words: [opt, r.pick(['rel', '', tooLongPath()])], valid: false };
+      return ok
+        ? { words: [opt, absPath(r)], valid: true }
+        : { words: [opt, r.pick(['rel', '', tooLongPath()])], valid: false };
     }
     case 4:
       if (ok) return { words: ['--link', absPath(r), r.pick(['target', '/abs/t', '../up'])], valid: true };
@@ -261,35 +315,88 @@ function localItem(r: Rng): Item {
     case 5: {
       const names = Array.from({ length: 1 + r.int(4) }, () => r.pick(LOCAL_CALLS));
       if (ok) return { words: ['--local', names.join(',')], valid: true };
-      return { words: ['--local', r.pick(['', `${names[0]},`, `,${names[0]}`, `${names[0]},,open`, 'nosuchcall', 'open(', 'opena'])], valid: false };
+      return {
+        words: [
+          '--local',
+          r.pick(['', `${names[0]},`, `,${names[0]}`, `${names[0]},,open`, 'nosuchcall', 'open(', 'opena']),
+        ],
+        valid: false,
+      };
     }
     case 6:
       if (ok) return { words: ['--uname', hex(r, 390)], valid: true };
-      return { words: ['--uname', r.pick([hex(r, 390).slice(1), `${hex(r, 390)}0`, `${hex(r, 389)}g0`, ` ${hex(r, 390).slice(1)}`, ''])], valid: false };
+      return {
+        words: [
+          '--uname',
+          r.pick([hex(r, 390).slice(1), `${hex(r, 390)}0`, `${hex(r, 389)}g0`, ` ${hex(r, 390).slice(1)}`, '']),
+        ],
+        valid: false,
+      };
     case 7:
       if (ok) return { words: ['--stat', `${hex(r, 144)}:${absPath(r)}`], valid: true };
-      return { words: ['--stat', r.pick([`${hex(r, 144).slice(1)}:/x`, `${hex(r, 144)}0:/x`, `${hex(r, 143)}zz:/x`, `${hex(r, 144)}:rel`, `${hex(r, 144)}`, 'ab'])], valid: false };
+      return {
+        words: [
+          '--stat',
+          r.pick([
+            `${hex(r, 144).slice(1)}:/x`,
+            `${hex(r, 144)}0:/x`,
+            `${hex(r, 143)}zz:/x`,
+            `${hex(r, 144)}:rel`,
+            `${hex(r, 144)}`,
+            'ab',
+          ]),
+        ],
+        valid: false,
+      };
     case 8: {
       const content = hex(r, r.int(40));
       if (ok) return { words: ['--file', `${hex(r, 144)}:${content}:${absPath(r)}`], valid: true };
-      const bad = [`${hex(r, 144)}:${content}0:/x`, `${hex(r, 144)}:${content}zz:/x`, `${hex(r, 144)}:${content}`, `${hex(r, 144)}:${content}:rel`, `${hex(r, 143)}:${content}:/x`, 'a', '', `${'0'.repeat(STAT_HEX)}`, `${'0'.repeat(STAT_HEX)}:`];
+      const bad = [
+        `${hex(r, 144)}:${content}0:/x`,
+        `${hex(r, 144)}:${content}zz:/x`,
+        `${hex(r, 144)}:${content}`,
+        `${hex(r, 144)}:${content}:rel`,
+        `${hex(r, 143)}:${content}:/x`,
+        'a',
+        '',
+        `${'0'.repeat(STAT_HEX)}`,
+        `${'0'.repeat(STAT_HEX)}:`,
+      ];
       return { words: ['--file', r.pick(bad)], valid: false };
     }
     case 9:
-      if (ok) return { words: ['--owner', `${r.pick(['0', '4294967295', String(r.int(70000))])}:${r.int(70000)}`], valid: true };
-      return { words: ['--owner', r.pick(['1', '1:2:3', '1:', ':1', '4294967296:0', '-1:0', '1: 2', 'a:b'])], valid: false };
+      if (ok)
+        return {
+          words: ['--owner', `${r.pick(['0', '4294967295', String(r.int(70000))])}:${r.int(70000)}`],
+          valid: true,
+        };
+      return {
+        words: ['--owner', r.pick(['1', '1:2:3', '1:', ':1', '4294967296:0', '-1:0', '1: 2', 'a:b'])],
+        valid: false,
+      };
     case 10: {
-      if (ok) return { words: ['--ids', Array.from({ length: 4 }, () => r.pick(['0', '1000', '4294967295'])).join(',')], valid: true };
-      return { words: ['--ids', r.pick(['1,2,3', '1,2,3,4,5', '-1,0,0,0', 'a,b,c,d', '1,,2,3', '4294967296,0,0,0', ''])], valid: false };
+      if (ok)
+        return {
+          words: ['--ids', Array.from({ length: 4 }, () => r.pick(['0', '1000', '4294967295'])).join(',')],
+          valid: true,
+        };
+      return {
+        words: ['--ids', r.pick(['1,2,3', '1,2,3,4,5', '-1,0,0,0', 'a,b,c,d', '1,,2,3', '4294967296,0,0,0', ''])],
+        valid: false,
+      };
     }
     case 11: {
       const n = number(r, BigInt(PATH_MAX), 2n);
       return { words: ['--max-path', n.text], valid: n.valid };
     }
     case 12:
-      return ok ? { words: ['--cwd', absPath(r)], valid: true } : { words: ['--cwd', r.pick(['rel', '', tooLongPath()])], valid: false };
+      return ok
+        ? { words: ['--cwd', absPath(r)], valid: true }
+        : { words: ['--cwd', r.pick(['rel', '', tooLongPath()])], valid: false };
     case 13:
-      return ok ? { words: ['--cwd-stat', 'repeat'], valid: true } : { words: ['--cwd-stat', r.pick(['yes', '', 'repeat '])], valid: false };
+      return ok
+        ? { words: ['--cwd-stat', 'repeat'], valid: true }
+        : { words: ['--cwd-stat', r.pick(['yes', '', 'repeat '])], valid: false };
     default:
       return { words: ['--stdio-local'], valid: true };
   }
@@ -326,11 +433,32 @@ run('the supervisor, fed hostile input', () => {
   beforeAll(() => {
     const cc = process.env.CC ?? 'cc';
     fs.mkdirSync(path.dirname(GUEST), { recursive: true });
-    execFileSync(cc, ['-static', '-nostdlib', '-fno-stack-protector', '-O2', '-Wall', '-Werror', '-o', GUEST, path.join(ROOT, 'test/guest/syscall-guest.c')], { stdio: 'inherit' });
+    execFileSync(
+      cc,
+      [
+        '-static',
+        '-nostdlib',
+        '-fno-stack-protector',
+        '-O2',
+        '-Wall',
+        '-Werror',
+        '-o',
+        GUEST,
+        path.join(ROOT, 'test/guest/syscall-guest.c'),
+      ],
+      { stdio: 'inherit' },
+    );
   });
 
   it('refuses a numeric option that is not an unsigned decimal number, naming the option (exit 2)', async () => {
-    for (const [option, value] of [['--cpu', 'abc'], ['--heap', '-1'], ['--nofile', '12x'], ['--as', '18446744073709551616'], ['--max-path', '1'], ['--ids', '1,2,3']]) {
+    for (const [option, value] of [
+      ['--cpu', 'abc'],
+      ['--heap', '-1'],
+      ['--nofile', '12x'],
+      ['--as', '18446744073709551616'],
+      ['--max-path', '1'],
+      ['--ids', '1,2,3'],
+    ]) {
       const o = await runSupervisor([option!, value!, ...guestRun(0)], async () => undefined);
       expect(o.code, `${option} ${value}`).toBe(EXIT.usage);
       expect(o.stderr).toContain(`bad value for ${option}: ${value}`);
@@ -338,7 +466,9 @@ run('the supervisor, fed hostile input', () => {
   });
 
   it('refuses 64 bytes of empty words as a configuration, cleanly (it overflowed the word table)', async () => {
-    const o = await runSupervisor(['--config-stdin', ...guestRun(0)], async (io) => io.write(Buffer.concat([u32(64), Buffer.alloc(64)])));
+    const o = await runSupervisor(['--config-stdin', ...guestRun(0)], async (io) =>
+      io.write(Buffer.concat([u32(64), Buffer.alloc(64)])),
+    );
     expectCleanEnd(o, 'empty words', [EXIT.protocol]);
     expect(o.stderr).toContain('bad word in the configuration');
   });
@@ -409,7 +539,9 @@ run('the supervisor, fed hostile input', () => {
           break;
       }
       if (!expected.length) expected = valid ? [EXIT.controllerGone] : [EXIT.protocol];
-      const o = await runSupervisor(['--config-stdin', ...guestRun(k)], async (io) => io.write(Buffer.concat([head, body])));
+      const o = await runSupervisor(['--config-stdin', ...guestRun(k)], async (io) =>
+        io.write(Buffer.concat([head, body])),
+      );
       const what = `configuration case ${k}: ${JSON.stringify(words).slice(0, 400)}`;
       expectCleanEnd(o, what, expected);
       if (expected[0] === EXIT.protocol && expected.length === 1) expect(o.stderr, what).toContain('protocol error');
@@ -423,14 +555,27 @@ run('the supervisor, fed hostile input', () => {
       // A run: a few valid options, maybe --no-namespaces (a fresh child instead of the waiting one).
       const options = [...(r.chance(0.3) ? ['--no-namespaces'] : []), ...(r.chance(0.5) ? ['--nofile', '1024'] : [])];
       const randomArgs = r.chance(0.2);
-      const args = randomArgs ? Array.from({ length: 1 + r.int(4) }, () => `-${r.letters(1 + r.int(6))}`) : [...options, ...guestRun(k)];
-      const env = Array.from({ length: r.int(4) }, () => `${r.letters(1 + r.int(5)).toUpperCase()}=${r.letters(r.int(10))}`);
+      const args = randomArgs
+        ? Array.from({ length: 1 + r.int(4) }, () => `-${r.letters(1 + r.int(6))}`)
+        : [...options, ...guestRun(k)];
+      const env = Array.from(
+        { length: r.int(4) },
+        () => `${r.letters(1 + r.int(5)).toUpperCase()}=${r.letters(r.int(10))}`,
+      );
       let count = String(args.length);
       let expected: number[] = randomArgs ? [EXIT.usage] : [EXIT.controllerGone];
       let tail: Buffer = Buffer.alloc(0);
       const problem = r.int(10);
       if (problem === 0) {
-        count = r.pick(['0', '', '-1', `${args.length + env.length + 1}`, '99999999999999999999', `${args.length}x`, ' 1']);
+        count = r.pick([
+          '0',
+          '',
+          '-1',
+          `${args.length + env.length + 1}`,
+          '99999999999999999999',
+          `${args.length}x`,
+          ' 1',
+        ]);
         expected = [EXIT.protocol];
       } else if (problem === 1) {
         env.push(r.pick(['NOEQUALS', '=value', '']));
@@ -487,7 +632,17 @@ function address(r: Rng, call: Call): bigint {
 
 /** A size: small, at the chunk boundary, or wild. */
 function size(r: Rng, limit = MAX_CHUNK): bigint {
-  return r.pick([0n, 1n, BigInt(r.int(300)), 4096n, BigInt(limit), BigInt(limit + 1), BigInt(r.int(1 << 20)), U64_MAX, r.u64()]);
+  return r.pick([
+    0n,
+    1n,
+    BigInt(r.int(300)),
+    4096n,
+    BigInt(limit),
+    BigInt(limit + 1),
+    BigInt(r.int(1 << 20)),
+    U64_MAX,
+    r.u64(),
+  ]);
 }
 
 /** Bytes that follow a command whose size is n: all of them, or (sometimes) the input ends first. */
@@ -543,7 +698,11 @@ function answer(r: Rng, call: Call): { bytes: Buffer; final: boolean; replies: R
       parts.push(Buffer.from('E'), i32(e));
       if (e < 0 || e > 4095) return cut();
     } else if (cmd === 'V') {
-      parts.push(Buffer.from('V'), u64(r.pick([-1n, 0n, 3n, 511n, 512n, 1n << 31n, 1n << 63n, r.u64()])), u64(r.pick([0n, 0o2000000n, r.u64()])));
+      parts.push(
+        Buffer.from('V'),
+        u64(r.pick([-1n, 0n, 3n, 511n, 512n, 1n << 31n, 1n << 63n, r.u64()])),
+        u64(r.pick([0n, 0o2000000n, r.u64()])),
+      );
       replies.push({ cmd: 'V', size: 8n });
     } else if (cmd === 'L') {
       const n2 = r.pick([0n, 24n, BigInt(256 * 1024), BigInt(256 * 1024 + 1), size(r)]);
@@ -562,7 +721,10 @@ function answer(r: Rng, call: Call): { bytes: Buffer; final: boolean; replies: R
     parts.push(Buffer.from('C'));
     framed = call.sig.startsWith('read'); // C on a path call is refused
   } else if (last === 'o') {
-    const p = Buffer.from(r.pick(['/etc/hostname', '/dev/null', '/nonexistent', '/etc', r.bytes(20).toString('latin1')]), 'latin1');
+    const p = Buffer.from(
+      r.pick(['/etc/hostname', '/dev/null', '/nonexistent', '/etc', r.bytes(20).toString('latin1')]),
+      'latin1',
+    );
     const len = r.chance(0.8) ? BigInt(p.length) : size(r, PATH_MAX);
     parts.push(Buffer.from('o'), u64(r.pick([0n, 0o2000000n])), u64(len), p);
     framed = len === BigInt(p.length) && p.length > 0 && p.length < PATH_MAX;
@@ -572,7 +734,12 @@ function answer(r: Rng, call: Call): { bytes: Buffer; final: boolean; replies: R
     const plen = r.chance(0.8) ? BigInt(vpath.length) : size(r, PATH_MAX);
     const clen = r.chance(0.8) ? BigInt(content.length) : size(r);
     parts.push(Buffer.from('m'), u64(0n), u64(plen), u64(clen), r.bytes(144), vpath, content);
-    framed = plen === BigInt(vpath.length) && clen === BigInt(content.length) && vpath.length > 0 && vpath.length < PATH_MAX && call.sig.startsWith('openat');
+    framed =
+      plen === BigInt(vpath.length) &&
+      clen === BigInt(content.length) &&
+      vpath.length > 0 &&
+      vpath.length < PATH_MAX &&
+      call.sig.startsWith('openat');
   }
   return { bytes: Buffer.concat(parts), final: framed, replies };
 }

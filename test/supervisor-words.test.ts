@@ -53,20 +53,47 @@ function refRead(max: number, allowEmpty: boolean, stream: Buffer): string {
   if (stream.length - 4 < len) return 'cut';
   const body = stream.subarray(4, 4 + len);
   if (len && body[len - 1] !== 0) return 'unended';
-  const words = len ? body.subarray(0, len - 1).toString('latin1').split('\0') : [];
+  const words = len
+    ? body
+        .subarray(0, len - 1)
+        .toString('latin1')
+        .split('\0')
+    : [];
   return ['ok', String(words.length), ...words.map(hex)].join(' ');
 }
 
-
 // ---- cases ----
-
 
 /** Text without NUL (a C string ends there), from an alphabet that makes near misses likely. */
 function text(r: ReturnType<typeof rng>, alphabet: string, max: number): string {
   return Array.from({ length: r.int(max + 1) }, () => alphabet[r.int(alphabet.length)]).join('');
 }
 
-const NUMBERS = ['0', '1', '00', '007', String(U64_MAX), String(U64_MAX + 1n), '99999999999999999999', '4294967295', '4294967296', '2147483647', '4096', '4097', '', ' 1', '1 ', '+1', '-0', '-1', '0x1', '1e3', '\xb9', '12a', '\t5'];
+const NUMBERS = [
+  '0',
+  '1',
+  '00',
+  '007',
+  String(U64_MAX),
+  String(U64_MAX + 1n),
+  '99999999999999999999',
+  '4294967295',
+  '4294967296',
+  '2147483647',
+  '4096',
+  '4097',
+  '',
+  ' 1',
+  '1 ',
+  '+1',
+  '-0',
+  '-1',
+  '0x1',
+  '1e3',
+  '\xb9',
+  '12a',
+  '\t5',
+];
 const MAXES = [0n, 1n, 2n, 4096n, 0x7fffffffn, 0xffffffffn, U64_MAX];
 
 describe('the supervisor input parsers (words.h)', () => {
@@ -76,7 +103,9 @@ describe('the supervisor input parsers (words.h)', () => {
     const src = path.join(ROOT, 'test/guest/words-probe.c');
     const plain = ['-O1', '-g', '-Wall', '-Wextra', '-o', PROBE, src, path.join(ROOT, 'src/supervisor/native/words.c')];
     try {
-      execFileSync(cc, ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', ...plain], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(cc, ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', ...plain], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       // Leak checks need ptrace, which containers often refuse; this probe leaks nothing by design.
       execFileSync(PROBE, { input: '', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
     } catch {
@@ -89,7 +118,8 @@ describe('the supervisor input parsers (words.h)', () => {
     const r = rng(SEED);
     const cases: [bigint, string][] = [];
     for (const m of MAXES) for (const n of NUMBERS) cases.push([m, n]);
-    for (let k = 0; k < 400; k++) cases.push([r.pick(MAXES), r.chance(0.5) ? text(r, '0123456789', 22) : text(r, '0123456789 +-xa', 6)]);
+    for (let k = 0; k < 400; k++)
+      cases.push([r.pick(MAXES), r.chance(0.5) ? text(r, '0123456789', 22) : text(r, '0123456789 +-xa', 6)]);
     const got = probe(cases.map(([m, t]) => `u ${m} ${hex(t)}`));
     expect(got).toEqual(cases.map(([m, t]) => refUint(m, t)));
   });
@@ -97,9 +127,17 @@ describe('the supervisor input parsers (words.h)', () => {
   it('reads numbers in fields ("1000:1000", "0,0,0,0"): exactly the count, each checked', () => {
     const r = rng(SEED + 1);
     const cases: [string, number, bigint, string][] = [
-      [':', 2, 0xffffffffn, '1000:1000'], [':', 2, 0xffffffffn, '1000'], [':', 2, 0xffffffffn, '1:2:3'], [':', 2, 0xffffffffn, ':1'],
-      [':', 2, 0xffffffffn, '1:'], [':', 2, 0xffffffffn, '4294967296:0'], [',', 4, 0xffffffffn, '0,0,0,0'], [',', 4, 0xffffffffn, '-1,0,0,0'],
-      [',', 4, 0xffffffffn, '1,2,3'], [',', 1, U64_MAX, '0'.repeat(MAX_FIELD)], [',', 1, U64_MAX, '0'.repeat(MAX_FIELD + 1)],
+      [':', 2, 0xffffffffn, '1000:1000'],
+      [':', 2, 0xffffffffn, '1000'],
+      [':', 2, 0xffffffffn, '1:2:3'],
+      [':', 2, 0xffffffffn, ':1'],
+      [':', 2, 0xffffffffn, '1:'],
+      [':', 2, 0xffffffffn, '4294967296:0'],
+      [',', 4, 0xffffffffn, '0,0,0,0'],
+      [',', 4, 0xffffffffn, '-1,0,0,0'],
+      [',', 4, 0xffffffffn, '1,2,3'],
+      [',', 1, U64_MAX, '0'.repeat(MAX_FIELD)],
+      [',', 1, U64_MAX, '0'.repeat(MAX_FIELD + 1)],
     ];
     for (let k = 0; k < 300; k++) {
       const sep = r.pick([':', ',']);
@@ -111,10 +149,23 @@ describe('the supervisor input parsers (words.h)', () => {
 
   it('decodes hex strictly: exactly two digits a byte, no sign, space or prefix', () => {
     const r = rng(SEED + 2);
-    const cases: [number, string][] = [[1, 'ff'], [1, 'FF'], [1, 'f'], [1, ' f'], [1, '+f'], [1, '0x'], [2, '0x10'], [0, ''], [3, 'abcdeg']];
+    const cases: [number, string][] = [
+      [1, 'ff'],
+      [1, 'FF'],
+      [1, 'f'],
+      [1, ' f'],
+      [1, '+f'],
+      [1, '0x'],
+      [2, '0x10'],
+      [0, ''],
+      [3, 'abcdeg'],
+    ];
     for (let k = 0; k < 300; k++) {
       const n = r.int(8);
-      cases.push([n, r.chance(0.5) ? text(r, '0123456789abcdefABCDEF', 16) : text(r, '0123456789abcdefgx +-', 2 * n + 1)]);
+      cases.push([
+        n,
+        r.chance(0.5) ? text(r, '0123456789abcdefABCDEF', 16) : text(r, '0123456789abcdefgx +-', 2 * n + 1),
+      ]);
     }
     const got = probe(cases.map(([n, t]) => `x ${n} ${hex(t)}`));
     expect(got).toEqual(cases.map(([n, t]) => refHex(n, t)));
@@ -142,7 +193,9 @@ describe('the supervisor input parsers (words.h)', () => {
     ];
     for (let k = 0; k < 300; k++) {
       const body = Buffer.from(text(r, 'ab\0\0\0', 40), 'latin1');
-      const len = r.chance(0.8) ? body.length : r.pick([0, body.length + 1, Math.max(0, body.length - 1), r.int(1 << 21)]);
+      const len = r.chance(0.8)
+        ? body.length
+        : r.pick([0, body.length + 1, Math.max(0, body.length - 1), r.int(1 << 21)]);
       let stream = frame(body, len);
       if (r.chance(0.1)) stream = stream.subarray(0, r.int(stream.length));
       cases.push([r.pick([MAX_FRAME, 16, 0]), r.chance(0.5), stream]);

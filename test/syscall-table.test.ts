@@ -23,7 +23,9 @@ const NATIVE = path.join(ROOT, 'src/supervisor/native');
 
 describe('the fate table', () => {
   it('gives every call the controller may see a handler under the signature the supervisor sends, row by row', () => {
-    const missing = SYSCALLS.filter((r) => FORWARDABLE.has(r.fate) && !Object.hasOwn(linuxHandlers, handlerKey(r))).map(handlerKey);
+    const missing = SYSCALLS.filter((r) => FORWARDABLE.has(r.fate) && !Object.hasOwn(linuxHandlers, handlerKey(r))).map(
+      handlerKey,
+    );
     expect(missing).toEqual([]);
   });
 
@@ -37,9 +39,17 @@ describe('the fate table', () => {
     const all = SYSCALLS.map((r) => r.name).join(',');
     const handed = reportableCalls({ args: ['--local', all], grants: [] });
     const known = SYSCALLS.filter((r) => FORWARDABLE.has(r.fate) && handed.has(handlerKey(r))).map((r) => r.name);
-    expect(known.sort()).toEqual(SYSCALLS.filter((r) => r.local).map((r) => r.name).sort());
+    expect(known.sort()).toEqual(
+      SYSCALLS.filter((r) => r.local)
+        .map((r) => r.name)
+        .sort(),
+    );
     const stdio = reportableCalls({ args: ['--stdio-local'], grants: [] });
-    expect([...stdio].sort()).toEqual(SYSCALLS.filter((r) => r.stdio).map(handlerKey).sort());
+    expect([...stdio].sort()).toEqual(
+      SYSCALLS.filter((r) => r.stdio)
+        .map(handlerKey)
+        .sort(),
+    );
   });
 
   it('is the table the C compiler builds, row by row (numbers, signatures, errnos, flags)', () => {
@@ -59,7 +69,9 @@ describe('the fate table', () => {
         '',
       ].join('\n'),
     );
-    execFileSync(process.env.CC ?? 'cc', ['-Wall', '-Werror', '-o', out, src, path.join(NATIVE, 'syscall_table.c')], { stdio: 'inherit' });
+    execFileSync(process.env.CC ?? 'cc', ['-Wall', '-Werror', '-o', out, src, path.join(NATIVE, 'syscall_table.c')], {
+      stdio: 'inherit',
+    });
     const c = execFileSync(out, { encoding: 'utf8' }).trim().split('\n');
     // The numbers from the kernel's own header, through the compiler: one per name, none missing.
     const numbers = new Set(c.map((l) => l.split(' ')[0]));

@@ -28,7 +28,10 @@ function parse(file: string): Recorded[] {
     if (!m) throw new Error(`unparsed trace line: ${line}`);
     const [, sig, argText, value, errno] = m as unknown as [string, string, string, string, string | undefined];
     const pathMatch = /'([^']*)'/.exec(argText);
-    const ints = argText.replace(/'[^']*'/, '').split(/\s+/).filter(Boolean);
+    const ints = argText
+      .replace(/'[^']*'/, '')
+      .split(/\s+/)
+      .filter(Boolean);
     out.push({ sig, path: pathMatch?.[1], ints, value, ok: value !== '-1' && value !== 'NULL', errno });
   }
   return out;
@@ -41,7 +44,8 @@ function rebuildTree(calls: Recorded[], base: string): void {
   const files = new Map<string, number>();
   const dirs = new Set<string>();
   const fdPath = new Map<string, string>();
-  const mine = (p: string | undefined) => p !== undefined && (p.startsWith('/lib/lib') || (p.startsWith('/tmp/') && FILE.test(p)));
+  const mine = (p: string | undefined) =>
+    p !== undefined && (p.startsWith('/lib/lib') || (p.startsWith('/tmp/') && FILE.test(p)));
   for (const c of calls) {
     if (!c.path?.startsWith('/lib/lib')) continue;
     if (c.sig === 'opendir(p)p' && c.ok) dirs.add(c.path);
@@ -59,12 +63,18 @@ function rebuildTree(calls: Recorded[], base: string): void {
       readThisOpen.set(fd, readThisOpen.get(fd)! + Number(c.value));
       if (files.has(p)) files.set(p, Math.max(files.get(p)!, readThisOpen.get(fd)!));
     } else if (c.sig === 'close(i)i') fdPath.delete(c.ints[0]!);
-    else if ((c.sig === 'stat64(pp)i' || c.sig === 'lstat64(pp)i') && c.ok && c.path?.startsWith('/lib/lib') && !files.has(c.path)) {
+    else if (
+      (c.sig === 'stat64(pp)i' || c.sig === 'lstat64(pp)i') &&
+      c.ok &&
+      c.path?.startsWith('/lib/lib') &&
+      !files.has(c.path)
+    ) {
       if (!FILE.test(c.path)) dirs.add(c.path);
     }
   }
   // /lib/X lives at base/X (the --lib-path tree), /tmp/X at base/tmp/X (the --tmp directory).
-  const host = (p: string) => (p.startsWith('/tmp/') ? path.join(base, p.slice(1)) : path.join(base, p.slice('/lib/'.length)));
+  const host = (p: string) =>
+    p.startsWith('/tmp/') ? path.join(base, p.slice(1)) : path.join(base, p.slice('/lib/'.length));
   fs.mkdirSync(path.join(base, 'tmp'), { recursive: true });
   for (const d of dirs) fs.mkdirSync(host(d), { recursive: true });
   for (const [f, size] of files) {
@@ -72,7 +82,13 @@ function rebuildTree(calls: Recorded[], base: string): void {
     fs.writeFileSync(host(f), Buffer.alloc(size, 0x23));
   }
   for (const c of calls) {
-    if ((c.sig === 'stat64(pp)i' || c.sig === 'lstat64(pp)i') && c.ok && c.path?.startsWith('/lib/lib') && FILE.test(c.path) && !files.has(c.path)) {
+    if (
+      (c.sig === 'stat64(pp)i' || c.sig === 'lstat64(pp)i') &&
+      c.ok &&
+      c.path?.startsWith('/lib/lib') &&
+      FILE.test(c.path) &&
+      !files.has(c.path)
+    ) {
       fs.mkdirSync(path.dirname(path.join(base, c.path.slice('/lib/'.length))), { recursive: true });
       fs.writeFileSync(path.join(base, c.path.slice('/lib/'.length)), '');
     }
@@ -96,23 +112,58 @@ function script(calls: Recorded[]): { lines: string[]; replayed: Recorded[] } {
         // Made up here (the recorded controller had none): closed again, so descriptors number as recorded.
         if (c.path === '/proc/meminfo') lines.push('save meminfo', 'quiet', 'call close(i)i v:meminfo', 'loud');
         break;
-      case 'stat64(pp)i': add(c, `call stat64(pp)i s:${c.path} b:st`); break;
-      case 'lstat64(pp)i': add(c, `call lstat64(pp)i s:${c.path} b:st`); break;
-      case 'access(pi)i': add(c, `call access(pi)i s:${c.path} ${c.ints.at(-1)}`); break;
-      case 'opendir(p)p': add(c, `call opendir(p)p s:${c.path}`); lines.push('save dir'); break;
-      case 'closedir(p)i': add(c, 'call closedir(p)i v:dir'); break;
-      case 'read(ipi)i': add(c, `call read(ipi)i ${a} b:buf ${d}`); break;
-      case 'lseek(iii)i': add(c, `call lseek(iii)i ${a} ${b} ${d}`); break;
-      case 'fstat64(ip)i': add(c, `call fstat64(ip)i ${a} b:st`); break;
-      case 'close(i)i': add(c, `call close(i)i ${a}`); break;
-      case 'isatty(i)i': add(c, `call isatty(i)i ${a}`); break;
-      case 'gettimeofday(pp)i': add(c, 'call gettimeofday(pp)i b:tv null'); break;
-      case 'time(p)i': add(c, 'call time(p)i null'); break;
-      case 'get_environ()p': add(c, 'call get_environ()p'); break;
-      case 'rpy_get_inheritable(i)i': add(c, `call rpy_get_inheritable(i)i ${a}`); break;
-      case 'uname(p)i': add(c, 'call uname(p)i b:uts'); break;
-      case 'fcntl(iii)i': add(c, `call fcntl(iii)i ${a} ${b} ${d}`); break;
-      case 'getcwd(pi)p': add(c, 'call getcwd(pi)p b:buf 256'); break;
+      case 'stat64(pp)i':
+        add(c, `call stat64(pp)i s:${c.path} b:st`);
+        break;
+      case 'lstat64(pp)i':
+        add(c, `call lstat64(pp)i s:${c.path} b:st`);
+        break;
+      case 'access(pi)i':
+        add(c, `call access(pi)i s:${c.path} ${c.ints.at(-1)}`);
+        break;
+      case 'opendir(p)p':
+        add(c, `call opendir(p)p s:${c.path}`);
+        lines.push('save dir');
+        break;
+      case 'closedir(p)i':
+        add(c, 'call closedir(p)i v:dir');
+        break;
+      case 'read(ipi)i':
+        add(c, `call read(ipi)i ${a} b:buf ${d}`);
+        break;
+      case 'lseek(iii)i':
+        add(c, `call lseek(iii)i ${a} ${b} ${d}`);
+        break;
+      case 'fstat64(ip)i':
+        add(c, `call fstat64(ip)i ${a} b:st`);
+        break;
+      case 'close(i)i':
+        add(c, `call close(i)i ${a}`);
+        break;
+      case 'isatty(i)i':
+        add(c, `call isatty(i)i ${a}`);
+        break;
+      case 'gettimeofday(pp)i':
+        add(c, 'call gettimeofday(pp)i b:tv null');
+        break;
+      case 'time(p)i':
+        add(c, 'call time(p)i null');
+        break;
+      case 'get_environ()p':
+        add(c, 'call get_environ()p');
+        break;
+      case 'rpy_get_inheritable(i)i':
+        add(c, `call rpy_get_inheritable(i)i ${a}`);
+        break;
+      case 'uname(p)i':
+        add(c, 'call uname(p)i b:uts');
+        break;
+      case 'fcntl(iii)i':
+        add(c, `call fcntl(iii)i ${a} ${b} ${d}`);
+        break;
+      case 'getcwd(pi)p':
+        add(c, 'call getcwd(pi)p b:buf 256');
+        break;
       default: // readdir (entry counts differ), getenv/mkdir/unlink/write (arguments not recorded)
     }
   }
@@ -143,7 +194,13 @@ describe.each([
     fs.mkdirSync(path.join(lib, 'lib-python'), { recursive: true });
     fs.mkdirSync(path.join(lib, 'lib_pypy'), { recursive: true });
     const { lines, replayed } = script(calls);
-    const r = await new Controller({ executable: GUEST, args: lines, libPath: lib, tmpDir: path.join(lib, 'tmp'), clock: { fixed: '2019-08-01T00:00:00Z' } }).run();
+    const r = await new Controller({
+      executable: GUEST,
+      args: lines,
+      libPath: lib,
+      tmpDir: path.join(lib, 'tmp'),
+      clock: { fixed: '2019-08-01T00:00:00Z' },
+    }).run();
     fs.rmSync(lib, { recursive: true });
     expect(r.outcome).toBe('exited');
     const got = results(r.guestStderr.split('\n'));
@@ -158,7 +215,10 @@ describe.each([
         ok !== want.ok ||
         (!want.ok && want.errno !== undefined && errnoName(g.errno) !== want.errno) ||
         (numeric && c.sig !== 'time(p)i' && String(g.value) !== c.value);
-      if (wrong) mismatches.push(`${c.sig} ${c.path ?? c.ints.join(' ')}: recorded ${c.value}${c.errno ? ' ' + c.errno : ''}, got ${g.value} ${g.errno ? errnoName(g.errno) : ''}`);
+      if (wrong)
+        mismatches.push(
+          `${c.sig} ${c.path ?? c.ints.join(' ')}: recorded ${c.value}${c.errno ? ' ' + c.errno : ''}, got ${g.value} ${g.errno ? errnoName(g.errno) : ''}`,
+        );
     });
     expect(mismatches).toEqual([]);
     expect(replayed.length).toBeGreaterThan(100);

@@ -9,7 +9,6 @@ import { errnoOf, FIXTURES } from './helpers.js';
 const PROJECT = path.join(FIXTURES, 'project');
 const F = linuxX8664.open;
 
-
 function readAll(files: FileTable, p: string): string {
   const fd = files.open(p, F.O_RDONLY, 0);
   const chunks: Buffer[] = [];
@@ -40,7 +39,9 @@ describe('a host directory mounted read-only with filters', () => {
     vfs.mountHost('/project', PROJECT, { exclude: ['**/*.key', '**/*.pyc'] });
     vfs.mountHost('/ungranted', path.join(FIXTURES, 'other'));
     vfs.mountTmp('/tmp');
-    const policy = new Policy().allowRead(PROJECT).deny('/project/docs/deep/**', ['read', 'list'], 'deep docs are off limits');
+    const policy = new Policy()
+      .allowRead(PROJECT)
+      .deny('/project/docs/deep/**', ['read', 'list'], 'deep docs are off limits');
     decisions = [];
     files = new FileTable(vfs, policy, F, { maxOpenFiles: 16, maxOpenDirs: 4 }, '/tmp', (d) => decisions.push(d));
   });
@@ -72,7 +73,16 @@ describe('a host directory mounted read-only with filters', () => {
   });
 
   it('lists only what the filters let through: no dotfiles, no excluded extensions', () => {
-    expect(list(files, '/project')).toEqual(['README.txt', 'cache', 'data', 'docs', 'link-inside', 'link-outside', 'link-up', 'src']);
+    expect(list(files, '/project')).toEqual([
+      'README.txt',
+      'cache',
+      'data',
+      'docs',
+      'link-inside',
+      'link-outside',
+      'link-up',
+      'src',
+    ]);
     expect(list(files, '/project/cache')).toEqual([]);
     expect(list(files, '/project/src/pkg')).toEqual(['__init__.py', 'util.py']);
   });
@@ -164,7 +174,11 @@ describe('listings of unfiltered host directories', () => {
       const names = () => {
         const vfs = new VirtualFS();
         vfs.mountHost('/h', dir);
-        return vfs.resolve('/h', [], true).mount.list([]).map((e) => e.name).sort();
+        return vfs
+          .resolve('/h', [], true)
+          .mount.list([])
+          .map((e) => e.name)
+          .sort();
       };
       expect(names()).toEqual(['a.txt']);
       expect(names()).toEqual(['a.txt']); // the same listing, reused

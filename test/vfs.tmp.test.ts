@@ -9,7 +9,6 @@ const PROJECT = path.join(FIXTURES, 'project');
 const F = linuxX8664.open;
 const CREATE = F.O_WRONLY | F.O_CREAT | F.O_TRUNC;
 
-
 function hostTree(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -27,7 +26,8 @@ function hostTree(dir: string): string[] {
 function names(files: FileTable, p: string): string[] {
   files.opendir(p, 7n);
   const out: string[] = [];
-  for (let e = files.readdir(7n); e; e = files.readdir(7n)) if (e.entry.name !== '.' && e.entry.name !== '..') out.push(e.entry.name);
+  for (let e = files.readdir(7n); e; e = files.readdir(7n))
+    if (e.entry.name !== '.' && e.entry.name !== '..') out.push(e.entry.name);
   files.closedir(7n);
   return out.sort();
 }
@@ -161,7 +161,14 @@ describe('a host directory granted below /tmp', () => {
     const vfs = new VirtualFS();
     vfs.mountTmp('/tmp');
     vfs.mountHost('/tmp/deep/project', PROJECT);
-    const files = new FileTable(vfs, new Policy().allowRead(PROJECT), F, { maxOpenFiles: 16, maxOpenDirs: 4 }, '/tmp', () => undefined);
+    const files = new FileTable(
+      vfs,
+      new Policy().allowRead(PROJECT),
+      F,
+      { maxOpenFiles: 16, maxOpenDirs: 4 },
+      '/tmp',
+      () => undefined,
+    );
     expect(names(files, '/tmp')).toEqual(['deep']);
     expect(names(files, '/tmp/deep')).toEqual(['project']);
     const fd = files.open('/tmp/deep/project/README.txt', F.O_RDONLY, 0);

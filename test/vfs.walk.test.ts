@@ -114,7 +114,14 @@ describe('a step of a walk answers as a lookup of the whole path does', () => {
   it('in a writable /tmp over a host directory, with whiteouts and opaque directories', () => {
     const vfs = new VirtualFS();
     const tmp = vfs.mountTmp('/tmp', { lowerDir: PROJECT, lowerFilter: { exclude: ['**/secret.key'] } });
-    const files = new FileTable(vfs, new Policy().allowRead(PROJECT), F, { maxOpenFiles: 16, maxOpenDirs: 4 }, '/tmp', () => undefined);
+    const files = new FileTable(
+      vfs,
+      new Policy().allowRead(PROJECT),
+      F,
+      { maxOpenFiles: 16, maxOpenDirs: 4 },
+      '/tmp',
+      () => undefined,
+    );
     files.unlink('/tmp/src/pkg/util.py'); // a whiteout below a lower directory
     files.unlink('/tmp/docs/deep/er/note.txt');
     files.rmdir('/tmp/docs/deep/er');
@@ -127,16 +134,40 @@ describe('a step of a walk answers as a lookup of the whole path does', () => {
     files.close(files.open('/tmp/locked/f', F.O_WRONLY | F.O_CREAT, 0o644));
     tmp.upper.vol.chmodSync('/upper/locked', 0o600);
     expect(vfs.resolve('/tmp/locked/f', [], false).node).toBeNull();
-    agree(vfs, ['/tmp/locked/f', '/tmp/src/pkg/util.py', '/tmp/src/pkg/__init__.py', '/tmp/src/pkg/new/f', '/tmp/docs/deep/er/note.txt', '/tmp/docs/link-readme', '/tmp/secret.key', '/tmp/.config/config', '/tmp/data/numbers.csv', '/tmp/missing/x']);
+    agree(vfs, [
+      '/tmp/locked/f',
+      '/tmp/src/pkg/util.py',
+      '/tmp/src/pkg/__init__.py',
+      '/tmp/src/pkg/new/f',
+      '/tmp/docs/deep/er/note.txt',
+      '/tmp/docs/link-readme',
+      '/tmp/secret.key',
+      '/tmp/.config/config',
+      '/tmp/data/numbers.csv',
+      '/tmp/missing/x',
+    ]);
   });
 
-  it('in host mounts with filters and in the controller\'s own tree', () => {
+  it("in host mounts with filters and in the controller's own tree", () => {
     const vfs = new VirtualFS({ time: 1_700_000_000_000 });
     vfs.mountHost('/srv/project', PROJECT, { exclude: ['**/cache/**', 'data'], dotfiles: false });
     vfs.mountHost('/srv/dotted', PROJECT, { dotfiles: true, include: ['**/*.py'] });
     vfs.addFile('/etc/motd', 'hello\n');
     vfs.addSymlink('/etc/link', '/etc/motd');
     vfs.mountDevices('/dev');
-    agree(vfs, ['/srv/project/src/pkg/util.py', '/srv/project/cache/module.pyc', '/srv/project/data/numbers.csv', '/srv/project/.config/config', '/srv/dotted/.config/config', '/srv/dotted/src/main.py', '/srv/dotted/README.txt', '/etc/motd', '/etc/link', '/dev/null', '/dev/null/x', '/srv/project/docs/deep/er']);
+    agree(vfs, [
+      '/srv/project/src/pkg/util.py',
+      '/srv/project/cache/module.pyc',
+      '/srv/project/data/numbers.csv',
+      '/srv/project/.config/config',
+      '/srv/dotted/.config/config',
+      '/srv/dotted/src/main.py',
+      '/srv/dotted/README.txt',
+      '/etc/motd',
+      '/etc/link',
+      '/dev/null',
+      '/dev/null/x',
+      '/srv/project/docs/deep/er',
+    ]);
   });
 });

@@ -45,7 +45,23 @@ type WorkerProcess = { proc: ResultPromise; log: () => string; id: string };
 
 /** A worker process, started as a user starts it; resolves once it takes jobs. */
 async function startWorker(queue: string, extra: string[] = [], redisUrl = url): Promise<WorkerProcess> {
-  const args = [CLI, 'worker', '--redis', redisUrl, '--queue', queue, '--concurrency', '1', '--python', 'pypy3', '--lock-duration', '2', '--stalled-interval', '1', ...extra];
+  const args = [
+    CLI,
+    'worker',
+    '--redis',
+    redisUrl,
+    '--queue',
+    queue,
+    '--concurrency',
+    '1',
+    '--python',
+    'pypy3',
+    '--lock-duration',
+    '2',
+    '--stalled-interval',
+    '1',
+    ...extra,
+  ];
   const w = execa(process.execPath, args, { reject: false, buffer: { stderr: false }, env: { NO_COLOR: '1' } });
   workers.push(w);
   let log = '';
@@ -61,11 +77,18 @@ describe.skipIf(NO_REDIS)('pypy-box worker on Redis', () => {
     const q = queueName();
     const [a, b] = await Promise.all([startWorker(q), startWorker(q)]);
     const c = client(q);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => c.submit({ code: `import time\ntime.sleep(0.3)\nprint(${i} * 2)` })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => c.submit({ code: `import time\ntime.sleep(0.3)\nprint(${i} * 2)` })),
+    );
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 8 }, (_, i) => `${i * 2}\n`));
     expect(results.every((r) => r.outcome === 'exited' && r.exitCode === 0)).toBe(true);
     expect(new Set(results.map((r) => r.worker))).toEqual(new Set([a.id, b.id]));
-    expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({ completed: 8, failed: 0, wait: 0, active: 0 });
+    expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({
+      completed: 8,
+      failed: 0,
+      wait: 0,
+      active: 0,
+    });
     // SIGTERM: no more jobs taken, the running one finishes, the worker exits 0.
     const slow = c.submit({ code: 'import time\ntime.sleep(1.5)\nprint("finished")' });
     await until(async () => (await c.queue.getJobCounts('active')).active === 1);
@@ -94,7 +117,12 @@ describe.skipIf(NO_REDIS)('pypy-box worker on Redis', () => {
     const r = await long;
     expect([r.stdout, r.worker]).toEqual(['long done\n', rescuer.id]);
     expect((await Promise.all(more)).map((m) => m.stdout)).toEqual(['after 0\n', 'after 1\n', 'after 2\n']);
-    expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({ completed: 4, failed: 0, wait: 0, active: 0 });
+    expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({
+      completed: 4,
+      failed: 0,
+      wait: 0,
+      active: 0,
+    });
   });
 
   it('a poison job ends in the failed set after its attempts; a malformed one at once; the worker goes on', async () => {
@@ -102,7 +130,10 @@ describe.skipIf(NO_REDIS)('pypy-box worker on Redis', () => {
     const w = await startWorker(q);
     const c = client(q);
     const poison = await c
-      .submit({ code: 'import os, signal\nprint("going", flush=True)\nos.kill(os.getpid(), signal.SIGKILL)' }, { attempts: 3, backoff: { type: 'fixed', delay: 100 } })
+      .submit(
+        { code: 'import os, signal\nprint("going", flush=True)\nos.kill(os.getpid(), signal.SIGKILL)' },
+        { attempts: 3, backoff: { type: 'fixed', delay: 100 } },
+      )
       .catch((e: unknown) => e as Error);
     expect(poison).toBeInstanceOf(Error);
     expect((poison as Error).message).toMatch(/the guest died of SIGKILL \(Killed\) before it answered/);
@@ -121,42 +152,59 @@ describe.skipIf(NO_REDIS)('pypy-box worker on Redis', () => {
     expect(await c.queue.getJobCounts('failed', 'completed')).toEqual({ failed: 2, completed: 2 });
   });
 
-  it.skipIf(!redisServerPath())('Redis restarting in the middle of the work: the workers reconnect and every job completes', async () => {
-    const own = await OwnRedis.start(true);
-    let c: JobClient | undefined;
-    let w: WorkerProcess | undefined;
-    try {
-      const q = queueName();
-      w = await startWorker(q, [], own.url);
-      c = new JobClient({ redis: own.url, queue: q });
-      const first = Array.from({ length: 4 }, (_, i) => c!.submit({ code: `import time\ntime.sleep(0.4)\nprint("first", ${i})` }));
-      await until(async () => (await c!.queue.getJobCounts('completed')).completed >= 1);
-      await own.down();
-      await new Promise((r) => setTimeout(r, 1000));
-      await own.up();
-      const second = Array.from({ length: 3 }, (_, i) => c!.submit({ code: `print("second", ${i})` }));
-      expect((await Promise.all(first)).map((r) => r.stdout)).toEqual([0, 1, 2, 3].map((i) => `first ${i}\n`));
-      expect((await Promise.all(second)).map((r) => r.stdout)).toEqual([0, 1, 2].map((i) => `second ${i}\n`));
-      expect(w.proc.exitCode).toBeNull();
-      expect(w.log()).toMatch(/redis: /); // it saw the connection go, and carried on
-      expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({ completed: 7, failed: 0, wait: 0, active: 0 });
-    } finally {
-      // Before its Redis goes for good: a client closing would wait for it to come back.
-      w?.proc.kill('SIGKILL');
-      await w?.proc;
-      await c?.close();
-      await own.stop();
-    }
-  });
+  it.skipIf(!redisServerPath())(
+    'Redis restarting in the middle of the work: the workers reconnect and every job completes',
+    async () => {
+      const own = await OwnRedis.start(true);
+      let c: JobClient | undefined;
+      let w: WorkerProcess | undefined;
+      try {
+        const q = queueName();
+        w = await startWorker(q, [], own.url);
+        c = new JobClient({ redis: own.url, queue: q });
+        const first = Array.from({ length: 4 }, (_, i) =>
+          c!.submit({ code: `import time\ntime.sleep(0.4)\nprint("first", ${i})` }),
+        );
+        await until(async () => (await c!.queue.getJobCounts('completed')).completed >= 1);
+        await own.down();
+        await new Promise((r) => setTimeout(r, 1000));
+        await own.up();
+        const second = Array.from({ length: 3 }, (_, i) => c!.submit({ code: `print("second", ${i})` }));
+        expect((await Promise.all(first)).map((r) => r.stdout)).toEqual([0, 1, 2, 3].map((i) => `first ${i}\n`));
+        expect((await Promise.all(second)).map((r) => r.stdout)).toEqual([0, 1, 2].map((i) => `second ${i}\n`));
+        expect(w.proc.exitCode).toBeNull();
+        expect(w.log()).toMatch(/redis: /); // it saw the connection go, and carried on
+        expect(await c.queue.getJobCounts('completed', 'failed', 'wait', 'active')).toEqual({
+          completed: 7,
+          failed: 0,
+          wait: 0,
+          active: 0,
+        });
+      } finally {
+        // Before its Redis goes for good: a client closing would wait for it to come back.
+        w?.proc.kill('SIGKILL');
+        await w?.proc;
+        await c?.close();
+        await own.stop();
+      }
+    },
+  );
 });
 
 describe('pypy-box worker, its command line', () => {
   it('a bad or missing flag is a usage error that names it (exit 2)', async () => {
-    const run = (args: string[]) => execa(process.execPath, [CLI, 'worker', ...args], { reject: false, env: { NO_COLOR: '1' } });
+    const run = (args: string[]) =>
+      execa(process.execPath, [CLI, 'worker', ...args], { reject: false, env: { NO_COLOR: '1' } });
     const cases: [string[], string][] = [
       [['--queue', 'q'], 'pypy-box: Missing required argument: redis'],
-      [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--rate-limit', '5'], 'pypy-box: --rate-limit expects N/SECONDS (10/1: ten jobs a second), got "5"'],
-      [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--concurrency', '0'], 'pypy-box: --concurrency expects a whole number above 0, got 0'],
+      [
+        ['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--rate-limit', '5'],
+        'pypy-box: --rate-limit expects N/SECONDS (10/1: ten jobs a second), got "5"',
+      ],
+      [
+        ['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--concurrency', '0'],
+        'pypy-box: --concurrency expects a whole number above 0, got 0',
+      ],
       [['--redis', 'redis://127.0.0.1:1', '--queue', 'q', '--memory', 'lots'], 'pypy-box: --memory'],
     ];
     for (const [args, message] of cases) {

@@ -6,13 +6,24 @@ import fs from 'node:fs';
 import { ExitCode } from './exit-codes.js';
 
 /** The arguments (first word) answered here. */
-export const ABOUT_WORDS: ReadonlySet<string | undefined> = new Set([undefined, '--version', '-V', 'version', '--help', '-h', 'help']);
+export const ABOUT_WORDS: ReadonlySet<string | undefined> = new Set([
+  undefined,
+  '--version',
+  '-V',
+  'version',
+  '--help',
+  '-h',
+  'help',
+]);
 
 /** The package's version, from package.json. */
 export function version(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
-      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'pypy-box' && pkg.version) return pkg.version;
     } catch {
       // not there: the other layout (src/ under tsx, dist/src/ when built)

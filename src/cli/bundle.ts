@@ -25,16 +25,31 @@ export function runBundle(url: URL, argv: string[]): boolean {
   }
   // One cache per command: each keeps the functions that command compiled (interact's are not check's).
   const command = commandOf(argv);
-  const cache = cacheFile(`${file}\0${command}`, `${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}\0${command}`);
+  const cache = cacheFile(
+    `${file}\0${command}`,
+    `${file}\0${st.size}\0${st.mtimeMs}\0${st.ino}\0${process.version}\0${process.arch}\0${command}`,
+  );
   const cachedData = cache && readCache(cache.path, cache.key);
   const wrapper = `(function (exports, require, module, __filename, __dirname, __pypyBoxBundleUrl) {${source}\n})`;
   // The bundle makes no import() of its own (esbuild turns them into requires); should one appear,
   // Node's own loader answers it where this Node has the option (20.12 and later).
   const dynamicImports = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  const script = new vm.Script(wrapper, { filename: file, cachedData, ...(dynamicImports ? { importModuleDynamically: dynamicImports } : {}) });
-  if (cache && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => writeCache(cache.path, cache.key, script));
+  const script = new vm.Script(wrapper, {
+    filename: file,
+    cachedData,
+    ...(dynamicImports ? { importModuleDynamically: dynamicImports } : {}),
+  });
+  if (cache && (cachedData === undefined || script.cachedDataRejected))
+    process.once('exit', () => writeCache(cache.path, cache.key, script));
   const module = { exports: {} };
-  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file), url.href);
+  (script.runInThisContext() as (...args: unknown[]) => void)(
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    path.dirname(file),
+    url.href,
+  );
   return true;
 }
 
@@ -81,7 +96,10 @@ function writeCache(file: string, key: string, script: vm.Script): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${key}\n`), script.createCachedData()]), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${key}\n`), script.createCachedData()]), {
+      mode: 0o600,
+      flag: 'wx',
+    });
     fs.renameSync(tmp, file);
   } catch {
     removeQuietly(tmp); // a read-only home only costs the compilation next time
@@ -94,4 +112,3 @@ function fnv1a(s: string): string {
   for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, '0');
 }
-

@@ -23,7 +23,10 @@ export async function dumpCapabilities(executable: string, timeoutMs = 10_000, w
   let args: string[] = [];
   if (walls) {
     const wall = wallLibraryPath();
-    if (!wall) throw new Error('the capability dump runs behind the strict wall, and its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"');
+    if (!wall)
+      throw new Error(
+        'the capability dump runs behind the strict wall, and its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"',
+      );
     file = supervisorPath();
     args = ['--protocol-guest', '--wall', wall, '--', executable, executable];
   }
@@ -36,8 +39,14 @@ export async function dumpCapabilities(executable: string, timeoutMs = 10_000, w
     maxBuffer: 1024 * 1024,
     encoding: 'utf8',
   });
-  if (r.timedOut) throw new Error(`${executable} did not answer the capability dump within ${timeoutMs / 1000} s (is it a PyPy built with --sandbox?)`);
-  if (r.exitCode !== 0) throw new Error(`${executable} exited with ${r.exitCode ?? r.signal} on RPY_SANDBOX_DUMP${r.stderr ? `: ${String(r.stderr).trim().slice(0, 500)}` : ''}`);
+  if (r.timedOut)
+    throw new Error(
+      `${executable} did not answer the capability dump within ${timeoutMs / 1000} s (is it a PyPy built with --sandbox?)`,
+    );
+  if (r.exitCode !== 0)
+    throw new Error(
+      `${executable} exited with ${r.exitCode ?? r.signal} on RPY_SANDBOX_DUMP${r.stderr ? `: ${String(r.stderr).trim().slice(0, 500)}` : ''}`,
+    );
   return parseDump(String(r.stdout), executable);
 }
 
@@ -52,7 +61,9 @@ function parseDump(text: string, source = 'dump'): CapabilityDump {
   const version = field('Version');
   const funcs = field('Funcs');
   if (version === undefined || funcs === undefined) {
-    throw new Error(`${source} printed no sandbox capability dump (expected "Version:" and "Funcs:" lines; is it a PyPy built with --sandbox?)`);
+    throw new Error(
+      `${source} printed no sandbox capability dump (expected "Version:" and "Funcs:" lines; is it a PyPy built with --sandbox?)`,
+    );
   }
   const list = funcs.split(/\s+/).filter(Boolean);
   for (const f of list) parseSignature(f); // a malformed signature is reported, not guessed at

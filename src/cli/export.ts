@@ -13,7 +13,8 @@ export function exportSpec(spec: string): ExportSpec {
   const colon = spec.indexOf(':');
   const vpath = colon > 0 ? spec.slice(0, colon) : '';
   const hostDir = colon > 0 ? spec.slice(colon + 1) : '';
-  if (!vpath.startsWith('/') || hostDir === '') throw new Error(`--export expects VPATH:HOSTDIR (e.g. /tmp/out:./out), got ${JSON.stringify(spec)}`);
+  if (!vpath.startsWith('/') || hostDir === '')
+    throw new Error(`--export expects VPATH:HOSTDIR (e.g. /tmp/out:./out), got ${JSON.stringify(spec)}`);
   return { vpath, hostDir: path.resolve(hostDir) };
 }
 
@@ -22,7 +23,12 @@ export function exportSpec(spec: string): ExportSpec {
  * What was left out (symlinks, special files) is told, one line each. Returns false when an
  * export was refused or failed (its message told), true when all went through.
  */
-export function runExports(vfs: VirtualFS, specs: readonly ExportSpec[], overwrite: boolean, say: (s: string) => void): boolean {
+export function runExports(
+  vfs: VirtualFS,
+  specs: readonly ExportSpec[],
+  overwrite: boolean,
+  say: (s: string) => void,
+): boolean {
   let ok = true;
   for (const { vpath, hostDir } of specs) {
     try {

@@ -28,7 +28,11 @@ export function escapeControls(data: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-export function guestWriter(stream: Writable, raw: boolean, color: ((s: string) => string) | null): (data: Buffer) => void {
+export function guestWriter(
+  stream: Writable,
+  raw: boolean,
+  color: ((s: string) => string) | null,
+): (data: Buffer) => void {
   return (data) => {
     if (stream.destroyed || stream.writableEnded) return; // a reader that went away (EPIPE): the run is being ended
     const shown = raw ? data : escapeControls(data);

@@ -48,7 +48,10 @@ function scriptIndex(args: readonly string[]): number | undefined {
  * `/home/me/x.py`) that the guest could not open as it stands. Left alone: a name the guest sees
  * already, inside the `--tmp` directory (the virtual cwd) or a read grant.
  */
-export function hostScript(args: readonly string[], seen: { tmpDir?: string; granted: (hostPath: string) => boolean }): HostScript | undefined {
+export function hostScript(
+  args: readonly string[],
+  seen: { tmpDir?: string; granted: (hostPath: string) => boolean },
+): HostScript | undefined {
   const index = scriptIndex(args);
   if (index === undefined) return undefined;
   const given = args[index]!;

@@ -23,10 +23,16 @@ export function readTmpFiles(specs: readonly string[], maxBytes: number): Record
     try {
       st = fs.statSync(hostPath);
     } catch (err) {
-      throw new Error(`--tmp-file ${spec}: cannot read ${hostPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw new Error(
+        `--tmp-file ${spec}: cannot read ${hostPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        { cause: err },
+      );
     }
     if (!st.isFile()) throw new Error(`--tmp-file ${spec}: ${hostPath} is not a regular file`);
-    if (st.size > maxBytes) throw new Error(`--tmp-file ${spec}: ${hostPath} has ${st.size} bytes, more than the /tmp quota (${maxBytes}; --tmp-quota)`);
+    if (st.size > maxBytes)
+      throw new Error(
+        `--tmp-file ${spec}: ${hostPath} has ${st.size} bytes, more than the /tmp quota (${maxBytes}; --tmp-quota)`,
+      );
     files[name] = fs.readFileSync(hostPath);
   }
   return files;

@@ -22,26 +22,67 @@ class WorkerUsage extends Error {}
 function parser(args: string[]) {
   return yargs(args)
     .scriptName('pypy-box worker')
-    .usage('Usage: pypy-box worker --redis URL --queue NAME [options]\n\nRun jobs from a BullMQ queue on Redis in sandboxed guests (JobClient.submit() puts them there).')
+    .usage(
+      'Usage: pypy-box worker --redis URL --queue NAME [options]\n\nRun jobs from a BullMQ queue on Redis in sandboxed guests (JobClient.submit() puts them there).',
+    )
     .option('redis', { type: 'string', demandOption: true, describe: 'Redis URL', requiresArg: true })
     .option('queue', { type: 'string', demandOption: true, describe: 'the queue to take jobs from', requiresArg: true })
-    .option('concurrency', { type: 'number', default: 2, describe: 'jobs at once (each in a guest of its own)', requiresArg: true })
+    .option('concurrency', {
+      type: 'number',
+      default: 2,
+      describe: 'jobs at once (each in a guest of its own)',
+      requiresArg: true,
+    })
     .option('warm', { type: 'number', describe: 'warm guests kept ready (default: --concurrency)', requiresArg: true })
     .option('python', { type: 'string', describe: 'stock interpreter: pypy3, python3 or a path', requiresArg: true })
-    .option('executable', { type: 'string', describe: 'a sandboxed PyPy binary instead (with --lib-path)', requiresArg: true })
-    .option('lib-path', { type: 'string', describe: "the sandboxed PyPy's tree (lib-python/, lib_pypy/)", requiresArg: true })
+    .option('executable', {
+      type: 'string',
+      describe: 'a sandboxed PyPy binary instead (with --lib-path)',
+      requiresArg: true,
+    })
+    .option('lib-path', {
+      type: 'string',
+      describe: "the sandboxed PyPy's tree (lib-python/, lib_pypy/)",
+      requiresArg: true,
+    })
     .option('timeout', { type: 'number', describe: 'seconds a job may run (a job may set its own)', requiresArg: true })
     .option('memory', { type: 'string', describe: 'memory cap of each guest (default 1g)', requiresArg: true })
     .option('output-limit', { type: 'string', describe: "a job's stdout+stderr (default 1m)", requiresArg: true })
     .option('cpu-limit', { type: 'number', describe: 'CPU seconds of each guest', requiresArg: true })
-    .option('tmp-quota', { type: 'string', describe: "bytes a job may store in /tmp (default 64m)", requiresArg: true })
-    .option('allow-read', { type: 'string', array: true, describe: 'grant read-only access to a host path (repeatable)', requiresArg: true })
+    .option('tmp-quota', { type: 'string', describe: 'bytes a job may store in /tmp (default 64m)', requiresArg: true })
+    .option('allow-read', {
+      type: 'string',
+      array: true,
+      describe: 'grant read-only access to a host path (repeatable)',
+      requiresArg: true,
+    })
     .option('policy', { type: 'string', describe: 'JSON policy file (allowRead, rules, tmp, env)', requiresArg: true })
-    .option('grace', { type: 'number', default: 30, describe: 'seconds running jobs get to finish after SIGTERM/SIGINT', requiresArg: true })
-    .option('lock-duration', { type: 'number', describe: "seconds of BullMQ's lock on a running job (default 30): a dead worker's job is taken again after it", requiresArg: true })
-    .option('stalled-interval', { type: 'number', describe: 'seconds between BullMQ checks for jobs whose worker died (default 30)', requiresArg: true })
-    .option('max-stalled', { type: 'number', describe: 'times a job may lose its worker before it fails (default 1)', requiresArg: true })
-    .option('rate-limit', { type: 'string', describe: 'at most N jobs per S seconds: N/S (BullMQ rate limiter)', requiresArg: true })
+    .option('grace', {
+      type: 'number',
+      default: 30,
+      describe: 'seconds running jobs get to finish after SIGTERM/SIGINT',
+      requiresArg: true,
+    })
+    .option('lock-duration', {
+      type: 'number',
+      describe: "seconds of BullMQ's lock on a running job (default 30): a dead worker's job is taken again after it",
+      requiresArg: true,
+    })
+    .option('stalled-interval', {
+      type: 'number',
+      describe: 'seconds between BullMQ checks for jobs whose worker died (default 30)',
+      requiresArg: true,
+    })
+    .option('max-stalled', {
+      type: 'number',
+      describe: 'times a job may lose its worker before it fails (default 1)',
+      requiresArg: true,
+    })
+    .option('rate-limit', {
+      type: 'string',
+      describe: 'at most N jobs per S seconds: N/S (BullMQ rate limiter)',
+      requiresArg: true,
+    })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no log lines on stderr' })
     .strict()
     .wrap(null)
@@ -54,7 +95,8 @@ function parser(args: string[]) {
 
 function positive(v: number | undefined, flag: string, whole = false): number | undefined {
   if (v === undefined) return undefined;
-  if (!Number.isFinite(v) || v <= 0 || (whole && !Number.isInteger(v))) throw new WorkerUsage(`${flag} expects a ${whole ? 'whole ' : ''}number above 0, got ${v}`);
+  if (!Number.isFinite(v) || v <= 0 || (whole && !Number.isInteger(v)))
+    throw new WorkerUsage(`${flag} expects a ${whole ? 'whole ' : ''}number above 0, got ${v}`);
   return v;
 }
 
@@ -69,7 +111,8 @@ function size(v: string | undefined, flag: string): number | undefined {
 
 function poolOptions(o: ReturnType<ReturnType<typeof parser>['parseSync']>): PoolOptions {
   const limits: Partial<Limits> = {};
-  const sec = (v: number | undefined, flag: string) => (v === undefined ? undefined : Math.round(positive(v, flag)! * 1000));
+  const sec = (v: number | undefined, flag: string) =>
+    v === undefined ? undefined : Math.round(positive(v, flag)! * 1000);
   const set = <K extends keyof Limits>(k: K, v: number | undefined) => v !== undefined && (limits[k] = v);
   set('timeoutMs', sec(o.timeout, '--timeout'));
   set('memoryBytes', size(o.memory, '--memory'));
@@ -103,7 +146,8 @@ function poolOptions(o: ReturnType<ReturnType<typeof parser>['parseSync']>): Poo
 function rateLimit(v: string | undefined): { max: number; durationMs: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(v);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0) throw new WorkerUsage(`--rate-limit expects N/SECONDS (10/1: ten jobs a second), got ${JSON.stringify(v)}`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
+    throw new WorkerUsage(`--rate-limit expects N/SECONDS (10/1: ten jobs a second), got ${JSON.stringify(v)}`);
   return { max: Number(m[1]), durationMs: Math.round(Number(m[2]) * 1000) };
 }
 
@@ -115,7 +159,8 @@ export async function worker(args: string[], io: Io): Promise<number> {
     const o = parser(args).parseSync();
     if (o.help) return 0;
     graceMs = Math.round((o.grace === 0 ? 0 : positive(o.grace, '--grace')!) * 1000);
-    const ms = (v: number | undefined, flag: string) => (v === undefined ? undefined : Math.round(positive(v, flag)! * 1000));
+    const ms = (v: number | undefined, flag: string) =>
+      v === undefined ? undefined : Math.round(positive(v, flag)! * 1000);
     const concurrency = positive(o.concurrency, '--concurrency', true)!;
     const pool = poolOptions(o);
     const maxStalled = o['max-stalled'] === 0 ? 0 : positive(o['max-stalled'], '--max-stalled', true);

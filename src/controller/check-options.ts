@@ -7,15 +7,20 @@ import { KNOWN_OPTIONS, type ControllerOptions, type IdentityRange } from './opt
 /** Neither root (0) nor (uid_t)-1 in the range, and every id within 32 bits. */
 function checkIdentityRange(r: IdentityRange): void {
   if (!r || typeof r !== 'object') throw new OptionError('identityRange', 'expected { first, count, lockFile? }');
-  if ((r.first === undefined) !== (r.count === undefined)) throw new OptionError('identityRange', 'give first and count together');
+  if ((r.first === undefined) !== (r.count === undefined))
+    throw new OptionError('identityRange', 'give first and count together');
   if (r.first !== undefined) {
     const first = nonNegInt(r.first, 'identityRange.first');
     const count = nonNegInt(r.count, 'identityRange.count');
     if (first < 1) throw new OptionError('identityRange.first', 'must be at least 1 (uid 0 is root)');
     if (count < 1) throw new OptionError('identityRange.count', 'must be at least 1');
-    if (first + count - 1 >= 0xffffffff) throw new OptionError('identityRange', 'the range must end below 4294967295 ((uid_t)-1)');
+    if (first + count - 1 >= 0xffffffff)
+      throw new OptionError('identityRange', 'the range must end below 4294967295 ((uid_t)-1)');
   }
-  if (r.lockFile !== undefined && (typeof r.lockFile !== 'string' || !r.lockFile.startsWith('/') || r.lockFile.includes('\0'))) {
+  if (
+    r.lockFile !== undefined &&
+    (typeof r.lockFile !== 'string' || !r.lockFile.startsWith('/') || r.lockFile.includes('\0'))
+  ) {
     throw new OptionError('identityRange.lockFile', 'expected an absolute host path');
   }
 }
@@ -51,18 +56,34 @@ export function closest(name: string, known: readonly string[]): string | undefi
 const STREAM_CHOICES = "'capture', 'inherit', 'ignore', a Writable stream or a function (data: Buffer) => void";
 
 function isWritable(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function' && typeof (v as { on?: unknown }).on === 'function';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { write?: unknown }).write === 'function' &&
+    typeof (v as { on?: unknown }).on === 'function'
+  );
 }
 
 function checkOutput(v: unknown, name: 'stdout' | 'stderr'): void {
-  if (v === undefined || v === 'capture' || v === 'inherit' || v === 'ignore' || typeof v === 'function' || isWritable(v)) return;
+  if (
+    v === undefined ||
+    v === 'capture' ||
+    v === 'inherit' ||
+    v === 'ignore' ||
+    typeof v === 'function' ||
+    isWritable(v)
+  )
+    return;
   throw new OptionError(name, `expected ${STREAM_CHOICES}, got ${describeValue(v)}`);
 }
 
 function checkInput(v: unknown): void {
   if (v === undefined || v === 'inherit' || v === 'ignore' || typeof v === 'string' || Buffer.isBuffer(v)) return;
   if (v instanceof Readable) return;
-  throw new OptionError('stdin', `expected a Buffer, a string (the input itself), a Readable stream, 'inherit' or 'ignore', got ${describeValue(v)}`);
+  throw new OptionError(
+    'stdin',
+    `expected a Buffer, a string (the input itself), a Readable stream, 'inherit' or 'ignore', got ${describeValue(v)}`,
+  );
 }
 
 function describeValue(v: unknown): string {
@@ -81,37 +102,63 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
   }
   if (o.clock !== undefined && o.clock !== 'real') {
     const fixed = typeof o.clock === 'object' && o.clock !== null ? (o.clock as { fixed?: unknown }).fixed : undefined;
-    if (fixed === undefined) throw new OptionError('clock', `expected 'real' or { fixed: date }, got ${describeValue(o.clock)}`);
-    if (!['number', 'string'].includes(typeof fixed) && !(fixed instanceof Date)) throw new OptionError('clock.fixed', `expected a Date, a date string or milliseconds, got ${describeValue(fixed)}`);
-    if (Number.isNaN(new Date(fixed as string).getTime())) throw new OptionError('clock.fixed', `not a date: ${String(fixed)}`);
+    if (fixed === undefined)
+      throw new OptionError('clock', `expected 'real' or { fixed: date }, got ${describeValue(o.clock)}`);
+    if (!['number', 'string'].includes(typeof fixed) && !(fixed instanceof Date))
+      throw new OptionError(
+        'clock.fixed',
+        `expected a Date, a date string or milliseconds, got ${describeValue(fixed)}`,
+      );
+    if (Number.isNaN(new Date(fixed as string).getTime()))
+      throw new OptionError('clock.fixed', `not a date: ${String(fixed)}`);
   }
   checkInput(o.stdin);
   checkOutput(o.stdout, 'stdout');
   checkOutput(o.stderr, 'stderr');
-  if (o.guestStderr !== undefined && !isWritable(o.guestStderr)) throw new OptionError('guestStderr', `expected a Writable stream, got ${describeValue(o.guestStderr)}`);
-  if (o.executable !== undefined && (typeof o.executable !== 'string' || o.executable === '')) throw new OptionError('executable', 'expected the host path of the guest binary');
-  if (o.python !== undefined && (typeof o.python !== 'string' || o.python === '')) throw new OptionError('python', "expected 'pypy3', 'python3' or the path of an interpreter");
-  if (o.executable !== undefined && o.python !== undefined) throw new OptionError('python', 'give either executable (a sandboxed PyPy) or python (a stock interpreter), not both');
-  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) throw new OptionError('args', 'expected an array of strings');
-  if (o.argv0 !== undefined && (typeof o.argv0 !== 'string' || o.argv0 === '')) throw new OptionError('argv0', 'expected a non-empty string');
-  if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/'))) throw new OptionError('cwd', 'expected an absolute virtual path');
+  if (o.guestStderr !== undefined && !isWritable(o.guestStderr))
+    throw new OptionError('guestStderr', `expected a Writable stream, got ${describeValue(o.guestStderr)}`);
+  if (o.executable !== undefined && (typeof o.executable !== 'string' || o.executable === ''))
+    throw new OptionError('executable', 'expected the host path of the guest binary');
+  if (o.python !== undefined && (typeof o.python !== 'string' || o.python === ''))
+    throw new OptionError('python', "expected 'pypy3', 'python3' or the path of an interpreter");
+  if (o.executable !== undefined && o.python !== undefined)
+    throw new OptionError(
+      'python',
+      'give either executable (a sandboxed PyPy) or python (a stock interpreter), not both',
+    );
+  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string')))
+    throw new OptionError('args', 'expected an array of strings');
+  if (o.argv0 !== undefined && (typeof o.argv0 !== 'string' || o.argv0 === ''))
+    throw new OptionError('argv0', 'expected a non-empty string');
+  if (o.cwd !== undefined && (typeof o.cwd !== 'string' || !o.cwd.startsWith('/')))
+    throw new OptionError('cwd', 'expected an absolute virtual path');
   for (const [k, v] of Object.entries(o.env ?? {})) {
     if (k === '' || k.includes('=') || k.includes('\0')) throw new OptionError(`env.${k}`, 'invalid variable name');
     if (typeof v !== 'string' || v.includes('\0')) throw new OptionError(`env.${k}`, 'expected a string without NUL');
   }
-  if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail') throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
-  if (o.transport !== undefined && typeof o.transport !== 'function') throw new OptionError('transport', 'expected a function returning the guest streams');
-  if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean') throw new OptionError('localAnswers', 'expected true or false');
-  if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean') throw new OptionError('spareSupervisor', 'expected true or false');
+  if (o.unknownCalls !== undefined && o.unknownCalls !== 'enosys' && o.unknownCalls !== 'fail')
+    throw new OptionError('unknownCalls', "expected 'enosys' or 'fail'");
+  if (o.transport !== undefined && typeof o.transport !== 'function')
+    throw new OptionError('transport', 'expected a function returning the guest streams');
+  if (o.localAnswers !== undefined && typeof o.localAnswers !== 'boolean')
+    throw new OptionError('localAnswers', 'expected true or false');
+  if (o.spareSupervisor !== undefined && typeof o.spareSupervisor !== 'boolean')
+    throw new OptionError('spareSupervisor', 'expected true or false');
   if (o.walls !== undefined && typeof o.walls !== 'boolean') {
-    if (typeof o.walls !== 'object' || o.walls === null) throw new OptionError('walls', 'expected false, true or an object');
+    if (typeof o.walls !== 'object' || o.walls === null)
+      throw new OptionError('walls', 'expected false, true or an object');
     for (const [k, v] of Object.entries(o.walls)) {
-      if (!['seccomp', 'namespaces', 'dropRoot', 'cgroup'].includes(k)) throw new OptionError(`walls.${k}`, 'unknown wall (expected seccomp, namespaces, dropRoot or cgroup)');
+      if (!['seccomp', 'namespaces', 'dropRoot', 'cgroup'].includes(k))
+        throw new OptionError(`walls.${k}`, 'unknown wall (expected seccomp, namespaces, dropRoot or cgroup)');
       if (v !== undefined && typeof v !== 'boolean') throw new OptionError(`walls.${k}`, 'expected true or false');
     }
   }
   if (o.identityRange !== undefined) checkIdentityRange(o.identityRange);
-  if (o.vfs && (o.libPath || o.tmpDir || o.files || o.tmpFiles)) throw new OptionError('vfs', 'give either a ready VirtualFS or libPath/tmpDir/files/tmpFiles, not both (mountTmp takes files of its own)');
+  if (o.vfs && (o.libPath || o.tmpDir || o.files || o.tmpFiles))
+    throw new OptionError(
+      'vfs',
+      'give either a ready VirtualFS or libPath/tmpDir/files/tmpFiles, not both (mountTmp takes files of its own)',
+    );
   checkTmpFiles(o.tmpFiles);
   const limits = limitsFromOptions(o);
   for (const [sig, h] of Object.entries(o.handlers ?? {})) {
@@ -123,13 +170,18 @@ export function normalizeOptions(o: ControllerOptions): ControllerOptions & { li
 /** `tmpFiles`: relative names inside /tmp, each a string or a Buffer. */
 function checkTmpFiles(files: ControllerOptions['tmpFiles']): void {
   if (files === undefined) return;
-  if (typeof files !== 'object' || files === null || Array.isArray(files)) throw new OptionError('tmpFiles', "expected an object of { 'name': string | Buffer }");
+  if (typeof files !== 'object' || files === null || Array.isArray(files))
+    throw new OptionError('tmpFiles', "expected an object of { 'name': string | Buffer }");
   for (const [name, data] of Object.entries(files)) {
     try {
       tmpFileParts(name);
     } catch (err) {
       throw new OptionError(`tmpFiles[${JSON.stringify(name)}]`, (err as Error).message);
     }
-    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new OptionError(`tmpFiles[${JSON.stringify(name)}]`, `expected a string or a Buffer, got ${describeValue(data)}`);
+    if (typeof data !== 'string' && !Buffer.isBuffer(data))
+      throw new OptionError(
+        `tmpFiles[${JSON.stringify(name)}]`,
+        `expected a string or a Buffer, got ${describeValue(data)}`,
+      );
   }
 }

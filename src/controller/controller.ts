@@ -44,7 +44,12 @@ export class Controller {
       try {
         stock = await stockProfile(this.interpreter()!);
       } catch (err) {
-        throw new SandboxError('spawn', `cannot prepare the stock interpreter: ${(err as Error).message}`, emptyResult(), { cause: err });
+        throw new SandboxError(
+          'spawn',
+          `cannot prepare the stock interpreter: ${(err as Error).message}`,
+          emptyResult(),
+          { cause: err },
+        );
       }
     }
     return new Run(this.options, this.handlers, stock).start();

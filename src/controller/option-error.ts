@@ -10,6 +10,7 @@ export class OptionError extends TypeError {
 }
 
 export function nonNegInt(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new OptionError(name, `expected a non-negative integer, got ${String(v)}`);
   return v;
 }

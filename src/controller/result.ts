@@ -3,7 +3,19 @@ import type { Decision } from '../policy/policy.js';
 import type { VirtualFS } from '../vfs/vfs.js';
 
 /** A limit by name, as reported in `limit` and `limitsReached`. */
-export type LimitName = 'timeout' | 'cpu' | 'heap' | 'memory' | 'tasks' | 'output' | 'stdin' | 'open-files' | 'open-dirs' | 'tmp-quota' | 'path-length' | 'io-chunk';
+export type LimitName =
+  | 'timeout'
+  | 'cpu'
+  | 'heap'
+  | 'memory'
+  | 'tasks'
+  | 'output'
+  | 'stdin'
+  | 'open-files'
+  | 'open-dirs'
+  | 'tmp-quota'
+  | 'path-length'
+  | 'io-chunk';
 
 /** The limit that ended a run. */
 export interface LimitHit {
@@ -97,7 +109,12 @@ export class SandboxError extends Error {
     // Node prints an uncaught error with its enumerable properties (no custom inspect there): the
     // whole filesystem would be hundreds of lines. It stays at err.result.vfs, just not listed.
     if (result && typeof result === 'object' && 'vfs' in result) {
-      Object.defineProperty(result, 'vfs', { value: result.vfs, enumerable: false, writable: true, configurable: true });
+      Object.defineProperty(result, 'vfs', {
+        value: result.vfs,
+        enumerable: false,
+        writable: true,
+        configurable: true,
+      });
     }
   }
 
@@ -105,7 +122,11 @@ export class SandboxError extends Error {
    * Printed (an uncaught error, console.log) in a few lines: the message, the stack, the kind and a
    * summary of the result. Every field stays reachable on the error itself (`err.result.vfs`, ...).
    */
-  [inspect.custom](depth: number, options: { stylize?: unknown; depth?: number | null }, show: typeof inspect = inspect): string {
+  [inspect.custom](
+    depth: number,
+    options: { stylize?: unknown; depth?: number | null },
+    show: typeof inspect = inspect,
+  ): string {
     const r = this.result;
     const summary = r && {
       outcome: r.outcome,
@@ -120,7 +141,9 @@ export class SandboxError extends Error {
     let text = `${this.stack ?? `${this.name}: ${this.message}`}
     kind: ${show(this.kind, opts)}, result: ${show(summary, opts)} (err.result has the rest)`;
     if (this.cause !== undefined && depth >= 0) {
-      const cause = show(this.cause, { ...options, depth: 1 }).split('\n').join('\n    ');
+      const cause = show(this.cause, { ...options, depth: 1 })
+        .split('\n')
+        .join('\n    ');
       text += `
     [cause]: ${cause}`;
     }

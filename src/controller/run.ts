@@ -14,7 +14,15 @@ import { NoteFeed } from './launch/note-feed.js';
 import type { GuestTransport } from './launch/spawn.js';
 import { RunLimits } from './limits/run-limits.js';
 import type { ControllerOptions, Limits } from './options.js';
-import { abortError, describeEnding, earlyError, endingAfterGuest, resultSoFar, settleOutcome, type GuestExit } from './outcome/ending.js';
+import {
+  abortError,
+  describeEnding,
+  earlyError,
+  endingAfterGuest,
+  resultSoFar,
+  settleOutcome,
+  type GuestExit,
+} from './outcome/ending.js';
 import { SupervisorAccount } from './outcome/supervisor-account.js';
 import { Recorder } from './records/recorder.js';
 import type { RunResult, SandboxErrorKind } from './result.js';
@@ -65,7 +73,15 @@ export class Run {
     // A tree the caller built gets the interpreter's own installation too, or it could not start.
     if (o.vfs && stock) addInterpreterFootprint(o.vfs, policy, stock);
     const files = fileTable(o, o.limits, vfs, policy, (d) => this.calls.onDecision(d));
-    this.session = buildSession(o, o.limits, stock, files, this.stdio.streams(), this.control.abort.signal, this.launch.listsLocally());
+    this.session = buildSession(
+      o,
+      o.limits,
+      stock,
+      files,
+      this.stdio.streams(),
+      this.control.abort.signal,
+      this.launch.listsLocally(),
+    );
     this.records = new Recorder(o, started);
     this.calls = new Dispatcher(o, handlers, this.limits, this.records, this.control);
   }
@@ -83,7 +99,11 @@ export class Run {
     } catch (err) {
       return this.finishEarly('spawn', err as Error);
     }
-    this.records.header({ executable: this.startedWhat(), argv: [guestArgv0(o, this.stock), ...(o.args ?? [])], guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy' });
+    this.records.header({
+      executable: this.startedWhat(),
+      argv: [guestArgv0(o, this.stock), ...(o.args ?? [])],
+      guest: this.stock ? `stock ${this.stock.binary}` : 'sandboxed-pypy',
+    });
     let child: GuestTransport;
     try {
       child = this.control.child = this.launch.transport(cmd);
@@ -193,7 +213,14 @@ export class Run {
   }
 
   private result(): RunResult {
-    return resultSoFar({ stdio: this.stdio, calls: this.calls, limits: this.limits, account: this.account, vfs: this.session.files.vfs, started: this.records.started });
+    return resultSoFar({
+      stdio: this.stdio,
+      calls: this.calls,
+      limits: this.limits,
+      account: this.account,
+      vfs: this.session.files.vfs,
+      started: this.records.started,
+    });
   }
 
   private cleanup(): void {
@@ -206,7 +233,15 @@ export class Run {
   private finishEarly(kind: SandboxErrorKind, error: Error): never {
     this.cleanup();
     const result = this.result();
-    this.records.footer({ outcome: 'killed', exitCode: null, signal: null, calls: 0, denials: 0, durationMs: result.durationMs, error: error.message });
+    this.records.footer({
+      outcome: 'killed',
+      exitCode: null,
+      signal: null,
+      calls: 0,
+      denials: 0,
+      durationMs: result.durationMs,
+      error: error.message,
+    });
     throw earlyError(kind, error, result, this.startedWhat());
   }
 
@@ -220,8 +255,18 @@ export class Run {
     const r = this.result();
     settleOutcome(r, done, this.session.requestedExit, this.limits, control.killedByUs);
     control.ending ??= endingAfterGuest(done, owed, control.killedByUs, this.account);
-    const error = control.ending ? describeEnding(control.ending, this.result(), this.stdio.guestStderr, this.startedWhat()) : undefined;
-    this.records.footer({ outcome: r.outcome, exitCode: r.exitCode, signal: r.signal, calls: r.calls, denials: r.denials, durationMs: r.durationMs, error: error?.message });
+    const error = control.ending
+      ? describeEnding(control.ending, this.result(), this.stdio.guestStderr, this.startedWhat())
+      : undefined;
+    this.records.footer({
+      outcome: r.outcome,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      calls: r.calls,
+      denials: r.denials,
+      durationMs: r.durationMs,
+      error: error?.message,
+    });
     if (error) throw error;
     return r;
   }

@@ -12,7 +12,8 @@ import type { VirtualFS } from '../vfs/vfs.js';
 export function addInterpreterFootprint(vfs: VirtualFS, policy: Policy, stock: StockProfile): void {
   addMachineDescription(vfs);
   for (const g of stock.grants) {
-    if (!policy.grants.some((p) => p.hostPath === g && p.at === g)) policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
+    if (!policy.grants.some((p) => p.hostPath === g && p.at === g))
+      policy.allowRead(g, { reason: `read grant for ${g} (the interpreter's installation)` });
     if (!mountedAt(vfs, g)) vfs.mountHost(g, g);
   }
   for (const [link, target] of stock.symlinks) {
@@ -22,7 +23,10 @@ export function addInterpreterFootprint(vfs: VirtualFS, policy: Policy, stock: S
       // controller's own tree: what it leads to is shown at its place instead, read-only.
       const real = realPath(link);
       if (real === undefined) continue;
-      policy.allowRead(real, { at: link, reason: `read grant for ${real} at ${link} (the interpreter's installation)` });
+      policy.allowRead(real, {
+        at: link,
+        reason: `read grant for ${real} at ${link} (the interpreter's installation)`,
+      });
       vfs.mountHost(link, real);
     } else vfs.addSymlink(link, target);
   }
@@ -33,8 +37,16 @@ export function addInterpreterFootprint(vfs: VirtualFS, policy: Policy, stock: S
  * its nursery from the cache size, and warns on every start when it cannot read it.)
  */
 export function addMachineDescription(vfs: VirtualFS): void {
-  if (!exists(vfs, '/proc/cpuinfo')) vfs.addFile('/proc/cpuinfo', 'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n');
-  if (!exists(vfs, '/proc/meminfo')) vfs.addFile('/proc/meminfo', 'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n');
+  if (!exists(vfs, '/proc/cpuinfo'))
+    vfs.addFile(
+      '/proc/cpuinfo',
+      'processor\t: 0\nvendor_id\t: pypy-box\nmodel name\t: virtual CPU\ncache size\t: 1024 KB\nflags\t\t: fpu sse sse2\n\n',
+    );
+  if (!exists(vfs, '/proc/meminfo'))
+    vfs.addFile(
+      '/proc/meminfo',
+      'MemTotal:        1048576 kB\nMemFree:          524288 kB\nMemAvailable:     524288 kB\n',
+    );
 }
 
 function realPath(p: string): string | undefined {

@@ -22,7 +22,9 @@ export function readCachedProfile(file: string, argv0: string): StockProfile | u
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.size > MAX_BYTES || !trustedOwner(st.uid) || (st.mode & 0o022) !== 0) return undefined;
     const profile: unknown = JSON.parse(fs.readFileSync(fd, 'utf8'));
-    return isProfile(profile) && profile.argv0 === path.resolve(argv0) && profile.binary === fs.realpathSync(argv0) ? profile : undefined;
+    return isProfile(profile) && profile.argv0 === path.resolve(argv0) && profile.binary === fs.realpathSync(argv0)
+      ? profile
+      : undefined;
   } catch {
     return undefined;
   } finally {
@@ -48,7 +50,23 @@ function isProfile(x: unknown): x is StockProfile {
   if (typeof x !== 'object' || x === null) return false;
   const p = x as Record<string, unknown>;
   const paths = (v: unknown) => Array.isArray(v) && v.every(absolute);
-  const links = Array.isArray(p.symlinks) && p.symlinks.every((l) => Array.isArray(l) && l.length === 2 && absolute(l[0]) && typeof l[1] === 'string' && l[1] !== '' && !l[1].includes('\0'));
-  return absolute(p.binary) && absolute(p.argv0) && (p.family === 'pypy' || p.family === 'cpython') && paths(p.grants) && links && (p.missing === undefined || paths(p.missing));
+  const links =
+    Array.isArray(p.symlinks) &&
+    p.symlinks.every(
+      (l) =>
+        Array.isArray(l) &&
+        l.length === 2 &&
+        absolute(l[0]) &&
+        typeof l[1] === 'string' &&
+        l[1] !== '' &&
+        !l[1].includes('\0'),
+    );
+  return (
+    absolute(p.binary) &&
+    absolute(p.argv0) &&
+    (p.family === 'pypy' || p.family === 'cpython') &&
+    paths(p.grants) &&
+    links &&
+    (p.missing === undefined || paths(p.missing))
+  );
 }
-

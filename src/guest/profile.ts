@@ -75,7 +75,10 @@ export function defaultInterpreter(): string {
 function cacheFile(binary: string): string | undefined {
   try {
     const st = fs.statSync(binary);
-    const key = createHash('sha256').update(`${PROFILE_VERSION}:${binary}:${st.size}:${st.mtimeMs}:${st.ino}`).digest('hex').slice(0, 24);
+    const key = createHash('sha256')
+      .update(`${PROFILE_VERSION}:${binary}:${st.size}:${st.mtimeMs}:${st.ino}`)
+      .digest('hex')
+      .slice(0, 24);
     const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
     return path.join(base, 'pypy-box', `profile-${key}.json`);
   } catch {
@@ -165,9 +168,21 @@ async function describeInterpreter(binary: string): Promise<Description> {
     ({ stdout } = await run(binary, ['-S', '-s', '-E', '-c', DESCRIBE], { env: {}, timeout: 20_000 }));
   } catch (err) {
     const e = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown };
-    const how = e.killed ? 'it did not answer within 20 s' : typeof e.code === 'number' ? `it exited with ${e.code}` : e.signal ? `it died of ${String(e.signal)}` : `it could not be run: ${String(e.code)}`;
-    const said = String(e.stderr ?? '').trim().split('\n')[0]?.slice(0, 200);
-    throw new Error(`${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`, { cause: err });
+    const how = e.killed
+      ? 'it did not answer within 20 s'
+      : typeof e.code === 'number'
+        ? `it exited with ${e.code}`
+        : e.signal
+          ? `it died of ${String(e.signal)}`
+          : `it could not be run: ${String(e.code)}`;
+    const said = String(e.stderr ?? '')
+      .trim()
+      .split('\n')[0]
+      ?.slice(0, 200);
+    throw new Error(
+      `${binary} is not a Python interpreter (${how} when asked to describe itself${said ? `: ${said}` : ''})`,
+      { cause: err },
+    );
   }
   let answer: unknown;
   try {
@@ -176,7 +191,11 @@ async function describeInterpreter(binary: string): Promise<Description> {
     /* checked below */
   }
   const strings = (x: unknown) => Array.isArray(x) && x.every((y) => typeof y === 'string');
-  const ok = Array.isArray(answer) && answer.length === 6 && answer.slice(0, 3).every((x) => typeof x === 'string') && answer.slice(3).every(strings);
+  const ok =
+    Array.isArray(answer) &&
+    answer.length === 6 &&
+    answer.slice(0, 3).every((x) => typeof x === 'string') &&
+    answer.slice(3).every(strings);
   if (!ok) throw new Error(`${binary} is not a Python interpreter (it printed no description of itself)`);
   return answer as Description;
 }
@@ -202,8 +221,17 @@ async function compute(argv0: string): Promise<StockProfile> {
   const sorted = [...grants].sort();
   const top = sorted.filter((g) => !sorted.some((o) => o !== g && g.startsWith(o + '/')));
   // Older answers (or interpreters without site packages) leave the last field out.
-  const missing = [...sysPath, ...(Array.isArray(sitePackages) ? sitePackages : [])].filter((p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')));
-  return { binary, argv0: path.resolve(argv0), family: impl === 'pypy' ? 'pypy' : 'cpython', grants: top, symlinks: [...links.entries()], missing };
+  const missing = [...sysPath, ...(Array.isArray(sitePackages) ? sitePackages : [])].filter(
+    (p) => p && path.isAbsolute(p) && !top.some((g) => p === g || p.startsWith(g + '/')),
+  );
+  return {
+    binary,
+    argv0: path.resolve(argv0),
+    family: impl === 'pypy' ? 'pypy' : 'cpython',
+    grants: top,
+    symlinks: [...links.entries()],
+    missing,
+  };
 }
 
 function isDir(p: string): boolean {

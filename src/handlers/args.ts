@@ -4,13 +4,15 @@ import type { ArgValue } from '../protocol/decoder.js';
 /** Decoding of guest-supplied values: never trusted, never an assertion. */
 
 export function fdArg(v: ArgValue): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new GuestErrno(Errno.EBADF, `bad descriptor ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0x7fffffff)
+    throw new GuestErrno(Errno.EBADF, `bad descriptor ${String(v)}`);
   return v;
 }
 
 /** A C `int` argument (flags, modes, whence): wider values are refused. */
 export function intArg(v: ArgValue, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) throw new GuestErrno(Errno.EINVAL, `bad ${what} ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff)
+    throw new GuestErrno(Errno.EINVAL, `bad ${what} ${String(v)}`);
   return v;
 }
 
@@ -26,7 +28,8 @@ export function countArg(v: ArgValue, cap: number): number {
 
 /** A file offset (off_t); values beyond 2^53 are reported as overflow rather than rounded. */
 export function offsetArg(v: ArgValue): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new GuestErrno(Errno.EOVERFLOW, `offset ${String(v)} out of range`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new GuestErrno(Errno.EOVERFLOW, `offset ${String(v)} out of range`);
   return v;
 }
 

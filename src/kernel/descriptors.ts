@@ -49,7 +49,10 @@ export class Descriptors {
   }
 
   private full(): GuestErrno {
-    return new GuestErrno(Errno.EMFILE, `open-file limit of ${this.maxOpenFiles} reached`, { name: 'open-files', value: this.maxOpenFiles });
+    return new GuestErrno(Errno.EMFILE, `open-file limit of ${this.maxOpenFiles} reached`, {
+      name: 'open-files',
+      value: this.maxOpenFiles,
+    });
   }
 
   /** Puts a newly opened file at the lowest free number. */
@@ -136,7 +139,12 @@ export class Descriptors {
    * write(2) on any descriptor: standard output and error to their sinks, a file as `write` does.
    * `data` may be fetched only once the descriptor is known to take it (guest memory read last).
    */
-  async writeAny(fd: number, data: Buffer | (() => Promise<Buffer>), streams: StdioStreams, at?: number): Promise<number> {
+  async writeAny(
+    fd: number,
+    data: Buffer | (() => Promise<Buffer>),
+    streams: StdioStreams,
+    at?: number,
+  ): Promise<number> {
     const d = this.get(fd);
     if (d.kind === 'stdio' && d.stream === 'stdin') throw new GuestErrno(Errno.EBADF, 'fd 0 is not writable');
     const bytes = typeof data === 'function' ? await data() : data;
@@ -157,7 +165,14 @@ export class Descriptors {
   /** whence: SEEK_SET, SEEK_CUR or SEEK_END. */
   lseek(fd: number, offset: number, whence: number): number {
     const f = this.file(fd);
-    const base = whence === SEEK.SEEK_SET ? 0 : whence === SEEK.SEEK_CUR ? f.position : whence === SEEK.SEEK_END ? f.handle.stat().size : NaN;
+    const base =
+      whence === SEEK.SEEK_SET
+        ? 0
+        : whence === SEEK.SEEK_CUR
+          ? f.position
+          : whence === SEEK.SEEK_END
+            ? f.handle.stat().size
+            : NaN;
     if (Number.isNaN(base)) throw new GuestErrno(Errno.EINVAL, `bad whence ${whence}`);
     const pos = base + offset;
     if (pos < 0 || !Number.isSafeInteger(pos)) throw new GuestErrno(Errno.EINVAL, 'resulting offset is out of range');

@@ -19,7 +19,11 @@ export class DirStreams {
   ) {}
 
   open(path: string, key: bigint): void {
-    if (this.streams.size >= this.maxOpenDirs) throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.maxOpenDirs} reached`, { name: 'open-dirs', value: this.maxOpenDirs });
+    if (this.streams.size >= this.maxOpenDirs)
+      throw new GuestErrno(Errno.EMFILE, `open-directory limit of ${this.maxOpenDirs} reached`, {
+        name: 'open-dirs',
+        value: this.maxOpenDirs,
+      });
     const r = this.names.listable(path);
     this.streams.set(key, { entries: this.names.entries(r, r.node.stat.ino), next: 0 });
   }

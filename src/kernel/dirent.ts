@@ -19,7 +19,11 @@ export function direntSpan(entries: readonly DirEntry[], from: number, count: nu
 }
 
 /** getdents64's `struct linux_dirent64` records for entries[from..], as many as fit in `count` bytes; d_off is the next entry's index. */
-export function direntRecords(entries: readonly DirEntry[], from: number, count: number): { out: Buffer; next: number } {
+export function direntRecords(
+  entries: readonly DirEntry[],
+  from: number,
+  count: number,
+): { out: Buffer; next: number } {
   const { used, next } = direntSpan(entries, from, count);
   const out = Buffer.alloc(used);
   let at = 0;

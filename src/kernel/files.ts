@@ -6,7 +6,15 @@ import { Descriptors, type StdioStreams } from './descriptors.js';
 import { DirStreams } from './dir-streams.js';
 import { SupervisorHandoff } from './handoff.js';
 import { Names } from './names.js';
-import { checkOpen, openPrepared, openRequest, type Descriptor, type OpenFile, type PreparedOpen, type Stdio } from './open-file.js';
+import {
+  checkOpen,
+  openPrepared,
+  openRequest,
+  type Descriptor,
+  type OpenFile,
+  type PreparedOpen,
+  type Stdio,
+} from './open-file.js';
 
 export interface FileLimits {
   /** Descriptors the guest may hold open at once, stdio included (EMFILE past it). */

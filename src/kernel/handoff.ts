@@ -45,7 +45,12 @@ export class SupervisorHandoff {
       return undefined;
     }
     if (!r.node || (r.node.stat.mode & S_IFMT) !== S_IFDIR) return undefined;
-    const d = this.names.policy.decide('list', { vpath: r.vpath, source: r.mount.source, hostPath: r.mount.hostPath(r.rel, r.node), writable: r.mount.writable(r.rel) });
+    const d = this.names.policy.decide('list', {
+      vpath: r.vpath,
+      source: r.mount.source,
+      hostPath: r.mount.hostPath(r.rel, r.node),
+      writable: r.mount.writable(r.rel),
+    });
     if (!d.allow) return undefined;
     f.entries = this.names.entries(r, r.node.stat.ino);
     return f.entries;
@@ -56,7 +61,8 @@ export class SupervisorHandoff {
     const f = this.descriptors.file(fd);
     if (!f.entries) throw new Error(`descriptor ${fd} has no listing to advance`);
     const { used, next } = direntSpan(f.entries, f.position, count);
-    if (used !== answered) throw new Error(`the supervisor listed ${answered} bytes of descriptor ${fd}, the listing gives ${used}`);
+    if (used !== answered)
+      throw new Error(`the supervisor listed ${answered} bytes of descriptor ${fd}, the listing gives ${used}`);
     f.position = next;
   }
 }

@@ -19,7 +19,10 @@ export interface LineHooks {
 /** Longest line canonical mode keeps (the kernel's N_TTY_BUF_SIZE less the newline). */
 const MAX_LINE = 4095;
 const EMPTY = Buffer.alloc(0);
-const NL = 0x0a, CR = 0x0d, TAB = 0x09, DEL = 0x7f;
+const NL = 0x0a,
+  CR = 0x0d,
+  TAB = 0x09,
+  DEL = 0x7f;
 
 export class LineDiscipline implements InputSource {
   private t: Termios = parseTermios(defaultTermios());
@@ -168,7 +171,13 @@ export class LineDiscipline implements InputSource {
       if (t.iflag & I.ICRNL) c = NL;
     } else if (c === NL && t.iflag & I.INLCR) c = CR;
     if (t.lflag & L.ISIG) {
-      const sig = isChar(t, V.INTR, c) ? 'SIGINT' : isChar(t, V.QUIT, c) ? 'SIGQUIT' : isChar(t, V.SUSP, c) ? 'SIGTSTP' : undefined;
+      const sig = isChar(t, V.INTR, c)
+        ? 'SIGINT'
+        : isChar(t, V.QUIT, c)
+          ? 'SIGQUIT'
+          : isChar(t, V.SUSP, c)
+            ? 'SIGTSTP'
+            : undefined;
       if (sig) return this.signalCharacter(c, sig);
     }
     if (!this.canonical) return this.store(c);

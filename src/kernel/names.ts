@@ -40,7 +40,8 @@ export class Names {
     try {
       return this.vfs.resolve(path, this.cwd, follow);
     } catch (err) {
-      if (err instanceof OutsideError) this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
+      if (err instanceof OutsideError)
+        this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
       throw err;
     }
   }
@@ -55,7 +56,12 @@ export class Names {
 
   /** ENOENT for a missing name; EACCES (a denial) for one outside the sandbox's filesystem. */
   missing(r: Resolved, op: Operation): GuestErrno {
-    if (r.mount.source === 'memory' && r.mountPoint.length === 0 && this.vfs.isContainer(r.parts.slice(0, -1)) && !this.vfs.isAbsent(r.parts)) {
+    if (
+      r.mount.source === 'memory' &&
+      r.mountPoint.length === 0 &&
+      this.vfs.isContainer(r.parts.slice(0, -1)) &&
+      !this.vfs.isAbsent(r.parts)
+    ) {
       const err = outside(r.parts);
       this.onDecision({ allow: false, op, vpath: err.vpath, errno: err.errno, reason: err.reason });
       return err;
@@ -124,7 +130,8 @@ export class Names {
     if (a.mount !== b.mount) throw new GuestErrno(Errno.EXDEV, 'rename across mounts');
     if (a.rel.length === 0 || b.rel.length === 0) throw new GuestErrno(Errno.EBUSY, 'mount point');
     if (a.vpath === b.vpath) return;
-    if (b.parts.length > a.parts.length && b.vpath.startsWith(a.vpath + '/')) throw new GuestErrno(Errno.EINVAL, 'cannot move a directory into itself');
+    if (b.parts.length > a.parts.length && b.vpath.startsWith(a.vpath + '/'))
+      throw new GuestErrno(Errno.EINVAL, 'cannot move a directory into itself');
     const fromDir = (a.node.stat.mode & S_IFMT) === S_IFDIR;
     if (b.node) {
       const toDir = (b.node.stat.mode & S_IFMT) === S_IFDIR;

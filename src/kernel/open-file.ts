@@ -40,7 +40,8 @@ export interface PreparedOpen {
 /** What open(2)'s flags ask for (EINVAL for a bad access mode). */
 export function openRequest(F: OpenFlags, flags: number, mode: number): OpenRequest {
   const acc = flags & F.O_ACCMODE;
-  if (acc !== F.O_RDONLY && acc !== F.O_WRONLY && acc !== F.O_RDWR) throw new GuestErrno(Errno.EINVAL, 'bad access mode');
+  if (acc !== F.O_RDONLY && acc !== F.O_WRONLY && acc !== F.O_RDWR)
+    throw new GuestErrno(Errno.EINVAL, 'bad access mode');
   return {
     read: acc === F.O_RDONLY || acc === F.O_RDWR,
     write: acc === F.O_WRONLY || acc === F.O_RDWR,
@@ -73,7 +74,26 @@ export function checkOpen(names: Names, F: OpenFlags, path: string, flags: numbe
 export function openPrepared(p: PreparedOpen): OpenFile {
   const node = p.r.node;
   const handle: FileHandle = node?.synthetic
-    ? { read: () => { throw new GuestErrno(Errno.EISDIR, 'is a directory'); }, write: () => { throw new GuestErrno(Errno.EBADF, 'directory'); }, truncate: () => undefined, stat: () => node.stat, close: () => undefined }
+    ? {
+        read: () => {
+          throw new GuestErrno(Errno.EISDIR, 'is a directory');
+        },
+        write: () => {
+          throw new GuestErrno(Errno.EBADF, 'directory');
+        },
+        truncate: () => undefined,
+        stat: () => node.stat,
+        close: () => undefined,
+      }
     : p.r.mount.open(p.r.rel, p.req, node);
-  return { kind: 'file', handle, vpath: p.r.vpath, position: 0, readable: p.req.read, writable: p.req.write, append: p.append, refs: 1 };
+  return {
+    kind: 'file',
+    handle,
+    vpath: p.r.vpath,
+    position: 0,
+    readable: p.req.read,
+    writable: p.req.write,
+    append: p.append,
+    refs: 1,
+  };
 }

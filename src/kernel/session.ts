@@ -68,7 +68,11 @@ export interface Session {
   readonly stderr: OutputSink;
   readonly isatty: { stdin: boolean; stdout: boolean; stderr: boolean };
   /** Terminal settings the guest last set (kernel `struct termios`), and how they reach the host terminal (TCSETSF: flush). */
-  terminal: { termios: Buffer | undefined; apply?: (termios: Buffer, flush: boolean) => void; available?: () => number };
+  terminal: {
+    termios: Buffer | undefined;
+    apply?: (termios: Buffer, flush: boolean) => void;
+    available?: () => number;
+  };
   /** Virtual path `_pypy_init_home` answers with. */
   readonly home: string;
   /** Guest pointers the controller allocated and keeps for reuse (getenv answers, environ). */

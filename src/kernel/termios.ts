@@ -18,9 +18,20 @@ export const I = TERMIOS_I;
 export const L = TERMIOS_L;
 /** Indices into c_cc */
 export const V = {
-  INTR: TERMIOS_V.VINTR, QUIT: TERMIOS_V.VQUIT, ERASE: TERMIOS_V.VERASE, KILL: TERMIOS_V.VKILL, EOF: TERMIOS_V.VEOF,
-  TIME: TERMIOS_V.VTIME, MIN: TERMIOS_V.VMIN, START: TERMIOS_V.VSTART, STOP: TERMIOS_V.VSTOP, SUSP: TERMIOS_V.VSUSP,
-  EOL: TERMIOS_V.VEOL, WERASE: TERMIOS_V.VWERASE, LNEXT: TERMIOS_V.VLNEXT, EOL2: TERMIOS_V.VEOL2,
+  INTR: TERMIOS_V.VINTR,
+  QUIT: TERMIOS_V.VQUIT,
+  ERASE: TERMIOS_V.VERASE,
+  KILL: TERMIOS_V.VKILL,
+  EOF: TERMIOS_V.VEOF,
+  TIME: TERMIOS_V.VTIME,
+  MIN: TERMIOS_V.VMIN,
+  START: TERMIOS_V.VSTART,
+  STOP: TERMIOS_V.VSTOP,
+  SUSP: TERMIOS_V.VSUSP,
+  EOL: TERMIOS_V.VEOL,
+  WERASE: TERMIOS_V.VWERASE,
+  LNEXT: TERMIOS_V.VLNEXT,
+  EOL2: TERMIOS_V.VEOL2,
 } as const;
 
 export interface Termios {
@@ -48,8 +59,11 @@ export function parseTermios(b: Buffer): Termios {
   if (b.length < TERMIOS_BYTES) throw new RangeError(`termios: ${b.length} bytes, expected ${TERMIOS_BYTES}`);
   const o = T.offsets;
   return {
-    iflag: b.readUInt32LE(o.c_iflag), oflag: b.readUInt32LE(o.c_oflag), cflag: b.readUInt32LE(o.c_cflag),
-    lflag: b.readUInt32LE(o.c_lflag), cc: Uint8Array.from(b.subarray(CC, CC + NCCS)),
+    iflag: b.readUInt32LE(o.c_iflag),
+    oflag: b.readUInt32LE(o.c_oflag),
+    cflag: b.readUInt32LE(o.c_cflag),
+    lflag: b.readUInt32LE(o.c_lflag),
+    cc: Uint8Array.from(b.subarray(CC, CC + NCCS)),
   };
 }
 

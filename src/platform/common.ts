@@ -35,7 +35,15 @@ export function encodeStatIn(layouts: Layouts, st: StatInfo, wideNlink: boolean)
 }
 
 /** One `struct linux_dirent64` record of `reclen` bytes (the name NUL-terminated and padded) at `at`. */
-export function putDirent64(out: Buffer, at: number, reclen: number, ino: number, off: number, type: number, name: Buffer | string): void {
+export function putDirent64(
+  out: Buffer,
+  at: number,
+  reclen: number,
+  ino: number,
+  off: number,
+  type: number,
+  name: Buffer | string,
+): void {
   const o = LP64_LINUX.dirent64.offsets;
   out.writeBigUInt64LE(BigInt(ino), at + o.d_ino);
   out.writeBigInt64LE(BigInt(off), at + o.d_off);

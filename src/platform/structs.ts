@@ -14,8 +14,19 @@ function layout<F extends string>(size: number, offsets: Record<F, number>): Str
 }
 
 export type StatField =
-  | 'st_dev' | 'st_ino' | 'st_nlink' | 'st_mode' | 'st_uid' | 'st_gid' | 'st_rdev'
-  | 'st_size' | 'st_blksize' | 'st_blocks' | 'st_atim' | 'st_mtim' | 'st_ctim';
+  | 'st_dev'
+  | 'st_ino'
+  | 'st_nlink'
+  | 'st_mode'
+  | 'st_uid'
+  | 'st_gid'
+  | 'st_rdev'
+  | 'st_size'
+  | 'st_blksize'
+  | 'st_blocks'
+  | 'st_atim'
+  | 'st_mtim'
+  | 'st_ctim';
 
 /** Every struct the controller reads or writes in a guest's memory. */
 export interface Layouts {
@@ -23,7 +34,20 @@ export interface Layouts {
   readonly stat: StructLayout<StatField>;
   /** getdents64's `struct linux_dirent64` (glibc's `struct dirent64`); d_name is the rest of the record. */
   readonly dirent64: StructLayout<'d_ino' | 'd_off' | 'd_reclen' | 'd_type' | 'd_name'>;
-  readonly sysinfo: StructLayout<'uptime' | 'loads' | 'totalram' | 'freeram' | 'sharedram' | 'bufferram' | 'totalswap' | 'freeswap' | 'procs' | 'totalhigh' | 'freehigh' | 'mem_unit'>;
+  readonly sysinfo: StructLayout<
+    | 'uptime'
+    | 'loads'
+    | 'totalram'
+    | 'freeram'
+    | 'sharedram'
+    | 'bufferram'
+    | 'totalswap'
+    | 'freeswap'
+    | 'procs'
+    | 'totalhigh'
+    | 'freehigh'
+    | 'mem_unit'
+  >;
   /** The kernel's `struct termios` (TCGETS/TCSETS), not glibc's larger one. */
   readonly termios: StructLayout<'c_iflag' | 'c_oflag' | 'c_cflag' | 'c_lflag' | 'c_line' | 'c_cc'>;
   readonly winsize: StructLayout<'ws_row' | 'ws_col' | 'ws_xpixel' | 'ws_ypixel'>;
@@ -41,8 +65,18 @@ export interface Layouts {
 export const LP64_LINUX = {
   dirent64: layout(280, { d_ino: 0, d_off: 8, d_reclen: 16, d_type: 18, d_name: 19 }),
   sysinfo: layout(112, {
-    uptime: 0, loads: 8, totalram: 32, freeram: 40, sharedram: 48, bufferram: 56, totalswap: 64,
-    freeswap: 72, procs: 80, totalhigh: 88, freehigh: 96, mem_unit: 104,
+    uptime: 0,
+    loads: 8,
+    totalram: 32,
+    freeram: 40,
+    sharedram: 48,
+    bufferram: 56,
+    totalswap: 64,
+    freeswap: 72,
+    procs: 80,
+    totalhigh: 88,
+    freehigh: 96,
+    mem_unit: 104,
   }),
   termios: layout(36, { c_iflag: 0, c_oflag: 4, c_cflag: 8, c_lflag: 12, c_line: 16, c_cc: 17 }),
   winsize: layout(8, { ws_row: 0, ws_col: 2, ws_xpixel: 4, ws_ypixel: 6 }),
@@ -59,8 +93,19 @@ export const LP64_LINUX = {
 export const X86_64_LAYOUTS: Layouts = {
   ...LP64_LINUX,
   stat: layout(144, {
-    st_dev: 0, st_ino: 8, st_nlink: 16, st_mode: 24, st_uid: 28, st_gid: 32, st_rdev: 40,
-    st_size: 48, st_blksize: 56, st_blocks: 64, st_atim: 72, st_mtim: 88, st_ctim: 104,
+    st_dev: 0,
+    st_ino: 8,
+    st_nlink: 16,
+    st_mode: 24,
+    st_uid: 28,
+    st_gid: 32,
+    st_rdev: 40,
+    st_size: 48,
+    st_blksize: 56,
+    st_blocks: 64,
+    st_atim: 72,
+    st_mtim: 88,
+    st_ctim: 104,
   }),
 };
 
@@ -68,8 +113,19 @@ export const X86_64_LAYOUTS: Layouts = {
 export const AARCH64_LAYOUTS: Layouts = {
   ...LP64_LINUX,
   stat: layout(128, {
-    st_dev: 0, st_ino: 8, st_mode: 16, st_nlink: 20, st_uid: 24, st_gid: 28, st_rdev: 32,
-    st_size: 48, st_blksize: 56, st_blocks: 64, st_atim: 72, st_mtim: 88, st_ctim: 104,
+    st_dev: 0,
+    st_ino: 8,
+    st_mode: 16,
+    st_nlink: 20,
+    st_uid: 24,
+    st_gid: 28,
+    st_rdev: 32,
+    st_size: 48,
+    st_blksize: 56,
+    st_blocks: 64,
+    st_atim: 72,
+    st_mtim: 88,
+    st_ctim: 104,
   }),
 };
 

@@ -65,11 +65,17 @@ export const DT_LNK = 10;
 
 export function direntType(mode: number): number {
   switch (mode & S_IFMT) {
-    case S_IFDIR: return DT_DIR;
-    case S_IFREG: return DT_REG;
-    case S_IFLNK: return DT_LNK;
-    case S_IFCHR: return DT_CHR;
-    case S_IFIFO: return DT_FIFO;
-    default: return DT_UNKNOWN;
+    case S_IFDIR:
+      return DT_DIR;
+    case S_IFREG:
+      return DT_REG;
+    case S_IFLNK:
+      return DT_LNK;
+    case S_IFCHR:
+      return DT_CHR;
+    case S_IFIFO:
+      return DT_FIFO;
+    default:
+      return DT_UNKNOWN;
   }
 }

@@ -89,7 +89,11 @@ export class Policy {
     return this.rule({ effect: 'deny', path: pathGlob, ops, reason });
   }
 
-  allow(pathGlob: string, ops: readonly Operation[] = ['stat', 'read', 'list'], reason = `allowed by rule ${pathGlob}`): this {
+  allow(
+    pathGlob: string,
+    ops: readonly Operation[] = ['stat', 'read', 'list'],
+    reason = `allowed by rule ${pathGlob}`,
+  ): this {
     return this.rule({ effect: 'allow', path: pathGlob, ops, reason });
   }
 
@@ -129,7 +133,8 @@ export class Policy {
 
   private grantFor(hostPath: string): ReadGrant | undefined {
     for (const g of this.grants) {
-      if (hostPath === g.hostPath || hostPath.startsWith(g.hostPath.endsWith('/') ? g.hostPath : g.hostPath + '/')) return g;
+      if (hostPath === g.hostPath || hostPath.startsWith(g.hostPath.endsWith('/') ? g.hostPath : g.hostPath + '/'))
+        return g;
     }
     return undefined;
   }

@@ -47,7 +47,8 @@ function isObject(v: Json): v is Record<string, Json> {
 
 function checkKeys(v: Record<string, Json>, allowed: string[], field: string): void {
   for (const k of Object.keys(v)) {
-    if (!allowed.includes(k)) throw new PolicySpecError(`${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new PolicySpecError(`${field}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`);
   }
 }
 
@@ -114,11 +115,16 @@ export function validatePolicySpec(raw: Json, field = 'policy'): PolicySpec {
       const f = `${field}.rules[${k}]`;
       if (!isObject(e)) throw new PolicySpecError(f, 'expected an object');
       checkKeys(e, ['effect', 'path', 'ops', 'reason'], f);
-      if (e.effect !== 'allow' && e.effect !== 'deny') throw new PolicySpecError(`${f}.effect`, 'expected "allow" or "deny"');
+      if (e.effect !== 'allow' && e.effect !== 'deny')
+        throw new PolicySpecError(`${f}.effect`, 'expected "allow" or "deny"');
       const r: RuleSpec = { effect: e.effect, path: absPath(e.path, `${f}.path`) };
       if (e.ops !== undefined) {
         r.ops = strList(e.ops, `${f}.ops`).map((op, j) => {
-          if (!OPERATIONS.includes(op as Operation)) throw new PolicySpecError(`${f}.ops[${j}]`, `unknown operation ${JSON.stringify(op)} (expected ${OPERATIONS.join(', ')})`);
+          if (!OPERATIONS.includes(op as Operation))
+            throw new PolicySpecError(
+              `${f}.ops[${j}]`,
+              `unknown operation ${JSON.stringify(op)} (expected ${OPERATIONS.join(', ')})`,
+            );
           return op as Operation;
         });
       }
@@ -139,7 +145,8 @@ export function validatePolicySpec(raw: Json, field = 'policy'): PolicySpec {
     if (!isObject(raw.env)) throw new PolicySpecError(f, 'expected an object of strings');
     spec.env = {};
     for (const [k, v] of Object.entries(raw.env)) {
-      if (k.includes('=') || k.includes('\0') || k === '') throw new PolicySpecError(`${f}.${k}`, 'invalid variable name');
+      if (k.includes('=') || k.includes('\0') || k === '')
+        throw new PolicySpecError(`${f}.${k}`, 'invalid variable name');
       if (typeof v !== 'string') throw new PolicySpecError(`${f}.${k}`, 'expected a string');
       spec.env[k] = v;
     }
@@ -167,10 +174,22 @@ export function loadPolicyFile(file: string): PolicySpec {
 export function policyFromSpec(spec: PolicySpec, policy = new Policy()): Policy {
   for (const e of spec.allowRead ?? []) {
     if (typeof e === 'string') policy.allowRead(e, { reason: `read grant for ${e} (policy)` });
-    else policy.allowRead(e.path, { at: e.at, include: e.include, exclude: e.exclude, dotfiles: e.dotfiles, reason: `read grant for ${e.path} (policy)` });
+    else
+      policy.allowRead(e.path, {
+        at: e.at,
+        include: e.include,
+        exclude: e.exclude,
+        dotfiles: e.dotfiles,
+        reason: `read grant for ${e.path} (policy)`,
+      });
   }
   for (const r of spec.rules ?? []) {
-    policy.rule({ effect: r.effect, path: r.path, ops: r.ops ?? (r.effect === 'allow' ? ['stat', 'read', 'list'] : OPERATIONS), reason: r.reason ?? `${r.effect} rule ${r.path} (policy)` });
+    policy.rule({
+      effect: r.effect,
+      path: r.path,
+      ops: r.ops ?? (r.effect === 'allow' ? ['stat', 'read', 'list'] : OPERATIONS),
+      reason: r.reason ?? `${r.effect} rule ${r.path} (policy)`,
+    });
   }
   return policy;
 }

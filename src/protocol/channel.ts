@@ -116,7 +116,11 @@ export class GuestChannel {
           continue;
         }
         if (this.inCall) {
-          throw new ProtocolError('unexpected-bytes', 'guest sent bytes while its call was being answered', chunk.subarray(pos));
+          throw new ProtocolError(
+            'unexpected-bytes',
+            'guest sent bytes while its call was being answered',
+            chunk.subarray(pos),
+          );
         }
         pos = this.decoder.feed(chunk, pos);
         const call = this.decoder.take();
@@ -135,7 +139,8 @@ export class GuestChannel {
 
   /** Starts the stall clock if the guest owes bytes and it is not running yet. */
   private startStallClock(): void {
-    if (this.stallMs <= 0 || this.closed || this.stallTimer || (this.waiter === undefined && !this.decoder.midCall)) return;
+    if (this.stallMs <= 0 || this.closed || this.stallTimer || (this.waiter === undefined && !this.decoder.midCall))
+      return;
     this.stallTimer = setTimeout(() => this.stalled(), this.stallMs);
   }
 
@@ -157,20 +162,32 @@ export class GuestChannel {
     const left = this.toGuest.writableLength;
     if (this.closed || left === 0) return;
     if (this.sent - left > this.flushedAtStart) return this.startDrainClock(); // it read some: progress
-    this.fail(new ProtocolError('stalled', `guest stalled: it read none of the ${left} bytes of answers waiting for it for ${this.stallMs} ms`));
+    this.fail(
+      new ProtocolError(
+        'stalled',
+        `guest stalled: it read none of the ${left} bytes of answers waiting for it for ${this.stallMs} ms`,
+      ),
+    );
   }
 
   private stalled(): void {
     this.stallTimer = undefined;
     const owed = this.owed();
     if (!owed || this.closed) return;
-    this.fail(new ProtocolError('stalled', `guest stalled: no byte for ${this.stallMs} ms in the middle of ${owed.what}`, owed.bytes));
+    this.fail(
+      new ProtocolError(
+        'stalled',
+        `guest stalled: no byte for ${this.stallMs} ms in the middle of ${owed.what}`,
+        owed.bytes,
+      ),
+    );
   }
 
   private fill(w: Waiter, chunk: Buffer, pos: number): number {
     const take = Math.min(w.need - w.have, chunk.length - pos);
     w.got.push(chunk.subarray(pos, pos + take));
-    if (w.head.length < HEAD_KEPT) w.head = Buffer.concat([w.head, chunk.subarray(pos, pos + Math.min(take, HEAD_KEPT - w.head.length))]);
+    if (w.head.length < HEAD_KEPT)
+      w.head = Buffer.concat([w.head, chunk.subarray(pos, pos + Math.min(take, HEAD_KEPT - w.head.length))]);
     w.received += take;
     w.have += take;
     pos += take;
@@ -185,11 +202,16 @@ export class GuestChannel {
         w.reject(new GuestErrno(Errno.EFAULT, 'bad address in guest memory'));
         return pos;
       }
-      if (bytes[0] !== STATUS_OK) throw new ProtocolError('bad-status', `reply status byte 0x${bytes[0]!.toString(16)}`, bytes);
+      if (bytes[0] !== STATUS_OK)
+        throw new ProtocolError('bad-status', `reply status byte 0x${bytes[0]!.toString(16)}`, bytes);
     } else if (step === Step.Length) {
       const len = bytes.readBigUInt64LE(0);
       if (len > BigInt(w.maxLen)) {
-        throw new ProtocolError('bad-string-length', `guest answered Z with length ${len}, more than the ${w.maxLen} asked for`, bytes);
+        throw new ProtocolError(
+          'bad-string-length',
+          `guest answered Z with length ${len}, more than the ${w.maxLen} asked for`,
+          bytes,
+        );
       }
       w.steps.unshift(Step.Fixed);
       w.fixedSize = Number(len);
@@ -230,7 +252,19 @@ export class GuestChannel {
   private expect(parts: Buffer[], steps: Step[], size: number, maxLen: number, what: string): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('guest channel closed'));
     const p = new Promise<Buffer>((resolve, reject) => {
-      this.waiter = { what, received: 0, head: Buffer.alloc(0), steps, need: 0, fixedSize: size, got: [], have: 0, maxLen, resolve, reject };
+      this.waiter = {
+        what,
+        received: 0,
+        head: Buffer.alloc(0),
+        steps,
+        need: 0,
+        fixedSize: size,
+        got: [],
+        have: 0,
+        maxLen,
+        resolve,
+        reject,
+      };
     });
     this.advance(this.waiter!);
     this.send(parts);

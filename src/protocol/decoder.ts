@@ -117,7 +117,8 @@ export class CallDecoder {
             this.reporting = true;
             break;
           }
-          if (n === 0) throw new ProtocolError('zero-length', 'call name length byte is 0', chunk.subarray(pos - 1, pos + 16));
+          if (n === 0)
+            throw new ProtocolError('zero-length', 'call name length byte is 0', chunk.subarray(pos - 1, pos + 16));
           this.need = n;
           this.filled = 0;
           this.state = State.Name;
@@ -160,7 +161,12 @@ export class CallDecoder {
           } else if (st === 0x2b) {
             this.state = State.StrLength;
             this.filled = 0;
-          } else throw new ProtocolError('bad-status', `status byte 0x${st.toString(16)} before a string`, chunk.subarray(pos - 1, pos + 16));
+          } else
+            throw new ProtocolError(
+              'bad-status',
+              `status byte 0x${st.toString(16)} before a string`,
+              chunk.subarray(pos - 1, pos + 16),
+            );
           break;
         }
         case State.StrLength: {
@@ -170,7 +176,12 @@ export class CallDecoder {
           this.filled += take;
           if (this.filled < 8) break;
           const len = this.nameBuf.readBigUInt64LE(0);
-          if (len > BigInt(MAX_SENT_STRING)) throw new ProtocolError('bad-string-length', `string of ${len} bytes sent with a call`, this.nameBuf.subarray(0, 8));
+          if (len > BigInt(MAX_SENT_STRING))
+            throw new ProtocolError(
+              'bad-string-length',
+              `string of ${len} bytes sent with a call`,
+              this.nameBuf.subarray(0, 8),
+            );
           this.strBuf = Buffer.allocUnsafe(Number(len));
           this.filled = 0;
           this.state = State.StrBytes;
@@ -197,7 +208,13 @@ export class CallDecoder {
           if (this.filled < REPORT_TAIL) break;
           const t = this.tail;
           const grant = t.readUInt16LE(12);
-          this.report = { result: t.readBigInt64LE(0), errno: t.readInt32LE(8), grant: reportGrant(grant), startNs: t.readBigUInt64LE(14), spentNs: t.readUInt32LE(22) };
+          this.report = {
+            result: t.readBigInt64LE(0),
+            errno: t.readInt32LE(8),
+            grant: reportGrant(grant),
+            startNs: t.readBigUInt64LE(14),
+            spentNs: t.readUInt32LE(22),
+          };
           this.strBuf = Buffer.allocUnsafe(t.readUInt16LE(26));
           this.filled = 0;
           this.state = State.ReportPath;
@@ -227,10 +244,12 @@ export class CallDecoder {
     }
     // A report's leading 0 byte, when one has started.
     const lead = this.reporting ? Buffer.of(0) : Buffer.alloc(0);
-    if (this.state === State.Name) return Buffer.concat([lead, Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
+    if (this.state === State.Name)
+      return Buffer.concat([lead, Buffer.of(this.need), this.nameBuf.subarray(0, this.filled)]);
     if (this.state !== State.Length) {
       const name = Buffer.from(this.sig!.text, 'latin1');
-      const args = this.state === State.Args ? this.argBuf.subarray(0, this.filled) : this.argBuf.subarray(0, this.sig!.argBytes);
+      const args =
+        this.state === State.Args ? this.argBuf.subarray(0, this.filled) : this.argBuf.subarray(0, this.sig!.argBytes);
       return Buffer.concat([lead, Buffer.of(name.length), name, args]);
     }
     return lead;
@@ -242,7 +261,12 @@ export class CallDecoder {
     for (let k = 0; k < sig.args.length; k++) {
       const kind = sig.args[k];
       const off = k * 8;
-      args[k] = kind === 'p' ? readPtr(this.argBuf, off) : kind === 'i' ? readInt(this.argBuf, off) : this.argBuf.readDoubleLE(off);
+      args[k] =
+        kind === 'p'
+          ? readPtr(this.argBuf, off)
+          : kind === 'i'
+            ? readInt(this.argBuf, off)
+            : this.argBuf.readDoubleLE(off);
     }
     this.args = args;
   }
@@ -261,7 +285,9 @@ export class CallDecoder {
   }
 
   private finish(pos: number): number {
-    const call: DecodedCall = this.strings ? { sig: this.sig!, args: this.args, strings: this.strings } : { sig: this.sig!, args: this.args };
+    const call: DecodedCall = this.strings
+      ? { sig: this.sig!, args: this.args, strings: this.strings }
+      : { sig: this.sig!, args: this.args };
     this.strings = undefined;
     this.filled = 0;
     this.sig = undefined;

@@ -50,7 +50,9 @@ export function parseSignature(text: string, allowStrings = false): Signature {
   if (args.length > MAX_ARGS) {
     throw new ProtocolError('too-many-args', `${args.length} arguments in ${name} (at most ${MAX_ARGS})`, raw);
   }
-  const canonical = strings.length ? text.replace(/\(([a-z]*)\)/, (_all, ks: string) => `(${ks.replace(/s/g, 'p')})`) : text;
+  const canonical = strings.length
+    ? text.replace(/\(([a-z]*)\)/, (_all, ks: string) => `(${ks.replace(/s/g, 'p')})`)
+    : text;
   return { text: canonical, name, args, result: result as ResultKind, argBytes: args.length * WORD, strings };
 }
 

@@ -31,7 +31,10 @@ export class JobClient {
   constructor(o: JobClientOptions) {
     const connection = { url: o.redis, maxRetriesPerRequest: null };
     const { Queue, QueueEvents } = bullmq();
-    this.queue = new Queue<WireJob, QueueResult>(o.queue, { connection, ...(o.defaultJobOptions ? { defaultJobOptions: o.defaultJobOptions } : {}) });
+    this.queue = new Queue<WireJob, QueueResult>(o.queue, {
+      connection,
+      ...(o.defaultJobOptions ? { defaultJobOptions: o.defaultJobOptions } : {}),
+    });
     this.events = new QueueEvents(o.queue, { connection });
     // BullMQ adds one 'closing' listener per job being waited for: many at once is normal here.
     this.queue.setMaxListeners(0);

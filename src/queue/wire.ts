@@ -38,7 +38,9 @@ export interface QueueResult {
 
 export function toWire(job: Job, limits?: Partial<Limits>): WireJob {
   checkJob(job);
-  const files = job.files ? Object.fromEntries(Object.entries(job.files).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) : undefined;
+  const files = job.files
+    ? Object.fromEntries(Object.entries(job.files).map(([k, v]) => [k, Buffer.from(v).toString('base64')]))
+    : undefined;
   return {
     code: job.code,
     ...(job.name !== undefined ? { name: job.name } : {}),
@@ -60,13 +62,24 @@ function bytes(v: unknown, name: string): Buffer {
 export function fromWire(data: unknown): { job: Job; limits: Partial<Limits> | undefined } {
   if (!data || typeof data !== 'object') throw new TypeError('job data: expected an object');
   const d = data as Record<string, unknown>;
-  if (d.files !== undefined && (typeof d.files !== 'object' || d.files === null || Array.isArray(d.files))) throw new TypeError('files: expected { name: base64 }');
-  const files = d.files === undefined ? undefined : Object.fromEntries(Object.entries(d.files).map(([k, v]) => [k, bytes(v, `files[${JSON.stringify(k)}]`)]));
-  const job = { code: d.code, name: d.name, args: d.args, files, stdin: d.stdin === undefined ? undefined : bytes(d.stdin, 'stdin') } as Job;
+  if (d.files !== undefined && (typeof d.files !== 'object' || d.files === null || Array.isArray(d.files)))
+    throw new TypeError('files: expected { name: base64 }');
+  const files =
+    d.files === undefined
+      ? undefined
+      : Object.fromEntries(Object.entries(d.files).map(([k, v]) => [k, bytes(v, `files[${JSON.stringify(k)}]`)]));
+  const job = {
+    code: d.code,
+    name: d.name,
+    args: d.args,
+    files,
+    stdin: d.stdin === undefined ? undefined : bytes(d.stdin, 'stdin'),
+  } as Job;
   for (const k of Object.keys(job) as (keyof Job)[]) if (job[k] === undefined) delete job[k];
   checkJob(job);
   const limits = d.limits;
-  if (limits !== undefined && (typeof limits !== 'object' || limits === null || Array.isArray(limits))) throw new TypeError('limits: expected an object');
+  if (limits !== undefined && (typeof limits !== 'object' || limits === null || Array.isArray(limits)))
+    throw new TypeError('limits: expected an object');
   return { job, limits: limits as Partial<Limits> | undefined };
 }
 

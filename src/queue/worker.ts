@@ -61,7 +61,10 @@ export class QueueWorker {
     });
     // Connection errors (Redis restarting) are reported, not thrown: ioredis reconnects by itself.
     this.worker.on('error', (err) => this.log(`redis: ${err.message}`));
-    this.worker.on('failed', (job, err) => job && this.log(`job ${job.id} failed (attempt ${job.attemptsMade}): ${err.message}`));
+    this.worker.on(
+      'failed',
+      (job, err) => job && this.log(`job ${job.id} failed (attempt ${job.attemptsMade}): ${err.message}`),
+    );
   }
 
   /** Resolves once the worker is connected and taking jobs. */
@@ -102,7 +105,11 @@ export class QueueWorker {
     const how = await Promise.race([this.worker.close().then(() => 'finished' as const), late]);
     clearTimeout(timer);
     if (how === 'finished') await this.pool.close();
-    this.log(how === 'finished' ? `worker ${this.id} finished its jobs and stopped` : `worker ${this.id} stopped with jobs still running: BullMQ gives them to another worker when their locks expire`);
+    this.log(
+      how === 'finished'
+        ? `worker ${this.id} finished its jobs and stopped`
+        : `worker ${this.id} stopped with jobs still running: BullMQ gives them to another worker when their locks expire`,
+    );
     return how;
   }
 }

@@ -46,22 +46,48 @@ const OTHER_CALLS: Record<string, string> = {
   getdents64: 'getdents64(ipi)i',
 };
 /** What the supervisor keeps (the contract's limits). */
-const { maxGrants: MAX_GRANTS, maxLinks: MAX_LINKS, maxDirs: MAX_DIRS, maxNames: MAX_NAMES, maxAbsent: MAX_ABSENT, maxHostDevs: MAX_HOST_DEVS } = LIMITS;
+const {
+  maxGrants: MAX_GRANTS,
+  maxLinks: MAX_LINKS,
+  maxDirs: MAX_DIRS,
+  maxNames: MAX_NAMES,
+  maxAbsent: MAX_ABSENT,
+  maxHostDevs: MAX_HOST_DEVS,
+} = LIMITS;
 /** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
 const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
-const ID_CALLS: Record<string, string> = { getuid: 'getuid()i', geteuid: 'geteuid()i', getgid: 'getgid()i', getegid: 'getegid()i', uname: 'uname(p)i' };
+const ID_CALLS: Record<string, string> = {
+  getuid: 'getuid()i',
+  geteuid: 'geteuid()i',
+  getgid: 'getgid()i',
+  getegid: 'getegid()i',
+  uname: 'uname(p)i',
+};
 
 /**
  * The supervisor's options for what it answers itself. `replaced`: signatures the caller gave
  * handlers of its own (their calls all come to the controller).
  */
-export function delegate(vfs: VirtualFS, policy: Policy, replaced: ReadonlySet<string>, identity: Identity, platform: Platform, maxPath: number, anyTerminal: boolean, cwd: string): Delegation | undefined {
+export function delegate(
+  vfs: VirtualFS,
+  policy: Policy,
+  replaced: ReadonlySet<string>,
+  identity: Identity,
+  platform: Platform,
+  maxPath: number,
+  anyTerminal: boolean,
+  cwd: string,
+): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
   const ours = (sig: string) => !replaced.has(sig);
-  const calls = Object.entries(PATH_CALLS).filter(([, sig]) => ours(sig)).map(([name]) => name);
-  const idCalls = [...Object.entries(ID_CALLS), ...Object.entries(OTHER_CALLS)].filter(([, sig]) => ours(sig)).map(([name]) => name);
+  const calls = Object.entries(PATH_CALLS)
+    .filter(([, sig]) => ours(sig))
+    .map(([name]) => name);
+  const idCalls = [...Object.entries(ID_CALLS), ...Object.entries(OTHER_CALLS)]
+    .filter(([, sig]) => ours(sig))
+    .map(([name]) => name);
   const args: string[] = [];
   const grants: Delegation['grants'] = [];
   const view = vfs.describeForSupervisor();
@@ -85,14 +111,21 @@ export function delegate(vfs: VirtualFS, policy: Policy, replaced: ReadonlySet<s
       args.push('--link', link, target);
       links.push(link);
     }
-    const known = knownDirs(vfs, view, grants.map((g) => g.hostPath), links, tree.dirs);
+    const known = knownDirs(
+      vfs,
+      view,
+      grants.map((g) => g.hostPath),
+      links,
+      tree.dirs,
+    );
     for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
     // Their stat answers, and the links' own (lstat): a tree built from the same recipe shows the
     // same ones every time (fixed times; see VfsOptions.time), so they hold for the next runs too.
     if (vfs.options.time !== undefined) {
       for (const p of [...known.dirs.map(([dir]) => dir), ...links]) {
         const st = view.ownStat(p);
-        if (st && Buffer.byteLength(p) < maxPath) args.push('--stat', `${platform.encodeStat(st).toString('hex')}:${p}`);
+        if (st && Buffer.byteLength(p) < maxPath)
+          args.push('--stat', `${platform.encodeStat(st).toString('hex')}:${p}`);
       }
       // Its small files (made-up /proc files, `files`), opened as sealed copies as the controller would.
       let room = LOCAL_FILE_BYTES;
@@ -104,7 +137,8 @@ export function delegate(vfs: VirtualFS, policy: Policy, replaced: ReadonlySet<s
       }
     }
     for (const name of known.others) args.push('--name', name);
-    for (const name of vfs.absent().slice(0, MAX_ABSENT)) if (Buffer.byteLength(name) < maxPath) args.push('--absent', name);
+    for (const name of vfs.absent().slice(0, MAX_ABSENT))
+      if (Buffer.byteLength(name) < maxPath) args.push('--absent', name);
   }
   const local = [...(grants.length ? calls : []), ...idCalls];
   // The working directory, and whether a stat of it may be repeated while nothing else happens:
@@ -148,7 +182,13 @@ export function listsLocally(d: Delegation | undefined): boolean {
  * another mount) that it leaves to the controller. A name missing there gets its answer from the
  * supervisor: ENOENT, or EACCES where the directory only holds the way to mounts.
  */
-function knownDirs(vfs: VirtualFS, view: SupervisorView, grants: string[], links: string[], treeDirs: string[]): { dirs: [string, number][]; others: string[] } {
+function knownDirs(
+  vfs: VirtualFS,
+  view: SupervisorView,
+  grants: string[],
+  links: string[],
+  treeDirs: string[],
+): { dirs: [string, number][]; others: string[] } {
   const delegated = new Set([...grants, ...links]);
   const ways = new Set<string>(['/', ...treeDirs]);
   for (const p of delegated) {

@@ -33,8 +33,10 @@ const MAX_ERRNO = LIMITS.maxErrno;
 const MAX_WAIT_STATUS = 0xffff;
 
 /** Each note: its words after the keyword, and how they become a Note (null: malformed). */
-const wallsNote = (rest: string): Note | null => (/^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null);
-const count = (text: string | undefined): number => (text !== undefined && /^\d{1,20}$/.test(text) ? Number(text) : NaN);
+const wallsNote = (rest: string): Note | null =>
+  /^[a-z0-9,-]*$/.test(rest) ? { kind: 'walls', walls: rest.split(',').filter(Boolean) } : null;
+const count = (text: string | undefined): number =>
+  text !== undefined && /^\d{1,20}$/.test(text) ? Number(text) : NaN;
 const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Note | null> = {
   // Names of walls, comma-separated (the list may end with a comma): the child's, then the
   // supervisor's own for the run's caps (walls+).
@@ -50,7 +52,9 @@ const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Not
     const m = /^([a-z-]+) (\d{1,20}) (\d{1,20})$/.exec(rest);
     const name = REACHED_LIMITS.find((n) => n === m?.[1]);
     const [value, count] = m ? [Number(m[2]), Number(m[3])] : [NaN, NaN];
-    return name && Number.isSafeInteger(value) && Number.isSafeInteger(count) ? { kind: 'reached', name, value, count } : null;
+    return name && Number.isSafeInteger(value) && Number.isSafeInteger(count)
+      ? { kind: 'reached', name, value, count }
+      : null;
   },
   [NOTE.execFailed]: (rest) => {
     const m = /^(.+) (\d{1,4})$/.exec(rest);
@@ -75,7 +79,9 @@ const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Not
   [NOTE.refused]: (rest) => {
     const m = /^([a-z0-9_]{1,32}) (\d{1,4}) (\d{1,20}) ([\x21-\x7e]{1,100})$/.exec(rest);
     const [errno, n] = m ? [Number(m[2]), count(m[3])] : [NaN, NaN];
-    return m && errno >= 1 && errno <= MAX_ERRNO && Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused', call: m[1]!, errno, count: n, detail: m[4]! } : null;
+    return m && errno >= 1 && errno <= MAX_ERRNO && Number.isSafeInteger(n) && n >= 1
+      ? { kind: 'refused', call: m[1]!, errno, count: n, detail: m[4]! }
+      : null;
   },
   // Refusals of kinds past the supervisor's table, only counted.
   [NOTE.refusedMore]: (rest) => {
@@ -95,7 +101,12 @@ export function parseNote(line: string): Note {
   const form = Object.hasOwn(NOTE_FORMS, keyword) ? NOTE_FORMS[keyword as keyof typeof NOTE_FORMS] : undefined;
   // Printable ASCII only: strerror texts are, and a note is shown in messages.
   const note = form && /^[\x20-\x7e]*$/.test(line) ? form(space < 0 ? '' : line.slice(space + 1)) : null;
-  if (!note) throw new ProtocolError('bad-note', `malformed note from the supervisor: ${JSON.stringify(line.slice(0, 200))}`, Buffer.from(line, 'latin1'));
+  if (!note)
+    throw new ProtocolError(
+      'bad-note',
+      `malformed note from the supervisor: ${JSON.stringify(line.slice(0, 200))}`,
+      Buffer.from(line, 'latin1'),
+    );
   return note;
 }
 
@@ -111,7 +122,8 @@ export class NoteReader {
   /** Adds bytes: the notes they complete. Throws ProtocolError on a malformed line or too many notes. */
   add(chunk: Buffer): Note[] {
     this.bytes += chunk.length;
-    if (this.bytes > MAX_NOTES_BYTES) throw new ProtocolError('bad-note', `the supervisor sent more than ${MAX_NOTES_BYTES} bytes of notes`, chunk);
+    if (this.bytes > MAX_NOTES_BYTES)
+      throw new ProtocolError('bad-note', `the supervisor sent more than ${MAX_NOTES_BYTES} bytes of notes`, chunk);
     const lines = (this.partial + chunk.toString('latin1')).split('\n');
     this.partial = lines.pop()!;
     return lines.map(parseNote);
@@ -119,6 +131,11 @@ export class NoteReader {
 
   /** The end of the notes: a line without its newline is a note cut short. */
   end(): void {
-    if (this.partial !== '') throw new ProtocolError('bad-note', `note from the supervisor cut short: ${JSON.stringify(this.partial.slice(0, 200))}`, Buffer.from(this.partial, 'latin1'));
+    if (this.partial !== '')
+      throw new ProtocolError(
+        'bad-note',
+        `note from the supervisor cut short: ${JSON.stringify(this.partial.slice(0, 200))}`,
+        Buffer.from(this.partial, 'latin1'),
+      );
   }
 }

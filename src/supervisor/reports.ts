@@ -15,7 +15,18 @@ const NO_GRANT = GRANT.none;
 const GRANT_SENTINELS: ReadonlySet<number> = new Set([NO_GRANT, MISSING_NAME, REPEATED_ANSWER, OWN_TREE]);
 
 /** Reportable calls whose first argument is a descriptor (a C int, sign-extended). */
-const DESCRIPTOR_FIRST: ReadonlySet<string> = new Set(['close', 'getdents64', 'fstat', 'lseek', 'ioctl', 'newfstatat', 'openat', 'faccessat', 'faccessat2', 'readlinkat']);
+const DESCRIPTOR_FIRST: ReadonlySet<string> = new Set([
+  'close',
+  'getdents64',
+  'fstat',
+  'lseek',
+  'ioctl',
+  'newfstatat',
+  'openat',
+  'faccessat',
+  'faccessat2',
+  'readlinkat',
+]);
 
 /**
  * Calls that make a descriptor: the supervisor counts every descriptor of the guest and refuses
@@ -59,11 +70,17 @@ export function checkReport(call: DecodedCall, allowed: ReadonlySet<string>, gra
   const r = call.report!;
   const sig = call.sig.text;
   if (!allowed.has(sig) && !isFdLimitRefusal(call)) throw bad(call, 'a call it was not handed to answer');
-  if (!Number.isInteger(r.errno) || r.errno < 0 || r.errno > MAX_ERRNO) throw bad(call, `errno ${r.errno} out of range`);
-  if (r.errno !== 0 && r.result !== -1n) throw bad(call, `result ${r.result} with errno ${r.errno} (a failure returns -1)`);
-  if (r.errno === 0 && (r.result < 0n || r.result > BigInt(Number.MAX_SAFE_INTEGER))) throw bad(call, `result ${r.result} out of range`);
-  if (r.grant >= grants || (r.grant < 0 && !GRANT_SENTINELS.has(r.grant))) throw bad(call, `grant ${r.grant} (it was given ${grants})`);
-  if (DESCRIPTOR_FIRST.has(call.sig.name) && !isCInt(call.args[0])) throw bad(call, `descriptor ${String(call.args[0])} is not a C int`);
+  if (!Number.isInteger(r.errno) || r.errno < 0 || r.errno > MAX_ERRNO)
+    throw bad(call, `errno ${r.errno} out of range`);
+  if (r.errno !== 0 && r.result !== -1n)
+    throw bad(call, `result ${r.result} with errno ${r.errno} (a failure returns -1)`);
+  if (r.errno === 0 && (r.result < 0n || r.result > BigInt(Number.MAX_SAFE_INTEGER)))
+    throw bad(call, `result ${r.result} out of range`);
+  if (r.grant >= grants || (r.grant < 0 && !GRANT_SENTINELS.has(r.grant)))
+    throw bad(call, `grant ${r.grant} (it was given ${grants})`);
+  if (DESCRIPTOR_FIRST.has(call.sig.name) && !isCInt(call.args[0]))
+    throw bad(call, `descriptor ${String(call.args[0])} is not a C int`);
   const countArg = COUNT_ARG[sig];
-  if (countArg !== undefined && r.result > countOf(sig, call.args[countArg]!)) throw bad(call, `result ${r.result} exceeds the count ${String(call.args[countArg])}`);
+  if (countArg !== undefined && r.result > countOf(sig, call.args[countArg]!))
+    throw bad(call, `result ${r.result} exceeds the count ${String(call.args[countArg])}`);
 }

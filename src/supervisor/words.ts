@@ -12,9 +12,11 @@ export const MAX_FRAME = LIMITS.maxFrame;
 /** One frame of words; a word with a NUL, or a frame the supervisor would refuse, is an error here. */
 export function wordFrame(words: readonly string[]): Buffer {
   const bad = words.find((w) => w.includes('\0'));
-  if (bad !== undefined) throw new Error(`a word for the supervisor contains a NUL byte: ${JSON.stringify(bad.slice(0, 64))}`);
+  if (bad !== undefined)
+    throw new Error(`a word for the supervisor contains a NUL byte: ${JSON.stringify(bad.slice(0, 64))}`);
   const body = Buffer.from(words.map((w) => `${w}\0`).join(''));
-  if (body.length > MAX_FRAME) throw new Error(`a message for the supervisor of ${body.length} bytes (at most ${MAX_FRAME})`);
+  if (body.length > MAX_FRAME)
+    throw new Error(`a message for the supervisor of ${body.length} bytes (at most ${MAX_FRAME})`);
   const head = Buffer.alloc(4);
   head.writeUInt32LE(body.length);
   return Buffer.concat([head, body]);

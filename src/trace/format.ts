@@ -37,9 +37,14 @@ export function formatTrace(entries: TraceEntry[]): string {
   const stats = new Map<string, { calls: number; errors: number; denied: number; us: number; bytes: number }>();
   for (const e of entries) {
     if (e.type === 'header') {
-      lines.push(`# ${e.format} v${e.version}, started ${e.started}`, `# guest ${e.guest}: ${[e.executable, ...e.argv.slice(1)].join(' ')}`);
+      lines.push(
+        `# ${e.format} v${e.version}, started ${e.started}`,
+        `# guest ${e.guest}: ${[e.executable, ...e.argv.slice(1)].join(' ')}`,
+      );
     } else if (e.type === 'footer') {
-      lines.push(`# ended: ${e.outcome}, exit code ${e.exitCode ?? '-'}, signal ${e.signal ?? '-'}, ${e.calls} calls, ${e.denials} denied, ${e.durationMs} ms${e.error ? `, error: ${e.error}` : ''}`);
+      lines.push(
+        `# ended: ${e.outcome}, exit code ${e.exitCode ?? '-'}, signal ${e.signal ?? '-'}, ${e.calls} calls, ${e.denials} denied, ${e.durationMs} ms${e.error ? `, error: ${e.error}` : ''}`,
+      );
     } else {
       lines.push(`${String(e.seq).padStart(6)} ${(e.t / 1000).toFixed(3).padStart(10)}ms  ${formatCall(e)}`);
       const s = stats.get(e.sig) ?? { calls: 0, errors: 0, denied: 0, us: 0, bytes: 0 };
@@ -51,10 +56,16 @@ export function formatTrace(entries: TraceEntry[]): string {
       stats.set(e.sig, s);
     }
   }
-  lines.push('', 'Summary by signature:', `${'signature'.padEnd(28)} ${'calls'.padStart(8)} ${'errors'.padStart(7)} ${'denied'.padStart(7)} ${'bytes'.padStart(12)} ${'total ms'.padStart(10)}`);
+  lines.push(
+    '',
+    'Summary by signature:',
+    `${'signature'.padEnd(28)} ${'calls'.padStart(8)} ${'errors'.padStart(7)} ${'denied'.padStart(7)} ${'bytes'.padStart(12)} ${'total ms'.padStart(10)}`,
+  );
   const rows = [...stats.entries()].sort((a, b) => b[1].calls - a[1].calls);
   for (const [sig, s] of rows) {
-    lines.push(`${sig.padEnd(28)} ${String(s.calls).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.denied).padStart(7)} ${String(s.bytes).padStart(12)} ${(s.us / 1000).toFixed(2).padStart(10)}`);
+    lines.push(
+      `${sig.padEnd(28)} ${String(s.calls).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.denied).padStart(7)} ${String(s.bytes).padStart(12)} ${(s.us / 1000).toFixed(2).padStart(10)}`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -59,7 +59,10 @@ function msgpack(): NonNullable<typeof codec> {
   if (!codec) {
     const m = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
     // useBigInt64 keeps 64-bit pointers exact (the option is missing from msgpackr's type declarations).
-    codec = { packr: new m.Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]), unpackMultiple: (data) => m.unpackMultiple(data) as unknown[] };
+    codec = {
+      packr: new m.Packr({ useRecords: false, useBigInt64: true } as ConstructorParameters<typeof Packr>[0]),
+      unpackMultiple: (data) => m.unpackMultiple(data) as unknown[],
+    };
   }
   return codec;
 }

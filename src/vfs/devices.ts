@@ -46,7 +46,17 @@ export class DevicesMount implements Mount {
     const dev = this.device(rel);
     if (!dev) {
       const st = this.lookup(rel)!.stat;
-      return { read: () => { throw new GuestErrno(Errno.EISDIR, 'is a directory'); }, write: () => { throw new GuestErrno(Errno.EBADF, 'directory'); }, truncate: () => undefined, stat: () => st, close: () => undefined };
+      return {
+        read: () => {
+          throw new GuestErrno(Errno.EISDIR, 'is a directory');
+        },
+        write: () => {
+          throw new GuestErrno(Errno.EBADF, 'directory');
+        },
+        truncate: () => undefined,
+        stat: () => st,
+        close: () => undefined,
+      };
     }
     const stat = charDeviceStat(RDEV[dev], RDEV[dev], this.opts.owner);
     const fill = this.opts.random ?? randomFillSync;
@@ -74,4 +84,3 @@ export class DevicesMount implements Mount {
     return dev === 'null' || dev === 'zero';
   }
 }
-

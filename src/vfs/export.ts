@@ -56,7 +56,10 @@ function planExport(vfs: VirtualFS, vpath: string, opts: ExportOptions): Plan {
   const maxEntries = opts.maxEntries ?? 100_000;
   const root = vfs.resolve(vpath, [], false);
   if (!root.node) throw new ExportError(`${vpath} does not exist`);
-  if ((root.node.stat.mode & S_IFMT) !== S_IFDIR) throw new ExportError(`${vpath} is not a directory${(root.node.stat.mode & S_IFMT) === S_IFLNK ? ' (a symlink, not followed)' : ''}`);
+  if ((root.node.stat.mode & S_IFMT) !== S_IFDIR)
+    throw new ExportError(
+      `${vpath} is not a directory${(root.node.stat.mode & S_IFMT) === S_IFLNK ? ' (a symlink, not followed)' : ''}`,
+    );
   const plan: Plan = { dirs: [], files: [], skipped: [], bytes: 0 };
   const walk = (dirV: string, dirRel: string) => {
     const dir = vfs.resolve(dirV, [], false);
@@ -69,7 +72,8 @@ function planExport(vfs: VirtualFS, vpath: string, opts: ExportOptions): Plan {
       const rel = dirRel ? `${dirRel}/${e.name}` : e.name;
       const node = vfs.resolve(v, [], false).node;
       const type = node ? node.stat.mode & S_IFMT : 0;
-      if (plan.dirs.length + plan.files.length >= maxEntries) throw new ExportError(`more than ${maxEntries} files and directories under ${vpath}`);
+      if (plan.dirs.length + plan.files.length >= maxEntries)
+        throw new ExportError(`more than ${maxEntries} files and directories under ${vpath}`);
       if (type === S_IFDIR) {
         plan.dirs.push(rel);
         walk(v, rel);
@@ -94,12 +98,16 @@ function safeName(name: string): boolean {
 /** Every name the export would write, against what the target already holds. */
 function checkTarget(target: string, plan: Plan, overwrite: boolean): void {
   const existing = lstat(target);
-  if (existing && !existing.isDirectory()) throw new ExportError(`${target} exists and is not a directory${existing.isSymbolicLink() ? ' (a symlink)' : ''}`);
+  if (existing && !existing.isDirectory())
+    throw new ExportError(`${target} exists and is not a directory${existing.isSymbolicLink() ? ' (a symlink)' : ''}`);
   if (!existing) return;
   const conflicts: string[] = [];
   for (const rel of plan.dirs) {
     const st = lstat(path.join(target, rel));
-    if (st && !st.isDirectory()) conflicts.push(`${path.join(target, rel)} exists and is not a directory${st.isSymbolicLink() ? ' (a symlink)' : ''}`);
+    if (st && !st.isDirectory())
+      conflicts.push(
+        `${path.join(target, rel)} exists and is not a directory${st.isSymbolicLink() ? ' (a symlink)' : ''}`,
+      );
   }
   for (const f of plan.files) {
     const st = lstat(path.join(target, f.rel));
@@ -108,7 +116,10 @@ function checkTarget(target: string, plan: Plan, overwrite: boolean): void {
     else if (!st.isFile()) conflicts.push(`${path.join(target, f.rel)} exists and is not a regular file`);
     else if (!overwrite) conflicts.push(`${path.join(target, f.rel)} exists (overwrite not allowed)`);
   }
-  if (conflicts.length) throw new ExportError(`export to ${target} refused, nothing written: ${conflicts.slice(0, 5).join('; ')}${conflicts.length > 5 ? `; and ${conflicts.length - 5} more` : ''}`);
+  if (conflicts.length)
+    throw new ExportError(
+      `export to ${target} refused, nothing written: ${conflicts.slice(0, 5).join('; ')}${conflicts.length > 5 ? `; and ${conflicts.length - 5} more` : ''}`,
+    );
 }
 
 function lstat(p: string): fs.Stats | undefined {

@@ -1,7 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { DT_DIR, DT_LNK, DT_REG, Errno, GuestErrno, errnoFromNode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/index.js';
+import {
+  DT_DIR,
+  DT_LNK,
+  DT_REG,
+  Errno,
+  GuestErrno,
+  errnoFromNode,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  type StatInfo,
+} from '../platform/index.js';
 import { fromNodeStats } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
 
@@ -19,7 +31,11 @@ export interface HostMountOptions extends HostMountFilter {
   owner: { uid: number; gid: number };
 }
 
-const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | (fs.constants as Record<string, number>).O_CLOEXEC!;
+const OPEN_FLAGS =
+  fs.constants.O_RDONLY |
+  fs.constants.O_NOFOLLOW |
+  fs.constants.O_NONBLOCK |
+  (fs.constants as Record<string, number>).O_CLOEXEC!;
 
 /**
  * A real host directory (or file), read-only. Names the filter hides do not exist for the guest.

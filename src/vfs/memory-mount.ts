@@ -1,5 +1,14 @@
 import type { Volume } from 'memfs';
-import { DT_UNKNOWN, direntType, Errno, GuestErrno, errnoFromNode, S_IFLNK, S_IFMT, type StatInfo } from '../platform/index.js';
+import {
+  DT_UNKNOWN,
+  direntType,
+  Errno,
+  GuestErrno,
+  errnoFromNode,
+  S_IFLNK,
+  S_IFMT,
+  type StatInfo,
+} from '../platform/index.js';
 import { INODE_COST, type Quota } from './quota.js';
 import { fromNodeStats } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
@@ -54,12 +63,22 @@ interface CoreVolume {
 
 function coreOf(vol: InstanceType<typeof Volume>): CoreVolume | undefined {
   const core = (vol as unknown as { _core?: Partial<CoreVolume> })._core;
-  return typeof core?.getLinkOrThrow === 'function' && typeof core.process === 'object' ? (core as CoreVolume) : undefined;
+  return typeof core?.getLinkOrThrow === 'function' && typeof core.process === 'object'
+    ? (core as CoreVolume)
+    : undefined;
 }
 
 /** A link's node as memfs's own lstat shows it (Stats.build), before the mount's conversion. */
 function inodeStats(node: CoreInode) {
-  return { ino: node.ino, mode: node.mode, nlink: node.nlink, size: node.getSize(), atimeMs: node.atime.getTime(), mtimeMs: node.mtime.getTime(), ctimeMs: node.ctime.getTime() };
+  return {
+    ino: node.ino,
+    mode: node.mode,
+    nlink: node.nlink,
+    size: node.getSize(),
+    atimeMs: node.atime.getTime(),
+    mtimeMs: node.mtime.getTime(),
+    ctimeMs: node.ctime.getTime(),
+  };
 }
 
 /** A subtree of a memfs volume: the controller's own virtual files, or the upper layer of a writable tree. */
@@ -78,7 +97,10 @@ export class MemoryMount implements Mount {
   }
 
   private statOf(path: string): StatInfo {
-    return withTime(fromNodeStats(this.vol.lstatSync(path) as never, this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
+    return withTime(
+      fromNodeStats(this.vol.lstatSync(path) as never, this.opts.dev, this.opts.owner, !this.opts.writable),
+      this.opts,
+    );
   }
 
   /** Lookups in a tree the guest cannot change, remembered (the host may still add to it: cleared then). */
@@ -103,7 +125,8 @@ export class MemoryMount implements Mount {
     if (!this.core || from === undefined || rel.length === 0) return this.lookup(rel);
     // As memfs's own walk: a directory the host's ids may not search hides what is in it.
     const dir = from.getNode();
-    if (!dir.isDirectory() || !dir.canExecute(this.core.process.getuid?.() ?? 0, this.core.process.getgid?.() ?? 0)) return null;
+    if (!dir.isDirectory() || !dir.canExecute(this.core.process.getuid?.() ?? 0, this.core.process.getgid?.() ?? 0))
+      return null;
     const link = from.getChild(rel[rel.length - 1]!);
     if (!link) return null;
     if (this.opts.writable) return this.describe(link);
@@ -140,8 +163,13 @@ export class MemoryMount implements Mount {
   /** A name's node as lookup() shows it, with its link kept for the next step of a walk. */
   private describe(link: CoreLink): NodeInfo {
     const node = link.getNode();
-    const stat = withTime(fromNodeStats(inodeStats(node), this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
-    const info: NodeInfo = node.isSymlink() ? { stat, linkTarget: String(node.symlink), place: link } : { stat, place: link };
+    const stat = withTime(
+      fromNodeStats(inodeStats(node), this.opts.dev, this.opts.owner, !this.opts.writable),
+      this.opts,
+    );
+    const info: NodeInfo = node.isSymlink()
+      ? { stat, linkTarget: String(node.symlink), place: link }
+      : { stat, place: link };
     return info;
   }
 
@@ -273,9 +301,13 @@ interface CoreNode {
   atime: Date;
 }
 function openNode(vol: InstanceType<typeof Volume>, fd: number): CoreNode | undefined {
-  const core = (vol as unknown as { _core?: { getFileByFdOrThrow?: (fd: number, op: string) => { node?: Partial<CoreNode> } } })._core;
+  const core = (
+    vol as unknown as { _core?: { getFileByFdOrThrow?: (fd: number, op: string) => { node?: Partial<CoreNode> } } }
+  )._core;
   const node = core?.getFileByFdOrThrow?.(fd, 'read').node;
-  return node && Buffer.isBuffer(node.buf) && typeof node.size === 'number' && node.size <= node.buf.length ? (node as CoreNode) : undefined;
+  return node && Buffer.isBuffer(node.buf) && typeof node.size === 'number' && node.size <= node.buf.length
+    ? (node as CoreNode)
+    : undefined;
 }
 
 /** An open memfs file; growth is charged to the tree's quota before memfs allocates anything. */
@@ -314,7 +346,11 @@ class MemoryFile implements FileHandle {
     const quota = this.opts.quota;
     if (quota && position + length > size) {
       const room = size + quota.remaining - position;
-      if (room <= 0) throw new GuestErrno(Errno.ENOSPC, `write past the ${quota.limit}-byte quota`, { name: 'tmp-quota', value: quota.limit });
+      if (room <= 0)
+        throw new GuestErrno(Errno.ENOSPC, `write past the ${quota.limit}-byte quota`, {
+          name: 'tmp-quota',
+          value: quota.limit,
+        });
       length = Math.min(length, room);
       quota.charge(Math.max(0, position + length - size), 'write');
     }
@@ -330,7 +366,10 @@ class MemoryFile implements FileHandle {
   }
 
   stat(): StatInfo {
-    return withTime(fromNodeStats(this.vol.fstatSync(this.fd) as never, this.opts.dev, this.opts.owner, !this.opts.writable), this.opts);
+    return withTime(
+      fromNodeStats(this.vol.fstatSync(this.fd) as never, this.opts.dev, this.opts.owner, !this.opts.writable),
+      this.opts,
+    );
   }
 
   close(): void {

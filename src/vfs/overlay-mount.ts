@@ -72,12 +72,18 @@ export class OverlayMount implements Mount {
     const upper = from.upper ? this.upper.step(from.upper, rel) : null;
     const shown = from.shown && !this.whiteouts.has(key) && !(rel.length > 1 && this.opaque.has(from.key));
     let lower: NodeInfo | null | undefined;
-    if (!upper && shown) lower = from.lower === null ? null : from.lower ? this.lower!.step(from.lower, rel) : this.lower!.lookup(rel);
+    if (!upper && shown)
+      lower = from.lower === null ? null : from.lower ? this.lower!.step(from.lower, rel) : this.lower!.lookup(rel);
     return this.layered(upper, lower, shown, key);
   }
 
   /** The node a name shows (upper over lower), with both layers kept for the next step of a walk. */
-  private layered(upper: NodeInfo | null, lower: NodeInfo | null | undefined, shown: boolean, key: string): NodeInfo | null {
+  private layered(
+    upper: NodeInfo | null,
+    lower: NodeInfo | null | undefined,
+    shown: boolean,
+    key: string,
+  ): NodeInfo | null {
     const node = upper ?? lower;
     if (!node) return null;
     const place: Layers = { upper, lower, shown, key };
@@ -116,7 +122,8 @@ export class OverlayMount implements Mount {
       const dir = rel.slice(0, k);
       if (this.fromUpper(dir)) continue;
       const node = this.lookup(dir);
-      if (!node || (node.stat.mode & S_IFMT) !== S_IFDIR) throw new GuestErrno(Errno.ENOENT, 'parent directory missing');
+      if (!node || (node.stat.mode & S_IFMT) !== S_IFDIR)
+        throw new GuestErrno(Errno.ENOENT, 'parent directory missing');
       this.upper.mkdir(dir, node.stat.mode | 0o200);
     }
   }
@@ -124,12 +131,18 @@ export class OverlayMount implements Mount {
   private copyUp(rel: readonly string[], node: NodeInfo, truncate: boolean): void {
     if ((node.stat.mode & S_IFMT) !== S_IFREG) throw new GuestErrno(Errno.EXDEV, 'only regular files can be copied up');
     this.copyUpParents(rel);
-    const src = truncate ? null : this.lower!.open(rel, { read: true, write: false, create: false, exclusive: false, truncate: false, mode: 0 });
-    const dst = this.upper.open(rel, { read: true, write: true, create: true, exclusive: true, truncate: false, mode: node.stat.mode | 0o200 }, null);
+    const src = truncate
+      ? null
+      : this.lower!.open(rel, { read: true, write: false, create: false, exclusive: false, truncate: false, mode: 0 });
+    const dst = this.upper.open(
+      rel,
+      { read: true, write: true, create: true, exclusive: true, truncate: false, mode: node.stat.mode | 0o200 },
+      null,
+    );
     try {
       if (src) {
         const buf = Buffer.allocUnsafe(COPY_CHUNK);
-        for (let pos = 0; ; ) {
+        for (let pos = 0; ;) {
           const n = src.read(buf, 0, buf.length, pos);
           if (n === 0) break;
           dst.write(buf.subarray(0, n), pos);
@@ -194,12 +207,14 @@ export class OverlayMount implements Mount {
     if (!node) throw new GuestErrno(Errno.ENOENT, 'no such file');
     const inLower = !this.fromUpper(from);
     if (inLower) {
-      if ((node.stat.mode & S_IFMT) === S_IFDIR) throw new GuestErrno(Errno.EXDEV, 'cannot move a directory of the read-only layer');
+      if ((node.stat.mode & S_IFMT) === S_IFDIR)
+        throw new GuestErrno(Errno.EXDEV, 'cannot move a directory of the read-only layer');
       this.copyUp(from, node, false);
     }
     const target = this.lookup(to);
     if (target && !this.fromUpper(to)) {
-      if ((target.stat.mode & S_IFMT) === S_IFDIR) throw new GuestErrno(Errno.EXDEV, 'cannot replace a directory of the read-only layer');
+      if ((target.stat.mode & S_IFMT) === S_IFDIR)
+        throw new GuestErrno(Errno.EXDEV, 'cannot replace a directory of the read-only layer');
     }
     this.copyUpParents(to);
     this.upper.rename(from, to);

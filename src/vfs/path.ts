@@ -8,7 +8,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes guest path bytes; invalid UTF-8 and embedded NULs are refused, not repaired. */
 export function decodePath(bytes: Uint8Array, maxLength = DEFAULT_MAX_PATH): string {
-  if (bytes.length >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path of ${bytes.length} bytes (limit ${maxLength - 1})`, { name: 'path-length', value: maxLength });
+  if (bytes.length >= maxLength)
+    throw new GuestErrno(Errno.ENAMETOOLONG, `path of ${bytes.length} bytes (limit ${maxLength - 1})`, {
+      name: 'path-length',
+      value: maxLength,
+    });
   if (bytes.includes(0)) throw new GuestErrno(Errno.EINVAL, 'path contains a NUL byte');
   try {
     return utf8.decode(bytes);
@@ -24,7 +28,11 @@ export function decodePath(bytes: Uint8Array, maxLength = DEFAULT_MAX_PATH): str
 export function splitPath(path: string, cwd: readonly string[] = [], maxLength = DEFAULT_MAX_PATH): string[] {
   if (path.length === 0) throw new GuestErrno(Errno.ENOENT, 'empty path');
   if (path.includes('\0')) throw new GuestErrno(Errno.EINVAL, 'path contains a NUL byte');
-  if (Buffer.byteLength(path) >= maxLength) throw new GuestErrno(Errno.ENAMETOOLONG, `path longer than ${maxLength - 1} bytes`, { name: 'path-length', value: maxLength });
+  if (Buffer.byteLength(path) >= maxLength)
+    throw new GuestErrno(Errno.ENAMETOOLONG, `path longer than ${maxLength - 1} bytes`, {
+      name: 'path-length',
+      value: maxLength,
+    });
   const out = path.startsWith('/') ? [] : [...cwd];
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue;
@@ -32,7 +40,8 @@ export function splitPath(path: string, cwd: readonly string[] = [], maxLength =
       out.pop();
       continue;
     }
-    if (Buffer.byteLength(part) > NAME_MAX) throw new GuestErrno(Errno.ENAMETOOLONG, `path component longer than ${NAME_MAX} bytes`);
+    if (Buffer.byteLength(part) > NAME_MAX)
+      throw new GuestErrno(Errno.ENAMETOOLONG, `path component longer than ${NAME_MAX} bytes`);
     out.push(part);
   }
   return out;

@@ -18,7 +18,11 @@ export class Quota {
   charge(n: number, what: string): void {
     if (n <= 0) return;
     if (this.used + n > this.limit) {
-      throw new GuestErrno(Errno.ENOSPC, `${what} needs ${n} bytes; ${this.remaining} of the ${this.limit}-byte quota left`, { name: 'tmp-quota', value: this.limit });
+      throw new GuestErrno(
+        Errno.ENOSPC,
+        `${what} needs ${n} bytes; ${this.remaining} of the ${this.limit}-byte quota left`,
+        { name: 'tmp-quota', value: this.limit },
+      );
     }
     this.used += n;
   }

@@ -4,7 +4,12 @@ import { S_IFCHR, type StatInfo } from '../platform/index.js';
 const MS_TO_NS = 1_000_000n;
 
 /** Converts host or memfs stats to StatInfo, presenting the guest's own identity as owner. */
-export function fromNodeStats(st: Pick<Stats, 'ino' | 'mode' | 'nlink' | 'size' | 'mtimeMs' | 'atimeMs' | 'ctimeMs'>, dev: number, owner: { uid: number; gid: number }, stripWrite: boolean): StatInfo {
+export function fromNodeStats(
+  st: Pick<Stats, 'ino' | 'mode' | 'nlink' | 'size' | 'mtimeMs' | 'atimeMs' | 'ctimeMs'>,
+  dev: number,
+  owner: { uid: number; gid: number },
+  stripWrite: boolean,
+): StatInfo {
   const mode = stripWrite ? st.mode & ~0o222 : st.mode;
   const size = Number(st.size);
   return {
@@ -26,7 +31,18 @@ export function fromNodeStats(st: Pick<Stats, 'ino' | 'mode' | 'nlink' | 'size' 
 
 export function charDeviceStat(ino: number, rdev: number, owner: { uid: number; gid: number }): StatInfo {
   return {
-    dev: 5, ino, nlink: 1, mode: S_IFCHR | 0o666, uid: owner.uid, gid: owner.gid, rdev,
-    size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+    dev: 5,
+    ino,
+    nlink: 1,
+    mode: S_IFCHR | 0o666,
+    uid: owner.uid,
+    gid: owner.gid,
+    rdev,
+    size: 0,
+    blksize: 4096,
+    blocks: 0,
+    atimeNs: 0n,
+    mtimeNs: 0n,
+    ctimeNs: 0n,
   };
 }

@@ -37,14 +37,24 @@ export class SupervisorView {
     const out: HostTree[] = [];
     for (const { at, mount } of this.vfs.mountTable()) {
       const host = mount instanceof HostMount ? mount : mount instanceof OverlayMount ? mount.lower : null;
-      if (host) out.push({ at, hostRoot: host.hostRoot, dev: host.dev, layer: host === mount ? 'mount' : 'lower', filtered: host.filtered });
+      if (host)
+        out.push({
+          at,
+          hostRoot: host.hostRoot,
+          dev: host.dev,
+          layer: host === mount ? 'mount' : 'lower',
+          filtered: host.filtered,
+        });
     }
     return out;
   }
 
   /** Every mount point but the root's own tree. */
   mountPoints(): string[] {
-    return this.vfs.mountTable().filter((m) => m.mount !== this.root).map((m) => m.at);
+    return this.vfs
+      .mountTable()
+      .filter((m) => m.mount !== this.root)
+      .map((m) => m.at);
   }
 
   /** The controller's own tree, not shadowed by a mount: its directories, and its symlinks with their text. */
@@ -119,7 +129,9 @@ export class SupervisorView {
   private ownNode(vpath: string, types: number[]): StatInfo | undefined {
     try {
       const r = this.vfs.resolve(vpath, [], false);
-      return r.mount === this.root && r.node && !r.node.synthetic && types.includes(r.node.stat.mode & S_IFMT) ? r.node.stat : undefined;
+      return r.mount === this.root && r.node && !r.node.synthetic && types.includes(r.node.stat.mode & S_IFMT)
+        ? r.node.stat
+        : undefined;
     } catch {
       return undefined;
     }

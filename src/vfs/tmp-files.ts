@@ -7,8 +7,15 @@ import type { OverlayMount } from './overlay-mount.js';
  */
 export function tmpFileParts(name: string): string[] {
   const parts = name.split('/');
-  if (name === '' || name.startsWith('/') || name.includes('\0') || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new Error(`${JSON.stringify(name)}: expected a relative name inside the tree (no leading /, no . or .. components)`);
+  if (
+    name === '' ||
+    name.startsWith('/') ||
+    name.includes('\0') ||
+    parts.some((p) => p === '' || p === '.' || p === '..')
+  ) {
+    throw new Error(
+      `${JSON.stringify(name)}: expected a relative name inside the tree (no leading /, no . or .. components)`,
+    );
   }
   return parts;
 }
@@ -26,7 +33,8 @@ export function seedTree(mount: OverlayMount, files: Record<string, Buffer | str
       const node = mount.upper.lookup(dir);
       if (node === null) mount.upper.mkdir(dir, 0o755);
     }
-    if (mount.upper.lookup(parts) !== null) throw new Error(`${JSON.stringify(name)}: given twice (or also as a directory)`);
+    if (mount.upper.lookup(parts) !== null)
+      throw new Error(`${JSON.stringify(name)}: given twice (or also as a directory)`);
     const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data);
     mount.quota.charge(bytes.length + INODE_COST, `input file ${name}`);
     mount.upper.put(parts, bytes, 0o644);

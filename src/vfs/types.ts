@@ -79,4 +79,3 @@ export interface Mount {
   rename?(from: readonly string[], to: readonly string[]): void;
   symlink?(rel: readonly string[], target: string): void;
 }
-

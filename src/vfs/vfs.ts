@@ -23,7 +23,14 @@ let hostIds: { uid: number; gid: number } | undefined;
 function newVolume(): InstanceType<typeof Volume> {
   hostIds ??= { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const ids = hostIds;
-  const proc = { cwd: () => '/', platform: 'linux', emitWarning: () => undefined, env: {}, getuid: () => ids.uid, getgid: () => ids.gid };
+  const proc = {
+    cwd: () => '/',
+    platform: 'linux',
+    emitWarning: () => undefined,
+    env: {},
+    getuid: () => ids.uid,
+    getgid: () => ids.gid,
+  };
   return Volume.fromJSON({}, '/', { process: proc as never });
 }
 const MAX_SYMLINKS = 40;
@@ -245,7 +252,10 @@ export class VirtualFS {
       const dir = splitPath(path);
       const entries = this.vol.readdirSync(path) as string[];
       // A directory whose every entry leads to a mount point (or is one) holds nothing of its own.
-      const onlyMounts = entries.every((name) => this.standIns.has(joinPath([...dir, name])) || this.mounts.some((m) => hasPrefix(m.at, [...dir, name])));
+      const onlyMounts = entries.every(
+        (name) =>
+          this.standIns.has(joinPath([...dir, name])) || this.mounts.some((m) => hasPrefix(m.at, [...dir, name])),
+      );
       if (onlyMounts) this.containers.add(path);
       else this.containers.delete(path);
     }
@@ -312,7 +322,8 @@ export class VirtualFS {
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
           const prefix = parts.slice(0, k);
-          if (mount === this.root && this.isContainer(prefix.slice(0, -1)) && !this.isAbsent(parts)) throw outside(prefix);
+          if (mount === this.root && this.isContainer(prefix.slice(0, -1)) && !this.isAbsent(parts))
+            throw outside(prefix);
           throw new GuestErrno(Errno.ENOENT, `${joinPath(prefix)} does not exist`);
         }
         const type = node.stat.mode & S_IFMT;
@@ -322,7 +333,8 @@ export class VirtualFS {
           parts = [...target, ...parts.slice(k)];
           continue restart;
         }
-        if (!last && type !== S_IFDIR) throw new GuestErrno(Errno.ENOTDIR, `${joinPath(parts.slice(0, k))} is not a directory`);
+        if (!last && type !== S_IFDIR)
+          throw new GuestErrno(Errno.ENOTDIR, `${joinPath(parts.slice(0, k))} is not a directory`);
         if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node };
         parent = node;
       }
@@ -356,7 +368,21 @@ export class VirtualFS {
     const owner = this.owner;
     return {
       synthetic: true,
-      stat: { dev: 1, ino: 1, nlink: 2, mode: S_IFDIR | 0o555, uid: owner.uid, gid: owner.gid, rdev: 0, size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n },
+      stat: {
+        dev: 1,
+        ino: 1,
+        nlink: 2,
+        mode: S_IFDIR | 0o555,
+        uid: owner.uid,
+        gid: owner.gid,
+        rdev: 0,
+        size: 0,
+        blksize: 4096,
+        blocks: 0,
+        atimeNs: 0n,
+        mtimeNs: 0n,
+        ctimeNs: 0n,
+      },
     };
   }
 
@@ -376,7 +402,8 @@ export class VirtualFS {
       return [...at, ...rel];
     }
     const dest = this.split(target, linkParts.slice(0, -1));
-    if (!hasPrefix(dest, at)) throw new GuestErrno(Errno.EACCES, `symlink ${joinPath(linkParts)} points outside its mount`);
+    if (!hasPrefix(dest, at))
+      throw new GuestErrno(Errno.EACCES, `symlink ${joinPath(linkParts)} points outside its mount`);
     return dest;
   }
 
@@ -411,10 +438,14 @@ export class VirtualFS {
   readFile(vpath: string): Buffer {
     const r = this.resolve(vpath, [], true);
     if (!r.node) throw new GuestErrno(Errno.ENOENT, `${vpath} does not exist`);
-    const file = r.mount.open(r.rel, { read: true, write: false, create: false, exclusive: false, truncate: false, mode: 0 }, r.node);
+    const file = r.mount.open(
+      r.rel,
+      { read: true, write: false, create: false, exclusive: false, truncate: false, mode: 0 },
+      r.node,
+    );
     try {
       const chunks: Buffer[] = [];
-      for (let pos = 0; ; ) {
+      for (let pos = 0; ;) {
         const buf = Buffer.allocUnsafe(1 << 16);
         const n = file.read(buf, 0, buf.length, pos);
         if (n === 0) break;

@@ -90,58 +90,62 @@ static uint64_t answer_loop(char rkind) {
     unsigned char c;
     rd(&c, 1);
     switch (c) {
-    case 'R': {
-      char *ptr = (char *)(uintptr_t)rd64();
-      uint64_t size = rd64();
-      wr(ptr, size);
-      break;
-    }
-    case 'Z': {
-      char *ptr = (char *)(uintptr_t)rd64();
-      uint64_t maxlen = rd64();
-      uint64_t len = strnlen(ptr, maxlen == UINT64_MAX ? SIZE_MAX : maxlen);
-      wr(&len, 8);
-      wr(ptr, len);
-      break;
-    }
-    case 'W': {
-      char *ptr = (char *)(uintptr_t)rd64();
-      uint64_t size = rd64();
-      rd(ptr, size);
-      break;
-    }
-    case 'M': {
-      uint64_t size = rd64();
-      char *p = malloc(size ? size : 1);
-      if (!p) die("malloc failed");
-      rd(p, size);
-      uint64_t v = (uintptr_t)p;
-      wr(&v, 8);
-      break;
-    }
-    case 'F':
-      free((void *)(uintptr_t)rd64());
-      break;
-    case 'E': {
-      int32_t e;
-      rd(&e, 4);
-      g_errno = e;
-      break;
-    }
-    case 'v':
-    case 'i':
-    case 'f':
-    case 'p':
-      if (c != (unsigned char)rkind) die("result kind does not match the call");
-      return c == 'v' ? 0 : rd64();
-    default:
-      die("protocol error: unknown command byte");
+      case 'R': {
+        char *ptr = (char *)(uintptr_t)rd64();
+        uint64_t size = rd64();
+        wr(ptr, size);
+        break;
+      }
+      case 'Z': {
+        char *ptr = (char *)(uintptr_t)rd64();
+        uint64_t maxlen = rd64();
+        uint64_t len = strnlen(ptr, maxlen == UINT64_MAX ? SIZE_MAX : maxlen);
+        wr(&len, 8);
+        wr(ptr, len);
+        break;
+      }
+      case 'W': {
+        char *ptr = (char *)(uintptr_t)rd64();
+        uint64_t size = rd64();
+        rd(ptr, size);
+        break;
+      }
+      case 'M': {
+        uint64_t size = rd64();
+        char *p = malloc(size ? size : 1);
+        if (!p) die("malloc failed");
+        rd(p, size);
+        uint64_t v = (uintptr_t)p;
+        wr(&v, 8);
+        break;
+      }
+      case 'F':
+        free((void *)(uintptr_t)rd64());
+        break;
+      case 'E': {
+        int32_t e;
+        rd(&e, 4);
+        g_errno = e;
+        break;
+      }
+      case 'v':
+      case 'i':
+      case 'f':
+      case 'p':
+        if (c != (unsigned char)rkind) die("result kind does not match the call");
+        return c == 'v' ? 0 : rd64();
+      default:
+        die("protocol error: unknown command byte");
     }
   }
 }
 
 #define MAXVARS 64
-static struct { char name[32]; uint64_t value; size_t size; } vars[MAXVARS];
+static struct {
+  char name[32];
+  uint64_t value;
+  size_t size;
+} vars[MAXVARS];
 static int nvars;
 
 static int find_var(const char *name) {
@@ -256,7 +260,10 @@ static void run(char **lines, int count) {
   for (int k = 0; k < count; k++) {
     char *copy = strdup(lines[k]);
     int n = split(copy);
-    if (n == 0) { free(copy); continue; }
+    if (n == 0) {
+      free(copy);
+      continue;
+    }
     const char *op = words[0];
     if (strcmp(op, "call") == 0 && n >= 2) call(n);
     else if (strcmp(op, "buf") == 0 && n == 3) {
@@ -276,7 +283,8 @@ static void run(char **lines, int count) {
     } else if (strcmp(op, "str") == 0 && n == 2) {
       const char *p = (const char *)(uintptr_t)get_var(words[1]);
       fprintf(stderr, "STR %s\n", p ? p : "(null)");
-    } else if ((strcmp(op, "u64") == 0 || strcmp(op, "u32") == 0 || strcmp(op, "u16") == 0 || strcmp(op, "u8") == 0) && n == 3) {
+    } else if ((strcmp(op, "u64") == 0 || strcmp(op, "u32") == 0 || strcmp(op, "u16") == 0 || strcmp(op, "u8") == 0) &&
+               n == 3) {
       const unsigned char *p = (const unsigned char *)(uintptr_t)get_var(words[1]) + strtoull(words[2], NULL, 0);
       uint64_t v = 0;
       memcpy(&v, p, op[1] == '6' ? 8 : op[1] == '3' ? 4 : op[1] == '1' ? 2 : 1);

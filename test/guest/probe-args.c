@@ -48,11 +48,11 @@ static void report(const char *name, long ret) {
 }
 
 /* Each attempt: a raw system call, its outcome reported under the name the test knows it by. */
-#define TRY(name, ...)                  \
-  do {                                  \
-    errno = 0;                          \
-    long ret_ = syscall(__VA_ARGS__);   \
-    report(name, ret_);                 \
+#define TRY(name, ...) \
+  do { \
+    errno = 0; \
+    long ret_ = syscall(__VA_ARGS__); \
+    report(name, ret_); \
   } while (0)
 
 static long self, controller, victim;
@@ -141,11 +141,14 @@ static void probe_clone(void) {
   /* CLONE_THREAD without CLONE_SIGHAND: the kernel refuses it (EINVAL) once the filter lets it by. */
   try_clone("clone(THREAD)", CLONE_THREAD);
   try_clone("clone(hi|THREAD)", HI | CLONE_THREAD);
-  static const struct { const char *name; long flag; } ns[] = {
-    {"clone(THREAD|NEWNS)", CLONE_NEWNS},     {"clone(THREAD|NEWCGROUP)", CLONE_NEWCGROUP},
-    {"clone(THREAD|NEWUTS)", CLONE_NEWUTS},   {"clone(THREAD|NEWIPC)", CLONE_NEWIPC},
-    {"clone(THREAD|NEWUSER)", CLONE_NEWUSER}, {"clone(THREAD|NEWPID)", CLONE_NEWPID},
-    {"clone(THREAD|NEWNET)", CLONE_NEWNET},
+  static const struct {
+    const char *name;
+    long flag;
+  } ns[] = {
+      {"clone(THREAD|NEWNS)", CLONE_NEWNS},     {"clone(THREAD|NEWCGROUP)", CLONE_NEWCGROUP},
+      {"clone(THREAD|NEWUTS)", CLONE_NEWUTS},   {"clone(THREAD|NEWIPC)", CLONE_NEWIPC},
+      {"clone(THREAD|NEWUSER)", CLONE_NEWUSER}, {"clone(THREAD|NEWPID)", CLONE_NEWPID},
+      {"clone(THREAD|NEWNET)", CLONE_NEWNET},
   };
   for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) try_clone(ns[k].name, CLONE_THREAD | ns[k].flag);
   TRY("clone3", SYS_clone3, NULL, 0L);
@@ -274,7 +277,8 @@ int main(int argc, char **argv) {
   self = syscall(SYS_getpid);
   controller = strtol(argv[1], NULL, 10);
   victim = strtol(argv[2], NULL, 10);
-  if (controller <= 1 || victim <= 1 || controller == self || victim == self || controller > INT32_MAX || victim > INT32_MAX) {
+  if (controller <= 1 || victim <= 1 || controller == self || victim == self || controller > INT32_MAX ||
+      victim > INT32_MAX) {
     fprintf(stderr, "probe-args: CONTROLLER_PID and VICTIM_PID must name single other processes\n");
     return 2;
   }

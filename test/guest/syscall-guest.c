@@ -20,8 +20,8 @@ static long raw3(long nr, long a, long b, long c) {
 }
 
 void _start(void) {
-  raw3(SYS_read, 0, (long)buf, sizeof buf);           /* fd 0 is virtual: read(ipi)i is forwarded */
-  raw3(SYS_openat, AT_FDCWD, (long)path, O_RDONLY);    /* a path: openat(isii)i, its string sent along */
+  raw3(SYS_read, 0, (long)buf, sizeof buf);         /* fd 0 is virtual: read(ipi)i is forwarded */
+  raw3(SYS_openat, AT_FDCWD, (long)path, O_RDONLY); /* a path: openat(isii)i, its string sent along */
   raw3(SYS_exit_group, 0, 0, 0);
   for (;;) {
   }

@@ -19,7 +19,9 @@ export function largeFixtureBytes(size: number): Buffer {
 
 export default function setup(): void {
   // The CLI tests run the built program, so build first (a few seconds).
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
+    stdio: 'inherit',
+  });
   // The command line as it ships: bundled into one file (what dist/controller/pypy-box.js runs).
   execFileSync(process.execPath, [path.join(root, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
   const out = path.join(root, 'build/test');
@@ -28,11 +30,43 @@ export default function setup(): void {
   const src = path.join(root, 'test/guest/guest.c');
   try {
     execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'guest'), src], { stdio: 'inherit' });
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-DEXTRA_FUNCS=" frobnicate(i)i"', '-o', path.join(out, 'guest-extra'), src], { stdio: 'inherit' });
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'reaper'), path.join(root, 'test/guest/reaper.c')], { stdio: 'inherit' });
+    execFileSync(
+      cc,
+      ['-O2', '-Wall', '-Werror', '-DEXTRA_FUNCS=" frobnicate(i)i"', '-o', path.join(out, 'guest-extra'), src],
+      { stdio: 'inherit' },
+    );
+    execFileSync(
+      cc,
+      ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'reaper'), path.join(root, 'test/guest/reaper.c')],
+      { stdio: 'inherit' },
+    );
     // A stock guest that tries the supervisor's seccomp filter with crafted arguments (filter.test.ts).
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-pthread', '-o', path.join(out, 'probe-args'), path.join(root, 'test/guest/probe-args.c')], { stdio: 'inherit' });
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'bpf-link'), path.join(root, 'test/guest/bpf-link.c'), path.join(root, 'src/supervisor/native/bpf.c')], { stdio: 'inherit' });
+    execFileSync(
+      cc,
+      [
+        '-O2',
+        '-Wall',
+        '-Werror',
+        '-pthread',
+        '-o',
+        path.join(out, 'probe-args'),
+        path.join(root, 'test/guest/probe-args.c'),
+      ],
+      { stdio: 'inherit' },
+    );
+    execFileSync(
+      cc,
+      [
+        '-O2',
+        '-Wall',
+        '-Werror',
+        '-o',
+        path.join(out, 'bpf-link'),
+        path.join(root, 'test/guest/bpf-link.c'),
+        path.join(root, 'src/supervisor/native/bpf.c'),
+      ],
+      { stdio: 'inherit' },
+    );
     // A guest that declares what a PyPy 3.6 sandbox-2 build declares, for `check`.
     const py3 = fs
       .readFileSync(path.join(root, 'test/data/pypy-sandbox-funcs.txt'), 'utf8')
@@ -40,14 +74,20 @@ export default function setup(): void {
       .filter((l) => / py3/.test(l))
       .map((l) => l.split(' ')[0])
       .join(' ');
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', `-DALL_FUNCS="${py3}"`, '-o', path.join(out, 'guest-pypy3'), src], { stdio: 'inherit' });
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', `-DALL_FUNCS="${py3}"`, '-o', path.join(out, 'guest-pypy3'), src], {
+      stdio: 'inherit',
+    });
   } catch (err) {
-    throw new Error(`cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   buildAttackers(cc, out);
   unpackSandboxedPyPys();
   const large = path.join(root, 'vfs-fixtures/project/data/large.bin');
-  if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024) fs.writeFileSync(large, largeFixtureBytes(3 * 1024 * 1024));
+  if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024)
+    fs.writeFileSync(large, largeFixtureBytes(3 * 1024 * 1024));
 }
 
 /**
@@ -59,7 +99,9 @@ function buildAttackers(cc: string, out: string): void {
   execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'attacker'), src], { stdio: 'inherit' });
   fs.rmSync(path.join(out, 'attacker-static'), { force: true });
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-static', '-o', path.join(out, 'attacker-static'), src], { stdio: 'ignore' });
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-static', '-o', path.join(out, 'attacker-static'), src], {
+      stdio: 'ignore',
+    });
   } catch {
     /* no static C library here */
   }

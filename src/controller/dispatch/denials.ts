@@ -9,16 +9,40 @@ export const MAX_DENIED_KEPT = 100;
 /** Why the supervisor refuses a call, by the call's name (refusals.h reports the name). */
 const REFUSAL_REASONS: [string[], string][] = [
   [
-    ['socket', 'socketpair', 'connect', 'accept', 'accept4', 'bind', 'listen', 'sendto', 'recvfrom', 'sendmsg', 'sendmmsg', 'recvmsg', 'recvmmsg', 'shutdown', 'getsockname', 'getpeername', 'setsockopt', 'getsockopt'],
+    [
+      'socket',
+      'socketpair',
+      'connect',
+      'accept',
+      'accept4',
+      'bind',
+      'listen',
+      'sendto',
+      'recvfrom',
+      'sendmsg',
+      'sendmmsg',
+      'recvmsg',
+      'recvmmsg',
+      'shutdown',
+      'getsockname',
+      'getpeername',
+      'setsockopt',
+      'getsockopt',
+    ],
     'no network in the sandbox',
   ],
   [['execve', 'execveat'], 'no program runs in the sandbox but the interpreter it started'],
   [['fork', 'vfork', 'clone'], 'no new processes in the sandbox (threads only)'],
   [['kill', 'tgkill', 'tkill', 'rt_sigqueueinfo', 'pidfd_send_signal'], 'signals go only to the guest itself'],
   [['prlimit64'], "the sandbox sets the guest's limits; they may be read, not changed"],
-  [['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp', 'pidfd_open', 'pidfd_getfd'], 'no access to other processes'],
+  [
+    ['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp', 'pidfd_open', 'pidfd_getfd'],
+    'no access to other processes',
+  ],
 ];
-const REASON_BY_CALL = new Map(REFUSAL_REASONS.flatMap(([calls, reason]) => calls.map((call) => [call, reason] as const)));
+const REASON_BY_CALL = new Map(
+  REFUSAL_REASONS.flatMap(([calls, reason]) => calls.map((call) => [call, reason] as const)),
+);
 
 export function refusalReason(call: string): string {
   return REASON_BY_CALL.get(call) ?? `${call} is forbidden in the sandbox`;
@@ -58,7 +82,9 @@ export class DenialLog {
    * A call the supervisor refused (a `refused` note): counted, kept, and returned as what its
    * trace record says (see callRecord). `refused-more` notes are only counted.
    */
-  refusal(note: Extract<Note, { kind: 'refused' | 'refused-more' }>): { sig: string; args: []; facts: CallFacts } | undefined {
+  refusal(
+    note: Extract<Note, { kind: 'refused' | 'refused-more' }>,
+  ): { sig: string; args: []; facts: CallFacts } | undefined {
     if (note.kind === 'refused-more') {
       this.count += note.count;
       return undefined;
@@ -66,13 +92,18 @@ export class DenialLog {
     const reason = refusalReason(note.call);
     const path = note.call.startsWith('exec') && note.detail.startsWith('path=') ? note.detail.slice(5) : '';
     const detail = note.detail === '-' ? undefined : note.detail;
-    const repeated = this.add({ sig: note.call, op: 'call', path, errno: note.errno, reason, ...(detail ? { detail } : {}) }, note.count);
+    const repeated = this.add(
+      { sig: note.call, op: 'call', path, errno: note.errno, reason, ...(detail ? { detail } : {}) },
+      note.count,
+    );
     const facts: CallFacts = {
       result: -1,
       errno: note.errno,
       allowed: false,
       reason,
-      note: [detail, 'refused by the supervisor', repeated ? `repeated ${note.count} more time(s)` : undefined].filter(Boolean).join('; '),
+      note: [detail, 'refused by the supervisor', repeated ? `repeated ${note.count} more time(s)` : undefined]
+        .filter(Boolean)
+        .join('; '),
     };
     return { sig: `${note.call}()i`, args: [], facts };
   }

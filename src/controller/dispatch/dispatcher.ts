@@ -67,7 +67,10 @@ export class Dispatcher {
     if (handler === undefined) {
       this.unknown[sig] = (this.unknown[sig] ?? 0) + 1;
       if (this.o.unknownCalls === 'fail') {
-        this.control.fatal('unsupported-call', new Error(`guest called ${sig}, which this controller does not implement (unknownCalls: 'fail')`));
+        this.control.fatal(
+          'unsupported-call',
+          new Error(`guest called ${sig}, which this controller does not implement (unknownCalls: 'fail')`),
+        );
         return;
       }
       this.answerError(call, new GuestErrno(Errno.ENOSYS, `no handler for ${sig}`), t0);
@@ -96,7 +99,9 @@ export class Dispatcher {
     this.calls += note.count;
     if (refusal === undefined || !this.records.on) return;
     const now = process.hrtime.bigint();
-    this.records.call(callRecord(refusal, { seq: this.calls, t: micros(this.records.started, now), us: 0 }, refusal.facts));
+    this.records.call(
+      callRecord(refusal, { seq: this.calls, t: micros(this.records.started, now), us: 0 }, refusal.facts),
+    );
   }
 
   private answer(call: DecodedCall, value: Answer, t0: bigint): void {
@@ -122,7 +127,10 @@ export class Dispatcher {
     try {
       ctx.enc.result(kind, kind === 'v' ? undefined : (value ?? 0));
     } catch (err) {
-      this.control.fatal('internal', new Error(`handler for ${call.sig.text} returned ${String(value)}, not a ${kind} result`, { cause: err }));
+      this.control.fatal(
+        'internal',
+        new Error(`handler for ${call.sig.text} returned ${String(value)}, not a ${kind} result`, { cause: err }),
+      );
       return;
     }
     this.record(call, kind === 'v' ? undefined : (value ?? 0), 0, undefined, t0);
@@ -152,11 +160,31 @@ export class Dispatcher {
       this.control.fatal('protocol', err);
       return;
     }
-    this.control.fatal('internal', new Error(`handler for ${call.sig.text} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+    this.control.fatal(
+      'internal',
+      new Error(`handler for ${call.sig.text} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+    );
   }
 
-  private record(call: DecodedCall, result: number | bigint | undefined, errno: number, reason: string | undefined, t0: bigint, denied = false): void {
+  private record(
+    call: DecodedCall,
+    result: number | bigint | undefined,
+    errno: number,
+    reason: string | undefined,
+    t0: bigint,
+    denied = false,
+  ): void {
     if (!this.records.on) return;
-    this.records.call(answeredRecord(call, this.ctx!, { seq: this.calls, started: this.records.started, t0 }, result, errno, reason, denied));
+    this.records.call(
+      answeredRecord(
+        call,
+        this.ctx!,
+        { seq: this.calls, started: this.records.started, t0 },
+        result,
+        errno,
+        reason,
+        denied,
+      ),
+    );
   }
 }

@@ -12,7 +12,10 @@ export interface HandlerTable {
   readonly replaced: ReadonlySet<string>;
 }
 
-export function handlerTable(guestKind: 'sandboxed-pypy' | 'stock', own: Record<string, Handler> | undefined): HandlerTable {
+export function handlerTable(
+  guestKind: 'sandboxed-pypy' | 'stock',
+  own: Record<string, Handler> | undefined,
+): HandlerTable {
   const stock = guestKind === 'stock' ? linuxHandlers : pypyHandlers;
   return { bySig: { ...stock, ...own }, replaced: new Set(Object.keys(own ?? {})) };
 }

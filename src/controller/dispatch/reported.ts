@@ -14,7 +14,8 @@ function reportedOp(call: DecodedCall): 'stat' | 'read' {
   const name = call.sig.name;
   if (name === 'open' || name === 'openat') return 'read';
   if (name === 'access') return (Number(call.args[1]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
-  if (name === 'faccessat' || name === 'faccessat2') return (Number(call.args[2]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
+  if (name === 'faccessat' || name === 'faccessat2')
+    return (Number(call.args[2]) & ACCESS.R_OK) !== 0 ? 'read' : 'stat';
   return 'stat';
 }
 
@@ -43,7 +44,13 @@ export class SupervisorReports {
     if (r.grant === MISSING_NAME && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
       this.calls.currentSig = call.sig.text;
-      this.calls.onDecision({ allow: false, op: reportedOp(call), vpath: r.hostPath, errno: r.errno, reason: new OutsideError(r.hostPath).reason });
+      this.calls.onDecision({
+        allow: false,
+        op: reportedOp(call),
+        vpath: r.hostPath,
+        errno: r.errno,
+        reason: new OutsideError(r.hostPath).reason,
+      });
     }
     if (!this.records.on) return;
     const grant = r.grant >= 0 ? this.launch.delegation?.grants[r.grant] : undefined;
@@ -56,7 +63,10 @@ export class SupervisorReports {
       // The kernel reads the count as an unsigned int.
       this.session.files.advanceListing(fd, Number(BigInt.asUintN(32, BigInt(count))), answered);
     } catch (err) {
-      throw new ProtocolError('bad-report', `report from the supervisor of getdents64(ipi)i: ${(err as Error).message}`);
+      throw new ProtocolError(
+        'bad-report',
+        `report from the supervisor of getdents64(ipi)i: ${(err as Error).message}`,
+      );
     }
   }
 }

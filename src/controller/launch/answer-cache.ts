@@ -27,7 +27,12 @@ const MAX_RECIPES = 64;
  * What makes two runs' local answers the same: the tree's recipe, identity, handlers, terminals.
  * undefined: not reusable (no stock guest, local answers off, policy rules, a tree not built from options).
  */
-export function answerCacheKey(o: ControllerOptions, limits: Limits, stock: StockProfile | undefined, replaced: ReadonlySet<string>): string | undefined {
+export function answerCacheKey(
+  o: ControllerOptions,
+  limits: Limits,
+  stock: StockProfile | undefined,
+  replaced: ReadonlySet<string>,
+): string | undefined {
   if (!stock || o.localAnswers === false || (o.policy && o.policy.listRules().length > 0)) return undefined;
   const recipe = vfsRecipe(o, limits, o.policy ?? new Policy(), stock);
   if (recipe === undefined) return undefined;

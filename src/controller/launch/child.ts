@@ -2,7 +2,6 @@ import { startChild, type Child } from './process.js';
 
 export type { Child };
 
-
 // Guests never outlive the controller, without touching how the host reacts to signals: a
 // `cleanup` of the signal-exit kind would add SIGINT/SIGTERM listeners that re-raise the signal when they think
 // they are alone, killing a host whose own handler was registered with `once` or meant to shut down
@@ -34,11 +33,16 @@ function track(child: Child, supervised: boolean): void {
   child.once('error', forget);
 }
 
-export function start(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = true): Child {
+export function start(
+  file: string,
+  args: string[],
+  argv0: string | undefined,
+  env: Record<string, string>,
+  supervised = true,
+): Child {
   const child = startChild(file, args, argv0, env);
   // A guest that dies leaves EPIPE on its stdin: its end is reported, not the write error.
   child.stdin.on('error', () => undefined);
   track(child, supervised);
   return child;
 }
-

@@ -23,7 +23,12 @@ export function guestArgv0(o: ControllerOptions, stock: StockProfile | undefined
 export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockProfile | undefined): GuestCommand {
   const args = o.args ?? [];
   if (stock) {
-    return { file: supervisorPath(), args: [...wallArgs(o, limits, true), '--config-stdin', '--', stock.binary, stock.argv0, ...args], env: stockEnv(o.env), supervised: true };
+    return {
+      file: supervisorPath(),
+      args: [...wallArgs(o, limits, true), '--config-stdin', '--', stock.binary, stock.argv0, ...args],
+      env: stockEnv(o.env),
+      supervised: true,
+    };
   }
   const heap = pypyHeapArgs(limits);
   if (o.walls === false) {
@@ -39,11 +44,22 @@ export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockP
   const seccomp = !(typeof o.walls === 'object' && o.walls.seccomp === false);
   const wall = seccomp ? wallLibraryPath() : undefined;
   if (seccomp && !wall) {
-    throw new Error('the seccomp-strict wall cannot be set up: its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"');
+    throw new Error(
+      'the seccomp-strict wall cannot be set up: its library (build/native/libpypybox-wall.so) is not built; run "npm run build:native"',
+    );
   }
   return {
     file: supervisor,
-    args: ['--protocol-guest', ...(wall ? ['--wall', wall] : []), ...wallArgs(o, limits, false), '--', o.executable!, guestArgv0(o, stock), ...heap, ...args],
+    args: [
+      '--protocol-guest',
+      ...(wall ? ['--wall', wall] : []),
+      ...wallArgs(o, limits, false),
+      '--',
+      o.executable!,
+      guestArgv0(o, stock),
+      ...heap,
+      ...args,
+    ],
     env: {},
     supervised: true,
   };

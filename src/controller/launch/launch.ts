@@ -84,7 +84,16 @@ export class Launch {
     const { vfs, policy } = session.files;
     if (this.o.localAnswers !== false) {
       const anyTerminal = Object.values(session.isatty).some(Boolean);
-      this.delegation = delegate(vfs, policy, this.handlers.replaced, session.identity, session.platform, this.limits.pathLength, anyTerminal, session.files.getcwd());
+      this.delegation = delegate(
+        vfs,
+        policy,
+        this.handlers.replaced,
+        session.identity,
+        session.platform,
+        this.limits.pathLength,
+        anyTerminal,
+        session.files.getcwd(),
+      );
     }
     session.localListings = this.listsLocally();
     // Host files behind real descriptors are described as their names are (every run).

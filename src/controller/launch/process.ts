@@ -30,8 +30,17 @@ export type Child = ChildProcess & {
 /** A SIGTERM not obeyed within this is followed by SIGKILL. */
 const FORCE_KILL_MS = 2000;
 
-export function startChild(file: string, args: string[], argv0: string | undefined, env: Record<string, string>): Child {
-  const child = spawn(file, args, { ...(argv0 !== undefined ? { argv0 } : {}), env, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }) as Child;
+export function startChild(
+  file: string,
+  args: string[],
+  argv0: string | undefined,
+  env: Record<string, string>,
+): Child {
+  const child = spawn(file, args, {
+    ...(argv0 !== undefined ? { argv0 } : {}),
+    env,
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  }) as Child;
   const command = [file, ...args].join(' ');
   // Output nobody reads from the start is let flow (and dropped), or the pipes would never close.
   setImmediate(() => {
@@ -45,14 +54,23 @@ export function startChild(file: string, args: string[], argv0: string | undefin
       // Never started: there is no exit to wait for, only the pipes Node made for it.
       if (child.pid === undefined) {
         for (const s of child.stdio) s?.destroy();
-        resolve({ failed: true, message: `Command failed with ${(err as NodeJS.ErrnoException).code ?? 'an error'}: ${command}\n${err.message}`, originalMessage: err.message });
+        resolve({
+          failed: true,
+          message: `Command failed with ${(err as NodeJS.ErrnoException).code ?? 'an error'}: ${command}\n${err.message}`,
+          originalMessage: err.message,
+        });
       }
     });
     child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       if (startError && child.pid === undefined) return;
       const failed = code !== 0 || signal !== null;
       const how = signal !== null ? `was killed with ${signal}` : `failed with exit code ${code}`;
-      resolve({ ...(code !== null ? { exitCode: code } : {}), ...(signal !== null ? { signal } : {}), failed, message: failed ? `Command ${how}: ${command}` : '' });
+      resolve({
+        ...(code !== null ? { exitCode: code } : {}),
+        ...(signal !== null ? { signal } : {}),
+        failed,
+        message: failed ? `Command ${how}: ${command}` : '',
+      });
     });
   });
   const kill = child.kill.bind(child);

@@ -36,7 +36,10 @@ export function startMessage(args: string[], env: Record<string, string>): Buffe
 
 /** Streams and process of an idle spare must not keep the host's event loop alive. */
 function setRef(child: Child, on: boolean): void {
-  for (const s of [child.stdin, child.stdout, child.stderr, child.stdio[3]] as unknown as { ref?(): void; unref?(): void }[]) {
+  for (const s of [child.stdin, child.stdout, child.stderr, child.stdio[3]] as unknown as {
+    ref?(): void;
+    unref?(): void;
+  }[]) {
     if (on) s?.ref?.();
     else s?.unref?.();
   }
@@ -51,7 +54,13 @@ export function takeSpare(file: string, kind: SpareKind): Child | undefined {
   spare = undefined;
   if (!s) return undefined;
   clearTimeout(s.timer);
-  if (s.file !== file || s.kind !== kind || s.child.exitCode !== null || s.child.signalCode !== null || s.child.killed) {
+  if (
+    s.file !== file ||
+    s.kind !== kind ||
+    s.child.exitCode !== null ||
+    s.child.signalCode !== null ||
+    s.child.killed
+  ) {
     s.child.kill('SIGKILL');
     return undefined;
   }

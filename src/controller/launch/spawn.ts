@@ -46,7 +46,11 @@ function told(child: Child, feed: NoteFeed): Promise<GuestEnd> {
       if (status === undefined || open.size > 0) return;
       const sig = status & 0x7f;
       if (sig === 0) resolve({ exitCode: (status >> 8) & 0xff });
-      else resolve({ signal: Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`, failed: true });
+      else
+        resolve({
+          signal: Object.entries(os.constants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`,
+          failed: true,
+        });
     };
     feed.subscribe({
       notes: (added) => {
@@ -100,7 +104,14 @@ function transport(child: Child, supervised: boolean): GuestTransport {
  * A supervised guest may start from the spare supervisor (below): the same process it would
  * otherwise get, only started before the run asked for it.
  */
-export function spawnGuest(file: string, args: string[], argv0: string | undefined, env: Record<string, string>, supervised = false, useSpare = true): GuestTransport {
+export function spawnGuest(
+  file: string,
+  args: string[],
+  argv0: string | undefined,
+  env: Record<string, string>,
+  supervised = false,
+  useSpare = true,
+): GuestTransport {
   if (supervised && argv0 === undefined && useSpare) {
     countSupervisedStart();
     const message = startMessage(args, env); // before a spare is taken: a bad word leaves it waiting
@@ -117,4 +128,3 @@ export function spawnGuest(file: string, args: string[], argv0: string | undefin
   }
   return transport(start(file, args, argv0, env, supervised), supervised);
 }
-

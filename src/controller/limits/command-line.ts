@@ -33,5 +33,8 @@ export function pypyHeapArgs(limits: Limits): string[] {
 /** The limits the handlers read from the session (`session.limits`). */
 export function sessionLimits(limits: Limits, stock: boolean): { maxIoBytes: number; maxPathLength: number } {
   // The supervisor moves at most one chunk (1 MiB) per command.
-  return { maxIoBytes: stock ? Math.min(limits.ioChunkBytes, LIMITS.maxChunk) : limits.ioChunkBytes, maxPathLength: limits.pathLength };
+  return {
+    maxIoBytes: stock ? Math.min(limits.ioChunkBytes, LIMITS.maxChunk) : limits.ioChunkBytes,
+    maxPathLength: limits.pathLength,
+  };
 }

@@ -62,13 +62,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function limitsFromOptions(o: ControllerOptions): Limits {
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {
-    if (!(k in LIBRARY_LIMITS)) throw new OptionError(`limits.${k}`, `unknown limit (expected one of ${Object.keys(LIBRARY_LIMITS).join(', ')})`);
+    if (!(k in LIBRARY_LIMITS))
+      throw new OptionError(`limits.${k}`, `unknown limit (expected one of ${Object.keys(LIBRARY_LIMITS).join(', ')})`);
     (limits as unknown as Record<string, number>)[k] = nonNegInt(v, `limits.${k}`);
   }
   if (o.timeout !== undefined) limits.timeoutMs = nonNegInt(o.timeout, 'timeout');
   if (limits.openFiles < 3) throw new OptionError('limits.openFiles', 'must be at least 3 (the standard streams)');
   if (limits.pathLength < 2) throw new OptionError('limits.pathLength', 'must be at least 2');
   if (limits.ioChunkBytes < 1) throw new OptionError('limits.ioChunkBytes', 'must be at least 1');
-  if (limits.stallMs > MAX_TIMER_MS) throw new OptionError('limits.stallMs', `must be at most ${MAX_TIMER_MS} (a timer's longest wait)`);
+  if (limits.stallMs > MAX_TIMER_MS)
+    throw new OptionError('limits.stallMs', `must be at most ${MAX_TIMER_MS} (a timer's longest wait)`);
   return limits;
 }

@@ -90,7 +90,8 @@ export class RunLimits {
       const { name, value } = this.supervisorEnded;
       return { outcome: 'limit', limit: { name, value: name === 'cpu' ? this.values.cpuSeconds : value } };
     }
-    if (this.heapExhaustion.endedRun(signal) && !killedByUs) return { outcome: 'limit', signal, limit: { name: 'heap', value: this.values.heapBytes } };
+    if (this.heapExhaustion.endedRun(signal) && !killedByUs)
+      return { outcome: 'limit', signal, limit: { name: 'heap', value: this.values.heapBytes } };
     return undefined;
   }
 }

@@ -15,9 +15,19 @@ export type GuestExit = GuestEnd & { originalMessage?: string };
 export function signalDescription(sig: string | null): string | null {
   if (!sig) return null;
   const descriptions: Record<string, string> = {
-    SIGSEGV: 'Segmentation fault', SIGABRT: 'Aborted', SIGKILL: 'Killed', SIGBUS: 'Bus error', SIGILL: 'Illegal instruction',
-    SIGFPE: 'Floating point exception', SIGTERM: 'Terminated', SIGSYS: 'Bad system call', SIGXCPU: 'CPU time limit exceeded',
-    SIGPIPE: 'Broken pipe', SIGINT: 'Interrupt', SIGHUP: 'Hangup', SIGTRAP: 'Trace/breakpoint trap',
+    SIGSEGV: 'Segmentation fault',
+    SIGABRT: 'Aborted',
+    SIGKILL: 'Killed',
+    SIGBUS: 'Bus error',
+    SIGILL: 'Illegal instruction',
+    SIGFPE: 'Floating point exception',
+    SIGTERM: 'Terminated',
+    SIGSYS: 'Bad system call',
+    SIGXCPU: 'CPU time limit exceeded',
+    SIGPIPE: 'Broken pipe',
+    SIGINT: 'Interrupt',
+    SIGHUP: 'Hangup',
+    SIGTRAP: 'Trace/breakpoint trap',
   };
   return descriptions[sig] ?? sig;
 }
@@ -26,7 +36,13 @@ export function signalDescription(sig: string | null): string | null {
  * The outcome of a run the guest ended (or the controller, without an error): an exit it asked
  * for, a limit, a signal, its exit status; `killed` when the controller killed it for nothing else.
  */
-export function settleOutcome(r: RunResult, done: GuestExit, requestedExit: number | undefined, limits: RunLimits, killedByUs: boolean): void {
+export function settleOutcome(
+  r: RunResult,
+  done: GuestExit,
+  requestedExit: number | undefined,
+  limits: RunLimits,
+  killedByUs: boolean,
+): void {
   const signal = (done.signal ?? null) as NodeJS.Signals | null;
   const byLimit = requestedExit === undefined ? limits.ending(signal, killedByUs) : undefined;
   if (requestedExit !== undefined) {
@@ -51,17 +67,28 @@ export function settleOutcome(r: RunResult, done: GuestExit, requestedExit: numb
  * end it for one: a call or reply cut short, the supervisor's account of a failed start, or a
  * guest that could not be started at all.
  */
-export function endingAfterGuest(done: GuestExit, owed: ReturnType<GuestChannel['owed']>, killedByUs: boolean, account: SupervisorAccount): Ending | undefined {
+export function endingAfterGuest(
+  done: GuestExit,
+  owed: ReturnType<GuestChannel['owed']>,
+  killedByUs: boolean,
+  account: SupervisorAccount,
+): Ending | undefined {
   const signal = done.signal ?? null;
   // A call cut short is a violation however the guest ended; a reply cut short too, unless the
   // guest died of a signal (a crash while answering, e.g. at a bad address, tells more).
   if (!killedByUs && owed && (owed.kind === 'call' || !signal)) {
-    return { kind: 'protocol', error: new ProtocolError('truncated', `guest ended in the middle of ${owed.what}`, owed.bytes) };
+    return {
+      kind: 'protocol',
+      error: new ProtocolError('truncated', `guest ended in the middle of ${owed.what}`, owed.bytes),
+    };
   }
   const failed = account.startFailure();
   if (failed) return { kind: 'spawn', error: failed };
   if (done.exitCode === undefined && !signal && (done.failed ?? false)) {
-    return { kind: 'spawn', error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started') };
+    return {
+      kind: 'spawn',
+      error: new Error(done.originalMessage ?? done.message ?? 'the guest could not be started'),
+    };
   }
   return undefined;
 }
@@ -69,15 +96,24 @@ export function endingAfterGuest(done: GuestExit, owed: ReturnType<GuestChannel[
 /** The error a run ends with: its kind's heading, the reason, and the guest's own stderr. */
 export function describeEnding(e: Ending, result: RunResult, guestStderr: string, started: string): SandboxError {
   const head =
-    e.kind === 'protocol' ? 'guest broke the sandbox protocol'
-    : e.kind === 'unsupported-call' ? 'guest made a call the controller refuses to guess at'
-    : e.kind === 'aborted' ? 'run aborted'
-    : e.kind === 'spawn' ? `cannot start ${started}`
-    : 'controller error';
+    e.kind === 'protocol'
+      ? 'guest broke the sandbox protocol'
+      : e.kind === 'unsupported-call'
+        ? 'guest made a call the controller refuses to guess at'
+        : e.kind === 'aborted'
+          ? 'run aborted'
+          : e.kind === 'spawn'
+            ? `cannot start ${started}`
+            : 'controller error';
   let msg = `${head}: ${e.error.message}`;
   if (guestStderr.trim()) msg += `\nguest stderr: ${guestStderr.trim().slice(0, 2000)}`;
   // An abort's cause is the AbortSignal's own reason.
-  return new SandboxError(e.kind, msg, { ...result, outcome: 'killed' }, { cause: e.kind === 'aborted' ? e.error.cause : e.error });
+  return new SandboxError(
+    e.kind,
+    msg,
+    { ...result, outcome: 'killed' },
+    { cause: e.kind === 'aborted' ? e.error.cause : e.error },
+  );
 }
 
 /** The error of a run that ended before its guest started (`started`: what was to be started). */
@@ -89,7 +125,14 @@ export function earlyError(kind: SandboxErrorKind, error: Error, result: RunResu
 /** An abort with its signal's reason in the message and as the cause (the SandboxError's cause too). */
 export function abortError(signal: AbortSignal, what: string): Error {
   const reason: unknown = signal.reason;
-  const text = reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : reason === undefined ? '' : String(reason);
+  const text =
+    reason instanceof Error
+      ? reason.message
+      : typeof reason === 'string'
+        ? reason
+        : reason === undefined
+          ? ''
+          : String(reason);
   // AbortController.abort() without a reason gives a DOMException "This operation was aborted": nothing to add.
   const plain = reason instanceof Error && reason.name === 'AbortError';
   return new Error(text && !plain ? `${what} (${text})` : what, { cause: reason });
@@ -98,9 +141,23 @@ export function abortError(signal: AbortSignal, what: string): Error {
 /** A result for runs that never started. */
 export function emptyResult(): RunResult {
   return {
-    outcome: 'killed', exitCode: null, signal: null, signalDescription: null, timedOut: false, limit: null,
-    stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), guestStderr: '', calls: 0, denials: 0, denied: [],
-    unknownCalls: {}, limitsReached: [], durationMs: 0, walls: [], vfs: new VirtualFS(),
+    outcome: 'killed',
+    exitCode: null,
+    signal: null,
+    signalDescription: null,
+    timedOut: false,
+    limit: null,
+    stdout: Buffer.alloc(0),
+    stderr: Buffer.alloc(0),
+    guestStderr: '',
+    calls: 0,
+    denials: 0,
+    denied: [],
+    unknownCalls: {},
+    limitsReached: [],
+    durationMs: 0,
+    walls: [],
+    vfs: new VirtualFS(),
   };
 }
 

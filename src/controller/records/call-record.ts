@@ -30,9 +30,23 @@ export interface CallFacts {
  * (answeredRecord), by the supervisor itself (reportedRecord), or refused by the supervisor
  * (the denial log's refusal).
  */
-export function callRecord(call: { sig: string; args: (number | bigint)[] }, timing: CallTiming, facts: CallFacts): CallRecord {
+export function callRecord(
+  call: { sig: string; args: (number | bigint)[] },
+  timing: CallTiming,
+  facts: CallFacts,
+): CallRecord {
   const { seq, t, us } = timing;
-  const rec: CallRecord = { type: 'call', seq, t, sig: call.sig, args: call.args, result: facts.result, toGuest: facts.toGuest ?? 0, fromGuest: facts.fromGuest ?? 0, us };
+  const rec: CallRecord = {
+    type: 'call',
+    seq,
+    t,
+    sig: call.sig,
+    args: call.args,
+    result: facts.result,
+    toGuest: facts.toGuest ?? 0,
+    fromGuest: facts.fromGuest ?? 0,
+    us,
+  };
   if (facts.path !== undefined) rec.path = facts.path;
   if (facts.path2 !== undefined) rec.path2 = facts.path2;
   if (facts.note !== undefined) rec.note = facts.note;
@@ -51,7 +65,15 @@ export function micros(from: bigint, to: bigint): number {
  * A call a handler answered (or failed): its paths, note and byte counts from the call's context,
  * the policy's decision when one was made, else `reason`; `denied` for a refusal.
  */
-export function answeredRecord(call: DecodedCall, ctx: CallContext, at: { seq: number; started: bigint; t0: bigint }, result: number | bigint | undefined, errno: number, reason: string | undefined, denied: boolean): CallRecord {
+export function answeredRecord(
+  call: DecodedCall,
+  ctx: CallContext,
+  at: { seq: number; started: bigint; t0: bigint },
+  result: number | bigint | undefined,
+  errno: number,
+  reason: string | undefined,
+  denied: boolean,
+): CallRecord {
   const d = ctx.decision;
   const timing = { seq: at.seq, t: micros(at.started, at.t0), us: micros(at.t0, process.hrtime.bigint()) };
   return callRecord({ sig: call.sig.text, args: call.args }, timing, {
@@ -68,22 +90,39 @@ export function answeredRecord(call: DecodedCall, ctx: CallContext, at: { seq: n
 }
 
 /** A call the supervisor answered itself, from its report; `grant`: the delegated grant that answered. */
-export function reportedRecord(call: DecodedCall, seq: number, started: bigint, grant: { hostPath: string; reason: string } | undefined): CallRecord {
+export function reportedRecord(
+  call: DecodedCall,
+  seq: number,
+  started: bigint,
+  grant: { hostPath: string; reason: string } | undefined,
+): CallRecord {
   const r = call.report!;
   const path = call.strings?.values().next().value ?? undefined;
   const native = call.sig.text === 'close(i)i';
   const shown = path ? path.toString('utf8') : undefined;
-  return callRecord({ sig: call.sig.text, args: call.args }, { seq, t: micros(started, r.startNs), us: Math.round(r.spentNs / 1000) }, {
-    result: native ? undefined : r.result >= BigInt(Number.MIN_SAFE_INTEGER) && r.result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.result) : r.result,
-    note: 'answered by the supervisor',
-    path: shown,
-    errno: r.errno,
-    ...reportedVerdict(call, grant, shown),
-  });
+  return callRecord(
+    { sig: call.sig.text, args: call.args },
+    { seq, t: micros(started, r.startNs), us: Math.round(r.spentNs / 1000) },
+    {
+      result: native
+        ? undefined
+        : r.result >= BigInt(Number.MIN_SAFE_INTEGER) && r.result <= BigInt(Number.MAX_SAFE_INTEGER)
+          ? Number(r.result)
+          : r.result,
+      note: 'answered by the supervisor',
+      path: shown,
+      errno: r.errno,
+      ...reportedVerdict(call, grant, shown),
+    },
+  );
 }
 
 /** Why the supervisor's answer was what it was, as the controller would have said it. */
-function reportedVerdict(call: DecodedCall, grant: { hostPath: string; reason: string } | undefined, path: string | undefined): Pick<CallFacts, 'allowed' | 'reason'> {
+function reportedVerdict(
+  call: DecodedCall,
+  grant: { hostPath: string; reason: string } | undefined,
+  path: string | undefined,
+): Pick<CallFacts, 'allowed' | 'reason'> {
   const r = call.report!;
   const missing = r.grant === MISSING_NAME;
   if (call.sig.text === 'close(i)i') return { reason: 'runs natively' };
@@ -91,8 +130,10 @@ function reportedVerdict(call: DecodedCall, grant: { hostPath: string; reason: s
   if (missing && r.errno === Errno.EACCES) return { allowed: false, reason: new OutsideError(r.hostPath).reason };
   if (missing) return { reason: `${r.hostPath} does not exist` };
   if (r.grant === OWN_TREE && !r.errno) return { allowed: true, reason: 'virtual file of the sandbox' };
-  if (r.grant === REPEATED_ANSWER) return { allowed: true, reason: 'the last answer for this name, repeated: no call since could have changed it' };
-  if (grant && r.errno !== Errno.ENOENT) return { allowed: true, reason: `host ${r.hostPath || grant.hostPath} under ${grant.reason}` };
+  if (r.grant === REPEATED_ANSWER)
+    return { allowed: true, reason: 'the last answer for this name, repeated: no call since could have changed it' };
+  if (grant && r.errno !== Errno.ENOENT)
+    return { allowed: true, reason: `host ${r.hostPath || grant.hostPath} under ${grant.reason}` };
   if (r.errno === Errno.ENOENT) return { reason: `${path ?? 'the name'} does not exist` };
   return {};
 }

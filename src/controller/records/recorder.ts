@@ -18,7 +18,13 @@ export class Recorder {
   }
 
   header(h: Omit<TraceHeader, 'type' | 'format' | 'version' | 'started'>): void {
-    this.trace?.write({ type: 'header', format: 'pypy-box-trace', version: 1, started: new Date().toISOString(), ...h });
+    this.trace?.write({
+      type: 'header',
+      format: 'pypy-box-trace',
+      version: 1,
+      started: new Date().toISOString(),
+      ...h,
+    });
   }
 
   call(rec: CallRecord): void {

@@ -21,16 +21,27 @@ const TREE_TIME = Math.floor(Date.now() / 1000) * 1000;
  */
 export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, stock?: StockProfile): VirtualFS {
   const userGrants = policy.grants.slice();
-  const vfs = new VirtualFS({ uid: o.identity?.uid, gid: o.identity?.gid, maxPathLength: limits.pathLength, time: TREE_TIME });
+  const vfs = new VirtualFS({
+    uid: o.identity?.uid,
+    gid: o.identity?.gid,
+    maxPathLength: limits.pathLength,
+    time: TREE_TIME,
+  });
   vfs.mountDevices('/dev');
   if (o.tmpDir !== undefined) {
     if (!isDir(o.tmpDir)) throw new OptionError('tmpDir', `${o.tmpDir} is not a directory`);
     policy.allowRead(o.tmpDir, { reason: `read grant for ${o.tmpDir} (--tmp)` });
   }
   try {
-    vfs.mountTmp('/tmp', { quotaBytes: limits.tmpBytes, lowerDir: o.tmpDir, lowerFilter: o.tmpFilter, files: o.tmpFiles });
+    vfs.mountTmp('/tmp', {
+      quotaBytes: limits.tmpBytes,
+      lowerDir: o.tmpDir,
+      lowerFilter: o.tmpFilter,
+      files: o.tmpFiles,
+    });
   } catch (err) {
-    if (err instanceof GuestErrno) throw new OptionError('tmpFiles', `do not fit in the /tmp quota (limits.tmpBytes): ${err.message}`);
+    if (err instanceof GuestErrno)
+      throw new OptionError('tmpFiles', `do not fit in the /tmp quota (limits.tmpBytes): ${err.message}`);
     if (o.tmpFiles) throw new OptionError('tmpFiles', (err as Error).message);
     throw err;
   }
@@ -44,7 +55,8 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
     const lib = path.resolve(o.libPath);
     const dirs = ['lib-python', 'lib_pypy'];
     for (const d of dirs) {
-      if (!isDir(path.join(lib, d))) throw new OptionError('libPath', `${lib} has no ${d}/ directory (expected a PyPy source or install tree)`);
+      if (!isDir(path.join(lib, d)))
+        throw new OptionError('libPath', `${lib} has no ${d}/ directory (expected a PyPy source or install tree)`);
     }
     const home = path.posix.dirname(argv0);
     for (const d of dirs) {
@@ -54,7 +66,8 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
     }
   }
   for (const g of userGrants) {
-    if (!fs.existsSync(g.hostPath)) throw new OptionError('policy', `read grant for ${g.hostPath}: no such file or directory`);
+    if (!fs.existsSync(g.hostPath))
+      throw new OptionError('policy', `read grant for ${g.hostPath}: no such file or directory`);
     const filter = { include: g.include, exclude: g.exclude, dotfiles: g.dotfiles };
     if (g.at === g.hostPath || !sameFile(g.at, g.hostPath)) {
       vfs.mountHost(g.at, g.hostPath, filter);
@@ -104,12 +117,29 @@ function isDir(p: string): boolean {
  * recipe get the same tree (host contents aside), so what is derived from the tree can be reused.
  * Undefined when the caller brought a tree of their own.
  */
-export function vfsRecipe(o: ControllerOptions, limits: Limits, policy: Policy, stock: StockProfile): string | undefined {
+export function vfsRecipe(
+  o: ControllerOptions,
+  limits: Limits,
+  policy: Policy,
+  stock: StockProfile,
+): string | undefined {
   if (o.vfs !== undefined) return undefined;
   return JSON.stringify([
     // Files with their content: small ones are handed to the supervisor to open itself.
-    stock.binary, stock.argv0, stock.grants, stock.symlinks, stock.missing ?? [], o.tmpDir ?? null, o.libPath ?? null, Object.entries(o.tmpFiles ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]), o.cwd ?? null,
-    o.identity ?? null, limits.pathLength, policy.grants, policy.listRules().length,
+    stock.binary,
+    stock.argv0,
+    stock.grants,
+    stock.symlinks,
+    stock.missing ?? [],
+    o.tmpDir ?? null,
+    o.libPath ?? null,
+    Object.entries(o.tmpFiles ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]),
+    Object.entries(o.files ?? {}).map(([name, data]) => [name, createHash('sha1').update(data).digest('hex')]),
+    o.cwd ?? null,
+    o.identity ?? null,
+    limits.pathLength,
+    policy.grants,
+    policy.listRules().length,
   ]);
 }
 

@@ -8,7 +8,15 @@ import { sessionLimits } from '../limits/command-line.js';
 import type { ControllerOptions, Limits } from '../options.js';
 import { DEFAULT_ARGV0, sandboxedEnv } from './filesystem.js';
 
-const DEFAULT_IDENTITY: Identity = { uid: 1000, gid: 1000, euid: 1000, egid: 1000, pid: 4200, ppid: 4199, hostname: 'sandbox' };
+const DEFAULT_IDENTITY: Identity = {
+  uid: 1000,
+  gid: 1000,
+  euid: 1000,
+  egid: 1000,
+  pid: 4200,
+  ppid: 4199,
+  hostname: 'sandbox',
+};
 
 /** The identity the guest is shown: the defaults with the option's fields; effective ids follow real ones given alone. */
 function guestIdentity(o: ControllerOptions): Identity {
@@ -19,9 +27,22 @@ function guestIdentity(o: ControllerOptions): Identity {
 }
 
 /** The run's descriptor table over its filesystem; every policy decision goes to `onDecision`. */
-export function fileTable(o: ControllerOptions, limits: Limits, vfs: VirtualFS, policy: Policy, onDecision: (d: Decision) => void): FileTable {
+export function fileTable(
+  o: ControllerOptions,
+  limits: Limits,
+  vfs: VirtualFS,
+  policy: Policy,
+  onDecision: (d: Decision) => void,
+): FileTable {
   const platform = o.platform ?? hostPlatform();
-  return new FileTable(vfs, policy, platform.open, { maxOpenFiles: limits.openFiles, maxOpenDirs: limits.openDirs }, o.cwd ?? '/tmp', onDecision);
+  return new FileTable(
+    vfs,
+    policy,
+    platform.open,
+    { maxOpenFiles: limits.openFiles, maxOpenDirs: limits.openDirs },
+    o.cwd ?? '/tmp',
+    onDecision,
+  );
 }
 
 /**

@@ -1,5 +1,12 @@
 import { Readable, type Writable } from 'node:stream';
-import { BufferInput, CaptureSink, StreamInput, StreamSink, type InputSource, type OutputSink } from '../../kernel/io.js';
+import {
+  BufferInput,
+  CaptureSink,
+  StreamInput,
+  StreamSink,
+  type InputSource,
+  type OutputSink,
+} from '../../kernel/io.js';
 import type { Session } from '../../kernel/session.js';
 import type { RunLimits } from '../limits/run-limits.js';
 import { LimitedInput, LimitedSink } from '../limits/limited-io.js';
@@ -19,7 +26,11 @@ export function ttyFlags(o: ControllerOptions): Session['isatty'] {
   };
   if (o.tty === undefined) return inherited;
   if (typeof o.tty === 'boolean') return { stdin: o.tty, stdout: o.tty, stderr: o.tty };
-  return { stdin: o.tty.stdin ?? inherited.stdin, stdout: o.tty.stdout ?? inherited.stdout, stderr: o.tty.stderr ?? inherited.stderr };
+  return {
+    stdin: o.tty.stdin ?? inherited.stdin,
+    stdout: o.tty.stdout ?? inherited.stdout,
+    stderr: o.tty.stderr ?? inherited.stderr,
+  };
 }
 
 /** Where an output option sends the guest's bytes, and the capture that keeps them for the result. */
@@ -63,7 +74,9 @@ export class Stdio {
     this.stdoutCapture = outCap;
     this.stderrCapture = errCap;
     const tty = ttyFlags(o);
-    const stdin = new LimitedInput(this.stdinSource(o.stdin, tty.stdin), stdinBytes, () => this.limits.reach({ name: 'stdin', value: stdinBytes }));
+    const stdin = new LimitedInput(this.stdinSource(o.stdin, tty.stdin), stdinBytes, () =>
+      this.limits.reach({ name: 'stdin', value: stdinBytes }),
+    );
     return {
       stdin,
       stdout: new LimitedSink(out, outCount, outputBytes, onOutput),
@@ -78,14 +91,17 @@ export class Stdio {
     stderr.on('data', (b: Buffer) => {
       this.o.guestStderr?.write(b);
       if (heap) this.limits.heapExhaustion.see(b);
-      if (this.guestStderr.length < GUEST_STDERR_KEPT) this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
+      if (this.guestStderr.length < GUEST_STDERR_KEPT)
+        this.guestStderr += b.toString('utf8', 0, GUEST_STDERR_KEPT - this.guestStderr.length);
     });
   }
 
   /** The session's terminal: settings and pending input go to the host terminal when the guest has it. */
   private terminalHooks(): Session['terminal'] {
     const t = this.hostTerminal;
-    return t ? { termios: undefined, apply: (termios, flush) => t.apply(termios, flush), available: () => t.available() } : { termios: undefined };
+    return t
+      ? { termios: undefined, apply: (termios, flush) => t.apply(termios, flush), available: () => t.available() }
+      : { termios: undefined };
   }
 
   private stdinSource(opt: StdinOption | undefined, ttyIn: boolean): InputSource {
@@ -96,7 +112,11 @@ export class Stdio {
       // Raw on the host from the start, so nothing typed ahead is echoed twice (host, then here).
       this.hostTerminal = new HostTerminal(process.stdin, {
         signal: (sig) => this.control.child?.interrupt?.(sig),
-        giveUp: () => this.control.fatal('aborted', new Error(`the guest did not answer ${INTERRUPTS_TO_GIVE_UP} interrupts typed at the terminal; run ended`)),
+        giveUp: () =>
+          this.control.fatal(
+            'aborted',
+            new Error(`the guest did not answer ${INTERRUPTS_TO_GIVE_UP} interrupts typed at the terminal; run ended`),
+          ),
       });
       this.hostTerminal.start();
       return this.hostTerminal;

@@ -17,7 +17,12 @@ import { defaultTermios, TERMIOS_BYTES } from '../../kernel/termios.js';
 const VIRTUAL_FD_BASE = LIMITS.virtualFdBase;
 
 /** open/openat/creat: the policy decides; a granted host file read-only becomes a real descriptor. */
-export async function openAt(ctx: CallContext, path: string, flags: number, mode: number): Promise<number | InjectHostFile | InjectFileCopy> {
+export async function openAt(
+  ctx: CallContext,
+  path: string,
+  flags: number,
+  mode: number,
+): Promise<number | InjectHostFile | InjectFileCopy> {
   const files = ctx.session.files;
   files.checkRoom();
   const prepared = files.prepareOpen(path, flags, mode);
@@ -30,14 +35,29 @@ export async function openAt(ctx: CallContext, path: string, flags: number, mode
     return new InjectHostFile(hostPath, cloexec);
   }
   // A small file of a read-only in-memory tree: a sealed copy, read natively (both ways the same).
-  if (r.node && r.mount.source === 'memory' && !r.mount.writable(r.rel) && prepared.regular && !req.write && !req.create && !req.truncate && r.node.stat.size <= FILE_COPY_MAX && files.handoff.maySeal(r.vpath)) {
+  if (
+    r.node &&
+    r.mount.source === 'memory' &&
+    !r.mount.writable(r.rel) &&
+    prepared.regular &&
+    !req.write &&
+    !req.create &&
+    !req.truncate &&
+    r.node.stat.size <= FILE_COPY_MAX &&
+    files.handoff.maySeal(r.vpath)
+  ) {
     const file = files.openPrepared(prepared); // the policy's decision, and the bytes
     try {
       const content = Buffer.alloc(r.node.stat.size);
       const n = file.handle.read(content, 0, content.length, 0);
       files.handoff.sealedCopy(r.vpath);
       ctx.note = 'sealed in-memory copy';
-      return new InjectFileCopy(r.vpath, ctx.session.platform.encodeStat(file.handle.stat()), content.subarray(0, n), cloexec);
+      return new InjectFileCopy(
+        r.vpath,
+        ctx.session.platform.encodeStat(file.handle.stat()),
+        content.subarray(0, n),
+        cloexec,
+      );
     } finally {
       file.handle.close();
     }
@@ -75,7 +95,12 @@ export const close: Handler = (ctx, [fdv]) => {
 };
 
 /** A copy of descriptor `fd` at `target` (or the lowest free number). */
-async function duplicate(ctx: CallContext, fd: number, target: number, cloexec: boolean): Promise<number | typeof CONTINUE> {
+async function duplicate(
+  ctx: CallContext,
+  fd: number,
+  target: number,
+  cloexec: boolean,
+): Promise<number | typeof CONTINUE> {
   const files = ctx.session.files;
   const d = files.peek(fd);
   if (!d) {
@@ -215,13 +240,23 @@ async function iovecs(ctx: CallContext, iovv: ArgValue, cntv: ArgValue): Promise
   return out;
 }
 
-async function gatherWrite(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
+async function gatherWrite(
+  ctx: CallContext,
+  fd: number,
+  iov: { base: bigint; len: number }[],
+  at?: number,
+): Promise<number> {
   const parts: Buffer[] = [];
   for (const v of iov) if (v.len) parts.push(await ctx.readMemory(v.base, v.len));
   return ctx.session.files.writeAny(fd, Buffer.concat(parts), ctx.session, at);
 }
 
-async function scatterRead(ctx: CallContext, fd: number, iov: { base: bigint; len: number }[], at?: number): Promise<number> {
+async function scatterRead(
+  ctx: CallContext,
+  fd: number,
+  iov: { base: bigint; len: number }[],
+  at?: number,
+): Promise<number> {
   const total = iov.reduce((n, v) => n + v.len, 0);
   const data = await ctx.session.files.readAny(fd, total, ctx.session, at);
   let off = 0;
@@ -234,10 +269,14 @@ async function scatterRead(ctx: CallContext, fd: number, iov: { base: bigint; le
   return data.length;
 }
 
-export const readv: Handler = async (ctx, [fdv, iovv, cntv]) => scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
-export const writev: Handler = async (ctx, [fdv, iovv, cntv]) => gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
-export const preadv: Handler = async (ctx, [fdv, iovv, cntv, offv]) => scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
-export const pwritev: Handler = async (ctx, [fdv, iovv, cntv, offv]) => gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
+export const readv: Handler = async (ctx, [fdv, iovv, cntv]) =>
+  scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
+export const writev: Handler = async (ctx, [fdv, iovv, cntv]) =>
+  gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!));
+export const preadv: Handler = async (ctx, [fdv, iovv, cntv, offv]) =>
+  scatterRead(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
+export const pwritev: Handler = async (ctx, [fdv, iovv, cntv, offv]) =>
+  gatherWrite(ctx, fdArg(fdv!), await iovecs(ctx, iovv!, cntv!), offsetArg(offv!));
 
 /** getdents64: `struct linux_dirent64` records from the position (an entry index for directories). */
 export const getdents64: Handler = (ctx, [fdv, bufv, countv]) => {

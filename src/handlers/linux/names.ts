@@ -21,7 +21,8 @@ export const creat: Handler = async (ctx, [pathv, modev]) => {
 /** The getcwd system call returns the length, NUL included (the libc function returns the pointer). */
 export const getcwd: Handler = (ctx, [bufv, sizev]) => {
   const cwd = Buffer.from(ctx.session.files.getcwd() + '\0');
-  if (typeof sizev !== 'number' || sizev < cwd.length) throw new GuestErrno(Errno.ERANGE, 'buffer too small for the cwd');
+  if (typeof sizev !== 'number' || sizev < cwd.length)
+    throw new GuestErrno(Errno.ERANGE, 'buffer too small for the cwd');
   ctx.writeMemory(ptrArg(bufv!), cwd);
   return cwd.length;
 };

@@ -25,8 +25,10 @@ function writeStat(ctx: CallContext, ptr: ArgValue, path: string, follow: boolea
   return 0;
 }
 
-export const stat: Handler = async (ctx, [pathv, bufv]) => writeStat(ctx, bufv!, await ctx.readPath(ptrArg(pathv!)), true);
-export const lstat: Handler = async (ctx, [pathv, bufv]) => writeStat(ctx, bufv!, await ctx.readPath(ptrArg(pathv!)), false);
+export const stat: Handler = async (ctx, [pathv, bufv]) =>
+  writeStat(ctx, bufv!, await ctx.readPath(ptrArg(pathv!)), true);
+export const lstat: Handler = async (ctx, [pathv, bufv]) =>
+  writeStat(ctx, bufv!, await ctx.readPath(ptrArg(pathv!)), false);
 
 export const fstatat: Handler = async (ctx, [dirfdv, pathv, bufv, flagsv]) => {
   const flags = intArg(flagsv!, 'flags');
@@ -61,8 +63,10 @@ async function readlinkInto(ctx: CallContext, path: string, bufv: ArgValue, size
   return out.length;
 }
 
-export const readlink: Handler = async (ctx, [pathv, bufv, sizev]) => readlinkInto(ctx, await ctx.readPath(ptrArg(pathv!)), bufv!, sizev!);
-export const readlinkat: Handler = async (ctx, [dirfdv, pathv, bufv, sizev]) => readlinkInto(ctx, await atPath(ctx, dirfdv!, pathv!), bufv!, sizev!);
+export const readlink: Handler = async (ctx, [pathv, bufv, sizev]) =>
+  readlinkInto(ctx, await ctx.readPath(ptrArg(pathv!)), bufv!, sizev!);
+export const readlinkat: Handler = async (ctx, [dirfdv, pathv, bufv, sizev]) =>
+  readlinkInto(ctx, await atPath(ctx, dirfdv!, pathv!), bufv!, sizev!);
 
 export const mkdir: Handler = async (ctx, [pathv, modev]) => {
   ctx.session.files.mkdir(await ctx.readPath(ptrArg(pathv!)), intArg(modev!, 'mode'));
@@ -133,7 +137,8 @@ export const getcwd: Handler = (ctx, [bufv, sizev]) => {
   const cwd = Buffer.from(ctx.session.files.getcwd() + '\0');
   const buf = ptrArg(bufv!);
   if (buf === 0n) throw new GuestErrno(Errno.EINVAL, 'getcwd into NULL is not supported');
-  if (typeof sizev !== 'number' || sizev < cwd.length) throw new GuestErrno(Errno.ERANGE, 'buffer too small for the cwd');
+  if (typeof sizev !== 'number' || sizev < cwd.length)
+    throw new GuestErrno(Errno.ERANGE, 'buffer too small for the cwd');
   ctx.writeMemory(buf, cwd);
   return buf;
 };

@@ -7,8 +7,19 @@ import type { CallContext, Handler } from '../context.js';
 function stdioStat(ctx: CallContext, tty: boolean): StatInfo {
   const id = ctx.session.identity;
   return {
-    dev: 5, ino: 3, nlink: 1, mode: tty ? S_IFCHR | 0o620 : S_IFIFO | 0o600, uid: id.uid, gid: id.gid,
-    rdev: tty ? 0x8800 : 0, size: 0, blksize: 4096, blocks: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n,
+    dev: 5,
+    ino: 3,
+    nlink: 1,
+    mode: tty ? S_IFCHR | 0o620 : S_IFIFO | 0o600,
+    uid: id.uid,
+    gid: id.gid,
+    rdev: tty ? 0x8800 : 0,
+    size: 0,
+    blksize: 4096,
+    blocks: 0,
+    atimeNs: 0n,
+    mtimeNs: 0n,
+    ctimeNs: 0n,
   };
 }
 

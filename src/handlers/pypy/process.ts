@@ -44,7 +44,14 @@ export const getgroups: Handler = () => 0;
 /** What uname() shows the guest (also handed to the supervisor, which may answer it itself). */
 export function utsname(platform: Platform, identity: Identity): Buffer {
   const machine = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
-  return platform.encodeUtsname(['Linux', identity.hostname, '6.1.0-pypy-box', '#1 SMP PREEMPT_DYNAMIC', machine, '(none)']);
+  return platform.encodeUtsname([
+    'Linux',
+    identity.hostname,
+    '6.1.0-pypy-box',
+    '#1 SMP PREEMPT_DYNAMIC',
+    machine,
+    '(none)',
+  ]);
 }
 
 export const uname: Handler = (ctx, [bufv]) => {

@@ -19,7 +19,8 @@ export const time: Handler = (ctx, [ptrv]) => {
 export const gettimeofday: Handler = (ctx, [tvv]) => {
   const ns = ctx.session.clock.realtimeNs();
   const p = ptrArg(tvv!);
-  if (p !== 0n) ctx.writeMemory(p, ctx.session.platform.encodeTimeval(ns / 1_000_000_000n, (ns % 1_000_000_000n) / 1000n));
+  if (p !== 0n)
+    ctx.writeMemory(p, ctx.session.platform.encodeTimeval(ns / 1_000_000_000n, (ns % 1_000_000_000n) / 1000n));
   return 0;
 };
 
@@ -27,8 +28,13 @@ const C = CLOCK;
 const REALTIME = new Set<number>([C.CLOCK_REALTIME, C.CLOCK_REALTIME_COARSE, C.CLOCK_REALTIME_ALARM]);
 /** The run's elapsed time stands in for the monotonic, boot and CPU clocks. */
 const MONOTONIC = new Set<number>([
-  C.CLOCK_MONOTONIC, C.CLOCK_PROCESS_CPUTIME_ID, C.CLOCK_THREAD_CPUTIME_ID, C.CLOCK_MONOTONIC_RAW,
-  C.CLOCK_MONOTONIC_COARSE, C.CLOCK_BOOTTIME, C.CLOCK_BOOTTIME_ALARM,
+  C.CLOCK_MONOTONIC,
+  C.CLOCK_PROCESS_CPUTIME_ID,
+  C.CLOCK_THREAD_CPUTIME_ID,
+  C.CLOCK_MONOTONIC_RAW,
+  C.CLOCK_MONOTONIC_COARSE,
+  C.CLOCK_BOOTTIME,
+  C.CLOCK_BOOTTIME_ALARM,
 ]);
 
 export const clockGettime: Handler = (ctx, [clkv, tsv]) => {
@@ -79,7 +85,8 @@ export const getrusage: Handler = (ctx, [whov, bufv]) => {
 /** select(0, NULL, NULL, NULL, timeout) is how time.sleep() waits; descriptors are not polled. */
 export const select: Handler = async (ctx, [nfdsv, r, w, x, tvv]) => {
   const nfds = intArg(nfdsv!, 'nfds');
-  if (nfds !== 0 || r !== 0n || w !== 0n || x !== 0n) throw new GuestErrno(Errno.ENOSYS, 'select on descriptors is not supported');
+  if (nfds !== 0 || r !== 0n || w !== 0n || x !== 0n)
+    throw new GuestErrno(Errno.ENOSYS, 'select on descriptors is not supported');
   const tv = ptrArg(tvv!);
   if (tv === 0n) throw new GuestErrno(Errno.EINVAL, 'select without timeout or descriptors would block forever');
   const { size, offsets: o } = ctx.session.platform.layouts.timeval;

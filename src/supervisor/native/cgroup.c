@@ -123,7 +123,9 @@ static int cgroup_make_dir(const char *base, int v2, char *out) {
 static int cgroup_make_below(const char *mount, const char *controller, int v2, char *out) {
   char own[PATH_MAX / 2], base[PATH_MAX];
   cgroup_own_path(controller, own, sizeof own);
-  if (own[0] && snprintf(base, sizeof base, "%s%s", mount, own) < (int)sizeof base && cgroup_make_dir(base, v2, out) == 0) return 0;
+  if (own[0] && snprintf(base, sizeof base, "%s%s", mount, own) < (int)sizeof base &&
+      cgroup_make_dir(base, v2, out) == 0)
+    return 0;
   return cgroup_make_dir(mount, v2, out);
 }
 
@@ -234,4 +236,3 @@ uint64_t cgroup_task_refusals(struct run_cgroup *cg) {
   if (!cg->version) return 0;
   return cgroup_key(cg->dir[cg->version == 1 ? 1 : 0], "pids.events", "max");
 }
-

@@ -22,7 +22,8 @@
 enum cgroup_mode { CGROUP_OFF, CGROUP_AUTO, CGROUP_REQUIRED };
 
 #define CGROUP_GROUP "pypy-box"
-#define CGROUP_V2_MOUNTS {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}
+#define CGROUP_V2_MOUNTS \
+  { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" }
 #define CGROUP_V1_ROOT "/sys/fs/cgroup"
 
 /* The run's group: v2 uses dir[0] only; v1 dir[0] is the memory group, dir[1] the pids group. */

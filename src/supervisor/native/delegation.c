@@ -47,7 +47,9 @@ static int table_path_ok(const char *p) {
 static int add_dev_path(struct local_grant *table, size_t *n, size_t max, const char *spec) {
   const char *colon = strchr(spec, ':');
   uint64_t dev;
-  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), UINT64_MAX, &dev) < 0 || !table_path_ok(colon + 1) || *n >= max) return -1;
+  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), UINT64_MAX, &dev) < 0 || !table_path_ok(colon + 1) ||
+      *n >= max)
+    return -1;
   table[*n].path = dup_or_die(colon + 1);
   table[*n].len = strlen(colon + 1);
   table[*n].dev = dev;
@@ -74,7 +76,9 @@ static int add_link(struct local *lc, const char *path, const char *target) {
 static int add_dir(struct local *lc, const char *spec) {
   const char *colon = strchr(spec, ':');
   uint64_t err;
-  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), 4095, &err) < 0 || (err != ENOENT && err != EACCES) || !table_path_ok(colon + 1) || lc->n_dirs >= MAX_DIRS) return -1;
+  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), 4095, &err) < 0 || (err != ENOENT && err != EACCES) ||
+      !table_path_ok(colon + 1) || lc->n_dirs >= MAX_DIRS)
+    return -1;
   lc->dirs[lc->n_dirs].path = dup_or_die(colon + 1);
   lc->dirs[lc->n_dirs].len = strlen(colon + 1);
   lc->dirs[lc->n_dirs].err = (int)err;
@@ -88,7 +92,9 @@ static int add_host_dev(struct local *lc, const char *spec) {
 
 static int add_own_stat(struct local *lc, const char *spec) {
   const char *colon = strchr(spec, ':');
-  if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || !table_path_ok(colon + 1) || lc->n_own_stats >= MAX_STATS) return -1;
+  if (!colon || (size_t)(colon - spec) != 2 * sizeof(struct stat) || !table_path_ok(colon + 1) ||
+      lc->n_own_stats >= MAX_STATS)
+    return -1;
   if (hex_bytes(spec, sizeof(struct stat), (unsigned char *)&lc->own_stats[lc->n_own_stats].st) < 0) return -1;
   lc->own_stats[lc->n_own_stats].path = dup_or_die(colon + 1);
   lc->own_stats[lc->n_own_stats].len = strlen(colon + 1);
@@ -104,7 +110,8 @@ static const struct stat *find_own_stat(struct local *lc, const char *p, size_t 
 
 int vfile_get(struct local *lc, const char *path, const struct stat *st, const unsigned char *content, size_t len) {
   for (size_t k = 0; k < lc->n_vfiles; k++)
-    if (lc->vfiles[k].len == len && strcmp(lc->vfiles[k].path, path) == 0 && memcmp(lc->vfiles[k].content, content, len) == 0) {
+    if (lc->vfiles[k].len == len && strcmp(lc->vfiles[k].path, path) == 0 &&
+        memcmp(lc->vfiles[k].content, content, len) == 0) {
       lc->vfiles[k].st = *st;
       return (int)k;
     }
@@ -122,7 +129,8 @@ int vfile_get(struct local *lc, const char *path, const struct stat *st, const u
   }
   struct stat mst;
   unsigned char *copy = malloc(len ? len : 1);
-  if (!copy || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 || fstat(fd, &mst) < 0) {
+  if (!copy || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+      fstat(fd, &mst) < 0) {
     free(copy);
     close(fd);
     return -1;
@@ -209,7 +217,9 @@ static int add_absent(struct local *lc, const char *path) {
 /* Whether the n bytes at p name an absent name or something below one. */
 static int under_absent(struct local *lc, const char *p, size_t n) {
   for (size_t k = 0; k < lc->n_absent; k++)
-    if (lc->absent_lens[k] <= n && memcmp(lc->absent[k], p, lc->absent_lens[k]) == 0 && (lc->absent_lens[k] == n || p[lc->absent_lens[k]] == '/')) return 1;
+    if (lc->absent_lens[k] <= n && memcmp(lc->absent[k], p, lc->absent_lens[k]) == 0 &&
+        (lc->absent_lens[k] == n || p[lc->absent_lens[k]] == '/'))
+      return 1;
   return 0;
 }
 
@@ -497,7 +507,6 @@ int local_option(struct local *lc, int argc, char **argv, int *k) {
   ++*k;
   return 1;
 }
-
 
 void drop_pending_listing(struct local *lc) {
   free(lc->pending_listing);

@@ -32,8 +32,8 @@
  * codes (GRANT_MISSING_NAME, GRANT_OWN_TREE, ...: reported as they are), or one of these,
  * below every report code, which never reach a report.
  */
-#define LOCAL_FORWARD (-100) /* not answered here: the call goes to the controller */
-#define RESOLVED_LINK (-101) /* the name is a virtual symlink itself (not followed) */
+#define LOCAL_FORWARD (-100)  /* not answered here: the call goes to the controller */
+#define RESOLVED_LINK (-101)  /* the name is a virtual symlink itself (not followed) */
 #define LOCAL_ANSWERED (-102) /* answered and reported by the handler itself (local.c) */
 
 struct local_grant {
@@ -124,8 +124,8 @@ struct local {
   int64_t ids[4];                /* uid, euid, gid, egid (-1: not given) */
   unsigned char utsname[6 * 65]; /* --uname HEX: the struct utsname the controller shows */
   int utsname_known;
-  unsigned char calls[512];      /* by syscall number: answered here when possible */
-  int stdio;                     /* standard streams that are not terminals (needs ids) */
+  unsigned char calls[512]; /* by syscall number: answered here when possible */
+  int stdio;                /* standard streams that are not terminals (needs ids) */
   /*
    * The working directory (--cwd): known until the guest changes it. Its stat (--cwd-stat) is
    * remembered from the controller's last answer and repeated while the guest makes no forwarded

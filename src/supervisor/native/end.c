@@ -138,7 +138,8 @@ void child_failed(const struct notes *notes, const char *what) {
 }
 
 static uint64_t cpu_us_of(const struct rusage *ru) {
-  return (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec + (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+  return (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec +
+         (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
 }
 
 pid_t wait_guest(struct run *run, pid_t pid, int *status) {

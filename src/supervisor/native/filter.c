@@ -25,18 +25,24 @@
  */
 struct fd_command_rule {
   int nr;
-  int refuse;               /* errno for a command not listed */
-  unsigned notify[2];       /* always to the supervisor (descriptors the controller counts) */
+  int refuse;         /* errno for a command not listed */
+  unsigned notify[2]; /* always to the supervisor (descriptors the controller counts) */
   size_t n_notify;
-  unsigned allow[8];        /* run natively */
+  unsigned allow[8]; /* run natively */
   size_t n_allow;
-  unsigned checked, mask;   /* runs unless its third argument has a bit of mask (if mask != 0) */
+  unsigned checked, mask; /* runs unless its third argument has a bit of mask (if mask != 0) */
 };
 
 static const struct fd_command_rule FD_COMMAND_RULES[] = {
-  {SYS_ioctl, ENOTTY, {0}, 0, {FIONREAD, FIOCLEX, FIONCLEX, FIONBIO}, 4, 0, 0},
-  {SYS_fcntl, EPERM, {F_DUPFD, F_DUPFD_CLOEXEC}, 2,
-   {F_GETFD, F_SETFD, F_GETFL, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, F_ADD_SEALS}, 7, F_SETFL, O_ASYNC},
+    {SYS_ioctl, ENOTTY, {0}, 0, {FIONREAD, FIOCLEX, FIONCLEX, FIONBIO}, 4, 0, 0},
+    {SYS_fcntl,
+     EPERM,
+     {F_DUPFD, F_DUPFD_CLOEXEC},
+     2,
+     {F_GETFD, F_SETFD, F_GETFL, F_GETPIPE_SZ, F_SETPIPE_SZ, F_GET_SEALS, F_ADD_SEALS},
+     7,
+     F_SETFL,
+     O_ASYNC},
 };
 
 static const struct fd_command_rule *fd_command_rule(int nr) {
@@ -74,16 +80,16 @@ struct self_rule {
 };
 
 static const struct self_rule SELF_RULES[] = {
-  {SYS_kill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
-  {SYS_tgkill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
-  {SYS_rt_sigqueueinfo, 0, -1, SECCOMP_RET_ERRNO | EPERM},
-  /*
+    {SYS_kill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+    {SYS_tgkill, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+    {SYS_rt_sigqueueinfo, 0, -1, SECCOMP_RET_ERRNO | EPERM},
+    /*
    * The guest may read its limits, never set them: one that raised its own CPU limit would die of
    * SIGKILL at the hard limit instead of being reported as over its CPU limit. Setting one goes
    * to the supervisor, which lets our own child set its limits before exec (a standby child
    * learns them after its filter is in place) and refuses it with EPERM from the exec on.
    */
-  {SYS_prlimit64, 1, 2, SECCOMP_RET_USER_NOTIF},
+    {SYS_prlimit64, 1, 2, SECCOMP_RET_USER_NOTIF},
 };
 
 static const struct self_rule *self_rule(int nr) {
@@ -240,7 +246,8 @@ static void emit_self(struct bpf_asm *a, const struct self_rule *r, pid_t self) 
 /* prctl: the listed options only (the option is an int: low word). */
 static void emit_prctl(struct bpf_asm *a) {
   bpf_ld_arg_lo(a, 0);
-  for (size_t k = 0; k < sizeof PRCTL_ALLOWED / sizeof PRCTL_ALLOWED[0]; k++) bpf_jeq(a, PRCTL_ALLOWED[k], "allow", NULL);
+  for (size_t k = 0; k < sizeof PRCTL_ALLOWED / sizeof PRCTL_ALLOWED[0]; k++)
+    bpf_jeq(a, PRCTL_ALLOWED[k], "allow", NULL);
   bpf_ret(a, SECCOMP_RET_ERRNO | EPERM);
   bpf_bind(a, "allow");
   bpf_ret(a, SECCOMP_RET_ALLOW);
@@ -248,46 +255,46 @@ static void emit_prctl(struct bpf_asm *a) {
 
 static void emit_fate(struct bpf_asm *a, const struct syscall_fate *f, pid_t self, int count_tasks) {
   switch (f->fate) {
-  case ALLOW:
-    bpf_ret(a, SECCOMP_RET_ALLOW);
-    return;
-  case ERR:
-    bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)f->err & SECCOMP_RET_DATA));
-    return;
-  case FD:
-    if (fd_command_rule(f->nr)) {
-      emit_fd_command(a, fd_command_rule(f->nr));
+    case ALLOW:
+      bpf_ret(a, SECCOMP_RET_ALLOW);
       return;
-    }
-    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
-    return;
-  case FWD:
-  case EXEC:
-  case REFUSE: /* the supervisor answers the errno and reports the refusal */
-  case NEWFD: /* the supervisor counts the guest's descriptors first */
-  case DUP:
-    bpf_ret(a, SECCOMP_RET_USER_NOTIF);
-    return;
-  case FDN:
-  case FDX:
-    emit_fd_native(a, f->nr);
-    return;
-  case MMAP:
-    emit_mmap(a);
-    return;
-  case CLONE:
-    emit_clone(a, count_tasks);
-    return;
-  case SELF:
-    if (!self_rule(f->nr)) {
-      bpf_fail(a, "a SELF call without a rule in SELF_RULES", f->sig);
+    case ERR:
+      bpf_ret(a, SECCOMP_RET_ERRNO | ((unsigned)f->err & SECCOMP_RET_DATA));
       return;
-    }
-    emit_self(a, self_rule(f->nr), self);
-    return;
-  case PRCTL:
-    emit_prctl(a);
-    return;
+    case FD:
+      if (fd_command_rule(f->nr)) {
+        emit_fd_command(a, fd_command_rule(f->nr));
+        return;
+      }
+      bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+      return;
+    case FWD:
+    case EXEC:
+    case REFUSE: /* the supervisor answers the errno and reports the refusal */
+    case NEWFD:  /* the supervisor counts the guest's descriptors first */
+    case DUP:
+      bpf_ret(a, SECCOMP_RET_USER_NOTIF);
+      return;
+    case FDN:
+    case FDX:
+      emit_fd_native(a, f->nr);
+      return;
+    case MMAP:
+      emit_mmap(a);
+      return;
+    case CLONE:
+      emit_clone(a, count_tasks);
+      return;
+    case SELF:
+      if (!self_rule(f->nr)) {
+        bpf_fail(a, "a SELF call without a rule in SELF_RULES", f->sig);
+        return;
+      }
+      emit_self(a, self_rule(f->nr), self);
+      return;
+    case PRCTL:
+      emit_prctl(a);
+      return;
   }
   bpf_fail(a, "a fate the filter does not know", f->sig);
 }
@@ -315,4 +322,3 @@ struct sock_fprog build_filter(pid_t self, int count_tasks) {
   }
   return (struct sock_fprog){(unsigned short)n, a->insn};
 }
-

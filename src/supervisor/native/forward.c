@@ -23,9 +23,9 @@ struct exchange {
   struct local *lc;
   const struct call *c;
   pid_t pid;
-  int err, fault;    /* the errno set (E), a guest pointer that was bad */
+  int err, fault;     /* the errno set (E), a guest pointer that was bad */
   int learn, learned; /* a stat of the working directory, and its bytes caught from W */
-  int dir_grant;     /* an open of a granted host directory: its grant (-1: none) */
+  int dir_grant;      /* an open of a granted host directory: its grant (-1: none) */
 };
 
 /* Before the call goes out: what the supervisor knows that it may change. */
@@ -41,8 +41,9 @@ static void forget_what_changes(struct local *lc, const struct call *c) {
 
 /* A stat of the working directory: its answer may be repeated later (see struct local). */
 static int learns_cwd_stat(const struct local *lc, const struct call *c) {
-  return lc->cwd_stat_cacheable && lc->cwd_known && c->req->data.nr == SYS_newfstatat && (c->req->data.args[3] & 0xffffffffu) == 0 &&
-         c->path[1] && c->path_len[1] == lc->cwd_len && memcmp(c->path[1], lc->cwd, lc->cwd_len) == 0;
+  return lc->cwd_stat_cacheable && lc->cwd_known && c->req->data.nr == SYS_newfstatat &&
+         (c->req->data.args[3] & 0xffffffffu) == 0 && c->path[1] && c->path_len[1] == lc->cwd_len &&
+         memcmp(c->path[1], lc->cwd, lc->cwd_len) == 0;
 }
 
 /* R: guest memory to the controller, after a status byte. */
@@ -65,7 +66,8 @@ static void cmd_string(struct exchange *x) {
   uint64_t ptr = wire_in64(), maxlen = wire_in64();
   if (maxlen > MAX_CHUNK) maxlen = MAX_CHUNK;
   uint64_t n = 0; /* nothing to read when maxlen is 0, whatever the pointer */
-  if ((maxlen && guest_string(x->pid, ptr, maxlen, (unsigned char *)iobuf + 9, &n) < 0) || !notif_id_valid(x->run->listener, x->c->req->id)) {
+  if ((maxlen && guest_string(x->pid, ptr, maxlen, (unsigned char *)iobuf + 9, &n) < 0) ||
+      !notif_id_valid(x->run->listener, x->c->req->id)) {
     wire_out(&(char){STATUS_FAULT}, 1);
     x->fault = 1;
     return;
@@ -82,7 +84,8 @@ static void cmd_write(struct exchange *x) {
   if (size > MAX_CHUNK) protocol_fatal("W larger than the supervisor's chunk");
   wire_in(iobuf, size);
   if (guest_write(x->pid, ptr, iobuf, size) < 0) x->fault = 1;
-  if (x->learn && ptr == x->c->req->data.args[2] && size == sizeof x->lc->cwd_stat) memcpy(x->lc->cwd_stat, iobuf, size), x->learned = 1;
+  if (x->learn && ptr == x->c->req->data.args[2] && size == sizeof x->lc->cwd_stat)
+    memcpy(x->lc->cwd_stat, iobuf, size), x->learned = 1;
 }
 
 /* E: the errno of the result to come. */
@@ -98,7 +101,8 @@ static void cmd_errno(struct exchange *x) {
 static void cmd_virtual(struct exchange *x) {
   int64_t target = (int64_t)wire_in64();
   uint64_t flags = wire_in64();
-  int64_t res = inject(x->run->listener, x->c->req->id, x->run->guest.placeholder, target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
+  int64_t res = inject(x->run->listener, x->c->req->id, x->run->guest.placeholder,
+                       target >= 0 && target <= INT_MAX ? (int)target : -1, (flags & O_CLOEXEC) != 0);
   wire_out(&(char){STATUS_OK}, 1);
   wire_out(&res, 8);
 }
@@ -164,7 +168,8 @@ static void cmd_listing(struct exchange *x) {
 /* C (final): the call runs natively (descriptor calls only). */
 static void cmd_continue(struct exchange *x) {
   enum fate f = x->c->fate->fate;
-  if (f != FD && f != FDN && f != FDX && f != DUP) protocol_fatal("C (continue) answered to a call that may not run natively");
+  if (f != FD && f != FDN && f != FDX && f != DUP)
+    protocol_fatal("C (continue) answered to a call that may not run natively");
   respond(x->run->listener, x->c->req->id, 0, x->fault ? EFAULT : 0, !x->fault);
 }
 
@@ -185,21 +190,41 @@ static void cmd_result(struct exchange *x) {
 /* One command from the controller; returns 1 when it was the call's final answer. */
 static int command(struct exchange *x, unsigned char cmd) {
   switch (cmd) {
-  case CMD_READ: cmd_read(x); return 0;
-  case CMD_STRING: cmd_string(x); return 0;
-  case CMD_WRITE: cmd_write(x); return 0;
-  case CMD_ERRNO: cmd_errno(x); return 0;
-  case CMD_VIRTUAL: cmd_virtual(x); return 0;
-  case CMD_LISTING: cmd_listing(x); return 0;
-  case CMD_OPEN_HOST: cmd_open_host(x); return 1;
-  case CMD_SEALED_COPY: cmd_sealed_copy(x); return 1;
-  case CMD_CONTINUE: cmd_continue(x); return 1;
-  case CMD_RESULT: cmd_result(x); return 1;
-  default: {
-    char what[64];
-    snprintf(what, sizeof what, "unexpected command byte 0x%02x", cmd);
-    protocol_fatal(what);
-  }
+    case CMD_READ:
+      cmd_read(x);
+      return 0;
+    case CMD_STRING:
+      cmd_string(x);
+      return 0;
+    case CMD_WRITE:
+      cmd_write(x);
+      return 0;
+    case CMD_ERRNO:
+      cmd_errno(x);
+      return 0;
+    case CMD_VIRTUAL:
+      cmd_virtual(x);
+      return 0;
+    case CMD_LISTING:
+      cmd_listing(x);
+      return 0;
+    case CMD_OPEN_HOST:
+      cmd_open_host(x);
+      return 1;
+    case CMD_SEALED_COPY:
+      cmd_sealed_copy(x);
+      return 1;
+    case CMD_CONTINUE:
+      cmd_continue(x);
+      return 1;
+    case CMD_RESULT:
+      cmd_result(x);
+      return 1;
+    default: {
+      char what[64];
+      snprintf(what, sizeof what, "unexpected command byte 0x%02x", cmd);
+      protocol_fatal(what);
+    }
   }
 }
 

@@ -19,7 +19,8 @@
 #include "wire.h"
 
 void guest_init(struct guest *g) {
-  static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout", PLACEHOLDER_PREFIX "stderr"};
+  static const char *const stdio_names[3] = {PLACEHOLDER_PREFIX "stdin", PLACEHOLDER_PREFIX "stdout",
+                                             PLACEHOLDER_PREFIX "stderr"};
   g->iobuf = malloc(MAX_CHUNK + 16);
   if (!g->iobuf) fatal("malloc");
   g->placeholder = (int)syscall(SYS_memfd_create, VIRTUAL_NAME, 0);
@@ -149,7 +150,8 @@ uint64_t guest_shm_bytes(const struct guest *g, pid_t pid) {
   for (struct dirent *e; (e = readdir(d)) != NULL;) {
     struct stat st;
     if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, 0) < 0) continue;
-    if (st.st_dev == g->placeholder_dev && S_ISREG(st.st_mode) && st.st_blocks > 0) total += (uint64_t)st.st_blocks * 512;
+    if (st.st_dev == g->placeholder_dev && S_ISREG(st.st_mode) && st.st_blocks > 0)
+      total += (uint64_t)st.st_blocks * 512;
   }
   closedir(d);
   return total;

@@ -22,14 +22,16 @@
 #include "wire.h"
 
 /* Encodes the call and answers it, here or through the controller. */
-static void forward_call(struct run *run, struct local *lc, const struct seccomp_notif *req, const struct syscall_fate *f) {
+static void forward_call(struct run *run, struct local *lc, const struct seccomp_notif *req,
+                         const struct syscall_fate *f) {
   struct call c;
   encode_call(&c, req, f);
   forward(run, lc, &c);
 }
 
 /* fstat of a real descriptor, answered here (see describe_real_fd). */
-static void answer_real_fstat(struct run *run, struct local *lc, const struct seccomp_notif *req, int64_t fd, uint64_t buf) {
+static void answer_real_fstat(struct run *run, struct local *lc, const struct seccomp_notif *req, int64_t fd,
+                              uint64_t buf) {
   int local = fetch_guest_fd(&run->guest, fd);
   if (local < 0) {
     respond(run->listener, req->id, 0, -local, 0);
@@ -39,7 +41,8 @@ static void answer_real_fstat(struct run *run, struct local *lc, const struct se
   int rc = describe_real_fd(lc, local, &st);
   close(local);
   if (rc < 0) respond(run->listener, req->id, 0, -rc, 0);
-  else if (guest_write((pid_t)req->pid, buf, &st, sizeof st) < 0 || !notif_id_valid(run->listener, req->id)) respond(run->listener, req->id, 0, EFAULT, 0);
+  else if (guest_write((pid_t)req->pid, buf, &st, sizeof st) < 0 || !notif_id_valid(run->listener, req->id))
+    respond(run->listener, req->id, 0, EFAULT, 0);
   else respond(run->listener, req->id, 0, 0, 0);
 }
 
@@ -87,15 +90,18 @@ static void handle_mmap(struct run *run, const struct seccomp_notif *req) {
   if (req->data.args[3] & MAP_ANONYMOUS) {
     check_heap(run, req->data.args[1]);
     respond(run->listener, req->id, 0, 0, 1);
-  } else if (fd_is_virtual(&run->guest, (pid_t)req->pid, (int64_t)req->data.args[4])) respond(run->listener, req->id, 0, ENODEV, 0);
+  } else if (fd_is_virtual(&run->guest, (pid_t)req->pid, (int64_t)req->data.args[4]))
+    respond(run->listener, req->id, 0, ENODEV, 0);
   else respond(run->listener, req->id, 0, 0, 1);
 }
 
 /* FD and FDN calls: natively on a real descriptor (within the fd-command rules), else forwarded. */
-static void handle_fd_call(struct run *run, struct local *lc, const struct seccomp_notif *req, const struct syscall_fate *f) {
+static void handle_fd_call(struct run *run, struct local *lc, const struct seccomp_notif *req,
+                           const struct syscall_fate *f) {
   int nr = req->data.nr;
   /* fcntl F_DUPFD / F_DUPFD_CLOEXEC makes a descriptor: the controller keeps count of those. */
-  if (fd_command_forwarded(nr, req->data.args[1]) || fd_is_virtual(&run->guest, (pid_t)req->pid, (int64_t)req->data.args[0])) {
+  if (fd_command_forwarded(nr, req->data.args[1]) ||
+      fd_is_virtual(&run->guest, (pid_t)req->pid, (int64_t)req->data.args[0])) {
     forward_call(run, lc, req, f);
     return;
   }
@@ -109,31 +115,45 @@ static void handle_fd_call(struct run *run, struct local *lc, const struct secco
 }
 
 /* The call by its fate, once it has passed the open-file limit. */
-static void handle_fate(struct run *run, struct local *lc, const struct seccomp_notif *req, const struct syscall_fate *f) {
+static void handle_fate(struct run *run, struct local *lc, const struct seccomp_notif *req,
+                        const struct syscall_fate *f) {
   int listener = run->listener;
   switch (f->fate) {
-  case EXEC:
-  case REFUSE: refuse_reported(run, req, f->sig, f->fate == EXEC ? EPERM : f->err); return;
-  case MMAP: handle_mmap(run, req); return;
-  case FDN:
-  case FD: handle_fd_call(run, lc, req, f); return;
-  case FWD:
-    if (req->data.nr == SYS_newfstatat && stat_real_fd(run, lc, req)) return;
-    forward_call(run, lc, req, f);
-    return;
-  case FDX: forward_call(run, lc, req, f); return;
-  case CLONE: /* a new thread, without a cgroup (see thread_fits); or anything else, refused */
-    if (!clone_is_thread(req->data.args[0])) refuse_reported(run, req, f->sig, EPERM);
-    else if (thread_fits(&run->limits, (pid_t)req->pid)) respond(listener, req->id, 0, 0, 1);
-    else respond(listener, req->id, 0, EAGAIN, 0);
-    return;
-  case SELF: refuse_reported(run, req, f->sig, EPERM); return; /* another process, or prlimit64 setting a limit of the guest's own */
-  case NEWFD: respond(listener, req->id, 0, 0, 1); return;
-  case DUP:
-    if (dup_between_real(req)) respond(listener, req->id, 0, 0, 1);
-    else forward_call(run, lc, req, f);
-    return;
-  default: respond(listener, req->id, 0, ENOSYS, 0); /* ALLOW/ERR/... never notify */
+    case EXEC:
+    case REFUSE:
+      refuse_reported(run, req, f->sig, f->fate == EXEC ? EPERM : f->err);
+      return;
+    case MMAP:
+      handle_mmap(run, req);
+      return;
+    case FDN:
+    case FD:
+      handle_fd_call(run, lc, req, f);
+      return;
+    case FWD:
+      if (req->data.nr == SYS_newfstatat && stat_real_fd(run, lc, req)) return;
+      forward_call(run, lc, req, f);
+      return;
+    case FDX:
+      forward_call(run, lc, req, f);
+      return;
+    case CLONE: /* a new thread, without a cgroup (see thread_fits); or anything else, refused */
+      if (!clone_is_thread(req->data.args[0])) refuse_reported(run, req, f->sig, EPERM);
+      else if (thread_fits(&run->limits, (pid_t)req->pid)) respond(listener, req->id, 0, 0, 1);
+      else respond(listener, req->id, 0, EAGAIN, 0);
+      return;
+    case SELF:
+      refuse_reported(run, req, f->sig, EPERM);
+      return; /* another process, or prlimit64 setting a limit of the guest's own */
+    case NEWFD:
+      respond(listener, req->id, 0, 0, 1);
+      return;
+    case DUP:
+      if (dup_between_real(req)) respond(listener, req->id, 0, 0, 1);
+      else forward_call(run, lc, req, f);
+      return;
+    default:
+      respond(listener, req->id, 0, ENOSYS, 0); /* ALLOW/ERR/... never notify */
   }
 }
 

@@ -85,7 +85,8 @@ static int open_id_lock(struct identity *id) {
   struct stat st;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
     close(fd);
-    snprintf(what, sizeof what, "the uid lock file %s is not a regular file of ours closed to others (mode 0600)", path);
+    snprintf(what, sizeof what, "the uid lock file %s is not a regular file of ours closed to others (mode 0600)",
+             path);
     return id_fail(id, what, 0);
   }
   return fd;
@@ -144,8 +145,10 @@ uint32_t claim_id(struct identity *id) {
   release_id(id);
   if (!id_range_mapped(id, "/proc/self/uid_map") || !id_range_mapped(id, "/proc/self/gid_map")) {
     char what[160];
-    snprintf(what, sizeof what, "the uid range %u..%u is not mapped in this user namespace (a container?): give one inside it (--uid-range)",
-             (unsigned)id->range.first, (unsigned)(id->range.first + id->range.count - 1));
+    snprintf(
+        what, sizeof what,
+        "the uid range %u..%u is not mapped in this user namespace (a container?): give one inside it (--uid-range)",
+        (unsigned)id->range.first, (unsigned)(id->range.first + id->range.count - 1));
     id_fail(id, what, 0);
     return 0;
   }
@@ -173,9 +176,9 @@ uint32_t claim_id(struct identity *id) {
   }
   close(fd);
   char what[PATH_MAX + 120];
-  snprintf(what, sizeof what, "no free uid: all %u of %u..%u are in use by other runs (lock file %s)", (unsigned)id->range.count,
-           (unsigned)id->range.first, (unsigned)(id->range.first + id->range.count - 1), id->range.lock_file);
+  snprintf(what, sizeof what, "no free uid: all %u of %u..%u are in use by other runs (lock file %s)",
+           (unsigned)id->range.count, (unsigned)id->range.first, (unsigned)(id->range.first + id->range.count - 1),
+           id->range.lock_file);
   id_fail(id, what, 0);
   return 0;
 }
-

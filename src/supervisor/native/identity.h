@@ -31,11 +31,11 @@ struct id_range {
 /* The range asked for, and the claim held by this process (claimed 0: none). */
 struct identity {
   struct id_range range;
-  int lock_fd;             /* the lock file, while a claim is held */
+  int lock_fd; /* the lock file, while a claim is held */
   uint32_t claimed;
   struct id_range claimed_from;
   char failure[PATH_MAX + 200]; /* why the last claim failed, for the run's error */
-  int err;                 /* and its errno (0: none) */
+  int err;                      /* and its errno (0: none) */
 };
 
 /* The default range and lock file, no claim. */

@@ -224,15 +224,21 @@ __attribute__((noreturn)) static void child_gave_no_listener(struct run *run) {
   }
   run->child = -1;
   char what[160];
-  if (WIFSIGNALED(status)) snprintf(what, sizeof what, "the guest's child was killed by signal %d before handing over its seccomp listener", WTERMSIG(status));
-  else snprintf(what, sizeof what, "the guest's child ended (exit status %d) before handing over its seccomp listener", WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    snprintf(what, sizeof what, "the guest's child was killed by signal %d before handing over its seccomp listener",
+             WTERMSIG(status));
+  else
+    snprintf(what, sizeof what, "the guest's child ended (exit status %d) before handing over its seccomp listener",
+             WEXITSTATUS(status));
   start_failed(run, what, 0);
 }
 
 void start_child(struct run *run, struct walls *w, char **guest_argv, int standby) {
   int sv[2], go[2] = {-1, -1};
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) start_failed(run, "socketpair for the guest's child", errno);
-  if (pipe2(run->early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0)) start_failed(run, "pipe2 for the guest's child", errno);
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    start_failed(run, "socketpair for the guest's child", errno);
+  if (pipe2(run->early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0))
+    start_failed(run, "pipe2 for the guest's child", errno);
   fork_child(run);
   if (run->child < 0) start_failed(run, "fork of the guest's child", errno);
   if (run->child == 0) {

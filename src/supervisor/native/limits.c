@@ -32,12 +32,12 @@ static const struct number_option {
   size_t field; /* offsetof(struct walls, ...), or HEAP_LIMIT */
   uint64_t max;
 } NUMBER_OPTIONS[] = {
-  {"--as", offsetof(struct walls, as), UINT64_MAX},
-  {"--cpu", offsetof(struct walls, cpu), UINT32_MAX}, /* its hard limit is one more second */
-  {"--nofile", offsetof(struct walls, nofile), INT_MAX},
-  {"--fsize", offsetof(struct walls, fsize), UINT64_MAX},
-  {"--nproc", offsetof(struct walls, nproc), INT_MAX},
-  {"--heap", HEAP_LIMIT, UINT64_MAX},
+    {"--as", offsetof(struct walls, as), UINT64_MAX},
+    {"--cpu", offsetof(struct walls, cpu), UINT32_MAX}, /* its hard limit is one more second */
+    {"--nofile", offsetof(struct walls, nofile), INT_MAX},
+    {"--fsize", offsetof(struct walls, fsize), UINT64_MAX},
+    {"--nproc", offsetof(struct walls, nproc), INT_MAX},
+    {"--heap", HEAP_LIMIT, UINT64_MAX},
 };
 #define N_NUMBER_OPTIONS (sizeof NUMBER_OPTIONS / sizeof NUMBER_OPTIONS[0])
 
@@ -59,10 +59,16 @@ int number_option(struct limits *l, struct walls *w, const char *option, const c
 }
 
 int limit_option(struct limits *l, int argc, char **argv, int *k) {
-  static const struct { const char *name; enum cgroup_mode mode; } modes[] = {{"off", CGROUP_OFF}, {"auto", CGROUP_AUTO}, {"required", CGROUP_REQUIRED}};
+  static const struct {
+    const char *name;
+    enum cgroup_mode mode;
+  } modes[] = {{"off", CGROUP_OFF}, {"auto", CGROUP_AUTO}, {"required", CGROUP_REQUIRED}};
   if (*k + 1 >= argc) return 0;
   const char *o = argv[*k], *v = argv[*k + 1];
-  uint64_t *number = strcmp(o, "--memory") == 0 ? &l->memory : strcmp(o, "--tasks") == 0 ? &l->tasks : strcmp(o, "--max-fds") == 0 ? &l->fds : NULL;
+  uint64_t *number = strcmp(o, "--memory") == 0    ? &l->memory
+                     : strcmp(o, "--tasks") == 0   ? &l->tasks
+                     : strcmp(o, "--max-fds") == 0 ? &l->fds
+                                                   : NULL;
   int ok = 0;
   if (number) ok = parse_uint(v, UINT64_MAX, number) == 0;
   else if (strcmp(o, "--cgroup") == 0) {
@@ -109,7 +115,8 @@ static const char *cgroup_wall(struct run *run, int *err) {
   if (!wall && l->cgroup == CGROUP_REQUIRED) {
     int e = *err ? *err : ENOENT;
     char why[200];
-    snprintf(why, sizeof why, "no writable cgroup v2 with memory and pids, nor v1 memory and pids hierarchies: %s", strerror(e));
+    snprintf(why, sizeof why, "no writable cgroup v2 with memory and pids, nor v1 memory and pids hierarchies: %s",
+             strerror(e));
     fprintf(stderr, "pypy-box-supervisor: the cgroup wall was asked for and cannot be made (%s)\n", why);
     note(&run->notes, NOTE_WALL_FAILED " cgroup %s %llu\n", why, (unsigned long long)e);
     end_guest(run);
@@ -132,14 +139,16 @@ static void caps_as_rlimits(struct run *run, struct walls *w, int protocol) {
     if (!protocol) l->memory_poll = l->memory;
   }
   if (l->tasks && (!w->nproc || w->nproc > l->tasks)) w->nproc = l->tasks;
-  if (l->memory || l->tasks) note(&run->notes, NOTE_WALLS_PLUS " rlimit-memory%s%.0llu\n", l->memory_poll ? ",memory-poll" : "", 0);
+  if (l->memory || l->tasks)
+    note(&run->notes, NOTE_WALLS_PLUS " rlimit-memory%s%.0llu\n", l->memory_poll ? ",memory-poll" : "", 0);
 }
 
 void set_up_caps(struct run *run, struct walls *w, int protocol) {
   struct limits *l = &run->limits;
   l->cpu = w->cpu;
   int other_walls = protocol || w->namespaces != NAMESPACES_WHERE_ALLOWED || !w->drop_root;
-  int wrong_group = l->cgroup == CGROUP_OFF ? run->cgroup.version != 0 : l->cgroup == CGROUP_REQUIRED && !run->cgroup.version;
+  int wrong_group =
+      l->cgroup == CGROUP_OFF ? run->cgroup.version != 0 : l->cgroup == CGROUP_REQUIRED && !run->cgroup.version;
   if (run->premade_go >= 0 && (other_walls || wrong_group)) discard_premade(run); /* its group goes with it */
   int err = 0;
   const char *wall = l->cgroup != CGROUP_OFF ? cgroup_wall(run, &err) : NULL;
@@ -186,10 +195,14 @@ static uint64_t new_fds(const struct seccomp_notif *req) {
     if (m->nr != req->data.nr) continue;
     const __u64 *a = req->data.args;
     switch (m->when) {
-    case MAKES_ALWAYS: return m->count;
-    case MAKES_IF_FIRST_ARG_NEG1: return (int32_t)(uint32_t)a[0] == -1 ? m->count : 0;
-    case MAKES_IF_TARGET_FREE: return guest_fd_open((pid_t)req->pid, a[1]) ? 0 : m->count;
-    case MAKES_IF_DUPFD: return (a[1] & 0xffffffffu) == F_DUPFD || (a[1] & 0xffffffffu) == F_DUPFD_CLOEXEC ? m->count : 0;
+      case MAKES_ALWAYS:
+        return m->count;
+      case MAKES_IF_FIRST_ARG_NEG1:
+        return (int32_t)(uint32_t)a[0] == -1 ? m->count : 0;
+      case MAKES_IF_TARGET_FREE:
+        return guest_fd_open((pid_t)req->pid, a[1]) ? 0 : m->count;
+      case MAKES_IF_DUPFD:
+        return (a[1] & 0xffffffffu) == F_DUPFD || (a[1] & 0xffffffffu) == F_DUPFD_CLOEXEC ? m->count : 0;
     }
   }
   return 0;
@@ -244,6 +257,8 @@ void note_end_limits(struct run *run, int status) {
   note_reached(run);
   if (!WIFSIGNALED(status)) return;
   int sig = WTERMSIG(status);
-  if (sig == SIGXCPU || (sig == SIGKILL && l->cpu && l->guest_cpu_us / 1000000u >= l->cpu)) note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_CPU, (unsigned long long)l->cpu);
-  else if (sig == SIGKILL && cgroup_oom_killed(&run->cgroup)) note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_MEMORY, (unsigned long long)l->memory);
+  if (sig == SIGXCPU || (sig == SIGKILL && l->cpu && l->guest_cpu_us / 1000000u >= l->cpu))
+    note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_CPU, (unsigned long long)l->cpu);
+  else if (sig == SIGKILL && cgroup_oom_killed(&run->cgroup))
+    note(&run->notes, NOTE_LIMIT " %s %llu\n", LIMIT_NAME_MEMORY, (unsigned long long)l->memory);
 }

@@ -16,7 +16,7 @@
 #include "reports.h"
 
 /* What a handler below returns besides a grant or a report code. */
-#define FORWARD LOCAL_FORWARD /* not answered here: the controller's */
+#define FORWARD LOCAL_FORWARD   /* not answered here: the controller's */
 #define ANSWERED LOCAL_ANSWERED /* answered and reported by the handler itself */
 
 /* An answer given here: the call's result or errno, and what answered it (for the report). */
@@ -26,7 +26,8 @@ struct answer {
   char host[PATH_MAX + 1]; /* the host path that answered (or the virtual one; see report) */
 };
 
-static int local_stat(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, int follow, uint64_t buf, int64_t *result, int *err, char *host) {
+static int local_stat(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, int follow,
+                      uint64_t buf, int64_t *result, int *err, char *host) {
   int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, follow, host, err);
   if (g == GRANT_MISSING_NAME) {
     *result = -1;
@@ -58,7 +59,8 @@ static int local_stat(struct local *lc, const struct seccomp_notif *req, const c
   return g;
 }
 
-static int local_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host) {
+static int local_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err,
+                        char *host) {
   if (mode & ~(uint64_t)7 || mode & W_OK) return FORWARD;
   int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, 1, host, err);
   if (g == GRANT_MISSING_NAME) {
@@ -84,7 +86,8 @@ static int local_access(struct local *lc, const char *path, size_t n, uint64_t m
 }
 
 /* getdents64 from a listing: whole records that fit in `count`, as the controller packs them. */
-static int local_getdents(struct local *lc, const struct seccomp_notif *req, int64_t fd, uint64_t buf, uint64_t count, int64_t *result, int *err) {
+static int local_getdents(struct local *lc, const struct seccomp_notif *req, int64_t fd, uint64_t buf, uint64_t count,
+                          int64_t *result, int *err) {
   size_t k = 0;
   while (k < lc->n_listings && lc->listings[k].fd != fd) k++;
   if (k == lc->n_listings) return FORWARD;
@@ -157,7 +160,8 @@ static int local_open(struct local *lc, const char *path, size_t n, uint64_t fla
 }
 
 /* readlink: a virtual symlink's text, EINVAL for a granted file or directory, or a missing name. */
-static int local_readlink(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, uint64_t buf, int64_t size, int64_t *result, int *err, char *host) {
+static int local_readlink(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, uint64_t buf,
+                          int64_t size, int64_t *result, int *err, char *host) {
   if (size <= 0) return FORWARD;
   int g = resolve_local(lc, path, n, 0, host, err);
   if (g == GRANT_MISSING_NAME) {
@@ -218,7 +222,8 @@ int describe_real_fd(struct local *lc, int fd, struct stat *out) {
   const struct local_grant *hit = NULL;
   for (size_t k = 0; k < lc->n_host_devs; k++) {
     const struct local_grant *h = &lc->host_devs[k];
-    if (h->len > best && (size_t)n >= h->len && memcmp(path, h->path, h->len) == 0 && (path[h->len] == 0 || path[h->len] == '/' || h->len == 1)) {
+    if (h->len > best && (size_t)n >= h->len && memcmp(path, h->path, h->len) == 0 &&
+        (path[h->len] == 0 || path[h->len] == '/' || h->len == 1)) {
       best = h->len;
       hit = h;
     }
@@ -229,7 +234,8 @@ int describe_real_fd(struct local *lc, int fd, struct stat *out) {
 }
 
 /* The answer's bytes into the guest's buffer at addr: 0 and the result, or EFAULT. */
-static void write_answer(const struct call *c, struct answer *a, uint64_t addr, const void *bytes, size_t n, int64_t result) {
+static void write_answer(const struct call *c, struct answer *a, uint64_t addr, const void *bytes, size_t n,
+                         int64_t result) {
   if (guest_write((pid_t)c->req->pid, addr, bytes, n) < 0) a->err = EFAULT, a->result = -1;
   else a->err = 0, a->result = result;
 }
@@ -244,7 +250,8 @@ static int answer_identity(struct local *lc, const struct call *c, struct answer
 
 /* The granted host directory behind fstat(fd) or newfstatat(fd, "", AT_EMPTY_PATH): its index in dir_fds, or -1. */
 static int dir_fd_of_call(struct local *lc, const struct call *c) {
-  int empty = c->req->data.nr == SYS_fstat || ((c->req->data.args[3] & AT_EMPTY_PATH) && c->path[1] && c->path_len[1] == 0);
+  int empty =
+      c->req->data.nr == SYS_fstat || ((c->req->data.args[3] & AT_EMPTY_PATH) && c->path[1] && c->path_len[1] == 0);
   return empty ? dir_fd_index(lc, int_arg(c->req, 0)) : -1;
 }
 
@@ -270,7 +277,8 @@ static int answer_fstatat(struct local *lc, const struct call *c, struct answer 
     write_answer(c, a, arg[2], lc->cwd_stat, sizeof lc->cwd_stat, 0);
     return GRANT_REPEATED_ANSWER;
   }
-  return local_stat(lc, c->req, p, c->path_len[1], !(flags & AT_SYMLINK_NOFOLLOW), arg[2], &a->result, &a->err, a->host);
+  return local_stat(lc, c->req, p, c->path_len[1], !(flags & AT_SYMLINK_NOFOLLOW), arg[2], &a->result, &a->err,
+                    a->host);
 }
 
 static int answer_stat(struct local *lc, const struct call *c, struct answer *a) {
@@ -281,7 +289,8 @@ static int answer_stat(struct local *lc, const struct call *c, struct answer *a)
     return nr == SYS_fstat ? FORWARD : answer_fstatat(lc, c, a);
   }
   if (!c->path[0]) return FORWARD;
-  return local_stat(lc, c->req, c->path[0], c->path_len[0], nr == SYS_stat, c->req->data.args[1], &a->result, &a->err, a->host);
+  return local_stat(lc, c->req, c->path[0], c->path_len[0], nr == SYS_stat, c->req->data.args[1], &a->result, &a->err,
+                    a->host);
 }
 
 static int answer_access(struct local *lc, const struct call *c, struct answer *a) {
@@ -320,7 +329,8 @@ static int answer_readlink(struct local *lc, const struct call *c, struct answer
   const __u64 *arg = c->req->data.args;
   int at = c->req->data.nr == SYS_readlinkat;
   if (!c->path[at]) return FORWARD;
-  return local_readlink(lc, c->req, c->path[at], c->path_len[at], arg[at + 1], int_arg(c->req, at + 2), &a->result, &a->err, a->host);
+  return local_readlink(lc, c->req, c->path[at], c->path_len[at], arg[at + 1], int_arg(c->req, at + 2), &a->result,
+                        &a->err, a->host);
 }
 
 static int answer_uname(struct local *lc, const struct call *c, struct answer *a) {
@@ -346,17 +356,41 @@ static int answer_open(struct run *run, struct local *lc, const struct call *c, 
 /* The call's handler: a grant or code (answered), FORWARD, or ANSWERED. */
 static int answer_call(struct run *run, struct local *lc, const struct call *c, struct answer *a, uint64_t t0) {
   switch (c->req->data.nr) {
-  case SYS_getuid: case SYS_geteuid: case SYS_getgid: case SYS_getegid: return answer_identity(lc, c, a);
-  case SYS_fstat: case SYS_newfstatat: case SYS_stat: case SYS_lstat: return answer_stat(lc, c, a);
-  case SYS_access: case SYS_faccessat: case SYS_faccessat2: return answer_access(lc, c, a);
-  case SYS_getdents64: return local_getdents(lc, c->req, int_arg(c->req, 0), c->req->data.args[1], c->req->data.args[2] & 0xffffffffu, &a->result, &a->err);
-  case SYS_close: return answer_close(run, lc, c, t0);
-  case SYS_getcwd: return answer_getcwd(lc, c, a);
-  case SYS_readlink: case SYS_readlinkat: return answer_readlink(lc, c, a);
-  case SYS_getrandom: return local_getrandom(c->req, c->req->data.args[0], (int64_t)c->req->data.args[1], &a->result, &a->err) < 0 ? FORWARD : GRANT_NONE;
-  case SYS_uname: return answer_uname(lc, c, a);
-  case SYS_open: case SYS_openat: return answer_open(run, lc, c, a, t0);
-  default: return FORWARD;
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid:
+      return answer_identity(lc, c, a);
+    case SYS_fstat:
+    case SYS_newfstatat:
+    case SYS_stat:
+    case SYS_lstat:
+      return answer_stat(lc, c, a);
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+      return answer_access(lc, c, a);
+    case SYS_getdents64:
+      return local_getdents(lc, c->req, int_arg(c->req, 0), c->req->data.args[1], c->req->data.args[2] & 0xffffffffu,
+                            &a->result, &a->err);
+    case SYS_close:
+      return answer_close(run, lc, c, t0);
+    case SYS_getcwd:
+      return answer_getcwd(lc, c, a);
+    case SYS_readlink:
+    case SYS_readlinkat:
+      return answer_readlink(lc, c, a);
+    case SYS_getrandom:
+      return local_getrandom(c->req, c->req->data.args[0], (int64_t)c->req->data.args[1], &a->result, &a->err) < 0
+                 ? FORWARD
+                 : GRANT_NONE;
+    case SYS_uname:
+      return answer_uname(lc, c, a);
+    case SYS_open:
+    case SYS_openat:
+      return answer_open(run, lc, c, a, t0);
+    default:
+      return FORWARD;
   }
 }
 
@@ -393,10 +427,15 @@ static void stdio_stat(const struct local *lc, struct stat *st) {
 static int64_t stdio_statbuf(const struct call *c) {
   const __u64 *a = c->req->data.args;
   switch (c->req->data.nr) {
-  case SYS_fstat: return (int64_t)a[1];
-  case SYS_newfstatat: return (a[3] & AT_EMPTY_PATH) && c->path[1] && c->path_len[1] == 0 ? (int64_t)a[2] : -1;
-  case SYS_lseek: case SYS_ioctl: return 0;
-  default: return -1;
+    case SYS_fstat:
+      return (int64_t)a[1];
+    case SYS_newfstatat:
+      return (a[3] & AT_EMPTY_PATH) && c->path[1] && c->path_len[1] == 0 ? (int64_t)a[2] : -1;
+    case SYS_lseek:
+    case SYS_ioctl:
+      return 0;
+    default:
+      return -1;
   }
 }
 
@@ -429,21 +468,35 @@ int answer_stdio(struct run *run, struct local *lc, const struct call *c) {
 int changes_nothing(struct local *lc, const struct call *c) {
   int nr = c->req->data.nr;
   switch (nr) {
-  case SYS_newfstatat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_faccessat: case SYS_faccessat2:
-  case SYS_getcwd: case SYS_readlink: case SYS_readlinkat: case SYS_getuid: case SYS_geteuid: case SYS_getgid:
-  case SYS_getegid: case SYS_getrandom: case SYS_uname:
-    return 1;
-  case SYS_open:
-  case SYS_openat: {
-    /* Opening something of a read-only host grant (a directory of the interpreter's library). */
-    int at = nr == SYS_openat;
-    uint64_t flags = c->req->data.args[at + 1];
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | 020000000 /* O_TMPFILE without O_DIRECTORY */)) || !c->path[at]) return 0;
-    char host[PATH_MAX + 1];
-    int err = 0;
-    return resolve_local(lc, c->path[at], c->path_len[at], !(flags & O_NOFOLLOW), host, &err) >= 0;
-  }
-  default:
-    return 0;
+    case SYS_newfstatat:
+    case SYS_stat:
+    case SYS_lstat:
+    case SYS_access:
+    case SYS_faccessat:
+    case SYS_faccessat2:
+    case SYS_getcwd:
+    case SYS_readlink:
+    case SYS_readlinkat:
+    case SYS_getuid:
+    case SYS_geteuid:
+    case SYS_getgid:
+    case SYS_getegid:
+    case SYS_getrandom:
+    case SYS_uname:
+      return 1;
+    case SYS_open:
+    case SYS_openat: {
+      /* Opening something of a read-only host grant (a directory of the interpreter's library). */
+      int at = nr == SYS_openat;
+      uint64_t flags = c->req->data.args[at + 1];
+      if ((flags & O_ACCMODE) != O_RDONLY ||
+          (flags & (O_CREAT | O_TRUNC | 020000000 /* O_TMPFILE without O_DIRECTORY */)) || !c->path[at])
+        return 0;
+      char host[PATH_MAX + 1];
+      int err = 0;
+      return resolve_local(lc, c->path[at], c->path_len[at], !(flags & O_NOFOLLOW), host, &err) >= 0;
+    }
+    default:
+      return 0;
   }
 }

@@ -46,8 +46,12 @@
 #include "words.h"
 
 static const char USAGE[] =
-  "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces|--require-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n"
-  "       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n";
+    "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] "
+    "[--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces|--require-namespaces] "
+    "[--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir "
+    "ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat "
+    "HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n"
+    "       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n";
 
 /* The controller's streams: bigger pipes, the notes descriptor; and we reap all below us. */
 static void prepare_streams(struct run *run) {
@@ -100,10 +104,12 @@ static char **standby_start_message(struct run *run, int *argc_out, char *self) 
   if (s != FRAME_OK) frame_fatal("start message", s);
   /* The count, then that many arguments: at least one, and all inside the message. */
   uint64_t argc;
-  if (parse_uint(msg.word[0], msg.n - 1, &argc) < 0 || argc == 0) word_fatal("start message with a bad argument count", msg.word[0]);
+  if (parse_uint(msg.word[0], msg.n - 1, &argc) < 0 || argc == 0)
+    word_fatal("start message with a bad argument count", msg.word[0]);
   if (clearenv() != 0) fatal("clearenv");
   for (size_t k = 1 + argc; k < msg.n; k++)
-    if (!env_word_ok(msg.word[k]) || putenv(msg.word[k]) != 0) word_fatal("bad environment word in the start message", msg.word[k]);
+    if (!env_word_ok(msg.word[k]) || putenv(msg.word[k]) != 0)
+      word_fatal("bad environment word in the start message", msg.word[k]);
   msg.word[0] = self; /* the words stay allocated: argv and the environment point into them */
   msg.word[argc + 1] = NULL;
   *argc_out = (int)argc + 1;
@@ -213,7 +219,8 @@ static void controller_spoke(struct run *run) {
 static int poll_timeout(const struct run *run) {
   long age = reports_age_ms(&run->reports);
   int timeout = memory_polled(&run->limits) ? HEAP_CHECK_MS : -1;
-  if (age >= 0 && (timeout < 0 || REPORT_DELAY_MS - age < timeout)) timeout = age >= REPORT_DELAY_MS ? 0 : (int)(REPORT_DELAY_MS - age);
+  if (age >= 0 && (timeout < 0 || REPORT_DELAY_MS - age < timeout))
+    timeout = age >= REPORT_DELAY_MS ? 0 : (int)(REPORT_DELAY_MS - age);
   return timeout;
 }
 
@@ -230,7 +237,8 @@ __attribute__((noreturn)) static void serve_stock(struct run *run, struct local 
       if (errno == EINTR) continue;
       fatal("poll");
     }
-    if (reports_age_ms(&run->reports) >= REPORT_DELAY_MS || (ready == 0 && run->reports.used)) reports_flush(&run->reports);
+    if (reports_age_ms(&run->reports) >= REPORT_DELAY_MS || (ready == 0 && run->reports.used))
+      reports_flush(&run->reports);
     poll_heap(run);
     if (pfd[0].revents & POLLIN) {
       memset(req, 0, req_size);
@@ -266,7 +274,8 @@ int main(int argc, char **argv) {
   if (bad) return bad;
   prepare_streams(&run);
   /* A child started ahead runs as the uid claimed then: it serves a run of the same range only. */
-  if (geteuid() == 0 && !(id_claim_matches(&run.id) && run.id.claimed == run.premade_id)) discard_premade(&run); /* before its uid may be given up */
+  if (geteuid() == 0 && !(id_claim_matches(&run.id) && run.id.claimed == run.premade_id))
+    discard_premade(&run); /* before its uid may be given up */
   set_up_caps(&run, &o.walls, o.protocol_guest);
   take_identity(&run, &o.walls);
   if (o.protocol_guest) {

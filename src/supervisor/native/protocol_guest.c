@@ -114,7 +114,8 @@ static char **guest_environment(const struct window *win, int preload) {
   if (!envp) _exit(127);
   size_t k = 0;
   for (size_t j = 0; j < n; j++)
-    if (strncmp(environ[j], "LD_PRELOAD=", 11) != 0 && strncmp(environ[j], "PYPY_BOX_WALL=", 14) != 0) envp[k++] = environ[j];
+    if (strncmp(environ[j], "LD_PRELOAD=", 11) != 0 && strncmp(environ[j], "PYPY_BOX_WALL=", 14) != 0)
+      envp[k++] = environ[j];
   if (preload) {
     snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", win->wall_real);
     envp[k++] = preload_var;
@@ -123,7 +124,8 @@ static char **guest_environment(const struct window *win, int preload) {
   return envp;
 }
 
-__attribute__((noreturn)) static void protocol_child(struct run *run, const struct window *win, int sock, struct walls *w, const char *wall_lib, char **argv) {
+__attribute__((noreturn)) static void protocol_child(struct run *run, const struct window *win, int sock,
+                                                     struct walls *w, const char *wall_lib, char **argv) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
   /* Before the limits: the descriptor limit may be lower than its number. */
@@ -138,7 +140,8 @@ __attribute__((noreturn)) static void protocol_child(struct run *run, const stru
   }
   enter_pid_namespace(run, w);
   /* The program gets its three streams and nothing else (the notes are the supervisor's). */
-  if (syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0) < 0 || syscall(SYS_close_range, STRICT_HANDOFF_FD + 1, ~0U, 0) < 0) {
+  if (syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0) < 0 ||
+      syscall(SYS_close_range, STRICT_HANDOFF_FD + 1, ~0U, 0) < 0) {
     handoff_send(HANDOFF_WALL_FAILED, errno, "isolation", -1);
     _exit(127);
   }
@@ -197,7 +200,8 @@ static int take_exec_failure(struct run *run, int sock, int flags) {
   int fd;
   int got = handoff_recv(sock, &h, &fd, flags);
   if (fd >= 0) close(fd);
-  if (got == 1 && h.tag == HANDOFF_EXEC_FAILED) note(&run->notes, NOTE_EXEC_FAILED " %s %llu\n", strerror(h.err), (unsigned long long)h.err);
+  if (got == 1 && h.tag == HANDOFF_EXEC_FAILED)
+    note(&run->notes, NOTE_EXEC_FAILED " %s %llu\n", strerror(h.err), (unsigned long long)h.err);
   return got;
 }
 
@@ -237,7 +241,8 @@ static int library_place(const struct window *win, const char *path) {
  * call's result. The file must be regular and readable by anyone, so the supervisor's own
  * privileges lend the guest nothing. Returns 0 (answered) or the errno to refuse with.
  */
-static int open_library(int listener, const struct window *win, const struct seccomp_notif *req, uint64_t path_ptr, uint64_t flags64) {
+static int open_library(int listener, const struct window *win, const struct seccomp_notif *req, uint64_t path_ptr,
+                        uint64_t flags64) {
   unsigned char path[PATH_MAX + 1];
   uint64_t len;
   if (guest_string((pid_t)req->pid, path_ptr, PATH_MAX, path, &len) < 0) return EFAULT;
@@ -330,7 +335,8 @@ static void know_library_places(struct run *run, struct window *win, const char 
     note(&run->notes, NOTE_EXEC_FAILED " %s %llu\n", strerror(errno), (unsigned long long)errno);
     _exit(127);
   }
-  snprintf(win->exe_dir, sizeof win->exe_dir, "%.*s", (int)(strrchr(win->exe_real, '/') + 1 - win->exe_real), win->exe_real);
+  snprintf(win->exe_dir, sizeof win->exe_dir, "%.*s", (int)(strrchr(win->exe_real, '/') + 1 - win->exe_real),
+           win->exe_real);
   if (!realpath(wall_lib, win->wall_real)) wall_failed(run, "seccomp-strict", errno);
 }
 
@@ -394,6 +400,9 @@ void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_li
       wall_failed(run, "seccomp-strict", h.tag == HANDOFF_WALL_FAILED ? h.err : 0);
     }
   }
-  note(&run->notes, wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n" : NOTE_WALLS " parent-death-signal,%s%.0llu\n", walls, 0);
+  note(&run->notes,
+       wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n"
+                : NOTE_WALLS " parent-death-signal,%s%.0llu\n",
+       walls, 0);
   serve_protocol_guest(run, win, sv[0]);
 }

@@ -16,5 +16,6 @@
 #include "state.h"
 
 /* Starts the guest behind its walls and serves the strict filter until the guest ends (never returns). */
-__attribute__((noreturn)) void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv);
+__attribute__((noreturn)) void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib,
+                                                     char **argv);
 #endif

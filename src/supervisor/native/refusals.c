@@ -14,12 +14,18 @@
 
 static const char *family_name(uint64_t family) {
   switch ((uint32_t)family) {
-  case AF_UNIX: return "AF_UNIX";
-  case AF_INET: return "AF_INET";
-  case AF_INET6: return "AF_INET6";
-  case AF_NETLINK: return "AF_NETLINK";
-  case AF_PACKET: return "AF_PACKET";
-  default: return NULL;
+    case AF_UNIX:
+      return "AF_UNIX";
+    case AF_INET:
+      return "AF_INET";
+    case AF_INET6:
+      return "AF_INET6";
+    case AF_NETLINK:
+      return "AF_NETLINK";
+    case AF_PACKET:
+      return "AF_PACKET";
+    default:
+      return NULL;
   }
 }
 
@@ -53,25 +59,44 @@ static void exec_path(const struct seccomp_notif *req, char *out, size_t n) {
 static void refusal_detail(const struct seccomp_notif *req, char *out, size_t n) {
   const __u64 *a = req->data.args;
   switch (req->data.nr) {
-  case SYS_socket:
-  case SYS_socketpair: {
-    const char *name = family_name(a[0]);
-    if (name) snprintf(out, n, "family=%s", name);
-    else snprintf(out, n, "family=%d", (int)(uint32_t)a[0]);
-    return;
-  }
-  case SYS_connect:
-  case SYS_bind: address_family(req, 1, out, n); return;
-  case SYS_sendto: address_family(req, 4, out, n); return;
-  case SYS_kill:
-  case SYS_rt_sigqueueinfo: snprintf(out, n, "pid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]); return;
-  case SYS_tgkill: snprintf(out, n, "pid=%d,tid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1], (int)(uint32_t)a[2]); return;
-  case SYS_tkill: snprintf(out, n, "tid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]); return;
-  case SYS_prlimit64: snprintf(out, n, "pid=%d,resource=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]); return;
-  case SYS_ptrace: snprintf(out, n, "request=%lld,pid=%d", (long long)a[0], (int)(uint32_t)a[1]); return;
-  case SYS_clone: snprintf(out, n, "flags=0x%llx", (unsigned long long)a[0]); return;
-  case SYS_execve: exec_path(req, out, n); return;
-  default: snprintf(out, n, "-");
+    case SYS_socket:
+    case SYS_socketpair: {
+      const char *name = family_name(a[0]);
+      if (name) snprintf(out, n, "family=%s", name);
+      else snprintf(out, n, "family=%d", (int)(uint32_t)a[0]);
+      return;
+    }
+    case SYS_connect:
+    case SYS_bind:
+      address_family(req, 1, out, n);
+      return;
+    case SYS_sendto:
+      address_family(req, 4, out, n);
+      return;
+    case SYS_kill:
+    case SYS_rt_sigqueueinfo:
+      snprintf(out, n, "pid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]);
+      return;
+    case SYS_tgkill:
+      snprintf(out, n, "pid=%d,tid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1], (int)(uint32_t)a[2]);
+      return;
+    case SYS_tkill:
+      snprintf(out, n, "tid=%d,sig=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]);
+      return;
+    case SYS_prlimit64:
+      snprintf(out, n, "pid=%d,resource=%d", (int)(uint32_t)a[0], (int)(uint32_t)a[1]);
+      return;
+    case SYS_ptrace:
+      snprintf(out, n, "request=%lld,pid=%d", (long long)a[0], (int)(uint32_t)a[1]);
+      return;
+    case SYS_clone:
+      snprintf(out, n, "flags=0x%llx", (unsigned long long)a[0]);
+      return;
+    case SYS_execve:
+      exec_path(req, out, n);
+      return;
+    default:
+      snprintf(out, n, "-");
   }
 }
 

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-
 uint64_t mono_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -33,7 +32,8 @@ static uint16_t grant_code(int grant) {
   return GRANT_WIRE(grant);
 }
 
-void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0, const char *host) {
+void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0,
+            const char *host) {
   size_t hlen = host ? strlen(host) : 0;
   size_t need = 1 + c->len + 8 + 4 + 2 + 8 + 4 + 2 + hlen;
   if (r->used + need > REPORT_BUF) reports_flush(r);

@@ -23,7 +23,8 @@ void reports_flush_with(struct reports *r, const void *msg, size_t n);
  * (an index, or GRANT_WIRE of a GRANT_ code of contract.h), u64 CLOCK_MONOTONIC ns when the call arrived, u32 ns
  * spent, u16 length and the host path that answered (empty when none).
  */
-void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0, const char *host);
+void report(struct reports *r, const struct call *c, int64_t result, int32_t err, int grant, uint64_t t0,
+            const char *host);
 
 /* Milliseconds the oldest unsent report has waited (-1: none waits). */
 long reports_age_ms(const struct reports *r);

@@ -49,15 +49,15 @@ struct limits {
 
 /* The stock guest as the supervisor sees it: its placeholders, and a buffer for its data. */
 struct guest {
-  pid_t pid;                /* the interpreter (may differ from the child: PID namespace relays) */
+  pid_t pid;                 /* the interpreter (may differ from the child: PID namespace relays) */
   volatile int signal_pidfd; /* pid pinned as soon as known: terminal signals go there (end.c) */
-  int placeholder;          /* the virtual descriptors' placeholder */
-  int stdio_placeholder[3]; /* the standard streams' own, so they can be told apart */
-  ino_t placeholder_ino[4]; /* virtual, stdin, stdout, stderr, all on one memfd device */
+  int placeholder;           /* the virtual descriptors' placeholder */
+  int stdio_placeholder[3];  /* the standard streams' own, so they can be told apart */
+  ino_t placeholder_ino[4];  /* virtual, stdin, stdout, stderr, all on one memfd device */
   dev_t placeholder_dev;
-  int pidfd;                /* a pidfd of pid (for pidfd_getfd), opened on first use */
+  int pidfd; /* a pidfd of pid (for pidfd_getfd), opened on first use */
   pid_t pidfd_of;
-  char *iobuf;              /* one chunk (MAX_CHUNK) and a little room */
+  char *iobuf; /* one chunk (MAX_CHUNK) and a little room */
 };
 
 /* Refusals reported as denials (refusals.h): kinds kept, their repeats, and the ones only counted. */
@@ -83,20 +83,20 @@ struct reports {
 };
 
 struct run {
-  pid_t owner;       /* the supervisor: only it removes the run's cgroup */
-  pid_t controller;  /* the controller that started us (die_with_controller) */
-  pid_t child;       /* the guest's child (or the PID namespace's relay) */
-  int listener;      /* the seccomp listener of the child's filter */
-  int exec_done;     /* the child has started the interpreter */
+  pid_t owner;      /* the supervisor: only it removes the run's cgroup */
+  pid_t controller; /* the controller that started us (die_with_controller) */
+  pid_t child;      /* the guest's child (or the PID namespace's relay) */
+  int listener;     /* the seccomp listener of the child's filter */
+  int exec_done;    /* the child has started the interpreter */
   /*
    * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
    * (read end here, write end in init): the run's end is told to the controller at once, while
    * the namespaces are still being torn down (end_early).
    */
   int early_status[2];
-  int told_early;    /* the controller has the status and our streams are closed */
-  int premade_go;    /* write end of a standby child's GO_FD (-1: none waiting) */
-  uint32_t premade_id; /* the uid a standby child runs as: it serves a run of the same range only */
+  int told_early;                       /* the controller has the status and our streams are closed */
+  int premade_go;                       /* write end of a standby child's GO_FD (-1: none waiting) */
+  uint32_t premade_id;                  /* the uid a standby child runs as: it serves a run of the same range only */
   int streams_prepared, stock_prepared; /* done once, in a standby's start or the run's */
   struct notes notes;
   struct limits limits;
@@ -113,7 +113,7 @@ struct options {
   int protocol_guest; /* --protocol-guest: the guest speaks the protocol itself */
   int config_stdin;   /* --config-stdin: the local answers' options follow on stdin */
   const char *wall_lib;
-  char **guest_argv;  /* PROGRAM ARGV0 [ARGS...] */
+  char **guest_argv; /* PROGRAM ARGV0 [ARGS...] */
 };
 
 /* A run with nothing started: no child, no descriptors, the default caps. */

@@ -4,62 +4,63 @@
 #include <linux/audit.h>
 #include <sys/syscall.h>
 
-#define FD_IN(lo, hi) {0, (lo), (hi), 0}
+#define FD_IN(lo, hi) \
+  { 0, (lo), (hi), 0 }
 static const struct strict_row STRICT_TABLE[] = {
-  /* the protocol: requests on stdin, answers on stdout, fatal messages on stderr (first: most frequent) */
-  {SYS_read, STRICT_ALLOW, 0, 1, {FD_IN(0, 1)}},
-  {SYS_write, STRICT_ALLOW, 0, 1, {FD_IN(1, 3)}},
-  /* library files the supervisor handed over (the guest holds no other descriptor) */
-  {SYS_read, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
-  {SYS_pread64, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
-  {SYS_fstat, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
-  {SYS_close, STRICT_ALLOW, 0, 0, {{0}}},
-  /* its own memory */
-  {SYS_mmap, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_munmap, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_mremap, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_mprotect, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_madvise, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_brk, STRICT_ALLOW, 0, 0, {{0}}},
-  /* threads' bookkeeping that libc sets up at start */
-  {SYS_arch_prctl, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_set_tid_address, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_set_robust_list, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_rseq, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_futex, STRICT_ALLOW, 0, 0, {{0}}},
-  /* signals, to itself only */
-  {SYS_rt_sigreturn, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_rt_sigprocmask, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_rt_sigaction, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_sigaltstack, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_tgkill, STRICT_ALLOW, 0, 1, {{0, 0, 0, 1}}},
-  /* time, randomness, identity of itself */
-  {SYS_nanosleep, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_clock_nanosleep, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_clock_gettime, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_gettimeofday, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_getrandom, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_getpid, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_gettid, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_sched_yield, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_restart_syscall, STRICT_ALLOW, 0, 0, {{0}}},
-  /* reading its own limits (pid 0, no new value): libc asks for the stack size */
-  {SYS_prlimit64, STRICT_ALLOW, 0, 2, {{0, 0, 1, 0}, {2, 0, 1, 0}}},
-  {SYS_exit, STRICT_ALLOW, 0, 0, {{0}}},
-  {SYS_exit_group, STRICT_ALLOW, 0, 0, {{0}}},
-  /* the supervisor's child handing its listener over, before execve */
-  {SYS_sendmsg, STRICT_ALLOW, 0, 1, {FD_IN(STRICT_HANDOFF_FD, STRICT_HANDOFF_FD + 1)}},
-  /*
+    /* the protocol: requests on stdin, answers on stdout, fatal messages on stderr (first: most frequent) */
+    {SYS_read, STRICT_ALLOW, 0, 1, {FD_IN(0, 1)}},
+    {SYS_write, STRICT_ALLOW, 0, 1, {FD_IN(1, 3)}},
+    /* library files the supervisor handed over (the guest holds no other descriptor) */
+    {SYS_read, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
+    {SYS_pread64, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
+    {SYS_fstat, STRICT_ALLOW, 0, 1, {FD_IN(3, STRICT_FILE_FDS_END)}},
+    {SYS_close, STRICT_ALLOW, 0, 0, {{0}}},
+    /* its own memory */
+    {SYS_mmap, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_munmap, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_mremap, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_mprotect, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_madvise, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_brk, STRICT_ALLOW, 0, 0, {{0}}},
+    /* threads' bookkeeping that libc sets up at start */
+    {SYS_arch_prctl, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_set_tid_address, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_set_robust_list, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_rseq, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_futex, STRICT_ALLOW, 0, 0, {{0}}},
+    /* signals, to itself only */
+    {SYS_rt_sigreturn, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_rt_sigprocmask, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_rt_sigaction, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_sigaltstack, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_tgkill, STRICT_ALLOW, 0, 1, {{0, 0, 0, 1}}},
+    /* time, randomness, identity of itself */
+    {SYS_nanosleep, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_clock_nanosleep, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_clock_gettime, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_gettimeofday, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_getrandom, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_getpid, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_gettid, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_sched_yield, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_restart_syscall, STRICT_ALLOW, 0, 0, {{0}}},
+    /* reading its own limits (pid 0, no new value): libc asks for the stack size */
+    {SYS_prlimit64, STRICT_ALLOW, 0, 2, {{0, 0, 1, 0}, {2, 0, 1, 0}}},
+    {SYS_exit, STRICT_ALLOW, 0, 0, {{0}}},
+    {SYS_exit_group, STRICT_ALLOW, 0, 0, {{0}}},
+    /* the supervisor's child handing its listener over, before execve */
+    {SYS_sendmsg, STRICT_ALLOW, 0, 1, {FD_IN(STRICT_HANDOFF_FD, STRICT_HANDOFF_FD + 1)}},
+    /*
    * The preloaded library adding the same filter once more, window closed: SET_MODE_FILTER with no
    * flags only (a listener of the guest's own would take our notifications; TSYNC is not needed).
    */
-  {SYS_seccomp, STRICT_ALLOW, 0, 2, {{0, SECCOMP_SET_MODE_FILTER, SECCOMP_SET_MODE_FILTER + 1, 0}, {1, 0, 1, 0}}},
-  /* the loader's window (answered by the supervisor, see protocol_guest.h) */
-  {SYS_execve, STRICT_LOADER, EPERM, 0, {{0}}},
-  {SYS_openat, STRICT_LOADER, EACCES, 0, {{0}}},
-  {SYS_open, STRICT_LOADER, EACCES, 0, {{0}}},
-  {SYS_readlink, STRICT_LOADER, EACCES, 0, {{0}}},
-  {SYS_newfstatat, STRICT_LOADER, EACCES, 0, {{0}}},
+    {SYS_seccomp, STRICT_ALLOW, 0, 2, {{0, SECCOMP_SET_MODE_FILTER, SECCOMP_SET_MODE_FILTER + 1, 0}, {1, 0, 1, 0}}},
+    /* the loader's window (answered by the supervisor, see protocol_guest.h) */
+    {SYS_execve, STRICT_LOADER, EPERM, 0, {{0}}},
+    {SYS_openat, STRICT_LOADER, EACCES, 0, {{0}}},
+    {SYS_open, STRICT_LOADER, EACCES, 0, {{0}}},
+    {SYS_readlink, STRICT_LOADER, EACCES, 0, {{0}}},
+    {SYS_newfstatat, STRICT_LOADER, EACCES, 0, {{0}}},
 };
 #undef FD_IN
 #define STRICT_ROWS (sizeof STRICT_TABLE / sizeof STRICT_TABLE[0])

@@ -5,12 +5,22 @@
 #include <sys/syscall.h>
 
 const struct fd_maker FD_MAKERS[] = {
-  {SYS_pipe, 2, MAKES_ALWAYS}, {SYS_pipe2, 2, MAKES_ALWAYS}, {SYS_eventfd, 1, MAKES_ALWAYS},
-  {SYS_eventfd2, 1, MAKES_ALWAYS}, {SYS_epoll_create, 1, MAKES_ALWAYS}, {SYS_epoll_create1, 1, MAKES_ALWAYS},
-  {SYS_timerfd_create, 1, MAKES_ALWAYS}, {SYS_memfd_create, 1, MAKES_ALWAYS},
-  {SYS_signalfd4, 1, MAKES_IF_FIRST_ARG_NEG1}, {SYS_open, 1, MAKES_ALWAYS}, {SYS_openat, 1, MAKES_ALWAYS},
-  {SYS_creat, 1, MAKES_ALWAYS}, {SYS_dup, 1, MAKES_ALWAYS}, {SYS_dup2, 1, MAKES_IF_TARGET_FREE},
-  {SYS_dup3, 1, MAKES_IF_TARGET_FREE}, {SYS_fcntl, 1, MAKES_IF_DUPFD},
+    {SYS_pipe, 2, MAKES_ALWAYS},
+    {SYS_pipe2, 2, MAKES_ALWAYS},
+    {SYS_eventfd, 1, MAKES_ALWAYS},
+    {SYS_eventfd2, 1, MAKES_ALWAYS},
+    {SYS_epoll_create, 1, MAKES_ALWAYS},
+    {SYS_epoll_create1, 1, MAKES_ALWAYS},
+    {SYS_timerfd_create, 1, MAKES_ALWAYS},
+    {SYS_memfd_create, 1, MAKES_ALWAYS},
+    {SYS_signalfd4, 1, MAKES_IF_FIRST_ARG_NEG1},
+    {SYS_open, 1, MAKES_ALWAYS},
+    {SYS_openat, 1, MAKES_ALWAYS},
+    {SYS_creat, 1, MAKES_ALWAYS},
+    {SYS_dup, 1, MAKES_ALWAYS},
+    {SYS_dup2, 1, MAKES_IF_TARGET_FREE},
+    {SYS_dup3, 1, MAKES_IF_TARGET_FREE},
+    {SYS_fcntl, 1, MAKES_IF_DUPFD},
 };
 
 const size_t N_FD_MAKERS = sizeof FD_MAKERS / sizeof FD_MAKERS[0];

@@ -52,7 +52,7 @@ struct syscall_fate {
   const char *sig; /* NAME(KINDS)i for FWD/FD/FDN/FDX/DUP; the name for the others */
   enum fate fate;
   int err;
-  unsigned flags;  /* CALL_LOCAL, CALL_STDIO */
+  unsigned flags; /* CALL_LOCAL, CALL_STDIO */
 };
 
 #define CALL_LOCAL 1u /* may be answered from what the controller handed over (--local) */

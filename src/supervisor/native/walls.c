@@ -99,4 +99,3 @@ int apply_isolation(struct walls *w) {
 int apply_walls(struct walls *w) {
   return apply_isolation(w) < 0 ? -1 : apply_limits(w);
 }
-

@@ -11,8 +11,8 @@
 
 struct walls {
   rlim_t as, cpu, nofile, fsize, nproc;
-  int namespaces; /* NAMESPACES_OFF, _WHERE_ALLOWED or _REQUIRED: new user/net/ipc/uts/mount/pid ones */
-  int drop_root;  /* run as the run's own uid when started as root */
+  int namespaces;  /* NAMESPACES_OFF, _WHERE_ALLOWED or _REQUIRED: new user/net/ipc/uts/mount/pid ones */
+  int drop_root;   /* run as the run's own uid when started as root */
   uint32_t run_id; /* that uid (and gid), claimed by the supervisor (identity.h); 0: none */
   char active[256];
 };

@@ -51,7 +51,8 @@ static size_t encode_paths(struct call *c, const char *kinds, size_t nargs, size
     c->path[k] = NULL;
     if (kinds[k] != 's') continue;
     uint64_t n;
-    if (used + 9 + PATH_MAX > sizeof c->buf || guest_string((pid_t)c->req->pid, c->req->data.args[k], PATH_MAX, c->buf + used + 9, &n) < 0) {
+    if (used + 9 + PATH_MAX > sizeof c->buf ||
+        guest_string((pid_t)c->req->pid, c->req->data.args[k], PATH_MAX, c->buf + used + 9, &n) < 0) {
       c->buf[used++] = '!';
       continue;
     }

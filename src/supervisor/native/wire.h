@@ -13,7 +13,6 @@
 #include "contract.h"
 #include "syscalls.h"
 
-
 /* All n bytes to the controller (a failed write is fatal). */
 void wire_out(const void *p, size_t n);
 /* Exactly n bytes from the controller (its end of input ends the run: controller_gone). */

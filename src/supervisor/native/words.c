@@ -72,14 +72,22 @@ int env_word_ok(const char *word) {
 
 const char *frame_error(enum frame_status s) {
   switch (s) {
-  case FRAME_OK: return "no error";
-  case FRAME_NONE: return "no message";
-  case FRAME_CUT: return "message cut short";
-  case FRAME_IO: return "read error";
-  case FRAME_TOO_BIG: return "message too large";
-  case FRAME_EMPTY: return "empty message";
-  case FRAME_UNENDED: return "message does not end with NUL";
-  case FRAME_MEMORY: return "out of memory";
+    case FRAME_OK:
+      return "no error";
+    case FRAME_NONE:
+      return "no message";
+    case FRAME_CUT:
+      return "message cut short";
+    case FRAME_IO:
+      return "read error";
+    case FRAME_TOO_BIG:
+      return "message too large";
+    case FRAME_EMPTY:
+      return "empty message";
+    case FRAME_UNENDED:
+      return "message does not end with NUL";
+    case FRAME_MEMORY:
+      return "out of memory";
   }
   return "bad message";
 }
@@ -185,4 +193,3 @@ int write_frame(int fd, struct frame *f) {
   memset(f, 0, sizeof *f);
   return rc;
 }
-

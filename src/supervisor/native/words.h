@@ -46,13 +46,13 @@ struct words {
 /* Why a frame was refused (FRAME_OK: it was not). */
 enum frame_status {
   FRAME_OK,
-  FRAME_NONE,     /* end of input before the first byte: nothing was sent */
-  FRAME_CUT,      /* end of input inside the frame */
-  FRAME_IO,       /* a read error */
-  FRAME_TOO_BIG,  /* longer than the caller's maximum */
-  FRAME_EMPTY,    /* length 0 where words are required */
-  FRAME_UNENDED,  /* the last word does not end with NUL */
-  FRAME_MEMORY,   /* no memory for it */
+  FRAME_NONE,    /* end of input before the first byte: nothing was sent */
+  FRAME_CUT,     /* end of input inside the frame */
+  FRAME_IO,      /* a read error */
+  FRAME_TOO_BIG, /* longer than the caller's maximum */
+  FRAME_EMPTY,   /* length 0 where words are required */
+  FRAME_UNENDED, /* the last word does not end with NUL */
+  FRAME_MEMORY,  /* no memory for it */
 };
 
 const char *frame_error(enum frame_status s);
