@@ -128,6 +128,44 @@ describe.concurrent('interact at a terminal: stock interpreters', () => {
     },
   );
 
+  for (const s of STOCK) {
+    it.skipIf(!haveStock(s.name))(
+      `${s.name}: Ctrl-C while a script waits in input(): its handler runs, the read goes on; then KeyboardInterrupt`,
+      async () => {
+        // The read waits in the controller (the guest's terminal): the interrupt character ends it
+        // with EINTR, the guest's handler runs and Python reads again; the default handler raises.
+        const script = [
+          'import signal',
+          'def told(signum, frame): print("handled", signum)',
+          'signal.signal(signal.SIGINT, told)',
+          'print("got", input("first? "))',
+          'signal.signal(signal.SIGINT, signal.default_int_handler)',
+          'try:',
+          '    input("second? ")',
+          'except KeyboardInterrupt:',
+          '    print("interrupted")',
+          'print("done")',
+        ].join('\n');
+        const t = await typeAt(
+          [...s.args, '-c', script],
+          [
+            { expect: 'first\\? ', timeout: 30 },
+            { sleep: 0.3 },
+            { send: CTRL_C },
+            { expect: 'handled 2\r\n' },
+            line('typed'),
+            { expect: 'got typed\r\n' },
+            { expect: 'second\\? ' },
+            { sleep: 0.3 },
+            { send: CTRL_C },
+            { expect: 'interrupted\r\ndone\r\n' },
+          ],
+        );
+        expectClean(t);
+      },
+    );
+  }
+
   it.skipIf(!haveStock('pypy3'))(
     'a guest that ignores SIGINT: three Ctrl-C in a row end the session (130), the terminal restored',
     async () => {

@@ -95,9 +95,10 @@ def on_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 def masked(fn, *args):
-    # A signal that interrupts a call the supervisor is answering makes the call start again once
-    # the handler has run: a write would go out twice, a read lose its bytes. The driver's own
-    # reads and writes therefore hold SIGINT back; it comes the moment they are done.
+    # On a kernel without killable waits (before Linux 5.19), a signal that interrupts a call the
+    # supervisor is answering makes the call start again once the handler has run: a write would
+    # go out twice, a read lose its bytes. The driver's own reads and writes therefore hold SIGINT
+    # back there too; it comes the moment they are done.
     if MASK is None:
         return fn(*args)
     MASK(signal.SIG_BLOCK, INTERRUPT)

@@ -21,6 +21,7 @@
 #include "end.h"
 #include "filter.h"
 #include "limits.h"
+#include "listener.h"
 #include "notes.h"
 #include "words.h"
 
@@ -197,10 +198,13 @@ __attribute__((noreturn)) static void child_main(struct run *run, int sock, stru
   /* Built once our pid is final, and while stderr still reaches the controller (errors). */
   struct sock_fprog fprog = build_filter(getpid(), !run->cgroup.version);
   arrange_child_fds(run, standby);
-  if (!standby) note(notes, NOTE_WALLS " seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
-  int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+  int killable;
+  int lfd = install_listener_filter(&fprog, &killable);
   if (lfd < 0) child_failed(notes, "seccomp filter with a user-notification listener");
+  if (killable) wall_note(w, "killable-wait");
   send_listener(notes, lfd);
+  /* Told once the supervisor holds the listener: a write here could be one it must answer. */
+  if (!standby) note(notes, NOTE_WALLS " seccomp-user-notify,parent-death-signal,%s%.0llu\n", w->active, 0);
   /* From here on every call is seen by the supervisor, which lets these through. */
   close(lfd);
   close(SOCK_FD);

@@ -12,6 +12,31 @@
 
 #include "end.h"
 
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+/*
+ * Linux 5.19+ (WAIT_KILLABLE_RECV): once the supervisor has received a notification, only a fatal
+ * signal ends the guest's wait for the answer. Without it a signal the guest handles (SIGINT
+ * from a timeout or the terminal, its own alarm) abandons a call the controller is performing and
+ * the kernel issues it again after the handler: the controller would write a line twice, or read
+ * bytes the guest never gets. With it the call completes exactly once and the signal comes after.
+ * What waits longer for it: a read of the guest's standard input that waits for input in the
+ * controller (the terminal's interrupt character still ends it: the controller answers EINTR).
+ * An older kernel refuses the flag (EINVAL): the filter goes in without it. The walls do not
+ * depend on it (every call is still seen and answered), only the guest's own I/O may be repeated;
+ * the walls note tells the controller whether it is in force ("killable-wait").
+ */
+int install_listener_filter(const struct sock_fprog *prog, int *killable) {
+  unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, prog);
+  *killable = lfd >= 0;
+  if (lfd < 0 && errno == EINVAL)
+    lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+  return lfd;
+}
+
 struct seccomp_notif *notif_buffer(size_t *size) {
   struct seccomp_notif_sizes sizes;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) fatal("SECCOMP_GET_NOTIF_SIZES");

@@ -4,9 +4,16 @@
  */
 #ifndef PYPY_BOX_LISTENER_H
 #define PYPY_BOX_LISTENER_H
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Installs the filter with a listener for its notifications; returns the listener, or -1 with
+ * errno. *killable says whether the guest waits for an answer killably (see listener.c).
+ */
+int install_listener_filter(const struct sock_fprog *prog, int *killable);
 
 /* A buffer for SECCOMP_IOCTL_NOTIF_RECV as large as this kernel's notifications (*size: that size). */
 struct seccomp_notif *notif_buffer(size_t *size);
