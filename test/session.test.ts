@@ -95,9 +95,9 @@ for (const py of STOCK) {
     it('ends the session when a snippet swallows its KeyboardInterrupt, and says so', async () => {
       const mark = marker();
       const s = await start({ interruptGraceMs: 500, maxAnswerBytes: mark });
-      const r = await s.run('import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass', {
-        timeoutMs: 200,
-      });
+      // Set up first, without a timeout: on a loaded machine the import alone may take 200 ms.
+      await s.run('import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)');
+      const r = await s.run('while True: pass', { timeoutMs: 200 });
       expect(r).toMatchObject({ timedOut: true, error: { type: 'TimeoutError' }, ended: { reason: 'timeout' } });
       expect(r.ended!.message).toContain('went on 500 ms after its KeyboardInterrupt');
       await expect(s.run('1')).rejects.toBeInstanceOf(SessionClosedError);
@@ -216,14 +216,54 @@ for (const py of STOCK) {
       }
     });
 
-    it('gives a thread that prints after its snippet ended to the next snippet', async () => {
+    it('gives what a thread printed between snippets to the next result, apart from its own output', async () => {
       const s = await start();
       try {
-        await s.run(
-          'import threading, time\nt = threading.Thread(target=lambda: (time.sleep(0.2), print("late")))\nt.start()',
+        // A worker that reports progress: it goes on after its snippet has answered.
+        const started = await s.run(
+          [
+            'import threading, time, sys',
+            'go = threading.Event()',
+            'def work():',
+            '    time.sleep(0.2)',
+            '    for i in range(3):',
+            '        print("step", i)',
+            '    sys.stderr.write("worker warning\\n")',
+            '    go.wait()',
+            '    print("during the next snippet")',
+            'print("starting")',
+            't = threading.Thread(target=work)',
+            't.start()',
+          ].join('\n'),
         );
-        await new Promise((r) => setTimeout(r, 400));
-        expect(await s.run('t.join()\n1')).toMatchObject({ stdout: 'late\n', value: '1', ended: null });
+        expect(started).toMatchObject({ stdout: 'starting\n', background: { stdout: '', stderr: '' } });
+        await new Promise((r) => setTimeout(r, 600));
+        // Printed while no snippet ran: in `background` of the next result, none lost, none mixed in.
+        const next = await s.run('print("mine")\ngo.set(); t.join()\n1');
+        expect(next).toMatchObject({
+          value: '1',
+          background: { stdout: 'step 0\nstep 1\nstep 2\n', stderr: 'worker warning\n', truncated: false },
+          ended: null,
+        });
+        // What a thread prints while a snippet runs is that snippet's output.
+        expect(next.stdout).toBe('mine\nduring the next snippet\n');
+        expect(next.stderr).toBe('');
+        expect(await s.run('2')).toMatchObject({ stdout: '', background: { stdout: '', stderr: '' } });
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('says when background output was dropped: past the output cap, or past what the guest keeps', async () => {
+      const s = await start({ limits: { outputBytes: 100 }, maxAnswerBytes: 2048 });
+      try {
+        await s.run(
+          'import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print("x" * 5000))).start()',
+        );
+        await new Promise((r) => setTimeout(r, 600));
+        const r = await s.run('print("ok")');
+        expect(r).toMatchObject({ stdout: 'ok\n', outputTruncated: false, background: { truncated: true } });
+        expect(r.background.stdout).toBe('x'.repeat(100));
       } finally {
         await s.close();
       }

@@ -25,10 +25,11 @@ export function answerOf(
   o: Record<string, unknown>,
   id: string,
   kind: 'run' | 'call',
-): { value: string | null; error: SnippetError | null; json?: string } {
+): { value: string | null; error: SnippetError | null; json?: string; dropped: number } {
   if (o.id !== id) throw new FramingError(`an answer for request ${JSON.stringify(o.id)} while ${id} runs`);
   if (o.value !== null && !str(o.value)) throw new FramingError('an answer whose value is not a string or null');
   const error = errorOf(o.error);
+  const dropped = droppedOf(o.dropped);
   if (kind === 'call' && error === null) {
     if (!str(o.json)) throw new FramingError('a call answer without its JSON');
     try {
@@ -36,9 +37,16 @@ export function answerOf(
     } catch {
       throw new FramingError('a call answer whose JSON does not parse');
     }
-    return { value: null, error, json: o.json };
+    return { value: null, error, json: o.json, dropped };
   }
-  return { value: o.value, error };
+  return { value: o.value, error, dropped };
+}
+
+/** Bytes of background output the driver could not keep (a decimal string, when any). */
+function droppedOf(d: unknown): number {
+  if (d === undefined) return 0;
+  if (!str(d) || !/^[1-9][0-9]{0,15}$/.test(d)) throw new FramingError('an answer whose dropped count is not a number');
+  return Number(d);
 }
 
 function errorOf(e: unknown): SnippetError | null {

@@ -6,7 +6,8 @@
  * Requests (host to guest): a 4-byte big-endian length, then JSON: `run` (code), `call`
  * (function, JSON args), `mark` (the interrupt the host sent for request `id`).
  * Frames (guest to host): `PBX`, a kind byte, a 4-byte big-endian length, the payload:
- * `R` ready (JSON), `O`/`E` a piece of the snippet's stdout/stderr (UTF-8), `D` done (JSON).
+ * `R` ready (JSON), `O`/`E` a piece of the snippet's stdout/stderr (UTF-8), `o`/`e` a piece of what
+ * other threads wrote while no request ran (sent as the next request starts), `D` done (JSON).
  *
  * What a snippet prints goes through stand-in sys.stdout/sys.stderr objects into O/E frames; its
  * sys.stdin reads nothing. Snippets run in the namespace of a fresh `__main__` module, not in
@@ -188,6 +189,10 @@ class Output(object):
         self.kind = kind
         self.parts = []
         self.size = 0
+        # What other threads write while no request runs: kept apart, at most LIMIT bytes.
+        self.idle = []
+        self.idle_size = 0
+        self.dropped = 0
         self.buffer = BinaryOutput(self)
 
     def write(self, s):
@@ -204,15 +209,37 @@ class Output(object):
         data = bytes(data)
         LOCK.acquire()
         try:
-            # Between snippets (a thread that goes on printing) output waits for the next one, bounded.
-            if ST['live'] or self.size + len(data) <= LIMIT:
-                self.parts.append(data)
-                self.size += len(data)
-            if ST['live'] and self.size >= CHUNK:
+            if not ST['live']:
+                self.keep_idle(data)
+                return len(data)
+            self.parts.append(data)
+            self.size += len(data)
+            if self.size >= CHUNK:
                 self.flush()
         finally:
             LOCK.release()
         return len(data)
+
+    def keep_idle(self, data):
+        # Between requests (a thread that goes on printing) nothing can be sent: the output waits
+        # for the next request, bounded; what is past the bound is counted, and the host told.
+        room = max(LIMIT - self.idle_size, 0)
+        if room < len(data):
+            self.dropped += len(data) - room
+            data = data[:room]
+        if data:
+            self.idle.append(data)
+            self.idle_size += len(data)
+
+    def flush_idle(self):
+        data = b''.join(self.idle)
+        self.idle = []
+        self.idle_size = 0
+        while data:
+            send(self.kind.lower(), data[:CHUNK])
+            data = data[CHUNK:]
+        dropped, self.dropped = self.dropped, 0
+        return dropped
 
     def writelines(self, lines):
         for line in lines:
@@ -419,8 +446,9 @@ def serve(req):
     try:
         ST['live'] = True
         install_streams()
-        OUT.flush()
-        ERR.flush()
+        dropped = OUT.flush_idle() + ERR.flush_idle()
+        if dropped:
+            answer['dropped'] = TEXT(dropped)
     finally:
         LOCK.release()
     try:

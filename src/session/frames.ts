@@ -10,8 +10,10 @@ const HEADER = 8;
 /** Output pieces are at most this large (the driver cuts them so): anything larger is forged. */
 export const OUTPUT_FRAME_MAX = 64 * 1024;
 
-export type FrameKind = 'R' | 'O' | 'E' | 'D';
-const KINDS = new Set<string>(['R', 'O', 'E', 'D']);
+/** Ready, the snippet's stdout and stderr, what other threads wrote between requests, done. */
+export type FrameKind = 'R' | 'O' | 'E' | 'o' | 'e' | 'D';
+const KINDS = new Set<string>(['R', 'O', 'E', 'o', 'e', 'D']);
+const OUTPUT_KINDS = new Set<string>(['O', 'E', 'o', 'e']);
 
 export interface Frame {
   kind: FrameKind;
@@ -64,7 +66,7 @@ export class FrameReader {
       if (!KINDS.has(kind))
         throw new FramingError(`unknown frame kind ${JSON.stringify(kind)}: ${showBytes(this.buf)}`);
       const length = this.buf.readUInt32BE(4);
-      const max = kind === 'O' || kind === 'E' ? OUTPUT_FRAME_MAX : this.maxPayload;
+      const max = OUTPUT_KINDS.has(kind) ? OUTPUT_FRAME_MAX : this.maxPayload;
       if (length > max) throw new FramingError(`frame ${kind} of ${length} bytes, more than ${max}`);
       this.needed = HEADER + length;
       if (have < HEADER + length) break;

@@ -9,4 +9,5 @@ export {
   type SessionOptions,
   type SnippetError,
   type SnippetResult,
+  type BackgroundOutput,
 } from './types.js';

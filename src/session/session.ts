@@ -21,15 +21,22 @@ import {
 const REFUSED = ['args', 'stdin', 'stdout', 'stderr', 'tty', 'control', 'transport'] as const;
 const STRAY_STDERR_KEPT = 64 * 1024;
 
-/** The request on its way: what it printed so far and how it ends. */
-interface Pending {
-  id: string;
-  kind: 'run' | 'call';
-  started: bigint;
+/** Output of one kind kept for a result, within the per-snippet cap. */
+interface Kept {
   out: Buffer[];
   err: Buffer[];
   bytes: number;
   truncated: boolean;
+}
+
+const kept = (): Kept => ({ out: [], err: [], bytes: 0, truncated: false });
+
+/** The request on its way: what it printed so far (and what threads printed before it) and how it ends. */
+interface Pending extends Kept {
+  id: string;
+  kind: 'run' | 'call';
+  started: bigint;
+  background: Kept;
   timedOut: boolean;
   interrupted: boolean;
   timer?: NodeJS.Timeout;
@@ -205,10 +212,8 @@ export class Session {
         id,
         kind,
         started: process.hrtime.bigint(),
-        out: [],
-        err: [],
-        bytes: 0,
-        truncated: false,
+        ...kept(),
+        background: kept(),
         timedOut: false,
         interrupted: false,
         resolve,
@@ -270,11 +275,14 @@ export class Session {
     const p = this.pending;
     if (!p) throw new FramingError(`frame ${f.kind} while no snippet runs`);
     if (f.kind === 'O' || f.kind === 'E') return this.output(p, f.kind === 'O' ? p.out : p.err, f.payload);
+    if (f.kind === 'o' || f.kind === 'e')
+      return this.output(p.background, f.kind === 'o' ? p.background.out : p.background.err, f.payload);
     const answer = answerOf(jsonPayload(f), p.id, p.kind);
+    if (answer.dropped > 0) p.background.truncated = true;
     this.settle(p, { value: answer.value, error: answer.error, json: answer.json, ended: null });
   }
 
-  private output(p: Pending, into: Buffer[], data: Buffer): void {
+  private output(p: Kept, into: Buffer[], data: Buffer): void {
     const room = this.outputCap > 0 ? this.outputCap - p.bytes : data.length;
     if (room < data.length) p.truncated = true;
     if (room <= 0) return;
@@ -303,6 +311,11 @@ export class Session {
       durationMs: Number(process.hrtime.bigint() - p.started) / 1e6,
       timedOut: p.timedOut,
       outputTruncated: p.truncated,
+      background: {
+        stdout: Buffer.concat(p.background.out).toString('utf8'),
+        stderr: Buffer.concat(p.background.err).toString('utf8'),
+        truncated: p.background.truncated,
+      },
       ended: r.ended,
     });
   }

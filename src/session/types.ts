@@ -60,8 +60,21 @@ export interface SnippetResult {
   timedOut: boolean;
   /** Output past `limits.outputBytes` was dropped. */
   outputTruncated: boolean;
+  /**
+   * What threads the session left running wrote while no request ran (between the previous
+   * answer and this request), kept apart from the snippet's own output; `truncated` when some of
+   * it was dropped (past `limits.outputBytes`, or `maxAnswerBytes` kept in the guest meanwhile).
+   */
+  background: BackgroundOutput;
   /** Set when the session ended during this snippet: the session is closed. */
   ended: SessionEnd | null;
+}
+
+/** Output written while no request ran, delivered with the next result. */
+export interface BackgroundOutput {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
 }
 
 /** What a call did: the function's JSON return value, parsed. */
