@@ -277,23 +277,57 @@ describe('Pool', () => {
   });
 });
 
-const SANDBOXED = path.join(ROOT, 'build/pypy-sandbox/pypy3.6-sandbox');
-describe.skipIf(!fs.existsSync(path.join(SANDBOXED, 'pypy3-c')))('Pool of a sandboxed PyPy 3.6', () => {
-  it('runs jobs in fresh guests and keyed ones, behind the strict wall', async () => {
-    const p = new Pool({
-      executable: path.join(SANDBOXED, 'pypy3-c'),
-      libPath: SANDBOXED,
-      interpreterArgs: ['-S'],
-      size: 1,
+const BUILDS = path.join(ROOT, 'build/pypy-sandbox');
+const SANDBOXED = [
+  { name: 'PyPy 2.7', dir: path.join(BUILDS, 'pypy2.7-sandbox'), binary: 'pypy-c' },
+  { name: 'PyPy 3.6', dir: path.join(BUILDS, 'pypy3.6-sandbox'), binary: 'pypy3-c' },
+];
+for (const b of SANDBOXED) {
+  const exe = path.join(b.dir, b.binary);
+  describe.skipIf(!fs.existsSync(exe))(`Pool of a sandboxed ${b.name}`, () => {
+    const sandboxedPool = () => {
+      const p = new Pool({ executable: exe, libPath: b.dir, size: 1 });
+      pools.push(p);
+      return p;
+    };
+
+    it('runs jobs in fresh guests and keyed ones, behind the strict wall', async () => {
+      const p = sandboxedPool();
+      const r = await p.run({
+        code: 'import json\nprint(json.dumps({"n": 6 * 7}) + " " + open("/tmp/in/data.txt").read())',
+        files: { 'in/data.txt': 'given' },
+      });
+      expect([r.outcome, text(r), r.stderr.toString()]).toEqual(['exited', '{"n": 42} given\n', '']);
+      expect(r.run?.walls).toContain('seccomp-strict');
+      await p.run({ code: 'total = 40' }, { key: 'k' });
+      const kept = await p.run({ code: 'total += 2\nprint(total)' }, { key: 'k' });
+      expect([text(kept), kept.stderr.toString(), kept.exitCode]).toEqual(['42\n', '', 0]);
     });
-    pools.push(p);
-    const r = await p.run({
-      code: 'import json\nprint(json.dumps({"n": 6 * 7}), open("/tmp/in.txt").read())',
-      files: { 'in.txt': 'given' },
+
+    it("gives a job its argv, stdin, exit status and traceback (the job's frames only), fresh or keyed", async () => {
+      const p = sandboxedPool();
+      const failing = { code: 'def grade():\n    raise ValueError("wrong answer")\ngrade()\n', name: 'answer.py' };
+      const tb =
+        'Traceback (most recent call last):\n  File "answer.py", line 3, in <module>\n  File "answer.py", line 2, in grade\nValueError: wrong answer\n';
+      for (const key of [undefined, 'k']) {
+        const r = await p.run(failing, { key });
+        expect([r.exitCode, r.stderr.toString()]).toEqual([1, tb]);
+        const exit = await p.run({ code: 'import sys\nsys.exit("no way")' }, { key });
+        expect([exit.exitCode, exit.stderr.toString()]).toEqual([1, 'no way\n']);
+      }
+      const argv = await p.run({
+        code: 'import sys\nprint(sys.argv[1:])\nprint(sys.stdin.readline().upper())\nsys.exit(3)',
+        name: 'answer.py',
+        args: ['--strict'],
+        stdin: 'input line\n',
+      });
+      expect([text(argv), argv.exitCode]).toEqual(["['--strict']\nINPUT LINE\n\n", 3]);
+      // Source with non-ASCII text, with and without its own encoding declaration.
+      for (const code of [
+        's = u"d\u00e9j\u00e0"\nprint(len(s))',
+        '# -*- coding: utf-8 -*-\ns = u"d\u00e9j\u00e0"\nprint(len(s))',
+      ])
+        expect(text(await p.run({ code }))).toBe('4\n');
     });
-    expect([r.outcome, text(r)]).toEqual(['exited', '{"n": 42} given\n']);
-    expect(r.run?.walls).toContain('seccomp-strict');
-    await p.run({ code: 'total = 40' }, { key: 'k' });
-    expect(text(await p.run({ code: 'total += 2\nprint(total)' }, { key: 'k' }))).toBe('42\n');
   });
-});
+}

@@ -8,33 +8,54 @@
  */
 import { tmpFileParts } from '../vfs/tmp-files.js';
 
-/** The job's input files, written into the guest's /tmp. */
-const WRITE_FILES = String.raw`def _pypy_box_write(files):
+/**
+ * What both drivers share: the job's input files written into the guest's /tmp, and the header's
+ * text as the interpreter takes it. Python 2.7 and 3 alike (the sandboxed PyPy 2.7 build runs
+ * them too): on 2.7 the header's strings (unicode from json) become UTF-8 str for argv and names,
+ * and the code stays unicode unless it declares its own encoding (which 2.7 refuses in unicode).
+ */
+const SHARED = String.raw`def _pypy_box_write(files):
     import os, base64
     for name, data in files.items():
+        if sys.version_info[0] == 2:
+            name = name.encode('utf-8')
         path = os.path.join('/tmp', name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
         with open(path, 'wb') as f:
             f.write(base64.b64decode(data))
+def _pypy_box_compile(head):
+    code, name = head['code'], head['name']
+    if sys.version_info[0] == 2:
+        import re
+        name = name.encode('utf-8')
+        sys.argv[:] = [a.encode('utf-8') for a in head['argv']]
+        if any(re.match(r'[ \t\f]*#.*?coding[:=]', l) for l in code.split('\n', 2)[:2]):
+            code = code.encode('utf-8')
+    else:
+        sys.argv[:] = head['argv']
+    return compile(code, name, 'exec')
+def _pypy_box_traceback():
+    import traceback
+    t, e, tb = sys.exc_info()
+    traceback.print_exception(t, e, tb.tb_next)
 `;
 
 /** One job for a fresh guest: read the header, write the files, run the code, exit. */
 export const ONE_SHOT_DRIVER = String.raw`import sys
-${WRITE_FILES}def _pypy_box_job():
-    import json, os, base64
-    head = json.loads(sys.stdin.buffer.readline())
+${SHARED}def _pypy_box_job():
+    import json
+    head = json.loads(getattr(sys.stdin, 'buffer', sys.stdin).readline())
     _pypy_box_write(head['files'])
-    sys.argv[:] = head['argv']
-    return compile(head['code'], head['name'], 'exec')
+    return _pypy_box_compile(head)
 _pypy_box_code = _pypy_box_job()
 del _pypy_box_job
 try:
     exec(_pypy_box_code, {'__name__': '__main__', '__builtins__': __builtins__})
 except SystemExit:
     raise
-except BaseException as e:
-    import traceback
-    traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+except BaseException:
+    _pypy_box_traceback()
     sys.exit(1)
 `;
 
@@ -45,9 +66,9 @@ except BaseException as e:
  * The job's own stdin is empty: the real one is the driver's channel.
  */
 export const LOOP_DRIVER = String.raw`import sys
-${WRITE_FILES}def _pypy_box_serve():
-    import io, json, os, base64, traceback
-    channel = sys.stdin.buffer
+${SHARED}def _pypy_box_serve():
+    import io, json, os
+    channel = getattr(sys.stdin, 'buffer', sys.stdin)
     space = {'__name__': '__main__', '__builtins__': __builtins__}
     while True:
         line = channel.readline()
@@ -57,15 +78,14 @@ ${WRITE_FILES}def _pypy_box_serve():
         status = 0
         try:
             _pypy_box_write(head['files'])
-            sys.argv[:] = head['argv']
             sys.stdin = io.StringIO()
-            exec(compile(head['code'], head['name'], 'exec'), space)
+            exec(_pypy_box_compile(head), space)
         except SystemExit as e:
             status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             if not isinstance(e.code, int) and e.code is not None:
-                print(e.code, file=sys.stderr)
-        except BaseException as e:
-            traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+                sys.stderr.write('%s\n' % (e.code,))
+        except BaseException:
+            _pypy_box_traceback()
             status = 1
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:

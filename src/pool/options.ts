@@ -15,7 +15,7 @@ export interface PoolOptions extends Omit<
   maxKeys?: number;
   /** A keyed guest unused this long (ms) is ended (default 60 000). */
   keyIdleMs?: number;
-  /** Interpreter options before the driver (`['-S']`, `['-I']`...). */
+  /** Interpreter options before the driver (`['-S']`, `['-I']`...; default none, `['-S']` for a sandboxed PyPy, as a session). */
   interpreterArgs?: string[];
 }
 
@@ -100,7 +100,8 @@ export function poolSettings(o: PoolOptions): PoolSettings {
     queueLimit: count(queueLimit, 'queueLimit', 0, 100),
     maxKeys: count(maxKeys, 'maxKeys', 0, 16),
     keyIdleMs: count(keyIdleMs, 'keyIdleMs', 1, 60_000),
-    interpreterArgs: interpreterArgs ?? [],
+    // A sandboxed PyPy's tree has no site to import: without -S every job's stderr would say so.
+    interpreterArgs: interpreterArgs ?? (run.executable !== undefined ? ['-S'] : []),
     timeoutMs,
     run: { spareSupervisor: false, ...run, limits: { ...run.limits, timeoutMs: 0 } },
   };
