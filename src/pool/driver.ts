@@ -35,6 +35,13 @@ def _pypy_box_compile(head):
     else:
         sys.argv[:] = head['argv']
     return compile(code, name, 'exec')
+def _pypy_box_main():
+    # A module's own namespace, as a script's: PyPy optimises a module's globals, not a plain dict's
+    # (code at the top level of a job ran many times slower), and __main__ is the job's, for pickle.
+    main = type(sys)('__main__')
+    main.__dict__['__builtins__'] = __builtins__
+    sys.modules['__main__'] = main
+    return main.__dict__
 def _pypy_box_traceback():
     import traceback
     t, e, tb = sys.exc_info()
@@ -51,7 +58,7 @@ ${SHARED}def _pypy_box_job():
 _pypy_box_code = _pypy_box_job()
 del _pypy_box_job
 try:
-    exec(_pypy_box_code, {'__name__': '__main__', '__builtins__': __builtins__})
+    exec(_pypy_box_code, _pypy_box_main())
 except SystemExit:
     raise
 except BaseException:
@@ -69,7 +76,7 @@ export const LOOP_DRIVER = String.raw`import sys
 ${SHARED}def _pypy_box_serve():
     import io, json, os
     channel = getattr(sys.stdin, 'buffer', sys.stdin)
-    space = {'__name__': '__main__', '__builtins__': __builtins__}
+    space = _pypy_box_main()
     while True:
         line = channel.readline()
         if not line:
