@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Controller, JobClient, Pool } from '../src/index.js';
+import { closeSpareSupervisor, Controller, JobClient, Pool } from '../src/index.js';
+import { measureUtilisation, type Utilisation } from './cpu-time.js';
 import type { Row } from './row.js';
 
 const CODE = 'import json\nprint(json.dumps(sorted(str(i * i) for i in range(200)))[:20])';
@@ -56,7 +57,51 @@ export async function poolRows(rows: Row[], quick: boolean): Promise<number> {
       note: `${(p.rate / seq).toFixed(2)}x the rate; latency p50 ${p.p50.toFixed(0)} ms, p99 ${p.p99.toFixed(0)} ms`,
     });
   }
+  await utilisationRow(rows, quick);
   return two;
+}
+
+/** A CPU-bound job: a few hundred ms of pure computation in pypy3, after its start-up. */
+const CPU_BOUND = 'n = 0\nfor i in range(100000000):\n    n += i * i % 7\nprint(n)';
+
+async function sequentialCpu(jobs: number): Promise<void> {
+  for (let k = 0; k < jobs; k++) {
+    const r = await new Controller({ python: 'pypy3', args: ['-c', CPU_BOUND] }).run();
+    if (r.exitCode !== 0) throw new Error(`bench job failed: ${r.stderr.toString()}`);
+  }
+  await closeSpareSupervisor(); // reaped: its time counts too
+}
+
+async function poolCpu(jobs: number): Promise<void> {
+  const pool = new Pool({ python: 'pypy3', size: 2, queueLimit: jobs });
+  const results = await Promise.all(Array.from({ length: jobs }, () => pool.run({ code: CPU_BOUND })));
+  if (results.some((r) => r.exitCode !== 0)) throw new Error('a bench job failed in the pool');
+  await pool.close();
+  await closeSpareSupervisor(); // every supervisor torn down and reaped: its guests' time counts
+}
+
+const split = (u: Utilisation) =>
+  `controller ${u.controllerPercent.toFixed(0)}% + guests and supervisors ${u.guestsPercent.toFixed(0)}%, ${u.wallSeconds.toFixed(1)} s`;
+
+/**
+ * How busy the machine's cores are kept (all CPU time over wall time, controller and guests) while
+ * a Pool of 2 runs a stream of CPU-bound jobs, beside one Controller run at a time.
+ */
+export async function utilisationRow(rows: Row[], quick: boolean): Promise<void> {
+  const cores = os.cpus().length;
+  const jobs = quick ? 8 : 24;
+  const seq = await measureUtilisation(cores, () => sequentialCpu(jobs));
+  const two = await measureUtilisation(cores, () => poolCpu(jobs));
+  rows.push({
+    name: `CPU utilisation of ${cores} cores: ${jobs} CPU-bound jobs (stock pypy3), Pool of 2 vs one Controller run at a time`,
+    pypyBox: two.percent,
+    baseline: seq.percent,
+    unit: `% of ${cores} cores`,
+    ratio: seq.percent / two.percent,
+    target: `keeps both cores busy (>= 90%)`,
+    met: two.percent >= 90,
+    note: `pool: ${split(two)}; one at a time: ${split(seq)}`,
+  });
 }
 
 function freePort(): Promise<number> {
