@@ -1,5 +1,11 @@
+import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller, GuestControl } from '../src/index.js';
+import { ROOT } from './helpers.js';
 import { STOCK } from './session-helpers.js';
 
 // A forwarded call is performed by the controller once the supervisor has taken it: a signal the
@@ -67,3 +73,31 @@ for (const py of STOCK) {
     });
   });
 }
+
+describe.skipIf(!STOCK[0]!.path)('on a kernel without killable waits (before Linux 5.19)', () => {
+  it('runs all the same, without killable-wait in its walls', async () => {
+    // test/guest/old-kernel.c makes seccomp refuse the flag (EINVAL), as an older kernel does.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-old-kernel-'));
+    try {
+      const wrapper = path.join(dir, 'old-kernel');
+      execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', wrapper, path.join(ROOT, 'test/guest/old-kernel.c')]);
+      const script = path.join(dir, 'run.mjs');
+      fs.writeFileSync(
+        script,
+        [
+          `import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};`,
+          `const r = await new Controller({ python: ${JSON.stringify(STOCK[0]!.name)}, args: ['-c', 'print(6 * 7)'] }).run();`,
+          `console.log(JSON.stringify({ out: r.stdout.toString(), code: r.exitCode, walls: r.walls }));`,
+        ].join('\n'),
+      );
+      const r = await execa(wrapper, [process.execPath, script], { reject: false, timeout: 30_000 });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const run = JSON.parse(r.stdout) as { out: string; code: number; walls: string[] };
+      expect(run).toMatchObject({ out: '42\n', code: 0 });
+      expect(run.walls).toContain('seccomp-user-notify');
+      expect(run.walls).not.toContain('killable-wait');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
