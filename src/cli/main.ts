@@ -373,6 +373,7 @@ export async function interact(args: string[], io: Io): Promise<number> {
   const sandboxed = opts.python === undefined && rest.length > 0 && (await isElfExecutable(rest[0]!));
   const executable = sandboxed ? rest[0] : undefined;
   const guestArgs = sandboxed ? rest.slice(1) : rest;
+  (await import('./supervisor-ahead.js')).startSupervisorAhead(sandboxed, opts.walls !== false);
   const color = !opts.nocolor && !process.env.NO_COLOR && Boolean(io.stderr.isTTY);
   const st = styler(color);
   const say = (s: string) => io.stderr.write(`${st.cyan('[pypy-box]')} ${s}\n`);

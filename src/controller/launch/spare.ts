@@ -76,22 +76,39 @@ export function replaceSpare(): void {
   setImmediate(() => {
     replacing = false;
     if (spare || !spareFile || supervisedStarts < 2) return;
-    let child: Child;
-    try {
-      child = start(spareFile, ['--standby', spareKind], undefined, {});
-    } catch {
-      return;
+    startSpareProcess(spareFile, spareKind);
+  });
+}
+
+/**
+ * A program about to make its one supervised run (the command line) has the supervisor started
+ * now, while it still loads and reads its options: the supervisor sets up its guest's walls in
+ * the meantime, and the run takes it as it would a spare. A run that cannot use it (other walls,
+ * another kind) leaves it to end with the process, or after SPARE_IDLE_MS.
+ */
+export function startSpareAhead(file: string, kind: SpareKind): void {
+  if (spare) return;
+  spareFile = file;
+  spareKind = kind;
+  startSpareProcess(file, kind);
+}
+
+function startSpareProcess(file: string, kind: SpareKind): void {
+  let child: Child;
+  try {
+    child = start(file, ['--standby', kind], undefined, {});
+  } catch {
+    return;
+  }
+  setRef(child, false);
+  const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
+  timer.unref();
+  spare = { file, kind, child, timer };
+  void child.ended.then(() => {
+    if (spare?.child === child) {
+      clearTimeout(spare.timer);
+      spare = undefined;
     }
-    setRef(child, false);
-    const timer = setTimeout(() => void closeSpareSupervisor(), SPARE_IDLE_MS);
-    timer.unref();
-    spare = { file: spareFile, kind: spareKind, child, timer };
-    void child.ended.then(() => {
-      if (spare?.child === child) {
-        clearTimeout(spare.timer);
-        spare = undefined;
-      }
-    });
   });
 }
 
