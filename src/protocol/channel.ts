@@ -56,7 +56,13 @@ export class GuestChannel {
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
-  /** Runs while the guest owes bytes; reset by every byte that comes (see stallMs). */
+  /**
+   * The stall clock (see stallMs): whether it runs (the guest owes bytes), since when (the last
+   * byte, or the start of what is owed), and one timer that checks it. The timer is not set and
+   * cleared for every round trip: when it fires before the deadline it is set again for the rest.
+   */
+  private owing = false;
+  private owingSince = 0;
   private stallTimer: NodeJS.Timeout | undefined;
   /** Runs while answers wait for the guest to read them (more than its pipe holds). */
   private drainTimer: NodeJS.Timeout | undefined;
@@ -139,14 +145,26 @@ export class GuestChannel {
 
   /** Starts the stall clock if the guest owes bytes and it is not running yet. */
   private startStallClock(): void {
-    if (this.stallMs <= 0 || this.closed || this.stallTimer || (this.waiter === undefined && !this.decoder.midCall))
-      return;
-    this.stallTimer = setTimeout(() => this.stalled(), this.stallMs);
+    if (this.stallMs <= 0 || this.closed || this.owing || (this.waiter === undefined && !this.decoder.midCall)) return;
+    this.owing = true;
+    this.owingSince = performance.now();
+    if (this.stallTimer === undefined) this.armStallTimer(this.stallMs);
   }
 
   private stopStallClock(): void {
-    clearTimeout(this.stallTimer);
+    this.owing = false;
+  }
+
+  private armStallTimer(ms: number): void {
+    this.stallTimer = setTimeout(() => this.checkStall(), ms);
+  }
+
+  private checkStall(): void {
     this.stallTimer = undefined;
+    if (!this.owing || this.closed) return;
+    const left = this.owingSince + this.stallMs - performance.now();
+    if (left > 0) this.armStallTimer(Math.ceil(left));
+    else this.stalled();
   }
 
   /** Starts the clock of an answer the guest has yet to read (one larger than its pipe holds). */
@@ -171,7 +189,6 @@ export class GuestChannel {
   }
 
   private stalled(): void {
-    this.stallTimer = undefined;
     const owed = this.owed();
     if (!owed || this.closed) return;
     this.fail(
@@ -305,6 +322,8 @@ export class GuestChannel {
     if (this.closed) return;
     this.closed = true;
     this.stopStallClock();
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
     const w = this.waiter;
