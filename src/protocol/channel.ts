@@ -20,7 +20,9 @@ interface Waiter {
   what: string;
   /** Reply bytes received so far, and the first of them (for error messages). */
   received: number;
+  /** The first HEAD_KEPT bytes of the reply (headLength of them received). */
   head: Buffer;
+  headLength: number;
   steps: Step[];
   need: number;
   /** Size of the Fixed step (from the request, or from a Length step). */
@@ -106,7 +108,12 @@ export class GuestChannel {
   /** What the guest started to send and has not finished, if anything (a guest ending or stalling mid-message). */
   owed(): OwedMessage | undefined {
     const w = this.waiter;
-    if (w) return { kind: 'reply', what: `its reply to ${w.what} (${w.received} bytes of it received)`, bytes: w.head };
+    if (w)
+      return {
+        kind: 'reply',
+        what: `its reply to ${w.what} (${w.received} bytes of it received)`,
+        bytes: w.head.subarray(0, w.headLength),
+      };
     if (this.decoder.midCall) return { kind: 'call', what: 'a call', bytes: this.decoder.pending() };
     return undefined;
   }
@@ -203,8 +210,8 @@ export class GuestChannel {
   private fill(w: Waiter, chunk: Buffer, pos: number): number {
     const take = Math.min(w.need - w.have, chunk.length - pos);
     w.got.push(chunk.subarray(pos, pos + take));
-    if (w.head.length < HEAD_KEPT)
-      w.head = Buffer.concat([w.head, chunk.subarray(pos, pos + Math.min(take, HEAD_KEPT - w.head.length))]);
+    if (w.headLength < HEAD_KEPT)
+      w.headLength += chunk.copy(w.head, w.headLength, pos, pos + Math.min(take, HEAD_KEPT - w.headLength));
     w.received += take;
     w.have += take;
     pos += take;
@@ -272,7 +279,8 @@ export class GuestChannel {
       this.waiter = {
         what,
         received: 0,
-        head: Buffer.alloc(0),
+        head: Buffer.allocUnsafe(HEAD_KEPT),
+        headLength: 0,
         steps,
         need: 0,
         fixedSize: size,
