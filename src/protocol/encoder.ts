@@ -47,7 +47,7 @@ export class AnswerEncoder {
     this.ensure(17);
     this.scratch[this.used] = Cmd.Str;
     writePtr(this.scratch, this.used + 1, ptr);
-    this.scratch.writeBigUInt64LE(BigInt(maxLen), this.used + 9);
+    writeInt(this.scratch, this.used + 9, maxLen);
     this.used += 17;
     return this;
   }
