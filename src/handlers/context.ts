@@ -117,6 +117,23 @@ export class CallContext {
     this.bytesToGuest += data.length;
   }
 
+  /**
+   * W of at most `max` bytes (fewer than IN_PLACE_LIMIT) that `fill` puts straight into the answer
+   * and counts; no W when it puts none. Returns the count.
+   */
+  writeMemoryInPlace(ptr: bigint, max: number, fill: (into: Buffer) => number): number {
+    if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL buffer pointer');
+    const into = this.enc.writeInPlace(ptr, max);
+    let n = 0;
+    try {
+      n = fill(into);
+    } finally {
+      this.enc.endWrite(n);
+    }
+    this.bytesToGuest += n;
+    return n;
+  }
+
   /** M: guest memory holding `data`; resolves to its pointer. */
   async malloc(data: Uint8Array): Promise<bigint> {
     this.enc.malloc(data);
