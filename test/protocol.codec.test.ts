@@ -184,6 +184,37 @@ describe('answer encoder', () => {
     expect(all.subarray(17, 17 + 100_000)).toEqual(big);
     expect(all.subarray(-14, -9)).toEqual(Buffer.concat([Buffer.from('E'), i32(2)]));
   });
+
+  it('writes data read in place exactly as a copied W, and no W when none was read', () => {
+    const data = Buffer.from('print(6*7)\n');
+    const copied = new AnswerEncoder().write(0x7000n, data).result('i', data.length).flushOne();
+    const enc = new AnswerEncoder();
+    const into = enc.writeInPlace(0x7000n, 8192);
+    expect(into.length).toBe(8192);
+    enc.endWrite(data.copy(into));
+    expect(enc.result('i', data.length).flushOne()).toEqual(copied);
+    enc.writeInPlace(0x7000n, 100);
+    enc.endWrite(0);
+    expect(enc.result('i', 0).flushOne()).toEqual(Buffer.concat([Buffer.from('i'), u64(0n)]));
+    // A failed call drops what its handler queued, an open in-place write included.
+    enc.writeInPlace(0x7000n, 100);
+    enc.discard();
+    expect(enc.errno(9).result('i', -1).flushOne()).toEqual(
+      Buffer.concat([Buffer.from('E'), i32(9), Buffer.from('i'), Buffer.alloc(8, 0xff)]),
+    );
+  });
+
+  it('never writes again into an answer it handed out, however many follow', () => {
+    const enc = new AnswerEncoder();
+    const first = enc.write(0x10n, Buffer.alloc(3000, 1)).result('i', 3000).flushOne();
+    const kept = Buffer.from(first);
+    for (let k = 0; k < 200; k++)
+      enc
+        .write(0x20n, Buffer.alloc(5000, k & 0xff))
+        .result('i', 5000)
+        .flush();
+    expect(first).toEqual(kept);
+  });
 });
 
 describe('64-bit integers', () => {

@@ -166,7 +166,7 @@ describe('a host directory mounted read-only with filters', () => {
   });
 });
 
-describe('listings of unfiltered host directories', () => {
+describe('listings of host directories', () => {
   it('are made again when the directory changed, even by the same run, and shared while it has not', () => {
     const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'pypy-box-list-'));
     try {
@@ -188,6 +188,39 @@ describe('listings of unfiltered host directories', () => {
       expect(names()).toEqual(['b.txt', 'c.txt']);
       fs.mkdirSync(path.join(dir, 'sub'));
       expect(names()).toEqual(['b.txt', 'c.txt', 'sub']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('through a filter are kept per filter, and made again when the directory changed', () => {
+    const dir = fs.mkdtempSync(path.join(fs.realpathSync(os.tmpdir()), 'pypy-box-list-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'a.py'), 'a');
+      fs.writeFileSync(path.join(dir, 'a.pyc'), 'a');
+      fs.writeFileSync(path.join(dir, '.hidden'), 'h');
+      const names = (filter: { exclude?: string[]; include?: string[]; dotfiles?: boolean }) => {
+        const vfs = new VirtualFS();
+        vfs.mountHost('/h', dir, filter);
+        return vfs
+          .resolve('/h', [], true)
+          .mount.list([])
+          .map((e) => e.name)
+          .sort();
+      };
+      const noPyc = { exclude: ['**/*.pyc'] };
+      expect(names(noPyc)).toEqual(['a.py']);
+      expect(names(noPyc)).toEqual(['a.py']); // the same listing, reused
+      // The same directory through other filters: never the listing made through the first.
+      expect(names({})).toEqual(['a.py', 'a.pyc']);
+      expect(names({ dotfiles: true, exclude: ['**/*.pyc'] })).toEqual(['.hidden', 'a.py']);
+      expect(names({ include: ['**/*.pyc'] })).toEqual(['a.pyc']);
+      fs.writeFileSync(path.join(dir, 'b.py'), 'b');
+      fs.writeFileSync(path.join(dir, 'b.pyc'), 'b');
+      expect(names(noPyc)).toEqual(['a.py', 'b.py']);
+      fs.renameSync(path.join(dir, 'a.py'), path.join(dir, 'c.pyc'));
+      expect(names(noPyc)).toEqual(['b.py']);
+      expect(names({ include: ['**/*.pyc'] })).toEqual(['a.pyc', 'b.pyc', 'c.pyc']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

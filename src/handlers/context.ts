@@ -45,9 +45,10 @@ export type Handler = (ctx: CallContext, args: ArgValue[]) => Answer | Promise<A
  */
 export class CallContext {
   readonly enc = new AnswerEncoder();
-  /** Filled by handlers for the trace: the path the call named, the policy's reason. */
-  path: string | undefined;
-  path2: string | undefined;
+  /** The paths the call named, as read (decoded for the trace only when one is kept). */
+  private rawPath: Buffer | undefined;
+  private rawPath2: Buffer | undefined;
+  /** Filled by handlers for the trace: the policy's reason. */
   decision: Decision | undefined;
   note: string | undefined;
   bytesToGuest = 0;
@@ -60,8 +61,17 @@ export class CallContext {
     private readonly channel: GuestChannel,
   ) {}
 
+  /** For the trace: the path the call named (its first 512 bytes), and the second one. */
+  get path(): string | undefined {
+    return shownPath(this.rawPath);
+  }
+
+  get path2(): string | undefined {
+    return shownPath(this.rawPath2);
+  }
+
   reset(): void {
-    this.path = this.path2 = this.note = undefined;
+    this.rawPath = this.rawPath2 = this.note = undefined;
     this.decision = undefined;
     this.bytesToGuest = this.bytesFromGuest = 0;
     this.strings = undefined;
@@ -95,9 +105,8 @@ export class CallContext {
   async readPath(ptr: bigint, which: 1 | 2 = 1): Promise<string> {
     const max = this.session.limits.maxPathLength;
     const raw = await this.readCString(ptr, max);
-    const shown = raw.toString('utf8', 0, Math.min(raw.length, 512));
-    if (which === 1) this.path = shown;
-    else this.path2 = shown;
+    if (which === 1) this.rawPath = raw;
+    else this.rawPath2 = raw;
     return decodePath(raw, max);
   }
 
@@ -106,6 +115,23 @@ export class CallContext {
     if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL buffer pointer');
     this.enc.write(ptr, data);
     this.bytesToGuest += data.length;
+  }
+
+  /**
+   * W of at most `max` bytes (fewer than IN_PLACE_LIMIT) that `fill` puts straight into the answer
+   * and counts; no W when it puts none. Returns the count.
+   */
+  writeMemoryInPlace(ptr: bigint, max: number, fill: (into: Buffer) => number): number {
+    if (ptr === 0n) throw new GuestErrno(Errno.EFAULT, 'NULL buffer pointer');
+    const into = this.enc.writeInPlace(ptr, max);
+    let n = 0;
+    try {
+      n = fill(into);
+    } finally {
+      this.enc.endWrite(n);
+    }
+    this.bytesToGuest += n;
+    return n;
   }
 
   /** M: guest memory holding `data`; resolves to its pointer. */
@@ -142,6 +168,10 @@ export class CallContext {
   setErrno(e: number): void {
     this.enc.errno(e);
   }
+}
+
+function shownPath(raw: Buffer | undefined): string | undefined {
+  return raw?.toString('utf8', 0, Math.min(raw.length, 512));
 }
 
 /**

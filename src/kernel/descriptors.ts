@@ -117,6 +117,15 @@ export class Descriptors {
     return buf.subarray(0, n);
   }
 
+  /** Reads at the file position into `into` (a small read answered in place, no copy). */
+  readInto(fd: number, into: Buffer): number {
+    const f = this.file(fd);
+    if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
+    const n = into.length === 0 ? 0 : f.handle.read(into, 0, into.length, f.position);
+    f.position += n;
+    return n;
+  }
+
   write(fd: number, data: Buffer, at?: number): number {
     const f = this.file(fd);
     if (!f.writable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for writing`);

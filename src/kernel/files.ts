@@ -155,6 +155,9 @@ export class FileTable {
   read(fd: number, length: number, at?: number): Buffer {
     return this.descriptors.read(fd, length, at);
   }
+  readInto(fd: number, into: Buffer): number {
+    return this.descriptors.readInto(fd, into);
+  }
   write(fd: number, data: Buffer, at?: number): number {
     return this.descriptors.write(fd, data, at);
   }

@@ -5,29 +5,49 @@ import type { StatInfo } from './types.js';
 const NS = 1_000_000_000n;
 const NAME_MAX = 255;
 
+const TWO32 = 0x1_0000_0000;
+
+/**
+ * A 64-bit word from a number: two 32-bit writes when the number is an exact integer (a stat
+ * is encoded on most calls, and BigInt writes cost several times more); the BigInt write, with
+ * its range checks, otherwise.
+ */
+function putI64(buf: Buffer, off: number, v: number): void {
+  if (!Number.isSafeInteger(v)) return void buf.writeBigInt64LE(BigInt(v), off);
+  buf.writeUInt32LE(v >>> 0, off);
+  buf.writeInt32LE(Math.floor(v / TWO32), off + 4);
+}
+
+function putU64(buf: Buffer, off: number, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) return void buf.writeBigUInt64LE(BigInt(v), off);
+  buf.writeUInt32LE(v >>> 0, off);
+  buf.writeUInt32LE(Math.floor(v / TWO32), off + 4);
+}
+
 /** A `struct timespec` of `ns` nanoseconds at `off`. */
 function putTime(buf: Buffer, off: number, ns: bigint): void {
   const o = LP64_LINUX.timespec.offsets;
-  buf.writeBigInt64LE(ns / NS, off + o.tv_sec);
-  buf.writeBigInt64LE(ns % NS, off + o.tv_nsec);
+  const sec = ns / NS;
+  putI64(buf, off + o.tv_sec, Number(sec));
+  putI64(buf, off + o.tv_nsec, Number(ns - sec * NS));
 }
 
 /** `struct stat` in the given layout; st_nlink and st_blksize are 64-bit on x86-64, 32-bit on aarch64. */
 export function encodeStatIn(layouts: Layouts, st: StatInfo, wideNlink: boolean): Buffer {
   const { size, offsets: o } = layouts.stat;
   const b = Buffer.alloc(size);
-  b.writeBigUInt64LE(BigInt(st.dev), o.st_dev);
-  b.writeBigUInt64LE(BigInt(st.ino), o.st_ino);
-  if (wideNlink) b.writeBigUInt64LE(BigInt(st.nlink), o.st_nlink);
+  putU64(b, o.st_dev, st.dev);
+  putU64(b, o.st_ino, st.ino);
+  if (wideNlink) putU64(b, o.st_nlink, st.nlink);
   else b.writeUInt32LE(st.nlink >>> 0, o.st_nlink);
   b.writeUInt32LE(st.mode >>> 0, o.st_mode);
   b.writeUInt32LE(st.uid >>> 0, o.st_uid);
   b.writeUInt32LE(st.gid >>> 0, o.st_gid);
-  b.writeBigUInt64LE(BigInt(st.rdev), o.st_rdev);
-  b.writeBigInt64LE(BigInt(st.size), o.st_size);
-  if (wideNlink) b.writeBigInt64LE(BigInt(st.blksize), o.st_blksize);
+  putU64(b, o.st_rdev, st.rdev);
+  putI64(b, o.st_size, st.size);
+  if (wideNlink) putI64(b, o.st_blksize, st.blksize);
   else b.writeInt32LE(st.blksize, o.st_blksize);
-  b.writeBigInt64LE(BigInt(st.blocks), o.st_blocks);
+  putI64(b, o.st_blocks, st.blocks);
   putTime(b, o.st_atim, st.atimeNs);
   putTime(b, o.st_mtim, st.mtimeNs);
   putTime(b, o.st_ctim, st.ctimeNs);

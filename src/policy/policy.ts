@@ -53,6 +53,8 @@ const SOURCE_NAMES: Record<SourceKind, string> = {
   host: 'host file',
 };
 
+const SLASH = 0x2f;
+
 const READS: ReadonlySet<Operation> = new Set(['stat', 'read', 'list']);
 
 /**
@@ -132,9 +134,11 @@ export class Policy {
   }
 
   private grantFor(hostPath: string): ReadGrant | undefined {
+    // The grant's path itself or a name below it; asked on every call, so no string is built.
     for (const g of this.grants) {
-      if (hostPath === g.hostPath || hostPath.startsWith(g.hostPath.endsWith('/') ? g.hostPath : g.hostPath + '/'))
-        return g;
+      const root = g.hostPath;
+      if (!hostPath.startsWith(root)) continue;
+      if (hostPath.length === root.length || root.endsWith('/') || hostPath.charCodeAt(root.length) === SLASH) return g;
     }
     return undefined;
   }

@@ -20,7 +20,9 @@ interface Waiter {
   what: string;
   /** Reply bytes received so far, and the first of them (for error messages). */
   received: number;
+  /** The first HEAD_KEPT bytes of the reply (headLength of them received). */
   head: Buffer;
+  headLength: number;
   steps: Step[];
   need: number;
   /** Size of the Fixed step (from the request, or from a Length step). */
@@ -56,7 +58,13 @@ export class GuestChannel {
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
-  /** Runs while the guest owes bytes; reset by every byte that comes (see stallMs). */
+  /**
+   * The stall clock (see stallMs): whether it runs (the guest owes bytes), since when (the last
+   * byte, or the start of what is owed), and one timer that checks it. The timer is not set and
+   * cleared for every round trip: when it fires before the deadline it is set again for the rest.
+   */
+  private owing = false;
+  private owingSince = 0;
   private stallTimer: NodeJS.Timeout | undefined;
   /** Runs while answers wait for the guest to read them (more than its pipe holds). */
   private drainTimer: NodeJS.Timeout | undefined;
@@ -100,7 +108,12 @@ export class GuestChannel {
   /** What the guest started to send and has not finished, if anything (a guest ending or stalling mid-message). */
   owed(): OwedMessage | undefined {
     const w = this.waiter;
-    if (w) return { kind: 'reply', what: `its reply to ${w.what} (${w.received} bytes of it received)`, bytes: w.head };
+    if (w)
+      return {
+        kind: 'reply',
+        what: `its reply to ${w.what} (${w.received} bytes of it received)`,
+        bytes: w.head.subarray(0, w.headLength),
+      };
     if (this.decoder.midCall) return { kind: 'call', what: 'a call', bytes: this.decoder.pending() };
     return undefined;
   }
@@ -139,14 +152,26 @@ export class GuestChannel {
 
   /** Starts the stall clock if the guest owes bytes and it is not running yet. */
   private startStallClock(): void {
-    if (this.stallMs <= 0 || this.closed || this.stallTimer || (this.waiter === undefined && !this.decoder.midCall))
-      return;
-    this.stallTimer = setTimeout(() => this.stalled(), this.stallMs);
+    if (this.stallMs <= 0 || this.closed || this.owing || (this.waiter === undefined && !this.decoder.midCall)) return;
+    this.owing = true;
+    this.owingSince = performance.now();
+    if (this.stallTimer === undefined) this.armStallTimer(this.stallMs);
   }
 
   private stopStallClock(): void {
-    clearTimeout(this.stallTimer);
+    this.owing = false;
+  }
+
+  private armStallTimer(ms: number): void {
+    this.stallTimer = setTimeout(() => this.checkStall(), ms);
+  }
+
+  private checkStall(): void {
     this.stallTimer = undefined;
+    if (!this.owing || this.closed) return;
+    const left = this.owingSince + this.stallMs - performance.now();
+    if (left > 0) this.armStallTimer(Math.ceil(left));
+    else this.stalled();
   }
 
   /** Starts the clock of an answer the guest has yet to read (one larger than its pipe holds). */
@@ -171,7 +196,6 @@ export class GuestChannel {
   }
 
   private stalled(): void {
-    this.stallTimer = undefined;
     const owed = this.owed();
     if (!owed || this.closed) return;
     this.fail(
@@ -186,8 +210,8 @@ export class GuestChannel {
   private fill(w: Waiter, chunk: Buffer, pos: number): number {
     const take = Math.min(w.need - w.have, chunk.length - pos);
     w.got.push(chunk.subarray(pos, pos + take));
-    if (w.head.length < HEAD_KEPT)
-      w.head = Buffer.concat([w.head, chunk.subarray(pos, pos + Math.min(take, HEAD_KEPT - w.head.length))]);
+    if (w.headLength < HEAD_KEPT)
+      w.headLength += chunk.copy(w.head, w.headLength, pos, pos + Math.min(take, HEAD_KEPT - w.headLength));
     w.received += take;
     w.have += take;
     pos += take;
@@ -255,7 +279,8 @@ export class GuestChannel {
       this.waiter = {
         what,
         received: 0,
-        head: Buffer.alloc(0),
+        head: Buffer.allocUnsafe(HEAD_KEPT),
+        headLength: 0,
         steps,
         need: 0,
         fixedSize: size,
@@ -305,6 +330,8 @@ export class GuestChannel {
     if (this.closed) return;
     this.closed = true;
     this.stopStallClock();
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
     const w = this.waiter;

@@ -21,17 +21,30 @@ export const Cmd = {
 /** Payloads at least this large are queued as their own buffer instead of being copied. */
 const ZERO_COPY = 16 * 1024;
 
+/** In-place writes (writeInPlace) are for fewer bytes than this. */
+export const IN_PLACE_LIMIT = ZERO_COPY;
+
+/**
+ * Answers are built in one slab and handed out as views of it, which are never written again: a
+ * new slab is taken when one is full (the old one lives as long as a write still holds part of it).
+ */
+const SLAB_BYTES = 64 * 1024;
+
 /**
  * Builds the controller's answer to one call: memory commands, then one result. Everything between
  * two flushes goes to the guest in one write, so a typical answer (W + E + result) costs one syscall.
  */
 export class AnswerEncoder {
-  private scratch = Buffer.allocUnsafe(4096);
+  private scratch = Buffer.allocUnsafe(SLAB_BYTES);
+  /** Bytes of the slab already handed out; those from there to `used` are queued. */
+  private start = 0;
   private used = 0;
   private parts: Buffer[] = [];
+  /** Where the length of a W whose data is being read in place sits (see writeInPlace). */
+  private openWrite = -1;
 
   get empty(): boolean {
-    return this.used === 0 && this.parts.length === 0;
+    return this.used === this.start && this.parts.length === 0;
   }
 
   read(ptr: Ptr, size: Int): this {
@@ -47,7 +60,7 @@ export class AnswerEncoder {
     this.ensure(17);
     this.scratch[this.used] = Cmd.Str;
     writePtr(this.scratch, this.used + 1, ptr);
-    this.scratch.writeBigUInt64LE(BigInt(maxLen), this.used + 9);
+    writeInt(this.scratch, this.used + 9, maxLen);
     this.used += 17;
     return this;
   }
@@ -60,6 +73,32 @@ export class AnswerEncoder {
     this.used += 17;
     this.bytes(data);
     return this;
+  }
+
+  /**
+   * A W of at most `max` bytes (under the copy threshold) whose data the caller puts straight into
+   * the returned buffer; `endWrite` then says how many bytes it holds (none: no W at all).
+   */
+  writeInPlace(ptr: Ptr, max: number): Buffer {
+    if (max >= ZERO_COPY) throw new RangeError(`in-place writes are for less than ${ZERO_COPY} bytes`);
+    this.ensure(17 + max);
+    this.scratch[this.used] = Cmd.Write;
+    writePtr(this.scratch, this.used + 1, ptr);
+    this.openWrite = this.used + 9;
+    this.used += 17;
+    return this.scratch.subarray(this.used, this.used + max);
+  }
+
+  endWrite(n: number): void {
+    const at = this.openWrite;
+    this.openWrite = -1;
+    if (at < 0) throw new Error('no in-place write is open');
+    if (n === 0) {
+      this.used = at - 9;
+      return;
+    }
+    writeInt(this.scratch, at, n);
+    this.used += n;
   }
 
   malloc(data: Uint8Array): this {
@@ -156,8 +195,9 @@ export class AnswerEncoder {
 
   /** Drops everything queued since the last flush (a handler that failed after queuing W/F). */
   discard(): void {
-    this.used = 0;
+    this.used = this.start;
     this.parts = [];
+    this.openWrite = -1;
   }
 
   /** Same as flush, concatenated (tests and synchronous writers). */
@@ -178,18 +218,16 @@ export class AnswerEncoder {
   }
 
   private cut(): void {
-    if (this.used === 0) return;
-    this.parts.push(Buffer.from(this.scratch.subarray(0, this.used)));
-    this.used = 0;
+    if (this.used === this.start) return;
+    this.parts.push(this.scratch.subarray(this.start, this.used));
+    this.start = this.used;
   }
 
+  /** Room for `n` more bytes in the slab, in a new one if need be (what is queued goes out first). */
   private ensure(n: number): void {
     if (this.used + n <= this.scratch.length) return;
-    if (n > this.scratch.length) {
-      this.cut();
-      this.scratch = Buffer.allocUnsafe(Math.max(n, this.scratch.length * 2));
-      return;
-    }
     this.cut();
+    this.scratch = Buffer.allocUnsafe(Math.max(n, SLAB_BYTES));
+    this.start = this.used = 0;
   }
 }

@@ -48,6 +48,10 @@ export class HostMount implements Mount {
   private readonly realRoot: string;
   private readonly includes: ((p: string) => boolean) | null;
   private readonly excludes: ((p: string) => boolean) | null;
+  /** What the filter makes of the listings: part of their cache key (see list). */
+  private readonly filterKey: string;
+  /** The exclude globs' verdict by relative name (a pure function of the name: asked once per name). */
+  private readonly excluded = new Map<string, boolean>();
 
   constructor(
     hostRoot: string,
@@ -58,6 +62,7 @@ export class HostMount implements Mount {
     const glob = (list?: string[]) => (list && list.length ? picomatch(list, { dot: true }) : null);
     this.includes = glob(opts.include);
     this.excludes = glob(opts.exclude);
+    this.filterKey = JSON.stringify([opts.dotfiles ? 1 : 0, opts.include ?? [], opts.exclude ?? []]);
   }
 
   /** Device number shown in this mount's stat results. */
@@ -87,7 +92,17 @@ export class HostMount implements Mount {
   private lastVisible(rel: readonly string[]): boolean {
     if (rel.length === 0) return true;
     if (!this.opts.dotfiles && rel[rel.length - 1]!.startsWith('.')) return false;
-    return !(this.excludes && this.excludes(rel.join('/')));
+    return this.excludes === null || !this.isExcluded(rel.join('/'));
+  }
+
+  private isExcluded(name: string): boolean {
+    let hit = this.excluded.get(name);
+    if (hit === undefined) {
+      hit = this.excludes!(name);
+      if (this.excluded.size >= MAX_REMEMBERED_NAMES) this.excluded.clear();
+      this.excluded.set(name, hit);
+    }
+    return hit;
   }
 
   hostPath(rel: readonly string[]): string {
@@ -106,12 +121,14 @@ export class HostMount implements Mount {
   /** The host file behind a name visible by name alone: null when missing or of a kind never shown. */
   private describe(rel: readonly string[]): NodeInfo | null {
     const host = this.hostPath(rel);
-    let st: fs.Stats;
+    let st: fs.Stats | undefined;
     try {
-      st = fs.lstatSync(host);
+      // A missing name is the common case (an interpreter probing its path): no exception for it.
+      st = fs.lstatSync(host, { throwIfNoEntry: false });
     } catch {
       return null;
     }
+    if (st === undefined) return null;
     const type = st.mode & S_IFMT;
     // FIFOs, sockets and devices are never shown: opening one could block or reach the host.
     if (type !== S_IFREG && type !== S_IFDIR && type !== S_IFLNK) return null;
@@ -126,21 +143,20 @@ export class HostMount implements Mount {
   }
 
   list(rel: readonly string[]): DirEntry[] {
-    // Unfiltered mounts: the listing of a directory unchanged since last time (same inode, same
-    // change times) is the one made then, whichever run asks.
+    // The listing of a directory unchanged since last time (same inode, same change times) is the
+    // one made then, whichever run asks, as long as it was made through the same filter (the
+    // filter decides by name and by the type the directory gives, both unchanged with it).
     const host = this.hostPath(rel);
     let cacheKey: string | undefined;
     let version = '';
-    if (!this.filtered) {
-      try {
-        const st = fs.statSync(host, { bigint: true });
-        cacheKey = `${this.opts.dotfiles ? 1 : 0}\0${this.realRoot}\0${rel.join('/')}`;
-        version = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
-        const hit = listings.get(cacheKey);
-        if (hit && hit.version === version) return hit.entries as DirEntry[]; // frozen: shared by runs
-      } catch {
-        cacheKey = undefined;
-      }
+    try {
+      const st = fs.statSync(host, { bigint: true });
+      cacheKey = `${this.filterKey}\0${this.realRoot}\0${rel.join('/')}`;
+      version = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+      const hit = listings.get(cacheKey);
+      if (hit && hit.version === version) return hit.entries as DirEntry[]; // frozen: shared by runs
+    } catch {
+      cacheKey = undefined;
     }
     const out = this.listNow(rel, host);
     if (cacheKey !== undefined) {
@@ -242,9 +258,13 @@ class HostFile implements FileHandle {
   }
 }
 
-/** A stable, non-zero stand-in inode number for a name (FNV-1a). */
-/** Recent listings of unfiltered host directories, with the version they were made from (see list). */
+/** Recent listings of host directories, with the version they were made from (see list). */
 const listings = new Map<string, { version: string; entries: readonly DirEntry[] }>();
+
+/** Exclude verdicts kept per mount before the memo starts over (a bound on its memory). */
+const MAX_REMEMBERED_NAMES = 4096;
+
+/** A stable, non-zero stand-in inode number for a name (FNV-1a). */
 
 function nameInode(name: string): number {
   let h = 0x811c9dc5;

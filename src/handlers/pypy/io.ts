@@ -1,4 +1,5 @@
 import { Errno, FCNTL, GuestErrno, S_IFCHR, S_IFIFO, type StatInfo } from '../../platform/index.js';
+import { IN_PLACE_LIMIT } from '../../protocol/encoder.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
 
@@ -27,6 +28,10 @@ export const read: Handler = async (ctx, [fdv, bufv, countv]) => {
   const fd = fdArg(fdv!);
   const buf = ptrArg(bufv!);
   const count = countArg(countv!, ctx.session.limits.maxIoBytes);
+  // A small read of a file lands in the answer itself (the common read of a module's source).
+  const files = ctx.session.files;
+  if (count > 0 && count < IN_PLACE_LIMIT && buf !== 0n && files.get(fd).kind === 'file')
+    return ctx.writeMemoryInPlace(buf, count, (into) => files.readInto(fd, into));
   const data = await ctx.session.files.readAny(fd, count, ctx.session);
   if (data.length) ctx.writeMemory(buf, data);
   return data.length;
