@@ -10,7 +10,9 @@ import { seedTree } from './tmp-files.js';
 import { exportTree, type ExportOptions, type ExportReport } from './export.js';
 import { SupervisorView } from './supervisor-view.js';
 import { WaysMount } from './ways-mount.js';
-import type { Mount, NodeInfo } from './types.js';
+import type { Mount, NodeInfo, Resolved } from './types.js';
+
+export type { Resolved } from './types.js';
 
 export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
 
@@ -61,16 +63,6 @@ export interface TmpOptions {
    * the tree (`{ 'data.csv': '...', 'in/a.txt': buf }`), directories made as needed.
    */
   files?: Record<string, Buffer | string>;
-}
-
-/** A name resolved to the mount that holds it. `node` is null when the last component does not exist. */
-export interface Resolved {
-  parts: string[];
-  vpath: string;
-  mount: Mount;
-  mountPoint: string[];
-  rel: string[];
-  node: NodeInfo | null;
 }
 
 interface MountEntry {
