@@ -225,7 +225,8 @@ export class VirtualFS {
     if (at.length === 0) throw new Error('cannot mount over the virtual root');
     if (this.mounts.some((m) => m.at.join('/') === at.join('/'))) throw new Error(`${vpath} is already mounted`);
     // A placeholder in the parent tree makes the mount point show up in listings (only when the
-    // parent is the controller's own tree; a mount inside another mount resolves but is not listed).
+    // parent is the controller's own tree; inside another mount, the walk leads to it through
+    // WaysMount and listings add it from mountNamesUnder).
     if (this.mountFor(at).mount === this.root) {
       const path = joinPath(at);
       if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
