@@ -315,9 +315,11 @@ export class VirtualFS {
         const last = k === parts.length;
         let node: NodeInfo | null =
           parent && !parent.synthetic ? entry.mount.step(parent, rel) : entry.mount.lookup(rel);
-        if (!inner && k < this.deepestMount && !isDir(node) && this.leadsBelow(parts, k)) {
+        if (!inner && entry !== this.rootEntry && k < this.deepestMount && !isDir(node) && this.leadsBelow(parts, k)) {
           // The more specific mount wins: whatever the outer mount has here (nothing, a file, a
-          // symlink) gives way to a read-only directory that leads on to the mount below.
+          // symlink) gives way to a read-only directory that leads on to the mount below. (The
+          // controller's own tree has placeholder directories there, and its symlinks, such as
+          // /lib -> usr/lib, are made on purpose: followed as they are.)
           entry = { at: parts.slice(0, k), mount: this.ways };
           rel = [];
           node = this.ways.lookup(rel);
