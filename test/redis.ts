@@ -23,7 +23,7 @@ if (NO_REDIS)
     'queue tests skipped: no redis-server on this host (apt-get install redis-server) and no PYPY_BOX_TEST_REDIS=redis://...',
   );
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

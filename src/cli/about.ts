@@ -17,7 +17,7 @@ export const ABOUT_WORDS: ReadonlySet<string | undefined> = new Set([
 ]);
 
 /** The package's version, from package.json. */
-export function version(): string {
+function version(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(fs.readFileSync(new URL(rel, import.meta.url), 'utf8')) as {

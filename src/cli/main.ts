@@ -364,7 +364,7 @@ interface Io {
   stderr: NodeJS.WriteStream;
 }
 
-export async function interact(args: string[], io: Io): Promise<number> {
+async function interact(args: string[], io: Io): Promise<number> {
   const parser = interactParser(await loadYargs(), args);
   const opts = await parser.parse();
   if (opts.help) return 0;
@@ -620,7 +620,7 @@ async function oneArgument(
     .parse();
 }
 
-export async function check(args: string[], io: Io): Promise<number> {
+async function check(args: string[], io: Io): Promise<number> {
   const opts = await oneArgument(
     args,
     'check',
@@ -668,7 +668,7 @@ export async function check(args: string[], io: Io): Promise<number> {
   return report.unsupported.length || report.version !== PROTOCOL_VERSION ? ExitCode.unsupported : 0;
 }
 
-export async function trace(args: string[], io: Io): Promise<number> {
+async function trace(args: string[], io: Io): Promise<number> {
   const opts = await oneArgument(
     args,
     'trace',

@@ -43,7 +43,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The known name closest to a misspelled one, when it is close enough to be meant. */
-export function closest(name: string, known: readonly string[]): string | undefined {
+function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {

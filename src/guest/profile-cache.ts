@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StockProfile } from './profile.js';
+import type { StockProfile } from './stock-profile.js';
 import { removeQuietly, trustedOwner } from '../platform/owned-files.js';
 
 /** A profile is a few KiB; anything much larger is not one. */

@@ -111,7 +111,8 @@ export class Names {
 
   rmdir(path: string): void {
     const r = this.existing(path, false, 'delete');
-    if (r.rel.length === 0) throw new GuestErrno(Errno.EBUSY, `${r.vpath} is a mount point`);
+    if (r.rel.length === 0 || this.vfs.holdsMount(r.parts))
+      throw new GuestErrno(Errno.EBUSY, `${r.vpath} is or holds a mount point`);
     if (!r.mount.rmdir) throw new GuestErrno(Errno.EROFS, 'read-only');
     r.mount.rmdir(r.rel);
   }
@@ -128,7 +129,8 @@ export class Names {
     const b = this.resolve(to, false);
     this.check('create', b);
     if (a.mount !== b.mount) throw new GuestErrno(Errno.EXDEV, 'rename across mounts');
-    if (a.rel.length === 0 || b.rel.length === 0) throw new GuestErrno(Errno.EBUSY, 'mount point');
+    if (a.rel.length === 0 || b.rel.length === 0 || this.vfs.holdsMount(a.parts) || this.vfs.holdsMount(b.parts))
+      throw new GuestErrno(Errno.EBUSY, 'mount point');
     if (a.vpath === b.vpath) return;
     if (b.parts.length > a.parts.length && b.vpath.startsWith(a.vpath + '/'))
       throw new GuestErrno(Errno.EINVAL, 'cannot move a directory into itself');

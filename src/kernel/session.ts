@@ -48,7 +48,7 @@ export class Clock {
   }
 }
 
-export interface SessionLimits {
+interface SessionLimits {
   /** Most bytes one call moves between controller and guest (reads are served in chunks of this). */
   maxIoBytes: number;
   /** Longest path accepted, NUL included. */

@@ -42,7 +42,7 @@ export const Errno = {
   EAFNOSUPPORT: 97,
   ENOTSUP: 95,
 } as const;
-export type ErrnoName = keyof typeof Errno;
+type ErrnoName = keyof typeof Errno;
 
 const NAMES = new Map<number, string>();
 for (const [k, v] of Object.entries(Errno)) if (!NAMES.has(v)) NAMES.set(v, k);

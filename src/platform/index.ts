@@ -3,7 +3,7 @@ import { linuxX8664 } from './linux-x86_64.js';
 import type { Platform } from './types.js';
 
 export * from './types.js';
-export { Errno, errnoName, GuestErrno, errnoFromNode, type ErrnoName } from './errno.js';
+export { Errno, errnoName, GuestErrno, errnoFromNode } from './errno.js';
 export { linuxX8664, linuxAarch64 };
 
 /** The layout table for the machine the controller runs on (guests run on the same machine). */

@@ -13,7 +13,7 @@ function layout<F extends string>(size: number, offsets: Record<F, number>): Str
   return Object.freeze({ size, offsets: Object.freeze(offsets) });
 }
 
-export type StatField =
+type StatField =
   | 'st_dev'
   | 'st_ino'
   | 'st_nlink'

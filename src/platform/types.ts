@@ -57,7 +57,7 @@ export const S_IFCHR = 0o020000;
 export const S_IFIFO = 0o010000;
 
 export const DT_UNKNOWN = 0;
-export const DT_FIFO = 1;
+const DT_FIFO = 1;
 export const DT_CHR = 2;
 export const DT_DIR = 4;
 export const DT_REG = 8;

@@ -19,12 +19,7 @@ export interface JobResult extends Pick<
 }
 
 /** A fresh guest's result as a job's. */
-export function fromRun(
-  run: RunResult,
-  durationMs: number,
-  queuedMs: number,
-  guest: JobResult['guest'] = 'fresh',
-): JobResult {
+function fromRun(run: RunResult, durationMs: number, queuedMs: number, guest: JobResult['guest'] = 'fresh'): JobResult {
   const { outcome, exitCode, signal, signalDescription, timedOut, limit, stdout, stderr } = run;
   return {
     outcome,
@@ -43,7 +38,7 @@ export function fromRun(
 }
 
 /** A guest the pool's per-job timer ended: reported as the Controller reports its own timeout. */
-export function asTimeout(r: JobResult, timeoutMs: number): JobResult {
+function asTimeout(r: JobResult, timeoutMs: number): JobResult {
   return {
     ...r,
     outcome: 'timeout',

@@ -1,10 +1,5 @@
-import { errnoName, GuestErrno } from '../platform/index.js';
+import { errnoName, GuestErrno, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../platform/index.js';
 import type { VirtualFS } from '../vfs/vfs.js';
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 
 /** One name of a listing. */
 export interface SessionFileEntry {

@@ -5,13 +5,13 @@
  * frame of a known kind within the size bound is a protocol error that ends the session.
  */
 
-export const FRAME_MAGIC = Buffer.from('PBX');
+const FRAME_MAGIC = Buffer.from('PBX');
 const HEADER = 8;
 /** Output pieces are at most this large (the driver cuts them so): anything larger is forged. */
-export const OUTPUT_FRAME_MAX = 64 * 1024;
+const OUTPUT_FRAME_MAX = 64 * 1024;
 
 /** Ready, the snippet's stdout and stderr, what other threads wrote between requests, done. */
-export type FrameKind = 'R' | 'O' | 'E' | 'o' | 'e' | 'D';
+type FrameKind = 'R' | 'O' | 'E' | 'o' | 'e' | 'D';
 const KINDS = new Set<string>(['R', 'O', 'E', 'o', 'e', 'D']);
 const OUTPUT_KINDS = new Set<string>(['O', 'E', 'o', 'e']);
 
@@ -25,7 +25,7 @@ export class FramingError extends Error {
 }
 
 /** A few bytes of what broke the framing, readable. */
-export function showBytes(b: Buffer, max = 48): string {
+function showBytes(b: Buffer, max = 48): string {
   const s = JSON.stringify(b.subarray(0, max).toString('latin1'));
   return b.length > max ? `${s}... (${b.length} bytes)` : s;
 }

@@ -18,16 +18,16 @@ export type Note =
 
 /** Limits the supervisor enforces by ending the guest, as their notes name them. */
 const SUPERVISOR_LIMITS = LIMIT_NAMES;
-export type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
+type SupervisorLimit = (typeof SUPERVISOR_LIMITS)[number];
 /** Limits the supervisor enforces by refusing calls, the run going on (`reached NAME VALUE COUNT`). */
 const REACHED_LIMITS = REACHED_NAMES;
-export type ReachedLimit = (typeof REACHED_LIMITS)[number];
+type ReachedLimit = (typeof REACHED_LIMITS)[number];
 
 /**
  * The most note bytes a run may send: a handful of short lines, and two lines for each kind of
  * refused call the supervisor keeps (at most maxRefusalKinds, each line under 200 bytes; refusals.h).
  */
-export const MAX_NOTES_BYTES = LIMITS.maxNotesBytes;
+const MAX_NOTES_BYTES = LIMITS.maxNotesBytes;
 const MAX_ERRNO = LIMITS.maxErrno;
 /** A wait status: exit code and signal fit in 16 bits. */
 const MAX_WAIT_STATUS = 0xffff;

@@ -1,9 +1,2 @@
-export {
-  TraceWriter,
-  readTrace,
-  type CallRecord,
-  type TraceEntry,
-  type TraceHeader,
-  type TraceFooter,
-} from './trace.js';
+export { readTrace, type CallRecord, type TraceEntry } from './trace.js';
 export { formatCall, formatTrace } from './format.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../platform/index.js';
-import type { VirtualFS } from './vfs.js';
+import type { WalkedTree } from './types.js';
 
 export interface ExportOptions {
   /** Replace regular files already in the target (default false: any existing file is a conflict). */
@@ -41,7 +41,7 @@ interface Plan {
  * are refused unless `overwrite`, and a symlink on the host is refused always): a refused export
  * writes nothing.
  */
-export function exportTree(vfs: VirtualFS, vpath: string, hostDir: string, opts: ExportOptions = {}): ExportReport {
+export function exportTree(vfs: WalkedTree, vpath: string, hostDir: string, opts: ExportOptions = {}): ExportReport {
   const plan = planExport(vfs, vpath, opts);
   const target = path.resolve(hostDir);
   checkTarget(target, plan, opts.overwrite === true);
@@ -51,7 +51,7 @@ export function exportTree(vfs: VirtualFS, vpath: string, hostDir: string, opts:
   return { files: plan.files.map((f) => f.vpath), bytes: plan.bytes, skipped: plan.skipped };
 }
 
-function planExport(vfs: VirtualFS, vpath: string, opts: ExportOptions): Plan {
+function planExport(vfs: WalkedTree, vpath: string, opts: ExportOptions): Plan {
   const maxBytes = opts.maxBytes ?? 1 << 30;
   const maxEntries = opts.maxEntries ?? 100_000;
   const root = vfs.resolve(vpath, [], false);

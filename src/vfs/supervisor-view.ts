@@ -2,7 +2,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/in
 import { HostMount } from './host-mount.js';
 import { MemoryMount } from './memory-mount.js';
 import { OverlayMount } from './overlay-mount.js';
-import type { VirtualFS } from './vfs.js';
+import type { WalkedTree } from './types.js';
 
 /** A host directory (or file) the tree shows: mounted read-only, or the lower layer of a writable tree. */
 export interface HostTree {
@@ -26,7 +26,7 @@ export class SupervisorView {
   private readonly root: MemoryMount;
 
   constructor(
-    private readonly vfs: VirtualFS,
+    private readonly vfs: WalkedTree,
     root: MemoryMount,
   ) {
     this.root = root;

@@ -79,3 +79,23 @@ export interface Mount {
   rename?(from: readonly string[], to: readonly string[]): void;
   symlink?(rel: readonly string[], target: string): void;
 }
+
+/** A name resolved to the mount that holds it. `node` is null when the last component does not exist. */
+export interface Resolved {
+  parts: string[];
+  vpath: string;
+  mount: Mount;
+  mountPoint: string[];
+  rel: string[];
+  node: NodeInfo | null;
+}
+
+/**
+ * What the code that reads a built tree needs of it (exportTree, SupervisorView): the walk, whole
+ * files and the mount table. The VirtualFS is one; naming only this keeps those modules below it.
+ */
+export interface WalkedTree {
+  resolve(path: string, cwd: readonly string[], follow: boolean): Resolved;
+  readFile(vpath: string): Buffer;
+  mountTable(): { at: string; mount: Mount }[];
+}

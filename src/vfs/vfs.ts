@@ -9,7 +9,10 @@ import { Quota } from './quota.js';
 import { seedTree } from './tmp-files.js';
 import { exportTree, type ExportOptions, type ExportReport } from './export.js';
 import { SupervisorView } from './supervisor-view.js';
-import type { Mount, NodeInfo } from './types.js';
+import { WaysMount } from './ways-mount.js';
+import type { Mount, NodeInfo, Resolved } from './types.js';
+
+export type { Resolved } from './types.js';
 
 export const DEFAULT_TMP_QUOTA = 64 * 1024 * 1024;
 
@@ -62,16 +65,6 @@ export interface TmpOptions {
   files?: Record<string, Buffer | string>;
 }
 
-/** A name resolved to the mount that holds it. `node` is null when the last component does not exist. */
-export interface Resolved {
-  parts: string[];
-  vpath: string;
-  mount: Mount;
-  mountPoint: string[];
-  rel: string[];
-  node: NodeInfo | null;
-}
-
 interface MountEntry {
   at: string[];
   mount: Mount;
@@ -86,6 +79,8 @@ export class VirtualFS {
   readonly owner: { uid: number; gid: number };
   private readonly vol = newVolume();
   private readonly root: MemoryMount;
+  /** Directories leading to mounts nested in other mounts (see WaysMount). */
+  private readonly ways: WaysMount;
   private mounts: MountEntry[] = [];
   /** The controller's own tree, at the root. */
   private readonly rootEntry: MountEntry;
@@ -110,6 +105,7 @@ export class VirtualFS {
     this.owner = { uid: options.uid ?? 1000, gid: options.gid ?? 1000 };
     this.root = new MemoryMount(this.vol, '/', { dev: 1, owner: this.owner, writable: false, time: options.time });
     this.rootEntry = { at: [], mount: this.root };
+    this.ways = new WaysMount(this.owner);
     this.mounts.push(this.rootEntry);
   }
 
@@ -229,7 +225,8 @@ export class VirtualFS {
     if (at.length === 0) throw new Error('cannot mount over the virtual root');
     if (this.mounts.some((m) => m.at.join('/') === at.join('/'))) throw new Error(`${vpath} is already mounted`);
     // A placeholder in the parent tree makes the mount point show up in listings (only when the
-    // parent is the controller's own tree; a mount inside another mount resolves but is not listed).
+    // parent is the controller's own tree; inside another mount, the walk leads to it through
+    // WaysMount and listings add it from mountNamesUnder).
     if (this.mountFor(at).mount === this.root) {
       const path = joinPath(at);
       if (mode !== undefined && (mode & S_IFMT) !== S_IFDIR) this.root.put(at, '', mode & 0o777);
@@ -315,10 +312,19 @@ export class VirtualFS {
           rel = [];
           parent = null;
         } else rel.push(parts[k - 1]!);
-        const { at, mount } = entry;
         const last = k === parts.length;
-        const found: NodeInfo | null = parent && !parent.synthetic ? mount.step(parent, rel) : mount.lookup(rel);
-        const node: NodeInfo | null = found ?? this.leadsToMount(parts.slice(0, k));
+        let node: NodeInfo | null =
+          parent && !parent.synthetic ? entry.mount.step(parent, rel) : entry.mount.lookup(rel);
+        if (!inner && entry !== this.rootEntry && k < this.deepestMount && !isDir(node) && this.leadsBelow(parts, k)) {
+          // The more specific mount wins: whatever the outer mount has here (nothing, a file, a
+          // symlink) gives way to a read-only directory that leads on to the mount below. (The
+          // controller's own tree has placeholder directories there, and its symlinks, such as
+          // /lib -> usr/lib, are made on purpose: followed as they are.)
+          entry = { at: parts.slice(0, k), mount: this.ways };
+          rel = [];
+          node = this.ways.lookup(rel);
+        }
+        const { at, mount } = entry;
         if (!node) {
           if (last) return { parts, vpath: joinPath(parts), mount, mountPoint: at, rel, node: null };
           const prefix = parts.slice(0, k);
@@ -359,31 +365,15 @@ export class VirtualFS {
     return [...names];
   }
 
-  /**
-   * A directory that exists only because a mount lies below it inside another mount (a grant
-   * under /tmp, say): shown as an empty read-only directory so the walk can reach the mount.
-   */
-  private leadsToMount(prefix: readonly string[]): NodeInfo | null {
-    if (!this.mounts.some((m) => m.at.length > prefix.length && hasPrefix(m.at, prefix))) return null;
-    const owner = this.owner;
-    return {
-      synthetic: true,
-      stat: {
-        dev: 1,
-        ino: 1,
-        nlink: 2,
-        mode: S_IFDIR | 0o555,
-        uid: owner.uid,
-        gid: owner.gid,
-        rdev: 0,
-        size: 0,
-        blksize: 4096,
-        blocks: 0,
-        atimeNs: 0n,
-        mtimeNs: 0n,
-        ctimeNs: 0n,
-      },
-    };
+  /** Whether a mount lies strictly below `parts` (a directory there cannot be removed or moved). */
+  holdsMount(parts: readonly string[]): boolean {
+    return parts.length < this.deepestMount && this.leadsBelow(parts, parts.length);
+  }
+
+  /** Whether a mount lies strictly below the first `k` components of `parts` (a way to it leads through there). */
+  private leadsBelow(parts: readonly string[], k: number): boolean {
+    const prefix = parts.slice(0, k);
+    return this.mounts.some((m) => m.at.length > k && hasPrefix(m.at, prefix));
   }
 
   private linkDestination(target: string, linkParts: string[], at: string[], mount: Mount): string[] {
@@ -464,6 +454,10 @@ export class OutsideError extends GuestErrno {
   constructor(readonly vpath: string) {
     super(Errno.EACCES, `${vpath} is outside the sandbox's filesystem (not whitelisted)`);
   }
+}
+
+function isDir(node: NodeInfo | null): boolean {
+  return node !== null && (node.stat.mode & S_IFMT) === S_IFDIR;
 }
 
 export function outside(parts: readonly string[]): OutsideError {

@@ -44,7 +44,7 @@ const REASON_BY_CALL = new Map(
   REFUSAL_REASONS.flatMap(([calls, reason]) => calls.map((call) => [call, reason] as const)),
 );
 
-export function refusalReason(call: string): string {
+function refusalReason(call: string): string {
   return REASON_BY_CALL.get(call) ?? `${call} is forbidden in the sandbox`;
 }
 

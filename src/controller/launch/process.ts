@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 
-export interface ChildEnd {
+interface ChildEnd {
   /** The exit code, when the process exited by itself. */
   exitCode?: number;
   /** The signal that ended it, by name. */

@@ -1,5 +1,4 @@
 import { nonNegInt, OptionError } from '../option-error.js';
-import type { ControllerOptions } from '../options.js';
 
 /** Per-run limits (`limits`); each one reached is reported by name (`result.limit` or `result.limitsReached`). */
 export interface Limits {
@@ -59,7 +58,7 @@ export const LIBRARY_LIMITS: Limits = {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The run's limits: the defaults with the options' `limits` (and `timeout`), each checked. */
-export function limitsFromOptions(o: ControllerOptions): Limits {
+export function limitsFromOptions(o: { limits?: Partial<Limits>; timeout?: number }): Limits {
   const limits: Limits = { ...LIBRARY_LIMITS };
   for (const [k, v] of Object.entries(o.limits ?? {})) {
     if (!(k in LIBRARY_LIMITS))

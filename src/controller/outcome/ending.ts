@@ -12,7 +12,7 @@ import type { SupervisorAccount } from './supervisor-account.js';
 /** How the guest ended as its transport saw it (`originalMessage`: the start error's own text). */
 export type GuestExit = GuestEnd & { originalMessage?: string };
 
-export function signalDescription(sig: string | null): string | null {
+function signalDescription(sig: string | null): string | null {
   if (!sig) return null;
   const descriptions: Record<string, string> = {
     SIGSEGV: 'Segmentation fault',

@@ -68,6 +68,7 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   for (const g of userGrants) {
     if (!fs.existsSync(g.hostPath))
       throw new OptionError('policy', `read grant for ${g.hostPath}: no such file or directory`);
+    refuseMountPoint(vfs, g.at, g.hostPath);
     const filter = { include: g.include, exclude: g.exclude, dotfiles: g.dotfiles };
     if (g.at === g.hostPath || !sameFile(g.at, g.hostPath)) {
       vfs.mountHost(g.at, g.hostPath, filter);
@@ -86,6 +87,21 @@ export function buildVfs(o: ControllerOptions, limits: Limits, policy: Policy, s
   for (const [vpath, data] of Object.entries(o.files ?? {})) vfs.addFile(vpath, data);
   if (!exists(vfs, argv0)) vfs.addFile(argv0, '', 0o755);
   return vfs;
+}
+
+/**
+ * A grant shown at the root or at a tree the sandbox mounts itself (/tmp, /dev) would replace
+ * that tree, not sit inside it: refused. A grant below one (a host directory under /tmp) is shown
+ * there read-only, in place of what the tree holds at that name.
+ */
+function refuseMountPoint(vfs: VirtualFS, at: string, hostPath: string): void {
+  const vpath = path.posix.resolve('/', at);
+  if (vpath !== '/' && !vfs.mountTable().some((m) => m.at === vpath)) return;
+  const what = vpath === '/' ? 'the root of the tree' : `the sandbox's own ${vpath}`;
+  throw new OptionError(
+    'policy',
+    `read grant for ${hostPath}: shown at ${vpath}, it would replace ${what}; grant the directories below it instead`,
+  );
 }
 
 function linkText(vfs: VirtualFS, vpath: string): string | undefined {

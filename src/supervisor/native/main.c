@@ -47,10 +47,12 @@
 
 static const char USAGE[] =
     "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] "
-    "[--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] [--no-namespaces|--require-namespaces] "
-    "[--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] [--grant DEV:PATH]... [--link PATH TARGET]... [--dir "
-    "ERRNO:PATH]... [--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--stat "
-    "HEX:PATH]... [--file STATHEX:HEX:PATH]... [--max-path N] [--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n"
+    "[--nproc N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] "
+    "[--no-namespaces|--require-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] "
+    "[--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--name PATH]... [--absent PATH]... "
+    "[--host-dev DEV:PATH]... [--stat HEX:PATH]... [--file STATHEX:HEX:PATH]... [--cwd PATH] [--cwd-stat repeat] "
+    "[--stdio-local] [--local CALLS] [--owner UID:GID] [--ids U,EU,G,EG] [--uname HEX] [--max-path N] "
+    "[--config-stdin] -- PROGRAM ARGV0 [ARGS...]\n"
     "       pypy-box-supervisor --standby [stock|protocol]   (the arguments and environment follow on stdin)\n";
 
 /* The controller's streams: bigger pipes, the notes descriptor; and we reap all below us. */
