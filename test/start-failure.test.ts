@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSpareSupervisor } from '../src/index.js';
+import { closeSpareSupervisor, Controller } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { refusedRun, ROOT } from './helpers.js';
+import { CLI, refusedRun, ROOT } from './helpers.js';
 
 /**
  * An interpreter root can run but the guest's unprivileged uid cannot: a copy of python3 in a
@@ -95,3 +96,110 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
     ]);
   });
 });
+
+describe.runIf(process.getuid?.() === 0)('a supervisor that ends before its guest starts', () => {
+  afterAll(closeSpareSupervisor);
+  const dir = fs.mkdtempSync(path.join(ROOT, 'build/test/early-end-'));
+  // The wall library beside it, as beside the real one (the command line checks for it).
+  fs.symlinkSync(path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so'), path.join(dir, 'libpypybox-wall.so'));
+
+  /** A stand-in for the supervisor: a script that ends as `body` says, without starting anything. */
+  function endingSupervisor(name: string, body: string): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    return file;
+  }
+
+  async function withSupervisor<T>(file: string, fn: () => Promise<T>): Promise<T> {
+    const before = process.env.PYPY_BOX_SUPERVISOR;
+    process.env.PYPY_BOX_SUPERVISOR = file;
+    try {
+      return await fn();
+    } finally {
+      if (before === undefined) delete process.env.PYPY_BOX_SUPERVISOR;
+      else process.env.PYPY_BOX_SUPERVISOR = before;
+    }
+  }
+
+  it('is a start failure that says how it ended, not the guest exiting with its status', async () => {
+    for (const [body, how] of [
+      ['exit 3', 'exit status 3'],
+      ['kill -9 $$', 'killed by SIGKILL'],
+    ]) {
+      const file = endingSupervisor(`ends-${how.replace(/ /g, '-')}`, body);
+      const err = await withSupervisor(file, () =>
+        refusedRun({ python: '/usr/bin/python3', args: ['-c', 'print(1)'], spareSupervisor: false }),
+      );
+      expect(err.kind).toBe('spawn');
+      expect(err.message).toBe(
+        `cannot start ${fs.realpathSync('/usr/bin/python3')}: the supervisor ended (${how}) before starting the guest`,
+      );
+      expect(err.result.walls).toEqual([]);
+    }
+  });
+
+  it('makes the command line exit 127 and say so', async () => {
+    const file = endingSupervisor('ends-cli', 'exit 1');
+    const r = await execa(process.execPath, [CLI, 'interact', '/usr/bin/python3', '-c', 'print(1)'], {
+      env: { PYPY_BOX_SUPERVISOR: file, NO_COLOR: '1' },
+      reject: false,
+    });
+    expect(r.exitCode).toBe(127);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('the supervisor ended (exit status 1) before starting the guest');
+  });
+
+  it('when it is the spare, killed while idle, is not used: the run starts a fresh supervisor', async () => {
+    await closeSpareSupervisor();
+    const run = () => new Controller({ python: '/usr/bin/python3', args: ['-c', 'print(42)'] }).run();
+    await run();
+    await run(); // from the second supervised run on, a spare is kept
+    const spare = await waitFor(() => spareOf(process.pid));
+    process.kill(spare, 'SIGKILL');
+    // Dead but not yet reaped: Node has not run its event loop since, so it does not know.
+    const deadline = Date.now() + 2000;
+    while (!isZombie(spare) && Date.now() < deadline) {
+      /* spin: no event-loop turn may happen before the run takes the spare */
+    }
+    expect(isZombie(spare)).toBe(true);
+    const r = await run();
+    expect(r.stdout.toString()).toBe('42\n');
+    expect(r.exitCode).toBe(0);
+    expect(r.walls).toContain('seccomp-user-notify');
+  });
+});
+
+/** The pid of the idle spare supervisor (`--standby`) started by process `parent`, if any. */
+function spareOf(parent: number): number | undefined {
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      if (ppid === parent && cmdline.includes('--standby') && !isZombie(Number(name))) return Number(name);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return undefined;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] === 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(probe: () => T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -243,11 +243,16 @@ describe('a strict wall that cannot be set up stops the run', () => {
     expect(r.stderr).not.toContain('ATTACK');
   });
 
-  /** A supervisor that always runs its guest with --nofile 3 (the controller passes 16 or more). */
+  /**
+   * A supervisor that always runs its guest with --nofile 3 (the controller passes 16 or more). It
+   * refuses to be a spare (`--standby`, as the command line starts one ahead of its run): a spare's
+   * arguments come on its stdin, out of this wrapper's reach, so the run starts a fresh one.
+   */
   function cramped(): string {
     const wrapper = path.join(dir, 'pypy-box-supervisor');
     const script = [
       '#!/bin/bash',
+      '[ "$1" = --standby ] && exit 1',
       'args=(); prev=',
       'for a in "$@"; do [ "$prev" = --nofile ] && a=3; args+=("$a"); prev=$a; done',
       `exec ${supervisorPath()} "\${args[@]}"`,

@@ -254,7 +254,7 @@ export class Run {
     this.cleanup();
     const r = this.result();
     settleOutcome(r, done, this.session.requestedExit, this.limits, control.killedByUs);
-    control.ending ??= endingAfterGuest(done, owed, control.killedByUs, this.account);
+    control.ending ??= endingAfterGuest(done, owed, control.killedByUs, this.account, this.launch.supervised);
     const error = control.ending
       ? describeEnding(control.ending, this.result(), this.stdio.guestStderr, this.startedWhat())
       : undefined;

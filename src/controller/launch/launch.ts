@@ -23,6 +23,8 @@ export class Launch {
   delegation: Delegation | undefined;
   /** Signatures the supervisor may report answering itself (from the delegation, once known). */
   private reportable: ReadonlySet<string> | undefined;
+  /** The guest was started by the supervisor, which tells its walls before the guest runs. */
+  supervised = false;
 
   constructor(
     private readonly o: ControllerOptions,
@@ -40,6 +42,7 @@ export class Launch {
     if (!this.stock || o.transport || o.signal?.aborted) return;
     try {
       const cmd = guestCommand(o, this.limits, this.stock);
+      this.supervised = cmd.supervised ?? false;
       this.early = spawnGuest(cmd.file, cmd.args, cmd.argv0, cmd.env, cmd.supervised, o.spareSupervisor !== false);
       // The same recipe as a recent run: its local answers go out now, before the tree is built.
       const key = (this.key = answerCacheKey(o, this.limits, this.stock, this.handlers.replaced));
@@ -68,6 +71,7 @@ export class Launch {
   transport(cmd: GuestCommand | undefined): GuestTransport {
     if (this.early) return this.early;
     if (this.o.transport) return this.o.transport();
+    this.supervised = cmd!.supervised ?? false;
     return spawnGuest(cmd!.file, cmd!.args, cmd!.argv0, cmd!.env, cmd!.supervised, this.o.spareSupervisor !== false);
   }
 

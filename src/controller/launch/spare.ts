@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { wordFrame } from '../../supervisor/words.js';
 import { start, type Child } from './child.js';
 
@@ -47,6 +48,20 @@ function setRef(child: Child, on: boolean): void {
   else child.unref();
 }
 
+/**
+ * A spare that ended while idle (the OOM killer, an administrator's kill) may not be reaped yet:
+ * Node learns of its end only when the event loop next runs. Its process says so at once.
+ */
+function hasEnded(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
 export function takeSpare(file: string, kind: SpareKind): Child | undefined {
   spareFile = file;
   spareKind = kind;
@@ -59,7 +74,8 @@ export function takeSpare(file: string, kind: SpareKind): Child | undefined {
     s.kind !== kind ||
     s.child.exitCode !== null ||
     s.child.signalCode !== null ||
-    s.child.killed
+    s.child.killed ||
+    hasEnded(s.child.pid)
   ) {
     s.child.kill('SIGKILL');
     return undefined;

@@ -64,14 +64,15 @@ export function settleOutcome(
 
 /**
  * Why a run that got as far as its guest ends in an error, when the controller did not already
- * end it for one: a call or reply cut short, the supervisor's account of a failed start, or a
- * guest that could not be started at all.
+ * end it for one: a call or reply cut short, the supervisor's account of a failed start, a
+ * supervisor that ended before it started the guest, or a guest that could not be started at all.
  */
 export function endingAfterGuest(
   done: GuestExit,
   owed: ReturnType<GuestChannel['owed']>,
   killedByUs: boolean,
   account: SupervisorAccount,
+  supervised: boolean,
 ): Ending | undefined {
   const signal = done.signal ?? null;
   // A call cut short is a violation however the guest ended; a reply cut short too, unless the
@@ -84,6 +85,13 @@ export function endingAfterGuest(
   }
   const failed = account.startFailure();
   if (failed) return { kind: 'spawn', error: failed };
+  // The supervisor tells the walls in force before the guest's program runs: without that note,
+  // what ended was the supervisor (killed, crashed, or not the supervisor at all), and its exit
+  // status is not the guest's.
+  if (supervised && !killedByUs && account.walls.length === 0) {
+    const how = signal ? `killed by ${signal}` : `exit status ${done.exitCode ?? 'unknown'}`;
+    return { kind: 'spawn', error: new Error(`the supervisor ended (${how}) before starting the guest`) };
+  }
   if (done.exitCode === undefined && !signal && (done.failed ?? false)) {
     return {
       kind: 'spawn',
