@@ -129,3 +129,15 @@ export async function refusedRun(options: ControllerOptions): Promise<SandboxErr
   expect(err).toBeInstanceOf(SandboxError);
   return err as SandboxError;
 }
+
+/** Runs `fn` with PYPY_BOX_SUPERVISOR naming `file` (a stand-in or wrapper for the supervisor). */
+export async function withSupervisor<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.PYPY_BOX_SUPERVISOR;
+  process.env.PYPY_BOX_SUPERVISOR = file;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.PYPY_BOX_SUPERVISOR;
+    else process.env.PYPY_BOX_SUPERVISOR = before;
+  }
+}

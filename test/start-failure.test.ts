@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSpareSupervisor, Controller } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
 import { parseNote } from '../src/supervisor/notes.js';
-import { CLI, refusedRun, ROOT } from './helpers.js';
+import { CLI, refusedRun, ROOT, withSupervisor } from './helpers.js';
 
 /**
  * An interpreter root can run but the guest's unprivileged uid cannot: a copy of python3 in a
@@ -108,17 +108,6 @@ describe.runIf(process.getuid?.() === 0)('a supervisor that ends before its gues
     const file = path.join(dir, name);
     fs.writeFileSync(file, `#!/bin/bash\n${body}\n`, { mode: 0o755 });
     return file;
-  }
-
-  async function withSupervisor<T>(file: string, fn: () => Promise<T>): Promise<T> {
-    const before = process.env.PYPY_BOX_SUPERVISOR;
-    process.env.PYPY_BOX_SUPERVISOR = file;
-    try {
-      return await fn();
-    } finally {
-      if (before === undefined) delete process.env.PYPY_BOX_SUPERVISOR;
-      else process.env.PYPY_BOX_SUPERVISOR = before;
-    }
   }
 
   it('is a start failure that says how it ended, not the guest exiting with its status', async () => {

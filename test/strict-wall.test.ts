@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Controller, Errno, SandboxError, type ControllerOptions } from '../src/index.js';
 import { supervisorPath } from '../src/supervisor/locate.js';
-import { CLI, ROOT } from './helpers.js';
+import { CLI, ROOT, withSupervisor } from './helpers.js';
 
 // The strict wall of a guest that speaks the protocol itself: put up by the supervisor before
 // execve, whatever the binary (see src/supervisor/native/strict.h).
@@ -265,17 +265,6 @@ describe('a strict wall that cannot be set up stops the run', () => {
         path.join(dir, 'libpypybox-wall.so'),
       );
     return wrapper;
-  }
-
-  async function withSupervisor<T>(file: string, fn: () => Promise<T>): Promise<T> {
-    const before = process.env.PYPY_BOX_SUPERVISOR;
-    process.env.PYPY_BOX_SUPERVISOR = file;
-    try {
-      return await fn();
-    } finally {
-      if (before === undefined) delete process.env.PYPY_BOX_SUPERVISOR;
-      else process.env.PYPY_BOX_SUPERVISOR = before;
-    }
   }
 
   it('the controller rejects with a spawn error that names the wall', async () => {

@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { DT_CHR, Errno, GuestErrno, S_IFDIR, type StatInfo } from '../platform/index.js';
-import { charDeviceStat } from './stat.js';
+import { charDeviceStat, directoryHandle } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo } from './types.js';
 
 type Device = 'null' | 'zero' | 'urandom' | 'random';
@@ -45,18 +45,7 @@ export class DevicesMount implements Mount {
   open(rel: readonly string[]): FileHandle {
     const dev = this.device(rel);
     if (!dev) {
-      const st = this.lookup(rel)!.stat;
-      return {
-        read: () => {
-          throw new GuestErrno(Errno.EISDIR, 'is a directory');
-        },
-        write: () => {
-          throw new GuestErrno(Errno.EBADF, 'directory');
-        },
-        truncate: () => undefined,
-        stat: () => st,
-        close: () => undefined,
-      };
+      return directoryHandle(this.lookup(rel)!.stat);
     }
     const stat = charDeviceStat(RDEV[dev], RDEV[dev], this.opts.owner);
     const fill = this.opts.random ?? randomFillSync;

@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
-import { S_IFCHR, type StatInfo } from '../platform/index.js';
+import { Errno, GuestErrno, S_IFCHR, type StatInfo } from '../platform/index.js';
+import type { FileHandle } from './types.js';
 
 const MS_TO_NS = 1_000_000n;
 
@@ -29,20 +30,40 @@ export function fromNodeStats(
   };
 }
 
-export function charDeviceStat(ino: number, rdev: number, owner: { uid: number; gid: number }): StatInfo {
+/** The stat of a node made up by the VFS (a device, a directory on the way to a mount): no size, no times. */
+export function syntheticStat(
+  ids: { dev: number; ino: number; nlink: number; mode: number; rdev?: number },
+  owner: { uid: number; gid: number },
+): StatInfo {
   return {
-    dev: 5,
-    ino,
-    nlink: 1,
-    mode: S_IFCHR | 0o666,
+    ...ids,
+    rdev: ids.rdev ?? 0,
     uid: owner.uid,
     gid: owner.gid,
-    rdev,
     size: 0,
     blksize: 4096,
     blocks: 0,
     atimeNs: 0n,
     mtimeNs: 0n,
     ctimeNs: 0n,
+  };
+}
+
+export function charDeviceStat(ino: number, rdev: number, owner: { uid: number; gid: number }): StatInfo {
+  return syntheticStat({ dev: 5, ino, nlink: 1, mode: S_IFCHR | 0o666, rdev }, owner);
+}
+
+/** A handle on a directory opened as a file: reads say EISDIR, writes EBADF. */
+export function directoryHandle(stat: StatInfo): FileHandle {
+  return {
+    read: () => {
+      throw new GuestErrno(Errno.EISDIR, 'is a directory');
+    },
+    write: () => {
+      throw new GuestErrno(Errno.EBADF, 'directory');
+    },
+    truncate: () => undefined,
+    stat: () => stat,
+    close: () => undefined,
   };
 }

@@ -1,4 +1,5 @@
-import { Errno, GuestErrno, S_IFDIR, type StatInfo } from '../platform/index.js';
+import { S_IFDIR } from '../platform/index.js';
+import { directoryHandle, syntheticStat } from './stat.js';
 import type { DirEntry, FileHandle, Mount, NodeInfo } from './types.js';
 
 /**
@@ -13,21 +14,7 @@ export class WaysMount implements Mount {
   private readonly node: NodeInfo;
 
   constructor(owner: { uid: number; gid: number }) {
-    const stat: StatInfo = {
-      dev: 1,
-      ino: 1,
-      nlink: 2,
-      mode: S_IFDIR | 0o555,
-      uid: owner.uid,
-      gid: owner.gid,
-      rdev: 0,
-      size: 0,
-      blksize: 4096,
-      blocks: 0,
-      atimeNs: 0n,
-      mtimeNs: 0n,
-      ctimeNs: 0n,
-    };
+    const stat = syntheticStat({ dev: 1, ino: 1, nlink: 2, mode: S_IFDIR | 0o555 }, owner);
     this.node = { stat, synthetic: true };
   }
 
@@ -45,18 +32,7 @@ export class WaysMount implements Mount {
   }
 
   open(): FileHandle {
-    const stat = this.node.stat;
-    return {
-      read: () => {
-        throw new GuestErrno(Errno.EISDIR, 'is a directory');
-      },
-      write: () => {
-        throw new GuestErrno(Errno.EBADF, 'directory');
-      },
-      truncate: () => undefined,
-      stat: () => stat,
-      close: () => undefined,
-    };
+    return directoryHandle(this.node.stat);
   }
 
   hostPath(): undefined {

@@ -1,27 +1,14 @@
 import { Errno, FCNTL, GuestErrno, S_IFCHR, S_IFIFO, type StatInfo } from '../../platform/index.js';
 import { IN_PLACE_LIMIT } from '../../protocol/encoder.js';
+import { syntheticStat } from '../../vfs/stat.js';
 import { countArg, fdArg, intArg, offsetArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
 
 /** Descriptor-level calls: data in and out, positions, descriptor flags. */
 
 function stdioStat(ctx: CallContext, tty: boolean): StatInfo {
-  const id = ctx.session.identity;
-  return {
-    dev: 5,
-    ino: 3,
-    nlink: 1,
-    mode: tty ? S_IFCHR | 0o620 : S_IFIFO | 0o600,
-    uid: id.uid,
-    gid: id.gid,
-    rdev: tty ? 0x8800 : 0,
-    size: 0,
-    blksize: 4096,
-    blocks: 0,
-    atimeNs: 0n,
-    mtimeNs: 0n,
-    ctimeNs: 0n,
-  };
+  const mode = tty ? S_IFCHR | 0o620 : S_IFIFO | 0o600;
+  return syntheticStat({ dev: 5, ino: 3, nlink: 1, mode, rdev: tty ? 0x8800 : 0 }, ctx.session.identity);
 }
 
 export const read: Handler = async (ctx, [fdv, bufv, countv]) => {
