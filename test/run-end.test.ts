@@ -11,7 +11,7 @@ import { ROOT } from './helpers.js';
  * that every process of its runs can be found by that session after the host is gone.
  */
 
-const SUPERVISOR = path.join(ROOT, 'build/native/pypy-box-supervisor');
+const SUPERVISOR = path.resolve(process.env.PYPY_BOX_SUPERVISOR ?? path.join(ROOT, 'build/native/pypy-box-supervisor'));
 const HOST = path.join(ROOT, 'build/test/run-end-host.mjs');
 const HOST_SCRIPT = `
 import { Controller } from ${JSON.stringify(path.join(ROOT, 'dist/src/index.js'))};
