@@ -129,6 +129,30 @@ static int cgroup_make_below(const char *mount, const char *controller, int v2, 
   return cgroup_make_dir(mount, v2, out);
 }
 
+/*
+ * SIGKILL to every pid listed in <dir>/cgroup.procs. A number cut short by the buffer is not
+ * killed (it could name another process): the caller reads again after the first ones are gone.
+ */
+static void cgroup_kill_listed(const char *dir) {
+  char buf[8192];
+  if (cgroup_read(dir, "cgroup.procs", buf, sizeof buf) < 0) return;
+  long pid = 0;
+  for (const char *c = buf; *c; c++) {
+    if (*c >= '0' && *c <= '9') {
+      if (pid < INT_MAX / 10) pid = pid * 10 + (*c - '0');
+      continue;
+    }
+    if (*c == '\n' && pid > 0 && pid != getpid()) kill((pid_t)pid, SIGKILL);
+    pid = 0;
+  }
+}
+
+void cgroup_kill(struct run_cgroup *cg) {
+  if (cg->version == 2 && cgroup_write(cg->dir[0], "cgroup.kill", "1") == 0) return;
+  for (int k = 0; k < 2 && cg->version; k++)
+    if (cg->dir[k][0]) cgroup_kill_listed(cg->dir[k]);
+}
+
 /* Removes the run's group (async-signal-safe: called from the SIGTERM path too). */
 void cgroup_remove(struct run_cgroup *cg) {
   for (int k = 0; k < 2 && cg->version; k++) {

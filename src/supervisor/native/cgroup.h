@@ -32,6 +32,13 @@ struct run_cgroup {
   char dir[2][PATH_MAX];
 };
 
+/*
+ * SIGKILL to every task in the run's group (cgroup.kill on v2 where the kernel has it, else each
+ * pid listed): what left the guest's process group and its PID namespace still cannot leave its
+ * cgroup. Async-signal-safe.
+ */
+void cgroup_kill(struct run_cgroup *cg);
+
 /* Removes the run's group (async-signal-safe: called from the SIGTERM path too). */
 void cgroup_remove(struct run_cgroup *cg);
 

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -26,12 +27,52 @@
  */
 static struct run *watched;
 
+/*
+ * SIGKILL to everything of the run below us, whatever it was doing. The child made itself the
+ * leader of its own process group before it forked anything (fork_child): the group reaches the
+ * PID namespace's relay, its init and the guest, even when init has not yet set (or has lost with
+ * a change of credentials) its parent-death signal; init killed from outside its namespace takes
+ * every process of the namespace with it. The child itself is killed by pid as well, for a group
+ * not yet made. Whatever left the group (setsid, setpgid: refused by the filter, but a protocol
+ * guest has none) is still in the run's cgroup, where there is one, and in its PID namespace.
+ * The child's pid, once reaped, is not reused before the whole pid range has gone round.
+ */
+static void kill_below(struct run *run) {
+  if (run->child > 0) kill(-run->child, SIGKILL), kill(run->child, SIGKILL);
+  if (getpid() == run->owner) cgroup_kill(&run->cgroup);
+}
+
+/*
+ * The listener and the socket it may still be travelling on: closed, a notification in flight
+ * fails instead of waiting for an answer nobody would give (the guest blocked on it, its init on
+ * the guest, we on init), should anything of the run have escaped the kill.
+ */
+static void drop_listener(struct run *run) {
+  if (run->listener_sock >= 0) close(run->listener_sock), run->listener_sock = -1;
+  if (run->listener >= 0) close(run->listener), run->listener = -1;
+}
+
+static uint64_t monotonic_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 void end_guest(struct run *run) {
-  if (run->child > 0) kill(run->child, SIGKILL);
-  int status;
+  uint64_t give_up = monotonic_ms() + END_WAIT_MS;
+  long nap_ns = 100000;
+  kill_below(run);
+  drop_listener(run);
   for (;;) {
-    pid_t p = waitpid(-1, &status, __WALL);
-    if (p < 0 && errno != EINTR) break;
+    int status;
+    pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
+    if (p > 0 || (p < 0 && errno == EINTR)) continue;
+    if (p < 0 || monotonic_ms() >= give_up) break; /* ECHILD: nothing is left below us */
+    /* Something is still going: a namespace being torn down, or a task forked meanwhile. */
+    struct timespec nap = {0, nap_ns};
+    nanosleep(&nap, NULL);
+    if (nap_ns < 20000000) nap_ns *= 2;
+    kill_below(run);
   }
   if (getpid() == run->owner) cgroup_remove(&run->cgroup); /* nothing of the run is left in it */
 }

@@ -19,9 +19,13 @@
 void end_watch(struct run *run);
 
 /*
- * Ends the guest and waits for every process below us: none is left as a zombie for whoever is
- * pid 1, which in a container may never reap them. Removes the run's cgroup. Async-signal-safe.
+ * Ends the guest (SIGKILL to the child's process group, the child, the run's cgroup) and waits for
+ * every process below us: none is left as a zombie for whoever is pid 1, which in a container may
+ * never reap them. Never forever: what is still there after END_WAIT_MS is left (we exit, it goes
+ * to pid 1) rather than hang the run's end with every signal blocked. Removes the run's cgroup.
+ * Async-signal-safe.
  */
+#define END_WAIT_MS 5000
 void end_guest(struct run *run);
 
 /*

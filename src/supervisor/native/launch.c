@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@ pid_t fork_child(struct run *run) {
   sigaddset(&term, SIGTERM);
   sigprocmask(SIG_BLOCK, &term, &old);
   run->child = fork();
+  /* Its own process group, made on both sides: there before either goes on (end_guest kills it). */
+  if (run->child == 0) setpgid(0, 0);
+  else if (run->child > 0) setpgid(run->child, run->child);
   sigprocmask(SIG_SETMASK, &old, NULL);
   return run->child;
 }
@@ -64,7 +68,6 @@ __attribute__((noreturn)) static void relay_guest_end(struct run *run, pid_t ini
 /* The namespace's init: waits for the guest and hands its end on, early and to the relay. */
 __attribute__((noreturn)) static void init_guest_end(struct run *run, pid_t guest, int status_pipe[2]) {
   drop_controller_streams(run);
-  close(status_pipe[0]);
   struct guest_end end;
   while (wait_guest(run, guest, &end.status) < 0)
     if (errno != EINTR) _exit(126);
@@ -72,6 +75,16 @@ __attribute__((noreturn)) static void init_guest_end(struct run *run, pid_t gues
   (void)!write(run->early_status[1], &end, sizeof end);
   (void)!write(status_pipe[1], &end, sizeof end);
   _exit(0);
+}
+
+/*
+ * In init, once its parent-death signal is set: whether the relay still lives. getppid cannot tell
+ * (the relay is outside the namespace: 0 either way); the relay holds the status pipe's read end
+ * until it ends, and a pipe without readers polls as an error on its write end.
+ */
+static int relay_alive(int status_write_end) {
+  struct pollfd p = {status_write_end, POLLOUT, 0};
+  return poll(&p, 1, 0) >= 0 && !(p.revents & POLLERR);
 }
 
 void enter_pid_namespace(struct run *run, struct walls *w) {
@@ -86,12 +99,13 @@ void enter_pid_namespace(struct run *run, struct walls *w) {
   pid_t init = fork();
   if (init < 0) child_failed(notes, "fork of the PID namespace's init");
   if (init > 0) relay_guest_end(run, init, status_pipe);
+  close(status_pipe[0]);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed(notes, "PR_SET_PDEATHSIG in the PID namespace's init");
+  if (!relay_alive(status_pipe[1])) _exit(127); /* it died before the signal was set: nobody to tell */
   pid_t guest = fork();
   if (guest < 0) child_failed(notes, "fork of the guest in its PID namespace");
   if (guest > 0) init_guest_end(run, guest, status_pipe);
   close(run->early_status[1]);
-  close(status_pipe[0]);
   close(status_pipe[1]);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_failed(notes, "PR_SET_PDEATHSIG in the guest");
   wall_note(w, "pid-ns");
@@ -194,6 +208,8 @@ __attribute__((noreturn)) static void child_main(struct run *run, int sock, stru
   if (dup2(sock, SOCK_FD) < 0) child_failed(notes, "dup2 of the listener's socket");
   if (join_run_cgroup(run) < 0) child_failed(notes, "joining the run's cgroup");
   if ((standby ? apply_isolation(w) : apply_walls(w)) < 0) child_failed(notes, "setting up the walls");
+  /* The new credentials cleared the parent-death signal until the walls set it again. */
+  if (getppid() != parent) _exit(127);
   enter_pid_namespace(run, w);
   /* Built once our pid is final, and while stderr still reaches the controller (errors). */
   struct sock_fprog fprog = build_filter(getpid(), !run->cgroup.version);
@@ -254,6 +270,7 @@ void start_child(struct run *run, struct walls *w, char **guest_argv, int standb
     }
     child_main(run, sv[1], w, guest_argv, standby);
   }
+  run->listener_sock = sv[0]; /* closed by end_guest meanwhile: a listener in flight goes with it */
   close(sv[1]);
   close(run->early_status[1]);
   if (standby) {
@@ -264,6 +281,7 @@ void start_child(struct run *run, struct walls *w, char **guest_argv, int standb
     end_at_exit();
   }
   run->listener = receive_listener(sv[0]);
+  run->listener_sock = -1;
   close(sv[0]);
   if (run->listener < 0) child_gave_no_listener(run);
 }

@@ -11,7 +11,9 @@
 /*
  * Forks and records the child in run->child with SIGTERM held off meanwhile: SIGTERM ends the
  * guest through run->child, and one taken between the fork and that store would find none, then
- * wait forever for a child it never killed (its guest waiting on us for an answer).
+ * wait for a child it never killed (its guest waiting on us for an answer). The child leads a
+ * process group of its own, made before SIGTERM is let in and before the child forks anything:
+ * end_guest kills the group, which reaches what the child forked whatever its parent-death signal.
  */
 pid_t fork_child(struct run *run);
 

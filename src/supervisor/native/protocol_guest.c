@@ -140,6 +140,8 @@ __attribute__((noreturn)) static void protocol_child(struct run *run, const stru
     handoff_send(HANDOFF_WALL_FAILED, errno, "isolation", -1);
     _exit(127);
   }
+  /* The new credentials cleared the parent-death signal until the walls set it again. */
+  if (getppid() != parent) _exit(127);
   enter_pid_namespace(run, w);
   /* The program gets its three streams and nothing else (the notes are the supervisor's). */
   if (syscall(SYS_close_range, 3, STRICT_HANDOFF_FD - 1, 0) < 0 ||

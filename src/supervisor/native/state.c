@@ -7,6 +7,7 @@ void run_init(struct run *run) {
   memset(run, 0, sizeof *run);
   run->child = -1;
   run->listener = -1;
+  run->listener_sock = -1;
   run->early_status[0] = run->early_status[1] = -1;
   run->premade_go = -1;
   run->notes.fd = -1;

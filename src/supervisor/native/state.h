@@ -83,11 +83,12 @@ struct reports {
 };
 
 struct run {
-  pid_t owner;      /* the supervisor: only it removes the run's cgroup */
-  pid_t controller; /* the controller that started us (die_with_controller) */
-  pid_t child;      /* the guest's child (or the PID namespace's relay) */
-  int listener;     /* the seccomp listener of the child's filter */
-  int exec_done;    /* the child has started the interpreter */
+  pid_t owner;       /* the supervisor: only it removes the run's cgroup */
+  pid_t controller;  /* the controller that started us (die_with_controller) */
+  pid_t child;       /* the guest's child (or the PID namespace's relay) */
+  int listener;      /* the seccomp listener of the child's filter */
+  int listener_sock; /* our end of the socket the listener comes on, while it may be on its way */
+  int exec_done;     /* the child has started the interpreter */
   /*
    * The guest's wait status, written by the PID namespace's init as soon as the guest has ended
    * (read end here, write end in init): the run's end is told to the controller at once, while
