@@ -28,45 +28,15 @@ export default function setup(): void {
   fs.mkdirSync(out, { recursive: true });
   const cc = process.env.CC ?? 'cc';
   const src = path.join(root, 'test/guest/guest.c');
+  const guestDir = path.join(root, 'test/guest');
+  const compile = compiler(cc, out);
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'guest'), src], { stdio: 'inherit' });
-    execFileSync(
-      cc,
-      ['-O2', '-Wall', '-Werror', '-DEXTRA_FUNCS=" frobnicate(i)i"', '-o', path.join(out, 'guest-extra'), src],
-      { stdio: 'inherit' },
-    );
-    execFileSync(
-      cc,
-      ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'reaper'), path.join(root, 'test/guest/reaper.c')],
-      { stdio: 'inherit' },
-    );
+    compile('guest', [src]);
+    compile('guest-extra', [src], ['-DEXTRA_FUNCS=" frobnicate(i)i"']);
+    compile('reaper', [path.join(guestDir, 'reaper.c')]);
     // A stock guest that tries the supervisor's seccomp filter with crafted arguments (filter.test.ts).
-    execFileSync(
-      cc,
-      [
-        '-O2',
-        '-Wall',
-        '-Werror',
-        '-pthread',
-        '-o',
-        path.join(out, 'probe-args'),
-        path.join(root, 'test/guest/probe-args.c'),
-      ],
-      { stdio: 'inherit' },
-    );
-    execFileSync(
-      cc,
-      [
-        '-O2',
-        '-Wall',
-        '-Werror',
-        '-o',
-        path.join(out, 'bpf-link'),
-        path.join(root, 'test/guest/bpf-link.c'),
-        path.join(root, 'src/supervisor/native/bpf.c'),
-      ],
-      { stdio: 'inherit' },
-    );
+    compile('probe-args', [path.join(guestDir, 'probe-args.c')], ['-pthread']);
+    compile('bpf-link', [path.join(guestDir, 'bpf-link.c'), path.join(root, 'src/supervisor/native/bpf.c')]);
     // A guest that declares what a PyPy 3.6 sandbox-2 build declares, for `check`.
     const py3 = fs
       .readFileSync(path.join(root, 'test/data/pypy-sandbox-funcs.txt'), 'utf8')
@@ -74,16 +44,14 @@ export default function setup(): void {
       .filter((l) => / py3/.test(l))
       .map((l) => l.split(' ')[0])
       .join(' ');
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', `-DALL_FUNCS="${py3}"`, '-o', path.join(out, 'guest-pypy3'), src], {
-      stdio: 'inherit',
-    });
+    compile('guest-pypy3', [src], [`-DALL_FUNCS="${py3}"`]);
   } catch (err) {
     throw new Error(
       `cannot compile the C test guest with ${cc} (install a C compiler: apt-get install gcc): ${(err as Error).message}`,
       { cause: err },
     );
   }
-  buildAttackers(cc, out);
+  buildAttackers(compile, out);
   unpackSandboxedPyPys();
   const large = path.join(root, 'vfs-fixtures/project/data/large.bin');
   if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024)
@@ -94,17 +62,24 @@ export default function setup(): void {
  * The compromised interpreter of the strict-wall tests (test/guest/attacker.c), dynamic and static.
  * A C library without static archives leaves the static one out (its tests say so).
  */
-function buildAttackers(cc: string, out: string): void {
+function buildAttackers(compile: Compile, out: string): void {
   const src = path.join(root, 'test/guest/attacker.c');
-  execFileSync(cc, ['-O2', '-Wall', '-Werror', '-o', path.join(out, 'attacker'), src], { stdio: 'inherit' });
+  compile('attacker', [src]);
   fs.rmSync(path.join(out, 'attacker-static'), { force: true });
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Werror', '-static', '-o', path.join(out, 'attacker-static'), src], {
-      stdio: 'ignore',
-    });
+    compile('attacker-static', [src], ['-static'], 'ignore');
   } catch {
     /* no static C library here */
   }
+}
+
+type Compile = (name: string, sources: string[], flags?: string[], stdio?: 'inherit' | 'ignore') => void;
+
+/** Compiles a test program into `out` with warnings as errors. */
+function compiler(cc: string, out: string): Compile {
+  return (name, sources, flags = [], stdio = 'inherit') => {
+    execFileSync(cc, ['-O2', '-Wall', '-Werror', ...flags, '-o', path.join(out, name), ...sources], { stdio });
+  };
 }
 
 /** Where the real sandboxed PyPy archives are (see their README), and where they are unpacked. */
