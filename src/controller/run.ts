@@ -4,13 +4,12 @@ import type { Session } from '../kernel/session.js';
 import { Policy } from '../policy/policy.js';
 import { GuestChannel } from '../protocol/channel.js';
 import { ProtocolError } from '../protocol/errors.js';
-import type { Note } from '../supervisor/notes.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import type { HandlerTable } from './dispatch/handler-table.js';
 import { SupervisorReports } from './dispatch/reported.js';
 import { guestArgv0 } from './launch/command.js';
 import { Launch } from './launch/launch.js';
-import { NoteFeed } from './launch/note-feed.js';
+import { routeNotes } from './launch/note-router.js';
 import type { GuestTransport } from './launch/spawn.js';
 import { RunLimits } from './limits/run-limits.js';
 import type { ControllerOptions, Limits } from './options.js';
@@ -157,52 +156,13 @@ export class Run {
     };
   }
 
-  /** The supervisor's notes, read as they come (a malformed one ends the run), and the guest's own stderr. */
+  /** The supervisor's notes to the phases they concern (a malformed one ends the run), and the guest's own stderr. */
   private listen(child: GuestTransport): void {
-    const feed = child.noteFeed ?? (child.notes ? new NoteFeed(child.notes) : undefined);
-    feed?.subscribe({
-      notes: (notes) => this.noted(() => notes.forEach((n) => this.onNote(n))),
-      broken: (err) => this.notesBroken(err),
-    });
+    const { calls, limits, account } = this;
+    routeNotes(child, { calls, limits, account }, (err) =>
+      this.control.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error),
+    );
     this.stdio.watchGuestStderr(child.stderr, !this.stock && this.o.limits.heapBytes > 0);
-  }
-
-  /** One note of the supervisor, parsed (src/supervisor/notes.ts), to the phase it concerns. */
-  private onNote(note: Note): void {
-    switch (note.kind) {
-      case 'refused':
-      case 'refused-more':
-        return this.calls.refused(note);
-      case 'limit':
-      case 'reached':
-        return this.limits.noted(note);
-      case 'walls':
-        return this.account.wallsInForce(note);
-      case 'exec-failed':
-      case 'wall-failed':
-      case 'start-failed':
-        return this.account.startFailed(note);
-      case 'exit':
-        return; // the transport's: it settles `told` (launch/spawn.ts)
-      default: {
-        const unknown: never = note;
-        throw new ProtocolError('bad-note', `note of no known kind: ${JSON.stringify(unknown)}`);
-      }
-    }
-  }
-
-  /** Acts on notes; what fails there ends the run (an error of the onCall hook, say). */
-  private noted(act: () => void): void {
-    try {
-      act();
-    } catch (err) {
-      this.notesBroken(err);
-    }
-  }
-
-  /** A malformed note ends the run like a protocol violation. */
-  private notesBroken(err: unknown): void {
-    this.control.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err as Error);
   }
 
   // ---- the end ----
