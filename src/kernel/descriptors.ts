@@ -102,28 +102,26 @@ export class Descriptors {
 
   /** Reads up to `length` bytes at the file position (or at `at` for pread). */
   read(fd: number, length: number, at?: number): Buffer {
-    const f = this.file(fd);
-    if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
-    const pos = at ?? f.position;
+    const f = this.readable(fd);
     // Large reads of a file nothing can change meanwhile go out as the stored bytes themselves.
-    const direct = length >= DIRECT_READ_BYTES ? f.handle.view?.(length, pos) : undefined;
+    const direct = length >= DIRECT_READ_BYTES ? f.handle.view?.(length, at ?? f.position) : undefined;
     if (direct) {
       if (at === undefined) f.position += direct.length;
       return direct;
     }
     const buf = this.readBuffer?.(length) ?? Buffer.allocUnsafe(length);
-    const n = length === 0 ? 0 : f.handle.read(buf, 0, length, pos);
-    if (at === undefined) f.position += n;
-    return buf.subarray(0, n);
+    return buf.subarray(0, readAt(f, buf.subarray(0, length), at));
   }
 
   /** Reads at the file position into `into` (a small read answered in place, no copy). */
   readInto(fd: number, into: Buffer): number {
+    return readAt(this.readable(fd), into);
+  }
+
+  private readable(fd: number): OpenFile {
     const f = this.file(fd);
     if (!f.readable) throw new GuestErrno(Errno.EBADF, `descriptor ${fd} is not open for reading`);
-    const n = into.length === 0 ? 0 : f.handle.read(into, 0, into.length, f.position);
-    f.position += n;
-    return n;
+    return f;
   }
 
   write(fd: number, data: Buffer, at?: number): number {
@@ -231,4 +229,11 @@ export class Descriptors {
   closeAll(): void {
     for (const fd of [...this.fds.keys()]) this.drop(fd);
   }
+}
+
+/** Fills `into` from the file at `at`, or at its position, which then moves past what was read. */
+function readAt(f: OpenFile, into: Buffer, at?: number): number {
+  const n = into.length === 0 ? 0 : f.handle.read(into, 0, into.length, at ?? f.position);
+  if (at === undefined) f.position += n;
+  return n;
 }
