@@ -52,14 +52,8 @@ static void drop_listener(struct run *run) {
   if (run->listener >= 0) close(run->listener), run->listener = -1;
 }
 
-static uint64_t monotonic_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 void end_guest(struct run *run) {
-  uint64_t give_up = monotonic_ms() + END_WAIT_MS;
+  uint64_t give_up = mono_ns() + END_WAIT_MS * 1000000ull;
   long nap_ns = 100000;
   kill_below(run);
   drop_listener(run);
@@ -67,7 +61,7 @@ void end_guest(struct run *run) {
     int status;
     pid_t p = waitpid(-1, &status, __WALL | WNOHANG);
     if (p > 0 || (p < 0 && errno == EINTR)) continue;
-    if (p < 0 || monotonic_ms() >= give_up) break; /* ECHILD: nothing is left below us */
+    if (p < 0 || mono_ns() >= give_up) break; /* ECHILD: nothing is left below us */
     /* Something is still going: a namespace being torn down, or a task forked meanwhile. */
     struct timespec nap = {0, nap_ns};
     nanosleep(&nap, NULL);
