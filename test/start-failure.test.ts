@@ -129,7 +129,7 @@ describe.runIf(process.getuid?.() === 0)('a supervisor that ends before its gues
 
   it('makes the command line exit 127 and say so', async () => {
     const file = endingSupervisor('ends-cli', 'exit 1');
-    const r = await execa(process.execPath, [CLI, 'interact', '/usr/bin/python3', '-c', 'print(1)'], {
+    const r = await execa(process.execPath, [CLI, 'interact', '--python', '/usr/bin/python3', '-c', 'print(1)'], {
       env: { PYPY_BOX_SUPERVISOR: file, NO_COLOR: '1' },
       reject: false,
     });
