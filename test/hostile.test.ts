@@ -327,14 +327,17 @@ describe('load', () => {
 });
 
 describe('no orphans', () => {
-  /** A process other than `except` whose command line has the token. */
-  const alive = (token: string, except?: number) =>
+  /**
+   * A process with the token as one whole argument: the guest (or its supervisor). Not a substring:
+   * the parent's own `-e` code holds the token too, and so does a child of it between fork and exec.
+   */
+  const alive = (token: string) =>
     fs
       .readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p) && Number(p) !== except)
+      .filter((p) => /^\d+$/.test(p))
       .some((p) => {
         try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(token);
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(token);
         } catch {
           return false;
         }
@@ -353,12 +356,16 @@ describe('no orphans', () => {
     const token = `orphan-check-${process.pid}-${Date.now()}`;
     const code = `import('${path.join(ROOT, 'dist/src/index.js')}').then(({ Controller }) => new Controller(${options(token)}).run())`;
     const parent = execa(process.execPath, ['-e', code], { reject: false });
-    for (let k = 0; k < 600 && !alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
-    expect(alive(token, parent.pid)).toBe(true);
+    let started = false;
+    for (let k = 0; k < 600 && !started && parent.exitCode === null; k++) {
+      await new Promise((r) => setTimeout(r, 50));
+      started = alive(token);
+    }
     parent.kill('SIGKILL');
-    await parent;
-    for (let k = 0; k < 200 && alive(token, parent.pid); k++) await new Promise((r) => setTimeout(r, 50));
-    expect(alive(token, parent.pid)).toBe(false);
+    const ended = await parent;
+    expect(started, `the guest never started; the controller process said: ${ended.all ?? ended.stderr}`).toBe(true);
+    for (let k = 0; k < 200 && alive(token); k++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(token)).toBe(false);
   });
 
   /** Ends the supervisor under a parent that never reaps strangers; what is left below that parent. */

@@ -100,6 +100,7 @@ describe.runIf(process.getuid?.() === 0)('a run that cannot start', () => {
 describe.runIf(process.getuid?.() === 0)('a supervisor that ends before its guest starts', () => {
   afterAll(closeSpareSupervisor);
   const dir = fs.mkdtempSync(path.join(ROOT, 'build/test/early-end-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   // The wall library beside it, as beside the real one (the command line checks for it).
   fs.symlinkSync(path.join(path.dirname(supervisorPath()), 'libpypybox-wall.so'), path.join(dir, 'libpypybox-wall.so'));
 
