@@ -18,6 +18,12 @@ export function largeFixtureBytes(size: number): Buffer {
 }
 
 export default function setup(): void {
+  // The caches the command line and the library keep (code cache, interpreter profiles) go to a
+  // directory of the test run, not the user's own ~/.cache (the test workers inherit this).
+  const cache = path.join(root, 'build/test/cache');
+  fs.rmSync(cache, { recursive: true, force: true });
+  fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
+  process.env.XDG_CACHE_HOME = cache;
   // The CLI tests run the built program, so build first (a few seconds).
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
     stdio: 'inherit',
