@@ -20,9 +20,11 @@ export function largeFixtureBytes(size: number): Buffer {
 export default function setup(): void {
   // The caches the command line and the library keep (code cache, interpreter profiles) go to a
   // directory of the test run, not the user's own ~/.cache (the test workers inherit this).
+  // build/test itself is made first with the usual mode: guests run as other users exec from it.
+  fs.mkdirSync(path.join(root, 'build/test'), { recursive: true });
   const cache = path.join(root, 'build/test/cache');
   fs.rmSync(cache, { recursive: true, force: true });
-  fs.mkdirSync(cache, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(cache, { mode: 0o700 });
   process.env.XDG_CACHE_HOME = cache;
   // The CLI tests run the built program, so build first (a few seconds).
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
