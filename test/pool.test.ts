@@ -72,6 +72,8 @@ describe('Pool', () => {
     expect(r.timedOut).toBe(true);
     expect(r.limit).toEqual({ name: 'timeout', value: 400 });
     expect(text(r)).toBe('start\n');
+    // Counted as over by the time its caller has the result.
+    expect(p.stats()).toMatchObject({ running: 0, failed: 1 });
     // A pool's default timeout applies to jobs without their own.
     const q = pool({ size: 1, timeout: 300 });
     expect((await q.run({ code: 'import time; time.sleep(30)' })).outcome).toBe('timeout');

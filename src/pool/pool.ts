@@ -255,6 +255,14 @@ export class Pool {
       guest.give(p.job);
       result = guest.result(queuedMs);
     }
+    // The job's slot is given back before its caller hears of the result: the counters it may
+    // read then (stats()) no longer count the job as running.
+    const release = () => {
+      over = true;
+      clearTimeout(timer);
+      p.signal?.removeEventListener('abort', onAbort);
+      this.running--;
+    };
     void result
       .then(
         (r) => {
@@ -262,17 +270,15 @@ export class Pool {
             this.idleDeaths = 0;
             this.idleDeath = undefined;
           }
+          release();
           p.settle(r);
         },
-        (err: unknown) => p.settle(undefined, err),
+        (err: unknown) => {
+          release();
+          p.settle(undefined, err);
+        },
       )
-      .finally(() => {
-        over = true;
-        clearTimeout(timer);
-        p.signal?.removeEventListener('abort', onAbort);
-        this.running--;
-        this.pump();
-      });
+      .finally(() => this.pump());
   }
 
   /** A warm guest, or one started now when none is ready or the job's limits need their own. */
