@@ -37,9 +37,34 @@ export function answerOf(
     } catch {
       throw new FramingError('a call answer whose JSON does not parse');
     }
+    // The driver refuses deeper values, but it runs in the guest: a value past its bound is a
+    // forged answer (and one deep enough would overflow the stack of whoever stringifies it).
+    if (nesting(o.json) > MAX_NESTING)
+      throw new FramingError(`a call answer nested deeper than the driver's ${MAX_NESTING} levels`);
     return { value: null, error, json: o.json, dropped };
   }
   return { value: o.value, error, dropped };
+}
+
+/** Levels of arrays and objects a call's value may have: the driver's bound (depth 0 to 100). */
+const MAX_NESTING = 101;
+
+/** The deepest nesting of arrays and objects in a JSON text known to parse. */
+function nesting(json: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let k = 0; k < json.length; k++) {
+    const c = json.charCodeAt(k);
+    if (inString) {
+      if (c === 0x5c)
+        k++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }
 
 /** Bytes of background output the driver could not keep (a decimal string, when any). */
