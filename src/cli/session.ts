@@ -213,6 +213,7 @@ export async function serveSession(
   }
   out({ event: 'ready', ...s.info });
   const inFlight = new Set<Promise<void>>();
+  let queue: Promise<unknown> = Promise.resolve();
   const handle = (line: string) => {
     let req: Request;
     try {
@@ -223,7 +224,11 @@ export async function serveSession(
       return;
     }
     const id = req.id ?? null;
-    const p = answer(s, req).then(
+    // Requests are answered in the order given (a file op sent after a run sees what the run left);
+    // only an interrupt goes ahead of the run it is for.
+    const turn = req.op === 'interrupt' ? answer(s, req) : queue.then(() => answer(s, req));
+    if (req.op !== 'interrupt') queue = turn.catch(() => undefined);
+    const p = turn.then(
       (r) => void out({ id, ok: true, ...r }),
       (err: unknown) => {
         const code =
