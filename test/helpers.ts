@@ -40,21 +40,34 @@ export function openFds(): string[] {
   return fs.readdirSync('/proc/self/fd').sort();
 }
 
-/** Child processes of this process, from /proc. */
-export function childPids(): number[] {
-  const me = process.pid;
-  const out: number[] = [];
+/** One process as /proc/PID/stat tells it (fields after the command name). */
+export interface ProcStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+}
+
+/** Every process /proc lists now; those gone while it is read are left out. */
+export function processes(): ProcStat[] {
+  const out: ProcStat[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === me) out.push(Number(name));
+      const [state, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ pid: Number(name), state: state!, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) });
     } catch {
       /* gone */
     }
   }
   return out;
+}
+
+/** Child processes of this process, from /proc. */
+export function childPids(): number[] {
+  return childrenOf(process.pid);
 }
 
 /** The errno a VFS operation fails with (0 when it succeeds). */
@@ -89,17 +102,9 @@ export async function healthy(fdsBefore: string[]): Promise<void> {
 
 /** Processes whose parent is pid (from /proc). */
 export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
+  return processes()
+    .filter((p) => p.ppid === pid)
+    .map((p) => p.pid);
 }
 
 /** Whether pid names a process that has not ended (a zombie has). */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './helpers.js';
+import { processes, ROOT } from './helpers.js';
 
 /*
  * A run ended at any moment (its host killed, or its supervisor told to stop) leaves nothing behind:
@@ -28,25 +28,17 @@ interface Proc {
 
 /** The processes of a session that have not ended (zombies have), from /proc. */
 function sessionProcesses(sid: number): Proc[] {
-  const out: Proc[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[3]) !== sid || fields[0] === 'Z') continue;
-      let exe = '';
-      try {
-        exe = fs.readlinkSync(`/proc/${name}/exe`);
-      } catch {
-        /* a kernel thread, or gone */
-      }
-      out.push({ pid: Number(name), state: fields[0], exe });
-    } catch {
-      /* gone */
-    }
+  return processes()
+    .filter((p) => p.session === sid && p.state !== 'Z')
+    .map((p) => ({ pid: p.pid, state: p.state, exe: exeOf(p.pid) }));
+}
+
+function exeOf(pid: number): string {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return ''; // a kernel thread, or gone
   }
-  return out;
 }
 
 /** Where a supervisor of pid would have made the run's cgroup, for each hierarchy we are in. */

@@ -18,7 +18,7 @@ import type { Readable, Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { supervisorAvailable, supervisorPath } from '../src/supervisor/locate.js';
 import { MAX_FRAME } from '../src/supervisor/words.js';
-import { ROOT } from './helpers.js';
+import { processes, ROOT } from './helpers.js';
 import { rng, type Rng } from './rng.js';
 
 const SEED = Number(process.env.PYPY_BOX_FUZZ_SEED ?? 20_261_130);
@@ -150,21 +150,9 @@ interface Io {
 
 /** Processes whose process group or session is `leader` (the supervisor started in its own). */
 function groupMembers(leader: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [, , pgrp, session] = stat
-        .slice(stat.lastIndexOf(')') + 2)
-        .split(' ')
-        .map(Number);
-      if (pgrp === leader || session === leader) out.push(Number(name));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
+  return processes()
+    .filter((p) => p.pgrp === leader || p.session === leader)
+    .map((p) => p.pid);
 }
 
 /**
