@@ -1,3 +1,4 @@
+import { MAX_VALUE_DEPTH } from './driver.js';
 import { FramingError } from './frames.js';
 import type { SnippetError } from './types.js';
 
@@ -40,14 +41,14 @@ export function answerOf(
     // The driver refuses deeper values, but it runs in the guest: a value past its bound is a
     // forged answer (and one deep enough would overflow the stack of whoever stringifies it).
     if (nesting(o.json) > MAX_NESTING)
-      throw new FramingError(`a call answer nested deeper than the driver's ${MAX_NESTING} levels`);
+      throw new FramingError(`a call answer nested deeper than the driver allows (${MAX_VALUE_DEPTH} levels)`);
     return { value: null, error, json: o.json, dropped };
   }
   return { value: o.value, error, dropped };
 }
 
-/** Levels of arrays and objects a call's value may have: the driver's bound (depth 0 to 100). */
-const MAX_NESTING = 101;
+/** Levels of arrays and objects a call's value may have: the driver's bound, depths 0 to MAX_VALUE_DEPTH. */
+const MAX_NESTING = MAX_VALUE_DEPTH + 1;
 
 /** The deepest nesting of arrays and objects in a JSON text known to parse. */
 function nesting(json: string): number {

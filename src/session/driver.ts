@@ -14,6 +14,9 @@
  * the driver's own globals. The driver keeps its own references to os.read/os.write, so a
  * snippet that rebinds them does not change how the driver talks to the host.
  */
+/** How deep a call's return value may nest (its outermost value at depth 0): checked here and by the host. */
+export const MAX_VALUE_DEPTH = 100;
+
 export const DRIVER_SOURCE = String.raw`
 import sys, os, _ast
 # The builtin halves of signal and ast: their Python wrappers (enum, contextlib, ...) cost a cold
@@ -402,8 +405,8 @@ def find_function(spec):
     return target
 
 def check_json(value, where, depth):
-    if depth > 100:
-        raise TypeError('the return value nests deeper than 100 levels at %s' % where)
+    if depth > ${MAX_VALUE_DEPTH}:
+        raise TypeError('the return value nests deeper than ${MAX_VALUE_DEPTH} levels at %s' % where)
     if value is None or isinstance(value, (bool,) + INTS + STRS):
         return
     if isinstance(value, float):
