@@ -69,7 +69,9 @@ export interface ControllerOptions {
   /**
    * Stock guests: let the supervisor answer stat, open and access of the read-only host grants
    * (the interpreter's own installation) and the identity calls itself, then report them, instead
-   * of a round trip each (default true). The answers, trace and counts are the same either way.
+   * of a round trip each (default true). Sandboxed PyPy behind its walls: the supervisor relays its
+   * calls, answers the clock calls itself and sends path arguments along with their calls. The
+   * answers, trace and counts are the same either way.
    */
   localAnswers?: boolean;
   /**

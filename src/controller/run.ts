@@ -139,7 +139,7 @@ export class Run {
       child.stdin,
       (call) => this.calls.dispatch(call),
       (err) => this.control.fatal(err instanceof ProtocolError ? 'protocol' : 'internal', err),
-      this.stock !== undefined,
+      this.stock !== undefined ? 'supervisor' : this.launch.relayed ? 'relay' : 'guest',
       Math.max(4 << 20, 2 * ioChunkBytes + (1 << 20)),
       (call) => reports.reported(call),
       stallMs,

@@ -46,6 +46,15 @@ export class Clock {
   monotonicNs(): bigint {
     return process.hrtime.bigint() - this.startNs;
   }
+
+  /**
+   * The same clock for the supervisor, which reads the host's: the offset of the realtime clock
+   * from the host's (milliseconds, as Date.now()), and the CLOCK_MONOTONIC instant the run's
+   * monotonic time counts from (process.hrtime reads CLOCK_MONOTONIC).
+   */
+  forSupervisor(): { offsetNs: bigint; startNs: bigint } {
+    return { offsetNs: this.offsetNs, startNs: this.startNs };
+  }
 }
 
 interface SessionLimits {

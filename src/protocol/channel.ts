@@ -58,6 +58,8 @@ export class GuestChannel {
   private waiter: Waiter | undefined;
   private inCall = false;
   private closed = false;
+  /** Replies carry a status byte first (the stock supervisor's extension for bad guest pointers). */
+  private readonly statusPrefixed: boolean;
   /**
    * The stall clock (see stallMs): whether it runs (the guest owes bytes), since when (the last
    * byte, or the start of what is owed), and one timer that checks it. The timer is not set and
@@ -77,8 +79,12 @@ export class GuestChannel {
     private readonly toGuest: Writable,
     private readonly onCall: (call: DecodedCall) => void,
     private readonly onFatal: (err: Error) => void,
-    /** Replies carry a status byte first (the supervisor's extension for bad guest pointers). */
-    private readonly statusPrefixed = false,
+    /**
+     * Who speaks for the guest: the guest itself; the supervisor relaying a sandboxed PyPy (calls
+     * may carry their paths, kind 's', and reports come between them); or the supervisor of a
+     * stock guest (the same, and replies carry a status byte first, for bad guest pointers).
+     */
+    speaker: 'guest' | 'relay' | 'supervisor' = 'guest',
     /**
      * Answer bytes the guest may leave unread. A guest reads each answer before its next call, so
      * more than one answer's worth (the largest is about one I/O chunk) means it never will.
@@ -93,8 +99,10 @@ export class GuestChannel {
      */
     private readonly stallMs = 0,
   ) {
+    this.statusPrefixed = speaker === 'supervisor';
     // The supervisor also sends path strings along with its calls (kind 's') and reports.
-    this.decoder = new CallDecoder(new SignatureCache(4096, statusPrefixed), statusPrefixed);
+    const fromSupervisor = speaker !== 'guest';
+    this.decoder = new CallDecoder(new SignatureCache(4096, fromSupervisor), fromSupervisor);
     fromGuest.on('data', (chunk: Buffer) => this.receive(chunk));
     // A guest that dies leaves EPIPE on its stdin: the exit is reported, not the write error.
     toGuest.on('error', () => undefined);

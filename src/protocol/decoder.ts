@@ -85,8 +85,8 @@ export class CallDecoder {
 
   /** `reports`: accept the supervisor's reports of calls it answered itself. */
   constructor(
-    private readonly cache = new SignatureCache(),
-    private readonly reports = false,
+    private cache = new SignatureCache(),
+    private reports = false,
   ) {}
 
   /** True while a call has started arriving but is not complete. */
@@ -115,6 +115,14 @@ export class CallDecoder {
           const n = chunk[pos++]!;
           if (n === REPORT_MARKER && this.reports && !this.reporting) {
             this.reporting = true;
+            break;
+          }
+          if (n === 0 && this.reporting) {
+            // A report marker with no call: the supervisor relaying a sandboxed PyPy could not read
+            // a call, and every byte from here on is the guest's own (no reports, no paths along).
+            this.reporting = false;
+            this.reports = false;
+            this.cache = new SignatureCache();
             break;
           }
           if (n === 0)

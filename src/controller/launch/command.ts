@@ -53,6 +53,7 @@ export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockP
     args: [
       '--protocol-guest',
       ...(wall ? ['--wall', wall] : []),
+      ...(relaysCalls(o) ? ['--relay-calls', '--config-stdin'] : []),
       ...wallArgs(o, limits, false),
       '--',
       o.executable!,
@@ -63,6 +64,14 @@ export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockP
     env: {},
     supervised: true,
   };
+}
+
+/**
+ * A sandboxed PyPy behind its walls talks through the supervisor, which answers its clock calls
+ * and sends path arguments along (src/supervisor/relay.ts), unless local answers are off.
+ */
+export function relaysCalls(o: ControllerOptions): boolean {
+  return o.walls !== false && o.localAnswers !== false && !o.transport;
 }
 
 /** Walls as supervisor options, then the limits they enforce. */

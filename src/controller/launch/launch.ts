@@ -4,7 +4,8 @@ import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation }
 import type { HandlerTable } from '../dispatch/handler-table.js';
 import type { ControllerOptions, Limits } from '../options.js';
 import { answerCacheKey, cachedAnswers, configurationBytes, rememberAnswers } from './answer-cache.js';
-import { guestCommand, type GuestCommand } from './command.js';
+import { relayConfiguration } from '../../supervisor/relay.js';
+import { guestCommand, relaysCalls, type GuestCommand } from './command.js';
 import { spawnGuest, type GuestTransport } from './spawn.js';
 
 /**
@@ -25,13 +26,17 @@ export class Launch {
   private reportable: ReadonlySet<string> | undefined;
   /** The guest was started by the supervisor, which tells its walls before the guest runs. */
   supervised = false;
+  /** A sandboxed PyPy whose conversation the supervisor relays (src/supervisor/relay.ts). */
+  readonly relayed: boolean;
 
   constructor(
     private readonly o: ControllerOptions,
     private readonly limits: Limits,
     private readonly stock: StockProfile | undefined,
     private readonly handlers: HandlerTable,
-  ) {}
+  ) {
+    this.relayed = !stock && relaysCalls(o);
+  }
 
   /**
    * A stock guest's supervisor starts first: it starts the interpreter while the filesystem is
@@ -77,7 +82,7 @@ export class Launch {
 
   /** Whether the supervisor still waits for its configuration (a stock guest it was not sent to early). */
   needsConfiguration(): boolean {
-    return this.stock !== undefined && !this.o.transport && !this.configSent;
+    return (this.stock !== undefined || this.relayed) && !this.o.transport && !this.configSent;
   }
 
   /**
@@ -85,6 +90,11 @@ export class Launch {
    * words): decided now that the filesystem exists.
    */
   configuration(session: Session): Buffer {
+    if (this.relayed) {
+      const relay = relayConfiguration(this.handlers.replaced, session.clock, this.limits.pathLength);
+      this.reportable = relay.reportable;
+      return configurationBytes(relay.words);
+    }
     const { vfs, policy } = session.files;
     if (this.o.localAnswers !== false) {
       const anyTerminal = Object.values(session.isatty).some(Boolean);

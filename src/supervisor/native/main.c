@@ -46,7 +46,8 @@
 #include "words.h"
 
 static const char USAGE[] =
-    "usage: pypy-box-supervisor [--protocol-guest [--wall LIB]] [--heap N] [--as N] [--cpu N] [--nofile N] [--fsize N] "
+    "usage: pypy-box-supervisor [--protocol-guest [--wall LIB] [--relay-calls]] [--heap N] [--as N] [--cpu N] "
+    "[--nofile N] [--fsize N] "
     "[--nproc N] [--memory N] [--tasks N] [--max-fds N] [--cgroup off|auto|required] "
     "[--no-namespaces|--require-namespaces] [--keep-uid] [--uid-range FIRST:COUNT] [--uid-lock FILE] "
     "[--grant DEV:PATH]... [--link PATH TARGET]... [--dir ERRNO:PATH]... [--name PATH]... [--absent PATH]... "
@@ -144,7 +145,7 @@ static char **standby(struct run *run, int *argc, char **argv) {
  * --config-stdin: the controller sends the local-answer options after starting us (it decides
  * them while we start the guest): u32 length, then NUL-terminated words.
  */
-static void read_config(struct local *lc) {
+static void read_config(struct local *lc, struct relay_config *rc) {
   struct words cfg;
   enum frame_status s = read_words(0, MAX_FRAME, 1, &cfg);
   if (s == FRAME_NONE || s == FRAME_CUT) controller_gone();
@@ -152,7 +153,8 @@ static void read_config(struct local *lc) {
   if (s != FRAME_OK) frame_fatal("configuration", s);
   int n = (int)cfg.n; /* at most MAX_FRAME words */
   for (int k = 0; k < n; k++)
-    if (local_option(lc, n, cfg.word, &k) != 1) word_fatal("bad word in the configuration", cfg.word[k]);
+    if (local_option(lc, n, cfg.word, &k) != 1 && relay_option(rc, n, cfg.word, &k) != 1)
+      word_fatal("bad word in the configuration", cfg.word[k]);
   free_words(&cfg); /* the tables keep copies */
 }
 
@@ -170,6 +172,7 @@ static int switch_option(struct options *o, int argc, char **argv, int *k) {
   else if (strcmp(a, "--keep-uid") == 0) o->walls.drop_root = 0;
   else if (*k + 1 < argc && strcmp(a, "--wall") == 0) o->wall_lib = argv[++*k];
   else if (strcmp(a, "--config-stdin") == 0) o->config_stdin = 1;
+  else if (strcmp(a, "--relay-calls") == 0) o->relay_calls = 1;
   else return 0;
   return 1;
 }
@@ -265,9 +268,11 @@ __attribute__((noreturn)) static void serve_stock(struct run *run, struct local 
 int main(int argc, char **argv) {
   static struct run run;     /* large (the reports' buffer): kept off the stack */
   static struct local local; /* the tables handed over: likewise */
+  static struct relay_config relay;
   run_init(&run);
   take_terminal_signals(&run);
   local_init(&local);
+  relay_init(&relay);
   run.controller = getppid();
   run.owner = getpid();
   if (argc >= 2 && strcmp(argv[1], "--standby") == 0) argv = standby(&run, &argc, argv);
@@ -283,13 +288,16 @@ int main(int argc, char **argv) {
   if (o.protocol_guest) {
     discard_premade(&run);
     die_with_controller(&run);
-    launch_protocol_guest(&run, &o.walls, o.wall_lib, o.guest_argv);
+    relay.on = o.relay_calls;
+    /* What the relay answers, decided by the controller once the run's filesystem exists. */
+    if (o.config_stdin) read_config(&local, &relay);
+    launch_protocol_guest(&run, &o.walls, o.wall_lib, o.guest_argv, &relay);
   }
   prepare_stock(&run);
   if (run.premade_go >= 0) send_go(&run, &o.walls, o.guest_argv);
   else start_child(&run, &o.walls, o.guest_argv, 0);
   /* The guest is starting meanwhile; its first forwarded call waits for this. */
-  if (o.config_stdin) read_config(&local);
+  if (o.config_stdin) read_config(&local, &relay);
   listener_sync_wakeup(run.listener);
   serve_stock(&run, &local);
 }

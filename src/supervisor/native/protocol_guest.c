@@ -23,6 +23,7 @@
 #include "launch.h"
 #include "listener.h"
 #include "notes.h"
+#include "protocol_relay.h"
 #include "strict.h"
 
 /* What the child tells the supervisor on the handoff socket (SOCK_SEQPACKET: one message each). */
@@ -127,9 +128,12 @@ static char **guest_environment(const struct window *win, int preload) {
 }
 
 __attribute__((noreturn)) static void protocol_child(struct run *run, const struct window *win, int sock,
-                                                     struct walls *w, const char *wall_lib, char **argv) {
+                                                     struct walls *w, const char *wall_lib, char **argv,
+                                                     const struct relay_pipes *relay) {
   pid_t parent = getppid();
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
+  /* Relayed: its standard input and output are the supervisor's pipes, not the controller's. */
+  if (relay && (dup2(relay->guest_in, 0) < 0 || dup2(relay->guest_out, 1) < 0)) _exit(127);
   /* Before the limits: the descriptor limit may be lower than its number. */
   if (dup3(sock, STRICT_HANDOFF_FD, O_CLOEXEC) < 0) _exit(127);
   if (join_run_cgroup(run) < 0) {
@@ -376,19 +380,50 @@ __attribute__((noreturn)) static void serve_protocol_guest(struct run *run, stru
   }
 }
 
-void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv) {
+/* The strict filter's notification, while the relay waits on the guest. */
+struct strict_ctx {
+  struct run *run;
+  struct window *win;
+  struct seccomp_notif *req;
+  size_t req_size;
+};
+
+static void strict_notified(void *arg) {
+  struct strict_ctx *c = arg;
+  memset(c->req, 0, c->req_size);
+  if (ioctl(c->run->listener, SECCOMP_IOCTL_NOTIF_RECV, c->req) == 0) answer_strict(c->run, c->win, c->req);
+  else if (errno == ENOTCONN) c->run->listener = -1;
+  else if (errno != EINTR && errno != ENOENT) fatal("SECCOMP_IOCTL_NOTIF_RECV");
+}
+
+__attribute__((noreturn)) static void serve_relayed(struct run *run, struct window *win, int sock,
+                                                    const struct relay_config *rc, const struct relay_pipes *p) {
+  int pidfd = (int)syscall(SYS_pidfd_open, run->child, 0);
+  if (pidfd < 0) fatal("pidfd_open");
+  static struct strict_ctx ctx;
+  ctx.run = run;
+  ctx.win = win;
+  ctx.req = notif_buffer(&ctx.req_size);
+  relay_serve(run, rc, p, sock, pidfd, strict_notified, &ctx, take_exec_failure);
+}
+
+void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv,
+                           const struct relay_config *rc) {
   static struct window window; /* some 12 KiB: kept off the stack */
   struct window *win = &window;
   if (wall_lib) know_library_places(run, win, argv[0], wall_lib);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) fatal("socketpair");
+  struct relay_pipes pipes;
+  if (rc->on) relay_pipes_make(&pipes);
   fork_child(run);
   if (run->child < 0) fatal("fork");
   if (run->child == 0) {
     close(sv[0]);
-    protocol_child(run, win, sv[1], w, wall_lib, argv);
+    protocol_child(run, win, sv[1], w, wall_lib, argv, rc->on ? &pipes : NULL);
   }
   close(sv[1]);
+  if (rc->on) close(pipes.guest_in), close(pipes.guest_out);
   struct handoff h;
   memset(&h, 0, sizeof h);
   int fd = -1;
@@ -408,5 +443,6 @@ void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_li
        wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n"
                 : NOTE_WALLS " parent-death-signal,%s%.0llu\n",
        walls, 0);
+  if (rc->on) serve_relayed(run, win, sv[0], rc, &pipes);
   serve_protocol_guest(run, win, sv[0]);
 }

@@ -10,12 +10,15 @@
  * filter in force, and a wall that could not be set up ends the run before the program starts
  * (`wall-failed NAME REASON ERRNO`, exit status 127).
  *
+ * With --relay-calls the streams are the supervisor's pipes instead, and it relays the conversation
+ * (protocol_relay.h).
  */
 #ifndef PYPY_BOX_PROTOCOL_GUEST_H
 #define PYPY_BOX_PROTOCOL_GUEST_H
+#include "protocol_relay.h"
 #include "state.h"
 
 /* Starts the guest behind its walls and serves the strict filter until the guest ends (never returns). */
 __attribute__((noreturn)) void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib,
-                                                     char **argv);
+                                                     char **argv, const struct relay_config *rc);
 #endif

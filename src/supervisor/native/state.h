@@ -113,6 +113,7 @@ struct options {
   struct walls walls;
   int protocol_guest; /* --protocol-guest: the guest speaks the protocol itself */
   int config_stdin;   /* --config-stdin: the local answers' options follow on stdin */
+  int relay_calls;    /* --relay-calls: a protocol guest's conversation goes through the supervisor */
   const char *wall_lib;
   char **guest_argv; /* PROGRAM ARGV0 [ARGS...] */
 };

@@ -1,0 +1,679 @@
+/* The sandboxed PyPy's conversation through the supervisor (see protocol_relay.h). */
+#define _GNU_SOURCE
+#include "protocol_relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "end.h"
+#include "reports.h"
+#include "wire.h"
+#include "words.h"
+
+/* The protocol's limits (docs/protocol.md): a signature of 1..255 bytes, at most 32 argument words. */
+#define MAX_ARG_WORDS 32
+#define GUEST_PIPE_BYTES (1 << 20)
+#define BUF_BYTES 65536
+/*
+ * How long the rest of a call that started may take to come. A guest writes a call at once; one
+ * that stops in the middle is handed to the controller as it is (its bytes untouched from then
+ * on), whose stall clock and messages take over.
+ */
+#define CALL_PATIENCE_MS 100
+
+/* Bytes read ahead from one descriptor. */
+struct inbuf {
+  int fd;
+  unsigned char b[BUF_BYTES];
+  size_t pos, len;
+  int eof;
+};
+
+/* Bytes on their way out to one descriptor, written when a reply is awaited or an answer is whole. */
+struct outbuf {
+  int fd;
+  unsigned char b[BUF_BYTES];
+  size_t len;
+};
+
+/* The relay while it serves: its configuration, the pipes, and what it waits on. */
+struct relay {
+  struct run *run;
+  const struct relay_config *rc;
+  struct inbuf from_guest, from_controller;
+  struct outbuf to_guest;
+  relay_notified notified;
+  void *ctx;
+  int passthrough; /* a call could not be read: every byte goes through untouched from now on */
+  int deaf;        /* a reply the controller refuses went to it: the guest's bytes are dropped */
+  /* The call being read, as it arrived, and as it goes to the controller (paths along). */
+  unsigned char call[1 + 255 + 8 * MAX_ARG_WORDS];
+  size_t call_len;
+  struct call out; /* buf: the call as forwarded or reported */
+};
+
+void relay_init(struct relay_config *rc) {
+  memset(rc, 0, sizeof *rc);
+  rc->max_path = 4096;
+}
+
+static int parse_i64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+/* `relayed` must be `sig` with some 'p' arguments made 's', and nothing else changed. */
+static int inline_pair_ok(const char *sig, const char *relayed) {
+  size_t n = strlen(sig);
+  if (n == 0 || n > 255 || strlen(relayed) != n) return 0;
+  const char *open = strchr(sig, '('), *close = open ? strchr(open, ')') : NULL;
+  if (!open || !close) return 0;
+  for (size_t k = 0; k < n; k++) {
+    if (sig[k] == relayed[k]) continue;
+    if (sig + k <= open || sig + k >= close || sig[k] != 'p' || relayed[k] != 's') return 0;
+  }
+  return 1;
+}
+
+static int clock_call_bit(const char *sig, size_t n) {
+  static const struct {
+    const char *sig;
+    unsigned bit;
+  } CLOCK_SIGS[] = {{"time(p)i", CLOCK_CALL_TIME},
+                    {"gettimeofday(pp)i", CLOCK_CALL_GETTIMEOFDAY},
+                    {"clock_gettime(ip)i", CLOCK_CALL_CLOCK_GETTIME}};
+  for (size_t k = 0; k < sizeof CLOCK_SIGS / sizeof CLOCK_SIGS[0]; k++)
+    if (strlen(CLOCK_SIGS[k].sig) == n && memcmp(CLOCK_SIGS[k].sig, sig, n) == 0) return (int)CLOCK_SIGS[k].bit;
+  return 0;
+}
+
+static int clock_calls_option(struct relay_config *rc, const char *list) {
+  const char *s = list;
+  while (*s) {
+    const char *e = strchr(s, ',');
+    size_t n = e ? (size_t)(e - s) : strlen(s);
+    int bit = clock_call_bit(s, n);
+    if (!bit) return -1;
+    rc->clock_calls |= (unsigned)bit;
+    s += n;
+    if (*s == ',') s++;
+  }
+  return 0;
+}
+
+int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
+  const char *a = argv[*k];
+  if (strcmp(a, "--inline") == 0 && *k + 2 < argc) {
+    if (rc->n_inline >= RELAY_MAX_INLINE || !inline_pair_ok(argv[*k + 1], argv[*k + 2])) return -1;
+    struct inline_sig *s = &rc->inline_sigs[rc->n_inline++];
+    s->len = strlen(argv[*k + 1]);
+    memcpy(s->sig, argv[*k + 1], s->len + 1);
+    memcpy(s->relayed, argv[*k + 2], s->len + 1);
+    *k += 2;
+    return 1;
+  }
+  if (*k + 1 >= argc) return 0;
+  const char *v = argv[*k + 1];
+  if (strcmp(a, "--clock-calls") == 0) {
+    if (clock_calls_option(rc, v) < 0) return -1;
+  } else if (strcmp(a, "--clock") == 0) {
+    const char *colon = strchr(v, ':');
+    char offset[32];
+    int64_t start;
+    if (!colon || (size_t)(colon - v) >= sizeof offset) return -1;
+    memcpy(offset, v, (size_t)(colon - v));
+    offset[colon - v] = 0;
+    if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_i64(colon + 1, &start) < 0 || start < 0) return -1;
+    rc->mono_start_ns = (uint64_t)start;
+  } else if (strcmp(a, "--relay-max-path") == 0) {
+    uint64_t n;
+    if (parse_uint(v, 65536, &n) < 0 || n < 2) return -1;
+    rc->max_path = n;
+  } else {
+    return 0;
+  }
+  ++*k;
+  return 1;
+}
+
+void relay_pipes_make(struct relay_pipes *p) {
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) fatal("pipe2");
+  /* As large as the controller's own pipes to a guest: a big answer in one write. */
+  fcntl(in[1], F_SETPIPE_SZ, GUEST_PIPE_BYTES);
+  fcntl(out[1], F_SETPIPE_SZ, GUEST_PIPE_BYTES);
+  p->guest_in = in[0];
+  p->to_guest = in[1];
+  p->from_guest = out[0];
+  p->guest_out = out[1];
+}
+
+/* ---- waiting, reading and writing ---- */
+
+/*
+ * Until fd is ready for `events`, answering the strict filter meanwhile: 0, or -1 when `patience_ms`
+ * (>= 0) went by first.
+ */
+static int wait_for(struct relay *r, int fd, short events, int patience_ms) {
+  uint64_t until = patience_ms >= 0 ? mono_ns() + (uint64_t)patience_ms * 1000000u : 0;
+  for (;;) {
+    int timeout = -1;
+    if (patience_ms >= 0) {
+      uint64_t now = mono_ns();
+      if (now >= until) return -1;
+      timeout = (int)((until - now) / 1000000u) + 1;
+    }
+    struct pollfd pfd[2] = {{fd, events, 0}, {r->run->listener, POLLIN, 0}};
+    if (poll(pfd, r->run->listener >= 0 ? 2 : 1, timeout) < 0) {
+      if (errno == EINTR) continue;
+      fatal("poll");
+    }
+    if (pfd[1].revents & POLLIN) r->notified(r->ctx);
+    if (pfd[1].revents & (POLLHUP | POLLERR)) r->run->listener = -1;
+    if (pfd[0].revents) return 0;
+  }
+}
+
+/* More bytes into `in` (blocking): 0, -1 at its end, -2 when nothing came within `patience_ms` (>= 0). */
+static int fill_within(struct relay *r, struct inbuf *in, int patience_ms) {
+  if (in->eof) return -1;
+  if (in->pos == in->len) in->pos = in->len = 0;
+  for (;;) {
+    ssize_t k = read(in->fd, in->b + in->len, sizeof in->b - in->len);
+    if (k > 0) {
+      in->len += (size_t)k;
+      return 0;
+    }
+    if (k == 0) {
+      in->eof = 1;
+      return -1;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      in->eof = 1;
+      return -1;
+    }
+    if (wait_for(r, in->fd, POLLIN, patience_ms) < 0) return -2;
+  }
+}
+
+static int fill(struct relay *r, struct inbuf *in) {
+  return fill_within(r, in, -1);
+}
+
+/*
+ * Exactly n bytes from `in`: 0, -1 at its end, or -2 when a wait for more went past `patience_ms`
+ * (>= 0; -1: no bound). What came is in dst, *got bytes of it.
+ */
+static int take_within(struct relay *r, struct inbuf *in, void *dst, size_t n, size_t *got, int patience_ms) {
+  unsigned char *d = dst;
+  size_t done = 0;
+  while (done < n) {
+    int rc = in->pos == in->len ? fill_within(r, in, patience_ms) : 0;
+    if (rc < 0) {
+      if (got) *got = done;
+      return rc;
+    }
+    size_t k = in->len - in->pos < n - done ? in->len - in->pos : n - done;
+    memcpy(d + done, in->b + in->pos, k);
+    in->pos += k;
+    done += k;
+  }
+  if (got) *got = done;
+  return 0;
+}
+
+static int take(struct relay *r, struct inbuf *in, void *dst, size_t n, size_t *got) {
+  return take_within(r, in, dst, n, got, -1);
+}
+
+static void write_all(struct relay *r, int fd, const unsigned char *p, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k > 0) {
+      p += k;
+      n -= (size_t)k;
+      continue;
+    }
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0 && errno == EAGAIN) {
+      wait_for(r, fd, POLLOUT, -1);
+      continue;
+    }
+    return; /* the guest is gone (EPIPE): its end is reported from its exit */
+  }
+}
+
+static void guest_flush(struct relay *r) {
+  write_all(r, r->to_guest.fd, r->to_guest.b, r->to_guest.len);
+  r->to_guest.len = 0;
+}
+
+static void guest_put(struct relay *r, const void *p, size_t n) {
+  if (r->to_guest.len + n > sizeof r->to_guest.b) guest_flush(r);
+  if (n > sizeof r->to_guest.b) {
+    write_all(r, r->to_guest.fd, p, n);
+    return;
+  }
+  memcpy(r->to_guest.b + r->to_guest.len, p, n);
+  r->to_guest.len += n;
+}
+
+/* The controller's bytes: its end ends the run (controller_gone). */
+static void from_controller(struct relay *r, void *dst, size_t n) {
+  if (take(r, &r->from_controller, dst, n, NULL) < 0) controller_gone();
+}
+
+/* n bytes of the guest's reply passed on to the controller: 0, or -1 when the guest ended first. */
+static int pass_reply(struct relay *r, uint64_t n) {
+  unsigned char chunk[8192];
+  while (n) {
+    size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk, got = 0;
+    int rc = take(r, &r->from_guest, chunk, k, &got);
+    wire_out(chunk, got);
+    if (rc < 0) return -1;
+    n -= k;
+  }
+  return 0;
+}
+
+/* n bytes of the controller's command passed on to the guest. */
+static void pass_payload(struct relay *r, uint64_t n) {
+  unsigned char chunk[8192];
+  while (n) {
+    size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk;
+    from_controller(r, chunk, k);
+    guest_put(r, chunk, k);
+    n -= k;
+  }
+}
+
+/*
+ * From now on every byte goes through untouched, starting with these and what was read ahead. The
+ * controller is told first (a report marker with no call), so that it takes no report and no path
+ * from the guest's own bytes.
+ */
+static void start_passthrough(struct relay *r, const void *head, size_t n) {
+  static const unsigned char GUEST_BYTES_FOLLOW[2] = {REPORT_MARKER, 0};
+  r->passthrough = 1;
+  reports_flush(&r->run->reports);
+  wire_out(GUEST_BYTES_FOLLOW, sizeof GUEST_BYTES_FOLLOW);
+  wire_out(head, n);
+  wire_out(r->from_guest.b + r->from_guest.pos, r->from_guest.len - r->from_guest.pos);
+  r->from_guest.pos = r->from_guest.len = 0;
+  guest_put(r, r->from_controller.b + r->from_controller.pos, r->from_controller.len - r->from_controller.pos);
+  guest_flush(r);
+  r->from_controller.pos = r->from_controller.len = 0;
+}
+
+/* ---- a forwarded call: the controller's commands to the guest, its replies back ---- */
+
+static uint64_t u64_at(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* Relays the answer until its result; returns -1 when the guest ended in the middle. */
+static int relay_answer(struct relay *r) {
+  for (;;) {
+    unsigned char cmd[17];
+    from_controller(r, cmd, 1);
+    switch (cmd[0]) {
+      case 'R':
+      case 'Z':
+        from_controller(r, cmd + 1, 16);
+        guest_put(r, cmd, 17);
+        guest_flush(r);
+        if (cmd[0] == 'R') {
+          if (pass_reply(r, u64_at(cmd + 9)) < 0) return -1;
+        } else {
+          unsigned char len[8];
+          size_t got = 0;
+          int rc = take(r, &r->from_guest, len, 8, &got);
+          if (rc < 0) {
+            wire_out(len, got);
+            return -1;
+          }
+          if (u64_at(len) > u64_at(cmd + 9)) {
+            /* Longer than asked: the controller says so and ends the run; nothing more of the guest's goes. */
+            wire_out(len, 8);
+            r->passthrough = 1;
+            r->deaf = 1;
+            return 0;
+          }
+          wire_out(len, 8);
+          if (pass_reply(r, u64_at(len)) < 0) return -1;
+        }
+        break;
+      case 'M':
+        from_controller(r, cmd + 1, 8);
+        guest_put(r, cmd, 9);
+        pass_payload(r, u64_at(cmd + 1));
+        guest_flush(r);
+        if (pass_reply(r, 8) < 0) return -1;
+        break;
+      case 'W':
+        from_controller(r, cmd + 1, 16);
+        guest_put(r, cmd, 17);
+        pass_payload(r, u64_at(cmd + 9));
+        break;
+      case 'F':
+        from_controller(r, cmd + 1, 8);
+        guest_put(r, cmd, 9);
+        break;
+      case 'E':
+        from_controller(r, cmd + 1, 4);
+        guest_put(r, cmd, 5);
+        break;
+      case 'v':
+        guest_put(r, cmd, 1);
+        guest_flush(r);
+        return 0;
+      case 'i':
+      case 'f':
+      case 'p':
+        from_controller(r, cmd + 1, 8);
+        guest_put(r, cmd, 9);
+        guest_flush(r);
+        return 0;
+      default:
+        protocol_fatal("the controller sent an unknown command to a relayed guest");
+    }
+  }
+}
+
+/* ---- a call ---- */
+
+/* The kinds of a well-formed signature (NAME(KINDS)R); NULL when it is not one. */
+static const char *call_kinds(const char *sig, size_t n, size_t *nkinds, size_t *words) {
+  const char *open = memchr(sig, '(', n);
+  if (!open || open == sig || n < 4 || sig[n - 2] != ')' || !strchr("vifp", sig[n - 1])) return NULL;
+  for (const char *c = sig; c < open; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) return NULL;
+  if (sig[0] >= '0' && sig[0] <= '9') return NULL;
+  const char *kinds = open + 1;
+  size_t nk = (size_t)(sig + n - 2 - kinds), w = 0;
+  for (size_t k = 0; k < nk; k++) {
+    if (!strchr("vifp", kinds[k])) return NULL;
+    if (kinds[k] != 'v') w++;
+  }
+  if (w > MAX_ARG_WORDS) return NULL;
+  *nkinds = nk;
+  *words = w;
+  return kinds;
+}
+
+static const struct inline_sig *inline_sig(const struct relay_config *rc, const char *sig, size_t n) {
+  for (size_t k = 0; k < rc->n_inline; k++)
+    if (rc->inline_sigs[k].len == n && memcmp(rc->inline_sigs[k].sig, sig, n) == 0) return &rc->inline_sigs[k];
+  return NULL;
+}
+
+/* The call as forwarded: the relayed signature, its words, and each path read from the guest. */
+/* Whether the call with every path at its longest fits the forwarding buffer (else it goes as it came). */
+static int inline_fits(const struct relay *r, const struct inline_sig *s) {
+  size_t paths = 0;
+  for (const char *k = strchr(s->relayed, '('); *k != ')'; k++) paths += *k == 's';
+  return r->call_len + paths * (9 + r->rc->max_path) <= sizeof r->out.buf;
+}
+
+static int inline_paths(struct relay *r, const struct inline_sig *s, size_t words_at) {
+  unsigned char *o = r->out.buf;
+  size_t n = s->len, used = r->call_len;
+  o[0] = (unsigned char)n;
+  memcpy(o + 1, s->relayed, n);
+  memcpy(o + 1 + n, r->call + words_at, r->call_len - words_at);
+  const char *kinds = strchr(s->relayed, '(') + 1;
+  size_t word = 0;
+  for (const char *k = kinds; *k != ')'; k++) {
+    if (*k == 'v') continue;
+    if (*k == 's') {
+      uint64_t ptr = u64_at(r->call + words_at + 8 * word), max = r->rc->max_path;
+      if (ptr == 0) {
+        o[used++] = '!'; /* the controller answers EFAULT for NULL, as it would */
+        word++;
+        continue;
+      }
+      unsigned char z[17] = {'Z'};
+      memcpy(z + 1, &ptr, 8);
+      memcpy(z + 9, &max, 8);
+      guest_put(r, z, sizeof z);
+      guest_flush(r);
+      unsigned char len[8];
+      size_t got = 0;
+      if (take(r, &r->from_guest, len, 8, &got) < 0) return -1;
+      uint64_t sl = u64_at(len);
+      if (sl > max) protocol_fatal("the guest's string is longer than asked for");
+      o[used] = '+';
+      memcpy(o + used + 1, &sl, 8);
+      if (take(r, &r->from_guest, o + used + 9, (size_t)sl, &got) < 0) return -1;
+      used += 9 + (size_t)sl;
+    }
+    word++;
+  }
+  r->out.len = used;
+  return 0;
+}
+
+/* ---- the clock, as the controller's (src/kernel/session.ts, Clock) ---- */
+
+static int64_t realtime_ns(const struct relay_config *rc) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  int64_t ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000; /* Date.now() */
+  return ms * 1000000 + rc->real_offset_ns;
+}
+
+static int64_t monotonic_ns(const struct relay_config *rc) {
+  return (int64_t)(mono_ns() - rc->mono_start_ns);
+}
+
+static int is_realtime(int64_t clk) {
+  return clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE || clk == CLOCK_REALTIME_ALARM;
+}
+
+static int is_monotonic(int64_t clk) {
+  return clk == CLOCK_MONOTONIC || clk == CLOCK_PROCESS_CPUTIME_ID || clk == CLOCK_THREAD_CPUTIME_ID ||
+         clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_MONOTONIC_COARSE || clk == CLOCK_BOOTTIME ||
+         clk == CLOCK_BOOTTIME_ALARM;
+}
+
+static void put_write(struct relay *r, uint64_t ptr, int64_t a, int64_t b, size_t n) {
+  unsigned char w[17 + 16] = {'W'};
+  uint64_t size = n;
+  memcpy(w + 1, &ptr, 8);
+  memcpy(w + 9, &size, 8);
+  memcpy(w + 17, &a, 8);
+  memcpy(w + 25, &b, 8);
+  guest_put(r, w, 17 + n);
+}
+
+/*
+ * A clock call answered here, exactly as the controller's handler would; 0 when it is left to the
+ * controller (an unknown clock, a NULL timespec, a time before 1970: its errors and results are
+ * the controller's to give). *result is the call's result.
+ */
+static int answer_clock(struct relay *r, int bit, const unsigned char *words, int64_t *result) {
+  uint64_t a0 = u64_at(words);
+  if (bit == CLOCK_CALL_TIME) {
+    int64_t sec = realtime_ns(r->rc) / 1000000000;
+    if (sec < 0) return 0;
+    if (a0) put_write(r, a0, sec, 0, 8);
+    *result = sec;
+    return 1;
+  }
+  if (bit == CLOCK_CALL_GETTIMEOFDAY) {
+    int64_t ns = realtime_ns(r->rc);
+    if (a0) put_write(r, a0, ns / 1000000000, (ns % 1000000000) / 1000, 16);
+    *result = 0;
+    return 1;
+  }
+  int64_t clk = (int64_t)a0, ns;
+  uint64_t ptr = u64_at(words + 8);
+  if (clk < 0 || clk > 15 || ptr == 0) return 0;
+  if (is_realtime(clk)) ns = realtime_ns(r->rc);
+  else if (is_monotonic(clk)) ns = monotonic_ns(r->rc);
+  else return 0;
+  put_write(r, ptr, ns / 1000000000, ns % 1000000000, 16);
+  *result = 0;
+  return 1;
+}
+
+static int clock_bit(const struct relay_config *rc, const char *sig, size_t n) {
+  int bit = clock_call_bit(sig, n);
+  return (rc->clock_calls & (unsigned)bit) ? bit : 0;
+}
+
+/*
+ * One call from the guest, read whole: answered here, or forwarded and its answer relayed.
+ * Returns -1 when the guest ended (what it sent of a last call has gone to the controller).
+ */
+static int relay_call(struct relay *r) {
+  size_t got = 0;
+  if (take(r, &r->from_guest, r->call, 1, &got) < 0) return -1;
+  size_t n = r->call[0];
+  if (n == 0) {
+    start_passthrough(r, r->call, 1);
+    return 0;
+  }
+  int rc = take_within(r, &r->from_guest, r->call + 1, n, &got, CALL_PATIENCE_MS);
+  if (rc == -2) {
+    start_passthrough(r, r->call, 1 + got);
+    return 0;
+  }
+  if (rc < 0) {
+    reports_flush(&r->run->reports);
+    wire_out(r->call, 1 + got);
+    return -1;
+  }
+  const char *sig = (const char *)r->call + 1;
+  size_t nkinds, words;
+  if (!call_kinds(sig, n, &nkinds, &words)) {
+    start_passthrough(r, r->call, 1 + n);
+    return 0;
+  }
+  rc = take_within(r, &r->from_guest, r->call + 1 + n, 8 * words, &got, CALL_PATIENCE_MS);
+  if (rc == -2) {
+    start_passthrough(r, r->call, 1 + n + got);
+    return 0;
+  }
+  if (rc < 0) {
+    reports_flush(&r->run->reports);
+    wire_out(r->call, 1 + n + got);
+    return -1;
+  }
+  r->call_len = 1 + n + 8 * words;
+  uint64_t t0 = mono_ns();
+  int bit = clock_bit(r->rc, sig, n);
+  int64_t result;
+  if (bit && answer_clock(r, bit, r->call + 1 + n, &result)) {
+    unsigned char res[9] = {'i'};
+    memcpy(res + 1, &result, 8);
+    guest_put(r, res, 9);
+    guest_flush(r);
+    memcpy(r->out.buf, r->call, r->call_len);
+    r->out.len = r->call_len;
+    report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
+    return 0;
+  }
+  const struct inline_sig *s = inline_sig(r->rc, sig, n);
+  if (s && inline_fits(r, s)) {
+    if (inline_paths(r, s, 1 + n) < 0) {
+      reports_flush(&r->run->reports);
+      wire_out(r->call, r->call_len); /* the guest ended while asked for a path: its call as it came */
+      return -1;
+    }
+    reports_flush_with(&r->run->reports, r->out.buf, r->out.len);
+  } else {
+    reports_flush_with(&r->run->reports, r->call, r->call_len);
+  }
+  return relay_answer(r);
+}
+
+/* ---- serving ---- */
+
+/* Bytes while no call is in flight: the controller's end (exit 125) or a protocol error. */
+static void controller_spoke(struct relay *r) {
+  if (r->passthrough) {
+    if (fill(r, &r->from_controller) < 0) controller_gone();
+    guest_put(r, r->from_controller.b + r->from_controller.pos, r->from_controller.len - r->from_controller.pos);
+    r->from_controller.pos = r->from_controller.len;
+    guest_flush(r);
+    return;
+  }
+  if (fill(r, &r->from_controller) < 0) controller_gone();
+  protocol_fatal("controller sent bytes while no call was in flight");
+}
+
+/* The guest's bytes: calls (relayed one by one), or passed on as they are. */
+static void guest_spoke(struct relay *r) {
+  if (r->passthrough) {
+    if (fill(r, &r->from_guest) == 0) {
+      if (!r->deaf) wire_out(r->from_guest.b + r->from_guest.pos, r->from_guest.len - r->from_guest.pos);
+      r->from_guest.pos = r->from_guest.len;
+    }
+    return;
+  }
+  do {
+    if (relay_call(r) < 0) return;
+  } while (!r->passthrough && r->from_guest.pos < r->from_guest.len);
+}
+
+static int report_timeout(const struct run *run) {
+  long age = reports_age_ms(&run->reports);
+  if (age < 0) return -1;
+  return age >= REPORT_DELAY_MS ? 0 : (int)(REPORT_DELAY_MS - age);
+}
+
+void relay_serve(struct run *run, const struct relay_config *rc, const struct relay_pipes *p, int sock, int pidfd,
+                 relay_notified notified, void *ctx, int (*exec_failure)(struct run *run, int sock, int flags)) {
+  static struct relay relay; /* large (its buffers): kept off the stack */
+  struct relay *r = &relay;
+  r->run = run;
+  r->rc = rc;
+  r->notified = notified;
+  r->ctx = ctx;
+  r->from_guest.fd = p->from_guest;
+  r->from_controller.fd = 0;
+  r->to_guest.fd = p->to_guest;
+  fcntl(p->from_guest, F_SETFL, O_NONBLOCK);
+  fcntl(p->to_guest, F_SETFL, O_NONBLOCK);
+  for (;;) {
+    struct pollfd pfd[5] = {{run->listener, POLLIN, 0},
+                            {sock, POLLIN, 0},
+                            {pidfd, POLLIN, 0},
+                            {r->from_guest.eof ? -1 : p->from_guest, POLLIN, 0},
+                            {0, POLLIN, 0}};
+    int ready = poll(pfd, 5, report_timeout(run));
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      fatal("poll");
+    }
+    if (reports_age_ms(&run->reports) >= REPORT_DELAY_MS || (ready == 0 && run->reports.used))
+      reports_flush(&run->reports);
+    if (pfd[0].revents & POLLIN) notified(ctx);
+    if (pfd[0].revents & (POLLHUP | POLLERR)) run->listener = -1;
+    if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) && exec_failure(run, sock, 0) == 0) close(sock), sock = -1;
+    if (pfd[3].revents & (POLLIN | POLLHUP | POLLERR)) guest_spoke(r);
+    if (pfd[4].revents & (POLLIN | POLLHUP | POLLERR)) controller_spoke(r);
+    if (pfd[2].revents & POLLIN) {
+      if (sock >= 0) exec_failure(run, sock, MSG_DONTWAIT);
+      reports_flush(&run->reports);
+      int status;
+      if (wait_guest(run, run->child, &status) == run->child) pass_on_status(run, status);
+      fatal("waitpid");
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Clock } from '../kernel/session.js';
+
+/**
+ * What the supervisor does for a sandboxed PyPy whose conversation it relays (`--relay-calls`;
+ * src/supervisor/native/protocol_relay.h): the calls whose path arguments it reads from the guest
+ * at once and sends along (kind 's'), and the clock calls it answers itself and reports.
+ */
+
+/**
+ * Our handlers of these read the arguments marked 's' with `readPath` and nothing else, so the
+ * path the supervisor sends along (read with the same bound) is exactly what a 'Z' would bring.
+ */
+const INLINE_PATHS: Readonly<Record<string, string>> = {
+  'open(pii)i': 'open(sii)i',
+  'stat64(pp)i': 'stat64(sp)i',
+  'lstat64(pp)i': 'lstat64(sp)i',
+  'access(pi)i': 'access(si)i',
+  'opendir(p)p': 'opendir(s)p',
+  'readlink(ppi)i': 'readlink(spi)i',
+  'mkdir(pi)i': 'mkdir(si)i',
+  'rmdir(p)i': 'rmdir(s)i',
+  'unlink(p)i': 'unlink(s)i',
+  'rename(pp)i': 'rename(ss)i',
+  'chdir(p)i': 'chdir(s)i',
+};
+
+/** The longest path limit the supervisor reads paths for (its --relay-max-path). */
+const MAX_INLINE_PATH = 65536;
+
+/** Answered from the controller's clock as handlers/pypy/time.ts would (see Clock.forSupervisor). */
+const CLOCK_CALLS = ['time(p)i', 'gettimeofday(pp)i', 'clock_gettime(ip)i'];
+
+export interface RelayConfiguration {
+  /** The supervisor's configuration words. */
+  words: string[];
+  /** Signatures it may report answering itself. */
+  reportable: ReadonlySet<string>;
+}
+
+/** The relay's configuration; `replaced`: signatures the caller gave handlers of its own (left alone). */
+export function relayConfiguration(replaced: ReadonlySet<string>, clock: Clock, maxPath: number): RelayConfiguration {
+  const words: string[] = [];
+  // Past the supervisor's bound its reads would not be the handlers' (their calls keep their 'Z').
+  if (maxPath <= MAX_INLINE_PATH) {
+    for (const [sig, relayed] of Object.entries(INLINE_PATHS))
+      if (!replaced.has(sig)) words.push('--inline', sig, relayed);
+    words.push('--relay-max-path', String(maxPath));
+  }
+  const clocks = CLOCK_CALLS.filter((sig) => !replaced.has(sig));
+  if (clocks.length) {
+    const { offsetNs, startNs } = clock.forSupervisor();
+    words.push('--clock-calls', clocks.join(','), '--clock', `${offsetNs}:${startNs}`);
+  }
+  return { words, reportable: new Set(clocks) };
+}
