@@ -343,7 +343,7 @@ function interactParser(yargs: Awaited<ReturnType<typeof loadYargs>>, args: stri
       type: 'boolean',
       default: true,
       describe:
-        "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; --no-local-answers sends every call to the controller",
+        "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; sandboxed PyPy: it answers the clock calls and sends paths along with their calls; --no-local-answers sends every call to the controller",
     })
     .option('unknown-calls', {
       choices: ['enosys', 'fail'] as const,

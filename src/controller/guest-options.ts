@@ -59,10 +59,10 @@ function checkStock(o: ControllerOptions, signatures: ReadonlySet<string>): void
 }
 
 function checkSandboxed(o: ControllerOptions): void {
-  if (o.localAnswers !== undefined) {
+  if (o.localAnswers === true && o.walls === false) {
     throw new OptionError(
       'localAnswers',
-      'only a stock interpreter has a supervisor that answers calls itself; a sandboxed PyPy sends every call to the controller',
+      'a sandboxed PyPy without walls has no supervisor to answer calls: every call goes to the controller',
     );
   }
 }
