@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Controller, SandboxError, type CallRecord } from '../src/index.js';
+import os from 'node:os';
+import { Controller, Policy, SandboxError, type CallRecord } from '../src/index.js';
 import { ROOT, runGuest } from './helpers.js';
 
 // A sandboxed PyPy behind its walls talks through the supervisor, which answers its clock calls
@@ -26,6 +27,7 @@ const SCRIPT = [
   "try:\n    os.readlink('/tmp')\nexcept OSError as e:\n    print(e.errno)",
 ].join('\n');
 const CLOCKS = new Set(['time(p)i', 'gettimeofday(pp)i', 'clock_gettime(ip)i']);
+const LOCAL_PATHS = new Set(['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i']);
 
 async function run(exe: string, lib: string, localAnswers: boolean, extra = {}) {
   const records: CallRecord[] = [];
@@ -60,10 +62,16 @@ describe.skipIf(!havePyPys)('a sandboxed PyPy through the supervisor', () => {
       expect(other(relayed.records)).toEqual(other(alone.records));
       const clocks = (rs: CallRecord[]) => rs.filter((x) => CLOCKS.has(x.sig)).length;
       expect(relayed.r.calls - clocks(relayed.records)).toBe(alone.r.calls - clocks(alone.records));
-      // The clock calls were answered by the supervisor (and only they), the paths went along.
-      const bySupervisor = relayed.records.filter((x) => x.note === 'answered by the supervisor');
-      expect(bySupervisor.length).toBeGreaterThan(0);
-      expect(bySupervisor.every((x) => CLOCKS.has(x.sig))).toBe(true);
+      // The clock calls and the stat and access of the library's names were answered by the
+      // supervisor (and only they); the other paths went along with their calls.
+      const bySupervisor = new Set(
+        relayed.records.filter((x) => x.note === 'answered by the supervisor').map((x) => x.sig),
+      );
+      expect([...bySupervisor].sort()).toEqual(
+        [...bySupervisor].filter((sig) => CLOCKS.has(sig) || LOCAL_PATHS.has(sig)).sort(),
+      );
+      expect(bySupervisor.has('stat64(pp)i')).toBe(true);
+      expect(bySupervisor.has('gettimeofday(pp)i') || bySupervisor.has('clock_gettime(ip)i')).toBe(true);
       expect(relayed.records.map((x) => x.seq)).toEqual(relayed.records.map((_x, k) => k + 1));
     });
 
@@ -81,6 +89,80 @@ describe.skipIf(!havePyPys)('a sandboxed PyPy through the supervisor', () => {
       expect(shown).toBeLessThan(fixed + 30);
     });
   }
+});
+
+describe.skipIf(!havePyPys)('names the supervisor answers for a relayed guest', () => {
+  it('a grant shown elsewhere, with names its filter hides, reads the same as through the controller', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-relay-'));
+    try {
+      for (const d of ['sub', 'secret', 'sub/secret', 'x.key.d']) fs.mkdirSync(path.join(dir, d));
+      for (const f of ['a.txt', 'b.key', 'sub/c.key', 'sub/d.txt', 'secret/e.txt', '.hidden', 'x.key.d/f', 'key'])
+        fs.writeFileSync(path.join(dir, f), f);
+      fs.symlinkSync('a.txt', path.join(dir, 'link'));
+      const names = [
+        '',
+        'a.txt',
+        'b.key',
+        'sub',
+        'sub/c.key',
+        'sub/d.txt',
+        'secret',
+        'secret/e.txt',
+        'sub/secret',
+        '.hidden',
+        'x.key.d/f',
+        'key',
+        'link',
+        'nope',
+        'sub/nope/x',
+        'a.txt/x',
+      ];
+      const code = [
+        'import os',
+        `for n in ${JSON.stringify(names)}:`,
+        "    p = '/data/' + n if n else '/data'",
+        '    try:',
+        '        st = os.stat(p); print(n, oct(st.st_mode), st.st_size, st.st_ino, int(st.st_mtime), st.st_uid, st.st_dev)',
+        '    except OSError as e:',
+        '        print(n, e.errno)',
+        '    try:',
+        '        st = os.lstat(p); print(n, oct(st.st_mode))',
+        '    except OSError as e:',
+        '        print(n, e.errno)',
+        '    print(n, os.access(p, os.R_OK), os.access(p, os.X_OK))',
+      ].join('\n');
+      const p = PYPYS[1]!;
+      const runs = await Promise.all(
+        [false, true].map(async (localAnswers) => {
+          const records: CallRecord[] = [];
+          const policy = new Policy().allowRead(dir, { at: '/data', exclude: ['**/secret', '**/*.key'] });
+          const r = await new Controller({
+            executable: p.exe,
+            libPath: p.dir,
+            args: ['-S', '-c', code],
+            policy,
+            localAnswers,
+            onCall: (rec) => records.push(rec),
+          }).run();
+          return { r, records };
+        }),
+      );
+      const [alone, relayed] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      expect(alone.r.exitCode).toBe(0);
+      expect(relayed.r.stdout.toString()).toBe(alone.r.stdout.toString());
+      expect(relayed.r.stdout.toString()).toContain('b.key 2\n');
+      const answered = relayed.records.filter(
+        (x) => x.note === 'answered by the supervisor' && x.path?.startsWith('/data'),
+      );
+      // Hidden names and the grant's own files were answered there; the symlink went to the controller.
+      expect(answered.map((x) => x.path)).toEqual(
+        expect.arrayContaining(['/data/a.txt', '/data/b.key', '/data/sub/secret']),
+      );
+      expect(answered.some((x) => x.path === '/data/link')).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the relay and hostile guest bytes', () => {

@@ -78,6 +78,11 @@ export function delegate(
   maxPath: number,
   anyTerminal: boolean,
   cwd: string,
+  /**
+   * For the relay of a sandboxed PyPy, which answers names and never hands the guest a host
+   * descriptor: grants shown elsewhere than their host path, and filters of plain name rules, too.
+   */
+  relayed = false,
 ): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
@@ -90,19 +95,25 @@ export function delegate(
     .map(([name]) => name);
   const args: string[] = [];
   const grants: Delegation['grants'] = [];
+  /** Where the guest sees each grant (its host path but for a relayed guest's). */
+  const grantedAt: string[] = [];
   const view = vfs.describeForSupervisor();
   if (calls.length) {
     const mountPoints = view.mountPoints();
-    for (const { at, hostRoot, dev, layer, filtered } of view.hostTrees()) {
-      if (layer !== 'mount' || filtered || at !== hostRoot) continue;
+    for (const { at, hostRoot, dev, layer, filtered, hides } of view.hostTrees()) {
+      if (layer !== 'mount' || (filtered && !(relayed && hides)) || (at !== hostRoot && !relayed)) continue;
       if (Buffer.byteLength(at) + 1 >= maxPath) continue;
       if (mountPoints.some((m) => m.startsWith(at + '/'))) continue; // something mounted below it
       if (!view.ownParents(at)) continue;
-      const decision = policy.decide('read', { vpath: at, source: 'host', hostPath: at, writable: false });
-      const reason = policy.grantReason(at);
+      const decision = policy.decide('read', { vpath: at, source: 'host', hostPath: hostRoot, writable: false });
+      const reason = policy.grantReason(hostRoot);
       if (!decision.allow || reason === undefined || grants.length >= MAX_GRANTS) continue;
-      args.push('--grant', `${dev}:${at}`);
-      grants.push({ hostPath: at, reason });
+      if (at === hostRoot) args.push('--grant', `${dev}:${at}`);
+      else args.push('--grant-from', `${dev}:${at}`, hostRoot);
+      for (const name of hides?.names ?? []) args.push('--hide-name', `${grants.length}:${name}`);
+      for (const suffix of hides?.suffixes ?? []) args.push('--hide-suffix', `${grants.length}:${suffix}`);
+      grants.push({ hostPath: hostRoot, reason });
+      grantedAt.push(at);
     }
     const tree = view.ownTree({ dirs: MAX_DIRS, links: MAX_LINKS });
     const links: string[] = [];
@@ -111,13 +122,7 @@ export function delegate(
       args.push('--link', link, target);
       links.push(link);
     }
-    const known = knownDirs(
-      vfs,
-      view,
-      grants.map((g) => g.hostPath),
-      links,
-      tree.dirs,
-    );
+    const known = knownDirs(vfs, view, grantedAt, links, tree.dirs);
     for (const [dir, errno] of known.dirs) args.push('--dir', `${errno}:${dir}`);
     // Their stat answers, and the links' own (lstat): a tree built from the same recipe shows the
     // same ones every time (fixed times; see VfsOptions.time), so they hold for the next runs too.

@@ -1,4 +1,5 @@
 import type { Clock } from '../kernel/session.js';
+import type { Delegation } from './delegation.js';
 
 /**
  * What the supervisor does for a sandboxed PyPy whose conversation it relays (`--relay-calls`;
@@ -24,6 +25,12 @@ const INLINE_PATHS: Readonly<Record<string, string>> = {
   'chdir(p)i': 'chdir(s)i',
 };
 
+/**
+ * Answered from the names handed over (src/supervisor/delegation.ts) as local.c answers a stock
+ * guest's stat and access: the same handlers (handlers/pypy/files.ts) serve both tables.
+ */
+const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i'];
+
 /** The longest path limit the supervisor reads paths for (its --relay-max-path). */
 const MAX_INLINE_PATH = 65536;
 
@@ -37,19 +44,35 @@ export interface RelayConfiguration {
   reportable: ReadonlySet<string>;
 }
 
-/** The relay's configuration; `replaced`: signatures the caller gave handlers of its own (left alone). */
-export function relayConfiguration(replaced: ReadonlySet<string>, clock: Clock, maxPath: number): RelayConfiguration {
+/**
+ * The relay's configuration; `replaced`: signatures the caller gave handlers of its own (left
+ * alone); `names`: the part of the filesystem handed over (none: no path call is answered).
+ */
+export function relayConfiguration(
+  replaced: ReadonlySet<string>,
+  clock: Clock,
+  maxPath: number,
+  names: Delegation | undefined,
+): RelayConfiguration {
   const words: string[] = [];
+  const reportable = new Set<string>();
   // Past the supervisor's bound its reads would not be the handlers' (their calls keep their 'Z').
   if (maxPath <= MAX_INLINE_PATH) {
     for (const [sig, relayed] of Object.entries(INLINE_PATHS))
       if (!replaced.has(sig)) words.push('--inline', sig, relayed);
     words.push('--relay-max-path', String(maxPath));
+    // Answered here only with their paths read at once (the same bound as the handlers').
+    const paths = names?.grants.length ? PATH_CALLS.filter((sig) => !replaced.has(sig)) : [];
+    if (paths.length) {
+      words.push('--path-calls', paths.join(','), ...names!.args);
+      for (const sig of paths) reportable.add(sig);
+    }
   }
   const clocks = CLOCK_CALLS.filter((sig) => !replaced.has(sig));
   if (clocks.length) {
     const { offsetNs, startNs } = clock.forSupervisor();
     words.push('--clock-calls', clocks.join(','), '--clock', `${offsetNs}:${startNs}`);
+    for (const sig of clocks) reportable.add(sig);
   }
-  return { words, reportable: new Set(clocks) };
+  return { words, reportable };
 }

@@ -15,7 +15,7 @@ import {
   type StatInfo,
 } from '../platform/index.js';
 import { fromNodeStats } from './stat.js';
-import type { DirEntry, FileHandle, Mount, NodeInfo, OpenRequest } from './types.js';
+import type { DirEntry, FileHandle, Mount, NameRules, NodeInfo, OpenRequest } from './types.js';
 
 export interface HostMountFilter {
   /** Globs (relative to the mount) a file must match to be visible; directories are always traversable. */
@@ -78,6 +78,21 @@ export class HostMount implements Mount {
   /** Whether include or exclude globs hide part of the host tree. */
   get filtered(): boolean {
     return this.includes !== null || this.excludes !== null;
+  }
+
+  /**
+   * The filter as plain name rules, for the supervisor: an exclude "**" "/NAME" hides NAME, and
+   * "**" "/*SUFFIX" every name ending so, at any depth. Undefined for includes or any other glob.
+   */
+  nameRules(): NameRules | undefined {
+    if (this.opts.include?.length) return undefined;
+    const rules: NameRules = { names: [], suffixes: [] };
+    for (const g of this.opts.exclude ?? []) {
+      const m = /^\*\*\/(\*?)([^*?[\]{}()!+@/\\]+)$/.exec(g);
+      if (!m) return undefined;
+      (m[1] ? rules.suffixes : rules.names).push(m[2]!);
+    }
+    return rules;
   }
 
   /** Visibility by name alone: dotfiles and excludes apply to every component. */

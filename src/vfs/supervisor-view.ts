@@ -2,7 +2,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type StatInfo } from '../platform/in
 import { HostMount } from './host-mount.js';
 import { MemoryMount } from './memory-mount.js';
 import { OverlayMount } from './overlay-mount.js';
-import type { WalkedTree } from './types.js';
+import type { NameRules, WalkedTree } from './types.js';
 
 /** A host directory (or file) the tree shows: mounted read-only, or the lower layer of a writable tree. */
 export interface HostTree {
@@ -15,6 +15,8 @@ export interface HostTree {
   layer: 'mount' | 'lower';
   /** Include/exclude filters hide some of its names. */
   filtered: boolean;
+  /** The filter as names and name endings it hides at any depth, when it is no more than that. */
+  hides?: NameRules;
 }
 
 /**
@@ -44,6 +46,7 @@ export class SupervisorView {
           dev: host.dev,
           layer: host === mount ? 'mount' : 'lower',
           filtered: host.filtered,
+          hides: host.filtered ? host.nameRules() : undefined,
         });
     }
     return out;

@@ -99,3 +99,9 @@ export interface WalkedTree {
   readFile(vpath: string): Buffer;
   mountTable(): { at: string; mount: Mount }[];
 }
+
+/** Names hidden wherever they appear: exactly these, or ending with one of these. */
+export interface NameRules {
+  names: string[];
+  suffixes: string[];
+}

@@ -90,12 +90,17 @@ export class Launch {
    * words): decided now that the filesystem exists.
    */
   configuration(session: Session): Buffer {
+    const { vfs, policy } = session.files;
     if (this.relayed) {
-      const relay = relayConfiguration(this.handlers.replaced, session.clock, this.limits.pathLength);
+      const anyTerminal = Object.values(session.isatty).some(Boolean);
+      const { identity, platform } = session;
+      const { pathLength } = this.limits;
+      const cwd = session.files.getcwd();
+      this.delegation = delegate(vfs, policy, new Set(), identity, platform, pathLength, anyTerminal, cwd, true);
+      const relay = relayConfiguration(this.handlers.replaced, session.clock, pathLength, this.delegation);
       this.reportable = relay.reportable;
       return configurationBytes(relay.words);
     }
-    const { vfs, policy } = session.files;
     if (this.o.localAnswers !== false) {
       const anyTerminal = Object.values(session.isatty).some(Boolean);
       this.delegation = delegate(

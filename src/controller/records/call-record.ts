@@ -100,6 +100,9 @@ export function reportedRecord(
   const path = call.strings?.values().next().value ?? undefined;
   const native = call.sig.text === 'close(i)i';
   const shown = path ? path.toString('utf8') : undefined;
+  // The paths the supervisor read from guest memory (what the guest wrote back is not counted).
+  let fromGuest = 0;
+  for (const s of call.strings?.values() ?? []) fromGuest += s?.length ?? 0;
   return callRecord(
     { sig: call.sig.text, args: call.args },
     { seq, t: micros(started, r.startNs), us: Math.round(r.spentNs / 1000) },
@@ -111,6 +114,7 @@ export function reportedRecord(
           : r.result,
       note: 'answered by the supervisor',
       path: shown,
+      fromGuest,
       errno: r.errno,
       ...reportedVerdict(call, grant, shown),
     },

@@ -62,6 +62,29 @@ static int add_grant(struct local *lc, const char *spec) {
   return add_dev_path(lc->grants, &lc->n_grants, MAX_GRANTS, spec);
 }
 
+/* --grant-from DEV:PATH HOST: a grant the guest sees at PATH, of the host directory HOST. */
+static int add_mapped_grant(struct local *lc, const char *spec, const char *host) {
+  if (!table_path_ok(host) || add_dev_path(lc->grants, &lc->n_grants, MAX_GRANTS, spec) < 0) return -1;
+  struct local_grant *g = &lc->grants[lc->n_grants - 1];
+  g->host = dup_or_die(host);
+  g->host_len = strlen(host);
+  return 0;
+}
+
+/* --hide-name G:NAME, --hide-suffix G:SUFFIX: a rule of grant G's filter (a name without slashes). */
+static int add_hide_rule(struct local *lc, const char *spec, int suffix) {
+  const char *colon = strchr(spec, ':');
+  uint64_t g;
+  if (!colon || parse_uint_n(spec, (size_t)(colon - spec), MAX_GRANTS, &g) < 0 || g >= lc->n_grants || !colon[1] ||
+      strchr(colon + 1, '/') || strlen(colon + 1) > 255)
+    return -1;
+  struct local_grant *gr = &lc->grants[g];
+  size_t *n = suffix ? &gr->n_hide_suffixes : &gr->n_hide_names;
+  if (*n >= MAX_HIDE_RULES) return -1;
+  (suffix ? gr->hide_suffixes : gr->hide_names)[(*n)++] = dup_or_die(colon + 1);
+  return 0;
+}
+
 /* --link PATH TARGET */
 static int add_link(struct local *lc, const char *path, const char *target) {
   if (!table_path_ok(path) || !target[0] || strlen(target) >= PATH_MAX || lc->n_links >= MAX_LINKS) return -1;
@@ -265,6 +288,45 @@ static int leads_somewhere(struct local *lc, const char *p, size_t n) {
   return 0;
 }
 
+/* The component of p starting at `at` (up to '/' or the end) is one grant g's filter hides. */
+static int hidden(const struct local_grant *g, const char *p, size_t at, size_t end) {
+  size_t n = end - at;
+  for (size_t k = 0; k < g->n_hide_names; k++)
+    if (strlen(g->hide_names[k]) == n && memcmp(g->hide_names[k], p + at, n) == 0) return 1;
+  for (size_t k = 0; k < g->n_hide_suffixes; k++) {
+    size_t sl = strlen(g->hide_suffixes[k]);
+    if (sl <= n && memcmp(g->hide_suffixes[k], p + end - sl, sl) == 0) return 1;
+  }
+  return 0;
+}
+
+/*
+ * The grant itself, or a name below it that the host walks (never following symlinks): its host
+ * path, or GRANT_MISSING_NAME (ENOENT) for a name its filter hides, as the controller's mount does.
+ */
+static int below_grant(struct local *lc, int gi, const char *path, size_t len, char *host, int *missing_err) {
+  const struct local_grant *g = &lc->grants[gi];
+  for (size_t at = g->len + 1; at < len;) {
+    size_t end = at;
+    while (end < len && path[end] != '/') end++;
+    if (hidden(g, path, at, end)) {
+      memcpy(host, path, end);
+      host[end] = 0;
+      *missing_err = ENOENT;
+      return GRANT_MISSING_NAME;
+    }
+    at = end + 1;
+  }
+  if (!g->host) {
+    memcpy(host, path, len + 1);
+    return gi;
+  }
+  if (g->host_len + (len - g->len) >= PATH_MAX) return LOCAL_FORWARD;
+  memcpy(host, g->host, g->host_len);
+  memcpy(host + g->host_len, path + g->len, len - g->len + 1);
+  return gi;
+}
+
 /*
  * Names this code answers: absolute, printable ASCII, no empty, ".", ".." or hidden components, no
  * trailing slash, components of at most 255 bytes. Everything else is the controller's.
@@ -299,11 +361,7 @@ int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, c
       if (e < len && path[e] != '/') continue;
       int last = e == len;
       int g = find_grant(lc, path, e);
-      if (g >= 0) {
-        /* The grant itself, or a name below it that the host walks (never following symlinks). */
-        memcpy(host, path, len + 1);
-        return g;
-      }
+      if (g >= 0) return below_grant(lc, g, path, len, host, missing_err);
       int l = find_link(lc, path, e);
       if (l >= 0) {
         if (last && !follow_last) { /* the link itself */
@@ -354,7 +412,7 @@ int resolve_local(struct local *lc, const char *in, size_t n, int follow_last, c
 }
 
 int open_host(struct local *lc, const char *host, int g, uint64_t flags) {
-  size_t glen = lc->grants[g].len;
+  size_t glen = lc->grants[g].host ? lc->grants[g].host_len : lc->grants[g].len;
   if (host[glen] != 0 && host[glen] != '/') return -EINVAL;
   struct open_how how;
   memset(&how, 0, sizeof how);
@@ -474,6 +532,11 @@ int local_option(struct local *lc, int argc, char **argv, int *k) {
     *k += 2;
     return 1;
   }
+  if (*k + 2 < argc && strcmp(o, "--grant-from") == 0) {
+    if (add_mapped_grant(lc, argv[*k + 1], argv[*k + 2]) < 0) return -1;
+    *k += 2;
+    return 1;
+  }
   if (*k + 1 >= argc) return 0;
   const char *v = argv[*k + 1];
   int ok;
@@ -486,6 +549,8 @@ int local_option(struct local *lc, int argc, char **argv, int *k) {
     if (ok) free(lc->cwd), lc->cwd = dup_or_die(v), lc->cwd_len = strlen(v), lc->cwd_known = 1;
   } else if (strcmp(o, "--cwd-stat") == 0) ok = (lc->cwd_stat_cacheable = strcmp(v, "repeat") == 0);
   else if (strcmp(o, "--grant") == 0) ok = add_grant(lc, v) == 0;
+  else if (strcmp(o, "--hide-name") == 0) ok = add_hide_rule(lc, v, 0) == 0;
+  else if (strcmp(o, "--hide-suffix") == 0) ok = add_hide_rule(lc, v, 1) == 0;
   else if (strcmp(o, "--local") == 0) ok = set_local_calls(lc, v) == 0;
   else if (strcmp(o, "--uname") == 0) ok = set_utsname(lc, v) == 0;
   else if (strcmp(o, "--stat") == 0) ok = add_own_stat(lc, v) == 0;

@@ -36,10 +36,18 @@
 #define RESOLVED_LINK (-101)  /* the name is a virtual symlink itself (not followed) */
 #define LOCAL_ANSWERED (-102) /* answered and reported by the handler itself (local.c) */
 
+#define MAX_HIDE_RULES 8
+
 struct local_grant {
-  char *path;
+  char *path; /* where the guest sees it */
   size_t len;
   uint64_t dev;
+  /* The host directory behind it (NULL: the same as path). Only a relayed guest's grants differ. */
+  char *host;
+  size_t host_len;
+  /* Names its filter hides at any depth: exactly these, or ending with these (--hide-name, --hide-suffix). */
+  char *hide_names[MAX_HIDE_RULES], *hide_suffixes[MAX_HIDE_RULES];
+  size_t n_hide_names, n_hide_suffixes;
 };
 
 struct local_link {

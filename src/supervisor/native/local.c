@@ -26,8 +26,8 @@ struct answer {
   char host[PATH_MAX + 1]; /* the host path that answered (or the virtual one; see report) */
 };
 
-static int local_stat(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, int follow,
-                      uint64_t buf, int64_t *result, int *err, char *host) {
+int name_stat(struct local *lc, const char *path, size_t n, int follow, struct stat *out, int64_t *result, int *err,
+              char *host) {
   int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, follow, host, err);
   if (g == GRANT_MISSING_NAME) {
     *result = -1;
@@ -35,12 +35,12 @@ static int local_stat(struct local *lc, const struct seccomp_notif *req, const c
   }
   const struct stat *own = own_stat(lc, g, *err, path, n, host);
   if (own) {
-    if (guest_write((pid_t)req->pid, buf, own, sizeof *own) < 0) *err = EFAULT, *result = -1;
-    else *err = 0, *result = 0;
+    *out = *own;
+    *err = 0, *result = 0;
     return GRANT_OWN_TREE;
   }
   if (g < 0) return FORWARD; /* a directory or link of the controller's tree without --stat */
-  struct stat st, out;
+  struct stat st;
   int rc = host_stat(lc, host, g, &st);
   if (rc > 0) return FORWARD;
   if (rc < 0) {
@@ -48,19 +48,21 @@ static int local_stat(struct local *lc, const struct seccomp_notif *req, const c
     *result = -1;
     return g;
   }
-  virtual_stat(lc, &st, lc->grants[g].dev, &out);
-  if (guest_write((pid_t)req->pid, buf, &out, sizeof out) < 0) {
-    *err = EFAULT;
-    *result = -1;
-  } else {
-    *err = 0;
-    *result = 0;
-  }
+  virtual_stat(lc, &st, lc->grants[g].dev, out);
+  *err = 0, *result = 0;
   return g;
 }
 
-static int local_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err,
-                        char *host) {
+static int local_stat(struct local *lc, const struct seccomp_notif *req, const char *path, size_t n, int follow,
+                      uint64_t buf, int64_t *result, int *err, char *host) {
+  struct stat out;
+  int g = name_stat(lc, path, n, follow, &out, result, err, host);
+  if (g != FORWARD && *result == 0 && guest_write((pid_t)req->pid, buf, &out, sizeof out) < 0)
+    *err = EFAULT, *result = -1;
+  return g;
+}
+
+int name_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host) {
   if (mode & ~(uint64_t)7 || mode & W_OK) return FORWARD;
   int g = n == 1 && path[0] == '/' ? GRANT_OWN_TREE : resolve_local(lc, path, n, 1, host, err);
   if (g == GRANT_MISSING_NAME) {
@@ -298,10 +300,10 @@ static int answer_access(struct local *lc, const struct call *c, struct answer *
   int nr = c->req->data.nr;
   if (nr == SYS_access) {
     if (!c->path[0]) return FORWARD;
-    return local_access(lc, c->path[0], c->path_len[0], arg[1] & 0xffffffffu, &a->result, &a->err, a->host);
+    return name_access(lc, c->path[0], c->path_len[0], arg[1] & 0xffffffffu, &a->result, &a->err, a->host);
   }
   if (!c->path[1] || (nr == SYS_faccessat2 && (arg[3] & 0xffffffffu))) return FORWARD;
-  return local_access(lc, c->path[1], c->path_len[1], arg[2] & 0xffffffffu, &a->result, &a->err, a->host);
+  return name_access(lc, c->path[1], c->path_len[1], arg[2] & 0xffffffffu, &a->result, &a->err, a->host);
 }
 
 /*

@@ -25,6 +25,16 @@ int answer_locally(struct run *run, struct local *lc, const struct call *c);
  */
 int answer_stdio(struct run *run, struct local *lc, const struct call *c);
 
+/*
+ * The stat and access of a name as the controller would answer them, without the guest (a relayed
+ * sandboxed PyPy's stat64 and access are answered from these too). Each returns the grant or report
+ * code of the answer, with *result 0 or -1 and *err set, and `out` filled on success; or
+ * LOCAL_FORWARD: the controller's to answer. `host` (PATH_MAX + 1 bytes) gets what answered it.
+ */
+int name_stat(struct local *lc, const char *path, size_t n, int follow, struct stat *out, int64_t *result, int *err,
+              char *host);
+int name_access(struct local *lc, const char *path, size_t n, uint64_t mode, int64_t *result, int *err, char *host);
+
 /* Calls that change nothing the guest could stat (anything else forgets the working directory's stat). */
 int changes_nothing(struct local *lc, const struct call *c);
 

@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
     relay.on = o.relay_calls;
     /* What the relay answers, decided by the controller once the run's filesystem exists. */
     if (o.config_stdin) read_config(&local, &relay);
-    launch_protocol_guest(&run, &o.walls, o.wall_lib, o.guest_argv, &relay);
+    launch_protocol_guest(&run, &o.walls, o.wall_lib, o.guest_argv, &relay, &local);
   }
   prepare_stock(&run);
   if (run.premade_go >= 0) send_go(&run, &o.walls, o.guest_argv);

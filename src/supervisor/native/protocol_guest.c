@@ -397,18 +397,19 @@ static void strict_notified(void *arg) {
 }
 
 __attribute__((noreturn)) static void serve_relayed(struct run *run, struct window *win, int sock,
-                                                    const struct relay_config *rc, const struct relay_pipes *p) {
+                                                    const struct relay_config *rc, struct local *lc,
+                                                    const struct relay_pipes *p) {
   int pidfd = (int)syscall(SYS_pidfd_open, run->child, 0);
   if (pidfd < 0) fatal("pidfd_open");
   static struct strict_ctx ctx;
   ctx.run = run;
   ctx.win = win;
   ctx.req = notif_buffer(&ctx.req_size);
-  relay_serve(run, rc, p, sock, pidfd, strict_notified, &ctx, take_exec_failure);
+  relay_serve(run, rc, lc, p, sock, pidfd, strict_notified, &ctx, take_exec_failure);
 }
 
 void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv,
-                           const struct relay_config *rc) {
+                           const struct relay_config *rc, struct local *lc) {
   static struct window window; /* some 12 KiB: kept off the stack */
   struct window *win = &window;
   if (wall_lib) know_library_places(run, win, argv[0], wall_lib);
@@ -443,6 +444,6 @@ void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_li
        wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n"
                 : NOTE_WALLS " parent-death-signal,%s%.0llu\n",
        walls, 0);
-  if (rc->on) serve_relayed(run, win, sv[0], rc, &pipes);
+  if (rc->on) serve_relayed(run, win, sv[0], rc, lc, &pipes);
   serve_protocol_guest(run, win, sv[0]);
 }

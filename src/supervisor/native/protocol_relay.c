@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "end.h"
+#include "local.h"
 #include "reports.h"
 #include "wire.h"
 #include "words.h"
@@ -47,6 +48,7 @@ struct outbuf {
 struct relay {
   struct run *run;
   const struct relay_config *rc;
+  struct local *lc;
   struct inbuf from_guest, from_controller;
   struct outbuf to_guest;
   relay_notified notified;
@@ -98,14 +100,26 @@ static int clock_call_bit(const char *sig, size_t n) {
   return 0;
 }
 
-static int clock_calls_option(struct relay_config *rc, const char *list) {
+static int path_call_bit(const char *sig, size_t n) {
+  static const struct {
+    const char *sig;
+    unsigned bit;
+  } PATH_SIGS[] = {
+      {"stat64(pp)i", PATH_CALL_STAT64}, {"lstat64(pp)i", PATH_CALL_LSTAT64}, {"access(pi)i", PATH_CALL_ACCESS}};
+  for (size_t k = 0; k < sizeof PATH_SIGS / sizeof PATH_SIGS[0]; k++)
+    if (strlen(PATH_SIGS[k].sig) == n && memcmp(PATH_SIGS[k].sig, sig, n) == 0) return (int)PATH_SIGS[k].bit;
+  return 0;
+}
+
+/* SIG,SIG...: each one of `bit_of`'s, into *bits. */
+static int calls_option(unsigned *bits, const char *list, int (*bit_of)(const char *sig, size_t n)) {
   const char *s = list;
   while (*s) {
     const char *e = strchr(s, ',');
     size_t n = e ? (size_t)(e - s) : strlen(s);
-    int bit = clock_call_bit(s, n);
+    int bit = bit_of(s, n);
     if (!bit) return -1;
-    rc->clock_calls |= (unsigned)bit;
+    *bits |= (unsigned)bit;
     s += n;
     if (*s == ',') s++;
   }
@@ -126,7 +140,9 @@ int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
   if (*k + 1 >= argc) return 0;
   const char *v = argv[*k + 1];
   if (strcmp(a, "--clock-calls") == 0) {
-    if (clock_calls_option(rc, v) < 0) return -1;
+    if (calls_option(&rc->clock_calls, v, clock_call_bit) < 0) return -1;
+  } else if (strcmp(a, "--path-calls") == 0) {
+    if (calls_option(&rc->path_calls, v, path_call_bit) < 0) return -1;
   } else if (strcmp(a, "--clock") == 0) {
     const char *colon = strchr(v, ':');
     char offset[32];
@@ -305,12 +321,16 @@ static void pass_payload(struct relay *r, uint64_t n) {
  * from the guest's own bytes.
  */
 static void start_passthrough(struct relay *r, const void *head, size_t n) {
-  static const unsigned char GUEST_BYTES_FOLLOW[2] = {REPORT_MARKER, 0};
   r->passthrough = 1;
   reports_flush(&r->run->reports);
-  wire_out(GUEST_BYTES_FOLLOW, sizeof GUEST_BYTES_FOLLOW);
-  wire_out(head, n);
-  wire_out(r->from_guest.b + r->from_guest.pos, r->from_guest.len - r->from_guest.pos);
+  /* One write, so that the controller's error shows what followed the bad bytes. */
+  static unsigned char all[2 + sizeof r->call + BUF_BYTES];
+  size_t ahead = r->from_guest.len - r->from_guest.pos;
+  all[0] = REPORT_MARKER;
+  all[1] = 0;
+  memcpy(all + 2, head, n);
+  memcpy(all + 2 + n, r->from_guest.b + r->from_guest.pos, ahead);
+  wire_out(all, 2 + n + ahead);
   r->from_guest.pos = r->from_guest.len = 0;
   guest_put(r, r->from_controller.b + r->from_controller.pos, r->from_controller.len - r->from_controller.pos);
   guest_flush(r);
@@ -437,6 +457,7 @@ static int inline_paths(struct relay *r, const struct inline_sig *s, size_t word
   memcpy(o + 1 + n, r->call + words_at, r->call_len - words_at);
   const char *kinds = strchr(s->relayed, '(') + 1;
   size_t word = 0;
+  for (size_t k = 0; k < 6; k++) r->out.path[k] = NULL;
   for (const char *k = kinds; *k != ')'; k++) {
     if (*k == 'v') continue;
     if (*k == 's') {
@@ -459,6 +480,7 @@ static int inline_paths(struct relay *r, const struct inline_sig *s, size_t word
       o[used] = '+';
       memcpy(o + used + 1, &sl, 8);
       if (take(r, &r->from_guest, o + used + 9, (size_t)sl, &got) < 0) return -1;
+      if (word < 6) r->out.path[word] = (const char *)o + used + 9, r->out.path_len[word] = (size_t)sl;
       used += 9 + (size_t)sl;
     }
     word++;
@@ -537,6 +559,46 @@ static int clock_bit(const struct relay_config *rc, const char *sig, size_t n) {
 }
 
 /*
+ * stat64, lstat64 or access of a name handed over, answered as local.c answers a stock guest's
+ * (the controller's handlers are the same for both); 0 when it is the controller's. The call's
+ * path was read (r->out); the answer is queued for the guest, *result, *err, *grant and `host` set.
+ */
+static int answer_path(struct relay *r, int bit, const unsigned char *words, int64_t *result, int *err, int *grant,
+                       char *host) {
+  const char *path = r->out.path[0];
+  uint64_t a1 = u64_at(words + 8);
+  if (!path || (bit != PATH_CALL_ACCESS && a1 == 0)) return 0; /* NULL: the controller's EFAULT */
+  struct stat st;
+  *err = 0;
+  if (bit == PATH_CALL_ACCESS) *grant = name_access(r->lc, path, r->out.path_len[0], a1, result, err, host);
+  else *grant = name_stat(r->lc, path, r->out.path_len[0], bit == PATH_CALL_STAT64, &st, result, err, host);
+  if (*grant == LOCAL_FORWARD) return 0;
+  if (*result == 0 && bit != PATH_CALL_ACCESS) {
+    unsigned char w[17];
+    uint64_t size = sizeof st;
+    w[0] = 'W';
+    memcpy(w + 1, &a1, 8);
+    memcpy(w + 9, &size, 8);
+    guest_put(r, w, sizeof w);
+    guest_put(r, &st, sizeof st);
+  }
+  if (*err) {
+    unsigned char e[5] = {'E'};
+    int32_t v = *err;
+    memcpy(e + 1, &v, 4);
+    guest_put(r, e, sizeof e);
+  }
+  return 1;
+}
+
+static void put_result(struct relay *r, int64_t result) {
+  unsigned char res[9] = {'i'};
+  memcpy(res + 1, &result, 8);
+  guest_put(r, res, 9);
+  guest_flush(r);
+}
+
+/*
  * One call from the guest, read whole: answered here, or forwarded and its answer relayed.
  * Returns -1 when the guest ended (what it sent of a last call has gone to the controller).
  */
@@ -579,10 +641,7 @@ static int relay_call(struct relay *r) {
   int bit = clock_bit(r->rc, sig, n);
   int64_t result;
   if (bit && answer_clock(r, bit, r->call + 1 + n, &result)) {
-    unsigned char res[9] = {'i'};
-    memcpy(res + 1, &result, 8);
-    guest_put(r, res, 9);
-    guest_flush(r);
+    put_result(r, result);
     memcpy(r->out.buf, r->call, r->call_len);
     r->out.len = r->call_len;
     report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
@@ -594,6 +653,13 @@ static int relay_call(struct relay *r) {
       reports_flush(&r->run->reports);
       wire_out(r->call, r->call_len); /* the guest ended while asked for a path: its call as it came */
       return -1;
+    }
+    int pbit = path_call_bit(sig, n) & (int)r->rc->path_calls, err, grant;
+    char host[PATH_MAX + 1];
+    if (pbit && answer_path(r, pbit, r->call + 1 + n, &result, &err, &grant, host)) {
+      put_result(r, result);
+      report(&r->run->reports, &r->out, result, err, grant, t0, host);
+      return 0;
     }
     reports_flush_with(&r->run->reports, r->out.buf, r->out.len);
   } else {
@@ -637,12 +703,14 @@ static int report_timeout(const struct run *run) {
   return age >= REPORT_DELAY_MS ? 0 : (int)(REPORT_DELAY_MS - age);
 }
 
-void relay_serve(struct run *run, const struct relay_config *rc, const struct relay_pipes *p, int sock, int pidfd,
-                 relay_notified notified, void *ctx, int (*exec_failure)(struct run *run, int sock, int flags)) {
+void relay_serve(struct run *run, const struct relay_config *rc, struct local *lc, const struct relay_pipes *p,
+                 int sock, int pidfd, relay_notified notified, void *ctx,
+                 int (*exec_failure)(struct run *run, int sock, int flags)) {
   static struct relay relay; /* large (its buffers): kept off the stack */
   struct relay *r = &relay;
   r->run = run;
   r->rc = rc;
+  r->lc = lc;
   r->notified = notified;
   r->ctx = ctx;
   r->from_guest.fd = p->from_guest;

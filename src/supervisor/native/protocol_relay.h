@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "delegation.h"
 #include "state.h"
 
 #define RELAY_MAX_INLINE 64
@@ -34,6 +35,7 @@ struct relay_config {
   struct inline_sig inline_sigs[RELAY_MAX_INLINE];
   size_t n_inline;
   unsigned clock_calls;   /* CLOCK_CALL_* bits: answered here */
+  unsigned path_calls;    /* PATH_CALL_* bits: answered here from the names handed over (delegation.h) */
   int64_t real_offset_ns; /* the virtual realtime clock less the host's (ms-truncated) */
   uint64_t mono_start_ns; /* CLOCK_MONOTONIC when the controller's clock started */
   uint64_t max_path;      /* the longest path read (the controller's path limit, NUL included) */
@@ -42,11 +44,14 @@ struct relay_config {
 #define CLOCK_CALL_TIME 1u
 #define CLOCK_CALL_GETTIMEOFDAY 2u
 #define CLOCK_CALL_CLOCK_GETTIME 4u
+#define PATH_CALL_STAT64 1u
+#define PATH_CALL_LSTAT64 2u
+#define PATH_CALL_ACCESS 4u
 
 void relay_init(struct relay_config *rc);
 
 /*
- * A configuration word of the relay: --inline SIG RELAYED, --clock-calls SIG,SIG...,
+ * A configuration word of the relay: --inline SIG RELAYED, --clock-calls SIG,SIG..., --path-calls SIG,...,
  * --clock OFFSET_NS:START_NS, --relay-max-path N. Returns 1 (consumed; *k on its last word), 0 (not
  * one of them) or -1 (a bad value).
  */
@@ -65,10 +70,10 @@ void relay_pipes_make(struct relay_pipes *p);
 typedef void (*relay_notified)(void *ctx);
 
 /*
- * Serves the conversation until the guest ends, along with the strict filter's notifications
+ * Serves the conversation until the guest ends (the names handed over in `lc`), along with the strict filter's notifications
  * (`notified`), the child's exec failure (`sock`) and its end (`pidfd`). Never returns.
  */
-__attribute__((noreturn)) void relay_serve(struct run *run, const struct relay_config *rc, const struct relay_pipes *p,
-                                           int sock, int pidfd, relay_notified notified, void *ctx,
-                                           int (*exec_failure)(struct run *run, int sock, int flags));
+__attribute__((noreturn)) void relay_serve(struct run *run, const struct relay_config *rc, struct local *lc,
+                                           const struct relay_pipes *p, int sock, int pidfd, relay_notified notified,
+                                           void *ctx, int (*exec_failure)(struct run *run, int sock, int flags));
 #endif
