@@ -154,7 +154,10 @@ export async function sandboxedRows(c: SandboxedCase, s: SandboxedSetup, push: (
   // Beside each, the same with every call sent to the controller (localAnswers: false): what the
   // supervisor's relay (clock calls answered, paths sent along) gives, measured in the same minutes.
   const direct = { localAnswers: false };
-  for (let k = 0; k < WARM_UP_RUNS; k++) (await lib(), await lib(direct));
+  for (let k = 0; k < WARM_UP_RUNS; k++) {
+    await lib();
+    await lib(direct);
+  }
   const floors: Floor[] = [];
   const libs: { ms: number; cpuMs: number }[] = [];
   const directLibs: { ms: number; cpuMs: number }[] = [];
