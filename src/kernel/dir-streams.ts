@@ -28,6 +28,13 @@ export class DirStreams {
     this.streams.set(key, { entries: this.names.entries(r, r.node.stat.ino), next: 0 });
   }
 
+  /** Every entry of a stream, as listed at opendir. */
+  entries(key: bigint): readonly DirEntry[] {
+    const d = this.streams.get(key);
+    if (!d) throw new GuestErrno(Errno.EBADF, 'not an open directory stream');
+    return d.entries;
+  }
+
   has(key: bigint): boolean {
     return this.streams.has(key);
   }

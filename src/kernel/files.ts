@@ -205,6 +205,10 @@ export class FileTable {
   rewinddir(key: bigint): void {
     this.dirs.rewind(key);
   }
+  /** A stream's entries as listed at opendir (what its readdir calls return, in order). */
+  dirEntries(key: bigint): readonly DirEntry[] {
+    return this.dirs.entries(key);
+  }
   closedir(key: bigint): void {
     this.dirs.close(key);
   }

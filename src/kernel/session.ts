@@ -93,4 +93,6 @@ export interface Session {
   requestedExit: number | undefined;
   /** Stock guests: the supervisor answers getdents64 from listings sent with directory opens. */
   localListings?: boolean;
+  /** Sandboxed PyPy through the supervisor's relay: it answers readdir from listings sent with opendir. */
+  relayListings?: boolean;
 }

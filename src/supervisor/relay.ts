@@ -31,6 +31,12 @@ const INLINE_PATHS: Readonly<Record<string, string>> = {
  */
 const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i'];
 
+/**
+ * Directory streams: opendir's answer carries the stream's whole listing ('L', as dirent records;
+ * handlers/pypy/dirs.ts), and the supervisor answers readdir from it until closedir or rewinddir.
+ */
+const DIR_CALLS = ['opendir(p)p', 'readdir(p)p', 'rewinddir(p)v', 'closedir(p)i', 'fdopendir(i)p'];
+
 /** The longest path limit the supervisor reads paths for (its --relay-max-path). */
 const MAX_INLINE_PATH = 65536;
 
@@ -42,6 +48,8 @@ export interface RelayConfiguration {
   words: string[];
   /** Signatures it may report answering itself. */
   reportable: ReadonlySet<string>;
+  /** Whether opendir sends the stream's listing along (session.relayListings). */
+  listings: boolean;
 }
 
 /**
@@ -53,6 +61,7 @@ export function relayConfiguration(
   clock: Clock,
   maxPath: number,
   names: Delegation | undefined,
+  direntSize: number,
 ): RelayConfiguration {
   const words: string[] = [];
   const reportable = new Set<string>();
@@ -74,5 +83,10 @@ export function relayConfiguration(
     words.push('--clock-calls', clocks.join(','), '--clock', `${offsetNs}:${startNs}`);
     for (const sig of clocks) reportable.add(sig);
   }
-  return { words, reportable };
+  const listings = DIR_CALLS.every((sig) => !replaced.has(sig));
+  if (listings) {
+    words.push('--dir-streams', String(direntSize));
+    reportable.add('readdir(p)p');
+  }
+  return { words, reportable, listings };
 }

@@ -41,6 +41,8 @@ export class SupervisorReports {
     // A listing answered from the records sent at open: the descriptor's position moves the same way.
     const listed = call.sig.text === 'getdents64(ipi)i';
     if (listed && r.result > 0n) this.advanceListing(call.args[0] as number, call.args[2]!, Number(r.result));
+    // readdir from the listing sent with opendir (a relayed sandboxed PyPy): the stream moves on too.
+    if (call.sig.text === 'readdir(p)p') this.advanceStream(call.args[0] as bigint, r.result);
     if (r.grant === MISSING_NAME && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
       this.calls.currentSig = call.sig.text;
@@ -55,6 +57,21 @@ export class SupervisorReports {
     if (!this.records.on) return;
     const grant = r.grant >= 0 ? this.launch.delegation?.grants[r.grant] : undefined;
     this.records.call(reportedRecord(call, this.calls.calls, this.records.started, grant));
+  }
+
+  /** The supervisor answered readdir from a stream's listing: the controller's stream moves the same way. */
+  private advanceStream(dir: bigint, result: bigint): void {
+    let next: unknown;
+    try {
+      next = this.session.files.readdir(dir);
+    } catch (err) {
+      throw new ProtocolError('bad-report', `report from the supervisor of readdir(p)p: ${(err as Error).message}`);
+    }
+    if ((next === null) !== (result === 0n) || (result !== 0n && result !== dir))
+      throw new ProtocolError(
+        'bad-report',
+        `report from the supervisor of readdir(p)p: ${result} is not the stream's next entry`,
+      );
   }
 
   /** The supervisor answered getdents64 from a listing: one the controller sent, packed as it would. */

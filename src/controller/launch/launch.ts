@@ -97,8 +97,10 @@ export class Launch {
       const { pathLength } = this.limits;
       const cwd = session.files.getcwd();
       this.delegation = delegate(vfs, policy, new Set(), identity, platform, pathLength, anyTerminal, cwd, true);
-      const relay = relayConfiguration(this.handlers.replaced, session.clock, pathLength, this.delegation);
+      const { direntSize } = platform;
+      const relay = relayConfiguration(this.handlers.replaced, session.clock, pathLength, this.delegation, direntSize);
       this.reportable = relay.reportable;
+      session.relayListings = relay.listings;
       return configurationBytes(relay.words);
     }
     if (this.o.localAnswers !== false) {

@@ -1,4 +1,5 @@
 import { Errno, GuestErrno } from '../../platform/index.js';
+import { LIMITS } from '../../supervisor/contract/contract.js';
 import { fdArg, ptrArg } from '../args.js';
 import type { CallContext, Handler } from '../context.js';
 
@@ -17,8 +18,21 @@ async function openStream(ctx: CallContext, path: string): Promise<bigint> {
   const ptr = await ctx.malloc(Buffer.alloc(size));
   if (ptr === 0n) throw new GuestErrno(Errno.ENOMEM, 'guest malloc failed');
   files.opendir(path, ptr);
+  // Through the supervisor's relay: the whole listing goes along, and it answers readdir from it.
+  if (ctx.session.relayListings) {
+    const entries = files.dirEntries(ptr);
+    if (entries.length * size <= MAX_LISTING_BYTES) {
+      const { platform } = ctx.session;
+      ctx.enc.listing(
+        Buffer.concat(entries.map((e, k) => platform.encodeDirent(e.ino, k + 1, e.type, Buffer.from(e.name)))),
+      );
+    }
+  }
   return ptr;
 }
+
+/** Listings larger than this stay with the controller (readdir answered here as usual). */
+const MAX_LISTING_BYTES = LIMITS.maxListing;
 
 export const opendir: Handler = async (ctx, [pathv]) => openStream(ctx, await ctx.readPath(ptrArg(pathv!)));
 

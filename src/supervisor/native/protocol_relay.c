@@ -44,6 +44,15 @@ struct outbuf {
   size_t len;
 };
 
+/* A directory stream's listing (dirent records, as the controller's readdir writes them), by DIR pointer. */
+struct dir_stream {
+  uint64_t dir;
+  unsigned char *records;
+  size_t len, pos;
+};
+
+#define MAX_DIR_STREAMS 64
+
 /* The relay while it serves: its configuration, the pipes, and what it waits on. */
 struct relay {
   struct run *run;
@@ -59,6 +68,10 @@ struct relay {
   unsigned char call[1 + 255 + 8 * MAX_ARG_WORDS];
   size_t call_len;
   struct call out; /* buf: the call as forwarded or reported */
+  struct dir_stream streams[MAX_DIR_STREAMS];
+  size_t n_streams;
+  unsigned char *pending_listing; /* sent with the answer in flight ('L'), kept if it opens a stream */
+  size_t pending_len;
 };
 
 void relay_init(struct relay_config *rc) {
@@ -152,6 +165,10 @@ int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
     offset[colon - v] = 0;
     if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_i64(colon + 1, &start) < 0 || start < 0) return -1;
     rc->mono_start_ns = (uint64_t)start;
+  } else if (strcmp(a, "--dir-streams") == 0) {
+    uint64_t n;
+    if (parse_uint(v, 4096, &n) < 0 || n < 20) return -1;
+    rc->dirent_size = n;
   } else if (strcmp(a, "--relay-max-path") == 0) {
     uint64_t n;
     if (parse_uint(v, 65536, &n) < 0 || n < 2) return -1;
@@ -337,6 +354,34 @@ static void start_passthrough(struct relay *r, const void *head, size_t n) {
   r->from_controller.pos = r->from_controller.len = 0;
 }
 
+/* ---- directory streams ---- */
+
+static struct dir_stream *find_stream(struct relay *r, uint64_t dir) {
+  for (size_t k = 0; k < r->n_streams; k++)
+    if (r->streams[k].dir == dir) return &r->streams[k];
+  return NULL;
+}
+
+/* The stream is the controller's again (closed, rewound, or reused): its readdir calls go there. */
+static void forget_stream(struct relay *r, uint64_t dir) {
+  struct dir_stream *s = find_stream(r, dir);
+  if (!s) return;
+  free(s->records);
+  *s = r->streams[--r->n_streams];
+}
+
+/* opendir's answer came with the listing: kept for the stream it returned (the oldest given up if full). */
+static void keep_stream(struct relay *r, uint64_t dir) {
+  forget_stream(r, dir);
+  if (r->n_streams == MAX_DIR_STREAMS) forget_stream(r, r->streams[0].dir);
+  struct dir_stream *s = &r->streams[r->n_streams++];
+  s->dir = dir;
+  s->records = r->pending_listing;
+  s->len = r->pending_len;
+  s->pos = 0;
+  r->pending_listing = NULL;
+}
+
 /* ---- a forwarded call: the controller's commands to the guest, its replies back ---- */
 
 static uint64_t u64_at(const unsigned char *p) {
@@ -397,6 +442,18 @@ static int relay_answer(struct relay *r) {
         from_controller(r, cmd + 1, 4);
         guest_put(r, cmd, 5);
         break;
+      case 'L': { /* for us, not the guest: the listing of the stream opendir makes */
+        from_controller(r, cmd + 1, 8);
+        uint64_t len = u64_at(cmd + 1);
+        if (!r->rc->dirent_size || len > MAX_LISTING || len % r->rc->dirent_size)
+          protocol_fatal("the controller sent a listing the relay cannot keep");
+        free(r->pending_listing);
+        r->pending_listing = malloc(len ? len : 1);
+        if (!r->pending_listing) fatal("malloc");
+        from_controller(r, r->pending_listing, len);
+        r->pending_len = len;
+        break;
+      }
       case 'v':
         guest_put(r, cmd, 1);
         guest_flush(r);
@@ -407,6 +464,9 @@ static int relay_answer(struct relay *r) {
         from_controller(r, cmd + 1, 8);
         guest_put(r, cmd, 9);
         guest_flush(r);
+        if (r->pending_listing && cmd[0] == 'p' && u64_at(cmd + 1) != 0) keep_stream(r, u64_at(cmd + 1));
+        free(r->pending_listing);
+        r->pending_listing = NULL;
         return 0;
       default:
         protocol_fatal("the controller sent an unknown command to a relayed guest");
@@ -598,6 +658,31 @@ static void put_result(struct relay *r, int64_t result) {
   guest_flush(r);
 }
 
+/* readdir of a stream whose listing came with its opendir: 0 when it is not one of those. */
+static int answer_readdir(struct relay *r, const unsigned char *words, int64_t *result) {
+  uint64_t dir = u64_at(words);
+  struct dir_stream *s = dir ? find_stream(r, dir) : NULL;
+  if (!s) return 0;
+  if (s->pos >= s->len) {
+    *result = 0; /* the end: NULL, errno untouched */
+    return 1;
+  }
+  size_t n = r->rc->dirent_size;
+  unsigned char w[17] = {'W'};
+  uint64_t size = n;
+  memcpy(w + 1, &dir, 8);
+  memcpy(w + 9, &size, 8);
+  guest_put(r, w, sizeof w);
+  guest_put(r, s->records + s->pos, n);
+  s->pos += n;
+  *result = (int64_t)dir;
+  return 1;
+}
+
+static int is_sig(const char *sig, size_t n, const char *want) {
+  return strlen(want) == n && memcmp(sig, want, n) == 0;
+}
+
 /*
  * One call from the guest, read whole: answered here, or forwarded and its answer relayed.
  * Returns -1 when the guest ended (what it sent of a last call has gone to the controller).
@@ -647,6 +732,17 @@ static int relay_call(struct relay *r) {
     report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
     return 0;
   }
+  if (r->rc->dirent_size && is_sig(sig, n, "readdir(p)p") && answer_readdir(r, r->call + 1 + n, &result)) {
+    unsigned char res[9] = {'p'};
+    memcpy(res + 1, &result, 8);
+    guest_put(r, res, 9);
+    guest_flush(r);
+    memcpy(r->out.buf, r->call, r->call_len);
+    r->out.len = r->call_len;
+    report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
+    return 0;
+  }
+  if (is_sig(sig, n, "closedir(p)i") || is_sig(sig, n, "rewinddir(p)v")) forget_stream(r, u64_at(r->call + 1 + n));
   const struct inline_sig *s = inline_sig(r->rc, sig, n);
   if (s && inline_fits(r, s)) {
     if (inline_paths(r, s, 1 + n) < 0) {
