@@ -53,6 +53,35 @@ describe('pypy-box CLI and the host', () => {
     expect(b.stdout.trim()).toBe('141');
   });
 
+  it('a listing whose reader goes away (trace | head -1) ends quietly, exit 141', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-trace-pipe-'));
+    try {
+      const log = path.join(dir, 'run.trace');
+      // Some thousands of calls: a listing far larger than a pipe holds.
+      const made = await execa(
+        process.execPath,
+        [CLI, 'interact', '--log', log, '-c', 'import os\nfor _ in range(3000): os.stat("/")'],
+        {
+          reject: false,
+          timeout: 60_000,
+        },
+      );
+      expect(made.exitCode).toBe(0);
+      const r = await execa(
+        'bash',
+        ['-c', `"${process.execPath}" "${CLI}" trace "${log}" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+        {
+          reject: false,
+          timeout: 30_000,
+        },
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('141');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('numeric flags are checked as flags', async () => {
     const r = await cli(['interact', '--max-open-files', 'abc', '-c', '1']);
     expect(r.exitCode).toBe(2);

@@ -8,7 +8,7 @@ import { about, EPILOG } from './about.js';
 import { ExitCode } from './exit-codes.js';
 import { hostScript, SCRIPT_DIR } from './script.js';
 import { readTmpFiles } from './tmp-files.js';
-import { guestWriter, styler } from './output.js';
+import { guestWriter, printAll, styler } from './output.js';
 
 // What a command needs is loaded when it runs (yargs, the controller, the trace reader): `--version`
 // and `--help` load none of it, and each command only its own part.
@@ -595,6 +595,11 @@ function report(r: RunResult, verbose: boolean, say: (s: string) => void): numbe
   return r.exitCode ?? 0;
 }
 
+/** A command's whole output: 0, or 141 when its reader went away first (as for SIGPIPE; nothing said). */
+async function printed(io: Io, text: string): Promise<number> {
+  return (await printAll(io.stdout, text)) === 'closed' ? ExitCode.signalBase + osConstants.signals.SIGPIPE : 0;
+}
+
 /** A command with one positional argument and one boolean flag (check, trace). */
 async function oneArgument(
   args: string[],
@@ -651,20 +656,18 @@ async function check(args: string[], io: Io): Promise<number> {
     return ExitCode.unsupported;
   }
   const report = compareCapabilities(dump, implemented);
-  if (opts.json) {
-    io.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  } else {
-    io.stdout.write(
-      `${executable}: protocol version ${report.version}${report.version === PROTOCOL_VERSION ? '' : ` (this controller speaks ${PROTOCOL_VERSION})`}, platform ${report.platform}\n`,
-    );
-    io.stdout.write(
-      `${report.funcs.length} calls declared, ${report.supported.length} implemented, ${report.unsupported.length} not implemented\n`,
-    );
-    for (const f of report.unsupported) io.stdout.write(`  not implemented: ${f}\n`);
-    io.stdout.write(
-      report.unsupported.length ? 'result: unsupported (interact --debug would refuse this binary)\n' : 'result: ok\n',
-    );
-  }
+  const text = opts.json
+    ? JSON.stringify(report, null, 2) + '\n'
+    : [
+        `${executable}: protocol version ${report.version}${report.version === PROTOCOL_VERSION ? '' : ` (this controller speaks ${PROTOCOL_VERSION})`}, platform ${report.platform}\n`,
+        `${report.funcs.length} calls declared, ${report.supported.length} implemented, ${report.unsupported.length} not implemented\n`,
+        ...report.unsupported.map((f) => `  not implemented: ${f}\n`),
+        report.unsupported.length
+          ? 'result: unsupported (interact --debug would refuse this binary)\n'
+          : 'result: ok\n',
+      ].join('');
+  const closed = await printed(io, text);
+  if (closed) return closed;
   return report.unsupported.length || report.version !== PROTOCOL_VERSION ? ExitCode.unsupported : 0;
 }
 
@@ -701,8 +704,7 @@ async function trace(args: string[], io: Io): Promise<number> {
   }
   let text = formatTrace(entries);
   if (opts.summary) text = text.slice(text.indexOf('Summary by signature:'));
-  io.stdout.write(text);
-  return 0;
+  return printed(io, text);
 }
 
 export async function main(

@@ -28,6 +28,23 @@ export function escapeControls(data: Buffer): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * Writes a command's whole output; 'closed' when its reader went away first (`| head`: EPIPE), which
+ * the command reports as a program killed by SIGPIPE would (141), quietly.
+ */
+export function printAll(stream: Writable, text: string): Promise<'written' | 'closed'> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' ? resolve('closed') : reject(err);
+    stream.once('error', onError);
+    stream.write(text, (err) => {
+      if (err) return onError(err);
+      stream.off('error', onError);
+      resolve('written');
+    });
+  });
+}
+
 export function guestWriter(
   stream: Writable,
   raw: boolean,

@@ -310,7 +310,7 @@ static void from_controller(struct relay *r, void *dst, size_t n) {
 
 /* n bytes of the guest's reply passed on to the controller: 0, or -1 when the guest ended first. */
 static int pass_reply(struct relay *r, uint64_t n) {
-  unsigned char chunk[8192];
+  static unsigned char chunk[BUF_BYTES];
   while (n) {
     size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk, got = 0;
     int rc = take(r, &r->from_guest, chunk, k, &got);
@@ -323,7 +323,7 @@ static int pass_reply(struct relay *r, uint64_t n) {
 
 /* n bytes of the controller's command passed on to the guest. */
 static void pass_payload(struct relay *r, uint64_t n) {
-  unsigned char chunk[8192];
+  static unsigned char chunk[BUF_BYTES];
   while (n) {
     size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk;
     from_controller(r, chunk, k);
