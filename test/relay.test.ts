@@ -27,9 +27,24 @@ const SCRIPT = [
   "try:\n    os.readlink('/tmp')\nexcept OSError as e:\n    print(e.errno)",
   // readdir's order, entry by entry (a listing the supervisor answers from)
   "print(os.listdir('/lib/lib_pypy'))",
+  // a host file the supervisor reads: positions, the end, its stat, a dup that gives it back
+  "fd = os.open('/lib/lib_pypy/_structseq.py', os.O_RDONLY)",
+  'a = os.read(fd, 10); os.lseek(fd, 5, 0); b = os.read(fd, 5); e = os.lseek(fd, -3, 2); c = os.read(fd, 10)',
+  'st = os.fstat(fd); fd2 = os.dup(fd); os.lseek(fd2, 0, 0); d = os.read(fd, 4); os.close(fd2); f = os.read(fd, 2)',
+  'os.close(fd)',
+  "print(' '.join(str(x) for x in (a[5:] == b, e == st.st_size - 3, len(c), d == a[:4], f == a[4:6], oct(st.st_mode), st.st_size > 100)))",
 ].join('\n');
 const CLOCKS = new Set(['time(p)i', 'gettimeofday(pp)i', 'clock_gettime(ip)i']);
-const LOCAL_PATHS = new Set(['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i', 'readdir(p)p']);
+const LOCAL_PATHS = new Set([
+  'stat64(pp)i',
+  'lstat64(pp)i',
+  'access(pi)i',
+  'readdir(p)p',
+  'read(ipi)i',
+  'lseek(iii)i',
+  'fstat64(ip)i',
+  'close(i)i',
+]);
 
 async function run(exe: string, lib: string, localAnswers: boolean, extra = {}) {
   const records: CallRecord[] = [];
@@ -57,7 +72,9 @@ describe.skipIf(!havePyPys)('a sandboxed PyPy through the supervisor', () => {
       const relayed = await run(p.exe, p.dir, true);
       expect(alone.r.outcome).toBe('exited');
       expect(relayed.r.stdout.toString()).toBe(alone.r.stdout.toString());
-      expect(relayed.r.stdout.toString()).toMatch(/^\['y'\] False hi True True\n22\n\[.*'_structseq.py'.*\]\n$/);
+      expect(relayed.r.stdout.toString()).toMatch(
+        /^\['y'\] False hi True True\n22\n\[.*'_structseq.py'.*\]\nTrue True 3 True True 0o?100444 True\n$/,
+      );
       expect(relayed.r.exitCode).toBe(0);
       // The clock is read a varying number of times; everything else is the same calls in order.
       const other = (rs: CallRecord[]) => rs.filter((x) => !CLOCKS.has(x.sig)).map(seen);

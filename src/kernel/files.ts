@@ -1,6 +1,6 @@
 import { Errno, GuestErrno, S_IFDIR, S_IFMT, type OpenFlags, type StatInfo } from '../platform/index.js';
 import type { Decision, Operation, Policy } from '../policy/policy.js';
-import type { DirEntry } from '../vfs/types.js';
+import type { DirEntry, HostFileIdentity } from '../vfs/types.js';
 import type { Resolved, VirtualFS } from '../vfs/vfs.js';
 import { Descriptors, type StdioStreams } from './descriptors.js';
 import { DirStreams } from './dir-streams.js';
@@ -192,6 +192,13 @@ export class FileTable {
   /** Forgets a descriptor if it is known; never fails (a close the kernel did). */
   drop(fd: number): void {
     this.descriptors.drop(fd);
+  }
+
+  /** The host file behind a descriptor open for reading only, if that is what it is. */
+  readOnlyHostFile(fd: number): HostFileIdentity | undefined {
+    const d = this.descriptors.get(fd);
+    if (d.kind !== 'file' || !d.readable || d.writable || d.append) return undefined;
+    return d.handle.hostFile?.();
   }
 
   // ---- directory streams ----

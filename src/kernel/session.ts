@@ -95,4 +95,6 @@ export interface Session {
   localListings?: boolean;
   /** Sandboxed PyPy through the supervisor's relay: it answers readdir from listings sent with opendir. */
   relayListings?: boolean;
+  /** ... and reads read-only host files the guest opens itself (read, lseek, fstat64, close). */
+  relayFiles?: boolean;
 }

@@ -185,6 +185,24 @@ export class AnswerEncoder {
     return this;
   }
 
+  /**
+   * Relay extension, before the result of an open: the read-only host file behind the descriptor,
+   * which the supervisor reads itself from now on (docs/protocol.md, "The relay").
+   */
+  relayHostFile(fd: number, dev: number, hostDev: bigint, ino: bigint, path: string): this {
+    const p = Buffer.from(path);
+    this.ensure(41);
+    this.scratch[this.used] = COMMAND.relayHostFile;
+    this.scratch.writeBigUInt64LE(BigInt(fd), this.used + 1);
+    this.scratch.writeBigUInt64LE(BigInt(dev), this.used + 9);
+    this.scratch.writeBigUInt64LE(hostDev, this.used + 17);
+    this.scratch.writeBigUInt64LE(ino, this.used + 25);
+    this.scratch.writeBigUInt64LE(BigInt(p.length), this.used + 33);
+    this.used += 41;
+    this.bytes(p);
+    return this;
+  }
+
   /** Takes everything queued since the last flush, as buffers to write in order. */
   flush(): Buffer[] {
     this.cut();

@@ -1,4 +1,5 @@
 import type { Clock } from '../kernel/session.js';
+import { LIMITS } from './contract/contract.js';
 import type { Delegation } from './delegation.js';
 
 /**
@@ -37,6 +38,13 @@ const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i'];
  */
 const DIR_CALLS = ['opendir(p)p', 'readdir(p)p', 'rewinddir(p)v', 'closedir(p)i', 'fdopendir(i)p'];
 
+/**
+ * Read-only host files: open's answer names the host file behind the descriptor ('H';
+ * handlers/pypy/files.ts), and the supervisor answers read, lseek, fstat64 and close of it, until
+ * any other call names the descriptor. The controller moves its own position for each report.
+ */
+const FILE_CALLS = ['open(pii)i', 'read(ipi)i', 'lseek(iii)i', 'fstat64(ip)i', 'close(i)i'];
+
 /** The longest path limit the supervisor reads paths for (its --relay-max-path). */
 const MAX_INLINE_PATH = 65536;
 
@@ -50,6 +58,8 @@ export interface RelayConfiguration {
   reportable: ReadonlySet<string>;
   /** Whether opendir sends the stream's listing along (session.relayListings). */
   listings: boolean;
+  /** Whether open names the read-only host file it returns (session.relayFiles). */
+  files: boolean;
 }
 
 /**
@@ -62,6 +72,7 @@ export function relayConfiguration(
   maxPath: number,
   names: Delegation | undefined,
   direntSize: number,
+  maxIoBytes: number,
 ): RelayConfiguration {
   const words: string[] = [];
   const reportable = new Set<string>();
@@ -88,5 +99,11 @@ export function relayConfiguration(
     words.push('--dir-streams', String(direntSize));
     reportable.add('readdir(p)p');
   }
-  return { words, reportable, listings };
+  // The supervisor reads at most one chunk (the contract's bound) a call.
+  const files = FILE_CALLS.every((sig) => !replaced.has(sig)) && maxIoBytes <= LIMITS.maxChunk;
+  if (files) {
+    words.push('--host-files', String(maxIoBytes));
+    for (const sig of FILE_CALLS.slice(1)) reportable.add(sig);
+  }
+  return { words, reportable, listings, files };
 }

@@ -26,6 +26,9 @@ const DESCRIPTOR_FIRST: ReadonlySet<string> = new Set([
   'faccessat',
   'faccessat2',
   'readlinkat',
+  // a relayed sandboxed PyPy's host files
+  'read',
+  'fstat64',
 ]);
 
 /**
@@ -46,6 +49,7 @@ const COUNT_ARG: Readonly<Record<string, number>> = {
   'readlink(ppi)i': 2,
   'readlinkat(ippi)i': 3,
   'getcwd(pi)i': 1,
+  'read(ipi)i': 2,
 };
 
 function isCInt(v: ArgValue | undefined): boolean {

@@ -15,7 +15,7 @@ import {
   type StatInfo,
 } from '../platform/index.js';
 import { fromNodeStats } from './stat.js';
-import type { DirEntry, FileHandle, Mount, NameRules, NodeInfo, OpenRequest } from './types.js';
+import type { DirEntry, FileHandle, HostFileIdentity, Mount, NameRules, NodeInfo, OpenRequest } from './types.js';
 
 export interface HostMountFilter {
   /** Globs (relative to the mount) a file must match to be visible; directories are always traversable. */
@@ -220,7 +220,7 @@ export class HostMount implements Mount {
       const st = fs.fstatSync(fd);
       const type = st.mode & S_IFMT;
       if (type !== S_IFREG && type !== S_IFDIR) throw new GuestErrno(Errno.EACCES, 'not a regular file');
-      return new HostFile(fd, type === S_IFDIR, (s) => this.stat(s));
+      return new HostFile(fd, type === S_IFDIR, (s) => this.stat(s), this.opts.dev);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -247,6 +247,8 @@ class HostFile implements FileHandle {
     private readonly fd: number,
     private readonly isDir: boolean,
     private readonly toStat: (s: fs.Stats) => StatInfo,
+    /** The device number the guest sees. */
+    private readonly dev: number,
   ) {}
 
   read(buf: Buffer, offset: number, length: number, position: number): number {
@@ -264,6 +266,12 @@ class HostFile implements FileHandle {
 
   stat(): StatInfo {
     return this.toStat(fs.fstatSync(this.fd));
+  }
+
+  hostFile(): HostFileIdentity | undefined {
+    if (this.isDir || this.closed) return undefined;
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    return { path: fs.readlinkSync(`/proc/self/fd/${this.fd}`), dev: this.dev, hostDev: st.dev, ino: st.ino };
   }
 
   close(): void {

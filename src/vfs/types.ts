@@ -34,6 +34,19 @@ export interface FileHandle {
   truncate(length: number): void;
   stat(): StatInfo;
   close(): void;
+  /**
+   * A read-only regular host file: its host path (as its descriptor names it now), the device
+   * number its stat shows, and its host identity, for the supervisor to read it itself.
+   */
+  hostFile?(): HostFileIdentity | undefined;
+}
+
+export interface HostFileIdentity {
+  path: string;
+  /** Device number the guest sees (the mount's). */
+  dev: number;
+  hostDev: bigint;
+  ino: bigint;
 }
 
 export interface OpenRequest {

@@ -1,5 +1,5 @@
 import type { Session } from '../../kernel/session.js';
-import { ACCESS, Errno } from '../../platform/index.js';
+import { ACCESS, Errno, SEEK } from '../../platform/index.js';
 import { MISSING_NAME, type DecodedCall } from '../../protocol/decoder.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { checkReport } from '../../supervisor/reports.js';
@@ -42,7 +42,7 @@ export class SupervisorReports {
     const listed = call.sig.text === 'getdents64(ipi)i';
     if (listed && r.result > 0n) this.advanceListing(call.args[0] as number, call.args[2]!, Number(r.result));
     // readdir from the listing sent with opendir (a relayed sandboxed PyPy): the stream moves on too.
-    if (call.sig.text === 'readdir(p)p') this.advanceStream(call.args[0] as bigint, r.result);
+    if (this.launch.relayed) this.relayedMoves(call);
     if (r.grant === MISSING_NAME && r.errno === Errno.EACCES) {
       // Outside the sandbox's filesystem: a denial, counted like the controller's own.
       this.calls.currentSig = call.sig.text;
@@ -56,7 +56,26 @@ export class SupervisorReports {
     }
     if (!this.records.on) return;
     const grant = r.grant >= 0 ? this.launch.delegation?.grants[r.grant] : undefined;
-    this.records.call(reportedRecord(call, this.calls.calls, this.records.started, grant));
+    this.records.call(reportedRecord(call, this.calls.calls, this.records.started, grant, this.launch.relayed));
+  }
+
+  /** What a relayed sandboxed PyPy's supervisor answered moves the controller's streams and positions too. */
+  private relayedMoves(call: DecodedCall): void {
+    const r = call.report!;
+    if (call.sig.text === 'readdir(p)p') this.advanceStream(call.args[0] as bigint, r.result);
+    if (call.sig.text === 'read(ipi)i') this.movePosition(call, Number(r.result), SEEK.SEEK_CUR);
+    if (call.sig.text === 'lseek(iii)i') this.movePosition(call, Number(r.result), SEEK.SEEK_SET);
+  }
+
+  private movePosition(call: DecodedCall, offset: number, whence: number): void {
+    try {
+      this.session.files.lseek(call.args[0] as number, offset, whence);
+    } catch (err) {
+      throw new ProtocolError(
+        'bad-report',
+        `report from the supervisor of ${call.sig.text}: ${(err as Error).message}`,
+      );
+    }
   }
 
   /** The supervisor answered readdir from a stream's listing: the controller's stream moves the same way. */

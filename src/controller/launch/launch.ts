@@ -98,9 +98,12 @@ export class Launch {
       const cwd = session.files.getcwd();
       this.delegation = delegate(vfs, policy, new Set(), identity, platform, pathLength, anyTerminal, cwd, true);
       const { direntSize } = platform;
-      const relay = relayConfiguration(this.handlers.replaced, session.clock, pathLength, this.delegation, direntSize);
+      const { maxIoBytes } = session.limits;
+      const replaced = this.handlers.replaced;
+      const relay = relayConfiguration(replaced, session.clock, pathLength, this.delegation, direntSize, maxIoBytes);
       this.reportable = relay.reportable;
       session.relayListings = relay.listings;
+      session.relayFiles = relay.files;
       return configurationBytes(relay.words);
     }
     if (this.o.localAnswers !== false) {

@@ -95,10 +95,12 @@ export function reportedRecord(
   seq: number,
   started: bigint,
   grant: { hostPath: string; reason: string } | undefined,
+  /** A relayed sandboxed PyPy's report (its close is the supervisor's answer, not the kernel's). */
+  relayed = false,
 ): CallRecord {
   const r = call.report!;
   const path = call.strings?.values().next().value ?? undefined;
-  const native = call.sig.text === 'close(i)i';
+  const native = call.sig.text === 'close(i)i' && !relayed;
   const shown = path ? path.toString('utf8') : undefined;
   // The paths the supervisor read from guest memory (what the guest wrote back is not counted).
   let fromGuest = 0;
@@ -116,7 +118,7 @@ export function reportedRecord(
       path: shown,
       fromGuest,
       errno: r.errno,
-      ...reportedVerdict(call, grant, shown),
+      ...reportedVerdict(call, grant, shown, native),
     },
   );
 }
@@ -126,10 +128,11 @@ function reportedVerdict(
   call: DecodedCall,
   grant: { hostPath: string; reason: string } | undefined,
   path: string | undefined,
+  native: boolean,
 ): Pick<CallFacts, 'allowed' | 'reason'> {
   const r = call.report!;
   const missing = r.grant === MISSING_NAME;
-  if (call.sig.text === 'close(i)i') return { reason: 'runs natively' };
+  if (native) return { reason: 'runs natively' };
   if (call.sig.text === 'getdents64(ipi)i') return { reason: 'from the listing made when the directory was opened' };
   if (missing && r.errno === Errno.EACCES) return { allowed: false, reason: new OutsideError(r.hostPath).reason };
   if (missing) return { reason: `${r.hostPath} does not exist` };

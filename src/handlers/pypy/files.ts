@@ -11,7 +11,13 @@ const { AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EMPTY_PATH } = AT;
 
 export const open: Handler = async (ctx, [pathv, flagsv, modev]) => {
   const path = await ctx.readPath(ptrArg(pathv!));
-  return ctx.session.files.open(path, intArg(flagsv!, 'flags'), intArg(modev!, 'mode'));
+  const fd = ctx.session.files.open(path, intArg(flagsv!, 'flags'), intArg(modev!, 'mode'));
+  // Through the supervisor's relay: a read-only host file is read by the supervisor from now on.
+  if (ctx.session.relayFiles) {
+    const host = ctx.session.files.readOnlyHostFile(fd);
+    if (host) ctx.enc.relayHostFile(fd, host.dev, host.hostDev, host.ino, host.path);
+  }
+  return fd;
 };
 
 export const openat: Handler = async (ctx, [dirfdv, pathv, flagsv, modev]) => {

@@ -12,8 +12,10 @@ export const COMMAND = {
   errno: 0x45, // 'E'
   /** V target flags: a virtual placeholder installed in the guest; answered with a status byte and its i64 number. */
   virtual: 0x56, // 'V'
-  /** L size records: the getdents64 records of the directory this open returns. */
+  /** L size records: the getdents64 records of the directory this open returns (relayed guests: the dirent records of the stream opendir returns). */
   listing: 0x4c, // 'L'
+  /** H fd vdev hostdev ino len path: relayed guests, the read-only host file this open returns; the supervisor answers its read, lseek, fstat64 and close. */
+  relayHostFile: 0x48, // 'H'
   /** Final: i i64: the call's result. */
   result: 0x69, // 'i'
   /** Final: o flags len path: a host file opened by the supervisor as the call's result. */
@@ -116,6 +118,7 @@ export const C_NAMES: Readonly<Record<string, number | string>> = {
   CMD_ERRNO: 69,
   CMD_VIRTUAL: 86,
   CMD_LISTING: 76,
+  CMD_RELAY_HOST_FILE: 72,
   CMD_RESULT: 105,
   CMD_OPEN_HOST: 111,
   CMD_SEALED_COPY: 109,

@@ -8,7 +8,8 @@
 #define CMD_WRITE 'W' /* W ptr size bytes: into guest memory */
 #define CMD_ERRNO 'E' /* E i32: the errno of a result of -1 */
 #define CMD_VIRTUAL 'V' /* V target flags: a virtual placeholder installed in the guest; answered with a status byte and its i64 number */
-#define CMD_LISTING 'L' /* L size records: the getdents64 records of the directory this open returns */
+#define CMD_LISTING 'L' /* L size records: the getdents64 records of the directory this open returns (relayed guests: the dirent records of the stream opendir returns) */
+#define CMD_RELAY_HOST_FILE 'H' /* H fd vdev hostdev ino len path: relayed guests, the read-only host file this open returns; the supervisor answers its read, lseek, fstat64 and close */
 #define CMD_RESULT 'i' /* final: i i64: the call's result */
 #define CMD_OPEN_HOST 'o' /* final: o flags len path: a host file opened by the supervisor as the call's result */
 #define CMD_SEALED_COPY 'm' /* final: m flags pathlen contentlen stat path content: a sealed copy of a small read-only file as the call's result */
@@ -63,6 +64,6 @@
 #define REACHED_NAME_TASKS "tasks"
 
 /* Every value above, for test/contract.test.ts to compare with the TypeScript module. */
-#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS) X(MAX_ABSENT) X(MAX_REFUSAL_KINDS)
+#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RELAY_HOST_FILE) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS) X(MAX_ABSENT) X(MAX_REFUSAL_KINDS)
 #define CONTRACT_STRINGS(X) X(NOTE_WALLS) X(NOTE_WALLS_PLUS) X(NOTE_LIMIT) X(NOTE_REACHED) X(NOTE_EXEC_FAILED) X(NOTE_WALL_FAILED) X(NOTE_START_FAILED) X(NOTE_EXIT) X(NOTE_REFUSED) X(NOTE_REFUSED_MORE) X(LIMIT_NAME_HEAP) X(LIMIT_NAME_CPU) X(LIMIT_NAME_MEMORY) X(REACHED_NAME_OPEN_FILES) X(REACHED_NAME_TASKS)
 #endif

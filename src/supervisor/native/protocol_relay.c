@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +56,15 @@ struct dir_stream {
 
 #define MAX_DIR_STREAMS 64
 
+/* A read-only host file behind one of the guest's descriptors, read here (the controller keeps the descriptor). */
+struct host_file {
+  int64_t fd; /* the guest's number */
+  int host;   /* our descriptor of the same file */
+  uint64_t pos, dev;
+};
+
+#define MAX_HOST_FILES 128
+
 /* The relay while it serves: its configuration, the pipes, and what it waits on. */
 struct relay {
   struct run *run;
@@ -72,7 +84,21 @@ struct relay {
   size_t n_streams;
   unsigned char *pending_listing; /* sent with the answer in flight ('L'), kept if it opens a stream */
   size_t pending_len;
+  struct host_file files[MAX_HOST_FILES];
+  size_t n_files;
+  struct host_file pending_file; /* named with the answer in flight ('H'), kept if it is the result (host >= 0) */
+  unsigned char *io;             /* one read's bytes (max_io) */
 };
+
+static uint64_t u64_at(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+static int is_sig(const char *sig, size_t n, const char *want) {
+  return strlen(want) == n && memcmp(sig, want, n) == 0;
+}
 
 void relay_init(struct relay_config *rc) {
   memset(rc, 0, sizeof *rc);
@@ -165,6 +191,10 @@ int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
     offset[colon - v] = 0;
     if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_i64(colon + 1, &start) < 0 || start < 0) return -1;
     rc->mono_start_ns = (uint64_t)start;
+  } else if (strcmp(a, "--host-files") == 0) {
+    uint64_t n;
+    if (parse_uint(v, MAX_CHUNK, &n) < 0 || n == 0) return -1;
+    rc->max_io = n;
   } else if (strcmp(a, "--dir-streams") == 0) {
     uint64_t n;
     if (parse_uint(v, 4096, &n) < 0 || n < 20) return -1;
@@ -382,13 +412,69 @@ static void keep_stream(struct relay *r, uint64_t dir) {
   r->pending_listing = NULL;
 }
 
-/* ---- a forwarded call: the controller's commands to the guest, its replies back ---- */
+/* ---- host files ---- */
 
-static uint64_t u64_at(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
+static struct host_file *find_file(struct relay *r, int64_t fd) {
+  for (size_t k = 0; k < r->n_files; k++)
+    if (r->files[k].fd == fd) return &r->files[k];
+  return NULL;
 }
+
+/* The descriptor is the controller's alone again (closed, or named by a call that goes there). */
+static void forget_file(struct relay *r, int64_t fd) {
+  struct host_file *f = find_file(r, fd);
+  if (!f) return;
+  close(f->host);
+  *f = r->files[--r->n_files];
+}
+
+/*
+ * 'H': open's answer names the host file it returns. Opened here as the controller's mounts open
+ * (read-only, no symlink anywhere) and taken only if it is the very file the controller holds.
+ */
+static void take_host_file(struct relay *r) {
+  unsigned char head[40];
+  from_controller(r, head, sizeof head);
+  uint64_t len = u64_at(head + 32);
+  if (len == 0 || len >= PATH_MAX) protocol_fatal("the controller named a host file the relay cannot take");
+  char path[PATH_MAX];
+  from_controller(r, path, (size_t)len);
+  path[len] = 0;
+  if (r->pending_file.host >= 0) close(r->pending_file.host);
+  r->pending_file.host = -1;
+  if (!r->rc->max_io || memchr(path, 0, (size_t)len) || r->n_files >= MAX_HOST_FILES) return;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  struct stat st;
+  if (fd < 0) return;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != u64_at(head + 16) ||
+      (uint64_t)st.st_ino != u64_at(head + 24)) {
+    close(fd);
+    return;
+  }
+  r->pending_file.fd = (int64_t)u64_at(head);
+  r->pending_file.dev = u64_at(head + 8);
+  r->pending_file.pos = 0;
+  r->pending_file.host = fd;
+}
+
+/* The answer's result came: the file named with it is kept if the result is its descriptor. */
+static void settle_host_file(struct relay *r, int64_t result) {
+  struct host_file *p = &r->pending_file;
+  if (p->host < 0) return;
+  if (result == p->fd && result >= 0) {
+    forget_file(r, result);
+    r->files[r->n_files++] = *p;
+  } else {
+    close(p->host);
+  }
+  p->host = -1;
+}
+
+/* ---- a forwarded call: the controller's commands to the guest, its replies back ---- */
 
 /* Relays the answer until its result; returns -1 when the guest ended in the middle. */
 static int relay_answer(struct relay *r) {
@@ -442,7 +528,10 @@ static int relay_answer(struct relay *r) {
         from_controller(r, cmd + 1, 4);
         guest_put(r, cmd, 5);
         break;
-      case 'L': { /* for us, not the guest: the listing of the stream opendir makes */
+      case CMD_RELAY_HOST_FILE: /* for us, not the guest: the host file this open returns */
+        take_host_file(r);
+        break;
+      case CMD_LISTING: { /* for us, not the guest: the listing of the stream opendir makes */
         from_controller(r, cmd + 1, 8);
         uint64_t len = u64_at(cmd + 1);
         if (!r->rc->dirent_size || len > MAX_LISTING || len % r->rc->dirent_size)
@@ -465,6 +554,7 @@ static int relay_answer(struct relay *r) {
         guest_put(r, cmd, 9);
         guest_flush(r);
         if (r->pending_listing && cmd[0] == 'p' && u64_at(cmd + 1) != 0) keep_stream(r, u64_at(cmd + 1));
+        if (cmd[0] == 'i') settle_host_file(r, (int64_t)u64_at(cmd + 1));
         free(r->pending_listing);
         r->pending_listing = NULL;
         return 0;
@@ -658,6 +748,80 @@ static void put_result(struct relay *r, int64_t result) {
   guest_flush(r);
 }
 
+/*
+ * read, lseek, fstat64 and close of a host file read here, as the controller's handlers answer
+ * them (handlers/pypy/io.ts); 0 for anything they would refuse or fail (the controller's to say).
+ */
+static int answer_file(struct relay *r, const char *sig, size_t n, const unsigned char *words, int64_t *result) {
+  struct host_file *f = find_file(r, (int64_t)u64_at(words));
+  if (!f) return 0;
+  /* Words past the call's own (fstat64 has two, close one) are read from the call buffer and not used. */
+  int64_t a1 = (int64_t)u64_at(words + 8), a2 = (int64_t)u64_at(words + 16);
+  const int64_t SAFE = (1ll << 53) - 1; /* the controller's offsets are safe integers */
+  if (is_sig(sig, n, "read(ipi)i")) {
+    if (a2 < 0 || (a1 == 0 && a2 > 0)) return 0;
+    size_t want = (uint64_t)a2 < r->rc->max_io ? (size_t)a2 : (size_t)r->rc->max_io;
+    ssize_t got = want ? pread(f->host, r->io, want, (off_t)f->pos) : 0;
+    if (got < 0) return 0;
+    if (got > 0) {
+      unsigned char w[17] = {'W'};
+      uint64_t size = (uint64_t)got;
+      memcpy(w + 1, &a1, 8);
+      memcpy(w + 9, &size, 8);
+      guest_put(r, w, sizeof w);
+      guest_put(r, r->io, (size_t)got);
+    }
+    f->pos += (uint64_t)got;
+    *result = got;
+    return 1;
+  }
+  if (is_sig(sig, n, "lseek(iii)i")) {
+    struct stat st;
+    int64_t base;
+    if (a1 > SAFE || a1 < -SAFE) return 0;
+    if (a2 == SEEK_SET) base = 0;
+    else if (a2 == SEEK_CUR) base = (int64_t)f->pos;
+    else if (a2 == SEEK_END && fstat(f->host, &st) == 0) base = st.st_size;
+    else return 0;
+    if (base + a1 < 0 || base + a1 > SAFE) return 0;
+    f->pos = (uint64_t)(base + a1);
+    *result = base + a1;
+    return 1;
+  }
+  if (is_sig(sig, n, "fstat64(ip)i")) {
+    struct stat st, out;
+    if (a1 == 0 || fstat(f->host, &st) < 0 || !S_ISREG(st.st_mode) || st.st_atim.tv_sec < 0 || st.st_mtim.tv_sec < 0 ||
+        st.st_ctim.tv_sec < 0)
+      return 0;
+    virtual_stat(r->lc, &st, f->dev, &out);
+    unsigned char w[17] = {'W'};
+    uint64_t size = sizeof out;
+    memcpy(w + 1, &a1, 8);
+    memcpy(w + 9, &size, 8);
+    guest_put(r, w, sizeof w);
+    guest_put(r, &out, sizeof out);
+    *result = 0;
+    return 1;
+  }
+  if (is_sig(sig, n, "close(i)i")) {
+    forget_file(r, f->fd);
+    *result = 0;
+    return 1;
+  }
+  return 0;
+}
+
+/* A call that goes to the controller and names a descriptor read here: the controller's alone from now on. */
+static void give_back_files(struct relay *r, const char *kinds, size_t nkinds, const unsigned char *words) {
+  if (!r->n_files) return;
+  size_t word = 0;
+  for (size_t k = 0; k < nkinds; k++) {
+    if (kinds[k] == 'v') continue;
+    if (kinds[k] == 'i') forget_file(r, (int64_t)u64_at(words + 8 * word));
+    word++;
+  }
+}
+
 /* readdir of a stream whose listing came with its opendir: 0 when it is not one of those. */
 static int answer_readdir(struct relay *r, const unsigned char *words, int64_t *result) {
   uint64_t dir = u64_at(words);
@@ -677,10 +841,6 @@ static int answer_readdir(struct relay *r, const unsigned char *words, int64_t *
   s->pos += n;
   *result = (int64_t)dir;
   return 1;
-}
-
-static int is_sig(const char *sig, size_t n, const char *want) {
-  return strlen(want) == n && memcmp(sig, want, n) == 0;
 }
 
 /*
@@ -742,7 +902,15 @@ static int relay_call(struct relay *r) {
     report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
     return 0;
   }
+  if (r->n_files && answer_file(r, sig, n, r->call + 1 + n, &result)) {
+    put_result(r, result);
+    memcpy(r->out.buf, r->call, r->call_len);
+    r->out.len = r->call_len;
+    report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
+    return 0;
+  }
   if (is_sig(sig, n, "closedir(p)i") || is_sig(sig, n, "rewinddir(p)v")) forget_stream(r, u64_at(r->call + 1 + n));
+  give_back_files(r, strchr(sig, '(') + 1, nkinds, r->call + 1 + n);
   const struct inline_sig *s = inline_sig(r->rc, sig, n);
   if (s && inline_fits(r, s)) {
     if (inline_paths(r, s, 1 + n) < 0) {
@@ -807,6 +975,8 @@ void relay_serve(struct run *run, const struct relay_config *rc, struct local *l
   r->run = run;
   r->rc = rc;
   r->lc = lc;
+  r->pending_file.host = -1;
+  if (rc->max_io && !(r->io = malloc(rc->max_io))) fatal("malloc");
   r->notified = notified;
   r->ctx = ctx;
   r->from_guest.fd = p->from_guest;
