@@ -21,6 +21,8 @@ const SUPERVISOR_TESTS = [
   'test/filter.test.ts',
   'test/limits.test.ts',
   'test/strict-wall.test.ts',
+  'test/relay.test.ts',
+  'test/relay-fuzz.test.ts',
 ];
 
 execFileSync(process.execPath, [path.join(root, 'scripts/build-native.mjs'), '--sanitize'], { stdio: 'inherit' });

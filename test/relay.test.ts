@@ -185,6 +185,68 @@ describe.skipIf(!havePyPys)('names the supervisor answers for a relayed guest', 
 });
 
 describe('the relay and hostile guest bytes', () => {
+  const call = (sig: string, words: (number | bigint)[]) => {
+    const args = Buffer.alloc(8 * words.length);
+    words.forEach((w, i) => args.writeBigUInt64LE(BigInt.asUintN(64, BigInt(w)), 8 * i));
+    return Buffer.concat([Buffer.of(sig.length), Buffer.from(sig, 'latin1'), args]);
+  };
+  const u64 = (v: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(v);
+    return b;
+  };
+  const policy = () => new Policy().allowRead(ROOT, { at: '/data' });
+  const settle = (p: Promise<unknown>) =>
+    p.then(
+      (r) => r as { outcome: string; exitCode?: number; guestStderr: string },
+      (e: unknown) => (e instanceof SandboxError ? e : Promise.reject(e)),
+    );
+
+  /** How a run ended, as a user sees it: outcome, exit code, signal, and the error's kind. */
+  const ending = async (lines: string[], localAnswers: boolean) => {
+    const r = await settle(runGuest(lines, { policy: policy(), localAnswers }));
+    const res = (r instanceof SandboxError ? r.result : r) as { outcome: string; exitCode?: number; signal?: string };
+    return [res.outcome, res.exitCode, res.signal, r instanceof SandboxError ? r.kind : undefined];
+  };
+
+  it('a guest that ends while the supervisor reads its path ends as it does without the relay', async () => {
+    const lines = [`raw ${call('stat64(pp)i', [0x1000, 0x2000]).toString('hex')} -`, 'exit 3'];
+    expect(await ending(lines, true)).toEqual(await ending(lines, false));
+  });
+
+  it("a path reply longer than asked is the controller's protocol error, with the guest's bytes", async () => {
+    const bytes = Buffer.concat([call('stat64(pp)i', [0x1000, 0x2000]), u64(1n << 40n)]);
+    const r = await settle(runGuest([`raw ${bytes.toString('hex')} -`, 'sleep 2000'], { policy: policy() }));
+    expect(r).toBeInstanceOf(SandboxError);
+    expect((r as SandboxError).kind).toBe('protocol');
+  });
+
+  it("a path with a NUL inside gets the controller's answer (EINVAL), with or without the relay", async () => {
+    const text = Buffer.from('/data/package.json\0junk', 'latin1');
+    const bytes = Buffer.concat([call('stat64(pp)i', [0x1000, 0x2000]), u64(BigInt(text.length)), text]);
+    for (const localAnswers of [false, true]) {
+      const seen: { errno?: number; result?: unknown }[] = [];
+      await settle(
+        runGuest([`raw ${bytes.toString('hex')} i`], { policy: policy(), localAnswers, onCall: (c) => seen.push(c) }),
+      );
+      expect(seen[0]).toMatchObject({ result: -1, errno: 22 });
+    }
+    const lines = [`raw ${bytes.toString('hex')} i`];
+    expect(await ending(lines, true)).toEqual(await ending(lines, false));
+  });
+
+  it('a guest that never sends the path the supervisor asked for is ended at the stall time', async () => {
+    const t0 = Date.now();
+    const r = await settle(
+      runGuest([`raw ${call('stat64(pp)i', [0x1000, 0x2000]).toString('hex')} -`, 'sleep 10000'], {
+        policy: policy(),
+        limits: { stallMs: 300 },
+      }),
+    );
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((r as { guestStderr?: string }).guestStderr ?? (r as SandboxError).result.guestStderr).toContain('stalled');
+  });
+
   it('a call that stops in the middle goes to the controller as it is, and no report can be forged after it', async () => {
     // Half of getpid()i, a pause past the relay's patience, the rest, then a forged report of a
     // clock call (a 0 byte, then the call): the controller must read it as the guest's own bytes.

@@ -54,6 +54,8 @@ const {
   maxAbsent: MAX_ABSENT,
   maxHostDevs: MAX_HOST_DEVS,
 } = LIMITS;
+/** Linux's PATH_MAX, the supervisor's bound of a path (NUL included). */
+const PATH_MAX = 4096;
 /** Bytes of small files handed over for local opens (each goes as hex in the configuration). */
 const LOCAL_FILE_BYTES = 64 * 1024;
 const STDIO_CALLS = ['fstat(ip)i', 'newfstatat(ippi)i', 'lseek(iii)i', 'ioctl(iip)i'];
@@ -86,6 +88,8 @@ export function delegate(
 ): Delegation | undefined {
   // Rules match virtual paths with globs: the supervisor would have to evaluate them. Not delegated.
   if (policy.listRules().length > 0) return undefined;
+  // Paths up to the limit must fit the supervisor's buffers (its --max-path is at most PATH_MAX).
+  if (maxPath > PATH_MAX) return undefined;
   const ours = (sig: string) => !replaced.has(sig);
   const calls = Object.entries(PATH_CALLS)
     .filter(([, sig]) => ours(sig))

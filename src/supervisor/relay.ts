@@ -73,8 +73,11 @@ export function relayConfiguration(
   names: Delegation | undefined,
   direntSize: number,
   maxIoBytes: number,
+  owner: { uid: number; gid: number },
+  stallMs: number,
 ): RelayConfiguration {
-  const words: string[] = [];
+  // The same bound on a guest that owes a reply or leaves an answer unread as the controller's.
+  const words: string[] = ['--stall-ms', String(stallMs)];
   const reportable = new Set<string>();
   // Past the supervisor's bound its reads would not be the handlers' (their calls keep their 'Z').
   if (maxPath <= MAX_INLINE_PATH) {
@@ -102,7 +105,7 @@ export function relayConfiguration(
   // The supervisor reads at most one chunk (the contract's bound) a call.
   const files = FILE_CALLS.every((sig) => !replaced.has(sig)) && maxIoBytes <= LIMITS.maxChunk;
   if (files) {
-    words.push('--host-files', String(maxIoBytes));
+    words.push('--host-files', String(maxIoBytes), '--owner', `${owner.uid}:${owner.gid}`);
     for (const sig of FILE_CALLS.slice(1)) reportable.add(sig);
   }
   return { words, reportable, listings, files };

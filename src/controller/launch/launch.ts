@@ -100,7 +100,17 @@ export class Launch {
       const { direntSize } = platform;
       const { maxIoBytes } = session.limits;
       const replaced = this.handlers.replaced;
-      const relay = relayConfiguration(replaced, session.clock, pathLength, this.delegation, direntSize, maxIoBytes);
+      const { stallMs } = this.limits;
+      const relay = relayConfiguration(
+        replaced,
+        session.clock,
+        pathLength,
+        this.delegation,
+        direntSize,
+        maxIoBytes,
+        vfs.owner,
+        stallMs,
+      );
       this.reportable = relay.reportable;
       session.relayListings = relay.listings;
       session.relayFiles = relay.files;

@@ -300,9 +300,33 @@ static int hidden(const struct local_grant *g, const char *p, size_t at, size_t 
   return 0;
 }
 
+/* The host path of path[0..n) below grant g (which covers it). 0, or -1 when it is too long. */
+static int host_of(const struct local_grant *g, const char *path, size_t n, char *out) {
+  const char *root = g->host ? g->host : g->path;
+  size_t rl = g->host ? g->host_len : g->len;
+  if (rl + (n - g->len) >= PATH_MAX) return -1;
+  memcpy(out, root, rl);
+  memcpy(out + rl, path + g->len, n - g->len);
+  out[rl + n - g->len] = 0;
+  return 0;
+}
+
+/* A directory on the host reached without any symlink (where a name of it is missing, not ENOTDIR). */
+static int host_dir(const char *host) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = (int)syscall(SYS_openat2, AT_FDCWD, host, &how, sizeof how);
+  if (fd < 0) return 0;
+  close(fd);
+  return 1;
+}
+
 /*
  * The grant itself, or a name below it that the host walks (never following symlinks): its host
- * path, or GRANT_MISSING_NAME (ENOENT) for a name its filter hides, as the controller's mount does.
+ * path, or GRANT_MISSING_NAME (ENOENT) for a name its filter hides, as the controller's mount does
+ * (below a real directory: anything else is the controller's to answer).
  */
 static int below_grant(struct local *lc, int gi, const char *path, size_t len, char *host, int *missing_err) {
   const struct local_grant *g = &lc->grants[gi];
@@ -310,6 +334,8 @@ static int below_grant(struct local *lc, int gi, const char *path, size_t len, c
     size_t end = at;
     while (end < len && path[end] != '/') end++;
     if (hidden(g, path, at, end)) {
+      char dir[PATH_MAX];
+      if (host_of(g, path, at - 1, dir) < 0 || !host_dir(dir)) return LOCAL_FORWARD;
       memcpy(host, path, end);
       host[end] = 0;
       *missing_err = ENOENT;
@@ -317,14 +343,7 @@ static int below_grant(struct local *lc, int gi, const char *path, size_t len, c
     }
     at = end + 1;
   }
-  if (!g->host) {
-    memcpy(host, path, len + 1);
-    return gi;
-  }
-  if (g->host_len + (len - g->len) >= PATH_MAX) return LOCAL_FORWARD;
-  memcpy(host, g->host, g->host_len);
-  memcpy(host + g->host_len, path + g->len, len - g->len + 1);
-  return gi;
+  return host_of(g, path, len, host) < 0 ? LOCAL_FORWARD : gi;
 }
 
 /*

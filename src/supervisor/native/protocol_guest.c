@@ -401,6 +401,8 @@ __attribute__((noreturn)) static void serve_relayed(struct run *run, struct wind
                                                     const struct relay_pipes *p) {
   int pidfd = (int)syscall(SYS_pidfd_open, run->child, 0);
   if (pidfd < 0) fatal("pidfd_open");
+  /* A guest that is gone leaves EPIPE on its pipe: its end is told from its exit (here only, after the fork). */
+  signal(SIGPIPE, SIG_IGN);
   static struct strict_ctx ctx;
   ctx.run = run;
   ctx.win = win;

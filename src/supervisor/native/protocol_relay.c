@@ -103,6 +103,7 @@ static int is_sig(const char *sig, size_t n, const char *want) {
 void relay_init(struct relay_config *rc) {
   memset(rc, 0, sizeof *rc);
   rc->max_path = 4096;
+  rc->stall_ms = -1;
 }
 
 static int parse_i64(const char *s, int64_t *out) {
@@ -191,6 +192,10 @@ int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
     offset[colon - v] = 0;
     if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_i64(colon + 1, &start) < 0 || start < 0) return -1;
     rc->mono_start_ns = (uint64_t)start;
+  } else if (strcmp(a, "--stall-ms") == 0) {
+    uint64_t ms;
+    if (parse_uint(v, INT32_MAX, &ms) < 0) return -1;
+    rc->stall_ms = ms ? (int)ms : -1;
   } else if (strcmp(a, "--host-files") == 0) {
     uint64_t n;
     if (parse_uint(v, MAX_CHUNK, &n) < 0 || n == 0) return -1;
@@ -311,7 +316,9 @@ static void write_all(struct relay *r, int fd, const unsigned char *p, size_t n)
     }
     if (k < 0 && errno == EINTR) continue;
     if (k < 0 && errno == EAGAIN) {
-      wait_for(r, fd, POLLOUT, -1);
+      /* A guest reads each answer before its next call: one that stops reading is stalled. */
+      if (wait_for(r, fd, POLLOUT, r->rc->stall_ms) < 0)
+        protocol_fatal("the guest stalled: it read none of its answer for the stall time (limits.stallMs)");
       continue;
     }
     return; /* the guest is gone (EPIPE): its end is reported from its exit */
@@ -569,14 +576,14 @@ static int relay_answer(struct relay *r) {
 /* The kinds of a well-formed signature (NAME(KINDS)R); NULL when it is not one. */
 static const char *call_kinds(const char *sig, size_t n, size_t *nkinds, size_t *words) {
   const char *open = memchr(sig, '(', n);
-  if (!open || open == sig || n < 4 || sig[n - 2] != ')' || !strchr("vifp", sig[n - 1])) return NULL;
+  if (!open || open == sig || n < 4 || sig[n - 2] != ')' || !sig[n - 1] || !strchr("vifp", sig[n - 1])) return NULL;
   for (const char *c = sig; c < open; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) return NULL;
   if (sig[0] >= '0' && sig[0] <= '9') return NULL;
   const char *kinds = open + 1;
   size_t nk = (size_t)(sig + n - 2 - kinds), w = 0;
   for (size_t k = 0; k < nk; k++) {
-    if (!strchr("vifp", kinds[k])) return NULL;
+    if (!kinds[k] || !strchr("vifp", kinds[k])) return NULL;
     if (kinds[k] != 'v') w++;
   }
   if (w > MAX_ARG_WORDS) return NULL;
@@ -599,7 +606,15 @@ static int inline_fits(const struct relay *r, const struct inline_sig *s) {
   return r->call_len + paths * (9 + r->rc->max_path) <= sizeof r->out.buf;
 }
 
-static int inline_paths(struct relay *r, const struct inline_sig *s, size_t words_at) {
+/* What reading a call's paths came to. */
+enum paths_read { PATHS_OK, PATHS_GUEST_ENDED, PATHS_BAD_REPLY, PATHS_STALLED };
+
+/*
+ * The path arguments of the call, read with Z (each pointer once, as the controller keys them),
+ * into the call as forwarded. PATHS_BAD_REPLY: a reply longer than asked, its length in bad_len.
+ */
+static enum paths_read inline_paths(struct relay *r, const struct inline_sig *s, size_t words_at,
+                                    unsigned char bad_len[8]) {
   unsigned char *o = r->out.buf;
   size_t n = s->len, used = r->call_len;
   o[0] = (unsigned char)n;
@@ -607,36 +622,49 @@ static int inline_paths(struct relay *r, const struct inline_sig *s, size_t word
   memcpy(o + 1 + n, r->call + words_at, r->call_len - words_at);
   const char *kinds = strchr(s->relayed, '(') + 1;
   size_t word = 0;
+  uint64_t ptrs[6];
   for (size_t k = 0; k < 6; k++) r->out.path[k] = NULL;
   for (const char *k = kinds; *k != ')'; k++) {
     if (*k == 'v') continue;
-    if (*k == 's') {
-      uint64_t ptr = u64_at(r->call + words_at + 8 * word), max = r->rc->max_path;
-      if (ptr == 0) {
-        o[used++] = '!'; /* the controller answers EFAULT for NULL, as it would */
-        word++;
-        continue;
-      }
+    if (*k != 's') {
+      word++;
+      continue;
+    }
+    uint64_t ptr = u64_at(r->call + words_at + 8 * word), max = r->rc->max_path;
+    if (word < 6) ptrs[word] = ptr;
+    size_t same = 0;
+    while (same < word && same < 6 && !(r->out.path[same] && ptrs[same] == ptr)) same++;
+    if (ptr == 0) {
+      o[used++] = '!';                    /* the controller answers EFAULT for NULL, as it would */
+    } else if (same < word && same < 6) { /* the same pointer again: the same string */
+      uint64_t sl = r->out.path_len[same];
+      o[used] = '+';
+      memcpy(o + used + 1, &sl, 8);
+      memmove(o + used + 9, r->out.path[same], (size_t)sl);
+      if (word < 6) r->out.path[word] = (const char *)o + used + 9, r->out.path_len[word] = (size_t)sl;
+      used += 9 + (size_t)sl;
+    } else {
       unsigned char z[17] = {'Z'};
       memcpy(z + 1, &ptr, 8);
       memcpy(z + 9, &max, 8);
       guest_put(r, z, sizeof z);
       guest_flush(r);
-      unsigned char len[8];
       size_t got = 0;
-      if (take(r, &r->from_guest, len, 8, &got) < 0) return -1;
-      uint64_t sl = u64_at(len);
-      if (sl > max) protocol_fatal("the guest's string is longer than asked for");
+      int rc = take_within(r, &r->from_guest, bad_len, 8, &got, r->rc->stall_ms);
+      if (rc != 0) return rc == -2 ? PATHS_STALLED : PATHS_GUEST_ENDED;
+      uint64_t sl = u64_at(bad_len);
+      if (sl > max) return PATHS_BAD_REPLY;
       o[used] = '+';
       memcpy(o + used + 1, &sl, 8);
-      if (take(r, &r->from_guest, o + used + 9, (size_t)sl, &got) < 0) return -1;
+      rc = take_within(r, &r->from_guest, o + used + 9, (size_t)sl, &got, r->rc->stall_ms);
+      if (rc != 0) return rc == -2 ? PATHS_STALLED : PATHS_GUEST_ENDED;
       if (word < 6) r->out.path[word] = (const char *)o + used + 9, r->out.path_len[word] = (size_t)sl;
       used += 9 + (size_t)sl;
     }
     word++;
   }
   r->out.len = used;
-  return 0;
+  return PATHS_OK;
 }
 
 /* ---- the clock, as the controller's (src/kernel/session.ts, Clock) ---- */
@@ -718,6 +746,7 @@ static int answer_path(struct relay *r, int bit, const unsigned char *words, int
   const char *path = r->out.path[0];
   uint64_t a1 = u64_at(words + 8);
   if (!path || (bit != PATH_CALL_ACCESS && a1 == 0)) return 0; /* NULL: the controller's EFAULT */
+  if (memchr(path, 0, r->out.path_len[0])) return 0;           /* a NUL inside: the controller's EINVAL */
   struct stat st;
   *err = 0;
   if (bit == PATH_CALL_ACCESS) *grant = name_access(r->lc, path, r->out.path_len[0], a1, result, err, host);
@@ -825,7 +854,8 @@ static void give_back_files(struct relay *r, const char *kinds, size_t nkinds, c
 /* readdir of a stream whose listing came with its opendir: 0 when it is not one of those. */
 static int answer_readdir(struct relay *r, const unsigned char *words, int64_t *result) {
   uint64_t dir = u64_at(words);
-  struct dir_stream *s = dir ? find_stream(r, dir) : NULL;
+  /* Kept only for pointers a report can carry as a result (below 2^53, as the controller checks). */
+  struct dir_stream *s = dir && dir < (1ull << 53) ? find_stream(r, dir) : NULL;
   if (!s) return 0;
   if (s->pos >= s->len) {
     *result = 0; /* the end: NULL, errno untouched */
@@ -913,10 +943,20 @@ static int relay_call(struct relay *r) {
   give_back_files(r, strchr(sig, '(') + 1, nkinds, r->call + 1 + n);
   const struct inline_sig *s = inline_sig(r->rc, sig, n);
   if (s && inline_fits(r, s)) {
-    if (inline_paths(r, s, 1 + n) < 0) {
-      reports_flush(&r->run->reports);
-      wire_out(r->call, r->call_len); /* the guest ended while asked for a path: its call as it came */
-      return -1;
+    unsigned char bad[8 + sizeof r->call];
+    switch (inline_paths(r, s, 1 + n, bad)) {
+      case PATHS_OK:
+        break;
+      case PATHS_GUEST_ENDED: /* its call as it came; the controller sees the guest's end */
+        start_passthrough(r, r->call, r->call_len);
+        return 0;
+      case PATHS_BAD_REPLY: /* the call as it came, then the reply: the controller reports it */
+        memmove(bad + r->call_len, bad, 8);
+        memcpy(bad, r->call, r->call_len);
+        start_passthrough(r, bad, r->call_len + 8);
+        return 0;
+      case PATHS_STALLED:
+        protocol_fatal("the guest stalled: it sent none of its reply for the stall time (limits.stallMs)");
     }
     int pbit = path_call_bit(sig, n) & (int)r->rc->path_calls, err, grant;
     char host[PATH_MAX + 1];

@@ -41,6 +41,7 @@ struct relay_config {
   uint64_t max_path;      /* the longest path read (the controller's path limit, NUL included) */
   uint64_t dirent_size;   /* --dir-streams N: readdir answered from opendir's listing, N bytes a record */
   uint64_t max_io;        /* --host-files N: read-only host files read here, at most N bytes a read */
+  int stall_ms; /* --stall-ms N: how long the guest may owe a reply or leave an answer unread (-1: no bound) */
 };
 
 #define CLOCK_CALL_TIME 1u
@@ -55,7 +56,7 @@ void relay_init(struct relay_config *rc);
 /*
  * A configuration word of the relay: --inline SIG RELAYED, --clock-calls SIG,SIG..., --path-calls SIG,...,
  * --clock OFFSET_NS:START_NS, --relay-max-path N, --dir-streams DIRENT_SIZE,
- * --host-files MAX_IO. Returns 1 (consumed; *k on its last word), 0 (not
+ * --host-files MAX_IO, --stall-ms N (0: no bound). Returns 1 (consumed; *k on its last word), 0 (not
  * one of them) or -1 (a bad value).
  */
 int relay_option(struct relay_config *rc, int argc, char **argv, int *k);
