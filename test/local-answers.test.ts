@@ -382,4 +382,11 @@ describe.each(['pypy3', 'python3'].filter((p) => findInterpreter(p)))('local ans
     expect(replaced.r.stdout.toString()).toMatch(/probed/);
     expect(replaced.recs.find((c) => c.sig === 'getuid()i')?.note).not.toBe('answered by the supervisor');
   });
+
+  it('are not used with a path limit past PATH_MAX, and the run goes on (its configuration was refused)', async () => {
+    const long = await run(python, true, { limits: { pathLength: 8192 } });
+    expect(long.r.exitCode).toBe(0);
+    expect(long.r.stdout.toString()).toMatch(/probed/);
+    expect(local(long.recs).filter((c) => c.sig !== 'close(i)i')).toHaveLength(0);
+  });
 });
