@@ -44,6 +44,7 @@ const LOCAL_PATHS = new Set([
   'lseek(iii)i',
   'fstat64(ip)i',
   'close(i)i',
+  'open(pii)i',
 ]);
 
 async function run(exe: string, lib: string, localAnswers: boolean, extra = {}) {

@@ -28,9 +28,10 @@ const INLINE_PATHS: Readonly<Record<string, string>> = {
 
 /**
  * Answered from the names handed over (src/supervisor/delegation.ts) as local.c answers a stock
- * guest's stat and access: the same handlers (handlers/pypy/files.ts) serve both tables.
+ * guest's stat and access: the same handlers (handlers/pypy/files.ts) serve both tables. open only
+ * when it fails (a read-only open of a name that is not there): a descriptor is the controller's.
  */
-const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i'];
+const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i', 'open(pii)i'];
 
 /**
  * Directory streams: opendir's answer carries the stream's whole listing ('L', as dirent records;

@@ -40,6 +40,7 @@
 #include "launch.h"
 #include "limits.h"
 #include "listener.h"
+#include "config.h"
 #include "protocol_guest.h"
 #include "reports.h"
 #include "state.h"
@@ -139,23 +140,6 @@ static char **standby(struct run *run, int *argc, char **argv) {
   if (geteuid() == 0) claim_id(&run->id);
   if (*argc == 3 && strcmp(argv[2], "stock") == 0 && (geteuid() != 0 || run->id.claimed)) start_standby_child(run);
   return standby_start_message(run, argc, argv[0]);
-}
-
-/*
- * --config-stdin: the controller sends the local-answer options after starting us (it decides
- * them while we start the guest): u32 length, then NUL-terminated words.
- */
-static void read_config(struct local *lc, struct relay_config *rc) {
-  struct words cfg;
-  enum frame_status s = read_words(0, MAX_FRAME, 1, &cfg);
-  if (s == FRAME_NONE || s == FRAME_CUT) controller_gone();
-  if (s == FRAME_IO) fatal("read from controller");
-  if (s != FRAME_OK) frame_fatal("configuration", s);
-  int n = (int)cfg.n; /* at most MAX_FRAME words */
-  for (int k = 0; k < n; k++)
-    if (local_option(lc, n, cfg.word, &k) != 1 && relay_option(rc, n, cfg.word, &k) != 1)
-      word_fatal("bad word in the configuration", cfg.word[k]);
-  free_words(&cfg); /* the tables keep copies */
 }
 
 static int bad_option(const char *name, const char *value) {
@@ -289,15 +273,14 @@ int main(int argc, char **argv) {
     discard_premade(&run);
     die_with_controller(&run);
     relay.on = o.relay_calls;
-    /* What the relay answers, decided by the controller once the run's filesystem exists. */
-    if (o.config_stdin) read_config(&local, &relay);
+    relay.configure = o.config_stdin;
     launch_protocol_guest(&run, &o.walls, o.wall_lib, o.guest_argv, &relay, &local);
   }
   prepare_stock(&run);
   if (run.premade_go >= 0) send_go(&run, &o.walls, o.guest_argv);
   else start_child(&run, &o.walls, o.guest_argv, 0);
   /* The guest is starting meanwhile; its first forwarded call waits for this. */
-  if (o.config_stdin) read_config(&local, &relay);
+  if (o.config_stdin) read_configuration(&local, &relay);
   listener_sync_wakeup(run.listener);
   serve_stock(&run, &local);
 }

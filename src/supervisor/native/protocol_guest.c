@@ -23,6 +23,7 @@
 #include "launch.h"
 #include "listener.h"
 #include "notes.h"
+#include "config.h"
 #include "protocol_relay.h"
 #include "strict.h"
 
@@ -410,8 +411,8 @@ __attribute__((noreturn)) static void serve_relayed(struct run *run, struct wind
   relay_serve(run, rc, lc, p, sock, pidfd, strict_notified, &ctx, take_exec_failure);
 }
 
-void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv,
-                           const struct relay_config *rc, struct local *lc) {
+void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib, char **argv, struct relay_config *rc,
+                           struct local *lc) {
   static struct window window; /* some 12 KiB: kept off the stack */
   struct window *win = &window;
   if (wall_lib) know_library_places(run, win, argv[0], wall_lib);
@@ -446,6 +447,10 @@ void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_li
        wall_lib ? NOTE_WALLS " seccomp-strict,parent-death-signal,%s%.0llu\n"
                 : NOTE_WALLS " parent-death-signal,%s%.0llu\n",
        walls, 0);
-  if (rc->on) serve_relayed(run, win, sv[0], rc, lc, &pipes);
+  if (rc->on) {
+    /* Read while the guest starts: its first call waits for it, its loading does not. */
+    if (rc->configure) read_configuration(lc, rc);
+    serve_relayed(run, win, sv[0], rc, lc, &pipes);
+  }
   serve_protocol_guest(run, win, sv[0]);
 }

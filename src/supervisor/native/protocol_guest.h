@@ -20,5 +20,5 @@
 
 /* Starts the guest behind its walls and serves the strict filter until the guest ends (never returns). */
 __attribute__((noreturn)) void launch_protocol_guest(struct run *run, struct walls *w, const char *wall_lib,
-                                                     char **argv, const struct relay_config *rc, struct local *lc);
+                                                     char **argv, struct relay_config *rc, struct local *lc);
 #endif

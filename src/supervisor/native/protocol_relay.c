@@ -144,8 +144,10 @@ static int path_call_bit(const char *sig, size_t n) {
   static const struct {
     const char *sig;
     unsigned bit;
-  } PATH_SIGS[] = {
-      {"stat64(pp)i", PATH_CALL_STAT64}, {"lstat64(pp)i", PATH_CALL_LSTAT64}, {"access(pi)i", PATH_CALL_ACCESS}};
+  } PATH_SIGS[] = {{"stat64(pp)i", PATH_CALL_STAT64},
+                   {"lstat64(pp)i", PATH_CALL_LSTAT64},
+                   {"access(pi)i", PATH_CALL_ACCESS},
+                   {"open(pii)i", PATH_CALL_OPEN}};
   for (size_t k = 0; k < sizeof PATH_SIGS / sizeof PATH_SIGS[0]; k++)
     if (strlen(PATH_SIGS[k].sig) == n && memcmp(PATH_SIGS[k].sig, sig, n) == 0) return (int)PATH_SIGS[k].bit;
   return 0;
@@ -745,14 +747,21 @@ static int answer_path(struct relay *r, int bit, const unsigned char *words, int
                        char *host) {
   const char *path = r->out.path[0];
   uint64_t a1 = u64_at(words + 8);
-  if (!path || (bit != PATH_CALL_ACCESS && a1 == 0)) return 0; /* NULL: the controller's EFAULT */
-  if (memchr(path, 0, r->out.path_len[0])) return 0;           /* a NUL inside: the controller's EINVAL */
+  int buffer = bit == PATH_CALL_STAT64 || bit == PATH_CALL_LSTAT64; /* a1 is where the stat goes */
+  if (!path || (buffer && a1 == 0)) return 0;                       /* NULL: the controller's EFAULT */
+  if (memchr(path, 0, r->out.path_len[0])) return 0;                /* a NUL inside: the controller's EINVAL */
   struct stat st;
   *err = 0;
-  if (bit == PATH_CALL_ACCESS) *grant = name_access(r->lc, path, r->out.path_len[0], a1, result, err, host);
+  if (bit == PATH_CALL_OPEN) {
+    /* Only a read-only open of a name that is not there: nothing is made, no descriptor to number. */
+    const uint64_t ok = O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY;
+    if ((a1 & O_ACCMODE) != O_RDONLY || (a1 & ~(ok | O_ACCMODE))) return 0;
+    *grant = name_stat(r->lc, path, r->out.path_len[0], !(a1 & O_NOFOLLOW), &st, result, err, host);
+    if (*grant == LOCAL_FORWARD || *result == 0 || (*err != ENOENT && *err != EACCES)) return 0;
+  } else if (bit == PATH_CALL_ACCESS) *grant = name_access(r->lc, path, r->out.path_len[0], a1, result, err, host);
   else *grant = name_stat(r->lc, path, r->out.path_len[0], bit == PATH_CALL_STAT64, &st, result, err, host);
   if (*grant == LOCAL_FORWARD) return 0;
-  if (*result == 0 && bit != PATH_CALL_ACCESS) {
+  if (*result == 0 && buffer) {
     unsigned char w[17];
     uint64_t size = sizeof st;
     w[0] = 'W';

@@ -31,7 +31,8 @@ struct inline_sig {
 
 /* What the controller hands over in its configuration (words below; see relay_option). */
 struct relay_config {
-  int on; /* --relay-calls on the command line */
+  int on;        /* --relay-calls on the command line */
+  int configure; /* --config-stdin: the words below come on stdin, read once the guest is starting */
   struct inline_sig inline_sigs[RELAY_MAX_INLINE];
   size_t n_inline;
   unsigned clock_calls;   /* CLOCK_CALL_* bits: answered here */
@@ -50,6 +51,7 @@ struct relay_config {
 #define PATH_CALL_STAT64 1u
 #define PATH_CALL_LSTAT64 2u
 #define PATH_CALL_ACCESS 4u
+#define PATH_CALL_OPEN 8u /* only a read-only open of a missing name (ENOENT, or EACCES outside) */
 
 void relay_init(struct relay_config *rc);
 
