@@ -343,7 +343,7 @@ function interactParser(yargs: Awaited<ReturnType<typeof loadYargs>>, args: stri
       type: 'boolean',
       default: true,
       describe:
-        "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; sandboxed PyPy: it answers the clock calls and sends paths along with their calls; --no-local-answers sends every call to the controller",
+        "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; sandboxed PyPy behind its walls: it answers the clock, stat/access of the library and of granted trees, failing opens, readdir and reads of read-only host files, and sends other paths along with their calls; --no-local-answers sends every call to the controller",
     })
     .option('unknown-calls', {
       choices: ['enosys', 'fail'] as const,

@@ -149,7 +149,14 @@ export class HostMount implements Mount {
     if (type !== S_IFREG && type !== S_IFDIR && type !== S_IFLNK) return null;
     if (type !== S_IFDIR && rel.length > 0 && this.includes && !this.includes(rel.join('/'))) return null;
     const info: NodeInfo = { stat: this.stat(st) };
-    if (type === S_IFLNK) info.linkTarget = fs.readlinkSync(host, 'utf8');
+    if (type === S_IFLNK) {
+      // Replaced on the host since the lstat (a file now): the name is in flux, shown as missing.
+      try {
+        info.linkTarget = fs.readlinkSync(host, 'utf8');
+      } catch {
+        return null;
+      }
+    }
     return info;
   }
 

@@ -136,7 +136,7 @@ function reportedVerdict(
   if (call.sig.text === 'getdents64(ipi)i') return { reason: 'from the listing made when the directory was opened' };
   if (missing && r.errno === Errno.EACCES) return { allowed: false, reason: new OutsideError(r.hostPath).reason };
   if (missing) return { reason: `${r.hostPath} does not exist` };
-  if (r.grant === OWN_TREE && !r.errno) return { allowed: true, reason: 'virtual file of the sandbox' };
+  if (r.grant === OWN_TREE) return { allowed: true, reason: 'virtual file of the sandbox' };
   if (r.grant === REPEATED_ANSWER)
     return { allowed: true, reason: 'the last answer for this name, repeated: no call since could have changed it' };
   if (grant && r.errno !== Errno.ENOENT)
