@@ -185,6 +185,23 @@ describe.skipIf(!havePyPys)('names the supervisor answers for a relayed guest', 
   });
 });
 
+describe('when a guest talks through the supervisor', () => {
+  it('with a read-only host tree to answer from, and not without one (every call would be forwarded)', async () => {
+    const noted = async (extra: object) => {
+      const notes: (string | undefined)[] = [];
+      await runGuest(['call time(p)i null'], { onCall: (c) => notes.push(c.note), ...extra });
+      return notes;
+    };
+    expect(await noted({})).toEqual([undefined]);
+    expect(await noted({ policy: new Policy().allowRead(ROOT, { at: '/data' }) })).toEqual([
+      'answered by the supervisor',
+    ]);
+    expect(await noted({ policy: new Policy().allowRead(ROOT, { at: '/data' }), localAnswers: false })).toEqual([
+      undefined,
+    ]);
+  });
+});
+
 describe('the relay and hostile guest bytes', () => {
   const call = (sig: string, words: (number | bigint)[]) => {
     const args = Buffer.alloc(8 * words.length);
@@ -266,7 +283,8 @@ describe('the relay and hostile guest bytes', () => {
         `raw ${forged.toString('hex')} -`,
         'sleep 1000',
       ],
-      { limits: { stallMs: 5000 } },
+      // A granted tree: the guest talks through the supervisor.
+      { limits: { stallMs: 5000 }, policy: new Policy().allowRead(ROOT, { at: '/data' }) },
     ).catch((e: unknown) => e);
     expect(r).toBeInstanceOf(SandboxError);
     const err = r as SandboxError;

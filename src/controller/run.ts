@@ -94,6 +94,7 @@ export class Run {
     if (this.launch.earlyError) return this.finishEarly('spawn', this.launch.earlyError);
     let cmd: ReturnType<Launch['command']>;
     try {
+      this.launch.relayFor(this.session.files.vfs);
       cmd = this.launch.command();
     } catch (err) {
       return this.finishEarly('spawn', err as Error);

@@ -2,6 +2,7 @@ import type { StockProfile } from '../../guest/profile.js';
 import { stockEnv } from '../../guest/stand-ins.js';
 import { supervisorPath, wallLibraryPath } from '../../supervisor/locate.js';
 import { pypyHeapArgs, supervisorLimitArgs } from '../limits/command-line.js';
+import type { VirtualFS } from '../../vfs/vfs.js';
 import type { ControllerOptions, Limits } from '../options.js';
 import { DEFAULT_ARGV0 } from '../setup/filesystem.js';
 
@@ -20,7 +21,12 @@ export function guestArgv0(o: ControllerOptions, stock: StockProfile | undefined
 }
 
 /** What is executed: the supervisor with the interpreter, or the sandboxed binary behind its walls. */
-export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockProfile | undefined): GuestCommand {
+export function guestCommand(
+  o: ControllerOptions,
+  limits: Limits,
+  stock: StockProfile | undefined,
+  relay = false,
+): GuestCommand {
   const args = o.args ?? [];
   if (stock) {
     return {
@@ -53,7 +59,7 @@ export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockP
     args: [
       '--protocol-guest',
       ...(wall ? ['--wall', wall] : []),
-      ...(relaysCalls(o) ? ['--relay-calls', '--config-stdin'] : []),
+      ...(relay ? ['--relay-calls', '--config-stdin'] : []),
       ...wallArgs(o, limits, false),
       '--',
       o.executable!,
@@ -67,11 +73,17 @@ export function guestCommand(o: ControllerOptions, limits: Limits, stock: StockP
 }
 
 /**
- * A sandboxed PyPy behind its walls talks through the supervisor, which answers its clock calls
- * and sends path arguments along (src/supervisor/relay.ts), unless local answers are off.
+ * A sandboxed PyPy behind its walls talks through the supervisor (src/supervisor/relay.ts) when
+ * its filesystem shows a read-only host tree (its library, a grant): what the supervisor answers
+ * is mostly there. A guest whose every call would go to the controller anyway (in-memory files,
+ * output) is better off without the supervisor's hop on each of them. Never with local answers off.
  */
-export function relaysCalls(o: ControllerOptions): boolean {
-  return o.walls !== false && o.localAnswers !== false && !o.transport;
+export function relaysCalls(o: ControllerOptions, vfs: VirtualFS): boolean {
+  if (o.walls === false || o.localAnswers === false || o.transport) return false;
+  return vfs
+    .describeForSupervisor()
+    .hostTrees()
+    .some((t) => t.layer === 'mount');
 }
 
 /** Walls as supervisor options, then the limits they enforce. */

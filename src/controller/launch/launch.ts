@@ -1,5 +1,6 @@
 import type { StockProfile } from '../../guest/profile.js';
 import type { Session } from '../../kernel/session.js';
+import type { VirtualFS } from '../../vfs/vfs.js';
 import { delegate, hostDevices, listsLocally, reportableCalls, type Delegation } from '../../supervisor/delegation.js';
 import type { HandlerTable } from '../dispatch/handler-table.js';
 import type { ControllerOptions, Limits } from '../options.js';
@@ -26,16 +27,19 @@ export class Launch {
   private reportable: ReadonlySet<string> | undefined;
   /** The guest was started by the supervisor, which tells its walls before the guest runs. */
   supervised = false;
-  /** A sandboxed PyPy whose conversation the supervisor relays (src/supervisor/relay.ts). */
-  readonly relayed: boolean;
+  /** A sandboxed PyPy whose conversation the supervisor relays (src/supervisor/relay.ts): see relayFor. */
+  relayed = false;
 
   constructor(
     private readonly o: ControllerOptions,
     private readonly limits: Limits,
     private readonly stock: StockProfile | undefined,
     private readonly handlers: HandlerTable,
-  ) {
-    this.relayed = !stock && relaysCalls(o);
+  ) {}
+
+  /** Whether a sandboxed PyPy's conversation goes through its supervisor, decided from its tree. */
+  relayFor(vfs: VirtualFS): void {
+    this.relayed = !this.stock && !this.early && relaysCalls(this.o, vfs);
   }
 
   /**
@@ -69,7 +73,7 @@ export class Launch {
 
   /** The command still to execute; undefined when the guest was started early or comes from `transport`. */
   command(): GuestCommand | undefined {
-    return this.o.transport || this.early ? undefined : guestCommand(this.o, this.limits, this.stock);
+    return this.o.transport || this.early ? undefined : guestCommand(this.o, this.limits, this.stock, this.relayed);
   }
 
   /** The guest, started now unless it already was. */
