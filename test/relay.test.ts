@@ -32,7 +32,13 @@ const SCRIPT = [
   'a = os.read(fd, 10); os.lseek(fd, 5, 0); b = os.read(fd, 5); e = os.lseek(fd, -3, 2); c = os.read(fd, 10)',
   'st = os.fstat(fd); fd2 = os.dup(fd); os.lseek(fd2, 0, 0); d = os.read(fd, 4); os.close(fd2); f = os.read(fd, 2)',
   'os.close(fd)',
+  // a 4 MiB file of /tmp read back in 1 MiB pieces (answers the supervisor splices through)
+  "data = bytes(bytearray(range(256))) * 16384; fh = open('/tmp/big', 'wb'); fh.write(data); fh.close()",
+  "fh = open('/tmp/big', 'rb'); parts = []",
+  'while True:\n    piece = fh.read(1 << 20)\n    if not piece: break\n    parts.append(piece)',
+  "big = (b''.join(parts) == data, len(parts))",
   "print(' '.join(str(x) for x in (a[5:] == b, e == st.st_size - 3, len(c), d == a[:4], f == a[4:6], oct(st.st_mode), st.st_size > 100)))",
+  "print('%s %s' % big)",
 ].join('\n');
 const CLOCKS = new Set(['time(p)i', 'gettimeofday(pp)i', 'clock_gettime(ip)i']);
 const LOCAL_PATHS = new Set([
@@ -74,7 +80,7 @@ describe.skipIf(!havePyPys)('a sandboxed PyPy through the supervisor', () => {
       expect(alone.r.outcome).toBe('exited');
       expect(relayed.r.stdout.toString()).toBe(alone.r.stdout.toString());
       expect(relayed.r.stdout.toString()).toMatch(
-        /^\['y'\] False hi True True\n22\n\[.*'_structseq.py'.*\]\nTrue True 3 True True 0o?100444 True\n$/,
+        /^\['y'\] False hi True True\n22\n\[.*'_structseq.py'.*\]\nTrue True 3 True True 0o?100444 True\nTrue 4\n$/,
       );
       expect(relayed.r.exitCode).toBe(0);
       // The clock is read a varying number of times; everything else is the same calls in order.

@@ -21,6 +21,10 @@
 #include "wire.h"
 #include "words.h"
 
+/* Payloads from this size on are spliced, at most MAX_SPLICE bytes a call. */
+#define SPLICE_FROM (64 * 1024)
+#define MAX_SPLICE (1 << 20)
+
 /* ---- waiting, reading and writing ---- */
 
 /*
@@ -152,9 +156,50 @@ int pass_reply(struct relay *r, uint64_t n) {
   return 0;
 }
 
+/*
+ * Moves n bytes from the controller's stream to the guest's pipe in the kernel (splice), without a
+ * copy here; returns what is left when splice cannot serve these descriptors (then copied).
+ */
+static uint64_t splice_to_guest(struct relay *r, uint64_t n) {
+  while (n) {
+    ssize_t k = splice(0, NULL, r->to_guest.fd, NULL, n < MAX_SPLICE ? (size_t)n : MAX_SPLICE, SPLICE_F_MOVE);
+    if (k > 0) {
+      n -= (uint64_t)k;
+      continue;
+    }
+    if (k == 0) controller_gone();
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (wait_for(r, r->to_guest.fd, POLLOUT, r->rc->stall_ms) < 0)
+        protocol_fatal("the guest stalled: it read none of its answer for the stall time (limits.stallMs)");
+      continue;
+    }
+    if (errno == EPIPE) { /* the guest is gone: the rest is read and dropped, its end told from its exit */
+      static unsigned char sink[BUF_BYTES];
+      while (n) {
+        size_t d = n < sizeof sink ? (size_t)n : sizeof sink;
+        from_controller(r, sink, d);
+        n -= d;
+      }
+      return 0;
+    }
+    return n; /* EINVAL: descriptors splice does not take */
+  }
+  return 0;
+}
+
 /* n bytes of the controller's command passed on to the guest. */
 void pass_payload(struct relay *r, uint64_t n) {
   static unsigned char chunk[BUF_BYTES];
+  /* What was read ahead goes first; a large rest goes pipe to pipe. */
+  size_t ahead = r->from_controller.len - r->from_controller.pos;
+  if (n >= SPLICE_FROM && ahead < n) {
+    guest_put(r, r->from_controller.b + r->from_controller.pos, ahead);
+    r->from_controller.pos = r->from_controller.len;
+    n -= ahead;
+    guest_flush(r);
+    n = splice_to_guest(r, n);
+  }
   while (n) {
     size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk;
     from_controller(r, chunk, k);
