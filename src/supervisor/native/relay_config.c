@@ -49,29 +49,31 @@ static int inline_pair_ok(const char *sig, const char *relayed) {
   return 1;
 }
 
-int clock_call_bit(const char *sig, size_t n) {
-  static const struct {
-    const char *sig;
-    unsigned bit;
-  } CLOCK_SIGS[] = {{"time(p)i", CLOCK_CALL_TIME},
-                    {"gettimeofday(pp)i", CLOCK_CALL_GETTIMEOFDAY},
-                    {"clock_gettime(ip)i", CLOCK_CALL_CLOCK_GETTIME}};
-  for (size_t k = 0; k < sizeof CLOCK_SIGS / sizeof CLOCK_SIGS[0]; k++)
-    if (strlen(CLOCK_SIGS[k].sig) == n && memcmp(CLOCK_SIGS[k].sig, sig, n) == 0) return (int)CLOCK_SIGS[k].bit;
+/* A signature the relay knows by name, and its bit. */
+struct sig_bit {
+  const char *sig;
+  unsigned bit;
+};
+
+static int bit_of(const struct sig_bit *table, size_t count, const char *sig, size_t n) {
+  for (size_t k = 0; k < count; k++)
+    if (strlen(table[k].sig) == n && memcmp(table[k].sig, sig, n) == 0) return (int)table[k].bit;
   return 0;
 }
 
+int clock_call_bit(const char *sig, size_t n) {
+  static const struct sig_bit CLOCK_SIGS[] = {{"time(p)i", CLOCK_CALL_TIME},
+                                              {"gettimeofday(pp)i", CLOCK_CALL_GETTIMEOFDAY},
+                                              {"clock_gettime(ip)i", CLOCK_CALL_CLOCK_GETTIME}};
+  return bit_of(CLOCK_SIGS, sizeof CLOCK_SIGS / sizeof CLOCK_SIGS[0], sig, n);
+}
+
 int path_call_bit(const char *sig, size_t n) {
-  static const struct {
-    const char *sig;
-    unsigned bit;
-  } PATH_SIGS[] = {{"stat64(pp)i", PATH_CALL_STAT64},
-                   {"lstat64(pp)i", PATH_CALL_LSTAT64},
-                   {"access(pi)i", PATH_CALL_ACCESS},
-                   {"open(pii)i", PATH_CALL_OPEN}};
-  for (size_t k = 0; k < sizeof PATH_SIGS / sizeof PATH_SIGS[0]; k++)
-    if (strlen(PATH_SIGS[k].sig) == n && memcmp(PATH_SIGS[k].sig, sig, n) == 0) return (int)PATH_SIGS[k].bit;
-  return 0;
+  static const struct sig_bit PATH_SIGS[] = {{"stat64(pp)i", PATH_CALL_STAT64},
+                                             {"lstat64(pp)i", PATH_CALL_LSTAT64},
+                                             {"access(pi)i", PATH_CALL_ACCESS},
+                                             {"open(pii)i", PATH_CALL_OPEN}};
+  return bit_of(PATH_SIGS, sizeof PATH_SIGS / sizeof PATH_SIGS[0], sig, n);
 }
 
 /* SIG,SIG...: each one of `bit_of`'s, into *bits. */
