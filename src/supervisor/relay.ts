@@ -1,4 +1,4 @@
-import type { Clock } from '../kernel/session.js';
+import type { Session } from '../kernel/session.js';
 import { LIMITS } from './contract/contract.js';
 import type { Delegation } from './delegation.js';
 
@@ -69,14 +69,15 @@ export interface RelayConfiguration {
  */
 export function relayConfiguration(
   replaced: ReadonlySet<string>,
-  clock: Clock,
-  maxPath: number,
+  session: Session,
+  limits: { pathLength: number; stallMs: number },
   names: Delegation | undefined,
-  direntSize: number,
-  maxIoBytes: number,
-  owner: { uid: number; gid: number },
-  stallMs: number,
 ): RelayConfiguration {
+  const { clock, platform } = session;
+  const { direntSize } = platform;
+  const { maxIoBytes } = session.limits;
+  const owner = session.files.vfs.owner;
+  const { pathLength: maxPath, stallMs } = limits;
   // The same bound on a guest that owes a reply or leaves an answer unread as the controller's.
   const words: string[] = ['--stall-ms', String(stallMs)];
   const reportable = new Set<string>();

@@ -224,10 +224,12 @@ export class HostMount implements Mount {
       if (real !== this.realRoot && !real.startsWith(this.realRoot + '/')) {
         throw new GuestErrno(Errno.EACCES, 'host file changed to point outside its mount');
       }
-      const st = fs.fstatSync(fd);
-      const type = st.mode & S_IFMT;
+      const st = fs.fstatSync(fd, { bigint: true });
+      const type = Number(st.mode) & S_IFMT;
       if (type !== S_IFREG && type !== S_IFDIR) throw new GuestErrno(Errno.EACCES, 'not a regular file');
-      return new HostFile(fd, type === S_IFDIR, (s) => this.stat(s), this.opts.dev);
+      // What was opened, as this open checked it: the supervisor of a relayed guest may read it too.
+      const identity = { path: real, dev: this.opts.dev, hostDev: st.dev, ino: st.ino };
+      return new HostFile(fd, type === S_IFDIR, (s) => this.stat(s), identity);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -254,8 +256,7 @@ class HostFile implements FileHandle {
     private readonly fd: number,
     private readonly isDir: boolean,
     private readonly toStat: (s: fs.Stats) => StatInfo,
-    /** The device number the guest sees. */
-    private readonly dev: number,
+    private readonly identity: HostFileIdentity,
   ) {}
 
   read(buf: Buffer, offset: number, length: number, position: number): number {
@@ -276,9 +277,7 @@ class HostFile implements FileHandle {
   }
 
   hostFile(): HostFileIdentity | undefined {
-    if (this.isDir || this.closed) return undefined;
-    const st = fs.fstatSync(this.fd, { bigint: true });
-    return { path: fs.readlinkSync(`/proc/self/fd/${this.fd}`), dev: this.dev, hostDev: st.dev, ino: st.ino };
+    return this.isDir || this.closed ? undefined : this.identity;
   }
 
   close(): void {

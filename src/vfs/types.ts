@@ -35,7 +35,7 @@ export interface FileHandle {
   stat(): StatInfo;
   close(): void;
   /**
-   * A read-only regular host file: its host path (as its descriptor names it now), the device
+   * A read-only regular host file: its host path (as its descriptor named it at open), the device
    * number its stat shows, and its host identity, for the supervisor to read it itself.
    */
   hostFile?(): HostFileIdentity | undefined;

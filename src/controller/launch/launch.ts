@@ -95,33 +95,27 @@ export class Launch {
    */
   configuration(session: Session): Buffer {
     const { vfs, policy } = session.files;
+    const anyTerminal = Object.values(session.isatty).some(Boolean);
     if (this.relayed) {
-      const anyTerminal = Object.values(session.isatty).some(Boolean);
-      const { identity, platform } = session;
-      const { pathLength } = this.limits;
-      const cwd = session.files.getcwd();
-      this.delegation = delegate(vfs, policy, new Set(), identity, platform, pathLength, anyTerminal, cwd, true);
-      const { direntSize } = platform;
-      const { maxIoBytes } = session.limits;
-      const replaced = this.handlers.replaced;
-      const { stallMs } = this.limits;
-      const relay = relayConfiguration(
-        replaced,
-        session.clock,
-        pathLength,
-        this.delegation,
-        direntSize,
-        maxIoBytes,
-        vfs.owner,
-        stallMs,
+      // The handlers replaced are the PyPy table's: the system calls' delegation knows none of them.
+      this.delegation = delegate(
+        vfs,
+        policy,
+        new Set(),
+        session.identity,
+        session.platform,
+        this.limits.pathLength,
+        anyTerminal,
+        session.files.getcwd(),
+        true,
       );
+      const relay = relayConfiguration(this.handlers.replaced, session, this.limits, this.delegation);
       this.reportable = relay.reportable;
       session.relayListings = relay.listings;
       session.relayFiles = relay.files;
       return configurationBytes(relay.words);
     }
     if (this.o.localAnswers !== false) {
-      const anyTerminal = Object.values(session.isatty).some(Boolean);
       this.delegation = delegate(
         vfs,
         policy,
