@@ -179,7 +179,7 @@ export async function workerRows(rows: Row[], quick: boolean, root: string, pool
   try {
     await new Promise((r) => setTimeout(r, 500));
     const url = `redis://127.0.0.1:${port}`;
-    const cli = path.join(root, 'dist/controller/pypy-box.js');
+    const cli = path.join(root, 'dist/controller/pypy-box.cjs');
     const jobs = quick ? 16 : 48;
     const one = await queueRate(cli, url, 1, jobs);
     const two = await queueRate(cli, url, 2, jobs);

@@ -24,7 +24,7 @@ execFileSync(cc, ['-O2', '-o', path.join(build, 'guest'), path.join(root, 'test/
 execFileSync(cc, ['-O2', '-o', path.join(build, 'replay'), path.join(root, 'bench/replay.c')]);
 const PINGPONG = path.join(build, 'pingpong');
 const REPLAY = path.join(build, 'replay');
-const CLI = path.join(root, 'dist/controller/pypy-box.js');
+const CLI = path.join(root, 'dist/controller/pypy-box.cjs');
 const GUEST = path.join(build, 'guest');
 const quick = process.argv.includes('--quick');
 

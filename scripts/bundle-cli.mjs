@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
  * Bundles the command line (as tsc compiled it into dist/) into one file,
- * dist/controller/pypy-box.bundle.cjs, that dist/controller/pypy-box.js runs with V8's code cache.
+ * dist/controller/pypy-box.bundle.cjs, that the command's entry runs with V8's code cache.
  * Loading a hundred-odd modules through Node's ESM loader was most of the command's start-up.
  * Dependencies are bundled too, but msgpackr: the trace module loads it from node_modules when a
- * trace is written or read.
+ * trace is written or read. The entry itself (the package's `bin`) is bundled as CommonJS too,
+ * dist/controller/pypy-box.cjs: started as an ES module, it made Node start its ESM loader first.
  */
 import { build } from 'esbuild';
 import fs from 'node:fs';
@@ -33,4 +34,20 @@ await build({
   define: { 'import.meta.url': '__pypyBoxBundleUrl' },
   logLevel: 'warning',
 });
+const entry = path.join(root, 'dist/controller/pypy-box.cjs');
+await build({
+  entryPoints: [path.join(root, 'dist/controller/pypy-box.js')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: entry,
+  // Without a bundle (a checkout built by tsc alone) the entry imports the modules themselves.
+  external: ['../src/cli/run.js'],
+  // The entry's own URL, from which it finds the bundle and package.json.
+  banner: { js: 'const __pypyBoxEntryUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__pypyBoxEntryUrl' },
+  logLevel: 'warning',
+});
+fs.chmodSync(entry, 0o755);
 fs.chmodSync(path.join(root, 'dist/controller/pypy-box.js'), 0o755);

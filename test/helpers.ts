@@ -15,7 +15,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const GUEST = path.join(ROOT, 'build/test/guest');
 export const GUEST_EXTRA = path.join(ROOT, 'build/test/guest-extra');
 export const FIXTURES = path.join(ROOT, 'vfs-fixtures');
-export const CLI = path.join(ROOT, 'dist/controller/pypy-box.js');
+export const CLI = path.join(ROOT, 'dist/controller/pypy-box.cjs');
 
 /** Runs the C test guest with a script; returns the result and the guest's per-call report lines. */
 export async function runGuest(

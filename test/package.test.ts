@@ -74,7 +74,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
       'src/supervisor/native/wall.c',
       'dist/src/index.js',
       'dist/src/index.d.ts',
-      'dist/controller/pypy-box.js',
+      'dist/controller/pypy-box.cjs',
     ]) {
       expect(files).toContain(f);
     }

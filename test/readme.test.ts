@@ -109,7 +109,7 @@ it('the README documents every ControllerOptions key, every RunResult field and 
   expect(fields.length).toBeGreaterThan(15);
   for (const f of fields)
     expect(text, `result field ${f}`).toMatch(new RegExp(`^\\| (\`\\w+\`, )?\`${f}\`( \\||,)`, 'm'));
-  const help = await execa(process.execPath, [path.join(ROOT, 'dist/controller/pypy-box.js'), 'interact', '--help'], {
+  const help = await execa(process.execPath, [path.join(ROOT, 'dist/controller/pypy-box.cjs'), 'interact', '--help'], {
     env: { NO_COLOR: '1' },
   });
   const flags = [...help.stdout.matchAll(/^\s+(?:-\w, )?--([\w-]+)/gm)].map((m) => m[1]!).filter((f) => f !== 'help');

@@ -30,7 +30,7 @@ export default function setup(): void {
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
     stdio: 'inherit',
   });
-  // The command line as it ships: bundled into one file (what dist/controller/pypy-box.js runs).
+  // The command line as it ships: bundled into one file (what dist/controller/pypy-box.cjs runs).
   execFileSync(process.execPath, [path.join(root, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
   const out = path.join(root, 'build/test');
   fs.mkdirSync(out, { recursive: true });
