@@ -39,6 +39,10 @@ function load() {
   for (const [name, g] of entries(spec.report.grants))
     if (!Number.isInteger(g.code) || g.code >= 0 || g.code < -16)
       throw new Error(`contract: grant ${name} needs a small negative code`);
+  for (const [group, calls] of entries(spec.relay ?? {}))
+    for (const [name, sig] of entries(calls))
+      if (typeof sig !== 'string' || !/^[a-z0-9_]+\([psli]{0,6}\)[piv]$/.test(sig))
+        throw new Error(`contract: relay ${group}.${name} needs a signature`);
   const seen = new Set();
   for (const row of syscallRows(spec)) {
     const [name, fate, arg = '', flags = ''] = row;
@@ -102,6 +106,8 @@ export function contractValues(spec = load()) {
   for (const [name, doc] of entries(spec.notes.keywords)) values[`NOTE_${upper(name)}`] = keywordOf(doc);
   for (const n of spec.notes.limitNames) values[`LIMIT_NAME_${upper(n)}`] = n;
   for (const n of spec.notes.reachedNames) values[`REACHED_NAME_${upper(n)}`] = n;
+  for (const [group, calls] of entries(spec.relay ?? {}))
+    for (const [name, sig] of entries(calls)) values[`RELAY_${upper(group)}_${upper(name)}`] = sig;
   return values;
 }
 
@@ -128,6 +134,11 @@ function cHeader(spec) {
     out.push(`#define NOTE_${upper(name)} "${keywordOf(doc)}" /* ${doc} */`);
   for (const n of spec.notes.limitNames) out.push(`#define LIMIT_NAME_${upper(n)} "${n}"`);
   for (const n of spec.notes.reachedNames) out.push(`#define REACHED_NAME_${upper(n)} "${n}"`);
+  if (spec.relay) {
+    out.push('', '/* Signatures the relay answers itself, by group (the controller turns each group on). */');
+    for (const [group, calls] of entries(spec.relay))
+      for (const [name, sig] of entries(calls)) out.push(`#define RELAY_${upper(group)}_${upper(name)} "${sig}"`);
+  }
   const values = contractValues(spec);
   const numbers = Object.keys(values).filter((k) => typeof values[k] === 'number');
   const strings = Object.keys(values).filter((k) => typeof values[k] === 'string');
@@ -184,6 +195,16 @@ function tsModule(spec) {
     '/** Limits that refuse calls, the run going on (`reached NAME VALUE COUNT`). */',
     `export const REACHED_NAMES = [${spec.notes.reachedNames.map((n) => `'${n}'`).join(', ')}] as const;`,
   );
+  if (spec.relay) {
+    out.push('', '/** Signatures the relay answers itself, by group (the controller turns each group on). */');
+    out.push('export const RELAY = {');
+    for (const [group, calls] of entries(spec.relay)) {
+      out.push(`  ${group}: {`);
+      for (const [name, sig] of entries(calls)) out.push(`    ${name}: '${sig}',`);
+      out.push('  },');
+    }
+    out.push('} as const;');
+  }
   const values = contractValues(spec);
   out.push(
     '',

@@ -1,5 +1,5 @@
 import type { Session } from '../kernel/session.js';
-import { LIMITS } from './contract/contract.js';
+import { LIMITS, RELAY } from './contract/contract.js';
 import type { Delegation } from './delegation.js';
 
 /**
@@ -31,26 +31,26 @@ const INLINE_PATHS: Readonly<Record<string, string>> = {
  * guest's stat and access: the same handlers (handlers/pypy/files.ts) serve both tables. open only
  * when it fails (a read-only open of a name that is not there): a descriptor is the controller's.
  */
-const PATH_CALLS = ['stat64(pp)i', 'lstat64(pp)i', 'access(pi)i', 'open(pii)i'];
+const PATH_CALLS = Object.values(RELAY.pathCalls);
 
 /**
  * Directory streams: opendir's answer carries the stream's whole listing ('L', as dirent records;
  * handlers/pypy/dirs.ts), and the supervisor answers readdir from it until closedir or rewinddir.
  */
-const DIR_CALLS = ['opendir(p)p', 'readdir(p)p', 'rewinddir(p)v', 'closedir(p)i', 'fdopendir(i)p'];
+const DIR_CALLS = Object.values(RELAY.dirCalls);
 
 /**
  * Read-only host files: open's answer names the host file behind the descriptor ('H';
  * handlers/pypy/files.ts), and the supervisor answers read, lseek, fstat64 and close of it, until
  * any other call names the descriptor. The controller moves its own position for each report.
  */
-const FILE_CALLS = ['open(pii)i', 'read(ipi)i', 'lseek(iii)i', 'fstat64(ip)i', 'close(i)i'];
+const FILE_CALLS = Object.values(RELAY.fileCalls);
 
 /** The longest path limit the supervisor reads paths for (its --relay-max-path). */
 const MAX_INLINE_PATH = 65536;
 
 /** Answered from the controller's clock as handlers/pypy/time.ts would (see Clock.forSupervisor). */
-const CLOCK_CALLS = ['time(p)i', 'gettimeofday(pp)i', 'clock_gettime(ip)i'];
+const CLOCK_CALLS = Object.values(RELAY.clockCalls);
 
 export interface RelayConfiguration {
   /** The supervisor's configuration words. */
@@ -102,13 +102,13 @@ export function relayConfiguration(
   const listings = DIR_CALLS.every((sig) => !replaced.has(sig));
   if (listings) {
     words.push('--dir-streams', String(direntSize));
-    reportable.add('readdir(p)p');
+    reportable.add(RELAY.dirCalls.readdir);
   }
   // The supervisor reads at most one chunk (the contract's bound) a call.
   const files = FILE_CALLS.every((sig) => !replaced.has(sig)) && maxIoBytes <= LIMITS.maxChunk;
   if (files) {
     words.push('--host-files', String(maxIoBytes), '--owner', `${owner.uid}:${owner.gid}`);
-    for (const sig of FILE_CALLS.slice(1)) reportable.add(sig);
+    for (const sig of FILE_CALLS) if (sig !== RELAY.fileCalls.open) reportable.add(sig);
   }
   return { words, reportable, listings, files };
 }

@@ -110,6 +110,35 @@ export const LIMIT_NAMES = ['heap', 'cpu', 'memory'] as const;
 /** Limits that refuse calls, the run going on (`reached NAME VALUE COUNT`). */
 export const REACHED_NAMES = ['open-files', 'tasks'] as const;
 
+/** Signatures the relay answers itself, by group (the controller turns each group on). */
+export const RELAY = {
+  clockCalls: {
+    time: 'time(p)i',
+    gettimeofday: 'gettimeofday(pp)i',
+    clockGettime: 'clock_gettime(ip)i',
+  },
+  pathCalls: {
+    stat64: 'stat64(pp)i',
+    lstat64: 'lstat64(pp)i',
+    access: 'access(pi)i',
+    open: 'open(pii)i',
+  },
+  dirCalls: {
+    opendir: 'opendir(p)p',
+    readdir: 'readdir(p)p',
+    rewinddir: 'rewinddir(p)v',
+    closedir: 'closedir(p)i',
+    fdopendir: 'fdopendir(i)p',
+  },
+  fileCalls: {
+    open: 'open(pii)i',
+    read: 'read(ipi)i',
+    lseek: 'lseek(iii)i',
+    fstat64: 'fstat64(ip)i',
+    close: 'close(i)i',
+  },
+} as const;
+
 /** Every value above by its name in the C header, for test/contract.test.ts. */
 export const C_NAMES: Readonly<Record<string, number | string>> = {
   CMD_READ: 82,
@@ -160,6 +189,23 @@ export const C_NAMES: Readonly<Record<string, number | string>> = {
   LIMIT_NAME_MEMORY: 'memory',
   REACHED_NAME_OPEN_FILES: 'open-files',
   REACHED_NAME_TASKS: 'tasks',
+  RELAY_CLOCK_CALLS_TIME: 'time(p)i',
+  RELAY_CLOCK_CALLS_GETTIMEOFDAY: 'gettimeofday(pp)i',
+  RELAY_CLOCK_CALLS_CLOCK_GETTIME: 'clock_gettime(ip)i',
+  RELAY_PATH_CALLS_STAT64: 'stat64(pp)i',
+  RELAY_PATH_CALLS_LSTAT64: 'lstat64(pp)i',
+  RELAY_PATH_CALLS_ACCESS: 'access(pi)i',
+  RELAY_PATH_CALLS_OPEN: 'open(pii)i',
+  RELAY_DIR_CALLS_OPENDIR: 'opendir(p)p',
+  RELAY_DIR_CALLS_READDIR: 'readdir(p)p',
+  RELAY_DIR_CALLS_REWINDDIR: 'rewinddir(p)v',
+  RELAY_DIR_CALLS_CLOSEDIR: 'closedir(p)i',
+  RELAY_DIR_CALLS_FDOPENDIR: 'fdopendir(i)p',
+  RELAY_FILE_CALLS_OPEN: 'open(pii)i',
+  RELAY_FILE_CALLS_READ: 'read(ipi)i',
+  RELAY_FILE_CALLS_LSEEK: 'lseek(iii)i',
+  RELAY_FILE_CALLS_FSTAT64: 'fstat64(ip)i',
+  RELAY_FILE_CALLS_CLOSE: 'close(i)i',
 };
 
 /** One row of the fate table (src/supervisor/native/syscalls.h says what each fate means). */

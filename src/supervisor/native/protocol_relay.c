@@ -256,7 +256,7 @@ static int relay_call(struct relay *r) {
     report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
     return 0;
   }
-  if (r->rc->dirent_size && is_sig(sig, n, "readdir(p)p") && answer_readdir(r, r->call + 1 + n, &result)) {
+  if (r->rc->dirent_size && is_sig(sig, n, RELAY_DIR_CALLS_READDIR) && answer_readdir(r, r->call + 1 + n, &result)) {
     unsigned char res[9] = {'p'};
     memcpy(res + 1, &result, 8);
     guest_put(r, res, 9);
@@ -273,7 +273,8 @@ static int relay_call(struct relay *r) {
     report(&r->run->reports, &r->out, result, 0, GRANT_NONE, t0, NULL);
     return 0;
   }
-  if (is_sig(sig, n, "closedir(p)i") || is_sig(sig, n, "rewinddir(p)v")) forget_stream(r, u64_at(r->call + 1 + n));
+  if (is_sig(sig, n, RELAY_DIR_CALLS_CLOSEDIR) || is_sig(sig, n, RELAY_DIR_CALLS_REWINDDIR))
+    forget_stream(r, u64_at(r->call + 1 + n));
   give_back_files(r, strchr(sig, '(') + 1, nkinds, r->call + 1 + n);
   const struct inline_sig *s = inline_sig(r->rc, sig, n);
   if (s && inline_fits(r, s)) {

@@ -238,7 +238,7 @@ int answer_file(struct relay *r, const char *sig, size_t n, const unsigned char 
   /* Words past the call's own (fstat64 has two, close one) are read from the call buffer and not used. */
   int64_t a1 = (int64_t)u64_at(words + 8), a2 = (int64_t)u64_at(words + 16);
   const int64_t SAFE = (1ll << 53) - 1; /* the controller's offsets are safe integers */
-  if (is_sig(sig, n, "read(ipi)i")) {
+  if (is_sig(sig, n, RELAY_FILE_CALLS_READ)) {
     if (a2 < 0 || (a1 == 0 && a2 > 0)) return 0;
     size_t want = (uint64_t)a2 < r->rc->max_io ? (size_t)a2 : (size_t)r->rc->max_io;
     ssize_t got = want ? pread(f->host, r->io, want, (off_t)f->pos) : 0;
@@ -255,7 +255,7 @@ int answer_file(struct relay *r, const char *sig, size_t n, const unsigned char 
     *result = got;
     return 1;
   }
-  if (is_sig(sig, n, "lseek(iii)i")) {
+  if (is_sig(sig, n, RELAY_FILE_CALLS_LSEEK)) {
     struct stat st;
     int64_t base;
     if (a1 > SAFE || a1 < -SAFE) return 0;
@@ -268,7 +268,7 @@ int answer_file(struct relay *r, const char *sig, size_t n, const unsigned char 
     *result = base + a1;
     return 1;
   }
-  if (is_sig(sig, n, "fstat64(ip)i")) {
+  if (is_sig(sig, n, RELAY_FILE_CALLS_FSTAT64)) {
     struct stat st, out;
     if (a1 == 0 || fstat(f->host, &st) < 0 || !S_ISREG(st.st_mode) || st.st_atim.tv_sec < 0 || st.st_mtim.tv_sec < 0 ||
         st.st_ctim.tv_sec < 0)
@@ -283,7 +283,7 @@ int answer_file(struct relay *r, const char *sig, size_t n, const unsigned char 
     *result = 0;
     return 1;
   }
-  if (is_sig(sig, n, "close(i)i")) {
+  if (is_sig(sig, n, RELAY_FILE_CALLS_CLOSE)) {
     forget_file(r, f->fd);
     *result = 0;
     return 1;

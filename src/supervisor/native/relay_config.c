@@ -62,17 +62,17 @@ static int bit_of(const struct sig_bit *table, size_t count, const char *sig, si
 }
 
 int clock_call_bit(const char *sig, size_t n) {
-  static const struct sig_bit CLOCK_SIGS[] = {{"time(p)i", CLOCK_CALL_TIME},
-                                              {"gettimeofday(pp)i", CLOCK_CALL_GETTIMEOFDAY},
-                                              {"clock_gettime(ip)i", CLOCK_CALL_CLOCK_GETTIME}};
+  static const struct sig_bit CLOCK_SIGS[] = {{RELAY_CLOCK_CALLS_TIME, CLOCK_CALL_TIME},
+                                              {RELAY_CLOCK_CALLS_GETTIMEOFDAY, CLOCK_CALL_GETTIMEOFDAY},
+                                              {RELAY_CLOCK_CALLS_CLOCK_GETTIME, CLOCK_CALL_CLOCK_GETTIME}};
   return bit_of(CLOCK_SIGS, sizeof CLOCK_SIGS / sizeof CLOCK_SIGS[0], sig, n);
 }
 
 int path_call_bit(const char *sig, size_t n) {
-  static const struct sig_bit PATH_SIGS[] = {{"stat64(pp)i", PATH_CALL_STAT64},
-                                             {"lstat64(pp)i", PATH_CALL_LSTAT64},
-                                             {"access(pi)i", PATH_CALL_ACCESS},
-                                             {"open(pii)i", PATH_CALL_OPEN}};
+  static const struct sig_bit PATH_SIGS[] = {{RELAY_PATH_CALLS_STAT64, PATH_CALL_STAT64},
+                                             {RELAY_PATH_CALLS_LSTAT64, PATH_CALL_LSTAT64},
+                                             {RELAY_PATH_CALLS_ACCESS, PATH_CALL_ACCESS},
+                                             {RELAY_PATH_CALLS_OPEN, PATH_CALL_OPEN}};
   return bit_of(PATH_SIGS, sizeof PATH_SIGS / sizeof PATH_SIGS[0], sig, n);
 }
 
