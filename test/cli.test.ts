@@ -211,6 +211,16 @@ describe('pypy-box CLI', () => {
     expect(ok.stdout).toBe('ok');
   });
 
+  it('refuses local answers asked for a sandboxed binary without walls (nothing could answer them)', async () => {
+    const r = await cli(['interact', '--no-walls', '--local-answers', GUEST, 'call getpid()i']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--local-answers: a sandboxed PyPy without walls has no supervisor to answer calls');
+    // Not asked for: the default, which a run without walls cannot have, is no error.
+    const quiet = await cli(['interact', '--no-walls', GUEST, 'call write(ipi)i 1 s:ok 2']);
+    expect(quiet.exitCode).toBe(0);
+    expect(quiet.stdout).toBe('ok');
+  });
+
   it('usage errors give exit code 2 and --help documents every option and the exit codes', async () => {
     expect((await cli(['interact', '--python'])).exitCode).toBe(2);
     expect((await cli(['interact', '--bogus-flag', GUEST])).exitCode).toBe(2);

@@ -49,7 +49,7 @@ const FLAG_OF: Record<string, string> = {
   'clock.fixed': '--clock',
   libPath: '--lib-path',
   unknownCalls: '--unknown-calls',
-  localAnswers: '--no-local-answers',
+  localAnswers: '--local-answers',
   tmpDir: '--tmp',
   traceFile: '--log',
   identityRange: '--uid-range',
@@ -340,10 +340,10 @@ function interactParser(yargs: Awaited<ReturnType<typeof loadYargs>>, args: stri
       requiresArg: true,
     })
     .option('local-answers', {
+      // No default here: said explicitly, it is passed on, and refused where nothing can answer.
       type: 'boolean',
-      default: true,
       describe:
-        "stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; sandboxed PyPy behind its walls: it answers the clock, stat/access of the library and of granted trees, failing opens, readdir and reads of read-only host files, and sends other paths along with their calls; --no-local-answers sends every call to the controller",
+        "on by default. Stock interpreters: the supervisor answers stat/open/access of the interpreter's own read-only files itself and reports them; sandboxed PyPy behind its walls: it answers the clock, stat/access of the library and of granted trees, failing opens, readdir and reads of read-only host files, and sends other paths along with their calls; --no-local-answers sends every call to the controller",
     })
     .option('unknown-calls', {
       choices: ['enosys', 'fail'] as const,
@@ -486,7 +486,7 @@ async function interact(args: string[], io: Io): Promise<number> {
             ...(opts.cgroup !== undefined ? { cgroup: opts.cgroup } : {}),
           },
     ...identityRangeOption(opts['uid-range'], opts['uid-lock']),
-    localAnswers: opts['local-answers'] === false ? false : undefined,
+    localAnswers: opts['local-answers'],
     guestStderr: io.stderr,
     unknownCalls: opts['unknown-calls'],
   };
