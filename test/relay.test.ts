@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import os from 'node:os';
 import { Controller, Policy, SandboxError, type CallRecord } from '../src/index.js';
+import { parseNote } from '../src/supervisor/notes.js';
 import { ROOT, runGuest } from './helpers.js';
 
 // A sandboxed PyPy behind its walls talks through the supervisor, which answers its clock calls
@@ -259,16 +260,56 @@ describe('the relay and hostile guest bytes', () => {
     expect(await ending(lines, true)).toEqual(await ending(lines, false));
   });
 
-  it('a guest that never sends the path the supervisor asked for is ended at the stall time', async () => {
-    const t0 = Date.now();
-    const r = await settle(
-      runGuest([`raw ${call('stat64(pp)i', [0x1000, 0x2000]).toString('hex')} -`, 'sleep 10000'], {
-        policy: policy(),
-        limits: { stallMs: 300 },
-      }),
-    );
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect((r as { guestStderr?: string }).guestStderr ?? (r as SandboxError).result.guestStderr).toContain('stalled');
+  it('a guest that never sends the path the supervisor asked for is ended at the stall time, as the controller ends one', async () => {
+    for (const localAnswers of [true, false]) {
+      const t0 = Date.now();
+      const r = await settle(
+        runGuest([`raw ${call('stat64(pp)i', [0x1000, 0x2000]).toString('hex')} -`, 'sleep 10000'], {
+          policy: policy(),
+          limits: { stallMs: 300 },
+          localAnswers,
+        }),
+      );
+      expect(Date.now() - t0).toBeLessThan(5000);
+      // An error of the run, never a guest that "exited 126" (the supervisor's own status).
+      expect(r).toBeInstanceOf(SandboxError);
+      const err = r as SandboxError;
+      expect(err.kind).toBe('protocol');
+      expect(err.message).toMatch(/guest stalled/);
+      expect(err.result.outcome).not.toBe('exited');
+      expect(err.result.exitCode).toBeNull();
+    }
+  });
+
+  it("reads the relay's stall note, and refuses a malformed one", () => {
+    expect(parseNote('stalled reply 300')).toEqual({ kind: 'stalled', part: 'reply', ms: 300 });
+    expect(parseNote('stalled answer 5000')).toEqual({ kind: 'stalled', part: 'answer', ms: 5000 });
+    for (const bad of ['stalled', 'stalled reply', 'stalled call 300', 'stalled reply -1', 'stalled answer 1 2'])
+      expect(() => parseNote(bad)).toThrow(/malformed note/);
+  });
+
+  it('a guest that never reads its answers is ended at the stall time with a protocol error', async () => {
+    // 1 MiB reads of /dev/zero asked for one after another, none of their answers read. The relay
+    // takes each next call once the answer before it is in the guest's pipe (which holds several
+    // MiB of the controller's spliced buffers); the controller alone refuses the second call sent
+    // before the first's answer was read. Either way the run ends soon, as a protocol error.
+    const lines = [
+      'call open(pii)i s:/dev/zero 0 0',
+      'loop 64',
+      `raw ${call('read(ipi)i', [3, 0x1000, 1 << 20]).toString('hex')} -`,
+      'end',
+      'sleep 10000',
+    ];
+    const errors: string[] = [];
+    for (const localAnswers of [true, false]) {
+      const t0 = Date.now();
+      const r = await settle(runGuest(lines, { policy: policy(), limits: { stallMs: 300 }, localAnswers }));
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(r).toBeInstanceOf(SandboxError);
+      expect((r as SandboxError).kind).toBe('protocol');
+      errors.push((r as SandboxError).message);
+    }
+    expect(errors[0]).toMatch(/guest stalled: it read none of its answer for 300 ms/);
   });
 
   it('a call that stops in the middle goes to the controller as it is, and no report can be forged after it', async () => {

@@ -214,7 +214,9 @@ export class Run {
     control.channel!.close();
     this.cleanup();
     const r = this.result();
-    settleOutcome(r, done, this.session.requestedExit, this.limits, control.killedByUs);
+    // A guest the supervisor ended (a stall it saw) was killed as the controller kills one.
+    const killed = control.killedByUs || this.account.endedGuest;
+    settleOutcome(r, done, this.session.requestedExit, this.limits, killed);
     control.ending ??= endingAfterGuest(done, owed, control.killedByUs, this.account, this.launch.supervised);
     const error = control.ending
       ? describeEnding(control.ending, this.result(), this.stdio.guestStderr, this.startedWhat())

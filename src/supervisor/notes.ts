@@ -14,7 +14,8 @@ export type Note =
   | { kind: 'start-failed'; reason: string; errno: number }
   | { kind: 'exit'; status: number }
   | { kind: 'refused'; call: string; errno: number; count: number; detail: string }
-  | { kind: 'refused-more'; count: number };
+  | { kind: 'refused-more'; count: number }
+  | { kind: 'stalled'; part: 'reply' | 'answer'; ms: number };
 
 /** Limits the supervisor enforces by ending the guest, as their notes name them. */
 const SUPERVISOR_LIMITS = LIMIT_NAMES;
@@ -87,6 +88,11 @@ const NOTE_FORMS: Record<(typeof NOTE)[keyof typeof NOTE], (rest: string) => Not
   [NOTE.refusedMore]: (rest) => {
     const n = count(rest);
     return Number.isSafeInteger(n) && n >= 1 ? { kind: 'refused-more', count: n } : null;
+  },
+  // A relayed guest that owed its reply or the reading of its answer past the stall time.
+  [NOTE.stalled]: (rest) => {
+    const m = /^(reply|answer) (\d{1,10})$/.exec(rest);
+    return m ? { kind: 'stalled', part: m[1] as 'reply' | 'answer', ms: Number(m[2]) } : null;
   },
   [NOTE.exit]: (rest) => {
     const status = /^\d{1,5}$/.test(rest) ? Number(rest) : NaN;

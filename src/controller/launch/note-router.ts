@@ -46,6 +46,8 @@ function routeNote(note: Note, to: NoteReaders): void {
     case 'wall-failed':
     case 'start-failed':
       return to.account.startFailed(note);
+    case 'stalled':
+      return to.account.guestStalled(note);
     case 'exit':
       return; // the transport's: it settles `told` (launch/spawn.ts)
     default: {

@@ -83,6 +83,8 @@ export function endingAfterGuest(
       error: new ProtocolError('truncated', `guest ended in the middle of ${owed.what}`, owed.bytes),
     };
   }
+  const stalled = account.stallError();
+  if (stalled) return { kind: 'protocol', error: stalled };
   const failed = account.startFailure();
   if (failed) return { kind: 'spawn', error: failed };
   // The supervisor tells the walls in force before the guest's program runs: without that note,

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { ProtocolError } from '../../protocol/errors.js';
 import type { Note } from '../../supervisor/notes.js';
 
 type StartFailure = Extract<Note, { kind: 'exec-failed' | 'wall-failed' | 'start-failed' }>;
@@ -16,6 +17,7 @@ function withErrnoName(text: string, errno: number): string {
 export class SupervisorAccount {
   readonly walls: string[] = [];
   private readonly failures = new Map<StartFailure['kind'], StartFailure>();
+  private stall: Extract<Note, { kind: 'stalled' }> | undefined;
 
   wallsInForce(note: Extract<Note, { kind: 'walls' }>): void {
     this.walls.push(...note.walls);
@@ -23,6 +25,24 @@ export class SupervisorAccount {
 
   startFailed(note: StartFailure): void {
     if (!this.failures.has(note.kind)) this.failures.set(note.kind, note);
+  }
+
+  /** The relay ended a guest that owed its part past the stall time (the first such note counts). */
+  guestStalled(note: Extract<Note, { kind: 'stalled' }>): void {
+    this.stall ??= note;
+  }
+
+  /** Whether the supervisor ended the guest itself (its exit status is then not the guest's). */
+  get endedGuest(): boolean {
+    return this.stall !== undefined;
+  }
+
+  /** The relay's stall as the controller's own stall check words it: a protocol error of the guest's. */
+  stallError(): ProtocolError | undefined {
+    const s = this.stall;
+    if (!s) return undefined;
+    const what = s.part === 'reply' ? 'sent none of its reply to the supervisor' : 'read none of its answer';
+    return new ProtocolError('stalled', `guest stalled: it ${what} for ${s.ms} ms (limits.stallMs)`);
   }
 
   /** Why the guest was not started, as the supervisor said: exec first, then a wall, then the start itself. */

@@ -103,6 +103,8 @@ export const NOTE = {
   refused: 'refused',
   /** refused-more COUNT: refusals of kinds past the supervisor's table, only counted. */
   refusedMore: 'refused-more',
+  /** stalled PART MS: a relayed guest owed PART (reply: the rest of a call; answer: reading its answer) for MS milliseconds, the stall time; the supervisor ended the run. */
+  stalled: 'stalled',
 } as const;
 
 /** Limits that end the guest (`limit NAME VALUE`). */
@@ -184,6 +186,7 @@ export const C_NAMES: Readonly<Record<string, number | string>> = {
   NOTE_EXIT: 'exit',
   NOTE_REFUSED: 'refused',
   NOTE_REFUSED_MORE: 'refused-more',
+  NOTE_STALLED: 'stalled',
   LIMIT_NAME_HEAP: 'heap',
   LIMIT_NAME_CPU: 'cpu',
   LIMIT_NAME_MEMORY: 'memory',

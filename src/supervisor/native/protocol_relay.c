@@ -291,7 +291,7 @@ static int relay_call(struct relay *r) {
         start_passthrough(r, bad, r->call_len + 8);
         return 0;
       case PATHS_STALLED:
-        protocol_fatal("the guest stalled: it sent none of its reply for the stall time (limits.stallMs)");
+        guest_stalled(r, 1);
     }
     int pbit = path_call_bit(sig, n) & (int)r->rc->path_calls, err, grant;
     char host[PATH_MAX + 1];

@@ -17,6 +17,7 @@
 
 #include "end.h"
 #include "local.h"
+#include "notes.h"
 #include "reports.h"
 #include "wire.h"
 #include "words.h"
@@ -115,8 +116,7 @@ void write_all(struct relay *r, int fd, const unsigned char *p, size_t n) {
     if (k < 0 && errno == EINTR) continue;
     if (k < 0 && errno == EAGAIN) {
       /* A guest reads each answer before its next call: one that stops reading is stalled. */
-      if (wait_for(r, fd, POLLOUT, r->rc->stall_ms) < 0)
-        protocol_fatal("the guest stalled: it read none of its answer for the stall time (limits.stallMs)");
+      if (wait_for(r, fd, POLLOUT, r->rc->stall_ms) < 0) guest_stalled(r, 0);
       continue;
     }
     return; /* the guest is gone (EPIPE): its end is reported from its exit */
@@ -162,7 +162,10 @@ int pass_reply(struct relay *r, uint64_t n) {
  */
 static uint64_t splice_to_guest(struct relay *r, uint64_t n) {
   while (n) {
-    ssize_t k = splice(0, NULL, r->to_guest.fd, NULL, n < MAX_SPLICE ? (size_t)n : MAX_SPLICE, SPLICE_F_MOVE);
+    /* Never a wait in the kernel (a pipe-to-pipe splice waits there whatever the descriptors'
+     * flags): every wait is wait_for's, bounded by the stall time and serving the strict filter. */
+    size_t want = n < MAX_SPLICE ? (size_t)n : MAX_SPLICE;
+    ssize_t k = splice(0, NULL, r->to_guest.fd, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (k > 0) {
       n -= (uint64_t)k;
       continue;
@@ -170,8 +173,12 @@ static uint64_t splice_to_guest(struct relay *r, uint64_t n) {
     if (k == 0) controller_gone();
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      if (wait_for(r, r->to_guest.fd, POLLOUT, r->rc->stall_ms) < 0)
-        protocol_fatal("the guest stalled: it read none of its answer for the stall time (limits.stallMs)");
+      /* Either the guest's pipe is full (a guest that reads none of it is stalled), or the rest of
+       * the controller's answer has not arrived yet: then wait for it (polling the guest's side,
+       * which has room, would spin), its end being controller_gone above. */
+      struct pollfd room = {r->to_guest.fd, POLLOUT, 0};
+      if (poll(&room, 1, 0) == 1 && room.revents == POLLOUT) (void)wait_for(r, 0, POLLIN, -1);
+      else if (wait_for(r, r->to_guest.fd, POLLOUT, r->rc->stall_ms) < 0) guest_stalled(r, 0);
       continue;
     }
     if (errno == EPIPE) { /* the guest is gone: the rest is read and dropped, its end told from its exit */
@@ -228,4 +235,10 @@ void start_passthrough(struct relay *r, const void *head, size_t n) {
   guest_put(r, r->from_controller.b + r->from_controller.pos, r->from_controller.len - r->from_controller.pos);
   guest_flush(r);
   r->from_controller.pos = r->from_controller.len = 0;
+}
+
+void guest_stalled(const struct relay *r, int in_reply) {
+  note(&r->run->notes, NOTE_STALLED " %s %llu\n", in_reply ? "reply" : "answer", (unsigned long long)r->rc->stall_ms);
+  protocol_fatal(in_reply ? "the guest stalled: it sent none of its reply for the stall time (limits.stallMs)"
+                          : "the guest stalled: it read none of its answer for the stall time (limits.stallMs)");
 }

@@ -101,6 +101,13 @@ int fill(struct relay *r, struct inbuf *in);
 int take_within(struct relay *r, struct inbuf *in, void *dst, size_t n, size_t *got, int patience_ms);
 int take(struct relay *r, struct inbuf *in, void *dst, size_t n, size_t *got);
 void write_all(struct relay *r, int fd, const unsigned char *p, size_t n);
+
+/*
+ * The guest owed its reply (the rest of a call the relay reads) or the reading of its answer past
+ * the stall time: the controller is told with a note (it makes the run's error of it, as of its own
+ * stall check), and the run ends.
+ */
+__attribute__((noreturn)) void guest_stalled(const struct relay *r, int in_reply);
 void guest_flush(struct relay *r);
 void guest_put(struct relay *r, const void *p, size_t n);
 void from_controller(struct relay *r, void *dst, size_t n);
