@@ -4,7 +4,7 @@
 //
 //   node examples/graceful-host.mjs [ready-file]   then send SIGINT or SIGTERM
 import fs from 'node:fs';
-import { Controller, SandboxError } from '../dist/src/index.js';
+import { Controller, SandboxError } from 'pypy-box';
 
 const abort = new AbortController();
 let stopping;

@@ -42,7 +42,7 @@ export class SupervisorAccount {
     const s = this.stall;
     if (!s) return undefined;
     const what = s.part === 'reply' ? 'sent none of its reply to the supervisor' : 'read none of its answer';
-    return new ProtocolError('stalled', `guest stalled: it ${what} for ${s.ms} ms (limits.stallMs)`);
+    return new ProtocolError('stalled', `guest stalled: it ${what} for ${s.ms} ms (the stall time)`);
   }
 
   /** Why the guest was not started, as the supervisor said: exec first, then a wall, then the start itself. */

@@ -103,7 +103,7 @@ export const NOTE = {
   refused: 'refused',
   /** refused-more COUNT: refusals of kinds past the supervisor's table, only counted. */
   refusedMore: 'refused-more',
-  /** stalled PART MS: a relayed guest owed PART (reply: the rest of a call; answer: reading its answer) for MS milliseconds, the stall time; the supervisor ended the run. */
+  /** stalled PART MS: a relayed guest owed PART (reply: the path the relay asked it for; answer: reading its answer) for MS milliseconds, the stall time; the supervisor ended the run. */
   stalled: 'stalled',
 } as const;
 

@@ -57,7 +57,7 @@
 #define NOTE_EXIT "exit" /* exit STATUS: the guest's wait status */
 #define NOTE_REFUSED "refused" /* refused NAME ERRNO COUNT DETAIL: a call the sandbox forbids, refused (the repeats of a kind come again at the end) */
 #define NOTE_REFUSED_MORE "refused-more" /* refused-more COUNT: refusals of kinds past the supervisor's table, only counted */
-#define NOTE_STALLED "stalled" /* stalled PART MS: a relayed guest owed PART (reply: the rest of a call; answer: reading its answer) for MS milliseconds, the stall time; the supervisor ended the run */
+#define NOTE_STALLED "stalled" /* stalled PART MS: a relayed guest owed PART (reply: the path the relay asked it for; answer: reading its answer) for MS milliseconds, the stall time; the supervisor ended the run */
 #define LIMIT_NAME_HEAP "heap"
 #define LIMIT_NAME_CPU "cpu"
 #define LIMIT_NAME_MEMORY "memory"

@@ -131,6 +131,11 @@ void protocol_fatal(const char *what) {
   end_with(126);
 }
 
+void guest_broke(const struct notes *notes, const char *what) {
+  if (notes->fd < 0) fprintf(stderr, "pypy-box-supervisor: protocol error: %s\n", what);
+  end_with(126);
+}
+
 void word_fatal(const char *what, const char *word) {
   char shown[65];
   size_t n = 0;

@@ -43,6 +43,11 @@ void end_at_exit(void);
 __attribute__((noreturn)) void fatal(const char *what);
 /* The controller broke the protocol (status 126). */
 __attribute__((noreturn)) void protocol_fatal(const char *what);
+/*
+ * The guest broke the protocol, and a note has told the controller (status 126): nothing more is
+ * written to stderr, which the guest shares (its own stderr is its own). Without notes, `what` is.
+ */
+__attribute__((noreturn)) void guest_broke(const struct notes *notes, const char *what);
 /* A protocol error about one word of a message: shown cut short and printable (it came from outside). */
 __attribute__((noreturn)) void word_fatal(const char *what, const char *word);
 /* A message refused by read_words (words.h). */
