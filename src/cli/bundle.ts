@@ -59,7 +59,8 @@ function commandOf(argv: string[]): string {
 
 /**
  * Where the cache lives, in the user's cache directory (none if there is no home): one file per
- * bundle and command, replaced when the bundle or Node changes (the key), so old ones do not pile up.
+ * bundle and command, replaced when the bundle or Node changes (the key). Each installed copy of
+ * the package has its own files: at most MAX_CACHES are kept (pruneCaches).
  */
 function cacheFile(name: string, key: string): { path: string; key: string } | undefined {
   try {
@@ -83,7 +84,10 @@ function readCache(file: string, key: string): Buffer | undefined {
     if (!st.isFile() || !trustedOwner(st.uid) || (st.mode & 0o022) !== 0) return undefined;
     const data = fs.readFileSync(fd);
     const head = Buffer.from(`${key}\n`);
-    return data.subarray(0, head.length).equals(head) ? data.subarray(head.length) : undefined;
+    if (!data.subarray(0, head.length).equals(head)) return undefined;
+    // In use: its time says so (at most once a day), so that pruning keeps it.
+    if (Date.now() - st.mtimeMs > DAY_MS) touch(fd);
+    return data.subarray(head.length);
   } catch {
     return undefined;
   } finally {
@@ -103,6 +107,42 @@ function writeCache(file: string, key: string, script: vm.Script): void {
     fs.renameSync(tmp, file);
   } catch {
     removeQuietly(tmp); // a read-only home only costs the compilation next time
+    return;
+  }
+  pruneCaches(path.dirname(file), path.basename(file));
+}
+
+/** Cache files kept: a few installed copies' commands (each file 0.3-1 MB). */
+const MAX_CACHES = 8;
+const DAY_MS = 24 * 3600 * 1000;
+const CACHE_NAME = /^cli-[0-9a-f]{8}\.v8$/;
+
+function touch(fd: number): void {
+  try {
+    const now = new Date();
+    fs.futimesSync(fd, now, now);
+  } catch {
+    // a read-only cache only loses its place when others are written
+  }
+}
+
+/**
+ * Removes the least recently used cache files past MAX_CACHES (by their time, which a read
+ * refreshes daily): copies of the package removed or replaced leave theirs behind otherwise. Only
+ * the user's own regular files of the cache's name form are considered; `kept` (just written) stays.
+ */
+function pruneCaches(dir: string, kept: string): void {
+  try {
+    const files: { name: string; mtimeMs: number }[] = [];
+    for (const name of fs.readdirSync(dir)) {
+      if (name === kept || !CACHE_NAME.test(name)) continue;
+      const st = fs.lstatSync(path.join(dir, name));
+      if (st.isFile() && st.uid === process.getuid?.()) files.push({ name, mtimeMs: st.mtimeMs });
+    }
+    files.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    for (const f of files.slice(MAX_CACHES - 1)) removeQuietly(path.join(dir, f.name));
+  } catch {
+    // pruning is housekeeping: a directory that cannot be listed keeps its files
   }
 }
 
