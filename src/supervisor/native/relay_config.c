@@ -76,13 +76,13 @@ int path_call_bit(const char *sig, size_t n) {
   return bit_of(PATH_SIGS, sizeof PATH_SIGS / sizeof PATH_SIGS[0], sig, n);
 }
 
-/* SIG,SIG...: each one of `bit_of`'s, into *bits. */
-static int calls_option(unsigned *bits, const char *list, int (*bit_of)(const char *sig, size_t n)) {
+/* SIG,SIG...: each one's bit by `group_bit` (clock_call_bit, path_call_bit), into *bits. */
+static int calls_option(unsigned *bits, const char *list, int (*group_bit)(const char *sig, size_t n)) {
   const char *s = list;
   while (*s) {
     const char *e = strchr(s, ',');
     size_t n = e ? (size_t)(e - s) : strlen(s);
-    int bit = bit_of(s, n);
+    int bit = group_bit(s, n);
     if (!bit) return -1;
     *bits |= (unsigned)bit;
     s += n;
