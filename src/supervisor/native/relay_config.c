@@ -111,12 +111,11 @@ int relay_option(struct relay_config *rc, int argc, char **argv, int *k) {
   } else if (strcmp(a, "--clock") == 0) {
     const char *colon = strchr(v, ':');
     char offset[32];
-    int64_t start;
     if (!colon || (size_t)(colon - v) >= sizeof offset) return -1;
     memcpy(offset, v, (size_t)(colon - v));
     offset[colon - v] = 0;
-    if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_i64(colon + 1, &start) < 0 || start < 0) return -1;
-    rc->mono_start_ns = (uint64_t)start;
+    if (parse_i64(offset, &rc->real_offset_ns) < 0 || parse_uint(colon + 1, INT64_MAX, &rc->mono_start_ns) < 0)
+      return -1;
   } else if (strcmp(a, "--stall-ms") == 0) {
     uint64_t ms;
     if (parse_uint(v, INT32_MAX, &ms) < 0) return -1;
