@@ -36,6 +36,12 @@ function load() {
   const spec = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
   for (const [name, c] of entries(spec.commands))
     if (typeof c.byte !== 'string' || c.byte.length !== 1) throw new Error(`contract: command ${name} needs one byte`);
+  const frameBytes = entries(spec.server.frames).map(([, f]) => f.byte);
+  if (
+    !frameBytes.every((b) => typeof b === 'string' && b.length === 1) ||
+    new Set(frameBytes).size !== frameBytes.length
+  )
+    throw new Error('contract: server frames need one distinct byte each');
   for (const [name, g] of entries(spec.report.grants))
     if (!Number.isInteger(g.code) || g.code >= 0 || g.code < -16)
       throw new Error(`contract: grant ${name} needs a small negative code`);
@@ -103,6 +109,7 @@ export function contractValues(spec = load()) {
   values.REPORT_MARKER = spec.report.marker;
   for (const [name, g] of entries(spec.report.grants)) values[`GRANT_${upper(name)}`] = g.code;
   for (const [name, l] of entries(spec.limits)) values[upper(name)] = l.value;
+  for (const [name, f] of entries(spec.server.frames)) values[`FRAME_${upper(name)}`] = f.byte.charCodeAt(0);
   for (const [name, doc] of entries(spec.notes.keywords)) values[`NOTE_${upper(name)}`] = keywordOf(doc);
   for (const n of spec.notes.limitNames) values[`LIMIT_NAME_${upper(n)}`] = n;
   for (const n of spec.notes.reachedNames) values[`REACHED_NAME_${upper(n)}`] = n;
@@ -139,6 +146,9 @@ function cHeader(spec) {
     for (const [group, calls] of entries(spec.relay))
       for (const [name, sig] of entries(calls)) out.push(`#define RELAY_${upper(group)}_${upper(name)} "${sig}"`);
   }
+  out.push('', "/* The command server's frames: a byte, a u32 little-endian length, that many bytes. */");
+  for (const [name, f] of entries(spec.server.frames))
+    out.push(`#define FRAME_${upper(name)} ${cChar(f.byte)} /* ${f.doc} */`);
   const values = contractValues(spec);
   const numbers = Object.keys(values).filter((k) => typeof values[k] === 'number');
   const strings = Object.keys(values).filter((k) => typeof values[k] === 'string');
@@ -205,6 +215,11 @@ function tsModule(spec) {
     }
     out.push('} as const;');
   }
+  out.push('', "/** The command server's frames: a byte, a u32 little-endian length, that many bytes. */");
+  out.push('export const FRAME = {');
+  for (const [name, f] of entries(spec.server.frames))
+    out.push(`  /** ${f.doc}. */`, `  ${name}: 0x${f.byte.charCodeAt(0).toString(16)}, // '${f.byte}'`);
+  out.push('} as const;');
   const values = contractValues(spec);
   out.push(
     '',

@@ -141,6 +141,36 @@ export const RELAY = {
   },
 } as const;
 
+/** The command server's frames: a byte, a u32 little-endian length, that many bytes. */
+export const FRAME = {
+  /** client: the invocation (NUL-terminated words: cwd, umask, tty bits, rows, columns, argc, the arguments, then the environment). */
+  request: 0x51, // 'Q'
+  /** client: bytes read from its standard input. */
+  input: 0x49, // 'I'
+  /** client: its standard input ended. */
+  inputEnd: 0x44, // 'D'
+  /** client: a signal it received (u8 number), for the run to take as its own. */
+  signal: 0x53, // 'S'
+  /** client: its terminal's new size (u16 rows, u16 columns). */
+  resize: 0x57, // 'W'
+  /** client: writing to its descriptor (u8: 1 or 2) failed (EPIPE). */
+  outputClosed: 0x43, // 'C'
+  /** worker: bytes for the client's standard output. */
+  stdout: 0x4f, // 'O'
+  /** worker: bytes for the client's standard error. */
+  stderr: 0x45, // 'E'
+  /** worker: echo for the terminal on the client's standard input. */
+  echo: 0x54, // 'T'
+  /** worker: read standard input (again). */
+  wantInput: 0x4e, // 'N'
+  /** worker: stop reading standard input until asked again (its buffer is full). */
+  holdInput: 0x48, // 'H'
+  /** worker: the terminal on standard input raw (u8 1) or as it was (u8 0). */
+  raw: 0x52, // 'R'
+  /** worker or server: the command ended (u8 code, u8 signal number or 0). */
+  exit: 0x58, // 'X'
+} as const;
+
 /** Every value above by its name in the C header, for test/contract.test.ts. */
 export const C_NAMES: Readonly<Record<string, number | string>> = {
   CMD_READ: 82,
@@ -176,6 +206,19 @@ export const C_NAMES: Readonly<Record<string, number | string>> = {
   REPORT_DELAY_MS: 10,
   MAX_ABSENT: 64,
   MAX_REFUSAL_KINDS: 32,
+  FRAME_REQUEST: 81,
+  FRAME_INPUT: 73,
+  FRAME_INPUT_END: 68,
+  FRAME_SIGNAL: 83,
+  FRAME_RESIZE: 87,
+  FRAME_OUTPUT_CLOSED: 67,
+  FRAME_STDOUT: 79,
+  FRAME_STDERR: 69,
+  FRAME_ECHO: 84,
+  FRAME_WANT_INPUT: 78,
+  FRAME_HOLD_INPUT: 72,
+  FRAME_RAW: 82,
+  FRAME_EXIT: 88,
   NOTE_WALLS: 'walls',
   NOTE_WALLS_PLUS: 'walls+',
   NOTE_LIMIT: 'limit',

@@ -83,7 +83,22 @@
 #define RELAY_FILE_CALLS_FSTAT64 "fstat64(ip)i"
 #define RELAY_FILE_CALLS_CLOSE "close(i)i"
 
+/* The command server's frames: a byte, a u32 little-endian length, that many bytes. */
+#define FRAME_REQUEST 'Q' /* client: the invocation (NUL-terminated words: cwd, umask, tty bits, rows, columns, argc, the arguments, then the environment) */
+#define FRAME_INPUT 'I' /* client: bytes read from its standard input */
+#define FRAME_INPUT_END 'D' /* client: its standard input ended */
+#define FRAME_SIGNAL 'S' /* client: a signal it received (u8 number), for the run to take as its own */
+#define FRAME_RESIZE 'W' /* client: its terminal's new size (u16 rows, u16 columns) */
+#define FRAME_OUTPUT_CLOSED 'C' /* client: writing to its descriptor (u8: 1 or 2) failed (EPIPE) */
+#define FRAME_STDOUT 'O' /* worker: bytes for the client's standard output */
+#define FRAME_STDERR 'E' /* worker: bytes for the client's standard error */
+#define FRAME_ECHO 'T' /* worker: echo for the terminal on the client's standard input */
+#define FRAME_WANT_INPUT 'N' /* worker: read standard input (again) */
+#define FRAME_HOLD_INPUT 'H' /* worker: stop reading standard input until asked again (its buffer is full) */
+#define FRAME_RAW 'R' /* worker: the terminal on standard input raw (u8 1) or as it was (u8 0) */
+#define FRAME_EXIT 'X' /* worker or server: the command ended (u8 code, u8 signal number or 0) */
+
 /* Every value above, for test/contract.test.ts to compare with the TypeScript module. */
-#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RELAY_HOST_FILE) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS) X(MAX_ABSENT) X(MAX_REFUSAL_KINDS)
+#define CONTRACT_NUMBERS(X) X(CMD_READ) X(CMD_STRING) X(CMD_WRITE) X(CMD_ERRNO) X(CMD_VIRTUAL) X(CMD_LISTING) X(CMD_RELAY_HOST_FILE) X(CMD_RESULT) X(CMD_OPEN_HOST) X(CMD_SEALED_COPY) X(CMD_CONTINUE) X(STATUS_OK) X(STATUS_FAULT) X(REPORT_MARKER) X(GRANT_NONE) X(GRANT_MISSING_NAME) X(GRANT_REPEATED_ANSWER) X(GRANT_OWN_TREE) X(VIRTUAL_FD_BASE) X(MAX_CHUNK) X(MAX_LISTING) X(MAX_FRAME) X(MAX_ERRNO) X(MAX_GRANTS) X(MAX_LINKS) X(MAX_DIRS) X(MAX_NAMES) X(MAX_HOST_DEVS) X(NOTE_FD) X(MAX_NOTES_BYTES) X(REPORT_DELAY_MS) X(MAX_ABSENT) X(MAX_REFUSAL_KINDS) X(FRAME_REQUEST) X(FRAME_INPUT) X(FRAME_INPUT_END) X(FRAME_SIGNAL) X(FRAME_RESIZE) X(FRAME_OUTPUT_CLOSED) X(FRAME_STDOUT) X(FRAME_STDERR) X(FRAME_ECHO) X(FRAME_WANT_INPUT) X(FRAME_HOLD_INPUT) X(FRAME_RAW) X(FRAME_EXIT)
 #define CONTRACT_STRINGS(X) X(NOTE_WALLS) X(NOTE_WALLS_PLUS) X(NOTE_LIMIT) X(NOTE_REACHED) X(NOTE_EXEC_FAILED) X(NOTE_WALL_FAILED) X(NOTE_START_FAILED) X(NOTE_EXIT) X(NOTE_REFUSED) X(NOTE_REFUSED_MORE) X(NOTE_STALLED) X(LIMIT_NAME_HEAP) X(LIMIT_NAME_CPU) X(LIMIT_NAME_MEMORY) X(REACHED_NAME_OPEN_FILES) X(REACHED_NAME_TASKS) X(RELAY_CLOCK_CALLS_TIME) X(RELAY_CLOCK_CALLS_GETTIMEOFDAY) X(RELAY_CLOCK_CALLS_CLOCK_GETTIME) X(RELAY_PATH_CALLS_STAT64) X(RELAY_PATH_CALLS_LSTAT64) X(RELAY_PATH_CALLS_ACCESS) X(RELAY_PATH_CALLS_OPEN) X(RELAY_DIR_CALLS_OPENDIR) X(RELAY_DIR_CALLS_READDIR) X(RELAY_DIR_CALLS_REWINDDIR) X(RELAY_DIR_CALLS_CLOSEDIR) X(RELAY_DIR_CALLS_FDOPENDIR) X(RELAY_FILE_CALLS_OPEN) X(RELAY_FILE_CALLS_READ) X(RELAY_FILE_CALLS_LSEEK) X(RELAY_FILE_CALLS_FSTAT64) X(RELAY_FILE_CALLS_CLOSE)
 #endif
