@@ -20,6 +20,9 @@ const native = path.join(root, 'src/supervisor/native');
 const sanitize = process.argv.includes('--sanitize');
 const outDir = path.join(root, sanitize ? 'build/native-asan' : 'build/native');
 const out = path.join(outDir, 'pypy-box-supervisor');
+/** The command's native client (src/server/native): the `bin` script runs it when it is built. */
+const clientSources = path.join(root, 'src/server/native');
+const client = path.join(outDir, 'pypy-box-client');
 const wall = path.join(outDir, 'libpypybox-wall.so');
 const cc = process.env.CC || 'cc';
 /** Run by npm as the install script: a failed build warns (unless PYPY_BOX_REQUIRE_NATIVE); asked for by hand, it fails. */
@@ -67,6 +70,18 @@ function buildSanitizedSupervisor() {
   });
 }
 
+/** The client, with the sanitizers too in that build (its frame reader takes the worker's bytes). */
+function buildClient() {
+  const units = fs
+    .readdirSync(clientSources)
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => path.join(clientSources, f));
+  execFileSync(cc, [...(sanitize ? SANITIZERS : ['-O2']), ...WARNINGS, '-o', client, ...units], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
 function buildWall() {
   execFileSync(cc, ['-O2', ...WARNINGS, '-shared', '-fPIC', '-o', wall, ...sources(WALL_UNITS)], {
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -78,7 +93,10 @@ try {
   if (sanitize) buildSanitizedSupervisor();
   else buildSupervisor();
   buildWall();
-  console.log(`pypy-box: built ${path.relative(root, out)} and ${path.relative(root, wall)}`);
+  buildClient();
+  console.log(
+    `pypy-box: built ${path.relative(root, out)}, ${path.relative(root, wall)} and ${path.relative(root, client)}`,
+  );
 } catch (err) {
   if (sanitize) {
     // Asked for explicitly (CI): no silent fallback.

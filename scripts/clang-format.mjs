@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs clang-format over the project's C sources: the native supervisor, the C test guests and the
+// Runs clang-format over the project's C sources: the native supervisor and client, the C test guests and the
 // bench's programs. The files scripts/gen-contract.mjs writes are left out (their layout is the
 // generator's, and the contract test compares them byte for byte with its output).
 //
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { C_HEADER, C_TABLE } from './gen-contract.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FOLDERS = ['src/supervisor/native', 'test/guest', 'bench'];
+const FOLDERS = ['src/supervisor/native', 'src/server/native', 'test/guest', 'bench'];
 const generated = new Set([C_HEADER, C_TABLE]);
 
 const sources = FOLDERS.flatMap((folder) =>

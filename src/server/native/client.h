@@ -1,0 +1,36 @@
+/*
+ * The `pypy-box` command's native client: hands an `interact` run to a warm worker of the command
+ * server (src/server/server.ts) and relays its terminal, or executes the command in Node when there
+ * is no server to use. docs/server.md tells the whole design.
+ */
+#ifndef PYPY_BOX_CLIENT_H
+#define PYPY_BOX_CLIENT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the server of this context listens, and the package it runs from. */
+struct server_place {
+  char socket[108]; /* sun_path */
+  char dir[4096];   /* the per-user directory holding the sockets (mode 0700, ours) */
+  char entry[4096]; /* dist/controller/pypy-box.cjs of this package */
+  char node[4096];  /* the node the command runs on (the first on PATH) */
+};
+
+/* Fills place for this process's context; 0, or -1 when no server may be used (then cold). */
+int find_server_place(struct server_place *place);
+
+/* Connects to the server's socket: the descriptor, or -1 (none listening). */
+int connect_server(const struct server_place *place);
+
+/* Starts a server for this context in the background (detached, its own session). */
+void start_server(const struct server_place *place);
+
+/* Runs the invocation through the worker on fd; returns the exit code (or raises the signal). */
+int relay_invocation(int fd, int argc, char **argv);
+
+/* The terminal on standard input raw for the run (as Node's setRawMode), or as it was. */
+void terminal_raw(int on);
+
+/* Writes all of buf to fd (retrying short writes and EINTR): 0, or -1 with errno. */
+int write_all(int fd, const void *buf, size_t len);
+#endif
