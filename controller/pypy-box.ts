@@ -19,5 +19,5 @@ if (ABOUT_WORDS.has(argv[0])) {
 } else if (!runBundle(new URL('./pypy-box.bundle.cjs', import.meta.url), argv)) {
   // The command line bundled into one file (scripts/bundle-cli.mjs) starts in about half the
   // time of its hundred-odd modules; a checkout built by tsc alone runs the modules.
-  void import('../src/cli/run.js').then(({ runCli }) => runCli(argv));
+  void import('../src/cli/start.js').then(({ start }) => start(argv));
 }

@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = path.join(root, 'dist/controller/pypy-box.bundle.cjs');
 await build({
   stdin: {
-    contents: "import { runCli } from './run.js';\nrunCli(process.argv.slice(2));\n",
+    contents: "import { start } from './start.js';\nstart(process.argv.slice(2));\n",
     resolveDir: path.join(root, 'dist/src/cli'),
     sourcefile: 'pypy-box-bundle.js',
   },
@@ -43,11 +43,15 @@ await build({
   target: 'node20',
   outfile: entry,
   // Without a bundle (a checkout built by tsc alone) the entry imports the modules themselves.
-  external: ['../src/cli/run.js'],
+  external: ['../src/cli/start.js'],
   // The entry's own URL, from which it finds the bundle and package.json.
   banner: { js: 'const __pypyBoxEntryUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__pypyBoxEntryUrl' },
   logLevel: 'warning',
 });
 fs.chmodSync(entry, 0o755);
+// The package's `bin`: a script that runs the native client, or this entry when it is not built.
+const bin = path.join(root, 'dist/controller/pypy-box');
+fs.copyFileSync(path.join(root, 'controller/pypy-box.sh'), bin);
+fs.chmodSync(bin, 0o755);
 fs.chmodSync(path.join(root, 'dist/controller/pypy-box.js'), 0o755);

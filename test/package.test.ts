@@ -17,6 +17,22 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
+/** Command servers started from the installed package (their sockets under work). */
+function serversOf(work: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
+        return argv.includes('--server') && argv.some((a) => a.startsWith(work));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 const README_EXAMPLE = /<!-- example: examples\/library.mjs -->\n```js\n([\s\S]*?)```/;
 
 it('examples/library.mjs is the README library example', () => {
@@ -30,14 +46,22 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   let pkg: string;
   let tarball: string;
 
+  // Command servers the installed command starts keep their sockets here (ended in afterAll).
   const run = (cmd: string, args: string[], extra: Record<string, string> = {}) =>
-    execa(cmd, args, { cwd: project, env: userEnv(extra), extendEnv: false, reject: false, all: true });
+    execa(cmd, args, {
+      cwd: project,
+      env: userEnv({ XDG_RUNTIME_DIR: path.join(work, 'runtime'), ...extra }),
+      extendEnv: false,
+      reject: false,
+      all: true,
+    });
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-package-'));
     project = path.join(work, 'project');
     pkg = path.join(project, 'node_modules/pypy-box');
     fs.mkdirSync(project);
+    fs.mkdirSync(path.join(work, 'runtime'), { mode: 0o700 });
     // dist is already built by the global setup; the tarball holds what `files` names.
     const pack = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
       cwd: ROOT,
@@ -54,7 +78,9 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   }, 240_000);
 
   afterAll(() => {
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    if (!work) return;
+    for (const pid of serversOf(work)) process.kill(pid, 'SIGTERM');
+    fs.rmSync(work, { recursive: true, force: true });
   });
 
   it('ships what it needs and nothing of the checkout', async () => {
@@ -75,6 +101,8 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
       'dist/src/index.js',
       'dist/src/index.d.ts',
       'dist/controller/pypy-box.cjs',
+      'dist/controller/pypy-box',
+      'src/server/native/client.c',
     ]) {
       expect(files).toContain(f);
     }
@@ -86,6 +114,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
   it('builds the native supervisor and its wall library at install', () => {
     expect(fs.existsSync(path.join(pkg, 'build/native/pypy-box-supervisor'))).toBe(true);
     expect(fs.existsSync(path.join(pkg, 'build/native/libpypybox-wall.so'))).toBe(true);
+    expect(fs.existsSync(path.join(pkg, 'build/native/pypy-box-client'))).toBe(true);
   });
 
   it('runs the README library example', async () => {
@@ -117,6 +146,13 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     const help = await run('npx', ['--no-install', 'pypy-box', '--help']);
     expect(help.exitCode, help.all).toBe(0);
     expect(help.stdout).toContain('interact');
+    // The first run started a command server; the next ones are its workers'.
+    const served = await run('npx', ['--no-install', 'pypy-box', 'interact', '-c', 'print(6*7)'], {
+      PYPY_BOX_SERVER: 'wait',
+    });
+    expect(served.exitCode, served.all).toBe(0);
+    expect(served.stdout).toBe('42');
+    expect(serversOf(work)).toHaveLength(1);
   });
 
   it('without a C compiler: the install goes on with a warning, or fails under PYPY_BOX_REQUIRE_NATIVE=1; npx pypy-box-build-native builds it', async () => {
@@ -141,7 +177,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     const build = await run('npx', ['--no-install', 'pypy-box-build-native']);
     expect(build.exitCode, build.all).toBe(0);
     expect(build.stdout).toContain(
-      'pypy-box: built build/native/pypy-box-supervisor and build/native/libpypybox-wall.so',
+      'pypy-box: built build/native/pypy-box-supervisor, build/native/libpypybox-wall.so and build/native/pypy-box-client',
     );
     const again = await run('npx', ['--no-install', 'pypy-box', 'interact', '-c', 'print(6*7)']);
     expect(again.exitCode, again.all).toBe(0);

@@ -54,6 +54,7 @@ export function runBundle(url: URL, argv: string[]): boolean {
 }
 
 function commandOf(argv: string[]): string {
+  if (argv[0] === '--server-worker') return 'interact'; // a command server's worker runs interact
   return ['interact', 'check', 'trace'].includes(argv[0] ?? '') ? argv[0]! : 'other';
 }
 

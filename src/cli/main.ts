@@ -20,6 +20,17 @@ const loadPolicy = async () => ({
 });
 const loadCapabilities = () => import('./capabilities.js');
 
+/** A command server's worker (src/server/worker.ts) loads what `interact` needs before its run is known. */
+export async function prewarm(): Promise<void> {
+  await Promise.all([
+    loadYargs(),
+    loadController(),
+    loadPolicy(),
+    import('../guest/profile.js'),
+    import('../trace/format.js'),
+  ]);
+}
+
 class UsageError extends Error {}
 /** A bad policy file (PolicySpecError, told by its name: its module is only loaded when a policy is). */
 const isPolicySpecError = (err: unknown): err is Error => err instanceof Error && err.name === 'PolicySpecError';

@@ -1,0 +1,184 @@
+/**
+ * The command server: keeps warm workers (src/server/worker.ts) and hands each client that
+ * connects to a free one, starting another when all are busy. It listens on the socket the client named (its
+ * context's, src/server/native/place.c), in a directory only its user can enter, and ends when it
+ * has been idle for a while, or when its socket is removed or taken over.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { FRAME } from '../supervisor/contract/contract.js';
+import { frame } from './frames.js';
+
+/** Idle this long (no run going, none asked for), the server ends; PYPY_BOX_SERVER_IDLE_MS sets it. */
+const IDLE_MS = 15 * 60_000;
+/** How often the server checks that its socket is still its own. */
+const CHECK_MS = 10_000;
+/** Workers that end before being ready, in a row, after which the server gives up. */
+const MAX_FAILED_STARTS = 3;
+/** Runs at once (a worker each); more clients wait for one to be free. */
+const MAX_WORKERS = 4;
+/** A worker is retired after this many runs (what a long life might gather, it does not keep). */
+const MAX_RUNS = 200;
+
+export async function serve(socketPath: string): Promise<void> {
+  const idleMs = Number(process.env.PYPY_BOX_SERVER_IDLE_MS) || IDLE_MS;
+  const server = net.createServer({ pauseOnConnect: true });
+  if (!(await listen(server, socketPath))) process.exit(0);
+  const inode = fs.statSync(socketPath).ino;
+  const entry = identity(process.argv[1]!);
+  const pool = new WorkerPool(() => {
+    server.close();
+    if (ownsSocket(socketPath, inode)) fs.rmSync(socketPath, { force: true });
+    process.exit(0);
+  }, idleMs);
+  server.on('connection', (client) => pool.take(client));
+  // A socket removed or taken over, or the package rebuilt, reinstalled or removed: the next
+  // client starts a server of the new one.
+  setInterval(() => {
+    if (!ownsSocket(socketPath, inode) || identity(process.argv[1]!) !== entry) pool.shutDown();
+  }, CHECK_MS).unref();
+  process.on('SIGTERM', () => pool.shutDown());
+  process.on('SIGINT', () => pool.shutDown());
+}
+
+interface Worker {
+  child: ChildProcess;
+  /** The client it runs for, if any. */
+  client?: net.Socket;
+  ready: boolean;
+  runs: number;
+}
+
+/** The workers, the clients waiting for one, and the server's idle time. */
+class WorkerPool {
+  private readonly workers = new Set<Worker>();
+  private readonly waiting: net.Socket[] = [];
+  private failedStarts = 0;
+  private idle: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly end: () => void,
+    private readonly idleMs: number,
+  ) {
+    this.startWorker();
+    this.armIdle();
+  }
+
+  take(client: net.Socket): void {
+    clearTimeout(this.idle);
+    client.on('error', () => undefined);
+    client.once('close', () => {
+      const i = this.waiting.indexOf(client);
+      if (i >= 0) this.waiting.splice(i, 1);
+      this.armIdle();
+    });
+    this.waiting.push(client);
+    this.dispatch();
+  }
+
+  /** The server ends; its workers end with it when their runs have (their IPC channel closes). */
+  shutDown(): void {
+    for (const c of this.waiting) c.destroy();
+    this.end();
+  }
+
+  private dispatch(): void {
+    for (const w of this.workers) {
+      if (this.waiting.length === 0) return;
+      if (w.ready && !w.client) this.hand(w, this.waiting.shift()!);
+    }
+    const starting = [...this.workers].some((w) => !w.ready);
+    if (this.waiting.length > 0 && !starting && this.workers.size < MAX_WORKERS) this.startWorker();
+  }
+
+  /**
+   * The worker takes the client's socket (the server keeps its own copy, never reading it): when
+   * the worker ends without having sent the run's status (killed), the server sends it.
+   */
+  private hand(w: Worker, client: net.Socket): void {
+    w.client = client;
+    w.child.send('invocation', client, { keepOpen: true });
+  }
+
+  private startWorker(): void {
+    const child = spawn(process.execPath, [process.argv[1]!, '--server-worker'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
+    const w: Worker = { child, ready: false, runs: 0 };
+    this.workers.add(w);
+    child.on('message', (m) => {
+      if (m === 'ready') {
+        w.ready = true;
+        this.failedStarts = 0;
+      } else if (m === 'free' && w.client) {
+        w.client.destroy();
+        w.client = undefined;
+        if (++w.runs >= MAX_RUNS) child.kill();
+      }
+      this.dispatch();
+      this.armIdle();
+    });
+    child.once('exit', (code, signal) => {
+      this.workers.delete(w);
+      if (w.client) {
+        const number = signal ? (osConstants.signals[signal] ?? 0) : 0;
+        w.client.end(frame(FRAME.exit, Buffer.from([(code ?? 0) & 0xff, number])));
+      } else if (!w.ready && ++this.failedStarts >= MAX_FAILED_STARTS) {
+        // Workers cannot start here: the clients waiting run their commands themselves (client.c).
+        return this.shutDown();
+      }
+      this.dispatch();
+      this.armIdle();
+    });
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idle);
+    const running = [...this.workers].some((w) => w.client);
+    if (!running && this.waiting.length === 0) this.idle = setTimeout(() => this.shutDown(), this.idleMs);
+  }
+}
+
+/** Listens on path; false when another server answers there. A socket file nobody answers on is stale. */
+async function listen(server: net.Server, path: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once('error', resolve);
+      server.listen(path, () => resolve(undefined));
+    });
+    if (!err) return true;
+    if (err.code !== 'EADDRINUSE' || (await answers(path))) return false;
+    fs.rmSync(path, { force: true });
+  }
+  return false;
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+function identity(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'gone';
+  }
+}
+
+function ownsSocket(path: string, inode: number): boolean {
+  try {
+    return fs.statSync(path).ino === inode;
+  } catch {
+    return false;
+  }
+}
