@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Runs the tests that drive the native supervisor against its AddressSanitizer + UBSan build
-// (build/native-asan, made here first): any sanitizer report ends the supervisor with a failure the
-// tests see. The controller finds that build through PYPY_BOX_SUPERVISOR (src/supervisor/locate.ts).
+// Runs the tests that drive the native supervisor (and the command's native client) against their
+// AddressSanitizer + UBSan builds (build/native-asan, made here first): any sanitizer report ends
+// the program with a failure the tests see (the client's tests find it beside that supervisor). The controller finds that build through PYPY_BOX_SUPERVISOR (src/supervisor/locate.ts).
 // Usage: node scripts/test-sanitize.mjs [more vitest arguments]
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Test files that start the supervisor (stock interpreters, walls, spares, its input). */
+/** Test files that start the supervisor (stock interpreters, walls, spares, its input), and the command's client. */
 const SUPERVISOR_TESTS = [
   'test/supervisor-fuzz.test.ts',
   'test/stock.test.ts',
@@ -23,6 +23,7 @@ const SUPERVISOR_TESTS = [
   'test/strict-wall.test.ts',
   'test/relay.test.ts',
   'test/relay-fuzz.test.ts',
+  'test/client-fuzz.test.ts',
 ];
 
 execFileSync(process.execPath, [path.join(root, 'scripts/build-native.mjs'), '--sanitize'], { stdio: 'inherit' });

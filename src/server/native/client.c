@@ -106,6 +106,8 @@ int main(int argc, char **argv) {
             "directory of sockets of this user's alone)\n");
     return 126;
   }
+  struct request req;
+  if (usable && build_request(&req, argc, argv) != 0) usable = 0;
   if (!usable) run_cold(&place, argc, argv);
   int fd = connect_server(&place);
   if (fd < 0) {
@@ -116,5 +118,8 @@ int main(int argc, char **argv) {
       return 126;
     }
   }
-  return relay_invocation(fd, argc, argv);
+  int code = relay_invocation(fd, &req);
+  free(req.words);
+  if (code == RUN_NOT_TAKEN) run_cold(&place, argc, argv);
+  return code;
 }

@@ -25,8 +25,23 @@ int connect_server(const struct server_place *place);
 /* Starts a server for this context in the background (detached, its own session). */
 void start_server(const struct server_place *place);
 
-/* Runs the invocation through the worker on fd; returns the exit code (or raises the signal). */
-int relay_invocation(int fd, int argc, char **argv);
+/* An invocation's request words (docs/server.md), made before any server is asked. */
+struct request {
+  char *words;
+  size_t len;
+};
+
+/* 0, or -1 when no request can be made of this command line (then it runs in Node). */
+int build_request(struct request *req, int argc, char **argv);
+
+/* The server closed the connection before its worker said a word: the run did not start. */
+#define RUN_NOT_TAKEN (-1)
+
+/*
+ * Runs the invocation through the worker on fd: its exit code (or it raises the signal the run
+ * ended by), or RUN_NOT_TAKEN.
+ */
+int relay_invocation(int fd, const struct request *req);
 
 /* The terminal on standard input raw for the run (as Node's setRawMode), or as it was. */
 void terminal_raw(int on);

@@ -3,7 +3,7 @@
  * have: so a server is used only by processes that would give their children what its workers
  * get. The socket's name is a hash of all of that (the user and groups, the cgroups, every
  * resource limit, the namespaces, capabilities, no_new_privs and seccomp, the niceness and
- * out-of-memory score, the security label, Node's own environment, the package and node
+ * out-of-memory score, the security label, Node's and the dynamic linker's settings, the package and node
  * binaries), so that a process differing in any of it starts a server of its own.
  */
 #define _GNU_SOURCE
@@ -100,14 +100,16 @@ static int by_text(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Node's own settings from the environment (NODE_OPTIONS, UV_THREADPOOL_SIZE, ...), in order. */
+/* What of the environment the server itself runs with (NODE_OPTIONS, UV_THREADPOOL_SIZE, LD_PRELOAD, ...), in order. */
 static uint64_t hash_node_environment(uint64_t h) {
   size_t n = 0, k = 0;
   while (environ[n]) n++;
   char **picked = calloc(n + 1, sizeof *picked);
   if (!picked) return hash_text(h, "(no memory)");
   for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "NODE_", 5) == 0 || strncmp(environ[i], "UV_", 3) == 0) picked[k++] = environ[i];
+    if (strncmp(environ[i], "NODE_", 5) == 0 || strncmp(environ[i], "UV_", 3) == 0 ||
+        strncmp(environ[i], "LD_", 3) == 0)
+      picked[k++] = environ[i];
   qsort(picked, k, sizeof *picked, by_text);
   for (size_t i = 0; i < k; i++) h = hash_text(h, picked[i]);
   free(picked);

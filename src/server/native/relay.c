@@ -86,8 +86,12 @@ static int add_word(char **buf, size_t *len, size_t *cap, const char *word) {
   return 0;
 }
 
-/* The request's words (docs/server.md): cwd, umask, tty bits, rows, columns, argc, args, environment. */
-static int send_request(int fd, int argc, char **argv) {
+/*
+ * The request's frame (docs/server.md): cwd, umask, tty bits, rows, columns, argc, args,
+ * environment, each NUL-terminated, after the frame's header. 0, or -1 when it cannot be made
+ * (larger than a word frame, no working directory): the command then runs in Node.
+ */
+int build_request(struct request *req, int argc, char **argv) {
   char *buf = NULL, cwd[PATH_MAX], num[32];
   size_t len = 0, cap = 0;
   unsigned rows, cols;
@@ -103,12 +107,20 @@ static int send_request(int fd, int argc, char **argv) {
   }
   for (int i = 1; ok && i < argc; i++) ok = add_word(&buf, &len, &cap, argv[i]) == 0;
   for (char **e = environ; ok && *e; e++) ok = add_word(&buf, &len, &cap, *e) == 0;
+  if (!ok) {
+    free(buf);
+    return -1;
+  }
+  req->words = buf;
+  req->len = len;
+  return 0;
+}
+
+static int send_request(int fd, const struct request *req) {
   unsigned char head[5] = {FRAME_REQUEST};
-  uint32_t n32 = (uint32_t)len;
+  uint32_t n32 = (uint32_t)req->len;
   memcpy(head + 1, &n32, 4);
-  ok = ok && write_all(fd, head, 5) == 0 && write_all(fd, buf, len) == 0;
-  free(buf);
-  return ok ? 0 : -1;
+  return write_all(fd, head, 5) == 0 && write_all(fd, req->words, req->len) == 0 ? 0 : -1;
 }
 
 /* Reading the worker's frames: the header, then the payload as it comes. */
@@ -213,16 +225,14 @@ static void catch_signals(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-int relay_invocation(int fd, int argc, char **argv) {
+int relay_invocation(int fd, const struct request *req) {
   static struct outbox out;
   static unsigned char buf[INPUT_CHUNK];
   struct inbox in = {0};
-  int input_open = 1;
+  int input_open = 1, heard = 0;
   catch_signals();
-  if (send_request(fd, argc, argv) != 0) {
-    fprintf(stderr, "pypy-box: could not hand the run to the command server\n");
-    return EXIT_SERVER_FAILED;
-  }
+  /* Refused before a word of the worker (the server could not give it one): the command runs in Node. */
+  if (send_request(fd, req) != 0) return RUN_NOT_TAKEN;
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   for (;;) {
     int reading = in.wants_input && input_open && out.len + 5 + INPUT_CHUNK <= sizeof out.buf;
@@ -240,7 +250,11 @@ int relay_invocation(int fd, int argc, char **argv) {
     }
     if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = read(fd, buf, sizeof buf);
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        if (!heard) return RUN_NOT_TAKEN;
+        break;
+      }
+      heard |= n > 0;
       if (n > 0 && take(&in, &out, buf, (size_t)n) != 0) {
         terminal_raw(0);
         fprintf(stderr, "pypy-box: the command server sent a malformed frame\n");
