@@ -17,7 +17,7 @@ export function largeFixtureBytes(size: number): Buffer {
   return out;
 }
 
-export default function setup(): void {
+export default function setup(): () => void {
   // The caches the command line and the library keep (code cache, interpreter profiles) go to a
   // directory of the test run, not the user's own ~/.cache (the test workers inherit this).
   // build/test itself is made first with the usual mode: guests run as other users exec from it.
@@ -26,6 +26,12 @@ export default function setup(): void {
   fs.rmSync(cache, { recursive: true, force: true });
   fs.mkdirSync(cache, { mode: 0o700 });
   process.env.XDG_CACHE_HOME = cache;
+  // Command servers the installed command starts (the examples' `npx pypy-box interact`) keep
+  // their sockets here, and are ended with the run.
+  const runtime = path.join(root, 'build/test/runtime');
+  fs.rmSync(runtime, { recursive: true, force: true });
+  fs.mkdirSync(runtime, { mode: 0o700 });
+  process.env.XDG_RUNTIME_DIR = runtime;
   // The CLI tests run the built program, so build first (a few seconds).
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
     stdio: 'inherit',
@@ -64,6 +70,19 @@ export default function setup(): void {
   const large = path.join(root, 'vfs-fixtures/project/data/large.bin');
   if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024)
     fs.writeFileSync(large, largeFixtureBytes(3 * 1024 * 1024));
+  return () => endServers(runtime);
+}
+
+/** Ends the command servers whose sockets are under dir (their workers end with them). */
+function endServers(dir: string): void {
+  for (const name of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('--server') && argv.some((a) => a.startsWith(dir))) process.kill(Number(name), 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /**
