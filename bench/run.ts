@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { closeSpareSupervisor, Controller, VirtualFS } from '../src/index.js';
 import { findInterpreter } from '../src/guest/profile.js';
+import { serversUnder } from '../src/server/running.js';
 import { sessionRows } from './session.js';
 import { poolRows, workerRows } from './pool.js';
 import { sandboxedRows, timeProgram, WARM_UP_RUNS, type SandboxedCase } from './sandboxed.js';
@@ -340,22 +341,6 @@ async function deepPath(): Promise<void> {
 }
 
 const nodeStart = () => timeProgram(process.execPath, ['-e', '0']);
-
-/** The bench's command servers (their sockets under dir), from /proc. */
-function serversUnder(dir: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
-        return argv.includes('--server') && argv.some((a) => a.startsWith(dir));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** What a person at a terminal waits for before anything runs: `pypy-box --version` vs `node -e 0`. */
 function cliStartup(runs: number): void {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serversUnder } from '../src/server/running.js';
 import { FRAME } from '../src/supervisor/contract/contract.js';
 import { ROOT, waitFor } from './helpers.js';
 
@@ -160,18 +161,3 @@ describe.skipIf(!fs.existsSync(CLIENT))('the native client against a hostile ser
     }
   }, 120_000);
 });
-
-function serversUnder(dir: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
-        return argv.includes('--server') && argv.some((a) => a.startsWith(dir));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serversUnder } from '../src/server/running.js';
 import { ROOT } from './helpers.js';
 
 /** The environment without what `npm test` sets for its own project (npm_config_*, npm_lifecycle_*...). */
@@ -15,22 +16,6 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'INIT_CWD') env[k] = v;
   return { ...env, NO_COLOR: '1', ...extra };
-}
-
-/** Command servers started from the installed package (their sockets under work). */
-function serversOf(work: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .filter((n) => {
-      try {
-        const argv = fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
-        return argv.includes('--server') && argv.some((a) => a.startsWith(work));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 const README_EXAMPLE = /<!-- example: examples\/library.mjs -->\n```js\n([\s\S]*?)```/;
@@ -79,7 +64,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
 
   afterAll(() => {
     if (!work) return;
-    for (const pid of serversOf(work)) process.kill(pid, 'SIGTERM');
+    for (const pid of serversUnder(work)) process.kill(pid, 'SIGTERM');
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -152,7 +137,7 @@ describe('installed from its tarball', { timeout: 240_000 }, () => {
     });
     expect(served.exitCode, served.all).toBe(0);
     expect(served.stdout).toBe('42');
-    expect(serversOf(work)).toHaveLength(1);
+    expect(serversUnder(work)).toHaveLength(1);
   });
 
   it('without a C compiler: the install goes on with a warning, or fails under PYPY_BOX_REQUIRE_NATIVE=1; npx pypy-box-build-native builds it', async () => {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serversUnder } from '../src/server/running.js';
 import { FRAME } from '../src/supervisor/contract/contract.js';
 import { ROOT, waitFor } from './helpers.js';
 
@@ -16,21 +17,6 @@ const CLIENT = path.join(ROOT, 'build/native/pypy-box-client');
 const DRIVER = path.join(ROOT, 'test/pty-driver.py');
 const uid = process.getuid!();
 const havePypy3 = fs.existsSync('/usr/bin/pypy3');
-
-/** Every command server process whose socket is under dir (from /proc). */
-function serversIn(dir: string): number[] {
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('--server') && argv.some((a) => a.startsWith(dir))) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 /** Processes whose command line contains marker. */
 function processesWith(marker: string): number[] {
@@ -70,10 +56,11 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
   });
 
   afterAll(async () => {
-    for (const pid of serversIn(runtime)) process.kill(pid, 'SIGTERM');
-    await waitFor(() => serversIn(runtime).length === 0 && processesWith('--server-worker').length === 0, 10_000).catch(
-      () => undefined,
-    );
+    for (const pid of serversUnder(runtime)) process.kill(pid, 'SIGTERM');
+    await waitFor(
+      () => serversUnder(runtime).length === 0 && processesWith('--server-worker').length === 0,
+      10_000,
+    ).catch(() => undefined);
     fs.rmSync(runtime, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
   });
@@ -99,7 +86,7 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     expect(r.stderr).toContain('to stderr');
     expect(r.exitCode).toBe(3);
     expect(fs.readFileSync(path.join(work, 'exported/n.txt'), 'utf8')).toBe('42');
-    expect(serversIn(runtime)).toHaveLength(1);
+    expect(serversUnder(runtime)).toHaveLength(1);
     expect(sockets(runtime)).toHaveLength(1);
 
     // An export is written with the client's umask: 077 leaves it to its owner alone.
@@ -215,17 +202,17 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
       });
       expect(first.exitCode).toBe(0);
       const [sock] = sockets(other);
-      for (const pid of serversIn(other)) process.kill(pid, 'SIGKILL'); // its socket file stays
-      await waitFor(() => serversIn(other).length === 0, 5000);
+      for (const pid of serversUnder(other)) process.kill(pid, 'SIGKILL'); // its socket file stays
+      await waitFor(() => serversUnder(other).length === 0, 5000);
       expect(sockets(other)).toEqual([sock]);
       const again = await execa(BIN, ['interact', '-c', 'print(6*7)'], {
         env: { ...env(), XDG_RUNTIME_DIR: other },
         extendEnv: false,
       });
       expect(again.stdout).toBe('42');
-      expect(serversIn(other)).toHaveLength(1);
+      expect(serversUnder(other)).toHaveLength(1);
     } finally {
-      for (const pid of serversIn(other)) process.kill(pid, 'SIGTERM');
+      for (const pid of serversUnder(other)) process.kill(pid, 'SIGTERM');
       fs.rmSync(other, { recursive: true, force: true });
     }
   });
@@ -238,7 +225,7 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
       const { PYPY_BOX_SERVER: _wait, ...auto } = { ...env(), XDG_RUNTIME_DIR: open };
       const r = await execa(BIN, ['interact', '-c', 'print(6*7)'], { env: auto, extendEnv: false });
       expect(r.stdout).toBe('42');
-      expect(serversIn(open)).toEqual([]);
+      expect(serversUnder(open)).toEqual([]);
       expect(sockets(open)).toEqual([]);
       // Told to wait for a server, it says why there is none.
       const waited = await execa(BIN, ['interact', '-c', 'print(6*7)'], {
@@ -268,9 +255,9 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
         extendEnv: false,
       });
       expect(r.exitCode).toBe(0);
-      const [server] = serversIn(other);
+      const [server] = serversUnder(other);
       expect(server).toBeDefined();
-      await waitFor(() => serversIn(other).length === 0, 10_000);
+      await waitFor(() => serversUnder(other).length === 0, 10_000);
       expect(sockets(other)).toEqual([]);
     } finally {
       fs.rmSync(other, { recursive: true, force: true });

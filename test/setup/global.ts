@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serversUnder } from '../../src/server/running.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -70,19 +71,10 @@ export default function setup(): () => void {
   const large = path.join(root, 'vfs-fixtures/project/data/large.bin');
   if (!fs.existsSync(large) || fs.statSync(large).size !== 3 * 1024 * 1024)
     fs.writeFileSync(large, largeFixtureBytes(3 * 1024 * 1024));
-  return () => endServers(runtime);
-}
-
-/** Ends the command servers whose sockets are under dir (their workers end with them). */
-function endServers(dir: string): void {
-  for (const name of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('--server') && argv.some((a) => a.startsWith(dir))) process.kill(Number(name), 'SIGTERM');
-    } catch {
-      // gone meanwhile
-    }
-  }
+  // The command servers started meanwhile end (their workers with them).
+  return () => {
+    for (const pid of serversUnder(runtime)) process.kill(pid, 'SIGTERM');
+  };
 }
 
 /**

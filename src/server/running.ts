@@ -1,0 +1,21 @@
+/**
+ * The command servers running with their sockets under a directory, found by their command lines
+ * in /proc (`pypy-box.cjs --server SOCKET`): for the tests and the bench, which start servers of
+ * their own and end them.
+ */
+import fs from 'node:fs';
+
+export function serversUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const i = argv.indexOf('--server');
+      if (i > 0 && argv[i + 1]?.startsWith(`${dir}/`)) pids.push(Number(name));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pids;
+}
