@@ -92,7 +92,8 @@ export class HostTerminal implements InputSource {
   /** Echo goes to the terminal itself (stdout when that is one, else fd 0), not through the guest's output. */
   private echo(data: Buffer): void {
     const relayed = (this.stdin as ReadStream & { echo?: (data: Buffer) => void }).echo;
-    if (relayed) relayed.call(this.stdin, data); // a terminal reached through the command server's client
+    if (relayed)
+      relayed.call(this.stdin, data); // a terminal reached through the command server's client
     else if (process.stdout.isTTY) process.stdout.write(data);
     else {
       try {
