@@ -221,6 +221,26 @@ describe('pypy-box CLI', () => {
     expect(quiet.stdout).toBe('ok');
   });
 
+  it.skipIf(!fs.existsSync('/usr/bin/python3'))(
+    "runs under the shell's lower resource limits, keeping them for the guest; says which one is too low to start",
+    async () => {
+      const show = `import resource as r; print(r.getrlimit(r.RLIMIT_NOFILE)[1], r.getrlimit(r.RLIMIT_CPU)[1])`;
+      const under = (limits: string) =>
+        execa('sh', ['-c', `${limits}; exec "${process.execPath}" "${CLI}" interact --python python3 -c '${show}'`], {
+          reject: false,
+          env: { NO_COLOR: '1', PATH: '/usr/local/bin:/usr/bin:/bin' },
+        });
+      const lower = await under('ulimit -n 600; ulimit -t 30');
+      expect(lower.exitCode, lower.stderr).toBe(0);
+      expect(lower.stdout).toBe('600 30');
+      const softOnly = await under('ulimit -Sn 100');
+      expect(softOnly.exitCode, softOnly.stderr).toBe(0);
+      const tooLow = await under('ulimit -n 100');
+      expect(tooLow.exitCode).toBe(127);
+      expect(tooLow.stderr).toContain('RLIMIT_NOFILE, ulimit -n) is below 512');
+    },
+  );
+
   it('usage errors give exit code 2 and --help documents every option and the exit codes', async () => {
     expect((await cli(['interact', '--python'])).exitCode).toBe(2);
     expect((await cli(['interact', '--bogus-flag', GUEST])).exitCode).toBe(2);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -253,8 +254,25 @@ __attribute__((noreturn)) static void child_gave_no_listener(struct run *run) {
   start_failed(run, what, 0);
 }
 
+/*
+ * The guest's child keeps its descriptors at SOCK_FD..NOTE_CHILD_FD: a soft limit on descriptors
+ * below them (`ulimit -Sn 256`) is raised to reach them, as any process may up to its hard limit
+ * (the walls set the guest's own); a hard limit below them ends the run saying so.
+ */
+static void reach_child_descriptors(struct run *run) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur > NOTE_CHILD_FD) return;
+  if (rl.rlim_max <= NOTE_CHILD_FD)
+    start_failed(run,
+                 "the limit on open descriptors (RLIMIT_NOFILE, ulimit -n) is below 512, which the guest's child needs",
+                 EMFILE);
+  rl.rlim_cur = NOTE_CHILD_FD + 1;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) start_failed(run, "raising RLIMIT_NOFILE to 512", errno);
+}
+
 void start_child(struct run *run, struct walls *w, char **guest_argv, int standby) {
   int sv[2], go[2] = {-1, -1};
+  reach_child_descriptors(run);
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     start_failed(run, "socketpair for the guest's child", errno);
   if (pipe2(run->early_status, O_CLOEXEC) < 0 || (standby && pipe2(go, O_CLOEXEC) < 0))

@@ -17,9 +17,14 @@ void wall_note(struct walls *w, const char *name) {
   snprintf(w->active + n, sizeof w->active - n, "%s%s", n ? "," : "", name);
 }
 
+/* A resource limit as a ceiling: one already lower (the caller's `ulimit`) stays as it is. */
 static int wall_limit(int res, rlim_t v) {
   if (!v) return 0;
-  struct rlimit rl = {v, res == RLIMIT_CPU ? v + 1 : v};
+  struct rlimit now, rl = {v, res == RLIMIT_CPU ? v + 1 : v};
+  if (getrlimit(res, &now) == 0 && now.rlim_max != RLIM_INFINITY && rl.rlim_max > now.rlim_max) {
+    rl.rlim_max = now.rlim_max;
+    if (rl.rlim_cur > rl.rlim_max) rl.rlim_cur = rl.rlim_max;
+  }
   return setrlimit(res, &rl);
 }
 
