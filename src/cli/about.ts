@@ -54,6 +54,7 @@ Commands:
   pypy-box trace <file>                                list a trace written by interact --log
   pypy-box session [options] [<executable>]            serve one long-lived session over stdin/stdout as JSON lines
   pypy-box worker --redis URL --queue NAME [options]   run jobs from a BullMQ queue on Redis in a pool of guests
+  pypy-box server status|stop                          the command servers that run interact warm (docs/server.md)
   pypy-box --version                                   print the version
 
 Run "pypy-box <command> --help" for the options of a command.

@@ -734,6 +734,8 @@ export async function main(
       case 'session':
         // Loaded only here, like every command's own modules.
         return await (await import('./session.js')).serveSession(rest, { ...io, stdin: process.stdin });
+      case 'server':
+        return (await import('./server-command.js')).serverCommand(rest, io);
       case 'worker':
         // Loaded only here: BullMQ and ioredis add a fifth of a second to every start.
         return await (await import('./worker.js')).worker(rest, io);
