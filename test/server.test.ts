@@ -190,6 +190,22 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     expect(r.stdout).toBe('42');
   });
 
+  it('lets go of a client that never sends its request, and goes on serving', async () => {
+    await pypyBox(['-c', 'pass']); // a server there
+    const [sock] = sockets(runtime);
+    const file = path.join(runtime, `pypy-box-${uid}`, sock!);
+    const started = Date.now();
+    const silent = net.connect(file);
+    silent.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => silent.on('close', () => resolve()));
+    silent.resume(); // read what comes (the status), or its end is never seen
+    // Meanwhile another client is served (by another worker).
+    const r = await pypyBox(['-c', 'print(6*7)']);
+    expect(r.stdout).toBe('42');
+    await closed;
+    expect(Date.now() - started).toBeLessThan(9000);
+  });
+
   it('replaces a socket file nobody answers on', async () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-stale-'));
     try {

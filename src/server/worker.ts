@@ -16,6 +16,8 @@ import { ClientFrames, FrameError, parseInvocation, type Frame, type Invocation 
 const PASSED_ON = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 /** Runs of `interact -c pass` a worker makes before it is ready (the default interpreter). */
 const WARM_UP_RUNS = 3;
+/** A client that has not sent its request within this is let go (the client sends it at once). */
+const REQUEST_WAIT_MS = 5000;
 /** A run that does not end within this of its client going away ends the worker. */
 const HANGUP_GRACE_MS = 3000;
 
@@ -65,6 +67,9 @@ class ClientRun {
   }
 
   listen(): void {
+    // A client stopped or hung before its request must not keep this worker from others.
+    const waiting = setTimeout(() => this.streams || this.hangUp(), REQUEST_WAIT_MS);
+    this.socket.once('close', () => clearTimeout(waiting));
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.once('end', () => this.hangUp());
     this.socket.on('error', () => this.hangUp());
