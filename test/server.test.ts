@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serversUnder } from '../src/server/running.js';
+import { serversUnder, workersOf } from '../src/server/running.js';
 import { FRAME } from '../src/supervisor/contract/contract.js';
 import { ROOT, waitFor } from './helpers.js';
 
@@ -173,7 +173,7 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     expect(status.stdout).toBe('141');
   });
 
-  it('a malformed client ends only its own connection; the next run is served', async () => {
+  it('a malformed or vanishing client ends only its own connection; the next run is served', async () => {
     const [sock] = sockets(runtime);
     const file = path.join(runtime, `pypy-box-${uid}`, sock!);
     const replies = await new Promise<Buffer>((resolve) => {
@@ -186,6 +186,15 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     });
     expect(replies.includes(Buffer.from('unknown type'))).toBe(true);
     expect(replies[replies.length - 7]).toBe(FRAME.exit);
+    // Clients that connect and go away before a request cost no worker its life.
+    const workers = serversUnder(runtime).flatMap(workersOf);
+    for (let i = 0; i < 20; i++)
+      await new Promise<void>((resolve) => {
+        const c = net.connect(file, () => c.destroy());
+        c.on('close', () => resolve());
+        c.on('error', () => resolve());
+      });
+    expect(workers.filter((pid) => fs.existsSync(`/proc/${pid}`))).toEqual(workers);
     const r = await pypyBox(['-c', 'print(6*7)']);
     expect(r.stdout).toBe('42');
   });

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { serversUnder } from '../server/running.js';
+import { serversUnder, workersOf } from '../server/running.js';
 import { ExitCode } from './exit-codes.js';
 
 interface Io {
@@ -21,21 +21,6 @@ export function socketDirectory(env: NodeJS.ProcessEnv = process.env): string {
     base = '/tmp';
   }
   return path.join(base, `pypy-box-${process.geteuid?.() ?? 0}`);
-}
-
-/** The workers of a server: its children running `--server-worker`. */
-function workersOf(pid: number): number {
-  let count = 0;
-  for (const name of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('--server-worker')) count++;
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return count;
 }
 
 const socketOf = (pid: number) => {
@@ -57,7 +42,7 @@ export function serverCommand(args: string[], io: Io): number {
   const servers = serversUnder(dir);
   if (what === 'status') {
     if (servers.length === 0) io.stdout.write(`no command server (sockets in ${dir})\n`);
-    for (const pid of servers) io.stdout.write(`pid ${pid}, ${workersOf(pid)} worker(s), ${socketOf(pid)}\n`);
+    for (const pid of servers) io.stdout.write(`pid ${pid}, ${workersOf(pid).length} worker(s), ${socketOf(pid)}\n`);
     return 0;
   }
   // Idle workers end with their server; a worker in a run ends when the run has.

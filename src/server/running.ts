@@ -1,5 +1,5 @@
 /**
- * The command servers running with their sockets under a directory, found by their command lines
+ * The command servers running with their sockets under a directory, and their workers, found by their command lines
  * in /proc (`pypy-box.cjs --server SOCKET`): for the tests and the bench, which start servers of
  * their own and end them.
  */
@@ -18,4 +18,20 @@ export function serversUnder(dir: string): number[] {
     }
   }
   return pids;
+}
+
+/** The workers of a server: its children running `--server-worker`. */
+export function workersOf(pid: number): number[] {
+  const workers: number[] = [];
+  for (const name of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid && fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('--server-worker'))
+        workers.push(Number(name));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return workers;
 }

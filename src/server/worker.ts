@@ -124,7 +124,8 @@ class ClientRun {
     setStandardStreams({ stdin: idleInput(), stdout: nowhere(), stderr: nowhere() });
     running = false;
     // A run its client left is not trusted to have ended cleanly: this process takes no other.
-    if (this.hungUp || !process.connected) process.exit(0);
+    // (A client gone before its request ran nothing: the worker goes on.)
+    if ((this.hungUp && this.streams) || !process.connected) process.exit(0);
     process.send?.('free');
   }
 
