@@ -1,7 +1,7 @@
 /**
- * The command servers running with their sockets under a directory, and their workers, found by their command lines
- * in /proc (`pypy-box.cjs --server SOCKET`): for the tests and the bench, which start servers of
- * their own and end them.
+ * The command servers running with their sockets under a directory, and their workers, found by
+ * their command lines in /proc (`pypy-box.cjs --server SOCKET`): for `pypy-box server`, and for
+ * the tests and the bench, which start servers of their own and end them.
  */
 import fs from 'node:fs';
 
