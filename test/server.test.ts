@@ -289,6 +289,36 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     }
   });
 
+  it('retires a worker after its runs without losing a client; with every worker busy, a client runs in Node', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-busy-'));
+    const own = { ...env(), XDG_RUNTIME_DIR: other, PYPY_BOX_SERVER_RUNS: '2' };
+    try {
+      for (let i = 0; i < 6; i++) {
+        const r = await execa(BIN, ['interact', '-c', `print(${i})`], { env: own, extendEnv: false, reject: false });
+        expect({ i, code: r.exitCode, out: r.stdout }).toEqual({ i, code: 0, out: String(i) });
+      }
+      const sleepers = Array.from({ length: 4 }, () =>
+        execa(BIN, ['interact', '-c', 'import time; print("up", flush=True); time.sleep(30)'], {
+          env: own,
+          extendEnv: false,
+          reject: false,
+        }),
+      );
+      await Promise.all(sleepers.map((c) => new Promise<void>((resolve) => c.stdout!.on('data', () => resolve()))));
+      const fifth = await execa(BIN, ['interact', '-c', 'print("fifth")'], {
+        env: own,
+        extendEnv: false,
+        timeout: 20_000,
+      });
+      expect(fifth.stdout).toBe('fifth');
+      for (const c of sleepers) c.kill('SIGTERM');
+      expect((await Promise.all(sleepers)).map((r) => r.exitCode)).toEqual([143, 143, 143, 143]);
+    } finally {
+      for (const pid of serversUnder(other)) process.kill(pid, 'SIGTERM');
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   it('ends when idle, its socket removed and its workers gone', async () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'pypy-box-idle-'));
     try {

@@ -8,7 +8,8 @@ import { runCli } from './run.js';
 export function start(argv: string[]): void {
   if (argv[0] === '--server' && argv[1] !== undefined) {
     const socket = argv[1];
-    void import('../server/server.js').then(({ serve }) => serve(socket));
+    const dirFd = argv[2] === '--dir-fd' ? Number(argv[3]) : undefined;
+    void import('../server/server.js').then(({ serve }) => serve(socket, dirFd));
   } else if (argv[0] === '--server-worker') {
     void import('../server/worker.js').then(({ serveInvocations }) => serveInvocations());
   } else {

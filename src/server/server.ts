@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { FRAME } from '../supervisor/contract/contract.js';
 import { frame } from './frames.js';
@@ -19,11 +20,17 @@ const CHECK_MS = 10_000;
 const MAX_FAILED_STARTS = 3;
 /** Runs at once (a worker each); more clients wait for one to be free. */
 const MAX_WORKERS = 4;
-/** A worker is retired after this many runs (what a long life might gather, it does not keep). */
+/** A worker is retired after this many runs (what a long life might gather, it does not keep); PYPY_BOX_SERVER_RUNS sets it. */
 const MAX_RUNS = 200;
 
-export async function serve(socketPath: string): Promise<void> {
+/**
+ * Serves on socket (its path, as clients and `ps` know it). dirFd: the socket's directory as the
+ * client checked it, held open for the server: the socket is made and checked through it.
+ */
+export async function serve(socket: string, dirFd?: number): Promise<void> {
   const idleMs = Number(process.env.PYPY_BOX_SERVER_IDLE_MS) || IDLE_MS;
+  if (dirFd !== undefined && !ownDirectory(dirFd)) process.exit(1);
+  const socketPath = dirFd !== undefined ? `/proc/self/fd/${dirFd}/${path.basename(socket)}` : socket;
   const server = net.createServer({ pauseOnConnect: true });
   if (!(await listen(server, socketPath))) process.exit(0);
   const inode = fs.statSync(socketPath).ino;
@@ -45,6 +52,8 @@ export async function serve(socketPath: string): Promise<void> {
 
 interface Worker {
   child: ChildProcess;
+  /** Retired (its runs done): it takes no client, and its end is no failure. */
+  retired?: boolean;
   /** The client it runs for, if any. */
   client?: net.Socket;
   ready: boolean;
@@ -56,6 +65,7 @@ class WorkerPool {
   private readonly workers = new Set<Worker>();
   private readonly waiting: net.Socket[] = [];
   private failedStarts = 0;
+  private readonly maxRuns = Number(process.env.PYPY_BOX_SERVER_RUNS) || MAX_RUNS;
   private idle: NodeJS.Timeout | undefined;
 
   constructor(
@@ -74,6 +84,10 @@ class WorkerPool {
       if (i >= 0) this.waiting.splice(i, 1);
       this.armIdle();
     });
+    // Every worker busy, and no more to start: the client runs its command itself (in Node) at
+    // once rather than wait for a run that may last (a prompt); closed before a word of a worker.
+    const free = [...this.workers].some((w) => !w.client);
+    if (!free && this.workers.size >= MAX_WORKERS) return void client.destroy();
     this.waiting.push(client);
     this.dispatch();
   }
@@ -115,13 +129,18 @@ class WorkerPool {
       } else if (m === 'free' && w.client) {
         w.client.destroy();
         w.client = undefined;
-        if (++w.runs >= MAX_RUNS) child.kill();
+        if (++w.runs >= this.maxRuns) {
+          w.retired = true;
+          this.workers.delete(w);
+          child.kill();
+        }
       }
       this.dispatch();
       this.armIdle();
     });
     child.once('exit', (code, signal) => {
       this.workers.delete(w);
+      if (w.retired) return this.keepOne();
       if (w.client) {
         const number = signal ? (osConstants.signals[signal] ?? 0) : 0;
         w.client.end(frame(FRAME.exit, Buffer.from([(code ?? 0) & 0xff, number])));
@@ -129,9 +148,15 @@ class WorkerPool {
         // Workers cannot start here: the clients waiting run their commands themselves (client.c).
         return this.shutDown();
       }
-      this.dispatch();
-      this.armIdle();
+      this.keepOne();
     });
+  }
+
+  /** A worker ended (retired, or its client gone): one is kept ready for the next client. */
+  private keepOne(): void {
+    if (this.workers.size === 0) this.startWorker();
+    this.dispatch();
+    this.armIdle();
   }
 
   private armIdle(): void {
@@ -164,6 +189,16 @@ function answers(path: string): Promise<boolean> {
     });
     probe.once('error', () => resolve(false));
   });
+}
+
+/** The descriptor is a directory of this user's alone (the client checked it; so does the server). */
+function ownDirectory(fd: number): boolean {
+  try {
+    const st = fs.fstatSync(fd);
+    return st.isDirectory() && st.uid === process.geteuid?.() && (st.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
 }
 
 function identity(file: string): string {

@@ -37,12 +37,12 @@ static void run_cold(const struct server_place *place, int argc, char **argv) {
   exit(127);
 }
 
-/* Everything but the three standard streams closed: a server must not keep a caller's pipes open. */
+/* Everything but the standard streams and fd 3 closed: a server must not keep a caller's pipes open. */
 static void close_other_descriptors(void) {
 #ifdef SYS_close_range
-  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+  if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0) return;
 #endif
-  for (int fd = 3; fd < 65536; fd++) close(fd);
+  for (int fd = 4; fd < 65536; fd++) close(fd);
 }
 
 void start_server(const struct server_place *place) {
@@ -55,8 +55,10 @@ void start_server(const struct server_place *place) {
     dup2(null, 0);
     dup2(null, 1);
     dup2(null, 2);
+    /* The checked directory is the server's fd 3: it listens through it, as clients connect. */
+    if (place->dir_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(place->dir_fd, 3) < 0) _exit(1);
     close_other_descriptors();
-    char *args[] = {"node", (char *)place->entry, "--server", (char *)place->socket, NULL};
+    char *args[] = {"node", (char *)place->entry, "--server", (char *)place->socket, "--dir-fd", "3", NULL};
     execv(place->node, args);
     _exit(127);
   }

@@ -10,8 +10,11 @@
 
 /* Where the server of this context listens, and the package it runs from. */
 struct server_place {
-  char socket[108]; /* sun_path */
+  char socket[108]; /* the socket's path, as the server is told it (and shown in ps) */
+  char name[32];    /* its name in the directory */
+  char via[64];     /* the socket reached through dir_fd: /proc/self/fd/N/NAME */
   char dir[4096];   /* the per-user directory holding the sockets (mode 0700, ours) */
+  int dir_fd;       /* that directory, held open since it was checked */
   char entry[4096]; /* dist/controller/pypy-box.cjs of this package */
   char node[4096];  /* the node the command runs on (the first on PATH) */
 };

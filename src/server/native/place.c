@@ -2,9 +2,10 @@
  * Where this context's command server listens. A worker runs the guest as this process would
  * have: so a server is used only by processes that would give their children what its workers
  * get. The socket's name is a hash of all of that (the user and groups, the cgroups, every
- * resource limit, the namespaces, capabilities, no_new_privs and seccomp, the niceness and
- * out-of-memory score, the security label, Node's and the dynamic linker's settings, the package and node
- * binaries), so that a process differing in any of it starts a server of its own.
+ * resource limit, the namespaces, capabilities, no_new_privs and seccomp, the niceness, CPU
+ * affinity, scheduling policy, I/O priority, personality and out-of-memory score, the security
+ * label, Node's and the dynamic linker's settings, the package and node binaries), so that a
+ * process differing in any of it starts a server of its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -96,6 +100,21 @@ static uint64_t hash_limits(uint64_t h) {
   return h; /* the umask is not part of it: it travels with each request */
 }
 
+/* How the process is scheduled and run: CPU affinity, policy and priority, I/O priority, personality. */
+static uint64_t hash_scheduling(uint64_t h) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  sched_getaffinity(0, sizeof cpus, &cpus);
+  h = hash_bytes(h, &cpus, sizeof cpus);
+  struct sched_param param = {0};
+  int policy = sched_getscheduler(0);
+  sched_getparam(0, &param);
+  long io = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+  int persona = personality(0xffffffff);
+  long values[] = {policy, param.sched_priority, io, persona};
+  return hash_bytes(h, values, sizeof values);
+}
+
 static int by_text(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -148,20 +167,31 @@ static int find_entry(char *out, size_t size) {
   return access(out, R_OK);
 }
 
-/* The per-user directory of sockets: made if missing, and used only if it is ours alone. */
-static int socket_dir(char *out, size_t size) {
+/*
+ * The per-user directory of sockets: made if missing, and used only if it is ours alone. It is
+ * held open and every later use goes through that descriptor (/proc/self/fd/N/NAME): whoever can
+ * rename entries above it cannot swap another directory in between the check and the use.
+ */
+static int socket_dir(struct server_place *place) {
   const char *base = getenv("XDG_RUNTIME_DIR");
   struct stat st;
   if (!base || base[0] != '/' || stat(base, &st) != 0 || !S_ISDIR(st.st_mode)) base = "/tmp";
-  if ((size_t)snprintf(out, size, "%s/pypy-box-%u", base, (unsigned)geteuid()) >= size) return -1;
-  if (mkdir(out, 0700) != 0 && errno != EEXIST) return -1;
-  if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) return -1;
+  if ((size_t)snprintf(place->dir, sizeof place->dir, "%s/pypy-box-%u", base, (unsigned)geteuid()) >= sizeof place->dir)
+    return -1;
+  if (mkdir(place->dir, 0700) != 0 && errno != EEXIST) return -1;
+  int dfd = open(place->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) return -1;
+  if (fstat(dfd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+    close(dfd);
+    return -1;
+  }
+  place->dir_fd = dfd;
   return 0;
 }
 
 int find_server_place(struct server_place *place) {
   if (find_entry(place->entry, sizeof place->entry) != 0 || find_node(place->node, sizeof place->node) != 0 ||
-      socket_dir(place->dir, sizeof place->dir) != 0)
+      socket_dir(place) != 0)
     return -1;
   uint64_t h = 0xcbf29ce484222325ULL;
   h = hash_binary(h, place->entry);
@@ -172,14 +202,17 @@ int find_server_place(struct server_place *place) {
   h = hash_privileges(h);
   h = hash_namespaces(h);
   h = hash_limits(h);
+  h = hash_scheduling(h);
   h = hash_node_environment(h);
-  int n = snprintf(place->socket, sizeof place->socket, "%s/%016llx.sock", place->dir, (unsigned long long)h);
-  return n > 0 && (size_t)n < sizeof place->socket ? 0 : -1;
+  snprintf(place->name, sizeof place->name, "%016llx.sock", (unsigned long long)h);
+  int n = snprintf(place->socket, sizeof place->socket, "%s/%s", place->dir, place->name);
+  int v = snprintf(place->via, sizeof place->via, "/proc/self/fd/%d/%s", place->dir_fd, place->name);
+  return n > 0 && (size_t)n < sizeof place->socket && v > 0 && (size_t)v < sizeof place->via ? 0 : -1;
 }
 
 int connect_server(const struct server_place *place) {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  memcpy(addr.sun_path, place->socket, strlen(place->socket) + 1);
+  memcpy(addr.sun_path, place->via, strlen(place->via) + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
