@@ -102,6 +102,16 @@ describe.skipIf(!fs.existsSync(CLIENT) || !havePypy3)('the command server', () =
     );
     expect(masked.exitCode, masked.stderr).toBe(0);
     expect(fs.statSync(path.join(work, 'masked/x')).mode & 0o777).toBe(0o600);
+    // The guest's own umask is the client's too, whatever the run before had.
+    const guestMask = await execa(
+      'sh',
+      [
+        '-c',
+        `umask 000; "${BIN}" interact -c pass; umask 077; exec "${BIN}" interact -c 'import os; print(oct(os.umask(0)))'`,
+      ],
+      { env: env(), extendEnv: false, reject: false, cwd: work },
+    );
+    expect(guestMask.stdout).toBe('0o77');
   });
 
   it('starts a server of its own for a process that differs in what its children inherit (a resource limit)', async () => {

@@ -8,6 +8,7 @@
 import type net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
+import { closeSpareSupervisor } from '../controller/launch/spare.js';
 import { FRAME } from '../supervisor/contract/contract.js';
 import { ClientInput, ClientLine, ClientOutput } from './client-streams.js';
 import { ClientFrames, FrameError, parseInvocation, type Frame, type Invocation } from './frames.js';
@@ -31,6 +32,11 @@ type Main = (argv: string[]) => Promise<number>;
 
 /** A client's run is going on in this process. */
 let running = false;
+/**
+ * The umask and directory the spare supervisor was started with (the run's it was started in):
+ * the guest inherits them from it. Unknown at first (the warm-up's).
+ */
+let spareContext = '';
 
 export async function serveInvocations(): Promise<void> {
   const { main, prewarm } = await import('../cli/main.js');
@@ -105,13 +111,19 @@ class ClientRun {
       stderr: new ClientOutput(this.line, FRAME.stderr, inv.tty.stderr ? size : undefined),
     });
     setStandardStreams(streams);
-    this.main(inv.args).then(
-      (code) => this.finish(code),
-      (err: unknown) => {
-        streams.stderr.write(`pypy-box: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-        this.finish(1);
-      },
-    );
+    // A spare started for another client's umask and directory would give the guest those.
+    const context = `${inv.umask}:${inv.cwd}`;
+    const fresh = context === spareContext ? Promise.resolve() : closeSpareSupervisor();
+    spareContext = context;
+    fresh
+      .then(() => this.main(inv.args))
+      .then(
+        (code) => this.finish(code),
+        (err: unknown) => {
+          streams.stderr.write(`pypy-box: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+          this.finish(1);
+        },
+      );
   }
 
   /** The run ended: its status to the client, and the worker free for the next. */
