@@ -25,13 +25,17 @@ export class ClientLine {
   send(type: number, payload?: Uint8Array): void {
     if (this.gone) return;
     const buf = frame(type, payload);
+    let wait = 1;
     for (let off = 0; off < buf.length;) {
       try {
         off += fs.writeSync(this.fd, buf, off);
+        wait = 1;
       } catch (err) {
-        // The socket is non-blocking (libuv's): a client slow to read is waited for, as a pipe would be.
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1);
-        else return this.lose();
+        // The socket is non-blocking (libuv's): a client slow to read is waited for, as a pipe
+        // would be, checking again after 1, 2, 4 ... 50 ms (a reader stopped for long costs little).
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.lose();
+        Atomics.wait(pause, 0, 0, wait);
+        wait = Math.min(wait * 2, 50);
       }
     }
   }
