@@ -535,8 +535,8 @@ async function interact(args: string[], io: Io): Promise<number> {
     say(`capability check passed: ${report.funcs.length} calls declared, all implemented`);
   }
 
-  // Ctrl-C or SIGTERM ends the guest, then pypy-box exits as a program killed by that signal would
-  // report it (130, 143). A reader that goes away (`| head`) ends the guest quietly, 141 as for SIGPIPE.
+  // Ctrl-C, SIGTERM or SIGHUP ends the guest, then pypy-box exits as a program killed by that signal
+  // would report it (130, 143, 129). A reader that goes away (`| head`) ends the guest quietly, 141 as for SIGPIPE.
   let stoppedBy: NodeJS.Signals | undefined;
   const stop = (sig: NodeJS.Signals) => {
     stoppedBy ??= sig;
@@ -550,6 +550,7 @@ async function interact(args: string[], io: Io): Promise<number> {
   io.stderr.on('error', onOutputError);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop); // the terminal closed: the guest ended, the terminal's settings restored
   try {
     const result = await controller.run();
     if (stoppedBy === 'SIGPIPE') return ExitCode.signalBase + osConstants.signals.SIGPIPE;
@@ -575,6 +576,7 @@ async function interact(args: string[], io: Io): Promise<number> {
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    process.off('SIGHUP', stop);
   }
 }
 
