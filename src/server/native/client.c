@@ -95,13 +95,13 @@ int main(int argc, char **argv) {
   struct server_place place = {0};
   const char *mode = getenv("PYPY_BOX_SERVER");
   int off = mode && strcmp(mode, "off") == 0, wait = mode && strcmp(mode, "wait") == 0;
-  int usable = find_server_place(&place) == 0;
-  if (!place.entry[0]) {
+  if (find_command(&place) != 0) {
     fprintf(stderr, "pypy-box: the command's files are missing beside %s\n", argv[0]);
     return 127;
   }
   /* Only interact runs go to a server: the other commands are short, or serve for long. */
   if (off || argc < 2 || strcmp(argv[1], "interact") != 0) run_cold(&place, argc, argv);
+  int usable = find_server_place(&place) == 0;
   if (!usable && wait) {
     fprintf(stderr,
             "pypy-box: PYPY_BOX_SERVER=wait, and no command server can be used here (node on PATH, a "

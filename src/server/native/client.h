@@ -19,7 +19,13 @@ struct server_place {
   char node[4096];  /* the node the command runs on (the first on PATH) */
 };
 
-/* Fills place for this process's context; 0, or -1 when no server may be used (then cold). */
+/* The command's entry and the node to run it (node empty when none is on PATH); -1 without the entry. */
+int find_command(struct server_place *place);
+
+/*
+ * The rest of place, for this process's context (after find_command); 0, or -1 when no server
+ * may be used (the command then runs in Node).
+ */
 int find_server_place(struct server_place *place);
 
 /* Connects to the server's socket: the descriptor, or -1 (none listening). */

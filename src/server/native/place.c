@@ -189,10 +189,14 @@ static int socket_dir(struct server_place *place) {
   return 0;
 }
 
+int find_command(struct server_place *place) {
+  if (find_entry(place->entry, sizeof place->entry) != 0) return -1;
+  if (find_node(place->node, sizeof place->node) != 0) place->node[0] = '\0';
+  return 0;
+}
+
 int find_server_place(struct server_place *place) {
-  if (find_entry(place->entry, sizeof place->entry) != 0 || find_node(place->node, sizeof place->node) != 0 ||
-      socket_dir(place) != 0)
-    return -1;
+  if (!place->node[0] || socket_dir(place) != 0) return -1;
   uint64_t h = 0xcbf29ce484222325ULL;
   h = hash_binary(h, place->entry);
   h = hash_binary(h, place->node);
