@@ -43,7 +43,7 @@ export async function serveInvocations(): Promise<void> {
   await prewarm();
   // A process's first runs are its slowest (V8 compiles and optimises as it goes: 130, 90, 100 ms
   // before 50-60 ms here): a few runs of its own, unseen, before it takes a client's.
-  setStandardStreams({ stdin: idleInput(), stdout: nowhere(), stderr: nowhere() });
+  setIdleStreams();
   for (let i = 0; i < WARM_UP_RUNS; i++) await main(['interact', '-c', 'pass']);
   process.on('message', (message, handle) => {
     if (message === 'invocation' && handle) new ClientRun(handle as net.Socket, main).listen();
@@ -133,7 +133,7 @@ class ClientRun {
     this.line.send(FRAME.exit, Buffer.from([code & 0xff, 0]));
     this.line.close();
     this.socket.destroy();
-    setStandardStreams({ stdin: idleInput(), stdout: nowhere(), stderr: nowhere() });
+    setIdleStreams();
     running = false;
     // A run its client left is not trusted to have ended cleanly: this process takes no other.
     // (A client gone before its request ran nothing: the worker goes on.)
@@ -185,6 +185,8 @@ function setStandardStreams(s: { stdin: NodeJS.ReadableStream; stdout: Writable;
     Object.defineProperty(process, name, { value: s[name], configurable: true, enumerable: true, writable: false });
 }
 
-/** Between runs: nothing read, everything written dropped. */
-const nowhere = () => new Writable({ write: (_chunk, _encoding, done) => done() });
-const idleInput = () => Readable.from([]);
+/** Between runs (and in the warm-up): nothing read, everything written dropped. */
+function setIdleStreams(): void {
+  const nowhere = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  setStandardStreams({ stdin: Readable.from([]), stdout: nowhere(), stderr: nowhere() });
+}
