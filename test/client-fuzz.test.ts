@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frame } from '../src/server/frames.js';
 import { serversUnder } from '../src/server/running.js';
 import { FRAME } from '../src/supervisor/contract/contract.js';
 import { ROOT, waitFor } from './helpers.js';
@@ -16,14 +17,6 @@ import { ROOT, waitFor } from './helpers.js';
 const NATIVE = path.dirname(process.env.PYPY_BOX_SUPERVISOR ?? path.join(ROOT, 'build/native/pypy-box-supervisor'));
 const CLIENT = path.join(NATIVE, 'pypy-box-client');
 const uid = process.getuid!();
-
-const frame = (type: number, payload: Buffer | number[] = []) => {
-  const body = Buffer.from(payload);
-  const head = Buffer.alloc(5);
-  head[0] = type;
-  head.writeUInt32LE(body.length, 1);
-  return Buffer.concat([head, body]);
-};
 
 /** A deterministic generator (xorshift), so that a failing case can be told again. */
 function random(seed: number): () => number {
@@ -96,7 +89,7 @@ describe.skipIf(!fs.existsSync(CLIENT))('the native client against a hostile ser
 
   it('sends its request as one frame of NUL-terminated words: directory, umask, terminals, size, arguments, environment', async () => {
     requests = [];
-    const r = await client(frame(FRAME.exit, [0, 0]));
+    const r = await client(frame(FRAME.exit, Buffer.from([0, 0])));
     expect(r.exitCode, r.stderr).toBe(0);
     const req = requests[0]!;
     expect(req[0]).toBe(FRAME.request);
@@ -113,20 +106,20 @@ describe.skipIf(!fs.existsSync(CLIENT))('the native client against a hostile ser
       Buffer.concat([
         frame(FRAME.stdout, Buffer.from('out\n')),
         frame(FRAME.stderr, Buffer.from('err\n')),
-        frame(FRAME.exit, [7, 0]),
+        frame(FRAME.exit, Buffer.from([7, 0])),
       ]),
     );
     expect({ code: r.exitCode, out: r.stdout, err: r.stderr }).toEqual({ code: 7, out: 'out', err: 'err' });
-    const killed = await client(frame(FRAME.exit, [0, 15]));
+    const killed = await client(frame(FRAME.exit, Buffer.from([0, 15])));
     expect(killed.signal).toBe('SIGTERM');
   });
 
   it('refuses what no worker sends: an unknown type, an oversized small frame, a stream that ends midway', async () => {
     for (const bytes of [
-      frame(0x7a, [1, 2, 3]),
+      frame(0x7a, Buffer.from([1, 2, 3])),
       frame(FRAME.raw, Buffer.alloc(9)),
       frame(FRAME.exit, Buffer.alloc(100)),
-      frame(FRAME.request, []),
+      frame(FRAME.request, Buffer.from([])),
       Buffer.from([FRAME.stdout, 0xff, 0xff, 0xff, 0xff, 0x41]),
       Buffer.from([FRAME.exit, 2, 0]),
     ]) {
